@@ -1,0 +1,260 @@
+/**
+ * The wire contract between the RsyncHub API, the web console and the agent.
+ * Plain types only (no runtime code besides constants), so the browser bundle pays nothing for them.
+ */
+
+export const API_PREFIX = '/api/v1';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------------------------
+
+/** One body shape for every error the API returns. */
+export interface ApiErrorBody {
+  statusCode: number;
+  /** Short machine-friendly kind: 'validation', 'not_found', 'conflict', 'unauthorized', 'forbidden', ... */
+  error: string;
+  /** Human message, naming the field and the rule where there is one. */
+  message: string;
+  /** Per-field problems, when the request body was invalid. */
+  details?: FieldError[];
+}
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Auth, admins, tokens
+// ---------------------------------------------------------------------------------------------------------------
+
+export type AdminRole = 'admin' | 'auditor';
+export const ADMIN_ROLES: readonly AdminRole[] = ['admin', 'auditor'];
+
+export interface LoginRequest {
+  username: string;
+  password: string;
+}
+
+export interface LoginResponse {
+  /** Session token, also set as an HttpOnly cookie; usable as `Authorization: Bearer`. */
+  token: string;
+  admin: AdminDto;
+  /** True when the account still has a generated first-start password. */
+  mustChangePassword: boolean;
+}
+
+export interface MeResponse {
+  admin: AdminDto;
+  /** How this request authenticated. */
+  via: 'session' | 'token';
+  mustChangePassword: boolean;
+}
+
+export interface ChangePasswordRequest {
+  currentPassword: string;
+  newPassword: string;
+}
+
+export interface AdminDto {
+  id: number;
+  username: string;
+  role: AdminRole;
+  createdAt: string;
+  updatedAt: string;
+  lastLoginAt: string | null;
+}
+
+export interface CreateAdminRequest {
+  username: string;
+  password: string;
+  role: AdminRole;
+}
+
+export interface UpdateAdminRequest {
+  password?: string;
+  role?: AdminRole;
+}
+
+export interface ApiTokenDto {
+  id: number;
+  name: string;
+  /** First characters of the token, to recognise it in a list; never enough to use it. */
+  prefix: string;
+  adminId: number;
+  createdAt: string;
+  lastUsedAt: string | null;
+  expiresAt: string | null;
+}
+
+export interface CreateApiTokenRequest {
+  name: string;
+  /** Lifetime in days; absent means no expiry. */
+  expiresInDays?: number;
+}
+
+export interface CreateApiTokenResponse {
+  token: ApiTokenDto;
+  /** The secret token itself. Shown once, stored hashed. */
+  secret: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rsync auth users (the daemon's `auth users` + secrets file)
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface RsyncUserDto {
+  name: string;
+  comment: string;
+  createdAt: string;
+  updatedAt: string;
+  passwordUpdatedAt: string;
+  /** Modules that grant this user access. */
+  modules: { module: string; access: ModuleAccess }[];
+}
+
+export interface CreateRsyncUserRequest {
+  name: string;
+  /** Omit to have a strong password generated and returned once. */
+  password?: string;
+  comment?: string;
+}
+
+export interface UpdateRsyncUserRequest {
+  /** Sets or rotates the password. */
+  password?: string;
+  /** True to generate a new password, returned once. */
+  generatePassword?: boolean;
+  comment?: string;
+}
+
+export interface RsyncUserWithSecretResponse {
+  user: RsyncUserDto;
+  /** Present only when the server generated the password in this request. */
+  generatedPassword?: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Modules
+// ---------------------------------------------------------------------------------------------------------------
+
+export type ModuleAccess = 'rw' | 'ro';
+
+export interface ModuleUserGrant {
+  name: string;
+  access: ModuleAccess;
+}
+
+/** Every field a module can be created with; all optional but name and path. */
+export interface ModuleFields {
+  name: string;
+  path: string;
+  comment: string;
+  readOnly: boolean;
+  writeOnly: boolean;
+  list: boolean;
+  ignoreErrors: boolean;
+  /** 0 means unlimited. */
+  maxConnections: number;
+  /** Seconds of I/O inactivity before the daemon drops a client; 0 means none. */
+  timeout: number;
+  hostsAllow: string[];
+  hostsDeny: string[];
+  users: ModuleUserGrant[];
+  refuseOptions: string[];
+  excludes: string[];
+  enabled: boolean;
+  /** Only honoured when the server runs as root. */
+  uid: string | null;
+  gid: string | null;
+  useChroot: boolean | null;
+}
+
+export type CreateModuleRequest = Pick<ModuleFields, 'name' | 'path'> & Partial<Omit<ModuleFields, 'name' | 'path'>>;
+export type UpdateModuleRequest = Partial<Omit<ModuleFields, 'name'>>;
+
+export interface ModuleDto extends ModuleFields {
+  createdAt: string;
+  updatedAt: string;
+  /** Why some requested settings are not in the rendered config (e.g. uid without root). */
+  warnings: string[];
+}
+
+export interface DeleteModuleResponse {
+  name: string;
+  purged: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Daemon
+// ---------------------------------------------------------------------------------------------------------------
+
+export type DaemonState = 'starting' | 'running' | 'stopped' | 'crashed';
+
+export interface DaemonStatusDto {
+  state: DaemonState;
+  pid: number | null;
+  port: number;
+  address: string;
+  version: string | null;
+  /** Seconds since the current process started; null when not running. */
+  uptimeSeconds: number | null;
+  startedAt: string | null;
+  restarts: number;
+  lastExit: { code: number | null; signal: string | null; at: string } | null;
+  lastError: string | null;
+  runningAsRoot: boolean;
+}
+
+export interface DaemonSettingsDto {
+  port: number;
+  address: string;
+  motd: string;
+  /** 0 means unlimited; applies per module when a module sets none. */
+  maxConnections: number;
+  timeout: number;
+  reverseLookup: boolean;
+  hostsAllow: string[];
+  hostsDeny: string[];
+}
+
+export type UpdateDaemonSettingsRequest = Partial<DaemonSettingsDto>;
+
+export interface DaemonConfigDto {
+  /** The rendered rsyncd.conf. The secrets file is never returned. */
+  config: string;
+  path: string;
+  secretsPath: string;
+  writtenAt: string | null;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Import of an existing rsyncd.conf
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface ImportRequest {
+  config: string;
+  /** Contents of the secrets file(s) the config refers to, `name:password` lines. */
+  secrets?: string;
+  /** Skip modules/users whose names already exist instead of failing. */
+  skipExisting?: boolean;
+}
+
+export interface ImportResponse {
+  createdModules: string[];
+  createdUsers: string[];
+  /** Users named in `auth users` that had no secret: created with a generated password (never returned here). */
+  usersWithoutSecret: string[];
+  skipped: { kind: 'module' | 'user' | 'global' | 'parameter'; name: string; reason: string }[];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Health
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface HealthDto {
+  status: 'ok' | 'degraded';
+  daemon: DaemonState;
+  version: string;
+}
