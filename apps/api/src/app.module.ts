@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { ConfigModule } from './config/config.module';
+import { DatabaseModule } from './database/database.module';
+import { AuthModule } from './auth/auth.module';
+import { DaemonModule } from './daemon/daemon.module';
+import { RsyncUsersModule } from './rsync-users/rsync-users.module';
+import { ModulesModule } from './modules/modules.module';
+import { ImportModule } from './import/import.module';
+import { HealthModule } from './health/health.module';
+
+@Module({
+  imports: [ConfigModule, DatabaseModule, AuthModule, DaemonModule, RsyncUsersModule, ModulesModule, ImportModule, HealthModule],
+})
+export class AppModule {}

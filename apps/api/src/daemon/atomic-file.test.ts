@@ -1,0 +1,65 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { writeFilesAtomically } from './atomic-file';
+
+function tempDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'rh-atomic-'));
+}
+
+test('writes every file with mode 0600 and leaves no temp files', () => {
+  const dir = tempDir();
+  const a = path.join(dir, 'rsyncd.secrets');
+  const b = path.join(dir, 'rsyncd.conf');
+  writeFilesAtomically([
+    { file: a, content: 'alice:pw\n' },
+    { file: b, content: '[m]\n' },
+  ]);
+  assert.equal(fs.readFileSync(a, 'utf8'), 'alice:pw\n');
+  assert.equal(fs.readFileSync(b, 'utf8'), '[m]\n');
+  assert.equal(fs.statSync(a).mode & 0o777, 0o600);
+  assert.equal(fs.statSync(b).mode & 0o777, 0o600);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['rsyncd.conf', 'rsyncd.secrets']);
+});
+
+test('tightens an existing file that was too open', () => {
+  const dir = tempDir();
+  const a = path.join(dir, 'rsyncd.secrets');
+  fs.writeFileSync(a, 'old\n', { mode: 0o644 });
+  writeFilesAtomically([{ file: a, content: 'new\n' }]);
+  assert.equal(fs.statSync(a).mode & 0o777, 0o600);
+});
+
+test('a rename that fails part-way restores the files already replaced', () => {
+  const dir = tempDir();
+  const secrets = path.join(dir, 'rsyncd.secrets');
+  const conf = path.join(dir, 'rsyncd.conf');
+  fs.writeFileSync(secrets, 'alice:old\n', { mode: 0o600 });
+  // A directory where the config should be makes its rename fail (EISDIR/ENOTEMPTY), after the secrets rename.
+  fs.mkdirSync(conf);
+  fs.writeFileSync(path.join(conf, 'keep'), 'x');
+  assert.throws(() =>
+    writeFilesAtomically([
+      { file: secrets, content: 'alice:new\n' },
+      { file: conf, content: '[m]\n' },
+    ]),
+  );
+  assert.equal(fs.readFileSync(secrets, 'utf8'), 'alice:old\n');
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['rsyncd.conf', 'rsyncd.secrets']);
+});
+
+test('a temp file that cannot be created leaves the previous files untouched', () => {
+  const dir = tempDir();
+  const secrets = path.join(dir, 'rsyncd.secrets');
+  fs.writeFileSync(secrets, 'alice:old\n', { mode: 0o600 });
+  assert.throws(() =>
+    writeFilesAtomically([
+      { file: secrets, content: 'alice:new\n' },
+      { file: path.join(dir, 'missing-dir', 'rsyncd.conf'), content: '[m]\n' },
+    ]),
+  );
+  assert.equal(fs.readFileSync(secrets, 'utf8'), 'alice:old\n');
+  assert.deepEqual(fs.readdirSync(dir), ['rsyncd.secrets']);
+});

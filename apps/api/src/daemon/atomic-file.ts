@@ -1,0 +1,73 @@
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface AtomicWrite {
+  file: string;
+  content: string;
+}
+
+function writeTemp(target: string, content: string): string {
+  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${crypto.randomBytes(6).toString('hex')}.tmp`);
+  // Created 0600 from the first byte: a secret is never readable by others, not even for an instant.
+  const fd = fs.openSync(tmp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+  try {
+    fs.writeFileSync(fd, content);
+    fs.fchmodSync(fd, 0o600);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return tmp;
+}
+
+function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function readIfExists(file: string): string | null {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+}
+
+/**
+ * Replaces several files so that each is either wholly old or wholly new, mode 0600: every new content goes to a
+ * temp file beside its target (fsynced) before any rename happens; renames follow in the given order; if a rename
+ * fails, files already renamed are put back, so a failed write leaves the previous set intact.
+ * Order matters to the caller: e.g. the secrets file before the config that references it.
+ */
+export function writeFilesAtomically(writes: AtomicWrite[]): void {
+  const temps: string[] = [];
+  try {
+    for (const w of writes) temps.push(writeTemp(w.file, w.content));
+  } catch (err) {
+    for (const t of temps) fs.rmSync(t, { force: true });
+    throw err;
+  }
+  const previous = writes.map((w) => readIfExists(w.file));
+  const renamed: number[] = [];
+  try {
+    writes.forEach((w, i) => {
+      fs.renameSync(temps[i]!, w.file);
+      renamed.push(i);
+    });
+  } catch (err) {
+    for (const t of temps) fs.rmSync(t, { force: true });
+    for (const i of renamed.reverse()) {
+      const old = previous[i];
+      if (old === null || old === undefined) fs.rmSync(writes[i]!.file, { force: true });
+      else writeFilesAtomically([{ file: writes[i]!.file, content: old }]);
+    }
+    throw err;
+  }
+  for (const dir of new Set(writes.map((w) => path.dirname(w.file)))) fsyncDir(dir);
+}

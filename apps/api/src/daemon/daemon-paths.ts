@@ -1,0 +1,22 @@
+import * as path from 'node:path';
+
+/** Where the managed daemon's files live inside the data dir. One place, so nothing guesses a path. */
+export interface DaemonPaths {
+  configFile: string;
+  secretsFile: string;
+  motdFile: string;
+  pidFile: string;
+  lockDir: string;
+  logFile: string;
+}
+
+export function daemonPaths(dataDir: string): DaemonPaths {
+  return {
+    configFile: path.join(dataDir, 'rsyncd.conf'),
+    secretsFile: path.join(dataDir, 'rsyncd.secrets'),
+    motdFile: path.join(dataDir, 'rsyncd.motd'),
+    pidFile: path.join(dataDir, 'rsyncd.pid'),
+    lockDir: path.join(dataDir, 'locks'),
+    logFile: path.join(dataDir, 'rsyncd.log'),
+  };
+}

@@ -1,0 +1,76 @@
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { EntityManager, Repository } from 'typeorm';
+import type { DaemonSettingsDto, UpdateDaemonSettingsRequest } from '@rsynchub/contracts';
+import { validateDaemonSettings } from '@rsynchub/rsyncd';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { assertValid } from '../common/errors';
+import { DaemonSettingsEntity } from './daemon-settings.entity';
+import { RsyncdConfigWriter } from './rsyncd-config-writer';
+
+function toDto(e: DaemonSettingsEntity): DaemonSettingsDto {
+  return {
+    port: e.port,
+    address: e.address,
+    motd: e.motd,
+    maxConnections: e.maxConnections,
+    timeout: e.timeout,
+    reverseLookup: e.reverseLookup,
+    hostsAllow: e.hostsAllow,
+    hostsDeny: e.hostsDeny,
+  };
+}
+
+@Injectable()
+export class DaemonSettingsService implements OnModuleInit {
+  private readonly logger = new Logger(DaemonSettingsService.name);
+
+  constructor(
+    @InjectRepository(DaemonSettingsEntity) private readonly repo: Repository<DaemonSettingsEntity>,
+    private readonly writer: RsyncdConfigWriter,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    this.writer.registerSource('settings', (em) => this.load(em));
+    const existing = await this.repo.findOneBy({ id: 1 });
+    if (!existing) {
+      await this.repo.insert({
+        id: 1,
+        port: this.config.rsyncPort,
+        address: this.config.rsyncAddress,
+        motd: '',
+        maxConnections: 0,
+        timeout: 0,
+        reverseLookup: false,
+        hostsAllow: [],
+        hostsDeny: [],
+        updatedAt: new Date(),
+      });
+      return;
+    }
+    // An explicitly set environment variable wins over the stored value, so a sysadmin's unit file is obeyed.
+    const patch: Partial<DaemonSettingsEntity> = {};
+    if (process.env.RSYNCHUB_RSYNC_PORT && existing.port !== this.config.rsyncPort) patch.port = this.config.rsyncPort;
+    if (process.env.RSYNCHUB_RSYNC_ADDRESS && existing.address !== this.config.rsyncAddress) patch.address = this.config.rsyncAddress;
+    if (Object.keys(patch).length > 0) {
+      this.logger.log(`daemon ${Object.keys(patch).join(' and ')} taken from the environment`);
+      await this.repo.update({ id: 1 }, { ...patch, updatedAt: new Date() });
+    }
+  }
+
+  async load(em: EntityManager = this.repo.manager): Promise<DaemonSettingsDto> {
+    const row = await em.getRepository(DaemonSettingsEntity).findOneByOrFail({ id: 1 });
+    return toDto(row);
+  }
+
+  async update(patch: UpdateDaemonSettingsRequest): Promise<{ before: DaemonSettingsDto; after: DaemonSettingsDto }> {
+    return this.writer.change(async (em) => {
+      const before = await this.load(em);
+      const after: DaemonSettingsDto = { ...before, ...patch };
+      assertValid(validateDaemonSettings(after));
+      await em.getRepository(DaemonSettingsEntity).update({ id: 1 }, { ...after, updatedAt: new Date() });
+      return { before, after };
+    });
+  }
+}

@@ -1,0 +1,53 @@
+import { Body, Controller, Get, HttpCode, Post, Put } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import type { DaemonConfigDto, DaemonSettingsDto, DaemonStatusDto } from '@rsynchub/contracts';
+import { DaemonSettingsService } from './daemon-settings.service';
+import { DaemonService } from './daemon.service';
+import { UpdateDaemonSettingsBody } from './daemon.dto';
+
+@ApiTags('daemon')
+@Controller('daemon')
+export class DaemonController {
+  constructor(
+    private readonly daemon: DaemonService,
+    private readonly settings: DaemonSettingsService,
+  ) {}
+
+  @Get()
+  status(): DaemonStatusDto {
+    return this.daemon.status();
+  }
+
+  @Post('start')
+  @HttpCode(200)
+  start(): Promise<DaemonStatusDto> {
+    return this.daemon.start();
+  }
+
+  @Post('stop')
+  @HttpCode(200)
+  stop(): Promise<DaemonStatusDto> {
+    return this.daemon.stop();
+  }
+
+  @Post('restart')
+  @HttpCode(200)
+  restart(): Promise<DaemonStatusDto> {
+    return this.daemon.restart();
+  }
+
+  @Get('settings')
+  getSettings(): Promise<DaemonSettingsDto> {
+    return this.settings.load();
+  }
+
+  @Put('settings')
+  async updateSettings(@Body() body: UpdateDaemonSettingsBody): Promise<DaemonSettingsDto> {
+    return (await this.settings.update(body)).after;
+  }
+
+  @Get('config')
+  config(): Promise<DaemonConfigDto> {
+    return this.daemon.renderedConfig();
+  }
+}

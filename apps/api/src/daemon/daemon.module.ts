@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DaemonController } from './daemon.controller';
+import { DaemonSettingsEntity } from './daemon-settings.entity';
+import { DaemonSettingsService } from './daemon-settings.service';
+import { DaemonSupervisor } from './daemon-supervisor';
+import { DaemonService } from './daemon.service';
+import { RsyncdConfigWriter } from './rsyncd-config-writer';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([DaemonSettingsEntity])],
+  controllers: [DaemonController],
+  providers: [RsyncdConfigWriter, DaemonSupervisor, DaemonSettingsService, DaemonService],
+  exports: [RsyncdConfigWriter, DaemonService],
+})
+export class DaemonModule {}

@@ -1,0 +1,173 @@
+import { BadRequestException, Inject, Injectable, InternalServerErrorException, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import * as fs from 'node:fs';
+import { DataSource, EntityManager } from 'typeorm';
+import type { DaemonSettingsDto, ModuleFields } from '@rsynchub/contracts';
+import { RsyncdConfigError, renderRsyncdConf, renderSecretsFile, verifyConfigWithDaemon } from '@rsynchub/rsyncd';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { ValidationFailed } from '../common/errors';
+import { writeFilesAtomically } from './atomic-file';
+import { daemonPaths, DaemonPaths } from './daemon-paths';
+
+/** What each domain contributes to the rendered files, read inside the same transaction as the change. */
+export interface ConfigSources {
+  settings(em: EntityManager): Promise<DaemonSettingsDto>;
+  modules(em: EntityManager): Promise<ModuleFields[]>;
+  secrets(em: EntityManager): Promise<{ name: string; password: string }[]>;
+}
+
+export interface WrittenConfig {
+  config: string;
+  settings: DaemonSettingsDto;
+  warnings: Record<string, string[]>;
+  writtenAt: Date;
+}
+
+type Listener = (written: WrittenConfig, previous: WrittenConfig | null) => void | Promise<void>;
+
+/**
+ * The only writer of rsyncd.conf and the secrets file. Every change that affects them runs through `change()`:
+ * the database change and the file swap commit together or not at all. Order of a change:
+ *   1. run the caller's change inside a transaction (serialised: one change at a time);
+ *   2. render both files from the state the transaction now sees;
+ *   3. prove the config with a throwaway daemon on a spare loopback port;
+ *   4. swap the files in atomically (0600);
+ *   5. commit. A failure in any step rolls the transaction back and leaves the old files in place.
+ * The running daemon re-reads rsyncd.conf on every connection, so no restart is needed for module or user changes.
+ */
+@Injectable()
+export class RsyncdConfigWriter {
+  private readonly logger = new Logger(RsyncdConfigWriter.name);
+  private readonly paths: DaemonPaths;
+  private sources: Partial<ConfigSources> = {};
+  private tail: Promise<unknown> = Promise.resolve();
+  private last: WrittenConfig | null = null;
+  private readonly listeners: Listener[] = [];
+  /** Extra global lines owned by other domains (e.g. transfer logging); set before the first write. */
+  private transferLogFormat: string | undefined;
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {
+    this.paths = daemonPaths(config.dataDir);
+  }
+
+  get filePaths(): DaemonPaths {
+    return this.paths;
+  }
+
+  get lastWritten(): WrittenConfig | null {
+    return this.last;
+  }
+
+  registerSource<K extends keyof ConfigSources>(kind: K, source: ConfigSources[K]): void {
+    this.sources[kind] = source;
+  }
+
+  setTransferLogFormat(format: string): void {
+    this.transferLogFormat = format;
+  }
+
+  /** Called after each successful write with the new and the previous state (e.g. to restart on a port change). */
+  onWritten(listener: Listener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Applies `mutation` and the matching files together; see the class comment. */
+  change<T>(mutation: (em: EntityManager) => Promise<T>): Promise<T> {
+    const run = this.tail.then(() => this.changeNow(mutation));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Re-renders from the database as it is (start-up, or after a crash left files behind). */
+  regenerate(): Promise<void> {
+    return this.change(async () => undefined);
+  }
+
+  /** Renders what the files would be for the current state, without writing anything. */
+  async preview(): Promise<WrittenConfig> {
+    return this.render(this.dataSource.manager);
+  }
+
+  private async changeNow<T>(mutation: (em: EntityManager) => Promise<T>): Promise<T> {
+    const previous = this.last;
+    let written!: WrittenConfig;
+    const result = await this.dataSource.transaction(async (em) => {
+      const value = await mutation(em);
+      written = await this.render(em);
+      const secrets = await this.requireSource('secrets')(em);
+      const secretsText = this.renderSecretsOrFail(secrets);
+      await this.prove(written.config, secretsText);
+      try {
+        fs.mkdirSync(this.paths.lockDir, { recursive: true, mode: 0o700 });
+        // Secrets first: a config naming a user the secrets file lacks only denies that user.
+        writeFilesAtomically([
+          { file: this.paths.secretsFile, content: secretsText },
+          { file: this.paths.motdFile, content: written.settings.motd ? written.settings.motd.replace(/\n?$/, '\n') : '' },
+          { file: this.paths.configFile, content: written.config },
+        ]);
+      } catch (err) {
+        throw new InternalServerErrorException(`could not write the daemon configuration: ${(err as Error).message}`);
+      }
+      return value;
+    });
+    this.last = written;
+    for (const listener of this.listeners) {
+      try {
+        await listener(written, previous);
+      } catch (err) {
+        this.logger.error(`config listener failed: ${(err as Error).message}`);
+      }
+    }
+    return result;
+  }
+
+  private requireSource<K extends keyof ConfigSources>(kind: K): ConfigSources[K] {
+    const source = this.sources[kind];
+    if (!source) throw new Error(`no ${kind} source registered with RsyncdConfigWriter`);
+    return source;
+  }
+
+  private async render(em: EntityManager): Promise<WrittenConfig> {
+    const settings = await this.requireSource('settings')(em);
+    const modules = await this.requireSource('modules')(em);
+    try {
+      const { text, warnings } = renderRsyncdConf({
+        settings,
+        modules,
+        runningAsRoot: process.getuid?.() === 0,
+        paths: {
+          secretsFile: this.paths.secretsFile,
+          pidFile: this.paths.pidFile,
+          lockDir: this.paths.lockDir,
+          logFile: this.paths.logFile,
+          motdFile: settings.motd ? this.paths.motdFile : undefined,
+        },
+        transferLogFormat: this.transferLogFormat,
+      });
+      return { config: text, settings, warnings, writtenAt: new Date() };
+    } catch (err) {
+      if (err instanceof RsyncdConfigError) throw new ValidationFailed(err.issues);
+      throw err;
+    }
+  }
+
+  private renderSecretsOrFail(secrets: { name: string; password: string }[]): string {
+    try {
+      return renderSecretsFile(secrets);
+    } catch (err) {
+      if (err instanceof RsyncdConfigError) throw new ValidationFailed(err.issues.map((i) => ({ ...i, message: i.message })));
+      throw err;
+    }
+  }
+
+  private async prove(configText: string, secretsText: string): Promise<void> {
+    const outcome = await verifyConfigWithDaemon(configText, secretsText, { rsyncPath: this.config.rsyncBinary });
+    if (!outcome.ok) {
+      this.logger.warn(`generated config refused by rsync: ${outcome.error}`);
+      throw new BadRequestException(`the rsync daemon refused the generated configuration: ${outcome.error}`);
+    }
+  }
+}

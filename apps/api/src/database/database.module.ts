@@ -1,0 +1,33 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { ConfigModule } from '../config/config.module';
+
+/** Compiled migrations live in the top-level `migrations/` project; the schema changes only through them. */
+export const MIGRATIONS_GLOB = path.resolve(__dirname, '../../../../migrations/dist/*.js');
+
+@Module({
+  imports: [
+    TypeOrmModule.forRootAsync({
+      imports: [ConfigModule],
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => {
+        fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+        return {
+          type: 'sqlite' as const,
+          database: path.join(config.dataDir, 'rsynchub.sqlite'),
+          enableWAL: true,
+          busyTimeout: 5000,
+          autoLoadEntities: true,
+          synchronize: false,
+          migrationsRun: true,
+          migrations: [MIGRATIONS_GLOB],
+          logging: ['error' as const],
+        };
+      },
+    }),
+  ],
+})
+export class DatabaseModule {}

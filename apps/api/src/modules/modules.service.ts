@@ -1,0 +1,235 @@
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import * as fs from 'node:fs';
+import { EntityManager, Repository } from 'typeorm';
+import type { CreateModuleRequest, FieldError, ModuleDto, ModuleFields, UpdateModuleRequest } from '@rsynchub/contracts';
+import { checkModulePath, validateModule } from '@rsynchub/rsyncd';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { assertValid, conflict, notFound, ValidationFailed } from '../common/errors';
+import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
+import { RsyncUsersService } from '../rsync-users/rsync-users.service';
+import { chownForDaemon, ensureModuleDirectory } from './module-storage';
+import { RsyncModuleEntity } from './rsync-module.entity';
+
+/** What a module starts as when the request leaves a field out: a receiving target, listed, enabled. */
+export const MODULE_DEFAULTS: Omit<ModuleFields, 'name' | 'path'> = {
+  comment: '',
+  readOnly: false,
+  writeOnly: false,
+  list: true,
+  ignoreErrors: false,
+  maxConnections: 0,
+  timeout: 0,
+  hostsAllow: [],
+  hostsDeny: [],
+  users: [],
+  refuseOptions: [],
+  excludes: [],
+  enabled: true,
+  uid: null,
+  gid: null,
+  useChroot: null,
+};
+
+export interface ModuleChange {
+  before: ModuleDto | null;
+  after: ModuleDto | null;
+}
+
+@Injectable()
+export class ModulesService implements OnModuleInit {
+  private readonly logger = new Logger(ModulesService.name);
+
+  constructor(
+    @InjectRepository(RsyncModuleEntity) private readonly modules: Repository<RsyncModuleEntity>,
+    private readonly users: RsyncUsersService,
+    private readonly writer: RsyncdConfigWriter,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onModuleInit(): void {
+    fs.mkdirSync(this.config.storageRoots[0]!, { recursive: true, mode: 0o755 });
+    this.writer.registerSource('modules', (em) => this.fieldsOfAll(em));
+  }
+
+  async list(): Promise<ModuleDto[]> {
+    const em = this.modules.manager;
+    const [entities, grants] = await Promise.all([em.getRepository(RsyncModuleEntity).find({ order: { name: 'ASC' } }), this.users.grantsByModule(em)]);
+    return entities.map((e) => this.toDto(this.toFields(e, grants.get(e.name.toLowerCase()) ?? []), e));
+  }
+
+  async get(name: string): Promise<ModuleDto> {
+    const entity = await this.findOrFail(this.modules.manager, name);
+    return this.toDto(await this.fieldsOf(this.modules.manager, entity), entity);
+  }
+
+  async create(req: CreateModuleRequest): Promise<ModuleChange> {
+    const fields: ModuleFields = { ...MODULE_DEFAULTS, ...req };
+    assertValid(validateModule(fields, { roots: this.config.storageRoots }));
+    return this.applyWithDirectory(fields, (em) => this.createWithin(em, fields)).then(async (change) => ({
+      ...change,
+      after: await this.get(fields.name),
+    }));
+  }
+
+  /**
+   * Inserts a validated module inside a config change the caller runs. The directory must exist already
+   * (see `prepareDirectory`).
+   */
+  async createWithin(em: EntityManager, fields: ModuleFields): Promise<ModuleChange> {
+    const repo = em.getRepository(RsyncModuleEntity);
+    if (await repo.findOneBy({ name: fields.name })) {
+      throw conflict(`a module named "${fields.name}" already exists (names are case-insensitive)`);
+    }
+    await this.assertUsersExist(em, fields);
+    const now = new Date();
+    const { users, ...columns } = fields;
+    await repo.insert({ ...columns, createdAt: now, updatedAt: now });
+    await this.users.setGrants(em, fields.name, users);
+    return { before: null, after: null };
+  }
+
+  async exists(em: EntityManager, name: string): Promise<boolean> {
+    return (await em.getRepository(RsyncModuleEntity).countBy({ name })) > 0;
+  }
+
+  validate(fields: ModuleFields): FieldError[] {
+    return validateModule(fields, { roots: this.config.storageRoots });
+  }
+
+  /** Makes the module directory (owned as the daemon will write) and says how to undo it. */
+  prepareDirectory(fields: ModuleFields): { undo: () => void } {
+    const dir = ensureModuleDirectory(fields.path, this.config.storageRoots);
+    if (dir.error) throw new ValidationFailed([{ field: 'path', message: dir.error }]);
+    if (dir.created) chownForDaemon(fields.path, fields.uid, fields.gid);
+    return { undo: () => dir.created && fs.rmSync(dir.created, { recursive: true, force: true }) };
+  }
+
+  async update(name: string, req: UpdateModuleRequest): Promise<ModuleChange> {
+    if ('name' in req) throw new ValidationFailed([{ field: 'name', message: 'cannot be changed; create a new module instead' }]);
+    const current = await this.fieldsOf(this.modules.manager, await this.findOrFail(this.modules.manager, name));
+    const fields: ModuleFields = { ...current, ...req };
+    assertValid(validateModule(fields, { roots: this.config.storageRoots }));
+    return this.applyWithDirectory(fields, async (em) => {
+      const entity = await this.findOrFail(em, name);
+      const before = this.toDto(await this.fieldsOf(em, entity), entity);
+      await this.assertUsersExist(em, fields);
+      const { users, name: _name, ...columns } = fields;
+      await em.getRepository(RsyncModuleEntity).update({ id: entity.id }, { ...columns, updatedAt: new Date() });
+      if (req.users !== undefined) await this.users.setGrants(em, entity.name, users);
+      return { before, after: null };
+    }).then(async (change) => ({ ...change, after: await this.get(name) }));
+  }
+
+  /**
+   * Removes the module from the daemon at once (the daemon re-reads its config per connection). The data stays
+   * unless `purge` is asked for, and then only after the config no longer names the module.
+   */
+  async remove(name: string, purge: boolean): Promise<ModuleChange & { purged: boolean }> {
+    const change = await this.writer.change(async (em) => {
+      const entity = await this.findOrFail(em, name);
+      const before = this.toDto(await this.fieldsOf(em, entity), entity);
+      await this.users.removeGrantsOf(em, entity.name);
+      await em.getRepository(RsyncModuleEntity).delete({ id: entity.id });
+      return { before, after: null };
+    });
+    let purged = false;
+    if (purge && change.before) {
+      // Checked again at the moment of deletion: never remove anything outside the storage roots.
+      const issue = checkModulePath(change.before.path, this.config.storageRoots);
+      if (issue) throw new ValidationFailed([{ field: 'path', message: `not purged: ${issue}` }]);
+      fs.rmSync(change.before.path, { recursive: true, force: true });
+      purged = true;
+      this.logger.log(`purged the data of module ${change.before.name} at ${change.before.path}`);
+    }
+    return { ...change, purged };
+  }
+
+  private async applyWithDirectory(fields: ModuleFields, mutation: (em: EntityManager) => Promise<ModuleChange>): Promise<ModuleChange> {
+    const dir = this.prepareDirectory(fields);
+    try {
+      return await this.writer.change(mutation);
+    } catch (err) {
+      // A refused change leaves nothing behind, not even the directory it made.
+      dir.undo();
+      throw err;
+    }
+  }
+
+  private async assertUsersExist(em: EntityManager, fields: ModuleFields): Promise<void> {
+    const unknown = await this.users.unknownUsers(em, fields.users.map((u) => u.name));
+    const issues: FieldError[] = unknown.map((n) => ({
+      field: `users[${fields.users.findIndex((u) => u.name === n)}]`,
+      message: `rsync user "${n}" does not exist`,
+    }));
+    assertValid(issues);
+  }
+
+  private async findOrFail(em: EntityManager, name: string): Promise<RsyncModuleEntity> {
+    const entity = await em.getRepository(RsyncModuleEntity).findOneBy({ name });
+    if (!entity) throw notFound('module', name);
+    return entity;
+  }
+
+  private async fieldsOfAll(em: EntityManager): Promise<ModuleFields[]> {
+    const [entities, grants] = await Promise.all([
+      em.getRepository(RsyncModuleEntity).find({ order: { name: 'ASC' } }),
+      this.users.grantsByModule(em),
+    ]);
+    return entities.map((e) => this.toFields(e, grants.get(e.name.toLowerCase()) ?? []));
+  }
+
+  private async fieldsOf(em: EntityManager, e: RsyncModuleEntity): Promise<ModuleFields> {
+    const grants = await this.users.grantsByModule(em);
+    return this.toFields(e, grants.get(e.name.toLowerCase()) ?? []);
+  }
+
+  private toFields(e: RsyncModuleEntity, users: ModuleFields['users']): ModuleFields {
+    return {
+      name: e.name,
+      path: e.path,
+      comment: e.comment,
+      readOnly: e.readOnly,
+      writeOnly: e.writeOnly,
+      list: e.list,
+      ignoreErrors: e.ignoreErrors,
+      maxConnections: e.maxConnections,
+      timeout: e.timeout,
+      hostsAllow: e.hostsAllow,
+      hostsDeny: e.hostsDeny,
+      users,
+      refuseOptions: e.refuseOptions,
+      excludes: e.excludes,
+      enabled: e.enabled,
+      uid: e.uid,
+      gid: e.gid,
+      useChroot: e.useChroot,
+    };
+  }
+
+  private toDto(f: ModuleFields, stored: RsyncModuleEntity): ModuleDto {
+    return {
+      name: f.name,
+      path: f.path,
+      comment: f.comment,
+      readOnly: f.readOnly,
+      writeOnly: f.writeOnly,
+      list: f.list,
+      ignoreErrors: f.ignoreErrors,
+      maxConnections: f.maxConnections,
+      timeout: f.timeout,
+      hostsAllow: f.hostsAllow,
+      hostsDeny: f.hostsDeny,
+      users: f.users,
+      refuseOptions: f.refuseOptions,
+      excludes: f.excludes,
+      enabled: f.enabled,
+      uid: f.uid,
+      gid: f.gid,
+      useChroot: f.useChroot,
+      createdAt: stored.createdAt.toISOString(),
+      updatedAt: stored.updatedAt.toISOString(),
+      warnings: this.writer.lastWritten?.warnings[f.name] ?? [],
+    };
+  }
+}

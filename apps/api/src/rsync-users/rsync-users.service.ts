@@ -1,0 +1,203 @@
+import { Injectable, OnModuleInit } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { EntityManager, In, Repository } from 'typeorm';
+import type {
+  CreateRsyncUserRequest,
+  ModuleUserGrant,
+  RsyncUserDto,
+  RsyncUserWithSecretResponse,
+  UpdateRsyncUserRequest,
+} from '@rsynchub/contracts';
+import { checkConfigValue, checkRsyncPassword, checkRsyncUserName } from '@rsynchub/rsyncd';
+import { assertValid, conflict, notFound } from '../common/errors';
+import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
+import { ModuleGrantEntity, RsyncUserEntity } from './rsync-user.entity';
+import { generateRsyncPassword, SecretBox } from './secret-box';
+import type { FieldError } from '@rsynchub/contracts';
+
+/** What a change did, for the audit log: never carries a password. */
+export interface RsyncUserChange {
+  before: RsyncUserDto | null;
+  after: RsyncUserDto | null;
+  passwordChanged: boolean;
+}
+
+@Injectable()
+export class RsyncUsersService implements OnModuleInit {
+  constructor(
+    @InjectRepository(RsyncUserEntity) private readonly users: Repository<RsyncUserEntity>,
+    private readonly box: SecretBox,
+    private readonly writer: RsyncdConfigWriter,
+  ) {}
+
+  onModuleInit(): void {
+    this.writer.registerSource('secrets', (em) => this.secretsForConfig(em));
+  }
+
+  async list(): Promise<RsyncUserDto[]> {
+    const users = await this.users.find({ order: { name: 'ASC' } });
+    return this.toDtos(this.users.manager, users);
+  }
+
+  async get(name: string): Promise<RsyncUserDto> {
+    const [dto] = await this.toDtos(this.users.manager, [await this.findOrFail(this.users.manager, name)]);
+    return dto!;
+  }
+
+  async create(req: CreateRsyncUserRequest): Promise<RsyncUserWithSecretResponse & RsyncUserChange> {
+    const issues: FieldError[] = [];
+    const nameIssue = checkRsyncUserName(req.name);
+    if (nameIssue) issues.push({ field: 'name', message: nameIssue });
+    if (req.password !== undefined) {
+      const pwIssue = checkRsyncPassword(req.password);
+      if (pwIssue) issues.push({ field: 'password', message: pwIssue });
+    }
+    this.checkComment(req.comment, issues);
+    assertValid(issues);
+
+    return this.writer.change((em) => this.createWithin(em, req));
+  }
+
+  /** Creates a user inside a config change that the caller runs (e.g. an import of many users at once). */
+  async createWithin(em: EntityManager, req: CreateRsyncUserRequest): Promise<RsyncUserWithSecretResponse & RsyncUserChange> {
+    const generated = req.password === undefined ? generateRsyncPassword() : undefined;
+    const password = req.password ?? generated!;
+    const repo = em.getRepository(RsyncUserEntity);
+    // COLLATE NOCASE makes this lookup case-insensitive, like the unique index.
+    if (await repo.findOneBy({ name: req.name })) throw conflict(`an rsync user named "${req.name}" already exists (names are case-insensitive)`);
+    const now = new Date();
+    const saved = await repo.save(
+      repo.create({
+        name: req.name,
+        comment: req.comment ?? '',
+        passwordEncrypted: this.box.encrypt(password),
+        passwordUpdatedAt: now,
+        createdAt: now,
+        updatedAt: now,
+      }),
+    );
+    const [user] = await this.toDtos(em, [saved]);
+    return { user: user!, generatedPassword: generated, before: null, after: user!, passwordChanged: true };
+  }
+
+  async exists(em: EntityManager, name: string): Promise<boolean> {
+    return (await em.getRepository(RsyncUserEntity).countBy({ name })) > 0;
+  }
+
+  async update(name: string, req: UpdateRsyncUserRequest): Promise<RsyncUserWithSecretResponse & RsyncUserChange> {
+    const issues: FieldError[] = [];
+    if (req.password !== undefined) {
+      const pwIssue = checkRsyncPassword(req.password);
+      if (pwIssue) issues.push({ field: 'password', message: pwIssue });
+      if (req.generatePassword) issues.push({ field: 'generatePassword', message: 'cannot be combined with password' });
+    }
+    this.checkComment(req.comment, issues);
+    assertValid(issues);
+
+    const generated = req.generatePassword ? generateRsyncPassword() : undefined;
+    const newPassword = req.password ?? generated;
+    return this.writer.change(async (em) => {
+      const repo = em.getRepository(RsyncUserEntity);
+      const entity = await this.findOrFail(em, name);
+      const [before] = await this.toDtos(em, [entity]);
+      const now = new Date();
+      if (req.comment !== undefined) entity.comment = req.comment;
+      if (newPassword !== undefined) {
+        entity.passwordEncrypted = this.box.encrypt(newPassword);
+        entity.passwordUpdatedAt = now;
+      }
+      entity.updatedAt = now;
+      await repo.save(entity);
+      const [after] = await this.toDtos(em, [entity]);
+      return { user: after!, generatedPassword: generated, before: before!, after: after!, passwordChanged: newPassword !== undefined };
+    });
+  }
+
+  /** Refused while a module still grants the user, unless `removeGrants` is set. */
+  async remove(name: string, removeGrants = false): Promise<RsyncUserChange> {
+    return this.writer.change(async (em) => {
+      const entity = await this.findOrFail(em, name);
+      const [before] = await this.toDtos(em, [entity]);
+      const grants = await em.getRepository(ModuleGrantEntity).findBy({ userId: entity.id });
+      if (grants.length > 0 && !removeGrants) {
+        const modules = grants.map((g) => g.moduleName).sort();
+        throw conflict(
+          `rsync user "${entity.name}" is still granted on module${modules.length > 1 ? 's' : ''} ${modules.join(', ')}; remove the grant first or delete with ?removeGrants=true`,
+        );
+      }
+      await em.getRepository(ModuleGrantEntity).delete({ userId: entity.id });
+      await em.getRepository(RsyncUserEntity).delete({ id: entity.id });
+      return { before: before!, after: null, passwordChanged: false };
+    });
+  }
+
+  // ----- used by the modules domain (inside its own config change) ---------------------------------------------
+
+  /** Returns the unknown names among `names` (case-insensitive). */
+  async unknownUsers(em: EntityManager, names: string[]): Promise<string[]> {
+    if (names.length === 0) return [];
+    const found = await em.getRepository(RsyncUserEntity).find({ where: { name: In(names) } });
+    const known = new Set(found.map((u) => u.name.toLowerCase()));
+    return names.filter((n) => !known.has(n.toLowerCase()));
+  }
+
+  /** Replaces the grants of one module. Caller validated the names. */
+  async setGrants(em: EntityManager, moduleName: string, grants: ModuleUserGrant[]): Promise<void> {
+    const grantRepo = em.getRepository(ModuleGrantEntity);
+    await grantRepo.delete({ moduleName });
+    if (grants.length === 0) return;
+    const users = await em.getRepository(RsyncUserEntity).find({ where: { name: In(grants.map((g) => g.name)) } });
+    const byName = new Map(users.map((u) => [u.name.toLowerCase(), u]));
+    await grantRepo.insert(
+      grants.map((g, position) => ({ moduleName, userId: byName.get(g.name.toLowerCase())!.id, access: g.access, position })),
+    );
+  }
+
+  async removeGrantsOf(em: EntityManager, moduleName: string): Promise<void> {
+    await em.getRepository(ModuleGrantEntity).delete({ moduleName });
+  }
+
+  /** Grants of every module, keyed by lower-cased module name, in the admin's order. */
+  async grantsByModule(em: EntityManager): Promise<Map<string, ModuleUserGrant[]>> {
+    const rows: { module_name: string; name: string; access: 'rw' | 'ro' }[] = await em.query(
+      `SELECT g.module_name, u.name, g.access FROM module_grants g JOIN rsync_users u ON u.id = g.user_id ORDER BY g.module_name, g.position`,
+    );
+    const map = new Map<string, ModuleUserGrant[]>();
+    for (const r of rows) {
+      const key = r.module_name.toLowerCase();
+      if (!map.has(key)) map.set(key, []);
+      map.get(key)!.push({ name: r.name, access: r.access });
+    }
+    return map;
+  }
+
+  private async secretsForConfig(em: EntityManager): Promise<{ name: string; password: string }[]> {
+    const users = await em.getRepository(RsyncUserEntity).find({ order: { name: 'ASC' } });
+    return users.map((u) => ({ name: u.name, password: this.box.decrypt(u.passwordEncrypted) }));
+  }
+
+  private checkComment(comment: string | undefined, issues: FieldError[]): void {
+    if (comment === undefined || comment === '') return;
+    const issue = checkConfigValue(comment, { maxLength: 256 });
+    if (issue) issues.push({ field: 'comment', message: issue });
+  }
+
+  private async findOrFail(em: EntityManager, name: string): Promise<RsyncUserEntity> {
+    const entity = await em.getRepository(RsyncUserEntity).findOneBy({ name });
+    if (!entity) throw notFound('rsync user', name);
+    return entity;
+  }
+
+  private async toDtos(em: EntityManager, users: RsyncUserEntity[]): Promise<RsyncUserDto[]> {
+    if (users.length === 0) return [];
+    const grants = await em.getRepository(ModuleGrantEntity).find({ where: { userId: In(users.map((u) => u.id)) }, order: { moduleName: 'ASC' } });
+    return users.map((u) => ({
+      name: u.name,
+      comment: u.comment,
+      createdAt: u.createdAt.toISOString(),
+      updatedAt: u.updatedAt.toISOString(),
+      passwordUpdatedAt: u.passwordUpdatedAt.toISOString(),
+      modules: grants.filter((g) => g.userId === u.id).map((g) => ({ module: g.moduleName, access: g.access })),
+    }));
+  }
+}
