@@ -258,3 +258,214 @@ export interface HealthDto {
   daemon: DaemonState;
   version: string;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Transfers (ingested from the daemon's log)
+// ---------------------------------------------------------------------------------------------------------------
+
+/** `push` = a client uploaded to us (rsync "to"), `pull` = a client downloaded from us (rsync "on"). */
+export type TransferDirection = 'push' | 'pull';
+
+/**
+ * active: still running; success: ended with totals and no error; error: ended with an rsync error (or its process
+ * vanished without totals); auth_failed: refused at login; refused: unknown module, host rule, or max connections.
+ */
+export type TransferStatus = 'active' | 'success' | 'error' | 'auth_failed' | 'refused';
+export const TRANSFER_STATUSES: readonly TransferStatus[] = ['active', 'success', 'error', 'auth_failed', 'refused'];
+
+export interface TransferSessionDto {
+  id: number;
+  daemonPid: number;
+  module: string | null;
+  user: string | null;
+  clientIp: string;
+  clientHost: string;
+  direction: TransferDirection | null;
+  startedAt: string;
+  endedAt: string | null;
+  bytesReceived: number;
+  bytesSent: number;
+  totalSize: number;
+  fileCount: number;
+  deletedCount: number;
+  status: TransferStatus;
+  exitCode: number | null;
+  /** The error or refusal reason, e.g. "password mismatch", "unknown module". */
+  error: string | null;
+}
+
+export type FileOp = 'recv' | 'send' | 'del';
+
+export interface FileEventDto {
+  id: number;
+  sessionId: number;
+  at: string;
+  op: FileOp;
+  /** Relative to the module root; invalid UTF-8 shown as U+FFFD. */
+  path: string;
+  size: number;
+  /** Bytes that crossed the wire for this file. */
+  bytes: number;
+  /** rsync's itemized change string, e.g. ">f+++++++++". */
+  itemize: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Pass as `cursor` to get the next (older) page; null at the end. */
+  nextCursor: string | null;
+}
+
+/** Query of `GET /api/v1/transfers`; all optional. Times are ISO 8601. `format=csv` exports instead. */
+export interface TransferQuery {
+  module?: string;
+  user?: string;
+  ip?: string;
+  status?: TransferStatus;
+  from?: string;
+  to?: string;
+  /** Sessions that touched a file whose path contains this. */
+  path?: string;
+  cursor?: string;
+  limit?: number;
+}
+
+export interface FileEventQuery {
+  op?: FileOp;
+  path?: string;
+  cursor?: string;
+  limit?: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Audit log
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface AuditEntryDto {
+  id: number;
+  at: string;
+  /** Username of the admin, or `token:<name>` for an API token, or the attempted username for a failed login. */
+  actor: string;
+  actorType: 'admin' | 'token' | 'anonymous';
+  role: AdminRole | null;
+  /** e.g. module.create, module.update, module.delete, rsync-user.password.rotate, daemon.restart, auth.login.failed */
+  action: string;
+  target: string | null;
+  clientIp: string | null;
+  outcome: 'success' | 'failure';
+  /** Error message for failures. */
+  detail: string | null;
+  /** State before and after, secrets redacted as "[redacted]". */
+  before: unknown;
+  after: unknown;
+}
+
+export interface AuditQuery {
+  actor?: string;
+  action?: string;
+  target?: string;
+  outcome?: 'success' | 'failure';
+  from?: string;
+  to?: string;
+  cursor?: string;
+  limit?: number;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Live figures and the WebSocket stream (`/api/v1/events`)
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface StatsBucket {
+  /** Start of the minute, ISO 8601. */
+  t: string;
+  module: string;
+  bytes: number;
+  files: number;
+}
+
+export interface StatsDto {
+  activeSessions: number;
+  /** Per module, averaged over the last `windowSeconds`. */
+  modules: { module: string; bytesPerSecond: number; filesPerSecond: number; activeSessions: number }[];
+  windowSeconds: number;
+  /** Per-minute buckets over the last hour, for the throughput chart. */
+  series: StatsBucket[];
+  today: { sessions: number; bytes: number; files: number; failedLogins: number; authFailures: number };
+  /** Seconds between the newest log line written and its ingestion; null when idle. */
+  ingestionLagSeconds: number | null;
+}
+
+export type LiveEventType =
+  | 'session.started'
+  | 'session.file'
+  | 'session.ended'
+  | 'auth.failed'
+  | 'daemon.status'
+  | 'audit.entry'
+  | 'module.changed'
+  | 'rsync-user.changed'
+  | 'source.heartbeat';
+
+export const LIVE_EVENT_TYPES: readonly LiveEventType[] = [
+  'session.started',
+  'session.file',
+  'session.ended',
+  'auth.failed',
+  'daemon.status',
+  'audit.entry',
+  'module.changed',
+  'rsync-user.changed',
+  'source.heartbeat',
+];
+
+/** Every server -> client message. `session.file` carries an array (batched at most every ~100 ms). */
+export interface LiveMessage<T = unknown> {
+  type: LiveEventType | 'hello' | 'error';
+  at: string;
+  data: T;
+}
+
+export interface LiveMessageMap {
+  'session.started': TransferSessionDto;
+  'session.file': FileEventDto[];
+  'session.ended': TransferSessionDto;
+  'auth.failed': TransferSessionDto;
+  'daemon.status': DaemonStatusDto;
+  'audit.entry': AuditEntryDto;
+  'module.changed': { name: string; change: 'created' | 'updated' | 'deleted' };
+  'rsync-user.changed': { name: string; change: 'created' | 'updated' | 'deleted' };
+  'source.heartbeat': SourceDto;
+}
+
+/** Client -> server: narrow the stream. Absent fields mean "everything". Sent any time; replaces the previous one. */
+export interface LiveSubscribe {
+  type: 'subscribe';
+  events?: LiveEventType[];
+  modules?: string[];
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Sources (agents reporting heartbeats)
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface SourceTargetStatus {
+  host: string;
+  port: number;
+  module: string;
+  queueLength: number;
+  lagMs: number | null;
+  lastSuccessAt: string | null;
+  lastError: string | null;
+}
+
+export interface SourceHeartbeatRequest {
+  name: string;
+  hostname: string;
+  version: string;
+  targets: SourceTargetStatus[];
+}
+
+export interface SourceDto extends SourceHeartbeatRequest {
+  lastSeenAt: string;
+  clientIp: string | null;
+}

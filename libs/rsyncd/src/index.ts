@@ -1,1 +1,5 @@
-export {};
+export * from './validate';
+export * from './render';
+export * from './parse';
+export * from './import';
+export * from './verify';

@@ -1,0 +1,226 @@
+/**
+ * Proof with the REAL rsync daemon that what renderRsyncdConf/renderSecretsFile write is read as intended:
+ * listing honours `list`, a rw user can push (with a password containing ':'), a ro user and a wrong password are
+ * refused. Also exercises verifyConfigWithDaemon.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { DaemonSettingsDto, ModuleFields } from '@rsynchub/contracts';
+import { renderRsyncdConf, renderSecretsFile } from './render';
+import { getFreePort, parseModuleListing, runWithTimeout, stopDaemon, verifyConfigWithDaemon } from './verify';
+
+const ALICE_PW = 'al:ice:s3cret%\\pw'; // ':' , '%' and '\' are all fine in the secrets file
+const BOB_PW = 'bob-password-2';
+
+function mod(over: Partial<ModuleFields> & Pick<ModuleFields, 'name' | 'path'>): ModuleFields {
+  return {
+    comment: '',
+    readOnly: false,
+    writeOnly: false,
+    list: true,
+    ignoreErrors: false,
+    maxConnections: 0,
+    timeout: 0,
+    hostsAllow: [],
+    hostsDeny: [],
+    users: [],
+    refuseOptions: [],
+    excludes: [],
+    enabled: true,
+    uid: null,
+    gid: null,
+    useChroot: null,
+    ...over,
+  };
+}
+
+describe('rendered config with the real rsync daemon', () => {
+  let dir = '';
+  let dataRoot = '';
+  let port = 0;
+  let daemon: ChildProcess | null = null;
+  let configText = '';
+  let secretsText = '';
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'rsynchub-daemon-test-'));
+    // As root, a daemon without `uid` transfers as "nobody": the module dirs must be reachable/writable by it.
+    await chmod(dir, 0o755);
+    dataRoot = join(dir, 'data');
+    await mkdir(join(dataRoot, 'pub'), { recursive: true });
+    await mkdir(join(dataRoot, 'hidden'), { recursive: true });
+    await mkdir(join(dir, 'lock'));
+    await chmod(dataRoot, 0o755);
+    await chmod(join(dataRoot, 'pub'), 0o777);
+    await chmod(join(dataRoot, 'hidden'), 0o777);
+
+    port = await getFreePort();
+    const settings: DaemonSettingsDto = {
+      port,
+      address: '127.0.0.1',
+      motd: '',
+      maxConnections: 5,
+      timeout: 60,
+      reverseLookup: false,
+      hostsAllow: ['127.0.0.1', '::1'],
+      hostsDeny: [],
+    };
+    const rendered = renderRsyncdConf({
+      settings,
+      modules: [
+        mod({
+          name: 'pub',
+          path: join(dataRoot, 'pub'),
+          comment: 'Public drop box',
+          users: [
+            { name: 'alice', access: 'rw' },
+            { name: 'bob', access: 'ro' },
+          ],
+          refuseOptions: ['checksum'],
+          excludes: ['*.tmp'],
+        }),
+        mod({ name: 'hidden', path: join(dataRoot, 'hidden'), list: false, users: [{ name: 'alice', access: 'rw' }] }),
+        mod({ name: 'off', path: join(dataRoot, 'off'), enabled: false }),
+      ],
+      runningAsRoot: false,
+      roots: [dataRoot],
+      paths: {
+        secretsFile: join(dir, 'rsyncd.secrets'),
+        pidFile: join(dir, 'rsyncd.pid'),
+        lockDir: join(dir, 'lock'),
+        logFile: join(dir, 'rsyncd.log'),
+      },
+    });
+    configText = rendered.text;
+    secretsText = renderSecretsFile([
+      { name: 'bob', password: BOB_PW },
+      { name: 'alice', password: ALICE_PW },
+    ]);
+    await writeFile(join(dir, 'rsyncd.conf'), configText, { mode: 0o600 });
+    await writeFile(join(dir, 'rsyncd.secrets'), secretsText, { mode: 0o600 });
+
+    daemon = spawn(
+      'rsync',
+      ['--daemon', '--no-detach', `--config=${join(dir, 'rsyncd.conf')}`, `--port=${port}`, '--address=127.0.0.1'],
+      { stdio: 'ignore', detached: true },
+    );
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const probe = await runWithTimeout('rsync', ['--no-motd', '--list-only', `rsync://127.0.0.1:${port}/`], 2000);
+      if (probe.code === 0) break;
+      if (daemon.exitCode !== null || Date.now() > deadline) {
+        throw new Error(`daemon did not start: ${await readFile(join(dir, 'rsyncd.log'), 'utf8').catch(() => '')}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+
+  after(async () => {
+    if (daemon) await stopDaemon(daemon);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  test('the disabled module is not rendered at all', () => {
+    assert.doesNotMatch(configText, /\[off\]/);
+    assert.doesNotMatch(configText, /\/off\b/);
+  });
+
+  test('listing shows only list = yes modules', async () => {
+    // Not --no-motd: it would suppress the module list too. The settings have no MOTD.
+    const r = await runWithTimeout('rsync', ['--list-only', `rsync://127.0.0.1:${port}/`], 10000);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(parseModuleListing(r.stdout), ['pub']);
+    assert.match(r.stdout, /Public drop box/);
+  });
+
+  test('a rw user can push with --password-file (password contains ":")', async () => {
+    const src = join(dir, 'upload.txt');
+    await writeFile(src, 'hello from alice\n');
+    const pwFile = join(dir, 'alice.pw');
+    await writeFile(pwFile, ALICE_PW + '\n', { mode: 0o600 });
+    const r = await runWithTimeout(
+      'rsync',
+      [`--password-file=${pwFile}`, src, `rsync://alice@127.0.0.1:${port}/pub/`],
+      15000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await readFile(join(dataRoot, 'pub', 'upload.txt'), 'utf8'), 'hello from alice\n');
+  });
+
+  test('an unlisted module is still usable by its user (RSYNC_PASSWORD)', async () => {
+    const src = join(dir, 'secret.txt');
+    await writeFile(src, 'unlisted\n');
+    const r = await runWithTimeout('rsync', [src, `rsync://alice@127.0.0.1:${port}/hidden/`], 15000, {
+      ...process.env,
+      RSYNC_PASSWORD: ALICE_PW,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await readFile(join(dataRoot, 'hidden', 'secret.txt'), 'utf8'), 'unlisted\n');
+  });
+
+  test('a ro user is refused on push', async () => {
+    const src = join(dir, 'bob.txt');
+    await writeFile(src, 'bob was here\n');
+    const r = await runWithTimeout('rsync', [src, `rsync://bob@127.0.0.1:${port}/pub/`], 15000, {
+      ...process.env,
+      RSYNC_PASSWORD: BOB_PW,
+    });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /read only/i);
+    await assert.rejects(stat(join(dataRoot, 'pub', 'bob.txt')));
+  });
+
+  test('a ro user can still pull', async () => {
+    const dest = join(dir, 'pulled');
+    await mkdir(dest);
+    const r = await runWithTimeout('rsync', [`rsync://bob@127.0.0.1:${port}/pub/upload.txt`, dest + '/'], 15000, {
+      ...process.env,
+      RSYNC_PASSWORD: BOB_PW,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(await readFile(join(dest, 'upload.txt'), 'utf8'), 'hello from alice\n');
+  });
+
+  test('a wrong password is refused', async () => {
+    const src = join(dir, 'evil.txt');
+    await writeFile(src, 'x\n');
+    const r = await runWithTimeout('rsync', [src, `rsync://alice@127.0.0.1:${port}/pub/`], 15000, {
+      ...process.env,
+      RSYNC_PASSWORD: 'al:ice', // a prefix of the real password up to a colon must not work
+    });
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /auth failed/i);
+    await assert.rejects(stat(join(dataRoot, 'pub', 'evil.txt')));
+  });
+
+  test('an anonymous client is refused on a module with auth users', async () => {
+    const r = await runWithTimeout('rsync', ['--list-only', `rsync://127.0.0.1:${port}/pub/`], 15000, {
+      ...process.env,
+      RSYNC_PASSWORD: '',
+    });
+    assert.notEqual(r.code, 0);
+  });
+
+  test('verifyConfigWithDaemon accepts the rendered config and lists its modules', async () => {
+    const r = await verifyConfigWithDaemon(configText, secretsText);
+    assert.deepEqual(r, { ok: true, modules: ['pub'] });
+  });
+
+  test('verifyConfigWithDaemon reports a config the daemon complains about', async () => {
+    const r = await verifyConfigWithDaemon(configText + '\n[extra]\n    path = /tmp\n    read only = maybe\n', '');
+    assert.equal(r.ok, false);
+    if (!r.ok) assert.match(r.error, /Badly formed boolean/);
+    const unknown = await verifyConfigWithDaemon(configText + '\n[extra]\n    path = /tmp\n    read_only = no\n', '');
+    assert.equal(unknown.ok, false);
+    if (!unknown.ok) assert.match(unknown.error, /Unknown Parameter/);
+  });
+
+  test('verifyConfigWithDaemon reports a config the daemon cannot load', async () => {
+    const r = await verifyConfigWithDaemon('[broken\npath = /tmp\n', '');
+    assert.equal(r.ok, false);
+  });
+});
