@@ -7,8 +7,10 @@ import { RsyncUsersModule } from './rsync-users/rsync-users.module';
 import { ModulesModule } from './modules/modules.module';
 import { ImportModule } from './import/import.module';
 import { HealthModule } from './health/health.module';
+import { EventsModule } from './events/events.module';
+import { AuditModule } from './audit/audit.module';
 
 @Module({
-  imports: [ConfigModule, DatabaseModule, AuthModule, DaemonModule, RsyncUsersModule, ModulesModule, ImportModule, HealthModule],
+  imports: [ConfigModule, DatabaseModule, AuthModule, EventsModule, AuditModule, DaemonModule, RsyncUsersModule, ModulesModule, ImportModule, HealthModule],
 })
 export class AppModule {}

@@ -5,10 +5,16 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import cookieParser from 'cookie-parser';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { NextFunction, Request, Response } from 'express';
 import { API_PREFIX, FieldError } from '@rsynchub/contracts';
 import { AppModule } from './app.module';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { ValidationFailed } from './common/errors';
+import { APP_CONFIG, AppConfig } from './config/app-config';
+import { AuditService } from './audit/audit.service';
+import { auditEntryFor } from './audit/audit.interceptor';
 
 function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((e) => {
@@ -33,7 +39,8 @@ export async function createApp(options: CreateAppOptions = {}): Promise<INestAp
   app.disable('x-powered-by');
   app.use(cookieParser());
   app.setGlobalPrefix(API_PREFIX.slice(1), { exclude: ['metrics'] });
-  app.useGlobalFilters(new ApiExceptionFilter());
+  const exceptionFilter = new ApiExceptionFilter();
+  app.useGlobalFilters(exceptionFilter);
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,
@@ -43,6 +50,10 @@ export async function createApp(options: CreateAppOptions = {}): Promise<INestAp
     }),
   );
   app.useWebSocketAdapter(new WsAdapter(app));
+  const audit = app.get(AuditService);
+  exceptionFilter.onRefusedMutation = async (req, err) => {
+    await audit.record(auditEntryFor(req as Request, 'failure', err));
+  };
   app.enableShutdownHooks();
 
   const document = SwaggerModule.createDocument(
@@ -56,6 +67,27 @@ export async function createApp(options: CreateAppOptions = {}): Promise<INestAp
       .build(),
   );
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
+  serveWebConsole(app, app.get<AppConfig>(APP_CONFIG).webDir);
   Logger.log('OpenAPI at /api/docs', 'RsyncHub');
   return app;
+}
+
+/**
+ * The built web console is served on the same port as the API (one URL for `npm start`), with the SPA fallback
+ * that sends index.html for client-side routes. Assets are public, like any login page; all data stays behind auth.
+ */
+function serveWebConsole(app: NestExpressApplication, webDir: string): void {
+  const index = path.join(webDir, 'index.html');
+  if (!fs.existsSync(index)) {
+    Logger.warn(`web console not built (${index} missing): only the API is served`, 'RsyncHub');
+    return;
+  }
+  app.useStaticAssets(webDir, { index: false, maxAge: '1h', setHeaders: (res, file) => {
+    if (file.endsWith('index.html')) res.setHeader('Cache-Control', 'no-cache');
+  } });
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    if (req.method !== 'GET' || req.path.startsWith('/api/') || req.path === '/metrics' || path.extname(req.path)) return next();
+    res.setHeader('Cache-Control', 'no-cache');
+    res.sendFile(index);
+  });
 }

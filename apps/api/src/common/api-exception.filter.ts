@@ -19,10 +19,20 @@ const ERROR_KINDS: Record<number, string> = {
 export class ApiExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('ApiExceptionFilter');
 
+  /** Set once the app is built: records mutating requests refused before any controller ran (401/403/429). */
+  onRefusedMutation: ((req: unknown, err: unknown) => Promise<void>) | null = null;
+
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') return;
     const res = host.switchToHttp().getResponse<Response>();
+    const req = host.switchToHttp().getRequest<{ method: string; auditHandled?: boolean }>();
     const body = this.toBody(exception);
+    if (this.onRefusedMutation && !req.auditHandled && !['GET', 'HEAD', 'OPTIONS'].includes(req.method) && [401, 403, 429].includes(body.statusCode)) {
+      this.onRefusedMutation(req, exception)
+        .catch((err: unknown) => this.logger.error(`could not audit a refused request: ${String(err)}`))
+        .finally(() => !res.headersSent && res.status(body.statusCode).json(body));
+      return;
+    }
     if (body.statusCode >= 500) {
       this.logger.error(exception instanceof Error ? exception.stack ?? exception.message : String(exception));
     }

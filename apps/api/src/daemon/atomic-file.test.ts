@@ -37,9 +37,39 @@ test('a rename that fails part-way restores the files already replaced', () => {
   const secrets = path.join(dir, 'rsyncd.secrets');
   const conf = path.join(dir, 'rsyncd.conf');
   fs.writeFileSync(secrets, 'alice:old\n', { mode: 0o600 });
-  // A directory where the config should be makes its rename fail (EISDIR/ENOTEMPTY), after the secrets rename.
+  fs.writeFileSync(conf, '[old]\n', { mode: 0o600 });
+  // The config's rename fails after the secrets rename happened: rename(2) onto a non-empty directory fails, and
+  // the directory appears only once both temp files exist (the last moment before the renames).
+  // The module object itself (the namespace import is a read-only view of it).
+  const nodeFs = require('node:fs') as { openSync: typeof fs.openSync };
+  const realOpen = nodeFs.openSync;
+  let temps = 0;
+  nodeFs.openSync = ((...args: Parameters<typeof fs.openSync>) => {
+    const fd = realOpen(...args);
+    if (String(args[0]).endsWith('.tmp') && ++temps === 2) {
+      fs.rmSync(conf);
+      fs.mkdirSync(conf);
+      fs.writeFileSync(path.join(conf, 'keep'), 'x');
+    }
+    return fd;
+  }) as typeof fs.openSync;
+  assert.throws(() =>
+    writeFilesAtomically([
+      { file: secrets, content: 'alice:new\n' },
+      { file: conf, content: '[m]\n' },
+    ]),
+  );
+  nodeFs.openSync = realOpen;
+  assert.equal(fs.readFileSync(secrets, 'utf8'), 'alice:old\n');
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['rsyncd.conf', 'rsyncd.secrets']);
+});
+
+test('a target that cannot be read fails before anything is written', () => {
+  const dir = tempDir();
+  const secrets = path.join(dir, 'rsyncd.secrets');
+  const conf = path.join(dir, 'rsyncd.conf');
+  fs.writeFileSync(secrets, 'alice:old\n', { mode: 0o600 });
   fs.mkdirSync(conf);
-  fs.writeFileSync(path.join(conf, 'keep'), 'x');
   assert.throws(() =>
     writeFilesAtomically([
       { file: secrets, content: 'alice:new\n' },

@@ -46,6 +46,8 @@ function readIfExists(file: string): string | null {
  * Order matters to the caller: e.g. the secrets file before the config that references it.
  */
 export function writeFilesAtomically(writes: AtomicWrite[]): void {
+  // Read the old contents first: a target that cannot be read fails the write before anything is created.
+  const previous = writes.map((w) => readIfExists(w.file));
   const temps: string[] = [];
   try {
     for (const w of writes) temps.push(writeTemp(w.file, w.content));
@@ -53,7 +55,6 @@ export function writeFilesAtomically(writes: AtomicWrite[]): void {
     for (const t of temps) fs.rmSync(t, { force: true });
     throw err;
   }
-  const previous = writes.map((w) => readIfExists(w.file));
   const renamed: number[] = [];
   try {
     writes.forEach((w, i) => {

@@ -1,4 +1,6 @@
-import { Body, Controller, Get, HttpCode, Post, Put } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, Put, Req } from '@nestjs/common';
+import type { Request } from 'express';
+import { setAuditChange } from '../audit/audit-change';
 import { ApiTags } from '@nestjs/swagger';
 import type { DaemonConfigDto, DaemonSettingsDto, DaemonStatusDto } from '@rsynchub/contracts';
 import { DaemonSettingsService } from './daemon-settings.service';
@@ -42,8 +44,10 @@ export class DaemonController {
   }
 
   @Put('settings')
-  async updateSettings(@Body() body: UpdateDaemonSettingsBody): Promise<DaemonSettingsDto> {
-    return (await this.settings.update(body)).after;
+  async updateSettings(@Body() body: UpdateDaemonSettingsBody, @Req() req: Request): Promise<DaemonSettingsDto> {
+    const change = await this.settings.update(body);
+    setAuditChange(req, { ...change, target: 'daemon' });
+    return change.after;
   }
 
   @Get('config')

@@ -6,6 +6,7 @@ import type { DaemonSettingsDto, ModuleFields } from '@rsynchub/contracts';
 import { RsyncdConfigError, renderRsyncdConf, renderSecretsFile, verifyConfigWithDaemon } from '@rsynchub/rsyncd';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ValidationFailed } from '../common/errors';
+import { DbWriteQueue } from '../database/db-write-queue';
 import { writeFilesAtomically } from './atomic-file';
 import { daemonPaths, DaemonPaths } from './daemon-paths';
 
@@ -40,7 +41,6 @@ export class RsyncdConfigWriter {
   private readonly logger = new Logger(RsyncdConfigWriter.name);
   private readonly paths: DaemonPaths;
   private sources: Partial<ConfigSources> = {};
-  private tail: Promise<unknown> = Promise.resolve();
   private last: WrittenConfig | null = null;
   private readonly listeners: Listener[] = [];
   /** Extra global lines owned by other domains (e.g. transfer logging); set before the first write. */
@@ -48,6 +48,7 @@ export class RsyncdConfigWriter {
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly writes: DbWriteQueue,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.paths = daemonPaths(config.dataDir);
@@ -76,9 +77,7 @@ export class RsyncdConfigWriter {
 
   /** Applies `mutation` and the matching files together; see the class comment. */
   change<T>(mutation: (em: EntityManager) => Promise<T>): Promise<T> {
-    const run = this.tail.then(() => this.changeNow(mutation));
-    this.tail = run.catch(() => undefined);
-    return run;
+    return this.changeNow(mutation);
   }
 
   /** Re-renders from the database as it is (start-up, or after a crash left files behind). */
@@ -92,9 +91,10 @@ export class RsyncdConfigWriter {
   }
 
   private async changeNow<T>(mutation: (em: EntityManager) => Promise<T>): Promise<T> {
-    const previous = this.last;
+    let previous: WrittenConfig | null = null;
     let written!: WrittenConfig;
-    const result = await this.dataSource.transaction(async (em) => {
+    const result = await this.writes.transaction(async (em) => {
+      previous = this.last;
       const value = await mutation(em);
       written = await this.render(em);
       const secrets = await this.requireSource('secrets')(em);
@@ -111,9 +111,9 @@ export class RsyncdConfigWriter {
       } catch (err) {
         throw new InternalServerErrorException(`could not write the daemon configuration: ${(err as Error).message}`);
       }
+      this.last = written;
       return value;
     });
-    this.last = written;
     for (const listener of this.listeners) {
       try {
         await listener(written, previous);

@@ -1,13 +1,15 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ConfigModule } from '../config/config.module';
+import { DbWriteQueue } from './db-write-queue';
 
 /** Compiled migrations live in the top-level `migrations/` project; the schema changes only through them. */
 export const MIGRATIONS_GLOB = path.resolve(__dirname, '../../../../migrations/dist/*.js');
 
+@Global()
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
@@ -29,5 +31,7 @@ export const MIGRATIONS_GLOB = path.resolve(__dirname, '../../../../migrations/d
       },
     }),
   ],
+  providers: [DbWriteQueue],
+  exports: [DbWriteQueue],
 })
 export class DatabaseModule {}

@@ -1,4 +1,6 @@
-import { Body, Controller, Delete, Get, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Patch, Post, Query, Req } from '@nestjs/common';
+import type { Request } from 'express';
+import { setAuditChange } from '../audit/audit-change';
 import { ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { DeleteModuleResponse, ModuleDto } from '@rsynchub/contracts';
 import { CreateModuleBody, UpdateModuleBody } from './modules.dto';
@@ -20,19 +22,24 @@ export class ModulesController {
   }
 
   @Post()
-  async create(@Body() body: CreateModuleBody): Promise<ModuleDto> {
-    return (await this.modules.create(body)).after!;
+  async create(@Body() body: CreateModuleBody, @Req() req: Request): Promise<ModuleDto> {
+    const change = await this.modules.create(body);
+    setAuditChange(req, change);
+    return change.after!;
   }
 
   @Patch(':name')
-  async update(@Param('name') name: string, @Body() body: UpdateModuleBody): Promise<ModuleDto> {
-    return (await this.modules.update(name, body)).after!;
+  async update(@Param('name') name: string, @Body() body: UpdateModuleBody, @Req() req: Request): Promise<ModuleDto> {
+    const change = await this.modules.update(name, body);
+    setAuditChange(req, change);
+    return change.after!;
   }
 
   @Delete(':name')
   @ApiQuery({ name: 'purge', required: false, description: 'true also deletes the module directory and its data' })
-  async remove(@Param('name') name: string, @Query('purge') purge?: string): Promise<DeleteModuleResponse> {
+  async remove(@Req() req: Request, @Param('name') name: string, @Query('purge') purge?: string): Promise<DeleteModuleResponse> {
     const { before, purged } = await this.modules.remove(name, purge === 'true');
+    setAuditChange(req, { before, after: { purged } });
     return { name: before!.name, purged };
   }
 }

@@ -1,0 +1,23 @@
+import { Controller, Get, Query, Res } from '@nestjs/common';
+import { ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import type { AuditEntryDto, AuditQuery, Page } from '@rsynchub/contracts';
+import { AuditService } from './audit.service';
+
+@ApiTags('audit')
+@Controller('audit')
+export class AuditController {
+  constructor(private readonly audit: AuditService) {}
+
+  /** Append-only: there is deliberately no route that changes or removes an entry. */
+  @Get()
+  @ApiQuery({ name: 'format', required: false, enum: ['json', 'csv'] })
+  async list(@Query() q: AuditQuery & { format?: string }, @Res({ passthrough: true }) res: Response): Promise<Page<AuditEntryDto> | string> {
+    if (q.format === 'csv') {
+      res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+      res.setHeader('Content-Disposition', 'attachment; filename="rsynchub-audit.csv"');
+      return this.audit.csv(q);
+    }
+    return this.audit.query(q);
+  }
+}

@@ -1,0 +1,80 @@
+import { CallHandler, ExecutionContext, HttpException, Injectable, NestInterceptor } from '@nestjs/common';
+import type { Request } from 'express';
+import { catchError, from, mergeMap, Observable } from 'rxjs';
+import { principalOf } from '../auth/principal';
+import { LiveEventsHub } from '../events/live-events.hub';
+import { auditChangeOf } from './audit-change';
+import { AuditService, NewAuditEntry } from './audit.service';
+import { actionFor, UNAUDITED_ROUTES } from './route-actions';
+
+const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Writes one audit entry for every mutating REST call that reaches a controller, success or failure, before the
+ * response goes out (so a client that reads the audit log right after sees its own call).
+ */
+@Injectable()
+export class AuditInterceptor implements NestInterceptor {
+  constructor(
+    private readonly audit: AuditService,
+    private readonly hub: LiveEventsHub,
+  ) {}
+
+  intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
+    if (ctx.getType() !== 'http') return next.handle();
+    const req = ctx.switchToHttp().getRequest<Request>();
+    const routeKey = `${req.method} ${(req.route as { path?: string } | undefined)?.path ?? req.path}`;
+    if (READ_METHODS.has(req.method) || UNAUDITED_ROUTES.has(routeKey)) return next.handle();
+    (req as { auditHandled?: boolean }).auditHandled = true;
+    return next.handle().pipe(
+      mergeMap((body) => from(this.write(req, 'success', body, null).then(() => body))),
+      catchError((err: unknown) =>
+        from(
+          this.write(req, 'failure', undefined, err).then(() => {
+            throw err;
+          }),
+        ),
+      ),
+    );
+  }
+
+  private async write(req: Request, outcome: 'success' | 'failure', responseBody: unknown, err: unknown): Promise<void> {
+    const entry = auditEntryFor(req, outcome, err);
+    const change = auditChangeOf(req);
+    entry.before = change?.before ?? null;
+    entry.after = outcome === 'success' ? (change?.after ?? responseBody ?? null) : null;
+    const recorded = await this.audit.record(entry);
+    if (outcome === 'success' && recorded.target) {
+      const kind = recorded.action.split('.')[0];
+      const changeKind = recorded.action.endsWith('.create') ? 'created' : recorded.action.endsWith('.delete') ? 'deleted' : 'updated';
+      if (kind === 'module') this.hub.publish('module.changed', { name: recorded.target, change: changeKind }, recorded.target);
+      if (kind === 'rsync-user') this.hub.publish('rsync-user.changed', { name: recorded.target, change: changeKind });
+    }
+  }
+}
+
+/** The who/what/where of a request, shared by the interceptor and by refusals that never reach a controller. */
+export function auditEntryFor(req: Request, outcome: 'success' | 'failure', err: unknown): NewAuditEntry {
+  const principal = principalOf(req);
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  const routePath = (req.route as { path?: string } | undefined)?.path ?? req.path;
+  const change = auditChangeOf(req);
+  const params = (req.params ?? {}) as Record<string, string>;
+  const attempted = typeof body.username === 'string' ? body.username.slice(0, 64) : 'anonymous';
+  return {
+    actor: principal ? principal.username : attempted,
+    actorType: principal ? (principal.via === 'token' ? 'token' : 'admin') : outcome === 'success' && routePath.endsWith('/auth/login') ? 'admin' : 'anonymous',
+    role: principal?.role ?? null,
+    action: change?.action ?? actionFor(req.method, routePath, body),
+    target:
+      change?.target ??
+      params.name ??
+      params.id ??
+      (typeof body.name === 'string' ? body.name.slice(0, 128) : typeof body.username === 'string' ? body.username.slice(0, 64) : null),
+    clientIp: req.ip ?? req.socket?.remoteAddress ?? null,
+    outcome,
+    detail: err ? (err instanceof HttpException ? err.message : 'internal error') : null,
+    before: null,
+    after: null,
+  };
+}

@@ -1,0 +1,57 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseIntPipe, Patch, Post, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiConflictResponse, ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { Request } from 'express';
+import type { AdminDto } from '@rsynchub/contracts';
+import { AdminsService } from './admins.service';
+import { AdminOnly, CurrentPrincipal } from './decorators';
+import { AdminView, CreateAdminRequestBody, UpdateAdminRequestBody } from './dto';
+import { Principal } from './principal';
+import { requestContext } from './request-context';
+
+@ApiTags('admins')
+@ApiBearerAuth()
+@ApiCookieAuth()
+@AdminOnly()
+@Controller('admins')
+export class AdminsController {
+  constructor(private readonly admins: AdminsService) {}
+
+  @Get()
+  @ApiOkResponse({ type: AdminView, isArray: true })
+  list(): Promise<AdminDto[]> {
+    return this.admins.list();
+  }
+
+  @Get(':id')
+  @ApiOkResponse({ type: AdminView })
+  get(@Param('id', ParseIntPipe) id: number): Promise<AdminDto> {
+    return this.admins.get(id);
+  }
+
+  @Post()
+  @ApiCreatedResponse({ type: AdminView, description: 'The new account must change its password at first login.' })
+  @ApiConflictResponse({ description: 'The username exists (case-insensitively).' })
+  create(@CurrentPrincipal() principal: Principal, @Body() body: CreateAdminRequestBody, @Req() req: Request): Promise<AdminDto> {
+    return this.admins.create(principal, body, requestContext(req));
+  }
+
+  @Patch(':id')
+  @ApiOkResponse({ type: AdminView, description: 'A password or role change revokes the account\'s sessions and tokens.' })
+  @ApiConflictResponse({ description: 'Demoting yourself or the last admin, or setting your own password here.' })
+  update(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', ParseIntPipe) id: number,
+    @Body() body: UpdateAdminRequestBody,
+    @Req() req: Request,
+  ): Promise<AdminDto> {
+    return this.admins.update(principal, id, body, requestContext(req));
+  }
+
+  @Delete(':id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiNoContentResponse({ description: 'Deleted, with its sessions and tokens.' })
+  @ApiConflictResponse({ description: 'Deleting yourself or the last admin.' })
+  remove(@CurrentPrincipal() principal: Principal, @Param('id', ParseIntPipe) id: number, @Req() req: Request): Promise<void> {
+    return this.admins.remove(principal, id, requestContext(req));
+  }
+}

@@ -1,0 +1,37 @@
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseIntPipe, Post, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
+import type { Request } from 'express';
+import type { ApiTokenDto, CreateApiTokenResponse } from '@rsynchub/contracts';
+import { ApiTokensService } from './api-tokens.service';
+import { AdminOnly, CurrentPrincipal } from './decorators';
+import { ApiTokenView, CreateApiTokenRequestBody, CreateApiTokenResponseView } from './dto';
+import { Principal } from './principal';
+import { requestContext } from './request-context';
+
+@ApiTags('tokens')
+@ApiBearerAuth()
+@ApiCookieAuth()
+@AdminOnly()
+@Controller('tokens')
+export class ApiTokensController {
+  constructor(private readonly tokens: ApiTokensService) {}
+
+  @Post()
+  @ApiCreatedResponse({ type: CreateApiTokenResponseView, description: 'The secret is shown only in this response.' })
+  create(@CurrentPrincipal() principal: Principal, @Body() body: CreateApiTokenRequestBody, @Req() req: Request): Promise<CreateApiTokenResponse> {
+    return this.tokens.create(principal, body, requestContext(req));
+  }
+
+  @Get()
+  @ApiOkResponse({ type: ApiTokenView, isArray: true })
+  list(): Promise<ApiTokenDto[]> {
+    return this.tokens.list();
+  }
+
+  @Delete(':id')
+  @HttpCode(HttpStatus.NO_CONTENT)
+  @ApiNoContentResponse({ description: 'Revoked; the token stops working at once.' })
+  revoke(@CurrentPrincipal() principal: Principal, @Param('id', ParseIntPipe) id: number, @Req() req: Request): Promise<void> {
+    return this.tokens.revoke(principal, id, requestContext(req));
+  }
+}

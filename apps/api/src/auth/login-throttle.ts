@@ -1,0 +1,91 @@
+/** Limits for failed logins. A success for (username, ip) clears that pair's failures. */
+export interface LoginThrottleLimits {
+  /** Failures allowed per (username, ip) within the window before further attempts are refused. */
+  perUserAndIp: number;
+  /** Failures allowed per ip (any usernames) within the window; stops one client spraying many usernames. */
+  perIp: number;
+  windowMs: number;
+  /** Bound on tracked keys so a flood of distinct usernames cannot grow memory without limit. */
+  maxKeys: number;
+}
+
+export const DEFAULT_LOGIN_THROTTLE_LIMITS: LoginThrottleLimits = {
+  perUserAndIp: 5,
+  perIp: 20,
+  windowMs: 15 * 60_000,
+  maxKeys: 10_000,
+};
+
+/**
+ * Sliding-window counter of failed logins, in memory (one process serves the API; a restart forgets, which only
+ * gives an attacker a fresh window per restart). Time is passed in, so the rules are testable without waiting.
+ */
+export class LoginThrottle {
+  private readonly failures = new Map<string, number[]>();
+
+  constructor(private readonly limits: LoginThrottleLimits = DEFAULT_LOGIN_THROTTLE_LIMITS) {}
+
+  /** Seconds until the next attempt is allowed, or 0 when it is allowed now. */
+  retryAfterSeconds(username: string, ip: string, now: number): number {
+    const waits = [
+      this.wait(pairKey(username, ip), this.limits.perUserAndIp, now),
+      this.wait(ipKey(ip), this.limits.perIp, now),
+    ];
+    return Math.max(...waits);
+  }
+
+  recordFailure(username: string, ip: string, now: number): void {
+    this.push(pairKey(username, ip), now);
+    this.push(ipKey(ip), now);
+  }
+
+  recordSuccess(username: string, ip: string): void {
+    this.failures.delete(pairKey(username, ip));
+  }
+
+  /** Forget everything (tests, or an operator clearing lockouts). */
+  clear(): void {
+    this.failures.clear();
+  }
+
+  private wait(key: string, limit: number, now: number): number {
+    const times = this.live(key, now);
+    if (times.length < limit) return 0;
+    // Blocked until enough of the failures have left the window that fewer than `limit` remain.
+    const releaseAt = times[times.length - limit] + this.limits.windowMs;
+    return Math.max(1, Math.ceil((releaseAt - now) / 1000));
+  }
+
+  private live(key: string, now: number): number[] {
+    const times = this.failures.get(key);
+    if (!times) return [];
+    const cutoff = now - this.limits.windowMs;
+    const kept = times.filter((t) => t > cutoff);
+    if (kept.length === 0) this.failures.delete(key);
+    else if (kept.length !== times.length) this.failures.set(key, kept);
+    return kept;
+  }
+
+  private push(key: string, now: number): void {
+    const times = this.live(key, now);
+    times.push(now);
+    // Keep no more entries than the largest limit needs.
+    const keep = Math.max(this.limits.perUserAndIp, this.limits.perIp);
+    if (times.length > keep) times.splice(0, times.length - keep);
+    this.failures.delete(key); // re-insert: Map order then tracks recency for eviction
+    this.failures.set(key, times);
+    while (this.failures.size > this.limits.maxKeys) {
+      const oldest = this.failures.keys().next().value;
+      if (oldest === undefined) break;
+      this.failures.delete(oldest);
+    }
+  }
+}
+
+function pairKey(username: string, ip: string): string {
+  return `u\u0000${username.toLowerCase()}\u0000${ip}`;
+}
+
+function ipKey(ip: string): string {
+  return `i\u0000${ip}`;
+}

@@ -1,0 +1,22 @@
+import type { AdminRole } from '@rsynchub/contracts';
+
+/** Who a request acts as, once authenticated. Attached to the request by the global AuthGuard. */
+export interface Principal {
+  adminId: number;
+  username: string;
+  /** Read live from the account on every request, so a demotion takes effect at once. */
+  role: AdminRole;
+  /** `session` for a login session (cookie or bearer), `token` for a long-lived API token. */
+  via: 'session' | 'token';
+  /** Id of the admin_sessions or api_tokens row that authenticated the request. */
+  credentialId: number;
+}
+
+/** Property of the Express request the principal is stored under. */
+export const PRINCIPAL_KEY = 'rsynchubPrincipal';
+
+export type RequestWithPrincipal = { [PRINCIPAL_KEY]?: Principal };
+
+export function principalOf(req: unknown): Principal | undefined {
+  return (req as RequestWithPrincipal)[PRINCIPAL_KEY];
+}

@@ -1,0 +1,133 @@
+import { Inject, Logger, OnModuleDestroy } from '@nestjs/common';
+import { OnGatewayConnection, OnGatewayInit, WebSocketGateway } from '@nestjs/websockets';
+import type { IncomingMessage } from 'node:http';
+import { Subscription } from 'rxjs';
+import { WebSocket, WebSocketServer } from 'ws';
+import { LIVE_EVENT_TYPES, LiveEventType, LiveMessage } from '@rsynchub/contracts';
+import { AuthService } from '../auth/auth.service';
+import { isOriginAllowed } from '../auth/secrets';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { LiveEvent, LiveEventsHub } from './live-events.hub';
+
+/** File events are gathered and sent as arrays at most this often, so a burst never floods a browser. */
+const FILE_BATCH_MS = 100;
+/** A client whose unsent data exceeds this is dropped (it can reconnect); ingestion and others never wait for it. */
+const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+
+interface ClientState {
+  events: Set<LiveEventType> | null;
+  modules: Set<string> | null;
+  pendingFiles: unknown[];
+}
+
+/**
+ * `/api/v1/events`: a plain WebSocket any client can use. Authenticated at the HTTP upgrade with the same session
+ * cookie or bearer token as REST (refused with 401 before any frame otherwise), and checked against the Origin.
+ */
+@WebSocketGateway({ path: '/api/v1/events' })
+export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGatewayConnection<WebSocket>, OnModuleDestroy {
+  private readonly logger = new Logger(LiveEventsGateway.name);
+  private readonly clients = new Map<WebSocket, ClientState>();
+  private subscription: Subscription | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly hub: LiveEventsHub,
+    private readonly auth: AuthService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  afterInit(server: WebSocketServer): void {
+    // ws reads verifyClient at every upgrade, so setting it here refuses before the handshake completes.
+    (server.options as { verifyClient?: unknown }).verifyClient = (
+      info: { origin: string; req: IncomingMessage },
+      done: (ok: boolean, code?: number, message?: string) => void,
+    ) => {
+      if (!isOriginAllowed(info.origin || undefined, info.req.headers.host, this.config.allowedOrigins)) {
+        done(false, 403, 'origin not allowed');
+        return;
+      }
+      this.auth
+        .authenticate({ cookieHeader: info.req.headers.cookie, authorization: info.req.headers.authorization })
+        .then((principal) => (principal ? done(true) : done(false, 401, 'authentication required')))
+        .catch(() => done(false, 500, 'authentication failed'));
+    };
+    this.subscription = this.hub.events.subscribe((e) => this.dispatch(e));
+    this.flushTimer = setInterval(() => this.flushFiles(), FILE_BATCH_MS);
+    this.flushTimer.unref();
+  }
+
+  handleConnection(client: WebSocket): void {
+    const state: ClientState = { events: null, modules: null, pendingFiles: [] };
+    this.clients.set(client, state);
+    client.on('message', (raw) => this.onClientMessage(client, state, raw.toString()));
+    client.on('close', () => this.clients.delete(client));
+    client.on('error', () => this.clients.delete(client));
+    this.send(client, { type: 'hello', at: new Date().toISOString(), data: { events: LIVE_EVENT_TYPES } });
+  }
+
+  onModuleDestroy(): void {
+    this.subscription?.unsubscribe();
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    for (const client of this.clients.keys()) client.close(1001, 'server shutting down');
+  }
+
+  private onClientMessage(client: WebSocket, state: ClientState, text: string): void {
+    let msg: { type?: unknown; events?: unknown; modules?: unknown };
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      this.send(client, { type: 'error', at: new Date().toISOString(), data: { message: 'messages must be JSON' } });
+      return;
+    }
+    if (msg.type !== 'subscribe') {
+      this.send(client, { type: 'error', at: new Date().toISOString(), data: { message: 'unknown message type; send {"type":"subscribe",...}' } });
+      return;
+    }
+    const events = Array.isArray(msg.events) ? msg.events.filter((e): e is LiveEventType => LIVE_EVENT_TYPES.includes(e as LiveEventType)) : null;
+    const modules = Array.isArray(msg.modules) ? msg.modules.filter((m): m is string => typeof m === 'string').map((m) => m.toLowerCase()) : null;
+    state.events = events ? new Set(events) : null;
+    state.modules = modules ? new Set(modules) : null;
+  }
+
+  private wants(state: ClientState, e: LiveEvent): boolean {
+    if (state.events && !state.events.has(e.type)) return false;
+    if (state.modules && e.module !== null && !state.modules.has(e.module.toLowerCase())) return false;
+    if (state.modules && e.module === null && (e.type.startsWith('session.') || e.type === 'auth.failed')) return false;
+    return true;
+  }
+
+  private dispatch(e: LiveEvent): void {
+    for (const [client, state] of this.clients) {
+      if (!this.wants(state, e)) continue;
+      if (e.type === 'session.file') {
+        state.pendingFiles.push(...(e.data as unknown[]));
+        continue;
+      }
+      // Files of a session go out before the session's end, so a client sees them in order.
+      if (e.type === 'session.ended' && state.pendingFiles.length > 0) this.flushClient(client, state);
+      this.send(client, { type: e.type, at: e.at, data: e.data });
+    }
+  }
+
+  private flushFiles(): void {
+    for (const [client, state] of this.clients) if (state.pendingFiles.length > 0) this.flushClient(client, state);
+  }
+
+  private flushClient(client: WebSocket, state: ClientState): void {
+    const batch = state.pendingFiles;
+    state.pendingFiles = [];
+    this.send(client, { type: 'session.file', at: new Date().toISOString(), data: batch });
+  }
+
+  private send(client: WebSocket, msg: LiveMessage): void {
+    if (client.readyState !== WebSocket.OPEN) return;
+    if (client.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.logger.warn('dropping a live-events client that does not keep up');
+      this.clients.delete(client);
+      client.terminate();
+      return;
+    }
+    client.send(JSON.stringify(msg));
+  }
+}
