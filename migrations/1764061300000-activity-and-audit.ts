@@ -62,14 +62,13 @@ export class ActivityAndAudit1764061300000 implements MigrationInterface {
     await q.query(`CREATE INDEX idx_audit_action ON audit_log(action, at)`);
     await q.query(`CREATE INDEX idx_audit_actor ON audit_log(actor, at)`);
 
-    // Where ingestion stopped: the log file's identity (device + inode) and the offset just past the last line
-    // committed. Written in the same transaction as the rows that line produced, so a restart neither skips nor
-    // repeats a line.
+    // Where ingestion stopped, per log file being read (the current one and, after a rotation, the renamed one
+    // that connections started earlier still write to): identity (device + inode) and the offset just past the
+    // last line committed. Written in the same transaction as the rows those lines produced, so a restart neither
+    // skips nor repeats a line.
     await q.query(`CREATE TABLE ingest_state (
       id INTEGER PRIMARY KEY CHECK (id = 1),
-      file_dev INTEGER NOT NULL,
-      file_ino INTEGER NOT NULL,
-      offset INTEGER NOT NULL,
+      files_json TEXT NOT NULL,
       updated_at TEXT NOT NULL
     )`);
 

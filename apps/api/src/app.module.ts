@@ -9,8 +9,11 @@ import { ImportModule } from './import/import.module';
 import { HealthModule } from './health/health.module';
 import { EventsModule } from './events/events.module';
 import { AuditModule } from './audit/audit.module';
+import { TransfersModule } from './transfers/transfers.module';
+import { SourcesModule } from './sources/sources';
+import { MetricsModule } from './metrics/metrics.controller';
 
 @Module({
-  imports: [ConfigModule, DatabaseModule, AuthModule, EventsModule, AuditModule, DaemonModule, RsyncUsersModule, ModulesModule, ImportModule, HealthModule],
+  imports: [ConfigModule, DatabaseModule, AuthModule, EventsModule, AuditModule, DaemonModule, RsyncUsersModule, ModulesModule, ImportModule, HealthModule, TransfersModule, SourcesModule, MetricsModule],
 })
 export class AppModule {}

@@ -108,6 +108,8 @@ export interface RunningServer {
   admin: ApiClient;
   client: () => ApiClient;
   stop: () => Promise<void>;
+  /** SIGKILL: no shutdown hooks run, the daemon it supervised is left behind. */
+  kill: () => Promise<void>;
 }
 
 export interface StartOptions {
@@ -115,14 +117,17 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Wait until the daemon is running too (health 200); default true. */
   waitForDaemon?: boolean;
+  /** Reuse ports, e.g. to restart a server on the same data dir. */
+  httpPort?: number;
+  rsyncPort?: number;
 }
 
 /** Starts the real server (built dist/main.js) as a child process on free ports with a fresh data dir. */
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'rh-e2e-'));
   const storageRoot = path.join(dataDir, 'modules');
-  const httpPort = await freePort();
-  const rsyncPort = await freePort();
+  const httpPort = opts.httpPort ?? (await freePort());
+  const rsyncPort = opts.rsyncPort ?? (await freePort());
   const adminPassword = 'e2e-admin-password-1';
   let output = '';
   const child = spawn(process.execPath, [MAIN], {
@@ -171,6 +176,12 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     output: () => output,
     admin,
     client: () => new ApiClient(baseUrl),
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');

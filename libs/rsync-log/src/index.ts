@@ -8,3 +8,5 @@ export { LogLineSplitter, splitLogLines } from './split';
 export type { LogLine, LogLineSplitterOptions } from './split';
 export { decodeRsyncEscapes, encodeRsyncEscapes } from './escape';
 export type * from './types';
+export { SessionTracker, emptyEffects } from './session-tracker';
+export type { TrackedSession, TrackedFile, TrackerEffects, SessionStatus } from './session-tracker';

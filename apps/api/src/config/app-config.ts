@@ -22,6 +22,8 @@ export interface AppConfig {
   webDir: string;
   /** Whether the daemon supervisor should start the daemon at boot. */
   startDaemon: boolean;
+  /** History kept: 0 disables a limit. The audit log is kept forever unless auditDays is set. */
+  retention: { transferDays: number; maxFileEvents: number; maxSessions: number; auditDays: number };
   /** Allowed browser origins for the WebSocket and cookie-authenticated mutating requests (besides same-origin). */
   allowedOrigins: string[];
 }
@@ -60,6 +62,12 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
     rsyncBinary: env.RSYNCHUB_RSYNC_BINARY || 'rsync',
     webDir: path.resolve(__dirname, '../../../web/dist/browser'),
     startDaemon: env.RSYNCHUB_START_DAEMON !== 'false',
+    retention: {
+      transferDays: intFromEnv(env, 'RSYNCHUB_RETENTION_DAYS', 90, 0, 36500),
+      maxFileEvents: intFromEnv(env, 'RSYNCHUB_RETENTION_MAX_FILE_EVENTS', 10_000_000, 0, Number.MAX_SAFE_INTEGER),
+      maxSessions: intFromEnv(env, 'RSYNCHUB_RETENTION_MAX_SESSIONS', 1_000_000, 0, Number.MAX_SAFE_INTEGER),
+      auditDays: intFromEnv(env, 'RSYNCHUB_AUDIT_RETENTION_DAYS', 0, 0, 36500),
+    },
     allowedOrigins: (env.RSYNCHUB_ALLOWED_ORIGINS || '').split(',').map((o) => o.trim()).filter(Boolean),
   };
 }

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import type { DaemonConfigDto, DaemonStatusDto } from '@rsynchub/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { LiveEventsHub } from '../events/live-events.hub';
 import { DaemonSupervisor } from './daemon-supervisor';
 import { RsyncdConfigWriter } from './rsyncd-config-writer';
 
@@ -13,7 +14,9 @@ export class DaemonService implements OnApplicationBootstrap {
     private readonly writer: RsyncdConfigWriter,
     private readonly supervisor: DaemonSupervisor,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    hub: LiveEventsHub,
   ) {
+    this.supervisor.statusChanges.subscribe((status) => hub.publish('daemon.status', status));
     this.writer.onWritten(async (written) => {
       if (this.supervisor.setListen(written.settings.port, written.settings.address)) {
         this.logger.log(`listen address changed to ${written.settings.address}:${written.settings.port}; restarting the daemon`);

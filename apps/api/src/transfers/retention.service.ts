@@ -1,0 +1,83 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { DbWriteQueue } from '../database/db-write-queue';
+import { AuditService } from '../audit/audit.service';
+
+const PRUNE_EVERY_MS = 10 * 60_000;
+const DELETE_SLICE = 50_000;
+
+/**
+ * Keeps history bounded: sessions and file events older than the configured age, and the oldest file events beyond
+ * the configured row count, are deleted in slices in the background. The audit log is kept unless its own
+ * retention is configured.
+ */
+@Injectable()
+export class RetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(RetentionService.name);
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly writes: DbWriteQueue,
+    private readonly audit: AuditService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.prune().catch((err: unknown) => this.logger.error(`pruning failed: ${String(err)}`)), PRUNE_EVERY_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  async prune(now = Date.now()): Promise<{ sessions: number; files: number; audit: number }> {
+    const r = this.config.retention;
+    let files = 0;
+    let sessions = 0;
+    let audit = 0;
+    if (r.transferDays > 0) {
+      const cutoff = new Date(now - r.transferDays * 86_400_000).toISOString();
+      files += await this.deleteInSlices(`DELETE FROM file_events WHERE id IN (SELECT id FROM file_events WHERE at < ? LIMIT ${DELETE_SLICE})`, [cutoff]);
+      sessions += await this.deleteInSlices(
+        `DELETE FROM transfer_sessions WHERE id IN (SELECT id FROM transfer_sessions WHERE started_at < ? AND status != 'active' LIMIT ${DELETE_SLICE})`,
+        [cutoff],
+      );
+    }
+    if (r.maxFileEvents > 0) {
+      const [{ n }] = await this.writes.run((em) => em.query(`SELECT COUNT(*) AS n FROM file_events`));
+      if (n > r.maxFileEvents) {
+        const excess = n - r.maxFileEvents;
+        files += await this.deleteInSlices(`DELETE FROM file_events WHERE id IN (SELECT id FROM file_events ORDER BY id LIMIT ?)`, (left) => [Math.min(left, DELETE_SLICE)], excess);
+      }
+    }
+    if (r.maxSessions > 0) {
+      const [{ n }] = await this.writes.run((em) => em.query(`SELECT COUNT(*) AS n FROM transfer_sessions`));
+      if (n > r.maxSessions) {
+        const excess = n - r.maxSessions;
+        sessions += await this.deleteInSlices(
+          `DELETE FROM transfer_sessions WHERE id IN (SELECT id FROM transfer_sessions WHERE status != 'active' ORDER BY id LIMIT ?)`,
+          (left) => [Math.min(left, DELETE_SLICE)],
+          excess,
+        );
+      }
+    }
+    if (r.auditDays > 0) audit = await this.audit.pruneOlderThan(new Date(now - r.auditDays * 86_400_000).toISOString());
+    if (files + sessions + audit > 0) this.logger.log(`retention removed ${sessions} sessions, ${files} file events, ${audit} audit entries`);
+    return { sessions, files, audit };
+  }
+
+  /** Deletes slice by slice (each its own short write) so ingestion is never held up for long. */
+  private async deleteInSlices(sql: string, params: unknown[] | ((left: number) => unknown[]), atMost = Number.POSITIVE_INFINITY): Promise<number> {
+    let total = 0;
+    while (total < atMost) {
+      const changes = await this.writes.run(async (em) => {
+        await em.query(sql, typeof params === 'function' ? params(atMost - total) : params);
+        return (await em.query('SELECT changes() AS n'))[0].n as number;
+      });
+      total += changes;
+      if (changes === 0) break;
+    }
+    return total;
+  }
+}

@@ -1,0 +1,52 @@
+import { Controller, Get, Param, ParseIntPipe, Query, Res } from '@nestjs/common';
+import { ApiQuery, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import type { FileEventDto, FileEventQuery, Page, StatsDto, TransferQuery, TransferSessionDto } from '@rsynchub/contracts';
+import { TransfersService } from './transfers.service';
+
+function sendCsv(res: Response, filename: string): void {
+  res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+  res.setHeader('Content-Disposition', `attachment; filename="${filename}"`);
+}
+
+@ApiTags('transfers')
+@Controller()
+export class TransfersController {
+  constructor(private readonly transfers: TransfersService) {}
+
+  @Get('transfers')
+  @ApiQuery({ name: 'format', required: false, enum: ['json', 'csv'] })
+  async list(@Query() q: TransferQuery & { format?: string }, @Res({ passthrough: true }) res: Response): Promise<Page<TransferSessionDto> | string> {
+    if (q.format === 'csv') {
+      sendCsv(res, 'rsynchub-transfers.csv');
+      return this.transfers.csv(q);
+    }
+    return this.transfers.list(q);
+  }
+
+  @Get('transfers/:id')
+  get(@Param('id', ParseIntPipe) id: number): Promise<TransferSessionDto> {
+    return this.transfers.get(id);
+  }
+
+  @Get('transfers/:id/files')
+  @ApiQuery({ name: 'format', required: false, enum: ['json', 'csv'] })
+  async files(
+    @Param('id', ParseIntPipe) id: number,
+    @Query() q: FileEventQuery & { format?: string },
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<Page<FileEventDto> | string> {
+    if (q.format === 'csv') {
+      sendCsv(res, `rsynchub-transfer-${id}-files.csv`);
+      return this.transfers.filesCsv(id, q);
+    }
+    return this.transfers.filesOf(id, q);
+  }
+
+  @Get('stats')
+  @ApiQuery({ name: 'window', required: false, description: 'seconds to average rates over (10..3600, default 60)' })
+  stats(@Query('window') window?: string): Promise<StatsDto> {
+    const w = window === undefined ? 60 : Math.min(3600, Math.max(10, Number(window) || 60));
+    return this.transfers.stats(w);
+  }
+}

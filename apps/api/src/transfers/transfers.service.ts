@@ -1,0 +1,181 @@
+import { Injectable, NotFoundException } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository, SelectQueryBuilder } from 'typeorm';
+import {
+  FileEventDto,
+  FileEventQuery,
+  Page,
+  StatsDto,
+  TRANSFER_STATUSES,
+  TransferQuery,
+  TransferSessionDto,
+  TransferStatus,
+} from '@rsynchub/contracts';
+import { BadRequestException } from '@nestjs/common';
+import { toCsv } from '../common/csv';
+import { decodeCursor, encodeCursor, parseLimit, parseTime } from '../common/pagination';
+import { TransferLogIngestor } from './transfer-log-ingestor';
+import { fileRowToDto, sessionRowToDto } from './transfer-mappers';
+import { FileEventEntity, TransferSessionEntity } from './transfer.entities';
+
+/** LIKE with the user's text taken literally. */
+function likeContains(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+@Injectable()
+export class TransfersService {
+  constructor(
+    @InjectRepository(TransferSessionEntity) private readonly sessions: Repository<TransferSessionEntity>,
+    @InjectRepository(FileEventEntity) private readonly files: Repository<FileEventEntity>,
+    private readonly ingestor: TransferLogIngestor,
+  ) {}
+
+  async list(q: TransferQuery): Promise<Page<TransferSessionDto>> {
+    const limit = parseLimit(q.limit);
+    const rows = await this.filtered(q).take(limit + 1).getMany();
+    const items = rows.slice(0, limit).map(sessionRowToDto);
+    return { items, nextCursor: rows.length > limit ? encodeCursor(items[items.length - 1]!.id) : null };
+  }
+
+  async csv(q: TransferQuery): Promise<string> {
+    const rows = (await this.filtered(q).take(100_000).getMany()).map(sessionRowToDto);
+    return toCsv(rows, [
+      { header: 'id', value: (r) => r.id },
+      { header: 'started_at', value: (r) => r.startedAt },
+      { header: 'ended_at', value: (r) => r.endedAt },
+      { header: 'module', value: (r) => r.module },
+      { header: 'user', value: (r) => r.user },
+      { header: 'client_ip', value: (r) => r.clientIp },
+      { header: 'client_host', value: (r) => r.clientHost },
+      { header: 'direction', value: (r) => r.direction },
+      { header: 'status', value: (r) => r.status },
+      { header: 'exit_code', value: (r) => r.exitCode },
+      { header: 'error', value: (r) => r.error },
+      { header: 'bytes_received', value: (r) => r.bytesReceived },
+      { header: 'bytes_sent', value: (r) => r.bytesSent },
+      { header: 'total_size', value: (r) => r.totalSize },
+      { header: 'files', value: (r) => r.fileCount },
+      { header: 'deleted', value: (r) => r.deletedCount },
+    ]);
+  }
+
+  async get(id: number): Promise<TransferSessionDto> {
+    const row = await this.sessions.findOneBy({ id });
+    if (!row) throw new NotFoundException(`transfer session ${id} does not exist`);
+    return sessionRowToDto(row);
+  }
+
+  async filesOf(id: number, q: FileEventQuery): Promise<Page<FileEventDto>> {
+    await this.get(id);
+    const limit = parseLimit(q.limit, 200, 5000);
+    const rows = await this.filesFiltered(id, q).take(limit + 1).getMany();
+    const items = rows.slice(0, limit).map(fileRowToDto);
+    return { items, nextCursor: rows.length > limit ? encodeCursor(items[items.length - 1]!.id) : null };
+  }
+
+  async filesCsv(id: number, q: FileEventQuery): Promise<string> {
+    await this.get(id);
+    const rows = (await this.filesFiltered(id, q).take(1_000_000).getMany()).map(fileRowToDto);
+    return toCsv(rows, [
+      { header: 'id', value: (r) => r.id },
+      { header: 'at', value: (r) => r.at },
+      { header: 'op', value: (r) => r.op },
+      { header: 'path', value: (r) => r.path },
+      { header: 'size', value: (r) => r.size },
+      { header: 'bytes', value: (r) => r.bytes },
+      { header: 'itemize', value: (r) => r.itemize },
+    ]);
+  }
+
+  /** Live figures: over the last `windowSeconds` per module, per-minute series for the last hour, today's totals. */
+  async stats(windowSeconds = 60): Promise<StatsDto> {
+    const now = Date.now();
+    const windowStart = new Date(now - windowSeconds * 1000).toISOString();
+    const hourStart = new Date(now - 3600_000).toISOString();
+    const dayStart = new Date(new Date().setUTCHours(0, 0, 0, 0)).toISOString();
+    const em = this.sessions.manager;
+    const [perModule, series, today, failedLogins] = await Promise.all([
+      em.query(
+        `SELECT s.module AS module, SUM(f.bytes) AS bytes, COUNT(*) AS files FROM file_events f JOIN transfer_sessions s ON s.id = f.session_id
+         WHERE f.at >= ? GROUP BY s.module`,
+        [windowStart],
+      ) as Promise<{ module: string | null; bytes: number; files: number }[]>,
+      em.query(
+        `SELECT substr(f.at, 1, 16) || ':00.000Z' AS t, s.module AS module, SUM(f.bytes) AS bytes, COUNT(*) AS files
+         FROM file_events f JOIN transfer_sessions s ON s.id = f.session_id WHERE f.at >= ? GROUP BY t, s.module ORDER BY t`,
+        [hourStart],
+      ) as Promise<{ t: string; module: string | null; bytes: number; files: number }[]>,
+      em.query(
+        `SELECT COUNT(*) AS sessions, COALESCE(SUM(bytes_received + bytes_sent), 0) AS bytes, COALESCE(SUM(file_count), 0) AS files,
+           SUM(CASE WHEN status = 'auth_failed' THEN 1 ELSE 0 END) AS authFailures
+         FROM transfer_sessions WHERE started_at >= ?`,
+        [dayStart],
+      ) as Promise<{ sessions: number; bytes: number; files: number; authFailures: number }[]>,
+      em.query(`SELECT COUNT(*) AS n FROM audit_log WHERE action = 'auth.login' AND outcome = 'failure' AND at >= ?`, [dayStart]) as Promise<{ n: number }[]>,
+    ]);
+    const open = this.ingestor.openSessions;
+    const activeByModule = new Map<string, number>();
+    for (const s of open) activeByModule.set(s.module ?? '', (activeByModule.get(s.module ?? '') ?? 0) + 1);
+    const modules = new Map<string, StatsDto['modules'][number]>();
+    for (const r of perModule) {
+      const m = r.module ?? '';
+      modules.set(m, { module: m, bytesPerSecond: r.bytes / windowSeconds, filesPerSecond: r.files / windowSeconds, activeSessions: activeByModule.get(m) ?? 0 });
+    }
+    for (const [m, n] of activeByModule) if (!modules.has(m)) modules.set(m, { module: m, bytesPerSecond: 0, filesPerSecond: 0, activeSessions: n });
+    const st = this.ingestor.stats;
+    return {
+      activeSessions: open.length,
+      modules: [...modules.values()].sort((a, b) => a.module.localeCompare(b.module)),
+      windowSeconds,
+      series: series.map((r) => ({ t: r.t, module: r.module ?? '', bytes: r.bytes, files: r.files })),
+      today: {
+        sessions: today[0]?.sessions ?? 0,
+        bytes: today[0]?.bytes ?? 0,
+        files: today[0]?.files ?? 0,
+        authFailures: today[0]?.authFailures ?? 0,
+        failedLogins: failedLogins[0]?.n ?? 0,
+      },
+      ingestionLagSeconds: st.caughtUp || !st.lastLineAt ? 0 : Math.max(0, (now - st.lastLineAt.getTime()) / 1000),
+    };
+  }
+
+  /** Per-module totals for Prometheus. */
+  async totalsByModule(): Promise<{ module: string; status: string; sessions: number; bytesReceived: number; bytesSent: number; files: number }[]> {
+    return this.sessions.manager.query(
+      `SELECT COALESCE(module, '') AS module, status, COUNT(*) AS sessions, SUM(bytes_received) AS bytesReceived, SUM(bytes_sent) AS bytesSent,
+         SUM(file_count) AS files FROM transfer_sessions GROUP BY module, status`,
+    );
+  }
+
+  private filtered(q: TransferQuery): SelectQueryBuilder<TransferSessionEntity> {
+    const qb = this.sessions.createQueryBuilder('s').orderBy('s.id', 'DESC');
+    const cursor = decodeCursor(q.cursor);
+    if (cursor !== null) qb.andWhere('s.id < :cursor', { cursor });
+    if (q.module) qb.andWhere('s.module = :module COLLATE NOCASE', { module: q.module });
+    if (q.user) qb.andWhere('s.user = :user', { user: q.user });
+    if (q.ip) qb.andWhere('s.client_ip = :ip', { ip: q.ip });
+    if (q.status) {
+      if (!TRANSFER_STATUSES.includes(q.status as TransferStatus)) throw new BadRequestException(`status: must be one of ${TRANSFER_STATUSES.join(', ')}`);
+      qb.andWhere('s.status = :status', { status: q.status });
+    }
+    const from = parseTime('from', q.from);
+    const to = parseTime('to', q.to);
+    if (from) qb.andWhere('s.started_at >= :from', { from });
+    if (to) qb.andWhere('s.started_at < :to', { to });
+    if (q.path) {
+      qb.andWhere(`EXISTS (SELECT 1 FROM file_events f WHERE f.session_id = s.id AND f.path LIKE :path ESCAPE '\\')`, { path: likeContains(q.path) });
+    }
+    return qb;
+  }
+
+  private filesFiltered(sessionId: number, q: FileEventQuery): SelectQueryBuilder<FileEventEntity> {
+    // Files in the order they arrived; the cursor moves forward through a session.
+    const qb = this.files.createQueryBuilder('f').where('f.session_id = :sessionId', { sessionId }).orderBy('f.id', 'ASC');
+    const cursor = decodeCursor(q.cursor);
+    if (cursor !== null) qb.andWhere('f.id > :cursor', { cursor });
+    if (q.op) qb.andWhere('f.op = :op', { op: q.op });
+    if (q.path) qb.andWhere(`f.path LIKE :path ESCAPE '\\'`, { path: likeContains(q.path) });
+    return qb;
+  }
+}

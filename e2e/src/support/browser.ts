@@ -1,0 +1,38 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { REPO_ROOT } from './server';
+
+export const SCREENSHOT_DIR = path.join(REPO_ROOT, 'test-artifacts/screenshots');
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 844 };
+
+/** Debian's Chromium, headless, with nothing that phones home. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+  });
+}
+
+/** Saves test-artifacts/screenshots/<name>.png (full page), after fonts and animations settle. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const file = path.join(SCREENSHOT_DIR, `${name}.png`);
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/** Collects console errors and failed page requests, to print when a step fails. */
+export function watchPage(page: Page): () => string {
+  const lines: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error' || m.type() === 'warning') lines.push(`console.${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => lines.push(`pageerror: ${e.message}`));
+  page.on('response', (r) => {
+    if (r.status() >= 500) lines.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`);
+  });
+  return () => lines.join('\n');
+}

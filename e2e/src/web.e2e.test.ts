@@ -1,0 +1,300 @@
+/**
+ * The web console in a real browser (Debian's Chromium via playwright-core) against the real server, the real rsync
+ * daemon it supervises and the real rsync client: log in, create an rsync user and a module through the UI, push files
+ * and watch them arrive live, delete the module and see rsync refused, and check an auditor gets a read-only console.
+ * Screenshots of every page land in test-artifacts/screenshots/.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as path from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { makeTree, passwordFile, rsync } from './support/rsync';
+import { RunningServer, startServer, waitFor } from './support/server';
+import { DESKTOP, PHONE, launchChromium, screenshot, watchPage } from './support/browser';
+
+let server: RunningServer;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+let pageLog: () => string = () => '';
+
+const USER = 'webuser';
+const MODULE = 'webmod';
+let generatedPassword = '';
+
+before(async () => {
+  server = await startServer();
+  browser = await launchChromium();
+  context = await browser.newContext({ viewport: DESKTOP });
+  page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  pageLog = watchPage(page);
+});
+
+after(async () => {
+  await browser?.close().catch(() => undefined);
+  await server?.stop();
+});
+
+const url = (p: string) => server.baseUrl + p;
+const byTestId = (id: string) => `[data-testid="${id}"]`;
+
+function push(src: string, module: string, pwFile: string) {
+  return rsync(['-artuz', `--password-file=${pwFile}`, `${src}/`, `${USER}@127.0.0.1::${module}`, `--port=${server.rsyncPort}`]);
+}
+
+/** Wraps a step so a failure prints what the browser said. */
+async function step<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const log = pageLog();
+    if (log) (err as Error).message += `\n--- browser log ---\n${log}`;
+    throw err;
+  }
+}
+
+async function login(p: Page, username: string, password: string): Promise<void> {
+  await p.fill(byTestId('login-username'), username);
+  await p.fill(byTestId('login-password'), password);
+  await p.click(byTestId('login-submit'));
+}
+
+describe('web console', () => {
+  test('the console is served at / and asks to log in; wrong passwords are explained', () =>
+    step(async () => {
+      const res = await page.goto(url('/'));
+      assert.equal(res?.status(), 200);
+      await page.waitForURL(/\/login/);
+      await screenshot(page, 'login');
+      await login(page, 'admin', 'not-the-password');
+      const err = await page.waitForSelector(byTestId('login-error'));
+      assert.match(await err.innerText(), /wrong username or password/i);
+      await screenshot(page, 'login-error');
+    }));
+
+  test('logs in through the form and lands on the dashboard', () =>
+    step(async () => {
+      await login(page, 'admin', server.adminPassword);
+      await page.waitForSelector(byTestId('daemon-card'));
+      await waitFor('the daemon card to show the state', async () => /running/.test(await page.innerText(byTestId('daemon-card'))));
+      assert.match(await page.innerText(byTestId('daemon-port')), new RegExp(`:${server.rsyncPort}$`));
+    }));
+
+  test('creates an rsync user and shows the generated password once', () =>
+    step(async () => {
+      await page.click(byTestId('nav-Rsync users'));
+      await page.waitForSelector(byTestId('rsync-user-form'));
+      await page.fill(byTestId('rsync-user-name'), USER);
+      await page.fill(byTestId('rsync-user-comment'), 'made in the browser');
+      await page.click(byTestId('rsync-user-create'));
+      generatedPassword = (await page.innerText(byTestId('generated-password'), { timeout: 10_000 })).trim();
+      assert.ok(generatedPassword.length >= 20, `a strong generated password is shown, got "${generatedPassword}"`);
+      await page.waitForSelector(byTestId(`rsync-user-row-${USER}`));
+      await screenshot(page, 'rsync-users');
+      await page.click(byTestId('secret-dismiss'));
+      await page.reload();
+      await page.waitForSelector(byTestId(`rsync-user-row-${USER}`));
+      assert.ok(!(await page.content()).includes(generatedPassword), 'the password is not shown again');
+    }));
+
+  test('creates a module granting the user rw; the server refusal is shown inline first', () =>
+    step(async () => {
+      await page.goto(url('/modules'));
+      await page.click(byTestId('module-create'));
+      await page.waitForSelector(byTestId('module-form'));
+      await page.fill(byTestId('module-name'), 'bad name!');
+      await page.fill(byTestId('module-path'), 'relative/path');
+      await page.click(byTestId('module-save'));
+      assert.match(await page.innerText(byTestId('module-name-error')), /letters, digits/);
+      assert.match(await page.innerText(byTestId('module-path-error')), /absolute/);
+
+      // Valid to the client, refused by the server (outside the module roots): the server's words appear under the field.
+      await page.fill(byTestId('module-name'), MODULE);
+      await page.fill(byTestId('module-path'), '/etc/not-a-module-root');
+      await page.click(byTestId('grant-add'));
+      await page.selectOption(byTestId('grant-user-0'), USER);
+      await page.selectOption(byTestId('grant-access-0'), 'rw');
+      await page.click(byTestId('module-save'));
+      const banner = await page.waitForSelector(byTestId('error-banner'));
+      assert.match(await banner.innerText(), /path/);
+      assert.match(await page.innerText(byTestId('module-path-error')), /module root/);
+      await screenshot(page, 'module-form');
+
+      await page.fill(byTestId('module-path'), path.join(server.storageRoot, MODULE));
+      await page.click(byTestId('module-save'));
+      await page.waitForURL(new RegExp(`/modules/${MODULE}$`));
+      const cmd = await page.innerText(byTestId('snippet-rsync'));
+      assert.equal(cmd.trim(), `rsync -artuz --password-file=/etc/rsync.pass /data/source/ ${USER}@127.0.0.1::${MODULE} --port=${server.rsyncPort}`);
+      assert.match(await page.innerText(byTestId('snippet-password-file')), /chmod 600 \/etc\/rsync\.pass/);
+      const agent = JSON.parse(await page.innerText(byTestId('snippet-agent')));
+      assert.deepEqual(agent.watches[0].remotes[0], { host: '127.0.0.1', port: server.rsyncPort, module: MODULE, user: USER, passwordFile: '/etc/rsync.pass' });
+      assert.match(await page.innerText(byTestId('snippet-sersync')), new RegExp(`<remote ip="127.0.0.1" name="${MODULE}"/>`));
+      await screenshot(page, 'module-detail');
+
+      const mod = await server.admin.get(`/api/v1/modules/${MODULE}`);
+      assert.equal(mod.status, 200);
+      assert.deepEqual(mod.body.users, [{ name: USER, access: 'rw' }]);
+    }));
+
+  test('a push with the real rsync client appears live on the dashboard without a reload', async (t) =>
+    step(async () => {
+      await page.goto(url('/'));
+      await page.waitForSelector(byTestId('live-feed'));
+      const live = await waitFor('the live connection', async () => (await page.innerText(byTestId('feed-state'))).trim() === 'live', 10_000).catch(() => false);
+      if (!live) {
+        t.skip('the server has no working /api/v1/events WebSocket yet');
+        return;
+      }
+      await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+      const src = makeTree(6);
+      const res = await push(src, MODULE, passwordFile(generatedPassword));
+      assert.equal(res.code, 0, res.stderr);
+      const session = await page.waitForSelector(`[data-testid^="live-session-"][data-module="${MODULE}"]`, { timeout: 20_000 });
+      await page.waitForSelector(`${byTestId('live-file')}:has-text("file-")`, { timeout: 20_000 });
+      await waitFor('the session to end as success', async () => (await session.getAttribute('data-status')) === 'success', 20_000);
+      assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 42, 'the page was not reloaded');
+      await screenshot(page, 'dashboard');
+    }));
+
+  test('every other page renders (screenshots)', () =>
+    step(async () => {
+      // Whatever the live step did, take a dashboard screenshot with data from the history.
+      await page.goto(url('/'));
+      await page.waitForSelector(byTestId('daemon-card'));
+      await screenshot(page, 'dashboard-loaded');
+      await page.goto(url('/modules'));
+      await page.waitForSelector(byTestId(`module-row-${MODULE}`));
+      await screenshot(page, 'modules');
+      await page.goto(url('/daemon'));
+      await page.waitForSelector(byTestId('daemon-config'));
+      assert.match(await page.innerText(byTestId('daemon-config')), new RegExp(`\\[${MODULE}\\]`));
+      await screenshot(page, 'daemon');
+      await page.goto(url('/transfers'));
+      await page.waitForSelector(byTestId('transfers-page'));
+      await page.waitForSelector(`${byTestId('transfers-table')}, ${byTestId('transfers-empty')}, ${byTestId('error-banner')}`);
+      await screenshot(page, 'transfers');
+      const row = await page.$(`[data-testid^="transfer-row-"]`);
+      if (row) {
+        await row.click();
+        await page.waitForSelector(byTestId('transfer-detail'));
+        await page.waitForSelector(`${byTestId('transfer-files')}, ${byTestId('transfer-files-empty')}`);
+        await screenshot(page, 'transfer-detail');
+      }
+      await page.goto(url('/audit'));
+      await page.waitForSelector(`${byTestId('audit-table')}, ${byTestId('audit-empty')}, ${byTestId('error-banner')}`);
+      await screenshot(page, 'audit');
+      await page.goto(url('/admins'));
+      await page.waitForSelector(byTestId('admins-table'));
+      await screenshot(page, 'admins');
+      await page.goto(url('/account'));
+      await page.waitForSelector(byTestId('password-form'));
+      await screenshot(page, 'account');
+    }));
+
+  test('phone-sized screens use the toolbar menu', () =>
+    step(async () => {
+      const phone = await browser.newContext({ viewport: PHONE, storageState: await context.storageState() });
+      try {
+        const p = await phone.newPage();
+        await p.goto(url('/'));
+        await p.waitForSelector(byTestId('daemon-card'));
+        await p.waitForSelector(byTestId('nav-menu-button'));
+        await screenshot(p, 'phone-dashboard');
+        await p.click(byTestId('nav-menu-button'));
+        await p.click(`.mat-mdc-menu-panel ${byTestId('nav-Modules')}`);
+        await p.waitForSelector(byTestId(`module-row-${MODULE}`));
+        await screenshot(p, 'phone-modules');
+      } finally {
+        await phone.close();
+      }
+    }));
+
+  test('deleting the module through the UI (keeping data) makes rsync refuse it', () =>
+    step(async () => {
+      await page.goto(url('/modules'));
+      await page.click(byTestId(`module-delete-${MODULE}`));
+      assert.match(await page.innerText(byTestId('confirm-message')), /is kept/);
+      await page.click(`${byTestId('confirm-option')} input`);
+      await waitFor('the message to say the data is deleted', async () => /is deleted/.test(await page.innerText(byTestId('confirm-message'))));
+      await page.click(`${byTestId('confirm-option')} input`);
+      await waitFor('the message to say the data is kept', async () => /is kept/.test(await page.innerText(byTestId('confirm-message'))));
+      await screenshot(page, 'module-delete-confirm');
+      await page.click(byTestId('confirm-ok'));
+      await page.waitForSelector(byTestId('module-notice'));
+      assert.match(await page.innerText(byTestId('module-notice')), /kept/);
+      await page.waitForSelector(byTestId(`module-row-${MODULE}`), { state: 'detached' });
+      const res = await push(makeTree(1), MODULE, passwordFile(generatedPassword));
+      assert.notEqual(res.code, 0);
+      assert.match(res.stderr, /Unknown module/i);
+    }));
+
+  test('deleting a granted rsync user is refused with an offer to remove the grants', () =>
+    step(async () => {
+      const created = await server.admin.post('/api/v1/modules', { name: 'granted', path: path.join(server.storageRoot, 'granted'), users: [{ name: USER, access: 'ro' }] });
+      assert.equal(created.status, 201, created.text);
+      await page.goto(url('/users'));
+      await page.click(byTestId(`rsync-user-delete-${USER}`));
+      await page.click(byTestId('confirm-ok'));
+      const blocked = await page.waitForSelector(byTestId('delete-blocked'));
+      assert.match(await blocked.innerText(), /granted|grant|module/i);
+      await screenshot(page, 'rsync-user-delete-blocked');
+      await page.click(byTestId('delete-with-grants'));
+      await page.waitForSelector(byTestId(`rsync-user-row-${USER}`), { state: 'detached' });
+      assert.equal((await server.admin.get(`/api/v1/rsync-users/${USER}`)).status, 404);
+    }));
+
+  test('an auditor sees a read-only console and the server refuses its changes', () =>
+    step(async () => {
+      const made = await server.admin.post('/api/v1/admins', { username: 'auditor1', password: 'auditor-password-1', role: 'auditor' });
+      assert.equal(made.status, 201, made.text);
+      const ctx = await browser.newContext({ viewport: DESKTOP });
+      try {
+        const p = await ctx.newPage();
+        await p.goto(url('/login'));
+        await login(p, 'auditor1', 'auditor-password-1');
+        // A new account must change the password an admin gave it: the console asks first.
+        await p.waitForSelector(byTestId('first-run-prompt'));
+        await p.waitForSelector(byTestId('read-only-banner'));
+        await screenshot(p, 'auditor-first-login');
+
+        await p.goto(url('/modules'));
+        await p.waitForSelector(byTestId('module-row-granted'));
+        assert.equal(await p.$(byTestId('module-create')), null, 'no create button');
+        assert.equal(await p.$(byTestId('module-delete-granted')), null, 'no delete button');
+        assert.equal(await p.$(byTestId('nav-Admins & tokens')), null, 'no accounts page');
+        await screenshot(p, 'auditor-modules');
+
+        await p.goto(url('/modules/granted/edit'));
+        await p.waitForSelector(byTestId('module-form'));
+        await waitFor('the form to be disabled', () => p.isDisabled(byTestId('module-path')));
+        assert.equal(await p.$(byTestId('module-save')), null, 'no save button');
+
+        await p.goto(url('/users'));
+        await p.waitForSelector(byTestId('rsync-users-table'));
+        assert.equal(await p.$(byTestId('rsync-user-form')), null, 'no create form');
+
+        await p.goto(url('/'));
+        await p.waitForSelector(byTestId('daemon-card'));
+        assert.equal(await p.$(byTestId('daemon-restart')), null, 'no daemon controls');
+
+        const status = await p.evaluate(async () => {
+          const r = await fetch('/api/v1/modules', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'sneaky', path: '/tmp/sneaky' }) });
+          return r.status;
+        });
+        assert.equal(status, 403, 'a mutating call from the auditor page is refused');
+      } finally {
+        await ctx.close();
+      }
+    }));
+
+  test('logs out from the account menu', () =>
+    step(async () => {
+      await page.goto(url('/'));
+      await page.click(byTestId('account-menu'));
+      await page.click(byTestId('logout'));
+      await page.waitForURL(/\/login/);
+      const me = await page.evaluate(async () => (await fetch('/api/v1/auth/me')).status);
+      assert.equal(me, 401);
+    }));
+});
