@@ -1,0 +1,28 @@
+/**
+ * Benchmarks print numbers; they are not tests. `npm run bench` runs them all; `node bench/dist/index.js NAME...`
+ * runs some (ingest, latency, throughput).
+ */
+import { benchIngestion } from './ingest';
+import { benchLatency } from './latency';
+import { benchThroughput } from './throughput';
+
+const all: Record<string, () => Promise<void>> = {
+  ingest: () => benchIngestion(Number(process.env.BENCH_LINES ?? 1_000_000)),
+  latency: () => benchLatency(Number(process.env.BENCH_ITERATIONS ?? 300)),
+  throughput: () => benchThroughput(Number(process.env.BENCH_MB ?? 400)),
+};
+
+async function main(): Promise<void> {
+  const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const chosen = names.length ? names : Object.keys(all);
+  for (const name of chosen) {
+    const bench = all[name];
+    if (!bench) throw new Error(`unknown benchmark "${name}"; choose from ${Object.keys(all).join(', ')}`);
+    await bench();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,194 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { LoginResponse } from '@rsynchub/contracts';
+
+export const REPO_ROOT = path.resolve(__dirname, '../../..');
+const MAIN = path.join(REPO_ROOT, 'apps/api/dist/main.js');
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns a truthy value or the deadline passes (then throws with `what`). */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await sleep(100);
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+}
+
+export interface ApiResponse<T = any> {
+  status: number;
+  body: T;
+  headers: Headers;
+  text: string;
+}
+
+export class ApiClient {
+  constructor(
+    readonly baseUrl: string,
+    public token?: string,
+  ) {}
+
+  async request<T = any>(method: string, urlPath: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse<T>> {
+    const res = await fetch(this.baseUrl + urlPath, {
+      method,
+      headers: {
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.status, body: parsed as T, headers: res.headers, text };
+  }
+
+  get<T = any>(p: string) {
+    return this.request<T>('GET', p);
+  }
+  post<T = any>(p: string, body?: unknown) {
+    return this.request<T>('POST', p, body ?? {});
+  }
+  patch<T = any>(p: string, body: unknown) {
+    return this.request<T>('PATCH', p, body);
+  }
+  put<T = any>(p: string, body: unknown) {
+    return this.request<T>('PUT', p, body);
+  }
+  delete<T = any>(p: string) {
+    return this.request<T>('DELETE', p);
+  }
+
+  /** Logs in and keeps the session token for later requests. */
+  async login(username: string, password: string): Promise<LoginResponse> {
+    const res = await this.request<LoginResponse>('POST', '/api/v1/auth/login', { username, password });
+    if (res.status !== 200 && res.status !== 201) throw new Error(`login as ${username} failed: ${res.status} ${res.text}`);
+    this.token = res.body.token;
+    return res.body;
+  }
+}
+
+export interface RunningServer {
+  baseUrl: string;
+  httpPort: number;
+  rsyncPort: number;
+  dataDir: string;
+  storageRoot: string;
+  adminPassword: string;
+  process: ChildProcess;
+  output: () => string;
+  /** A client already logged in as the first admin. */
+  admin: ApiClient;
+  client: () => ApiClient;
+  stop: () => Promise<void>;
+  /** SIGKILL: no shutdown hooks run, the daemon it supervised is left behind. */
+  kill: () => Promise<void>;
+}
+
+export interface StartOptions {
+  dataDir?: string;
+  env?: Record<string, string>;
+  /** Wait until the daemon is running too (health 200); default true. */
+  waitForDaemon?: boolean;
+  /** Reuse ports, e.g. to restart a server on the same data dir. */
+  httpPort?: number;
+  rsyncPort?: number;
+}
+
+/** Starts the real server (built dist/main.js) as a child process on free ports with a fresh data dir. */
+export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'rh-e2e-'));
+  const storageRoot = path.join(dataDir, 'modules');
+  const httpPort = opts.httpPort ?? (await freePort());
+  const rsyncPort = opts.rsyncPort ?? (await freePort());
+  const adminPassword = 'e2e-admin-password-1';
+  let output = '';
+  const child = spawn(process.execPath, [MAIN], {
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/root',
+      RSYNCHUB_DATA_DIR: dataDir,
+      RSYNCHUB_HTTP_PORT: String(httpPort),
+      RSYNCHUB_HTTP_HOST: '127.0.0.1',
+      RSYNCHUB_RSYNC_PORT: String(rsyncPort),
+      RSYNCHUB_RSYNC_ADDRESS: '127.0.0.1',
+      RSYNCHUB_ADMIN_PASSWORD: adminPassword,
+      NO_COLOR: '1',
+      ...opts.env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const baseUrl = `http://127.0.0.1:${httpPort}`;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    await waitFor(
+      'the server to answer /api/v1/health',
+      async () => {
+        if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${output}`);
+        const res = await fetch(`${baseUrl}/api/v1/health`).catch(() => null);
+        return res && (opts.waitForDaemon === false ? res.status > 0 : res.status === 200);
+      },
+      30_000,
+    );
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw new Error(`${(err as Error).message}\n--- server output ---\n${output}`);
+  }
+  const admin = new ApiClient(baseUrl);
+  await admin.login('admin', adminPassword);
+  return {
+    baseUrl,
+    httpPort,
+    rsyncPort,
+    dataDir,
+    storageRoot,
+    adminPassword,
+    process: child,
+    output: () => output,
+    admin,
+    client: () => new ApiClient(baseUrl),
+    kill: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+    },
+  };
+}
