@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LiveClient, sleep, startServer, waitFor } from '@rsynchub/testing';
+import { LiveClient, sleep, startServer } from '@rsynchub/testing';
 import { fmt, header, percentile } from './stats';
 
 /** Log line written -> WebSocket message received, for session starts (sent at once) and file events (batched). */
@@ -17,15 +17,15 @@ export async function benchLatency(iterations = 300): Promise<void> {
       // pids far above any real one, so the daemon's own lines never collide
       const pid = 3_000_000 + i;
       const at = new Date().toISOString().replace('T', ' ').replace(/-/g, '/').slice(0, 19);
-      const seen = live.messages.length;
+      const startedMsg = live.next((m) => m.type === 'session.started' && m.data.daemonPid === pid);
       let t = performance.now();
       fs.writeSync(fd, `${at} [${pid}] rsync to bench/ from alice@client (10.1.0.1)\n`);
-      await waitFor('session.started', () => live.messages.slice(seen).some((m) => m.type === 'session.started' && m.data.daemonPid === pid), 5000);
+      await startedMsg;
       started.push(performance.now() - t);
-      const seen2 = live.messages.length;
+      const fileMsg = live.next((m) => m.type === 'session.file' && m.data.some((f: { path: string }) => f.path === `f-${pid}`));
       t = performance.now();
       fs.writeSync(fd, `${at} [${pid}] recv|10.1.0.1|client|bench|alice|10|10|>f+++++++++|2026/11/25-10:00:00|f-${pid}\n`);
-      await waitFor('session.file', () => live.messages.slice(seen2).some((m) => m.type === 'session.file' && m.data.some((f: { path: string }) => f.path === `f-${pid}`)), 5000);
+      await fileMsg;
       files.push(performance.now() - t);
       fs.writeSync(fd, `${at} [${pid}] sent 1 bytes  received 10 bytes  total size 10\n`);
       await sleep(5);

@@ -18,6 +18,24 @@ export class LiveClient {
     });
   }
 
+  /** Resolves on the first message from now on that matches (event-driven: no polling delay, for latency measurements). */
+  next(match: (m: LiveMessage<any>) => boolean, timeoutMs = 5000): Promise<LiveMessage<any>> {
+    return new Promise((resolve, reject) => {
+      const onMessage = (raw: WebSocket.RawData) => {
+        const m = JSON.parse(raw.toString()) as LiveMessage<any>;
+        if (!match(m)) return;
+        clearTimeout(timer);
+        this.ws.off('message', onMessage);
+        resolve(m);
+      };
+      const timer = setTimeout(() => {
+        this.ws.off('message', onMessage);
+        reject(new Error('timed out waiting for a live message'));
+      }, timeoutMs);
+      this.ws.on('message', onMessage);
+    });
+  }
+
   send(msg: unknown): void {
     this.ws.send(JSON.stringify(msg));
   }

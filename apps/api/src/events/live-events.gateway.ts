@@ -18,6 +18,7 @@ interface ClientState {
   events: Set<LiveEventType> | null;
   modules: Set<string> | null;
   pendingFiles: unknown[];
+  lastFilesSentAt: number;
 }
 
 /**
@@ -58,7 +59,7 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
   }
 
   handleConnection(client: WebSocket): void {
-    const state: ClientState = { events: null, modules: null, pendingFiles: [] };
+    const state: ClientState = { events: null, modules: null, pendingFiles: [], lastFilesSentAt: 0 };
     this.clients.set(client, state);
     client.on('message', (raw) => this.onClientMessage(client, state, raw.toString()));
     client.on('close', () => this.clients.delete(client));
@@ -102,6 +103,8 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
       if (!this.wants(state, e)) continue;
       if (e.type === 'session.file') {
         state.pendingFiles.push(...(e.data as unknown[]));
+        // Leading edge: a quiet stream sends at once; a busy one is gathered and sent by the timer.
+        if (Date.now() - state.lastFilesSentAt >= FILE_BATCH_MS) this.flushClient(client, state);
         continue;
       }
       // Files of a session go out before the session's end, so a client sees them in order.
@@ -117,6 +120,7 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
   private flushClient(client: WebSocket, state: ClientState): void {
     const batch = state.pendingFiles;
     state.pendingFiles = [];
+    state.lastFilesSentAt = Date.now();
     this.send(client, { type: 'session.file', at: new Date().toISOString(), data: batch });
   }
 

@@ -12,7 +12,7 @@ import { FilePosition, LogFollower } from './log-follower';
 import { trackedFileToDto, trackedFromRow, trackedToDto } from './transfer-mappers';
 import { IngestStateEntity, TransferSessionEntity } from './transfer.entities';
 
-const POLL_MS = 50;
+const POLL_MS = 25;
 /** A session whose process is gone and that wrote nothing for this long ended without a summary line. */
 const VANISHED_QUIET_MS = 2_000;
 /** A rotated log file that has been quiet this long (and has no open session left) is let go. */
