@@ -4,6 +4,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeTree, passwordFile, rsync, treeDigest } from './support/rsync';
@@ -297,5 +298,79 @@ describe('import of existing configs', () => {
     assert.ok(res.body.skipped.length > 0);
     for (const s of res.body.skipped) assert.ok(s.reason.length > 0);
     assert.equal((await server.admin.get('/api/v1/daemon')).body.state, 'running');
+  });
+});
+
+describe('every route needs auth, and auditors cannot mutate', () => {
+  async function routes(): Promise<{ method: string; path: string }[]> {
+    const spec = (await server.admin.get('/api/docs-json')).body;
+    const out: { method: string; path: string }[] = [];
+    for (const [p, methods] of Object.entries<any>(spec.paths)) {
+      for (const m of Object.keys(methods)) out.push({ method: m.toUpperCase(), path: p.replace(/\{[^}]+\}/g, '1') });
+    }
+    return out;
+  }
+
+  test('the OpenAPI document is served', async () => {
+    const ui = await server.client().get('/api/docs');
+    assert.equal(ui.status, 200);
+    assert.match(ui.text, /swagger/i);
+    const spec = (await server.client().get('/api/docs-json')).body;
+    assert.ok(Object.keys(spec.paths).length > 20);
+  });
+
+  test('no route but login and health answers without a session or token', async () => {
+    const anonymous = server.client();
+    const all = await routes();
+    assert.ok(all.length > 25, `found ${all.length} routes`);
+    for (const r of all) {
+      const res = await anonymous.request(r.method, r.path, r.method === 'GET' || r.method === 'DELETE' ? undefined : {});
+      if (r.path === '/api/v1/auth/login') assert.notEqual(res.status, 401, 'login is public');
+      else if (r.path === '/api/v1/health') assert.equal(res.status, 200);
+      else assert.equal(res.status, 401, `${r.method} ${r.path} answered ${res.status} without auth`);
+    }
+    assert.equal((await anonymous.get('/metrics')).status, 401);
+    assert.equal((await anonymous.get('/api/v1/made-up')).status, 401);
+  });
+
+  test('an auditor gets 403 on every mutating route (except its own logout/password) and can read', async () => {
+    assert.equal((await server.admin.post('/api/v1/admins', { username: 'auditor1', password: 'auditor-password-1', role: 'auditor' })).status, 201);
+    const auditor = server.client();
+    await auditor.login('auditor1', 'auditor-password-1');
+    for (const r of await routes()) {
+      if (r.method === 'GET' || r.path.startsWith('/api/v1/auth/')) continue;
+      const res = await auditor.request(r.method, r.path, r.method === 'DELETE' ? undefined : {});
+      assert.equal(res.status, 403, `${r.method} ${r.path} answered ${res.status} for an auditor`);
+    }
+    assert.equal((await auditor.get('/api/v1/modules')).status, 200);
+    assert.equal((await auditor.get('/api/v1/daemon/config')).status, 200);
+    assert.equal((await auditor.get('/api/v1/admins')).status, 403, 'admin accounts are for admins only');
+  });
+
+  test('a logged-out token is dead', async () => {
+    const c = server.client();
+    await c.login('admin', server.adminPassword);
+    assert.equal((await c.get('/api/v1/modules')).status, 200);
+    assert.equal((await c.post('/api/v1/auth/logout')).status, 204);
+    assert.equal((await c.get('/api/v1/modules')).status, 401);
+  });
+});
+
+describe('max connections', () => {
+  test('a module with maxConnections 1 refuses a second concurrent client (per-module lock file)', async () => {
+    const modPath = path.join(server.storageRoot, 'single');
+    const res = await server.admin.post('/api/v1/modules', { name: 'single', path: modPath, maxConnections: 1, users: [{ name: 'keeper', access: 'rw' }] });
+    assert.equal(res.status, 201, res.text);
+    assert.match(generatedFiles().conf, /\[single\][^[]*max connections = 1[^[]*lock file = \S+single\.lock/);
+    const big = fs.mkdtempSync(path.join(server.dataDir, 'big-'));
+    // random, so -z cannot shrink it: at 100 kB/s the first client holds its connection for ~3 s
+    fs.writeFileSync(path.join(big, 'slow.bin'), crypto.randomBytes(300_000));
+    const pw = passwordFile('keeper-password-1');
+    const slow = push(big, 'keeper', 'single', pw, ['--bwlimit=100']);
+    await new Promise((r) => setTimeout(r, 700));
+    const second = await push(makeTree(1), 'keeper', 'single', pw);
+    assert.notEqual(second.code, 0);
+    assert.match(second.stderr, /max connections \(1\) reached/);
+    assert.equal((await slow).code, 0);
   });
 });

@@ -117,6 +117,11 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Wait until the daemon is running too (health 200); default true. */
   waitForDaemon?: boolean;
+  /**
+   * Run the server as this unprivileged uid:gid (through util-linux `setpriv`), to prove the non-root behaviour on
+   * a machine where tests run as root. The data dir is handed to that account first.
+   */
+  runAs?: { uid: number; gid: number };
   /** Reuse ports, e.g. to restart a server on the same data dir. */
   httpPort?: number;
   rsyncPort?: number;
@@ -130,10 +135,18 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const rsyncPort = opts.rsyncPort ?? (await freePort());
   const adminPassword = 'e2e-admin-password-1';
   let output = '';
-  const child = spawn(process.execPath, [MAIN], {
+  const command = opts.runAs ? 'setpriv' : process.execPath;
+  const args = opts.runAs
+    ? [`--reuid=${opts.runAs.uid}`, `--regid=${opts.runAs.gid}`, '--clear-groups', process.execPath, MAIN]
+    : [MAIN];
+  if (opts.runAs) {
+    fs.chmodSync(dataDir, 0o755);
+    fs.chownSync(dataDir, opts.runAs.uid, opts.runAs.gid);
+  }
+  const child = spawn(command, args, {
     env: {
       PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/root',
+      HOME: opts.runAs ? dataDir : (process.env.HOME ?? '/root'),
       RSYNCHUB_DATA_DIR: dataDir,
       RSYNCHUB_HTTP_PORT: String(httpPort),
       RSYNCHUB_HTTP_HOST: '127.0.0.1',
