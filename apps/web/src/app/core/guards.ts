@@ -1,0 +1,25 @@
+import { inject } from '@angular/core';
+import { CanActivateFn, Router } from '@angular/router';
+import { AuthService } from './auth.service';
+
+/** Pages behind login: redirect to /login, remembering where the user wanted to go. */
+export const loggedInGuard: CanActivateFn = async (_route, state) => {
+  const auth = inject(AuthService);
+  const router = inject(Router);
+  const me = await auth.ensureLoaded();
+  if (me) return true;
+  return router.createUrlTree(['/login'], { queryParams: state.url && state.url !== '/' ? { next: state.url } : {} });
+};
+
+/** Admin-only pages (accounts); auditors land on the dashboard. */
+export const adminGuard: CanActivateFn = async () => {
+  const auth = inject(AuthService);
+  const me = await auth.ensureLoaded();
+  return me?.admin.role === 'admin' ? true : inject(Router).createUrlTree(['/']);
+};
+
+/** The login page is pointless when already logged in. */
+export const loggedOutGuard: CanActivateFn = async () => {
+  const me = await inject(AuthService).ensureLoaded();
+  return me ? inject(Router).createUrlTree(['/']) : true;
+};

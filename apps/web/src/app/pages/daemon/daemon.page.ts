@@ -1,0 +1,127 @@
+import { Component, OnInit, inject, signal } from '@angular/core';
+import { FormBuilder, ReactiveFormsModule, Validators } from '@angular/forms';
+import { MatFormFieldModule } from '@angular/material/form-field';
+import { MatInputModule } from '@angular/material/input';
+import { MatButtonModule } from '@angular/material/button';
+import { MatCheckboxModule } from '@angular/material/checkbox';
+import { MatProgressBarModule } from '@angular/material/progress-bar';
+import type { DaemonConfigDto, DaemonSettingsDto, DaemonStatusDto } from '@rsynchub/contracts';
+import { ApiService } from '../../core/api.service';
+import { AuthService } from '../../core/auth.service';
+import { fieldMessages, type ApiError } from '../../core/api-error';
+import { formatDuration, formatTime, splitList } from '../../core/format';
+import { ErrorBannerComponent } from '../../shared/error-banner.component';
+import { CopyBlockComponent } from '../../shared/copy-block.component';
+
+@Component({
+  selector: 'rh-daemon-page',
+  imports: [ReactiveFormsModule, MatFormFieldModule, MatInputModule, MatButtonModule, MatCheckboxModule, MatProgressBarModule, ErrorBannerComponent, CopyBlockComponent],
+  templateUrl: './daemon.page.html',
+})
+export class DaemonPage implements OnInit {
+  private readonly api = inject(ApiService);
+  readonly auth = inject(AuthService);
+  readonly status = signal<DaemonStatusDto | null>(null);
+  readonly config = signal<DaemonConfigDto | null>(null);
+  readonly loading = signal(true);
+  readonly saving = signal(false);
+  readonly busy = signal(false);
+  readonly error = signal<ApiError | null>(null);
+  readonly formError = signal<ApiError | null>(null);
+  readonly saved = signal(false);
+  readonly fmtDuration = formatDuration;
+  readonly fmtTime = formatTime;
+
+  readonly form = inject(FormBuilder).nonNullable.group({
+    port: [873, [Validators.required, Validators.min(1), Validators.max(65535)]],
+    address: ['', Validators.required],
+    motd: [''],
+    maxConnections: [0, [Validators.required, Validators.min(0)]],
+    timeout: [0, [Validators.required, Validators.min(0), Validators.max(86400)]],
+    reverseLookup: [false],
+    hostsAllow: [''],
+    hostsDeny: [''],
+  });
+
+  ngOnInit(): void {
+    void this.load();
+  }
+
+  async load(): Promise<void> {
+    this.loading.set(true);
+    try {
+      const [status, settings, config] = await Promise.all([this.api.daemon(), this.api.daemonSettings(), this.api.daemonConfig()]);
+      this.status.set(status);
+      this.config.set(config);
+      this.fill(settings);
+    } catch (err) {
+      this.error.set(err as ApiError);
+    } finally {
+      this.loading.set(false);
+    }
+    if (!this.auth.canEdit()) this.form.disable();
+  }
+
+  private fill(s: DaemonSettingsDto): void {
+    this.form.reset({ ...s, hostsAllow: s.hostsAllow.join('\n'), hostsDeny: s.hostsDeny.join('\n') });
+  }
+
+  async save(): Promise<void> {
+    this.saved.set(false);
+    if (this.form.invalid) {
+      this.form.markAllAsTouched();
+      return;
+    }
+    this.saving.set(true);
+    this.formError.set(null);
+    const v = this.form.getRawValue();
+    try {
+      const s = await this.api.updateDaemonSettings({
+        ...v,
+        port: Number(v.port),
+        maxConnections: Number(v.maxConnections),
+        timeout: Number(v.timeout),
+        hostsAllow: splitList(v.hostsAllow),
+        hostsDeny: splitList(v.hostsDeny),
+      });
+      this.fill(s);
+      this.saved.set(true);
+      const [status, config] = await Promise.all([this.api.daemon(), this.api.daemonConfig()]);
+      this.status.set(status);
+      this.config.set(config);
+    } catch (err) {
+      const e = err as ApiError;
+      this.formError.set(e);
+      for (const f of Object.keys(this.form.controls) as (keyof typeof this.form.controls)[]) {
+        const msgs = fieldMessages(e, f);
+        if (msgs.length) {
+          this.form.controls[f].setErrors({ server: msgs.join('; ') });
+          this.form.controls[f].markAsTouched();
+        }
+      }
+    } finally {
+      this.saving.set(false);
+    }
+  }
+
+  async action(a: 'start' | 'stop' | 'restart'): Promise<void> {
+    this.busy.set(true);
+    this.error.set(null);
+    try {
+      this.status.set(await this.api.daemonAction(a));
+    } catch (err) {
+      this.error.set(err as ApiError);
+    } finally {
+      this.busy.set(false);
+    }
+  }
+
+  err(field: keyof typeof this.form.controls): string | null {
+    const c = this.form.controls[field];
+    if (!c.errors || !c.touched) return null;
+    if (c.errors['server']) return String(c.errors['server']);
+    if (c.errors['required']) return 'Required.';
+    if (c.errors['min'] || c.errors['max']) return 'Out of range.';
+    return null;
+  }
+}

@@ -1,0 +1,218 @@
+import { Component, DestroyRef, OnInit, computed, inject, signal } from '@angular/core';
+import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
+import { RouterLink } from '@angular/router';
+import { MatButtonModule } from '@angular/material/button';
+import { BaseChartDirective, provideCharts } from 'ng2-charts';
+import { CategoryScale, Filler, Legend, LineController, LineElement, LinearScale, PointElement, Tooltip } from 'chart.js';
+import type { ChartConfiguration } from 'chart.js';
+import type { DaemonStatusDto, FileEventDto, SourceDto, StatsDto, TransferSessionDto } from '@rsynchub/contracts';
+import { ApiService } from '../../core/api.service';
+import { AuthService } from '../../core/auth.service';
+import { LiveEventsService } from '../../core/live-events.service';
+import type { ApiError } from '../../core/api-error';
+import { formatBytes, formatDuration, formatTime } from '../../core/format';
+import { ErrorBannerComponent } from '../../shared/error-banner.component';
+import { addToBuckets, bucketsFrom, pruneBuckets, throughputSeries, type BucketMap } from './throughput';
+
+export interface FeedSession {
+  session: TransferSessionDto;
+  files: FileEventDto[];
+  /** Files seen live (the list keeps only the newest few). */
+  fileTotal: number;
+}
+
+const FEED_SESSIONS = 15;
+const FEED_FILES = 6;
+const PALETTE = ['#0b57d0', '#e8710a', '#188038', '#a142f4', '#d93025', '#12b5cb', '#f9ab00', '#5f6368'];
+
+@Component({
+  selector: 'rh-dashboard-page',
+  imports: [RouterLink, MatButtonModule, BaseChartDirective, ErrorBannerComponent],
+  templateUrl: './dashboard.page.html',
+  styleUrl: './dashboard.page.css',
+  // Registered here, not app-wide, so Chart.js stays in this lazy chunk.
+  providers: [provideCharts({ registerables: [LineController, LineElement, PointElement, LinearScale, CategoryScale, Legend, Tooltip, Filler] })],
+})
+export class DashboardPage implements OnInit {
+  private readonly api = inject(ApiService);
+  private readonly destroyRef = inject(DestroyRef);
+  readonly live = inject(LiveEventsService);
+  readonly auth = inject(AuthService);
+  readonly daemon = signal<DaemonStatusDto | null>(null);
+  readonly daemonError = signal<ApiError | null>(null);
+  readonly daemonBusy = signal(false);
+  readonly stats = signal<StatsDto | null>(null);
+  readonly statsError = signal<string | null>(null);
+  readonly sources = signal<SourceDto[] | null>(null);
+  readonly feed = signal<FeedSession[]>([]);
+  private readonly buckets = signal<BucketMap>(new Map(), { equal: () => false });
+  private readonly now = signal(Date.now());
+  readonly fmtBytes = formatBytes;
+  readonly fmtDuration = formatDuration;
+  readonly fmtTime = formatTime;
+
+  readonly chartData = computed<ChartConfiguration<'line'>['data']>(() => {
+    const s = throughputSeries(this.buckets(), this.now());
+    const datasets: ChartConfiguration<'line'>['data']['datasets'] = [];
+    s.modules.forEach((m, i) => {
+      const color = PALETTE[i % PALETTE.length];
+      datasets.push({ label: `${m.module} bytes/s`, data: m.bytesPerSecond, yAxisID: 'y', borderColor: color, backgroundColor: color, pointRadius: 0, tension: 0.25, borderWidth: 2 });
+      datasets.push({ label: `${m.module} files/s`, data: m.filesPerSecond, yAxisID: 'y1', borderColor: color, backgroundColor: color, pointRadius: 0, tension: 0.25, borderWidth: 1, borderDash: [4, 4] });
+    });
+    return { labels: s.labels, datasets };
+  });
+  readonly chartEmpty = computed(() => this.chartData().datasets.length === 0);
+
+  readonly chartOptions: ChartConfiguration<'line'>['options'] = {
+    responsive: true,
+    maintainAspectRatio: false,
+    animation: false,
+    interaction: { mode: 'index', intersect: false },
+    scales: {
+      x: { ticks: { maxTicksLimit: 8 } },
+      y: { beginAtZero: true, position: 'left', title: { display: true, text: 'bytes/s' }, ticks: { callback: (v) => formatBytes(Number(v)) } },
+      y1: { beginAtZero: true, position: 'right', title: { display: true, text: 'files/s' }, grid: { drawOnChartArea: false } },
+    },
+    plugins: { legend: { position: 'bottom', labels: { boxWidth: 12 } } },
+  };
+
+  /** session id -> module, to attribute live file events to a module in the chart. */
+  private readonly sessionModules = new Map<number, string>();
+
+  ngOnInit(): void {
+    void this.loadDaemon();
+    void this.loadStats();
+    void this.loadRecent();
+    void this.api.sources().then((s) => this.sources.set(s), () => this.sources.set(null));
+    this.live.subscribe({});
+    this.live.messages$.pipe(takeUntilDestroyed(this.destroyRef)).subscribe((msg) => {
+      switch (msg.type) {
+        case 'session.started':
+        case 'session.ended':
+        case 'auth.failed':
+          this.upsertSession(msg.data as TransferSessionDto);
+          if (msg.type !== 'session.started') this.scheduleStatsRefresh();
+          break;
+        case 'session.file':
+          this.addFiles(msg.data as FileEventDto[]);
+          break;
+        case 'daemon.status':
+          this.daemon.set(msg.data as DaemonStatusDto);
+          break;
+        case 'source.heartbeat': {
+          const src = msg.data as SourceDto;
+          this.sources.update((list) => [src, ...(list ?? []).filter((s) => s.name !== src.name)]);
+          break;
+        }
+      }
+    });
+    const tick = setInterval(() => {
+      this.now.set(Date.now());
+      pruneBuckets(this.buckets(), Date.now());
+    }, 30_000);
+    const refresh = setInterval(() => void this.loadStats(), 60_000);
+    this.destroyRef.onDestroy(() => {
+      clearInterval(tick);
+      clearInterval(refresh);
+      if (this.statsTimer) clearTimeout(this.statsTimer);
+    });
+  }
+
+  async loadDaemon(): Promise<void> {
+    try {
+      this.daemon.set(await this.api.daemon());
+    } catch (err) {
+      this.daemonError.set(err as ApiError);
+    }
+  }
+
+  async loadStats(): Promise<void> {
+    try {
+      const s = await this.api.stats();
+      this.stats.set(s);
+      this.statsError.set(null);
+      this.buckets.set(bucketsFrom(s.series));
+      this.now.set(Date.now());
+    } catch (err) {
+      const e = err as ApiError;
+      this.statsError.set(e.status === 404 ? 'Statistics are not available on this server yet.' : e.message);
+    }
+  }
+
+  private async loadRecent(): Promise<void> {
+    try {
+      const page = await this.api.transfers({ limit: 8 });
+      const live = new Set(this.feed().map((f) => f.session.id));
+      const older = page.items.filter((s) => !live.has(s.id)).map((s) => ({ session: s, files: [], fileTotal: s.fileCount }));
+      for (const s of page.items) if (s.module) this.sessionModules.set(s.id, s.module);
+      this.feed.update((f) => [...f, ...older].slice(0, FEED_SESSIONS));
+    } catch {
+      /* history not available: the feed fills from live events only */
+    }
+  }
+
+  private statsTimer: ReturnType<typeof setTimeout> | null = null;
+  private scheduleStatsRefresh(): void {
+    if (this.statsTimer) return;
+    this.statsTimer = setTimeout(() => {
+      this.statsTimer = null;
+      void this.loadStats();
+    }, 1500);
+  }
+
+  private upsertSession(s: TransferSessionDto): void {
+    if (s.module) this.sessionModules.set(s.id, s.module);
+    this.feed.update((list) => {
+      const i = list.findIndex((f) => f.session.id === s.id);
+      if (i >= 0) {
+        const copy = [...list];
+        copy[i] = { ...copy[i], session: s, fileTotal: Math.max(copy[i].fileTotal, s.fileCount) };
+        return copy;
+      }
+      return [{ session: s, files: [], fileTotal: s.fileCount }, ...list].slice(0, FEED_SESSIONS);
+    });
+  }
+
+  private addFiles(files: FileEventDto[]): void {
+    if (!Array.isArray(files) || !files.length) return;
+    const bySession = new Map<number, FileEventDto[]>();
+    for (const f of files) bySession.set(f.sessionId, [...(bySession.get(f.sessionId) ?? []), f]);
+    this.feed.update((list) => {
+      let copy = [...list];
+      for (const [id, fs] of bySession) {
+        const i = copy.findIndex((f) => f.session.id === id);
+        if (i >= 0) {
+          copy[i] = { ...copy[i], files: [...fs.slice().reverse(), ...copy[i].files].slice(0, FEED_FILES), fileTotal: copy[i].fileTotal + fs.length };
+        } else {
+          // Files before their session.started (or after a reconnect): show them under a placeholder until it arrives.
+          const placeholder: TransferSessionDto = {
+            id, daemonPid: 0, module: this.sessionModules.get(id) ?? null, user: null, clientIp: '', clientHost: '', direction: null,
+            startedAt: fs[0].at, endedAt: null, bytesReceived: 0, bytesSent: 0, totalSize: 0, fileCount: 0, deletedCount: 0,
+            status: 'active', exitCode: null, error: null,
+          };
+          copy = [{ session: placeholder, files: fs.slice().reverse().slice(0, FEED_FILES), fileTotal: fs.length }, ...copy].slice(0, FEED_SESSIONS);
+        }
+      }
+      return copy;
+    });
+    const map = this.buckets();
+    for (const f of files) {
+      const module = this.sessionModules.get(f.sessionId);
+      if (module && f.op !== 'del') addToBuckets(map, Date.parse(f.at), module, f.bytes, 1);
+    }
+    this.buckets.set(map);
+    this.now.set(Date.now());
+  }
+
+  async daemonAction(action: 'start' | 'stop' | 'restart'): Promise<void> {
+    this.daemonBusy.set(true);
+    this.daemonError.set(null);
+    try {
+      this.daemon.set(await this.api.daemonAction(action));
+    } catch (err) {
+      this.daemonError.set(err as ApiError);
+    } finally {
+      this.daemonBusy.set(false);
+    }
+  }
+}

@@ -1,0 +1,63 @@
+import type { StatsBucket } from '@rsynchub/contracts';
+
+/** Per-minute totals keyed by `${minuteStartMs}|${module}`. */
+export type BucketMap = Map<string, { t: number; module: string; bytes: number; files: number }>;
+
+export function minuteStart(ms: number): number {
+  return Math.floor(ms / 60_000) * 60_000;
+}
+
+export function bucketsFrom(series: StatsBucket[]): BucketMap {
+  const out: BucketMap = new Map();
+  for (const b of series) addToBuckets(out, Date.parse(b.t), b.module, b.bytes, b.files);
+  return out;
+}
+
+export function addToBuckets(map: BucketMap, atMs: number, module: string, bytes: number, files: number): void {
+  if (!Number.isFinite(atMs)) return;
+  const t = minuteStart(atMs);
+  const key = `${t}|${module}`;
+  const b = map.get(key) ?? { t, module, bytes: 0, files: 0 };
+  b.bytes += bytes;
+  b.files += files;
+  map.set(key, b);
+}
+
+export interface ThroughputSeries {
+  labels: string[];
+  /** One entry per module: average bytes/s and files/s in each of the 60 minutes. */
+  modules: { module: string; bytesPerSecond: number[]; filesPerSecond: number[] }[];
+}
+
+/** The last `minutes` whole minutes ending with the current one, per module, as rates per second. */
+export function throughputSeries(map: BucketMap, nowMs: number, minutes = 60): ThroughputSeries {
+  const end = minuteStart(nowMs);
+  const start = end - (minutes - 1) * 60_000;
+  const labels: string[] = [];
+  for (let i = 0; i < minutes; i++) {
+    const d = new Date(start + i * 60_000);
+    labels.push(`${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`);
+  }
+  const byModule = new Map<string, { bytesPerSecond: number[]; filesPerSecond: number[] }>();
+  for (const b of map.values()) {
+    if (b.t < start || b.t > end) continue;
+    let m = byModule.get(b.module);
+    if (!m) {
+      m = { bytesPerSecond: new Array(minutes).fill(0), filesPerSecond: new Array(minutes).fill(0) };
+      byModule.set(b.module, m);
+    }
+    const i = (b.t - start) / 60_000;
+    m.bytesPerSecond[i] += b.bytes / 60;
+    m.filesPerSecond[i] += b.files / 60;
+  }
+  return {
+    labels,
+    modules: [...byModule.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([module, v]) => ({ module, ...v })),
+  };
+}
+
+/** Drops buckets older than the window so a long-open dashboard does not grow without bound. */
+export function pruneBuckets(map: BucketMap, nowMs: number, minutes = 60): void {
+  const start = minuteStart(nowMs) - (minutes - 1) * 60_000;
+  for (const [k, b] of map) if (b.t < start) map.delete(k);
+}

@@ -1,0 +1,183 @@
+import { Component, OnInit, computed, effect, inject, signal, viewChild } from '@angular/core';
+import { Router, RouterLink } from '@angular/router';
+import { MatTableDataSource, MatTableModule } from '@angular/material/table';
+import { MatSort, MatSortModule } from '@angular/material/sort';
+import { MatFormFieldModule } from '@angular/material/form-field';
+import { MatInputModule } from '@angular/material/input';
+import { MatButtonModule } from '@angular/material/button';
+import { MatDialog } from '@angular/material/dialog';
+import { MatProgressBarModule } from '@angular/material/progress-bar';
+import { firstValueFrom } from 'rxjs';
+import type { ModuleDto } from '@rsynchub/contracts';
+import { ApiService } from '../../core/api.service';
+import { AuthService } from '../../core/auth.service';
+import type { ApiError } from '../../core/api-error';
+import { formatTime } from '../../core/format';
+import { ErrorBannerComponent } from '../../shared/error-banner.component';
+import { ConfirmDialogComponent, type ConfirmData, type ConfirmResult } from '../../shared/confirm-dialog.component';
+
+export interface ModuleRow {
+  name: string;
+  path: string;
+  users: string;
+  access: string;
+  enabled: boolean;
+  lastActivity: string | null;
+  module: ModuleDto;
+}
+
+export function accessLabel(m: Pick<ModuleDto, 'readOnly' | 'writeOnly'>): string {
+  if (m.readOnly) return 'read-only';
+  if (m.writeOnly) return 'write-only';
+  return 'read-write';
+}
+
+export function toRow(m: ModuleDto, lastActivity: string | null): ModuleRow {
+  return {
+    name: m.name,
+    path: m.path,
+    users: m.users.map((u) => `${u.name}:${u.access}`).join(', '),
+    access: accessLabel(m),
+    enabled: m.enabled,
+    lastActivity,
+    module: m,
+  };
+}
+
+@Component({
+  selector: 'rh-modules-page',
+  imports: [RouterLink, MatTableModule, MatSortModule, MatFormFieldModule, MatInputModule, MatButtonModule, MatProgressBarModule, ErrorBannerComponent],
+  template: `
+    <div class="rh-page-header">
+      <h1>Modules</h1>
+      @if (auth.canEdit()) {
+        <a mat-flat-button color="primary" routerLink="/modules/new" data-testid="module-create">New module</a>
+      }
+    </div>
+    <rh-error-banner [error]="error()" />
+    @if (notice(); as n) {<p class="rh-success" role="status" data-testid="module-notice">{{ n }}</p>}
+    <div class="rh-card">
+      <mat-form-field appearance="outline" subscriptSizing="dynamic" style="width: min(360px, 100%)">
+        <mat-label>Filter</mat-label>
+        <input matInput (input)="filter.set($any($event.target).value)" placeholder="name, path, user…" data-testid="module-filter" />
+      </mat-form-field>
+      @if (loading()) {<mat-progress-bar mode="indeterminate" />}
+      <div class="rh-table-wrap">
+        <table mat-table [dataSource]="data" matSort class="modules-table" data-testid="modules-table">
+          <ng-container matColumnDef="name">
+            <th mat-header-cell *matHeaderCellDef mat-sort-header>Name</th>
+            <td mat-cell *matCellDef="let r"><a [routerLink]="['/modules', r.name]" [attr.data-testid]="'module-link-' + r.name">{{ r.name }}</a>
+              @if (!r.enabled) {<span class="rh-chip">disabled</span>}</td>
+          </ng-container>
+          <ng-container matColumnDef="path">
+            <th mat-header-cell *matHeaderCellDef mat-sort-header>Path</th>
+            <td mat-cell *matCellDef="let r"><code>{{ r.path }}</code></td>
+          </ng-container>
+          <ng-container matColumnDef="users">
+            <th mat-header-cell *matHeaderCellDef mat-sort-header>Users</th>
+            <td mat-cell *matCellDef="let r">
+              @for (u of r.module.users; track u.name) {<span class="rh-chip">{{ u.name }}:{{ u.access }}</span>} @empty {<span class="rh-muted">anonymous</span>}
+            </td>
+          </ng-container>
+          <ng-container matColumnDef="access">
+            <th mat-header-cell *matHeaderCellDef mat-sort-header>Access</th>
+            <td mat-cell *matCellDef="let r">{{ r.access }}</td>
+          </ng-container>
+          <ng-container matColumnDef="lastActivity">
+            <th mat-header-cell *matHeaderCellDef mat-sort-header>Last activity</th>
+            <td mat-cell *matCellDef="let r">{{ r.lastActivity ? fmt(r.lastActivity) : '—' }}</td>
+          </ng-container>
+          <ng-container matColumnDef="actions">
+            <th mat-header-cell *matHeaderCellDef><span class="rh-sr-only">Actions</span></th>
+            <td mat-cell *matCellDef="let r" class="actions">
+              @if (auth.canEdit()) {
+                <a mat-button [routerLink]="['/modules', r.name, 'edit']" [attr.data-testid]="'module-edit-' + r.name">Edit</a>
+                <button mat-button color="warn" (click)="remove(r.module)" [attr.data-testid]="'module-delete-' + r.name">Delete</button>
+              }
+            </td>
+          </ng-container>
+          <tr mat-header-row *matHeaderRowDef="columns()"></tr>
+          <tr mat-row *matRowDef="let row; columns: columns()" [attr.data-testid]="'module-row-' + row.name"></tr>
+          <tr class="mat-row" *matNoDataRow>
+            <td class="rh-empty" [attr.colspan]="columns().length" data-testid="modules-empty">
+              {{ loading() ? 'Loading…' : filter() ? 'No module matches the filter.' : 'No modules yet.' }}
+            </td>
+          </tr>
+        </table>
+      </div>
+    </div>
+  `,
+  styles: `.modules-table { width: 100%; } td.actions { white-space: nowrap; text-align: right; }
+    @media (max-width: 600px) { .mat-column-path, .mat-column-access, .mat-column-lastActivity { display: none; } }`,
+})
+export class ModulesPage implements OnInit {
+  private readonly api = inject(ApiService);
+  private readonly dialog = inject(MatDialog);
+  private readonly router = inject(Router);
+  readonly auth = inject(AuthService);
+  readonly data = new MatTableDataSource<ModuleRow>([]);
+  readonly sort = viewChild(MatSort);
+  readonly loading = signal(true);
+  readonly error = signal<ApiError | null>(null);
+  readonly notice = signal<string | null>(null);
+  readonly filter = signal('');
+  readonly columns = computed(() => ['name', 'path', 'users', 'access', 'lastActivity', ...(this.auth.canEdit() ? ['actions'] : [])]);
+  readonly fmt = formatTime;
+
+  constructor() {
+    this.data.filterPredicate = (r, f) => `${r.name} ${r.path} ${r.users} ${r.access}`.toLowerCase().includes(f);
+    effect(() => (this.data.filter = this.filter().trim().toLowerCase()));
+    effect(() => {
+      const s = this.sort();
+      if (s) this.data.sort = s;
+    });
+  }
+
+  ngOnInit(): void {
+    void this.load();
+  }
+
+  async load(): Promise<void> {
+    this.loading.set(true);
+    try {
+      const [modules, last] = await Promise.all([this.api.modules(), this.lastActivity()]);
+      this.data.data = modules.map((m) => toRow(m, last.get(m.name) ?? null));
+      this.error.set(null);
+    } catch (err) {
+      this.error.set(err as ApiError);
+    } finally {
+      this.loading.set(false);
+    }
+  }
+
+  /** Newest session per module from the recent history; empty when the history is not available. */
+  private async lastActivity(): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    try {
+      const page = await this.api.transfers({ limit: 200 });
+      for (const s of page.items) if (s.module && !out.has(s.module)) out.set(s.module, s.endedAt ?? s.startedAt);
+    } catch {
+      /* history not available: the column shows — */
+    }
+    return out;
+  }
+
+  async remove(m: ModuleDto): Promise<void> {
+    const data: ConfirmData = {
+      title: `Delete module ${m.name}?`,
+      message: `The module is removed from rsyncd.conf. The data in ${m.path} is kept on disk.`,
+      confirmLabel: 'Delete',
+      option: { label: 'Also delete the data', messageWhenChecked: `The module is removed AND everything in ${m.path} is deleted. This cannot be undone.` },
+    };
+    const res = await firstValueFrom(this.dialog.open<ConfirmDialogComponent, ConfirmData, ConfirmResult>(ConfirmDialogComponent, { data }).afterClosed());
+    if (!res?.confirmed) return;
+    try {
+      const out = await this.api.deleteModule(m.name, res.option);
+      this.notice.set(out.purged ? `Module ${m.name} deleted with its data.` : `Module ${m.name} deleted; its data in ${m.path} was kept.`);
+      this.error.set(null);
+      await this.load();
+    } catch (err) {
+      this.error.set(err as ApiError);
+    }
+  }
+}

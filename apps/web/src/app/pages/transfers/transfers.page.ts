@@ -1,0 +1,134 @@
+import { Component, OnInit, computed, inject, signal } from '@angular/core';
+import { FormBuilder, ReactiveFormsModule } from '@angular/forms';
+import { Router } from '@angular/router';
+import { MatFormFieldModule } from '@angular/material/form-field';
+import { MatInputModule } from '@angular/material/input';
+import { MatButtonModule } from '@angular/material/button';
+import { MatProgressBarModule } from '@angular/material/progress-bar';
+import { TRANSFER_STATUSES, type TransferQuery, type TransferSessionDto, type TransferStatus } from '@rsynchub/contracts';
+import { ApiService } from '../../core/api.service';
+import type { ApiError } from '../../core/api-error';
+import { formatBytes, formatTime } from '../../core/format';
+import { ErrorBannerComponent } from '../../shared/error-banner.component';
+
+/** datetime-local value (local time) -> ISO 8601, or undefined when empty/invalid. */
+export function localToIso(v: string): string | undefined {
+  if (!v) return undefined;
+  const d = new Date(v);
+  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
+}
+
+@Component({
+  selector: 'rh-transfers-page',
+  imports: [ReactiveFormsModule, MatFormFieldModule, MatInputModule, MatButtonModule, MatProgressBarModule, ErrorBannerComponent],
+  template: `
+    <div class="rh-page-header" data-testid="transfers-page">
+      <h1>Transfers</h1>
+      <a mat-stroked-button [href]="csvUrl()" download data-testid="transfers-csv">Export CSV</a>
+    </div>
+    <form class="rh-card rh-filters" [formGroup]="filters" (ngSubmit)="apply()" data-testid="transfers-filters">
+      <mat-form-field appearance="outline" subscriptSizing="dynamic"><mat-label>Module</mat-label><input matInput formControlName="module" /></mat-form-field>
+      <mat-form-field appearance="outline" subscriptSizing="dynamic"><mat-label>User</mat-label><input matInput formControlName="user" /></mat-form-field>
+      <mat-form-field appearance="outline" subscriptSizing="dynamic"><mat-label>Client IP</mat-label><input matInput formControlName="ip" /></mat-form-field>
+      <mat-form-field appearance="outline" subscriptSizing="dynamic">
+        <mat-label>Status</mat-label>
+        <select matNativeControl formControlName="status"><option value="">any</option>@for (s of statuses; track s) {<option [value]="s">{{ s }}</option>}</select>
+      </mat-form-field>
+      <mat-form-field appearance="outline" subscriptSizing="dynamic"><mat-label>File path contains</mat-label><input matInput formControlName="path" /></mat-form-field>
+      <mat-form-field appearance="outline" subscriptSizing="dynamic"><mat-label>From</mat-label><input matInput type="datetime-local" formControlName="from" /></mat-form-field>
+      <mat-form-field appearance="outline" subscriptSizing="dynamic"><mat-label>To</mat-label><input matInput type="datetime-local" formControlName="to" /></mat-form-field>
+      <div class="rh-actions">
+        <button mat-flat-button color="primary" type="submit">Apply</button>
+        <button mat-button type="button" (click)="clear()">Clear</button>
+      </div>
+    </form>
+    <rh-error-banner [error]="error()" />
+    <div class="rh-card">
+      @if (loading()) {<mat-progress-bar mode="indeterminate" />}
+      @if (items().length) {
+        <div class="rh-table-wrap">
+          <table class="rh-table" data-testid="transfers-table">
+            <thead><tr><th>Started</th><th>Ended</th><th>Module</th><th>User</th><th>Client</th><th>Dir.</th><th>Files</th><th>Bytes in/out</th><th>Status</th></tr></thead>
+            <tbody>
+              @for (s of items(); track s.id) {
+                <tr class="clickable" tabindex="0" (click)="open(s)" (keydown.enter)="open(s)" [attr.data-testid]="'transfer-row-' + s.id">
+                  <td>{{ fmtTime(s.startedAt) }}</td><td>{{ fmtTime(s.endedAt) }}</td>
+                  <td>{{ s.module ?? '—' }}</td><td>{{ s.user ?? '—' }}</td><td>{{ s.clientIp }}</td><td>{{ s.direction ?? '—' }}</td>
+                  <td>{{ s.fileCount }}@if (s.deletedCount) { (−{{ s.deletedCount }})}</td>
+                  <td>{{ fmtBytes(s.bytesReceived) }} / {{ fmtBytes(s.bytesSent) }}</td>
+                  <td><span class="rh-status" [class]="s.status" [attr.title]="s.error ?? ''">{{ s.status }}</span></td>
+                </tr>
+              }
+            </tbody>
+          </table>
+        </div>
+        @if (nextCursor()) {<button mat-button (click)="more()" [disabled]="loading()" data-testid="transfers-more">Load older</button>}
+      } @else if (!loading() && !error()) {
+        <p class="rh-empty" data-testid="transfers-empty">No transfer sessions match.</p>
+      }
+    </div>
+  `,
+})
+export class TransfersPage implements OnInit {
+  private readonly api = inject(ApiService);
+  private readonly router = inject(Router);
+  readonly statuses = TRANSFER_STATUSES;
+  readonly items = signal<TransferSessionDto[]>([]);
+  readonly nextCursor = signal<string | null>(null);
+  readonly loading = signal(false);
+  readonly error = signal<ApiError | null>(null);
+  readonly query = signal<TransferQuery>({});
+  readonly csvUrl = computed(() => this.api.url('transfers', { ...(this.query() as Record<string, string>), format: 'csv' }));
+  readonly fmtBytes = formatBytes;
+  readonly fmtTime = formatTime;
+  readonly filters = inject(FormBuilder).nonNullable.group({ module: '', user: '', ip: '', status: '', path: '', from: '', to: '' });
+
+  ngOnInit(): void {
+    void this.fetch(false);
+  }
+
+  apply(): void {
+    const v = this.filters.getRawValue();
+    const q: TransferQuery = {};
+    if (v.module.trim()) q.module = v.module.trim();
+    if (v.user.trim()) q.user = v.user.trim();
+    if (v.ip.trim()) q.ip = v.ip.trim();
+    if (v.status) q.status = v.status as TransferStatus;
+    if (v.path.trim()) q.path = v.path.trim();
+    const from = localToIso(v.from);
+    const to = localToIso(v.to);
+    if (from) q.from = from;
+    if (to) q.to = to;
+    this.query.set(q);
+    void this.fetch(false);
+  }
+
+  clear(): void {
+    this.filters.reset();
+    this.apply();
+  }
+
+  more(): void {
+    void this.fetch(true);
+  }
+
+  open(s: TransferSessionDto): void {
+    void this.router.navigate(['/transfers', s.id]);
+  }
+
+  private async fetch(append: boolean): Promise<void> {
+    this.loading.set(true);
+    try {
+      const page = await this.api.transfers({ ...this.query(), limit: 50, ...(append && this.nextCursor() ? { cursor: this.nextCursor()! } : {}) });
+      this.items.update((cur) => (append ? [...cur, ...page.items] : page.items));
+      this.nextCursor.set(page.nextCursor);
+      this.error.set(null);
+    } catch (err) {
+      const e = err as ApiError;
+      this.error.set(e.status === 404 ? { ...e, message: 'Transfer history is not available on this server yet.' } : e);
+      if (!append) this.items.set([]);
+    } finally {
+      this.loading.set(false);
+    }
+  }
+}
