@@ -1,0 +1,332 @@
+/**
+ * Wires watchers, batching, per-target queues, the state file and the optional hub heartbeat.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { type AgentConfig, passwordFileModeProblem, targetId } from './config';
+import { coalesce, type WatchEvent } from './change-set';
+import { writeFileAtomic } from './journal';
+import type { Logger } from './log';
+import { type Progress, renderProgressBar, spawnCounter } from './rsync-runner';
+import { TargetQueue, type TargetStats } from './target-queue';
+import { RootWatcher } from './watcher';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface AgentState {
+  pid: number;
+  name: string;
+  hostname: string;
+  version: string;
+  startedAt: string;
+  updatedAt: string;
+  running: boolean;
+  /** rsync processes spawned since start. */
+  rsyncSpawns: number;
+  watches: { path: string; watching: boolean; lastEventAt: string | null }[];
+  targets: TargetStats[];
+  fullSyncProgress: Record<string, Progress>;
+}
+
+export interface AgentOptions {
+  stateDir: string;
+  log: Logger;
+  /** Full sync at start (CLI --full-sync, sersync -r); ORed with config.fullSync.onStart. */
+  fullSyncAtStart?: boolean;
+  rsyncBin?: string;
+  /** Draw a progress bar for full syncs on this stream (a TTY); otherwise progress is logged. */
+  progressStream?: NodeJS.WriteStream;
+}
+
+interface Root {
+  path: string;
+  watcher: RootWatcher;
+  queues: TargetQueue[];
+  pending: WatchEvent[];
+  timer: NodeJS.Timeout | undefined;
+  excludeRegex: RegExp[];
+  events: AgentConfig['watches'][number]['events'];
+  lastEventAt: string | null;
+  watching: boolean;
+}
+
+/** Problems that stop the agent from starting (password file modes, missing roots). */
+export function preflight(config: AgentConfig): string[] {
+  const problems: string[] = [];
+  for (const w of config.watches) {
+    try {
+      if (!fs.statSync(w.path).isDirectory()) problems.push(`watch path ${w.path} is not a directory`);
+    } catch {
+      problems.push(`watch path ${w.path} does not exist`);
+    }
+    for (const r of w.remotes) {
+      if (!r.passwordFile) continue;
+      try {
+        const st = fs.statSync(r.passwordFile);
+        const p = passwordFileModeProblem(r.passwordFile, st.mode);
+        if (p) problems.push(p);
+      } catch {
+        problems.push(`password file ${r.passwordFile} cannot be read`);
+      }
+    }
+  }
+  return problems;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export class Agent {
+  private roots: Root[] = [];
+  private startedAt = new Date().toISOString();
+  private stateTimer: NodeJS.Timeout | undefined;
+  private stateDirty = true;
+  private fullSyncTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private progress: Record<string, Progress> = {};
+  private lastProgressLog = 0;
+  private running = false;
+  private readonly pidFile: string;
+  private readonly stateFile: string;
+
+  constructor(private readonly config: AgentConfig, private readonly o: AgentOptions) {
+    this.pidFile = path.join(o.stateDir, 'agent.pid');
+    this.stateFile = path.join(o.stateDir, 'state.json');
+  }
+
+  get name(): string {
+    return this.config.name ?? os.hostname();
+  }
+
+  async start(): Promise<void> {
+    const problems = preflight(this.config);
+    if (problems.length > 0) throw new Error(`refusing to start:\n  - ${problems.join('\n  - ')}`);
+    fs.mkdirSync(path.join(this.o.stateDir, 'journal'), { recursive: true, mode: 0o700 });
+
+    // An agent.pid left behind by a dead process means the last run did not stop cleanly: batches still inside the
+    // coalescing window (not yet journaled) may be lost, so a full sync recovers them.
+    let unclean = false;
+    try {
+      const oldPid = Number(fs.readFileSync(this.pidFile, 'utf8').trim());
+      if (oldPid && oldPid !== process.pid && pidAlive(oldPid)) {
+        throw new Error(`another agent (pid ${oldPid}) is running with state dir ${this.o.stateDir}`);
+      }
+      unclean = true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    writeFileAtomic(this.pidFile, `${process.pid}\n`);
+    this.running = true;
+
+    for (const w of this.config.watches) {
+      const root: Root = {
+        path: w.path, queues: [], pending: [], timer: undefined, lastEventAt: null, watching: false,
+        excludeRegex: w.excludeRegex.map((r) => new RegExp(r)), events: w.events,
+        watcher: undefined as unknown as RootWatcher,
+      };
+      for (const remote of w.remotes) {
+        const id = targetId(w.path, remote);
+        root.queues.push(new TargetQueue({
+          id,
+          target: {
+            root: w.path, remote, rsyncParams: w.rsyncParams, excludes: w.excludes,
+            timeoutSec: this.config.timeoutSec, connectTimeoutSec: this.config.connectTimeoutSec,
+          },
+          journalFile: path.join(this.o.stateDir, 'journal', `${id}.jsonl`),
+          retry: this.config.retry,
+          maxPathsPerRun: this.config.maxPathsPerRun,
+          fullSyncExcludes: w.fullSyncExcludes,
+          log: this.o.log,
+          rsyncBin: this.o.rsyncBin,
+          onChange: () => this.markDirty(),
+          onProgress: (tid, p) => this.onProgress(tid, p),
+        }));
+      }
+      root.watcher = new RootWatcher({
+        root: w.path,
+        onEvents: (events) => this.onEvents(root, events),
+        onError: (err) => {
+          this.o.log.error('watcher error; full sync of the root to recover', { root: w.path, error: err.message });
+          for (const q of root.queues) q.enqueueFullSync(`watcher error: ${err.message}`);
+        },
+        onResubscribed: (dirs) => {
+          this.o.log.debug('re-watched tree after directories moved in', { root: w.path, dirs: dirs.length });
+          this.onEvents(root, dirs.map((d) => ({ type: 'create', path: d })));
+        },
+      });
+      this.roots.push(root);
+    }
+
+    // Watch first, then sync: a change made during the full sync is caught by the watcher.
+    for (const root of this.roots) {
+      await root.watcher.start();
+      root.watching = true;
+      this.o.log.info('watching', { root: root.path, targets: root.queues.map((q) => q.snapshot().url) });
+    }
+    const fullAtStart = this.o.fullSyncAtStart || this.config.fullSync.onStart;
+    for (const root of this.roots) {
+      for (const q of root.queues) {
+        if (fullAtStart) q.enqueueFullSync('start');
+        else if (unclean && this.config.recoverWithFullSync) q.enqueueFullSync('previous run did not stop cleanly');
+        q.kick(); // replays the journal
+      }
+    }
+    if (this.config.fullSync.intervalSec > 0) {
+      this.fullSyncTimer = setInterval(() => {
+        for (const root of this.roots) for (const q of root.queues) q.enqueueFullSync('schedule');
+      }, this.config.fullSync.intervalSec * 1000);
+    }
+    this.stateTimer = setInterval(() => this.writeState(), 500);
+    this.writeState(true);
+    if (this.config.heartbeat) {
+      const hb = this.config.heartbeat;
+      this.heartbeatTimer = setInterval(() => void this.sendHeartbeat(), hb.intervalSec * 1000);
+      void this.sendHeartbeat();
+    }
+  }
+
+  private onEvents(root: Root, events: WatchEvent[]): void {
+    if (events.length === 0) return;
+    root.pending.push(...events);
+    root.lastEventAt = new Date().toISOString();
+    // The window starts at the first event and is not extended by later ones, which bounds the added latency.
+    if (!root.timer) root.timer = setTimeout(() => this.flush(root), this.config.batchDelayMs);
+  }
+
+  private flush(root: Root): void {
+    if (root.timer) clearTimeout(root.timer);
+    root.timer = undefined;
+    const events = root.pending;
+    root.pending = [];
+    const changes = coalesce(root.path, events, { excludeRegex: root.excludeRegex, ...root.events });
+    if (changes.length === 0) return;
+    this.o.log.debug('batch', { root: root.path, events: events.length, changes: changes.length });
+    for (const q of root.queues) q.enqueue(changes);
+    this.markDirty();
+  }
+
+  private onProgress(id: string, p: Progress): void {
+    this.progress[id] = p;
+    this.markDirty();
+    const s = this.o.progressStream;
+    if (s && s.isTTY) {
+      s.write(`\r${id.slice(0, 24).padEnd(24)} ${renderProgressBar(p)}   `);
+      if (p.percent >= 100 && p.toCheck === 0) s.write('\n');
+    } else if (Date.now() - this.lastProgressLog > 2000) {
+      this.lastProgressLog = Date.now();
+      this.o.log.info('full sync progress', { target: id, ...p });
+    }
+  }
+
+  private markDirty(): void {
+    this.stateDirty = true;
+  }
+
+  snapshot(): AgentState {
+    return {
+      pid: process.pid,
+      name: this.name,
+      hostname: os.hostname(),
+      version: AGENT_VERSION,
+      startedAt: this.startedAt,
+      updatedAt: new Date().toISOString(),
+      running: this.running,
+      rsyncSpawns: spawnCounter.count,
+      watches: this.roots.map((r) => ({ path: r.path, watching: r.watching, lastEventAt: r.lastEventAt })),
+      targets: this.roots.flatMap((r) => r.queues.map((q) => q.snapshot())),
+      fullSyncProgress: this.progress,
+    };
+  }
+
+  /** Writes state.json atomically; `status` reads it. Lag grows while work is pending, so write every tick then. */
+  private writeState(force = false): void {
+    const snap = this.snapshot();
+    const busy = snap.targets.some((t) => t.queueLength > 0);
+    if (!force && !this.stateDirty && !busy) return;
+    this.stateDirty = false;
+    try {
+      writeFileAtomic(this.stateFile, JSON.stringify(snap, null, 2) + '\n');
+    } catch (e) {
+      this.o.log.warn('cannot write state file', { file: this.stateFile, error: (e as Error).message });
+    }
+  }
+
+  async sendHeartbeat(): Promise<void> {
+    const hb = this.config.heartbeat;
+    if (!hb) return;
+    try {
+      const token = hb.token ?? fs.readFileSync(hb.tokenFile!, 'utf8').trim();
+      const snap = this.snapshot();
+      const body = {
+        name: snap.name,
+        hostname: snap.hostname,
+        version: snap.version,
+        targets: snap.targets.map((t) => ({
+          host: t.host, port: t.port, module: t.module, queueLength: t.queueLength, lagMs: t.lagMs,
+          lastSuccessAt: t.lastSuccessAt, lastError: t.lastError,
+        })),
+      };
+      const res = await fetch(`${hb.url.replace(/\/+$/, '')}/api/v1/sources/heartbeat`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(5000),
+      });
+      if (!res.ok) this.o.log.warn('heartbeat rejected', { status: res.status, url: hb.url });
+    } catch (e) {
+      this.o.log.warn('heartbeat failed', { url: hb.url, error: (e as Error).message });
+    }
+  }
+
+  /** Clean stop: flush open batches into the journals, let in-flight runs finish, remove the pid file. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    for (const root of this.roots) {
+      await root.watcher.close();
+      root.watching = false;
+      this.flush(root);
+    }
+    if (this.fullSyncTimer) clearInterval(this.fullSyncTimer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.stateTimer) clearInterval(this.stateTimer);
+    await Promise.all(this.roots.flatMap((r) => r.queues.map((q) => q.stop())));
+    this.running = false;
+    this.writeState(true);
+    try {
+      fs.unlinkSync(this.pidFile);
+    } catch {
+      // already gone
+    }
+    this.o.log.info('stopped');
+  }
+
+  /** All queues' stats (tests and status). */
+  targets(): TargetStats[] {
+    return this.roots.flatMap((r) => r.queues.map((q) => q.snapshot()));
+  }
+
+  retryNow(): void {
+    for (const r of this.roots) for (const q of r.queues) q.retryNow();
+  }
+}
+
+export function defaultStateDir(): string {
+  return path.join(os.homedir(), '.rsynchub-agent');
+}
+
+export function readState(stateDir: string): AgentState | null {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(stateDir, 'state.json'), 'utf8')) as AgentState;
+  } catch {
+    return null;
+  }
+}
+
+export { pidAlive };

@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { loadConfig, parseCli } from './cli';
+import { tmpDir } from './test-support';
+
+const MAIN = path.join(__dirname, 'main.js');
+
+test('parseCli: commands and sersync-style short flags', () => {
+  assert.equal(parseCli([]).command, 'run');
+  assert.equal(parseCli(['status', '--json']).json, true);
+  const s = parseCli(['-r', '-d', '-o', '/etc/confxml.xml']);
+  assert.deepEqual([s.command, s.fullSync, s.daemon, s.fromSersync], ['run', true, true, '/etc/confxml.xml']);
+  assert.equal(parseCli(['import-sersync', 'c.xml']).fromSersync, 'c.xml');
+  assert.throws(() => parseCli(['--port', 'abc']), /--port: expected a number/);
+  assert.throws(() => parseCli(['--bogus']), /Unknown option/);
+});
+
+test('one-line form: --watch /src --to user@host::module --port N --password-file F', () => {
+  const a = parseCli(['run', '--watch', '/src/', '--to', 'admin1@hub::myhub1', '--to', 'rsync://other:9000/m2', '--port', '8873',
+    '--password-file', '/etc/rsync.pas', '--exclude', '*.tmp', '--delay', '50']);
+  const { config } = loadConfig(a, {});
+  assert.deepEqual(config.watches[0].remotes, [
+    { host: 'hub', port: 8873, module: 'myhub1', user: 'admin1', passwordFile: '/etc/rsync.pas' },
+    { host: 'other', port: 9000, module: 'm2' }, // anonymous: no password file
+  ]);
+  assert.equal(config.watches[0].path, '/src');
+  assert.deepEqual(config.watches[0].excludes, ['*.tmp']);
+  assert.equal(config.batchDelayMs, 50);
+});
+
+test('loadConfig: exactly one source of configuration', () => {
+  assert.throws(() => loadConfig(parseCli([]), {}), /no configuration/);
+  assert.throws(() => loadConfig(parseCli(['--config', 'a', '--watch', '/b']), {}), /only one of/);
+  assert.throws(() => loadConfig(parseCli(['--config', '/nonexistent/agent.yaml']), {}), /cannot read \(ENOENT\)/);
+});
+
+test('CLI refuses a password file readable by others, saying so (like rsync)', () => {
+  const dir = tmpDir('cli');
+  try {
+    fs.mkdirSync(path.join(dir, 'src'));
+    const pass = path.join(dir, 'rsync.pas');
+    fs.writeFileSync(pass, 'pw\n');
+    fs.chmodSync(pass, 0o644);
+    const r = spawnSync(process.execPath, [MAIN, '--watch', path.join(dir, 'src'), '--to', 'u@127.0.0.1::m', '--password-file', pass,
+      '--state-dir', path.join(dir, 'state')], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /refusing to start[\s\S]*rsync\.pas has mode 0644; it must not be accessible by group or others \(chmod 600/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('CLI: invalid config file gives every problem', () => {
+  const dir = tmpDir('cli');
+  try {
+    const f = path.join(dir, 'agent.json');
+    fs.writeFileSync(f, JSON.stringify({ watches: [{ path: 'relative', remotes: [{ host: 'h' }] }] }));
+    const r = spawnSync(process.execPath, [MAIN, 'check-config', '--config', f], { encoding: 'utf8' });
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /watches\[0\]\.path: must be an absolute path/);
+    assert.match(r.stderr, /watches\[0\]\.remotes\[0\]\.module: required/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('CLI import-sersync prints the config and warnings', () => {
+  const r = spawnSync(process.execPath, [MAIN, 'import-sersync', path.join(__dirname, '..', 'src', 'fixtures', 'sersync-confxml.xml'), '--format', 'json'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout).watches[0].path, '/opt/tongbu');
+  assert.match(r.stderr, /warning: plugin sections/);
+});

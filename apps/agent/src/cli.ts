@@ -1,0 +1,327 @@
+/**
+ * Command line: `run` (default), `status`, `import-sersync`, `check-config`. Argument parsing is pure (parseCli); the
+ * commands are the edge.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawn } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import * as YAML from 'yaml';
+import { Agent, type AgentState, defaultStateDir, pidAlive, readState, AGENT_VERSION } from './agent';
+import { type AgentConfig, ConfigError, parseConfigText, parseRemoteSpec, validateConfig } from './config';
+import { createLogger, type LogLevel } from './log';
+import { importSersyncXml } from './sersync-import';
+
+export const USAGE = `rsynchub-agent ${AGENT_VERSION} - real-time trigger sync to RsyncHub / rsync daemon modules
+
+Usage:
+  rsynchub-agent [run] --config FILE              run from a JSON or YAML config
+  rsynchub-agent [run] --from-sersync confxml.xml run from a sersync 2.5 confxml.xml (also: -o FILE)
+  rsynchub-agent [run] --watch DIR --to user@host::module [--to ...] [--port N] [--password-file F]
+                       [--params "-artuz"] [--exclude PATTERN]... [--delay MS]
+  rsynchub-agent status [--state-dir DIR] [--json]
+  rsynchub-agent import-sersync confxml.xml [--format yaml|json] [--out FILE]
+  rsynchub-agent check-config (--config FILE | --from-sersync FILE | --watch ...)
+
+Run options:
+  --full-sync, -r       full sync of every watched directory at start (like sersync -r)
+  --daemon, -d          detach and run in the background (logs to --log-file, default STATE_DIR/agent.log)
+  --state-dir DIR       journals, state.json and pid file (default ~/.rsynchub-agent)
+  --log-file FILE       append JSON-line logs to FILE instead of stdout
+  --log-level LEVEL     debug | info | warn | error
+  --hub-url URL         report heartbeat and lag to a RsyncHub server
+  --hub-token-file F    API token for --hub-url (or RSYNCHUB_TOKEN in the environment)
+`;
+
+export interface CliArgs {
+  command: 'run' | 'status' | 'import-sersync' | 'check-config' | 'help' | 'version';
+  config?: string;
+  fromSersync?: string;
+  watch?: string;
+  to: string[];
+  port?: number;
+  passwordFile?: string;
+  params?: string;
+  excludes: string[];
+  delayMs?: number;
+  fullSync: boolean;
+  daemon: boolean;
+  stateDir?: string;
+  logFile?: string;
+  logLevel?: LogLevel;
+  json: boolean;
+  format: 'yaml' | 'json';
+  out?: string;
+  hubUrl?: string;
+  hubTokenFile?: string;
+  positional: string[];
+}
+
+/** Parses argv (without node and script). Throws Error with a user-facing message. */
+export function parseCli(argv: readonly string[]): CliArgs {
+  const { values, positionals } = parseArgs({
+    args: [...argv],
+    allowPositionals: true,
+    strict: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      'from-sersync': { type: 'string', short: 'o' },
+      watch: { type: 'string' },
+      to: { type: 'string', multiple: true },
+      port: { type: 'string' },
+      'password-file': { type: 'string' },
+      params: { type: 'string' },
+      exclude: { type: 'string', multiple: true },
+      delay: { type: 'string' },
+      'full-sync': { type: 'boolean', short: 'r' },
+      daemon: { type: 'boolean', short: 'd' },
+      'state-dir': { type: 'string' },
+      'log-file': { type: 'string' },
+      'log-level': { type: 'string' },
+      json: { type: 'boolean' },
+      format: { type: 'string' },
+      out: { type: 'string' },
+      'hub-url': { type: 'string' },
+      'hub-token-file': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'V' },
+    },
+  });
+  const commands = ['run', 'status', 'import-sersync', 'check-config', 'help', 'version'] as const;
+  let command: CliArgs['command'] = 'run';
+  const pos = [...positionals];
+  if (pos.length > 0 && (commands as readonly string[]).includes(pos[0])) command = pos.shift() as CliArgs['command'];
+  if (values.help) command = 'help';
+  if (values.version) command = 'version';
+  const num = (v: string | undefined, name: string): number | undefined => {
+    if (v === undefined) return undefined;
+    if (!/^\d+$/.test(v)) throw new Error(`--${name}: expected a number, got "${v}"`);
+    return Number(v);
+  };
+  const logLevel = values['log-level'];
+  if (logLevel !== undefined && !['debug', 'info', 'warn', 'error'].includes(logLevel)) {
+    throw new Error('--log-level: expected debug, info, warn or error');
+  }
+  const format = values.format ?? 'yaml';
+  if (format !== 'yaml' && format !== 'json') throw new Error('--format: expected yaml or json');
+  const args: CliArgs = {
+    command,
+    to: values.to ?? [],
+    excludes: values.exclude ?? [],
+    fullSync: values['full-sync'] ?? false,
+    daemon: values.daemon ?? false,
+    json: values.json ?? false,
+    format,
+    positional: pos,
+  };
+  if (values.config) args.config = values.config;
+  if (values['from-sersync']) args.fromSersync = values['from-sersync'];
+  if (values.watch) args.watch = values.watch;
+  const port = num(values.port, 'port');
+  if (port !== undefined) args.port = port;
+  if (values['password-file']) args.passwordFile = values['password-file'];
+  if (values.params) args.params = values.params;
+  const delay = num(values.delay, 'delay');
+  if (delay !== undefined) args.delayMs = delay;
+  if (values['state-dir']) args.stateDir = values['state-dir'];
+  if (values['log-file']) args.logFile = values['log-file'];
+  if (logLevel) args.logLevel = logLevel as LogLevel;
+  if (values.out) args.out = values.out;
+  if (values['hub-url']) args.hubUrl = values['hub-url'];
+  if (values['hub-token-file']) args.hubTokenFile = values['hub-token-file'];
+  if (command === 'import-sersync' && !args.fromSersync) {
+    if (pos.length !== 1) throw new Error('import-sersync: give the confxml.xml file');
+    args.fromSersync = pos[0];
+  }
+  return args;
+}
+
+/** The one-line form as a raw config. */
+export function oneLineConfig(a: CliArgs): Record<string, unknown> {
+  if (!a.watch || a.to.length === 0) throw new ConfigError(['one-line form needs --watch DIR and at least one --to user@host::module']);
+  const remotes = a.to.map((spec) => {
+    const r = parseRemoteSpec(spec, a.port ?? 873);
+    const rc: Record<string, unknown> = { ...r };
+    if (a.port !== undefined && !spec.startsWith('rsync://')) rc.port = a.port;
+    if (a.passwordFile && r.user) rc.passwordFile = a.passwordFile; // an anonymous module needs none
+    return rc;
+  });
+  const w: Record<string, unknown> = { path: path.resolve(a.watch), remotes, excludes: a.excludes };
+  if (a.params) w.rsyncParams = a.params;
+  const cfg: Record<string, unknown> = { watches: [w] };
+  if (a.delayMs !== undefined) cfg.batchDelayMs = a.delayMs;
+  return cfg;
+}
+
+/** Builds the validated config from --config, --from-sersync or the one-line form, plus import warnings. */
+export function loadConfig(a: CliArgs, env: NodeJS.ProcessEnv = process.env): { config: AgentConfig; warnings: string[] } {
+  const sources = [a.config, a.fromSersync, a.watch].filter(Boolean).length;
+  if (sources === 0) throw new ConfigError(['no configuration: give --config FILE, --from-sersync FILE, or --watch DIR --to user@host::module']);
+  if (sources > 1) throw new ConfigError(['give only one of --config, --from-sersync and --watch']);
+  let raw: Record<string, unknown>;
+  let warnings: string[] = [];
+  if (a.config) {
+    const text = readText(a.config);
+    raw = parseConfigText(text, a.config) as Record<string, unknown>;
+  } else if (a.fromSersync) {
+    const imported = importSersyncXml(readText(a.fromSersync));
+    raw = imported.config;
+    warnings = imported.warnings;
+  } else {
+    raw = oneLineConfig(a);
+  }
+  if (raw && typeof raw === 'object') {
+    if (a.delayMs !== undefined) raw.batchDelayMs = a.delayMs;
+    if (a.hubUrl) {
+      const hb: Record<string, unknown> = { url: a.hubUrl };
+      if (a.hubTokenFile) hb.tokenFile = a.hubTokenFile;
+      else if (env.RSYNCHUB_TOKEN) hb.token = env.RSYNCHUB_TOKEN;
+      raw.heartbeat = hb;
+    }
+    if (a.logLevel) raw.logLevel = a.logLevel;
+  }
+  return { config: validateConfig(raw), warnings };
+}
+
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError([`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`]);
+  }
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s}s`;
+  const m = Math.round(s / 60);
+  return m < 120 ? `${m}m` : `${Math.round(m / 60)}h`;
+}
+
+/** Human status table from a state snapshot. */
+export function formatStatus(state: AgentState, alive: boolean): string {
+  const lines: string[] = [];
+  lines.push(`agent ${state.name} (${state.hostname}) v${state.version}: ${alive && state.running ? `running, pid ${state.pid}` : 'NOT RUNNING'}; started ${state.startedAt}; state updated ${state.updatedAt}; rsync runs ${state.rsyncSpawns}`);
+  const rows = [['TARGET', 'WATCH', 'QUEUE', 'LAG', 'LAST SUCCESS', 'LAST ERROR']];
+  for (const t of state.targets) {
+    rows.push([
+      t.url, t.root, String(t.queueLength) + (t.inFlight ? '*' : ''), formatDuration(t.lagMs), t.lastSuccessAt ?? 'never',
+      t.lastError ? `${t.lastErrorAt ?? ''} ${t.lastError}`.trim() : '-',
+    ]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  for (const r of rows) lines.push(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  '));
+  for (const [id, p] of Object.entries(state.fullSyncProgress ?? {})) {
+    if (p.percent < 100) lines.push(`full sync ${id}: ${p.percent}% ${p.rate} eta ${p.eta}`);
+  }
+  return lines.join('\n');
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let a: CliArgs;
+  try {
+    a = parseCli(argv);
+  } catch (e) {
+    process.stderr.write(`rsynchub-agent: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (a.command === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (a.command === 'version') {
+    process.stdout.write(`${AGENT_VERSION}\n`);
+    return 0;
+  }
+  const stateDir = path.resolve(a.stateDir ?? defaultStateDir());
+
+  if (a.command === 'status') {
+    const state = readState(stateDir);
+    if (!state) {
+      process.stderr.write(`no agent state in ${stateDir} (is the agent running with this --state-dir?)\n`);
+      return 3;
+    }
+    const alive = state.running && pidAlive(state.pid);
+    process.stdout.write((a.json ? JSON.stringify({ ...state, alive }, null, 2) : formatStatus(state, alive)) + '\n');
+    return alive ? 0 : 3;
+  }
+
+  if (a.command === 'import-sersync') {
+    try {
+      const { config, warnings } = importSersyncXml(readText(a.fromSersync!));
+      validateConfig(config);
+      const text = a.format === 'json' ? JSON.stringify(config, null, 2) + '\n' : YAML.stringify(config);
+      if (a.out) fs.writeFileSync(a.out, text);
+      else process.stdout.write(text);
+      for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+      return 0;
+    } catch (e) {
+      process.stderr.write(`rsynchub-agent: ${(e as Error).message}\n`);
+      return 1;
+    }
+  }
+
+  let config: AgentConfig;
+  let warnings: string[];
+  try {
+    ({ config, warnings } = loadConfig(a));
+  } catch (e) {
+    process.stderr.write(`rsynchub-agent: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (a.command === 'check-config') {
+    for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+    process.stdout.write(JSON.stringify(config, null, 2) + '\n');
+    return 0;
+  }
+
+  const finalStateDir = path.resolve(a.stateDir ?? config.stateDir ?? defaultStateDir());
+  if (a.daemon) {
+    fs.mkdirSync(finalStateDir, { recursive: true, mode: 0o700 });
+    const logFile = path.resolve(a.logFile ?? path.join(finalStateDir, 'agent.log'));
+    const fd = fs.openSync(logFile, 'a', 0o600);
+    const childArgs = argv.filter((x) => x !== '--daemon' && x !== '-d');
+    if (!a.stateDir) childArgs.push('--state-dir', finalStateDir);
+    if (!a.logFile) childArgs.push('--log-file', logFile);
+    const child = spawn(process.execPath, [process.argv[1], ...childArgs], { detached: true, stdio: ['ignore', fd, fd] });
+    child.unref();
+    process.stdout.write(`rsynchub-agent started in the background, pid ${child.pid}; logs: ${logFile}; state: ${finalStateDir}\n`);
+    return 0;
+  }
+
+  let write = (l: string) => void process.stdout.write(l + '\n');
+  if (a.logFile) {
+    const fd = fs.openSync(a.logFile, 'a', 0o600);
+    write = (l: string) => void fs.writeSync(fd, l + '\n');
+  }
+  const log = createLogger(config.logLevel, write);
+  for (const w of warnings) log.warn('sersync import', { warning: w });
+  const agent = new Agent(config, {
+    stateDir: finalStateDir, log, fullSyncAtStart: a.fullSync,
+    progressStream: process.stderr.isTTY ? process.stderr : undefined,
+  });
+  try {
+    await agent.start();
+  } catch (e) {
+    log.error('cannot start', { error: (e as Error).message });
+    process.stderr.write(`rsynchub-agent: ${(e as Error).message}\n`);
+    return 1;
+  }
+  log.info('agent started', { pid: process.pid, stateDir: finalStateDir, version: AGENT_VERSION });
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info('stopping', { signal: sig });
+      agent.stop().then(() => resolve(0), (e) => {
+        log.error('stop failed', { error: (e as Error).message });
+        resolve(1);
+      });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => agent.retryNow());
+  });
+}

@@ -1,0 +1,366 @@
+/**
+ * Agent configuration: types, defaults and validation. Pure: no file system access here (reading the file and checking
+ * password-file modes happen in cli.ts / agent.ts).
+ */
+import * as YAML from 'yaml';
+
+export interface RemoteConfig {
+  host: string;
+  /** rsync daemon port; 873 unless given. */
+  port: number;
+  module: string;
+  /** Daemon auth user (`auth users`); absent for an anonymous module. */
+  user?: string;
+  /** File holding the daemon password; must be mode 0600 (checked at start). */
+  passwordFile?: string;
+}
+
+export interface RetryPolicy {
+  initialDelayMs: number;
+  maxDelayMs: number;
+  factor: number;
+  /** 0..1: each delay is multiplied by a random factor in [1 - jitter, 1 + jitter]. */
+  jitter: number;
+}
+
+/** Which kinds of change are pushed (sersync's <inotify> switches, reduced to what a recursive watcher can tell apart). */
+export interface EventSwitches {
+  /** Propagate deletions (sersync `delete`). Renames always propagate their new name; the old name only if this is on. */
+  delete: boolean;
+  /** Push created files and directories (sersync createFile/createFolder/closeWrite/moveTo). */
+  create: boolean;
+  /** Push content and attribute changes of existing files (sersync closeWrite/modify/attrib). */
+  modify: boolean;
+}
+
+export interface WatchConfig {
+  /** Absolute local directory to watch. */
+  path: string;
+  remotes: RemoteConfig[];
+  /** rsync options used for every push, e.g. ['-artuz']. */
+  rsyncParams: string[];
+  /** rsync exclude patterns (passed as --exclude to every run, including full syncs). */
+  excludes: string[];
+  /** JavaScript regular expressions on the path relative to the watched root; matching events are not pushed. */
+  excludeRegex: string[];
+  /** Extra rsync exclude patterns applied to full syncs only (sersync crontabfilter). */
+  fullSyncExcludes: string[];
+  events: EventSwitches;
+}
+
+export interface HeartbeatConfig {
+  /** Base URL of the RsyncHub server, e.g. http://hub.example:3000 */
+  url: string;
+  /** API token, or read from tokenFile. */
+  token?: string;
+  tokenFile?: string;
+  intervalSec: number;
+}
+
+export interface AgentConfig {
+  /** Name reported to the hub; defaults to the hostname. */
+  name?: string;
+  watches: WatchConfig[];
+  /** Coalescing window for watcher events. */
+  batchDelayMs: number;
+  retry: RetryPolicy;
+  /** rsync --timeout (seconds of I/O inactivity); 0 = none. */
+  timeoutSec: number;
+  /** rsync --contimeout for daemon connections. */
+  connectTimeoutSec: number;
+  fullSync: {
+    /** Full sync of every watch at start (sersync -r). */
+    onStart: boolean;
+    /** Periodic full sync (sersync crontab); 0 = never. */
+    intervalSec: number;
+  };
+  /** After an unclean stop (crash, SIGKILL) run a full sync, since events held in memory may have been lost. */
+  recoverWithFullSync: boolean;
+  /** Upper bound on paths handed to one rsync run; a backlog larger than this is split. */
+  maxPathsPerRun: number;
+  stateDir?: string;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  heartbeat?: HeartbeatConfig;
+}
+
+export const DEFAULT_RSYNC_PARAMS = ['-artuz'];
+export const DEFAULT_PORT = 873;
+
+export const DEFAULTS = {
+  batchDelayMs: 100,
+  retry: { initialDelayMs: 1000, maxDelayMs: 60_000, factor: 2, jitter: 0.2 } as RetryPolicy,
+  timeoutSec: 0,
+  connectTimeoutSec: 10,
+  maxPathsPerRun: 100_000,
+  heartbeatIntervalSec: 30,
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid agent config:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses JSON or YAML text (YAML is a superset of JSON, but JSON gets JSON's clearer error messages). */
+export function parseConfigText(text: string, fileName = 'config'): unknown {
+  const trimmed = text.trimStart();
+  if (fileName.endsWith('.json') || trimmed.startsWith('{')) {
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      throw new ConfigError([`${fileName}: not valid JSON: ${(e as Error).message}`]);
+    }
+  }
+  try {
+    return YAML.parse(text);
+  } catch (e) {
+    throw new ConfigError([`${fileName}: not valid YAML: ${(e as Error).message}`]);
+  }
+}
+
+/** Splits an rsync params string the way sersync's commonParams is meant: whitespace separated options. */
+export function splitParams(params: string): string[] {
+  return params.split(/\s+/).filter((p) => p.length > 0);
+}
+
+/**
+ * Parses `user@host::module`, `host::module`, `rsync://[user@]host[:port]/module` (a trailing path is refused: targets
+ * are module roots).
+ */
+export function parseRemoteSpec(spec: string, defaultPort = DEFAULT_PORT): RemoteConfig {
+  let m = /^rsync:\/\/(?:([^@/]+)@)?(\[[^\]]+\]|[^:/]+)(?::(\d+))?\/([^/]+)\/?$/.exec(spec);
+  if (m) {
+    const r: RemoteConfig = { host: m[2].replace(/^\[|\]$/g, ''), port: m[3] ? Number(m[3]) : defaultPort, module: m[4] };
+    if (m[1]) r.user = m[1];
+    return r;
+  }
+  m = /^(?:([^@:]+)@)?([^:]+)::([^/]+)\/?$/.exec(spec);
+  if (m) {
+    const r: RemoteConfig = { host: m[2], port: defaultPort, module: m[3] };
+    if (m[1]) r.user = m[1];
+    return r;
+  }
+  throw new ConfigError([`remote "${spec}": expected user@host::module or rsync://user@host:port/module`]);
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Validates raw (parsed JSON/YAML) config, fills defaults, and returns it; throws ConfigError listing every problem. */
+export function validateConfig(raw: unknown): AgentConfig {
+  const problems: string[] = [];
+  if (!isObj(raw)) throw new ConfigError(['config must be an object with a "watches" list']);
+
+  const known = new Set([
+    'name', 'watches', 'batchDelayMs', 'retry', 'timeoutSec', 'connectTimeoutSec', 'fullSync', 'recoverWithFullSync',
+    'maxPathsPerRun', 'stateDir', 'logLevel', 'heartbeat',
+  ]);
+  for (const k of Object.keys(raw)) if (!known.has(k)) problems.push(`${k}: unknown setting`);
+
+  const num = (v: unknown, field: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    if (v === undefined) return def;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) {
+      problems.push(`${field}: must be a number between ${min} and ${max}`);
+      return def;
+    }
+    return v;
+  };
+  const bool = (v: unknown, field: string, def: boolean): boolean => {
+    if (v === undefined) return def;
+    if (typeof v !== 'boolean') {
+      problems.push(`${field}: must be true or false`);
+      return def;
+    }
+    return v;
+  };
+  const str = (v: unknown, field: string, required: boolean): string | undefined => {
+    if (v === undefined || v === null) {
+      if (required) problems.push(`${field}: required`);
+      return undefined;
+    }
+    if (typeof v !== 'string' || v.trim() === '') {
+      problems.push(`${field}: must be a non-empty string`);
+      return undefined;
+    }
+    return v;
+  };
+  const strList = (v: unknown, field: string): string[] => {
+    if (v === undefined) return [];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) {
+      problems.push(`${field}: must be a list of strings`);
+      return [];
+    }
+    return v as string[];
+  };
+
+  const watches: WatchConfig[] = [];
+  if (!Array.isArray(raw.watches) || raw.watches.length === 0) {
+    problems.push('watches: must be a non-empty list of { path, remotes }');
+  } else {
+    raw.watches.forEach((w: unknown, i: number) => {
+      const f = `watches[${i}]`;
+      if (!isObj(w)) {
+        problems.push(`${f}: must be an object`);
+        return;
+      }
+      const path = str(w.path, `${f}.path`, true);
+      if (path !== undefined && !path.startsWith('/')) problems.push(`${f}.path: must be an absolute path`);
+      const remotes: RemoteConfig[] = [];
+      if (!Array.isArray(w.remotes) || w.remotes.length === 0) {
+        problems.push(`${f}.remotes: must be a non-empty list of { host, module, port?, user?, passwordFile? }`);
+      } else {
+        w.remotes.forEach((r: unknown, j: number) => {
+          const rf = `${f}.remotes[${j}]`;
+          if (typeof r === 'string') {
+            try {
+              remotes.push(parseRemoteSpec(r));
+            } catch (e) {
+              problems.push(`${rf}: ${(e as ConfigError).problems[0]}`);
+            }
+            return;
+          }
+          if (!isObj(r)) {
+            problems.push(`${rf}: must be an object or a "user@host::module" string`);
+            return;
+          }
+          const host = str(r.host, `${rf}.host`, true);
+          const module = str(r.module, `${rf}.module`, true);
+          if (module !== undefined && /[/\s]/.test(module)) problems.push(`${rf}.module: must not contain "/" or spaces`);
+          const port = num(r.port, `${rf}.port`, DEFAULT_PORT, 1, 65535);
+          if (r.port !== undefined && !Number.isInteger(r.port)) problems.push(`${rf}.port: must be an integer`);
+          const user = str(r.user, `${rf}.user`, false);
+          const passwordFile = str(r.passwordFile, `${rf}.passwordFile`, false);
+          if (passwordFile !== undefined && !user) problems.push(`${rf}.passwordFile: given without user`);
+          for (const k of Object.keys(r)) {
+            if (!['host', 'port', 'module', 'user', 'passwordFile'].includes(k)) problems.push(`${rf}.${k}: unknown setting`);
+          }
+          if (host && module) {
+            const rc: RemoteConfig = { host, port, module };
+            if (user) rc.user = user;
+            if (passwordFile) rc.passwordFile = passwordFile;
+            remotes.push(rc);
+          }
+        });
+      }
+      let rsyncParams = DEFAULT_RSYNC_PARAMS;
+      if (typeof w.rsyncParams === 'string') rsyncParams = splitParams(w.rsyncParams);
+      else if (w.rsyncParams !== undefined) rsyncParams = strList(w.rsyncParams, `${f}.rsyncParams`);
+      for (const p of rsyncParams) {
+        if (!p.startsWith('-')) problems.push(`${f}.rsyncParams: "${p}" is not an option (must start with "-")`);
+        if (/^--(files-from|from0|delete|remove-source-files|daemon|server)\b/.test(p) && !/^--delete-(missing-args|after|during|delay|before)/.test(p)) {
+          problems.push(`${f}.rsyncParams: "${p}" is managed by the agent and cannot be set`);
+        }
+      }
+      const excludeRegex = strList(w.excludeRegex, `${f}.excludeRegex`);
+      for (const re of excludeRegex) {
+        try {
+          new RegExp(re);
+        } catch {
+          problems.push(`${f}.excludeRegex: "${re}" is not a valid regular expression`);
+        }
+      }
+      const ev = isObj(w.events) ? w.events : {};
+      if (w.events !== undefined && !isObj(w.events)) problems.push(`${f}.events: must be an object`);
+      for (const k of Object.keys(w)) {
+        if (!['path', 'remotes', 'rsyncParams', 'excludes', 'excludeRegex', 'fullSyncExcludes', 'events'].includes(k)) {
+          problems.push(`${f}.${k}: unknown setting`);
+        }
+      }
+      watches.push({
+        path: path ? stripTrailingSlash(path) : '',
+        remotes,
+        rsyncParams,
+        excludes: strList(w.excludes, `${f}.excludes`),
+        excludeRegex,
+        fullSyncExcludes: strList(w.fullSyncExcludes, `${f}.fullSyncExcludes`),
+        events: {
+          delete: bool(ev.delete, `${f}.events.delete`, true),
+          create: bool(ev.create, `${f}.events.create`, true),
+          modify: bool(ev.modify, `${f}.events.modify`, true),
+        },
+      });
+    });
+    const paths = watches.map((w) => w.path).filter(Boolean);
+    for (const a of paths) {
+      for (const b of paths) {
+        if (a !== b && (b + '/').startsWith(a === '/' ? '/' : a + '/')) problems.push(`watches: "${b}" is inside "${a}"; watch one of them`);
+      }
+    }
+    if (new Set(paths).size !== paths.length) problems.push('watches: the same path is listed twice; list its remotes together');
+  }
+
+  const retryRaw = isObj(raw.retry) ? raw.retry : {};
+  if (raw.retry !== undefined && !isObj(raw.retry)) problems.push('retry: must be an object');
+  const retry: RetryPolicy = {
+    initialDelayMs: num(retryRaw.initialDelayMs, 'retry.initialDelayMs', DEFAULTS.retry.initialDelayMs, 1),
+    maxDelayMs: num(retryRaw.maxDelayMs, 'retry.maxDelayMs', DEFAULTS.retry.maxDelayMs, 1),
+    factor: num(retryRaw.factor, 'retry.factor', DEFAULTS.retry.factor, 1, 100),
+    jitter: num(retryRaw.jitter, 'retry.jitter', DEFAULTS.retry.jitter, 0, 1),
+  };
+  if (retry.maxDelayMs < retry.initialDelayMs) problems.push('retry.maxDelayMs: must be >= retry.initialDelayMs');
+
+  const fsRaw = isObj(raw.fullSync) ? raw.fullSync : {};
+  if (raw.fullSync !== undefined && !isObj(raw.fullSync)) problems.push('fullSync: must be an object { onStart, intervalSec }');
+
+  let heartbeat: HeartbeatConfig | undefined;
+  if (raw.heartbeat !== undefined) {
+    if (!isObj(raw.heartbeat)) problems.push('heartbeat: must be an object { url, token | tokenFile, intervalSec }');
+    else {
+      const url = str(raw.heartbeat.url, 'heartbeat.url', true);
+      if (url && !/^https?:\/\//.test(url)) problems.push('heartbeat.url: must start with http:// or https://');
+      const token = str(raw.heartbeat.token, 'heartbeat.token', false);
+      const tokenFile = str(raw.heartbeat.tokenFile, 'heartbeat.tokenFile', false);
+      if (!token && !tokenFile) problems.push('heartbeat: needs token or tokenFile');
+      heartbeat = { url: url ?? '', intervalSec: num(raw.heartbeat.intervalSec, 'heartbeat.intervalSec', DEFAULTS.heartbeatIntervalSec, 1) };
+      if (token) heartbeat.token = token;
+      if (tokenFile) heartbeat.tokenFile = tokenFile;
+    }
+  }
+
+  const logLevel = raw.logLevel ?? 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(logLevel as string)) problems.push('logLevel: must be debug, info, warn or error');
+
+  const config: AgentConfig = {
+    watches,
+    batchDelayMs: num(raw.batchDelayMs, 'batchDelayMs', DEFAULTS.batchDelayMs, 0, 60_000),
+    retry,
+    timeoutSec: num(raw.timeoutSec, 'timeoutSec', DEFAULTS.timeoutSec, 0),
+    connectTimeoutSec: num(raw.connectTimeoutSec, 'connectTimeoutSec', DEFAULTS.connectTimeoutSec, 0),
+    fullSync: {
+      onStart: bool(fsRaw.onStart, 'fullSync.onStart', false),
+      intervalSec: num(fsRaw.intervalSec, 'fullSync.intervalSec', 0, 0),
+    },
+    recoverWithFullSync: bool(raw.recoverWithFullSync, 'recoverWithFullSync', true),
+    maxPathsPerRun: num(raw.maxPathsPerRun, 'maxPathsPerRun', DEFAULTS.maxPathsPerRun, 1),
+    logLevel: logLevel as AgentConfig['logLevel'],
+  };
+  const name = str(raw.name, 'name', false);
+  if (name) config.name = name;
+  const stateDir = str(raw.stateDir, 'stateDir', false);
+  if (stateDir) config.stateDir = stateDir;
+  if (heartbeat) config.heartbeat = heartbeat;
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function stripTrailingSlash(p: string): string {
+  return p.length > 1 ? p.replace(/\/+$/, '') : p;
+}
+
+/** Stable identifier of one (watched root, remote) pair: names its journal file. */
+export function targetId(root: string, remote: RemoteConfig): string {
+  const safe = (s: string) => s.replace(/[^A-Za-z0-9._-]+/g, '_');
+  let h = 0;
+  for (const c of root) h = (Math.imul(h, 31) + c.charCodeAt(0)) | 0;
+  return `${safe(remote.host)}_${remote.port}_${safe(remote.module)}_${(h >>> 0).toString(16)}`;
+}
+
+/** The mode problem of a password file, or null when it is fine. rsync refuses other-accessible files; we ask for 0600. */
+export function passwordFileModeProblem(file: string, mode: number): string | null {
+  if ((mode & 0o077) !== 0) {
+    return `password file ${file} has mode ${(mode & 0o777).toString(8).padStart(4, '0')}; it must not be accessible by group or others (chmod 600 ${file})`;
+  }
+  return null;
+}

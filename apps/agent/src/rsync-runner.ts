@@ -1,0 +1,187 @@
+/**
+ * Builds rsync command lines for pushes (pure) and spawns them (edge). One process per run; the path list goes on stdin
+ * (`--files-from=- --from0`), never on the command line, so a burst of 10,000 paths is one process.
+ */
+import { spawn } from 'node:child_process';
+import type { RemoteConfig } from './config';
+import { filesFromBuffer } from './change-set';
+
+export interface RsyncTarget {
+  root: string;
+  remote: RemoteConfig;
+  rsyncParams: string[];
+  excludes: string[];
+  timeoutSec: number;
+  connectTimeoutSec: number;
+}
+
+export type RunMode = 'flat' | 'recursive' | 'full';
+
+/** rsync daemon URL of a module root, e.g. rsync://user@host:873/module/ */
+export function remoteUrl(r: RemoteConfig): string {
+  const host = r.host.includes(':') ? `[${r.host}]` : r.host;
+  return `rsync://${r.user ? `${r.user}@` : ''}${host}:${r.port}/${r.module}/`;
+}
+
+/**
+ * Arguments for one run (run with cwd = the watched root; the source is '.').
+ * - flat: listed paths only (`--no-r`), missing ones deleted (`--delete-missing-args`, `--force` for non-empty dirs);
+ * - recursive: listed new directories with their whole hierarchy, extraneous files inside them deleted (`--delete`);
+ * - full: the whole root mirrored (`--delete`), like sersync -r; with `--info=progress2` for a progress bar.
+ */
+export function buildRsyncArgs(t: RsyncTarget, mode: RunMode, extraExcludes: readonly string[] = []): string[] {
+  const args = [...t.rsyncParams];
+  if (t.timeoutSec > 0) args.push(`--timeout=${t.timeoutSec}`);
+  if (t.connectTimeoutSec > 0) args.push(`--contimeout=${t.connectTimeoutSec}`);
+  if (t.remote.passwordFile) args.push(`--password-file=${t.remote.passwordFile}`);
+  for (const ex of [...t.excludes, ...extraExcludes]) args.push(`--exclude=${ex}`);
+  if (mode === 'full') {
+    args.push('-r', '--delete', '--force', '--info=progress2', '--no-inc-recursive', './');
+  } else {
+    args.push('--files-from=-', '--from0', '--relative', '--delete-missing-args', '--force');
+    if (mode === 'recursive') args.push('-r', '--delete');
+    else args.push('--no-r');
+    args.push('.');
+  }
+  args.push(remoteUrl(t.remote));
+  return args;
+}
+
+export interface RsyncResult {
+  code: number | null;
+  signal: string | null;
+  stderr: string;
+  durationMs: number;
+}
+
+export interface RunOptions {
+  cwd: string;
+  /** Paths for --files-from=- (absent for a full sync). */
+  paths?: readonly string[];
+  rsyncBin?: string;
+  /** Called with each progress2 line of a full sync. */
+  onProgress?: (p: Progress) => void;
+  /** Kill the run after this long (a hung connection must not hold the queue forever). */
+  killAfterMs?: number;
+}
+
+/** Counts every rsync process this agent spawned (the 10,000-files test reads it from the state file). */
+export const spawnCounter = { count: 0 };
+
+export function runRsync(args: readonly string[], opts: RunOptions): Promise<RsyncResult> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    spawnCounter.count++;
+    const child = spawn(opts.rsyncBin ?? 'rsync', args, { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    let outBuf = '';
+    let timer: NodeJS.Timeout | undefined;
+    if (opts.killAfterMs) timer = setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs);
+    child.stderr.on('data', (d: Buffer) => {
+      if (stderr.length < 64 * 1024) stderr += d.toString();
+    });
+    child.stdout.on('data', (d: Buffer) => {
+      if (!opts.onProgress) return;
+      outBuf += d.toString();
+      // progress2 rewrites one line with \r; take every complete segment.
+      const parts = outBuf.split(/[\r\n]/);
+      outBuf = parts.pop() ?? '';
+      for (const part of parts) {
+        const p = parseProgress2(part);
+        if (p) opts.onProgress(p);
+      }
+    });
+    child.on('error', (e) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code: null, signal: null, stderr: `cannot run rsync: ${e.message}`, durationMs: Date.now() - started });
+    });
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code, signal, stderr: stderr.trim(), durationMs: Date.now() - started });
+    });
+    child.stdin.on('error', () => {
+      // rsync may exit (auth failure) before reading its list; the exit code tells the story.
+    });
+    if (opts.paths) child.stdin.end(filesFromBuffer(opts.paths));
+    else child.stdin.end();
+  });
+}
+
+export interface RsyncOutcome {
+  ok: boolean;
+  retryable: boolean;
+  /** Short class for logs and status: 'ok', 'vanished', 'auth', 'connection', 'timeout', 'partial', ... */
+  kind: string;
+  message: string;
+}
+
+const EXIT_MEANING: Record<number, [string, string, boolean]> = {
+  1: ['usage', 'syntax or usage error (check rsyncParams)', false],
+  2: ['protocol', 'protocol incompatibility', false],
+  3: ['io', 'errors selecting input/output files, dirs', true],
+  4: ['unsupported', 'requested action not supported', false],
+  5: ['connection', 'error starting client-server protocol', true],
+  6: ['io', 'daemon unable to append to log-file', true],
+  10: ['connection', 'error in socket I/O', true],
+  11: ['io', 'error in file I/O', true],
+  12: ['connection', 'error in rsync protocol data stream', true],
+  13: ['io', 'errors with program diagnostics', true],
+  14: ['io', 'error in IPC code', true],
+  20: ['signal', 'received SIGUSR1 or SIGINT', true],
+  21: ['io', 'some error returned by waitpid()', true],
+  22: ['io', 'error allocating core memory buffers', true],
+  23: ['partial', 'partial transfer due to error', true],
+  25: ['partial', 'the --max-delete limit stopped deletions', true],
+  30: ['timeout', 'timeout in data send/receive', true],
+  35: ['timeout', 'timeout waiting for daemon connection', true],
+};
+
+/**
+ * Classifies an rsync exit. 24 (some files vanished before they could be transferred) is success: a file that vanished
+ * was deleted after being listed, and that deletion is its own later event. Non-retryable errors (usage, protocol) are
+ * still kept queued by the caller — the journal never drops work — but are retried at the slowest pace.
+ */
+export function classifyExit(r: Pick<RsyncResult, 'code' | 'signal' | 'stderr'>): RsyncOutcome {
+  if (r.code === 0) return { ok: true, retryable: false, kind: 'ok', message: 'ok' };
+  if (r.code === 24) return { ok: true, retryable: false, kind: 'vanished', message: 'some source files vanished (deleted meanwhile)' };
+  const lastLines = r.stderr.split('\n').filter((l) => l.trim() !== '').slice(-3).join(' | ');
+  if (r.code === null) {
+    return { ok: false, retryable: true, kind: r.signal ? 'killed' : 'spawn', message: r.signal ? `rsync killed by ${r.signal}` : lastLines };
+  }
+  let [kind, meaning, retryable] = EXIT_MEANING[r.code] ?? ['error', `exit code ${r.code}`, true];
+  if (/auth failed|password file|@ERROR: auth/i.test(r.stderr)) kind = 'auth';
+  else if (/Unknown module|@ERROR/i.test(r.stderr)) kind = 'module';
+  else if (/Connection refused|No route to host|Name or service not known|failed to connect/i.test(r.stderr)) kind = 'connection';
+  if (kind === 'auth' || kind === 'module') retryable = true; // an operator may fix the target; keep trying
+  return { ok: false, retryable, kind, message: `rsync exit ${r.code} (${meaning})${lastLines ? `: ${lastLines}` : ''}` };
+}
+
+export interface Progress {
+  bytes: number;
+  percent: number;
+  rate: string;
+  eta: string;
+  /** Files still to check / total, when rsync reports them (to-chk=N/M). */
+  toCheck?: number;
+  total?: number;
+}
+
+/** Parses one `--info=progress2` line: `    1,234,567  45%   10.50MB/s    0:00:01 (xfr#12, to-chk=100/200)` */
+export function parseProgress2(line: string): Progress | null {
+  const m = /^\s*([\d,.]+)\s+(\d+)%\s+(\S+)\s+(\d+:\d\d:\d\d)(?:\s+\(.*?(?:to-chk|ir-chk)=(\d+)\/(\d+)\))?/.exec(line);
+  if (!m) return null;
+  const p: Progress = { bytes: Number(m[1].replace(/[,.]/g, '')), percent: Number(m[2]), rate: m[3], eta: m[4] };
+  if (m[5] !== undefined) {
+    p.toCheck = Number(m[5]);
+    p.total = Number(m[6]);
+  }
+  return p;
+}
+
+/** A text progress bar for the initial full sync. */
+export function renderProgressBar(p: Progress, width = 30): string {
+  const pct = p.total ? Math.max(p.percent, Math.floor(((p.total - (p.toCheck ?? 0)) / p.total) * 100)) : p.percent;
+  const filled = Math.round((Math.min(100, pct) / 100) * width);
+  const files = p.total !== undefined ? ` ${p.total - (p.toCheck ?? 0)}/${p.total} files` : '';
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(pct).padStart(3)}% ${p.rate}${files} eta ${p.eta}`;
+}
