@@ -205,6 +205,8 @@ export interface DaemonStatusDto {
   lastExit: { code: number | null; signal: string | null; at: string } | null;
   lastError: string | null;
   runningAsRoot: boolean;
+  /** Module paths must lie strictly inside one of these (RSYNCHUB_STORAGE_ROOTS). */
+  storageRoots: string[];
 }
 
 export interface DaemonSettingsDto {

@@ -82,6 +82,7 @@ export class DaemonSupervisor implements OnApplicationShutdown {
       lastExit: this.lastExit,
       lastError: this.lastError,
       runningAsRoot: process.getuid?.() === 0,
+      storageRoots: this.config.storageRoots,
     };
   }
 

@@ -51,4 +51,5 @@ export class DaemonStatusView implements DaemonStatusDto {
   @ApiProperty({ nullable: true, type: Object }) lastExit!: DaemonStatusDto['lastExit'];
   @ApiProperty({ nullable: true, type: String }) lastError!: string | null;
   @ApiProperty() runningAsRoot!: boolean;
+  @ApiProperty({ type: [String] }) storageRoots!: string[];
 }
