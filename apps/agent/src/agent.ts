@@ -1,6 +1,7 @@
 /**
  * Wires watchers, batching, per-target queues, the state file and the optional hub heartbeat.
  */
+import type { SourceHeartbeatRequest } from '@rsynchub/contracts';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -264,7 +265,7 @@ export class Agent {
     try {
       const token = hb.token ?? fs.readFileSync(hb.tokenFile!, 'utf8').trim();
       const snap = this.snapshot();
-      const body = {
+      const body: SourceHeartbeatRequest = {
         name: snap.name,
         hostname: snap.hostname,
         version: snap.version,

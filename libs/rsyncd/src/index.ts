@@ -1,3 +1,4 @@
+export * from './defaults';
 export * from './validate';
 export * from './render';
 export * from './parse';

@@ -1,3 +1,4 @@
+import { moduleWithDefaults } from './defaults';
 /**
  * Proof with the REAL rsync daemon that what renderRsyncdConf/renderSecretsFile write is read as intended:
  * listing honours `list`, a rw user can push (with a password containing ':'), a ro user and a wrong password are
@@ -17,25 +18,7 @@ const ALICE_PW = 'al:ice:s3cret%\\pw'; // ':' , '%' and '\' are all fine in the 
 const BOB_PW = 'bob-password-2';
 
 function mod(over: Partial<ModuleFields> & Pick<ModuleFields, 'name' | 'path'>): ModuleFields {
-  return {
-    comment: '',
-    readOnly: false,
-    writeOnly: false,
-    list: true,
-    ignoreErrors: false,
-    maxConnections: 0,
-    timeout: 0,
-    hostsAllow: [],
-    hostsDeny: [],
-    users: [],
-    refuseOptions: [],
-    excludes: [],
-    enabled: true,
-    uid: null,
-    gid: null,
-    useChroot: null,
-    ...over,
-  };
+  return moduleWithDefaults(over);
 }
 
 describe('rendered config with the real rsync daemon', () => {

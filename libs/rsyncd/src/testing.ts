@@ -1,5 +1,6 @@
 /** Shared test data for this lib's tests (not exported from index.ts). */
 import type { ModuleFields } from '@rsynchub/contracts';
+import { moduleWithDefaults } from './defaults';
 
 /** Hostile values that no config value may contain, with the word the error message must mention. */
 export const HOSTILE_CONFIG_VALUES: [label: string, value: string, expect: RegExp][] = [
@@ -31,26 +32,6 @@ export const HOSTILE_CONFIG_VALUES: [label: string, value: string, expect: RegEx
 ];
 
 export function baseModule(over: Partial<ModuleFields> = {}): ModuleFields {
-  return {
-    name: 'backup',
-    path: '/data/modules/backup',
-    comment: '',
-    readOnly: false,
-    writeOnly: false,
-    list: true,
-    ignoreErrors: false,
-    maxConnections: 0,
-    timeout: 0,
-    hostsAllow: [],
-    hostsDeny: [],
-    users: [],
-    refuseOptions: [],
-    excludes: [],
-    enabled: true,
-    uid: null,
-    gid: null,
-    useChroot: null,
-    ...over,
-  };
+  return moduleWithDefaults({ name: 'backup', path: '/data/modules/backup', ...over });
 }
 

@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import * as fs from 'node:fs';
 import { EntityManager, Repository } from 'typeorm';
 import type { CreateModuleRequest, FieldError, ModuleDto, ModuleFields, UpdateModuleRequest } from '@rsynchub/contracts';
-import { checkModulePath, validateModule } from '@rsynchub/rsyncd';
+import { checkModulePath, moduleWithDefaults, validateModule } from '@rsynchub/rsyncd';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { assertValid, conflict, notFound, ValidationFailed } from '../common/errors';
 import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
@@ -11,25 +11,6 @@ import { RsyncUsersService } from '../rsync-users/rsync-users.service';
 import { chownForDaemon, ensureModuleDirectory } from './module-storage';
 import { RsyncModuleEntity } from './rsync-module.entity';
 
-/** What a module starts as when the request leaves a field out: a receiving target, listed, enabled. */
-export const MODULE_DEFAULTS: Omit<ModuleFields, 'name' | 'path'> = {
-  comment: '',
-  readOnly: false,
-  writeOnly: false,
-  list: true,
-  ignoreErrors: false,
-  maxConnections: 0,
-  timeout: 0,
-  hostsAllow: [],
-  hostsDeny: [],
-  users: [],
-  refuseOptions: [],
-  excludes: [],
-  enabled: true,
-  uid: null,
-  gid: null,
-  useChroot: null,
-};
 
 export interface ModuleChange {
   before: ModuleDto | null;
@@ -64,7 +45,7 @@ export class ModulesService implements OnModuleInit {
   }
 
   async create(req: CreateModuleRequest): Promise<ModuleChange> {
-    const fields: ModuleFields = { ...MODULE_DEFAULTS, ...req };
+    const fields = moduleWithDefaults(req);
     assertValid(validateModule(fields, { roots: this.config.storageRoots }));
     return this.applyWithDirectory(fields, (em) => this.createWithin(em, fields)).then(async (change) => ({
       ...change,
