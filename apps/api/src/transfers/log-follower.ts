@@ -52,8 +52,9 @@ export class LogFollower {
   read(maxBytes = 4 * READ_CHUNK): ReadResult {
     const lines: LogLine[] = [];
     let caughtUp = true;
-    for (const f of this.draining) caughtUp = this.readFrom(f, maxBytes, lines) && caughtUp;
+    // A rename is noticed first, so the renamed file is read to its end in this same pass.
     this.followRename();
+    for (const f of this.draining) caughtUp = this.readFrom(f, maxBytes, lines) && caughtUp;
     if (this.current) caughtUp = this.readFrom(this.current, maxBytes, lines) && caughtUp;
     return { lines, positions: this.positions(), caughtUp };
   }
