@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import type { AgentState } from './agent';
-import { RsyncDaemon, tmpDir, waitConverged, waitUntil } from './test-support';
+import { RsyncDaemon, tmpDir, waitConverged, waitUntil } from './e2e-support';
 
 const MAIN = path.join(__dirname, 'main.js');
 let work: string;

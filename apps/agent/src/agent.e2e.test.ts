@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { Agent } from './agent';
 import { validateConfig } from './config';
 import { createLogger } from './log';
-import { RsyncDaemon, sleep, tmpDir, waitConverged, waitUntil, diffTrees } from './test-support';
+import { RsyncDaemon, sleep, tmpDir, waitConverged, waitUntil, diffTrees } from './e2e-support';
 
 let work: string;
 let src: string;

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { loadConfig, parseCli } from './cli';
-import { tmpDir } from './test-support';
+import { tmpDir } from './e2e-support';
 
 const MAIN = path.join(__dirname, 'main.js');
 

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { Agent } from './agent';
 import { validateConfig } from './config';
 import { createLogger } from './log';
-import { RsyncDaemon, freePort, tmpDir, waitConverged, waitUntil } from './test-support';
+import { RsyncDaemon, freePort, tmpDir, waitConverged, waitUntil } from './e2e-support';
 
 test('heartbeat: POST /api/v1/sources/heartbeat with Bearer token; a dead hub is logged and never blocks syncing', async () => {
   const work = tmpDir('hb');

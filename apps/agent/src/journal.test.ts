@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Journal } from './journal';
-import { tmpDir } from './test-support';
+import { tmpDir } from './e2e-support';
 
 test('journal: append, ack, replay after reopen, compaction', () => {
   const dir = tmpDir('journal');
