@@ -1,7 +1,8 @@
 /**
  * Benchmarks print numbers; they are not tests. `npm run bench` runs them all; `node bench/dist/index.js NAME...`
- * runs some (ingest, latency, throughput).
+ * runs some (ingest, latency, throughput, agent).
  */
+import { benchAgent } from './agent';
 import { benchIngestion } from './ingest';
 import { benchLatency } from './latency';
 import { benchThroughput } from './throughput';
@@ -9,7 +10,8 @@ import { benchThroughput } from './throughput';
 const all: Record<string, () => Promise<void>> = {
   ingest: () => benchIngestion(Number(process.env.BENCH_LINES ?? 1_000_000)),
   latency: () => benchLatency(Number(process.env.BENCH_ITERATIONS ?? 300)),
-  throughput: () => benchThroughput(Number(process.env.BENCH_MB ?? 400)),
+  throughput: () => benchThroughput(Number(process.env.BENCH_MB ?? 1000), Number(process.env.BENCH_RUNS ?? 5)),
+  agent: () => benchAgent(),
 };
 
 async function main(): Promise<void> {
