@@ -1,6 +1,7 @@
 import { ConflictException, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { DbWriteQueue } from '../database/db-write-queue';
 import { InjectRepository } from '@nestjs/typeorm';
-import { DataSource, Repository } from 'typeorm';
+import { Repository } from 'typeorm';
 import type { AdminDto, AdminRole, CreateAdminRequest, UpdateAdminRequest } from '@rsynchub/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { conflict, notFound } from '../common/errors';
@@ -36,11 +37,11 @@ export class AdminsService implements OnApplicationBootstrap {
 
   constructor(
     @InjectRepository(AdminEntity) private readonly admins: Repository<AdminEntity>,
-    private readonly dataSource: DataSource,
     private readonly hasher: PasswordHasher,
     private readonly auth: AuthService,
     private readonly events: AuthEvents,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly writes: DbWriteQueue,
   ) {}
 
   /** Runs after the DataSource ran the migrations: creates `admin` when there is no account at all. */
@@ -50,17 +51,19 @@ export class AdminsService implements OnApplicationBootstrap {
     const password = configured ?? generatePassword();
     const weak = configured !== undefined && configured.length < MIN_PASSWORD_LENGTH;
     const now = new Date();
-    const admin = await this.admins.save(
+    const passwordHash = await this.hasher.hash(password);
+    const admin = await this.writes.run((em) => em.getRepository(AdminEntity).save(
       this.admins.create({
         username: FIRST_ADMIN_USERNAME,
-        passwordHash: await this.hasher.hash(password),
+        passwordHash,
         role: 'admin',
         mustChangePassword: configured === undefined || weak,
         createdAt: now,
         updatedAt: now,
         lastLoginAt: null,
       }),
-    );
+      { transaction: false },
+    ));
     if (configured === undefined) {
       // stdout on purpose (not the Nest logger, which may be silenced): the operator needs this line exactly once.
       process.stdout.write(`\n${generatedPasswordBanner(admin.username, password)}\n\n`);
@@ -85,18 +88,20 @@ export class AdminsService implements OnApplicationBootstrap {
     if (await this.admins.exist({ where: { username: body.username } })) throw this.duplicate(body.username);
     const now = new Date();
     let admin: AdminEntity;
+    const passwordHash = await this.hasher.hash(body.password);
     try {
-      admin = await this.admins.save(
+      admin = await this.writes.run((em) => em.getRepository(AdminEntity).save(
         this.admins.create({
           username: body.username,
-          passwordHash: await this.hasher.hash(body.password),
+          passwordHash,
           role: body.role,
           mustChangePassword: true,
           createdAt: now,
           updatedAt: now,
           lastLoginAt: null,
         }),
-      );
+        { transaction: false },
+      ));
     } catch (err) {
       if (isUniqueViolation(err)) throw this.duplicate(body.username);
       throw err;
@@ -117,7 +122,7 @@ export class AdminsService implements OnApplicationBootstrap {
       throw conflict('use POST /api/v1/auth/password to change your own password (it asks for the current one)');
     }
     const passwordHash = body.password !== undefined ? await this.hasher.hash(body.password) : undefined;
-    const { before, after } = await this.dataSource.transaction(async (m) => {
+    const { before, after } = await this.writes.transaction(async (m) => {
       const repo = m.getRepository(AdminEntity);
       const admin = await repo.findOne({ where: { id } });
       if (!admin) throw notFound('admin', String(id));
@@ -155,7 +160,7 @@ export class AdminsService implements OnApplicationBootstrap {
 
   /** Deleting cascades to the account's sessions and tokens (foreign keys ON DELETE CASCADE). */
   async remove(actor: Principal, id: number, ctx: RequestContext): Promise<void> {
-    const deleted = await this.dataSource.transaction(async (m) => {
+    const deleted = await this.writes.transaction(async (m) => {
       const repo = m.getRepository(AdminEntity);
       const admin = await repo.findOne({ where: { id } });
       if (!admin) throw notFound('admin', String(id));

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { DbWriteQueue } from '../database/db-write-queue';
 import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, Repository } from 'typeorm';
 import type { ApiTokenDto, CreateApiTokenRequest, CreateApiTokenResponse } from '@rsynchub/contracts';
@@ -18,13 +19,14 @@ export class ApiTokensService {
   constructor(
     @InjectRepository(ApiTokenEntity) private readonly tokens: Repository<ApiTokenEntity>,
     private readonly events: AuthEvents,
+    private readonly writes: DbWriteQueue,
   ) {}
 
   /** The token belongs to (and acts with the role of) the admin creating it. */
   async create(actor: Principal, body: CreateApiTokenRequest, ctx: RequestContext): Promise<CreateApiTokenResponse> {
     const secret = generateSecretToken(API_TOKEN_PREFIX);
     const now = new Date();
-    const row = await this.tokens.save(
+    const row = await this.writes.run((em) => em.getRepository(ApiTokenEntity).save(
       this.tokens.create({
         adminId: actor.adminId,
         name: body.name.trim(),
@@ -35,7 +37,8 @@ export class ApiTokensService {
         expiresAt: body.expiresInDays !== undefined ? new Date(now.getTime() + body.expiresInDays * DAY_MS) : null,
         revokedAt: null,
       }),
-    );
+      { transaction: false },
+    ));
     this.events.emit({
       type: 'token.created',
       actor: { adminId: actor.adminId, username: actor.username, via: actor.via },
@@ -54,7 +57,7 @@ export class ApiTokensService {
   async revoke(actor: Principal, id: number, ctx: RequestContext): Promise<void> {
     const row = await this.tokens.findOne({ where: { id, revokedAt: IsNull() } });
     if (!row) throw notFound('token', String(id));
-    await this.tokens.update({ id }, { revokedAt: new Date() });
+    await this.writes.run(() => this.tokens.update({ id }, { revokedAt: new Date() }));
     this.events.emit({
       type: 'token.revoked',
       actor: { adminId: actor.adminId, username: actor.username, via: actor.via },

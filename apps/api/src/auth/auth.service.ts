@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, Not, Repository } from 'typeorm';
 import type { LoginResponse } from '@rsynchub/contracts';
 import { ValidationFailed } from '../common/errors';
+import { DbWriteQueue } from '../database/db-write-queue';
 import { AuthEvents } from './auth-events';
 import { AdminEntity } from './entities/admin.entity';
 import { AdminSessionEntity } from './entities/admin-session.entity';
@@ -50,6 +51,8 @@ export class AuthService {
     private readonly hasher: PasswordHasher,
     private readonly throttle: LoginThrottle,
     private readonly events: AuthEvents,
+    /** Writes go through the shared queue so they never land inside (and roll back with) another transaction. */
+    private readonly writes: DbWriteQueue,
   ) {}
 
   /**
@@ -93,7 +96,7 @@ export class AuthService {
     const admin = await this.admins.findOne({ where: { id: session.adminId } });
     if (!admin) return null;
     if (now - session.lastSeenAt.getTime() >= TOUCH_INTERVAL_MS) {
-      await this.sessions.update({ id: session.id, revokedAt: IsNull() }, { lastSeenAt: new Date(now), expiresAt: new Date(now + SESSION_TTL_MS) });
+      await this.writes.run(() => this.sessions.update({ id: session.id, revokedAt: IsNull() }, { lastSeenAt: new Date(now), expiresAt: new Date(now + SESSION_TTL_MS) }));
     }
     return { adminId: admin.id, username: admin.username, role: admin.role, via: 'session', credentialId: session.id };
   }
@@ -106,7 +109,7 @@ export class AuthService {
     const admin = await this.admins.findOne({ where: { id: row.adminId } });
     if (!admin) return null;
     if (!row.lastUsedAt || now - row.lastUsedAt.getTime() >= TOUCH_INTERVAL_MS) {
-      await this.tokens.update({ id: row.id }, { lastUsedAt: new Date(now) });
+      await this.writes.run(() => this.tokens.update({ id: row.id }, { lastUsedAt: new Date(now) }));
     }
     return { adminId: admin.id, username: admin.username, role: admin.role, via: 'token', credentialId: row.id };
   }
@@ -137,7 +140,7 @@ export class AuthService {
 
     const now = new Date();
     const token = generateSecretToken(SESSION_TOKEN_PREFIX);
-    const session = await this.sessions.save(
+    const session = await this.writes.run((em) => em.getRepository(AdminSessionEntity).save(
       this.sessions.create({
         adminId: admin.id,
         tokenHash: sha256Hex(token),
@@ -148,9 +151,10 @@ export class AuthService {
         expiresAt: new Date(now.getTime() + SESSION_TTL_MS),
         revokedAt: null,
       }),
-    );
+      { transaction: false },
+    ));
     admin.lastLoginAt = now;
-    await this.admins.update({ id: admin.id }, { lastLoginAt: now });
+    await this.writes.run(() => this.admins.update({ id: admin.id }, { lastLoginAt: now }));
     this.events.emit({
       type: 'login.succeeded',
       actor: { adminId: admin.id, username: admin.username, via: 'session' },
@@ -163,7 +167,7 @@ export class AuthService {
   /** Ends the session the principal used. An API token is not revoked by logout (use DELETE /tokens/:id). */
   async logout(principal: Principal, ctx: RequestContext): Promise<void> {
     if (principal.via === 'session') {
-      await this.sessions.update({ id: principal.credentialId, revokedAt: IsNull() }, { revokedAt: new Date() });
+      await this.writes.run(() => this.sessions.update({ id: principal.credentialId, revokedAt: IsNull() }, { revokedAt: new Date() }));
     }
     this.events.emit({
       type: 'logout',
@@ -189,7 +193,8 @@ export class AuthService {
       throw new ValidationFailed([{ field: 'newPassword', message: 'must differ from the current password' }]);
     }
     const hadToChange = admin.mustChangePassword;
-    await this.admins.update({ id: admin.id }, { passwordHash: await this.hasher.hash(newPassword), mustChangePassword: false, updatedAt: new Date() });
+    const passwordHash = await this.hasher.hash(newPassword);
+    await this.writes.run(() => this.admins.update({ id: admin.id }, { passwordHash, mustChangePassword: false, updatedAt: new Date() }));
     await this.revokeSessions(admin.id, principal.via === 'session' ? principal.credentialId : undefined);
     this.events.emit({
       type: 'password.changed',
@@ -208,14 +213,16 @@ export class AuthService {
 
   /** Revokes every live session of an account, except `exceptSessionId`. */
   async revokeSessions(adminId: number, exceptSessionId?: number): Promise<void> {
-    await this.sessions.update(
-      exceptSessionId === undefined ? { adminId, revokedAt: IsNull() } : { adminId, revokedAt: IsNull(), id: Not(exceptSessionId) },
-      { revokedAt: new Date() },
+    await this.writes.run(() =>
+      this.sessions.update(
+        exceptSessionId === undefined ? { adminId, revokedAt: IsNull() } : { adminId, revokedAt: IsNull(), id: Not(exceptSessionId) },
+        { revokedAt: new Date() },
+      ),
     );
   }
 
   /** Revokes every live API token of an account. */
   async revokeTokens(adminId: number): Promise<void> {
-    await this.tokens.update({ adminId, revokedAt: IsNull() }, { revokedAt: new Date() });
+    await this.writes.run(() => this.tokens.update({ adminId, revokedAt: IsNull() }, { revokedAt: new Date() }));
   }
 }
