@@ -1,7 +1,8 @@
 /**
  * The web console in a real browser (Debian's Chromium via playwright-core) against the real server, the real rsync
- * daemon it supervises and the real rsync client: log in, create an rsync user and a module through the UI, push files
- * and watch them arrive live, delete the module and see rsync refused, and check an auditor gets a read-only console.
+ * daemon it supervises and the real rsync client: log in, create an rsync user and a module through the UI (its path
+ * suggested from the storage root), import an existing rsyncd.conf, push files and watch them arrive live, delete the
+ * module and see rsync refused, and check an auditor gets a read-only console.
  * Screenshots of every page land in test-artifacts/screenshots/.
  */
 import { after, before, describe, test } from 'node:test';
@@ -20,6 +21,9 @@ let pageLog: () => string = () => '';
 
 const USER = 'webuser';
 const MODULE = 'webmod';
+const IMPORTED = 'imported';
+const IMPORTED_USER = 'impuser';
+const IMPORTED_SECRET = 'imported-secret-42';
 let generatedPassword = '';
 
 before(async () => {
@@ -121,7 +125,17 @@ describe('web console', () => {
       assert.match(await page.innerText(byTestId('module-path-error')), /module root/);
       await screenshot(page, 'module-form');
 
-      await page.fill(byTestId('module-path'), path.join(server.storageRoot, MODULE));
+      // A fresh form suggests the path: <first storage root>/<name>, updated as the name is typed.
+      await page.goto(url('/modules/new'));
+      await page.waitForSelector(byTestId('module-form'));
+      await waitFor('the path hint to name the storage root', async () => (await page.innerText(byTestId('module-path-hint'))).includes(server.storageRoot));
+      await page.fill(byTestId('module-name'), MODULE);
+      const suggested = path.join(server.storageRoot, MODULE);
+      await waitFor('the path to be prefilled from the storage root', async () => (await page.inputValue(byTestId('module-path'))) === suggested);
+      await page.click(byTestId('grant-add'));
+      await page.selectOption(byTestId('grant-user-0'), USER);
+      await page.selectOption(byTestId('grant-access-0'), 'rw');
+      await screenshot(page, 'module-form-suggested-path');
       await page.click(byTestId('module-save'));
       await page.waitForURL(new RegExp(`/modules/${MODULE}$`));
       const cmd = await page.innerText(byTestId('snippet-rsync'));
@@ -135,6 +149,59 @@ describe('web console', () => {
       const mod = await server.admin.get(`/api/v1/modules/${MODULE}`);
       assert.equal(mod.status, 200);
       assert.deepEqual(mod.body.users, [{ name: USER, access: 'rw' }]);
+      assert.equal(mod.body.path, path.join(server.storageRoot, MODULE), 'the suggested path was saved');
+    }));
+
+  test('imports an existing rsyncd.conf: the module inside the storage root is created, the one outside is listed as skipped', () =>
+    step(async () => {
+      const conf = [
+        '# the old server',
+        'pid file = /var/run/rsyncd.pid',
+        'secrets file = /etc/rsyncd.secrets',
+        '',
+        `[${IMPORTED}]`,
+        `    path = ${path.join(server.storageRoot, IMPORTED)}`,
+        '    comment = taken over from the old server',
+        `    auth users = ${IMPORTED_USER}`,
+        '    read only = no',
+        '',
+        '[outside]',
+        '    path = /etc/rsynchub-e2e-outside',
+        `    auth users = ${IMPORTED_USER}`,
+        '',
+      ].join('\n');
+      await page.goto(url('/'));
+      await page.click(byTestId('nav-Import'));
+      await page.waitForSelector(byTestId('import-form'));
+      // The config through the file picker, the secrets pasted.
+      await page.setInputFiles(byTestId('import-config-file'), { name: 'rsyncd.conf', mimeType: 'text/plain', buffer: Buffer.from(conf) });
+      await waitFor('the picked file to fill the textarea', async () => (await page.inputValue(byTestId('import-config'))) === conf);
+      await page.fill(byTestId('import-secrets'), `${IMPORTED_USER}:${IMPORTED_SECRET}\n`);
+      await screenshot(page, 'import-form');
+      await page.click(byTestId('import-submit'));
+
+      await page.waitForSelector(byTestId('import-result'));
+      assert.match(await page.innerText(byTestId('import-summary')), /Created 1 module and 1 rsync user/);
+      await page.waitForSelector(byTestId(`import-created-module-${IMPORTED}`));
+      await page.waitForSelector(byTestId(`import-created-user-${IMPORTED_USER}`));
+      assert.equal(await page.$(byTestId('import-users-without-secret')), null, 'the secret was in the secrets file');
+      const outside = await page.waitForSelector(`${byTestId('import-skipped-table')} tr[data-kind="module"][data-name="outside"]`);
+      assert.match(await outside.innerText(), /must be inside one of the module roots/);
+      await page.waitForSelector(`${byTestId('import-skipped-table')} tr[data-kind="global"][data-name="pid file"]`);
+      assert.equal(await page.inputValue(byTestId('import-secrets')), '', 'the secrets are cleared once sent');
+      assert.ok(!(await page.content()).includes(IMPORTED_SECRET), 'the secret is not on the page any more');
+      await screenshot(page, 'import');
+
+      // The created module links to its page, and it is in the modules list.
+      await page.click(byTestId(`import-created-module-${IMPORTED}`));
+      await page.waitForURL(new RegExp(`/modules/${IMPORTED}$`));
+      await page.goto(url('/modules'));
+      await page.waitForSelector(byTestId(`module-row-${IMPORTED}`));
+      assert.equal(await page.$(byTestId('module-row-outside')), null);
+
+      // The imported secret works with the real rsync client.
+      const res = await rsync(['-artuz', `--password-file=${passwordFile(IMPORTED_SECRET)}`, `${makeTree(2)}/`, `${IMPORTED_USER}@127.0.0.1::${IMPORTED}`, `--port=${server.rsyncPort}`]);
+      assert.equal(res.code, 0, res.stderr);
     }));
 
   test('a push with the real rsync client appears live on the dashboard without a reload', async (t) =>
@@ -263,6 +330,10 @@ describe('web console', () => {
         assert.equal(await p.$(byTestId('module-create')), null, 'no create button');
         assert.equal(await p.$(byTestId('module-delete-granted')), null, 'no delete button');
         assert.equal(await p.$(byTestId('nav-Admins & tokens')), null, 'no accounts page');
+        assert.equal(await p.$(byTestId('nav-Import')), null, 'no import page');
+        await p.goto(url('/import'));
+        await p.waitForSelector(byTestId('daemon-card')); // sent back to the dashboard
+        assert.equal(await p.$(byTestId('import-form')), null);
         await screenshot(p, 'auditor-modules');
 
         await p.goto(url('/modules/granted/edit'));

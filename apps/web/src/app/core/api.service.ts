@@ -19,6 +19,8 @@ import {
   type DeleteModuleResponse,
   type FileEventDto,
   type FileEventQuery,
+  type ImportRequest,
+  type ImportResponse,
   type LoginResponse,
   type MeResponse,
   type ModuleDto,
@@ -139,6 +141,11 @@ export class ApiService {
   }
   daemonConfig() {
     return this.call<DaemonConfigDto>('GET', 'daemon/config');
+  }
+
+  // import of an existing rsyncd.conf
+  importConfig(body: ImportRequest) {
+    return this.call<ImportResponse>('POST', 'import', body);
   }
 
   // history & live figures

@@ -11,15 +11,20 @@ export const loggedInGuard: CanActivateFn = async (_route, state) => {
   return router.createUrlTree(['/login'], { queryParams: state.url && state.url !== '/' ? { next: state.url } : {} });
 };
 
-/** Admin-only pages (accounts); auditors land on the dashboard. */
+// inject() only works before the first await (the injection context ends there), so every guard injects up front.
+
+/** Admin-only pages (accounts, import); auditors land on the dashboard. */
 export const adminGuard: CanActivateFn = async () => {
   const auth = inject(AuthService);
+  const router = inject(Router);
   const me = await auth.ensureLoaded();
-  return me?.admin.role === 'admin' ? true : inject(Router).createUrlTree(['/']);
+  return me?.admin.role === 'admin' ? true : router.createUrlTree(['/']);
 };
 
 /** The login page is pointless when already logged in. */
 export const loggedOutGuard: CanActivateFn = async () => {
-  const me = await inject(AuthService).ensureLoaded();
-  return me ? inject(Router).createUrlTree(['/']) : true;
+  const auth = inject(AuthService);
+  const router = inject(Router);
+  const me = await auth.ensureLoaded();
+  return me ? router.createUrlTree(['/']) : true;
 };

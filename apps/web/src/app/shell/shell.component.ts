@@ -23,6 +23,7 @@ const NAV: NavItem[] = [
   { path: '/', label: 'Dashboard', exact: true },
   { path: '/modules', label: 'Modules' },
   { path: '/users', label: 'Rsync users' },
+  { path: '/import', label: 'Import', adminOnly: true },
   { path: '/daemon', label: 'Daemon' },
   { path: '/transfers', label: 'Transfers' },
   { path: '/audit', label: 'Audit log' },

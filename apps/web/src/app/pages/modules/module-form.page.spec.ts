@@ -3,10 +3,11 @@ import { TestBed, type ComponentFixture } from '@angular/core/testing';
 import { provideHttpClient } from '@angular/common/http';
 import { HttpTestingController, provideHttpClientTesting } from '@angular/common/http/testing';
 import { provideRouter, Router } from '@angular/router';
-import type { ModuleDto, RsyncUserDto } from '@rsynchub/contracts';
+import type { DaemonStatusDto, ModuleDto, RsyncUserDto } from '@rsynchub/contracts';
 import { ModuleFormPage } from './module-form.page';
 import { AuthService } from '../../core/auth.service';
 
+const daemon = (storageRoots: string[]) => ({ state: 'running', port: 873, storageRoots }) as unknown as DaemonStatusDto;
 const user = (name: string): RsyncUserDto => ({ name, comment: '', createdAt: '', updatedAt: '', passwordUpdatedAt: '', modules: [] });
 
 function typeInto(root: HTMLElement, testid: string, value: string): void {
@@ -33,6 +34,7 @@ describe('ModuleFormPage (create)', () => {
     root = fixture.nativeElement;
     fixture.detectChanges();
     http.expectOne('/api/v1/rsync-users').flush([user('alice'), user('bob')]);
+    http.expectOne('/api/v1/daemon').flush(daemon(['/srv/hub', '/mnt/backup']));
     await settle(fixture);
   });
   afterEach(() => http.verify());
@@ -102,5 +104,62 @@ describe('ModuleFormPage (create)', () => {
     http.expectOne('/api/v1/modules').flush({ name: 'web', warnings: [] } as unknown as ModuleDto, { status: 201, statusText: 'Created' });
     await settle(fixture);
     expect(nav).toHaveBeenCalledWith(['/modules', 'web'], expect.anything());
+  });
+
+  describe('path suggestion from the storage roots', () => {
+    const pathValue = () => root.querySelector<HTMLInputElement>('[data-testid="module-path"]')!.value;
+
+    it('names the roots under the path field', () => {
+      expect(text('module-path-hint')).toBe('Must be inside: /srv/hub, /mnt/backup. Created if missing.');
+    });
+
+    it('prefills <first root>/<name> as the name is typed, until the user types a path', async () => {
+      expect(pathValue()).toBe('');
+      typeInto(root, 'module-name', 'w');
+      await settle(fixture);
+      expect(pathValue()).toBe('/srv/hub/w');
+      typeInto(root, 'module-name', 'web');
+      await settle(fixture);
+      expect(pathValue()).toBe('/srv/hub/web');
+
+      typeInto(root, 'module-path', '/mnt/backup/site');
+      typeInto(root, 'module-name', 'website');
+      await settle(fixture);
+      expect(pathValue()).toBe('/mnt/backup/site'); // the user's own path is never overwritten
+
+      typeInto(root, 'module-path', ''); // clearing the field hands it back to the suggestion
+      await settle(fixture);
+      expect(pathValue()).toBe('/srv/hub/website');
+    });
+
+    it('sends the suggested path when the user keeps it', async () => {
+      vi.spyOn(TestBed.inject(Router), 'navigate').mockResolvedValue(true);
+      typeInto(root, 'module-name', 'web');
+      await submit();
+      const req = http.expectOne('/api/v1/modules');
+      expect(req.request.body).toMatchObject({ name: 'web', path: '/srv/hub/web' });
+      req.flush({ name: 'web', warnings: [] } as unknown as ModuleDto, { status: 201, statusText: 'Created' });
+      await settle(fixture);
+    });
+  });
+});
+
+describe('ModuleFormPage without the daemon status', () => {
+  it('keeps the generic hint and leaves the path empty when the roots cannot be loaded', async () => {
+    TestBed.configureTestingModule({ imports: [ModuleFormPage], providers: [provideHttpClient(), provideHttpClientTesting(), provideRouter([])] });
+    vi.spyOn(TestBed.inject(AuthService), 'canEdit').mockReturnValue(true);
+    const http = TestBed.inject(HttpTestingController);
+    const fixture = TestBed.createComponent(ModuleFormPage);
+    const root: HTMLElement = fixture.nativeElement;
+    fixture.detectChanges();
+    http.expectOne('/api/v1/rsync-users').flush([]);
+    http.expectOne('/api/v1/daemon').flush({ statusCode: 503, error: 'unavailable', message: 'down' }, { status: 503, statusText: 'Unavailable' });
+    await settle(fixture);
+    typeInto(root, 'module-name', 'web');
+    await settle(fixture);
+    expect(root.querySelector('[data-testid="module-path-hint"]')?.textContent).toMatch(/must be inside a configured module root/);
+    expect(root.querySelector<HTMLInputElement>('[data-testid="module-path"]')!.value).toBe('');
+    expect(root.querySelector('[data-testid="error-banner"]')).toBeNull(); // the form itself still works
+    http.verify();
   });
 });

@@ -1,6 +1,7 @@
 import { Component, OnInit, computed, inject, input, signal } from '@angular/core';
 import { AbstractControl, FormArray, FormBuilder, FormControl, FormGroup, ReactiveFormsModule, ValidationErrors, Validators } from '@angular/forms';
 import { Router, RouterLink } from '@angular/router';
+import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import { MatFormFieldModule } from '@angular/material/form-field';
 import { MatInputModule } from '@angular/material/input';
 import { MatButtonModule } from '@angular/material/button';
@@ -12,6 +13,7 @@ import { AuthService } from '../../core/auth.service';
 import { fieldMessages, type ApiError } from '../../core/api-error';
 import { splitList } from '../../core/format';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
+import { storageRootsHint, suggestModulePath } from './path-suggestion';
 
 /** Same rule as the server's checkModuleName (libs/rsyncd/src/validate.ts), as a quick client-side hint. */
 export const MODULE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -62,6 +64,12 @@ export class ModuleFormPage implements OnInit {
   readonly error = signal<ApiError | null>(null);
   readonly users = signal<RsyncUserDto[]>([]);
   readonly warnings = signal<string[]>([]);
+  /** Where the server accepts module paths (from the daemon status); empty until known. */
+  readonly storageRoots = signal<string[]>([]);
+  readonly pathHint = computed(() => storageRootsHint(this.storageRoots()));
+  readonly pathPlaceholder = computed(() => suggestModulePath(this.storageRoots(), 'name') || '/srv/rsynchub/modules/name');
+  /** True once the user typed into the path field: from then on the name no longer drives the path. */
+  private pathEdited = false;
 
   readonly form = this.fb.group({
     name: ['', [Validators.required, moduleNameValidator]],
@@ -80,6 +88,10 @@ export class ModuleFormPage implements OnInit {
     excludes: [''],
   });
 
+  constructor() {
+    this.form.controls.name.valueChanges.pipe(takeUntilDestroyed()).subscribe(() => this.suggestPath());
+  }
+
   get grants(): FormArray<FormGroup<GrantGroup>> {
     return this.form.controls.users;
   }
@@ -90,6 +102,14 @@ export class ModuleFormPage implements OnInit {
 
   private async load(): Promise<void> {
     this.loading.set(true);
+    // The roots only improve the hint and the suggested path: the form works without them.
+    void this.api
+      .daemon()
+      .then((d) => {
+        this.storageRoots.set(Array.isArray(d.storageRoots) ? d.storageRoots : []);
+        this.suggestPath();
+      })
+      .catch(() => undefined);
     try {
       const [users, mod] = await Promise.all([this.api.rsyncUsers(), this.name() ? this.api.module(this.name()!) : Promise.resolve(null)]);
       this.users.set(users);
@@ -122,6 +142,19 @@ export class ModuleFormPage implements OnInit {
     this.grants.clear();
     for (const u of m.users) this.addGrant(u.name, u.access);
     this.warnings.set(m.warnings);
+  }
+
+  /** Called on the user's own input into the path field; clearing it hands the path back to the suggestion. */
+  onPathInput(value: string): void {
+    this.pathEdited = value !== '';
+    if (!this.pathEdited) this.suggestPath();
+  }
+
+  /** Prefills `<first root>/<name>` while creating, as long as the user has not typed a path of their own. */
+  private suggestPath(): void {
+    if (this.editing() || this.pathEdited || this.form.controls.path.disabled) return;
+    const suggestion = suggestModulePath(this.storageRoots(), this.form.controls.name.value);
+    if (suggestion !== this.form.controls.path.value) this.form.controls.path.setValue(suggestion);
   }
 
   addGrant(name = '', access: ModuleAccess = 'rw'): void {
