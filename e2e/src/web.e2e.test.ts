@@ -7,10 +7,17 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { makeTree, passwordFile, rsync } from './support/rsync';
-import { RunningServer, startServer, waitFor } from './support/server';
+import { REPO_ROOT, RunningServer, startServer, waitFor } from './support/server';
+
+function agentCli(args: string[]) {
+  return spawnSync(process.execPath, [path.join(REPO_ROOT, 'apps/agent/dist/main.js'), ...args], { encoding: 'utf8' });
+}
 import { DESKTOP, PHONE, launchChromium, screenshot, watchPage } from './support/browser';
 
 let server: RunningServer;
@@ -143,7 +150,18 @@ describe('web console', () => {
       assert.match(await page.innerText(byTestId('snippet-password-file')), /chmod 600 \/etc\/rsync\.pass/);
       const agent = JSON.parse(await page.innerText(byTestId('snippet-agent')));
       assert.deepEqual(agent.watches[0].remotes[0], { host: '127.0.0.1', port: server.rsyncPort, module: MODULE, user: USER, passwordFile: '/etc/rsync.pass' });
-      assert.match(await page.innerText(byTestId('snippet-sersync')), new RegExp(`<remote ip="127.0.0.1" name="${MODULE}"/>`));
+      const sersyncXml = await page.innerText(byTestId('snippet-sersync'));
+      assert.match(sersyncXml, new RegExp(`<remote ip="127.0.0.1" name="${MODULE}"/>`));
+      // What the console offers to copy is what the agent accepts, as is.
+      const snippets = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-snippets-'));
+      fs.writeFileSync(path.join(snippets, 'agent.json'), JSON.stringify(agent));
+      fs.writeFileSync(path.join(snippets, 'confxml.xml'), sersyncXml);
+      const fromJson = agentCli(['check-config', '--config', path.join(snippets, 'agent.json')]);
+      assert.equal(fromJson.status, 0, fromJson.stderr);
+      assert.equal(JSON.parse(fromJson.stdout).watches[0].remotes[0].module, MODULE);
+      const fromXml = agentCli(['check-config', '--from-sersync', path.join(snippets, 'confxml.xml')]);
+      assert.equal(fromXml.status, 0, fromXml.stderr);
+      assert.match(fromXml.stdout, new RegExp(`"module": "${MODULE}"`));
       await screenshot(page, 'module-detail');
 
       const mod = await server.admin.get(`/api/v1/modules/${MODULE}`);

@@ -42,8 +42,11 @@ describe('connect snippets', () => {
     expect(JSON.parse(agentConfig({ ...target, user: null })).watches[0].remotes[0]).toEqual({ host: 'hub.example', port: 8730, module: 'myhub1' });
   });
 
-  it('writes the sersync confxml.xml parts with escaped attributes and the custom port', () => {
+  it('writes a complete sersync confxml.xml with escaped attributes and the custom port', () => {
     const xml = sersyncConfXml({ ...target, source: '/src/a&b' });
+    expect(xml.startsWith('<?xml version="1.0" encoding="ISO-8859-1"?>\n<head version="2.5">')).toBe(true);
+    expect(xml.trimEnd().endsWith('</head>')).toBe(true);
+    expect(new DOMParser().parseFromString(xml, 'application/xml').querySelector('parsererror')).toBeNull();
     expect(xml).toContain('<localpath watch="/src/a&amp;b">');
     expect(xml).toContain('<remote ip="hub.example" name="myhub1"/>');
     expect(xml).toContain('<auth start="true" users="admin1" passwordfile="/etc/rsync.pass"/>');

@@ -67,23 +67,50 @@ function xmlAttr(v: string): string {
   return v.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-/** The parts of sersync's confxml.xml that point it at this module (the rest of the file keeps its defaults). */
+/**
+ * A complete sersync 2.5 confxml.xml pointing at this module: the stock file's structure and defaults, so it can
+ * replace the file as is (sersync and `rsynchub-agent --from-sersync` both read it).
+ */
 export function sersyncConfXml(t: ConnectTarget): string {
   const auth = t.user
     ? `<auth start="true" users="${xmlAttr(t.user)}" passwordfile="${xmlAttr(t.passwordFile ?? DEFAULT_PASSWORD_FILE)}"/>`
     : `<auth start="false" users="root" passwordfile="/etc/rsync.pas"/>`;
   return [
-    `<sersync>`,
-    `    <localpath watch="${xmlAttr(sourceDir(t.source).replace(/\/$/, ''))}">`,
-    `        <remote ip="${xmlAttr(t.host)}" name="${xmlAttr(t.module)}"/>`,
-    `    </localpath>`,
-    `    <rsync>`,
-    `        <commonParams params="-artuz"/>`,
-    `        ${auth}`,
-    `        <userDefinedPort start="${t.port === 873 ? 'false' : 'true'}" port="${t.port}"/>`,
-    `        <timeout start="false" time="100"/>`,
-    `        <ssh start="false"/>`,
-    `    </rsync>`,
-    `</sersync>`,
+    `<?xml version="1.0" encoding="ISO-8859-1"?>`,
+    `<head version="2.5">`,
+    `    <host hostip="localhost" port="8008"></host>`,
+    `    <debug start="false"/>`,
+    `    <fileSystem xfs="false"/>`,
+    `    <filter start="false">`,
+    `        <exclude expression="(.*)\.svn"></exclude>`,
+    `    </filter>`,
+    `    <inotify>`,
+    `        <delete start="true"/>`,
+    `        <createFolder start="true"/>`,
+    `        <createFile start="false"/>`,
+    `        <closeWrite start="true"/>`,
+    `        <moveFrom start="true"/>`,
+    `        <moveTo start="true"/>`,
+    `        <attrib start="false"/>`,
+    `        <modify start="false"/>`,
+    `    </inotify>`,
+    `    <sersync>`,
+    `        <localpath watch="${xmlAttr(sourceDir(t.source).replace(/\/$/, ''))}">`,
+    `            <remote ip="${xmlAttr(t.host)}" name="${xmlAttr(t.module)}"/>`,
+    `        </localpath>`,
+    `        <rsync>`,
+    `            <commonParams params="-artuz"/>`,
+    `            ${auth}`,
+    `            <userDefinedPort start="${t.port === 873 ? 'false' : 'true'}" port="${t.port}"/>`,
+    `            <timeout start="false" time="100"/>`,
+    `            <ssh start="false"/>`,
+    `        </rsync>`,
+    `        <failLog path="/tmp/rsync_fail_log.sh" timeToExecute="60"/>`,
+    `        <crontab start="false" schedule="600">`,
+    `            <crontabfilter start="false"></crontabfilter>`,
+    `        </crontab>`,
+    `        <plugin start="false" name="command"/>`,
+    `    </sersync>`,
+    `</head>`,
   ].join('\n');
 }
