@@ -177,6 +177,9 @@ describe('hostile input changes nothing', () => {
     { what: 'a port out of range', method: 'PUT', url: '/api/v1/daemon/settings', body: () => ({ port: 70000 }) },
     { what: 'a hostname as the bind address', method: 'PUT', url: '/api/v1/daemon/settings', body: () => ({ address: 'localhost' }) },
     { what: 'a control char in the motd', method: 'PUT', url: '/api/v1/daemon/settings', body: () => ({ motd: 'hello\u0007' }) },
+    { what: 'a motd line the protocol reads as a daemon error', method: 'PUT', url: '/api/v1/daemon/settings', body: () => ({ motd: 'Welcome\n@ERROR: maintenance' }) },
+    { what: 'the same path as another module', method: 'POST', url: '/api/v1/modules', body: (r) => ({ name: 'h1', path: `${r}/base` }) },
+    { what: 'a path inside another module', method: 'POST', url: '/api/v1/modules', body: (r) => ({ name: 'h1', path: `${r}/base/h1` }) },
   ];
 
   before(async () => {
@@ -311,11 +314,13 @@ describe('every route needs auth, and auditors cannot mutate', () => {
     return out;
   }
 
-  test('the OpenAPI document is served', async () => {
-    const ui = await server.client().get('/api/docs');
+  test('the OpenAPI document is served to logged-in users only', async () => {
+    assert.equal((await server.client().get('/api/docs')).status, 401);
+    assert.equal((await server.client().get('/api/docs-json')).status, 401);
+    const ui = await server.admin.get('/api/docs');
     assert.equal(ui.status, 200);
     assert.match(ui.text, /swagger/i);
-    const spec = (await server.client().get('/api/docs-json')).body;
+    const spec = (await server.admin.get('/api/docs-json')).body;
     assert.ok(Object.keys(spec.paths).length > 20);
   });
 

@@ -15,6 +15,9 @@ import { ValidationFailed } from './common/errors';
 import { APP_CONFIG, AppConfig } from './config/app-config';
 import { AuditService } from './audit/audit.service';
 import { auditEntryFor } from './audit/audit.interceptor';
+import { AdminsService } from './auth/admins.service';
+import { AuthService } from './auth/auth.service';
+import { RefusalLimiter } from './common/refusal-limiter';
 
 function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((e) => {
@@ -51,9 +54,22 @@ export async function createApp(options: CreateAppOptions = {}): Promise<INestAp
   );
   app.useWebSocketAdapter(new WsAdapter(app));
   const audit = app.get(AuditService);
+  const admins = app.get(AdminsService);
+  const auth = app.get(AuthService);
+  const anonymousRefusals = new RefusalLimiter(20, 60_000);
   exceptionFilter.onRefusedMutation = async (req, err) => {
-    await audit.record(auditEntryFor(req as Request, 'failure', err));
+    const entry = await auditEntryFor(req as Request, 'failure', err, (name) => admins.usernameExists(name));
+    // Anyone can send refused requests: keep the first ones per address and minute, not an unbounded flood.
+    if (entry.actorType === 'anonymous' && !anonymousRefusals.allow(entry.clientIp ?? 'unknown')) return;
+    await audit.record(entry);
   };
+  // The API description is not public either: same session cookie or bearer token as the API.
+  app.use(['/api/docs', '/api/docs-json'], (req: Request, res: Response, next: NextFunction) => {
+    auth
+      .authenticate({ cookieHeader: req.headers.cookie, authorization: req.headers.authorization })
+      .then((principal) => (principal ? next() : res.status(401).json({ statusCode: 401, error: 'unauthorized', message: 'authentication required' })))
+      .catch(next);
+  });
   app.enableShutdownHooks();
 
   const document = SwaggerModule.createDocument(

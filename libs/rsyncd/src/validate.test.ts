@@ -10,6 +10,7 @@ import {
   checkLogFormat,
   checkModuleName,
   checkModulePath,
+  checkModulePathOverlap,
   checkMotd,
   checkRefuseOption,
   checkRsyncPassword,
@@ -290,4 +291,38 @@ describe('validateDaemonSettings', () => {
     test(label, () => assert.deepEqual(validateDaemonSettings({ ...base, ...over }).map((e) => e.field), expected));
   }
   test('IPv6 address accepted', () => assert.deepEqual(validateDaemonSettings({ ...base, address: '::' }), []));
+});
+
+describe('checkModulePathOverlap', () => {
+  const others = [
+    { name: 'a', path: '/data/modules/a' },
+    { name: 'deep', path: '/data/modules/x/y/z' },
+  ];
+  const cases: [string, RegExp | null][] = [
+    ['/data/modules/b', null],
+    ['/data/modules/ab', null], // a prefix of a name is not containment
+    ['/data/modules/a', /already the path of module "a"/],
+    ['/data/modules/a/sub', /lies inside module "a"/],
+    ['/data/modules/x', /contains module "deep"/],
+    ['/data/modules/x/y/z/w', /lies inside module "deep"/],
+    ['/data/modules/x/y2', null],
+  ];
+  for (const [p, expected] of cases) {
+    test(`${p} -> ${expected ?? 'ok'}`, () => {
+      const got = checkModulePathOverlap(p, others);
+      if (expected === null) assert.equal(got, null);
+      else assert.match(got ?? '', expected);
+    });
+  }
+});
+
+describe('checkMotd refuses protocol lines', () => {
+  const cases: [string, boolean][] = [
+    ['Welcome\nto RsyncHub', true],
+    ['mail me @ admin', true],
+    ['Welcome\n@ERROR: maintenance', false],
+    ['@RSYNCD: EXIT', false],
+    ['ok\r\n@ERROR: x', false],
+  ];
+  for (const [motd, ok] of cases) test(JSON.stringify(motd), () => assert.equal(checkMotd(motd) === null, ok));
 });

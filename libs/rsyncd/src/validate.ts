@@ -257,6 +257,23 @@ export function checkMotd(m: string): string | null {
   if (typeof m !== 'string') return 'must be a string';
   if (m.length > MAX_MOTD_LENGTH) return `must be at most ${MAX_MOTD_LENGTH} characters`;
   if (CONTROL_CHARS_EXCEPT_NEWLINE.test(m)) return 'must not contain control characters other than newlines';
+  // The daemon sends the motd inside its protocol greeting, where a line starting with '@' is a protocol message
+  // (`@ERROR: ...` makes every client give up, `@RSYNCD: EXIT` ends the listing).
+  if (m.split(/\r?\n/).some((line) => line.startsWith('@'))) return "must not have a line starting with '@' (the rsync protocol reads it as a daemon message)";
+  return null;
+}
+
+/**
+ * Two modules must not share data: a path equal to, inside, or containing another module's path is refused, so
+ * one module's writers cannot reach into another and purging one never deletes another's files.
+ * Returns a message naming the other module, or null.
+ */
+export function checkModulePathOverlap(p: string, others: { name: string; path: string }[]): string | null {
+  for (const o of others) {
+    if (o.path === p) return `is already the path of module "${o.name}"`;
+    if (isStrictlyInside(p, o.path)) return `lies inside module "${o.name}" (${o.path})`;
+    if (isStrictlyInside(o.path, p)) return `contains module "${o.name}" (${o.path})`;
+  }
   return null;
 }
 

@@ -1,7 +1,8 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
-import { ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import type { AuditEntryDto, AuditQuery, Page } from '@rsynchub/contracts';
+import type { AuditEntryDto, Page } from '@rsynchub/contracts';
+import { AuditQueryDto } from '../common/query.dto';
 import { AuditService } from './audit.service';
 
 @ApiTags('audit')
@@ -11,8 +12,7 @@ export class AuditController {
 
   /** Append-only: there is deliberately no route that changes or removes an entry. */
   @Get()
-  @ApiQuery({ name: 'format', required: false, enum: ['json', 'csv'] })
-  async list(@Query() q: AuditQuery & { format?: string }, @Res({ passthrough: true }) res: Response): Promise<Page<AuditEntryDto> | string> {
+  async list(@Query() q: AuditQueryDto, @Res({ passthrough: true }) res: Response): Promise<Page<AuditEntryDto> | string> {
     if (q.format === 'csv') {
       res.setHeader('Content-Type', 'text/csv; charset=utf-8');
       res.setHeader('Content-Disposition', 'attachment; filename="rsynchub-audit.csv"');

@@ -1,6 +1,7 @@
 import { CallHandler, ExecutionContext, HttpException, Injectable, NestInterceptor } from '@nestjs/common';
 import type { Request } from 'express';
 import { catchError, from, mergeMap, Observable } from 'rxjs';
+import { AdminsService } from '../auth/admins.service';
 import { principalOf } from '../auth/principal';
 import { LiveEventsHub } from '../events/live-events.hub';
 import { auditChangeOf } from './audit-change';
@@ -18,6 +19,7 @@ export class AuditInterceptor implements NestInterceptor {
   constructor(
     private readonly audit: AuditService,
     private readonly hub: LiveEventsHub,
+    private readonly admins: AdminsService,
   ) {}
 
   intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -39,7 +41,7 @@ export class AuditInterceptor implements NestInterceptor {
   }
 
   private async write(req: Request, outcome: 'success' | 'failure', responseBody: unknown, err: unknown): Promise<void> {
-    const entry = auditEntryFor(req, outcome, err);
+    const entry = await auditEntryFor(req, outcome, err, (name) => this.admins.usernameExists(name));
     const change = auditChangeOf(req);
     entry.before = change?.before ?? null;
     entry.after = outcome === 'success' ? (change?.after ?? responseBody ?? null) : null;
@@ -53,24 +55,34 @@ export class AuditInterceptor implements NestInterceptor {
   }
 }
 
-/** The who/what/where of a request, shared by the interceptor and by refusals that never reach a controller. */
-export function auditEntryFor(req: Request, outcome: 'success' | 'failure', err: unknown): NewAuditEntry {
+/**
+ * The who/what/where of a request, shared by the interceptor and by refusals that never reach a controller.
+ * Without a principal the actor is "anonymous", except for a login, where the attempted username is kept only if it
+ * names an account: people type passwords into username fields, and the audit log must not keep them.
+ */
+export async function auditEntryFor(
+  req: Request,
+  outcome: 'success' | 'failure',
+  err: unknown,
+  isAccount: (username: string) => Promise<boolean>,
+): Promise<NewAuditEntry> {
   const principal = principalOf(req);
   const body = (req.body ?? {}) as Record<string, unknown>;
   const routePath = (req.route as { path?: string } | undefined)?.path ?? req.path;
   const change = auditChangeOf(req);
   const params = (req.params ?? {}) as Record<string, string>;
-  const attempted = typeof body.username === 'string' ? body.username.slice(0, 64) : 'anonymous';
+  const isLogin = routePath.endsWith('/auth/login');
+  let actor = principal?.username ?? 'anonymous';
+  if (!principal && isLogin && typeof body.username === 'string') {
+    actor = (await isAccount(body.username)) ? body.username : '(unknown username)';
+  }
+  const bodyTarget = typeof body.name === 'string' ? body.name.slice(0, 128) : typeof body.username === 'string' && !isLogin ? body.username.slice(0, 64) : null;
   return {
-    actor: principal ? principal.username : attempted,
-    actorType: principal ? (principal.via === 'token' ? 'token' : 'admin') : outcome === 'success' && routePath.endsWith('/auth/login') ? 'admin' : 'anonymous',
+    actor,
+    actorType: principal ? (principal.via === 'token' ? 'token' : 'admin') : outcome === 'success' && isLogin ? 'admin' : 'anonymous',
     role: principal?.role ?? null,
     action: change?.action ?? actionFor(req.method, routePath, body),
-    target:
-      change?.target ??
-      params.name ??
-      params.id ??
-      (typeof body.name === 'string' ? body.name.slice(0, 128) : typeof body.username === 'string' ? body.username.slice(0, 64) : null),
+    target: change?.target ?? params.name ?? params.id ?? (isLogin ? (actor === '(unknown username)' ? null : actor) : bodyTarget),
     clientIp: req.ip ?? req.socket?.remoteAddress ?? null,
     outcome,
     detail: err ? (err instanceof HttpException ? err.message : 'internal error') : null,

@@ -79,6 +79,11 @@ export class AdminsService implements OnApplicationBootstrap {
     return (await this.admins.find({ order: { id: 'ASC' } })).map(toAdminDto);
   }
 
+  /** Whether an account has this username (for the audit log: an attempted name is kept only if it is one). */
+  async usernameExists(username: string): Promise<boolean> {
+    return username.length <= 64 && (await this.admins.exist({ where: { username } }));
+  }
+
   async get(id: number): Promise<AdminDto> {
     return toAdminDto(await this.find(id));
   }

@@ -1,3 +1,4 @@
+import * as net from 'node:net';
 import * as path from 'node:path';
 
 /**
@@ -40,6 +41,14 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number, min:
   return value;
 }
 
+/** Bind addresses are IP literals: a hostname would be resolved by rsync at every start, and could change. */
+function ipFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: string): string {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (net.isIP(raw) === 0) throw new Error(`${name} must be an IP address such as 0.0.0.0 or 127.0.0.1, got "${raw}"`);
+  return raw;
+}
+
 export function loadAppConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
   const dataDir = path.resolve(cwd, env.RSYNCHUB_DATA_DIR || './data');
   const rootsRaw = env.RSYNCHUB_STORAGE_ROOTS;
@@ -56,7 +65,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
     httpPort: intFromEnv(env, 'RSYNCHUB_HTTP_PORT', 3000, 0, 65535),
     httpHost: env.RSYNCHUB_HTTP_HOST || '0.0.0.0',
     rsyncPort: intFromEnv(env, 'RSYNCHUB_RSYNC_PORT', 8873, 1, 65535),
-    rsyncAddress: env.RSYNCHUB_RSYNC_ADDRESS || '0.0.0.0',
+    rsyncAddress: ipFromEnv(env, 'RSYNCHUB_RSYNC_ADDRESS', '0.0.0.0'),
     storageRoots,
     adminPassword: env.RSYNCHUB_ADMIN_PASSWORD || undefined,
     rsyncBinary: env.RSYNCHUB_RSYNC_BINARY || 'rsync',

@@ -45,7 +45,7 @@ function readIfExists(file: string): string | null {
  * fails, files already renamed are put back, so a failed write leaves the previous set intact.
  * Order matters to the caller: e.g. the secrets file before the config that references it.
  */
-export function writeFilesAtomically(writes: AtomicWrite[]): void {
+export function writeFilesAtomically(writes: AtomicWrite[]): { restore: () => void } {
   // Read the old contents first: a target that cannot be read fails the write before anything is created.
   const previous = writes.map((w) => readIfExists(w.file));
   const temps: string[] = [];
@@ -71,4 +71,12 @@ export function writeFilesAtomically(writes: AtomicWrite[]): void {
     throw err;
   }
   for (const dir of new Set(writes.map((w) => path.dirname(w.file)))) fsyncDir(dir);
+  return {
+    /** Puts the previous contents back (atomically, 0600), for a caller whose own commit failed afterwards. */
+    restore: () => {
+      const back = writes.flatMap((w, i) => (previous[i] === null ? [] : [{ file: w.file, content: previous[i]! }]));
+      writes.forEach((w, i) => previous[i] === null && fs.rmSync(w.file, { force: true }));
+      if (back.length > 0) writeFilesAtomically(back);
+    },
+  };
 }

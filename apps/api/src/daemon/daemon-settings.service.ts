@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import * as net from 'node:net';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
 import type { DaemonSettingsDto, UpdateDaemonSettingsRequest } from '@rsynchub/contracts';
 import { validateDaemonSettings } from '@rsynchub/rsyncd';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { assertValid } from '../common/errors';
+import { assertValid, ValidationFailed } from '../common/errors';
 import { DaemonSettingsEntity } from './daemon-settings.entity';
 import { RsyncdConfigWriter } from './rsyncd-config-writer';
 
@@ -65,6 +66,15 @@ export class DaemonSettingsService implements OnModuleInit {
   }
 
   async update(patch: UpdateDaemonSettingsRequest): Promise<{ before: DaemonSettingsDto; after: DaemonSettingsDto }> {
+    const current = await this.load();
+    const next = { ...current, ...patch };
+    assertValid(validateDaemonSettings(next));
+    if (next.port !== current.port) {
+      // Before anything changes: a socket the daemon could not bind would take it down after a 200. (Only on a new
+      // port: on the current one, our own daemon holds it.)
+      const problem = await canBind(next.address, next.port);
+      if (problem) throw new ValidationFailed([{ field: patch.port !== undefined ? 'port' : 'address', message: problem }]);
+    }
     return this.writer.change(async (em) => {
       const before = await this.load(em);
       const after: DaemonSettingsDto = { ...before, ...patch };
@@ -73,4 +83,18 @@ export class DaemonSettingsService implements OnModuleInit {
       return { before, after };
     });
   }
+}
+
+/** Null when `address:port` can be bound now, else why not (in use, or a privileged port without root). */
+export function canBind(address: string, port: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EADDRINUSE') resolve(`port ${port} on ${address} is already in use by another program`);
+      else if (err.code === 'EACCES') resolve(`port ${port} needs root (ports below 1024 are privileged)`);
+      else if (err.code === 'EADDRNOTAVAIL') resolve(`${address} is not an address of this machine`);
+      else resolve(`cannot listen on ${address}:${port}: ${err.message}`);
+    });
+    server.listen({ host: address, port, exclusive: true }, () => server.close(() => resolve(null)));
+  });
 }

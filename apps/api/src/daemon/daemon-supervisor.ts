@@ -86,6 +86,12 @@ export class DaemonSupervisor implements OnApplicationShutdown {
     };
   }
 
+  /** Records a problem found outside the supervisor (e.g. the config could not be written) unless one is shown. */
+  noteError(message: string): void {
+    if (!this.lastError) this.lastError = message;
+    this.statusChanges.next(this.status());
+  }
+
   /** Port and address come from the daemon settings; a change takes effect on the next (re)start. */
   setListen(port: number, address: string): boolean {
     const changed = port !== this.port || address !== this.address;

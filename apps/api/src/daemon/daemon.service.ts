@@ -25,9 +25,20 @@ export class DaemonService implements OnApplicationBootstrap {
     });
   }
 
+  /**
+   * Never fails the server's start: without rsync, or with a config the installed rsync refuses, the console still
+   * comes up and says what is wrong; a config written by an earlier run keeps serving meanwhile.
+   */
   async onApplicationBootstrap(): Promise<void> {
-    await this.writer.regenerate();
+    let configError: string | null = null;
+    try {
+      await this.writer.regenerate();
+    } catch (err) {
+      configError = `could not write the daemon configuration: ${(err as Error).message}`;
+      this.logger.error(configError);
+    }
     if (this.config.startDaemon) await this.supervisor.start();
+    if (configError) this.supervisor.noteError(configError);
   }
 
   status(): DaemonStatusDto {

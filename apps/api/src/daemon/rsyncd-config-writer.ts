@@ -93,27 +93,38 @@ export class RsyncdConfigWriter {
   private async changeNow<T>(mutation: (em: EntityManager) => Promise<T>): Promise<T> {
     let previous: WrittenConfig | null = null;
     let written!: WrittenConfig;
-    const result = await this.writes.transaction(async (em) => {
-      previous = this.last;
-      const value = await mutation(em);
-      written = await this.render(em);
-      const secrets = await this.requireSource('secrets')(em);
-      const secretsText = this.renderSecretsOrFail(secrets);
-      await this.prove(written.config, secretsText);
-      try {
-        fs.mkdirSync(this.paths.lockDir, { recursive: true, mode: 0o700 });
-        // Secrets first: a config naming a user the secrets file lacks only denies that user.
-        writeFilesAtomically([
-          { file: this.paths.secretsFile, content: secretsText },
-          { file: this.paths.motdFile, content: written.settings.motd ? written.settings.motd.replace(/\n?$/, '\n') : '' },
-          { file: this.paths.configFile, content: written.config },
-        ]);
-      } catch (err) {
-        throw new InternalServerErrorException(`could not write the daemon configuration: ${(err as Error).message}`);
+    let swapped: { restore: () => void } | null = null;
+    let result: T;
+    try {
+      result = await this.writes.transaction(async (em) => {
+        previous = this.last;
+        const value = await mutation(em);
+        written = await this.render(em);
+        const secrets = await this.requireSource('secrets')(em);
+        const secretsText = this.renderSecretsOrFail(secrets);
+        await this.prove(written.config, secretsText);
+        try {
+          fs.mkdirSync(this.paths.lockDir, { recursive: true, mode: 0o700 });
+          // Secrets first: a config naming a user the secrets file lacks only denies that user.
+          swapped = writeFilesAtomically([
+            { file: this.paths.secretsFile, content: secretsText },
+            { file: this.paths.motdFile, content: written.settings.motd ? written.settings.motd.replace(/\n?$/, '\n') : '' },
+            { file: this.paths.configFile, content: written.config },
+          ]);
+        } catch (err) {
+          throw new InternalServerErrorException(`could not write the daemon configuration: ${(err as Error).message}`);
+        }
+        this.last = written;
+        return value;
+      });
+    } catch (err) {
+      // The files were swapped but the database did not commit (the last step): files and database must agree.
+      if (swapped) {
+        (swapped as { restore: () => void }).restore();
+        this.last = previous;
       }
-      this.last = written;
-      return value;
-    });
+      throw err;
+    }
     for (const listener of this.listeners) {
       try {
         await listener(written, previous);

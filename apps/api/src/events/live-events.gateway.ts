@@ -4,6 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import { Subscription } from 'rxjs';
 import { WebSocket, WebSocketServer } from 'ws';
 import { LIVE_EVENT_TYPES, LiveEventType, LiveMessage } from '@rsynchub/contracts';
+import { AuthEvents } from '../auth/auth-events';
 import { AuthService } from '../auth/auth.service';
 import { isOriginAllowed } from '../auth/secrets';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
@@ -14,7 +15,14 @@ const FILE_BATCH_MS = 100;
 /** A client whose unsent data exceeds this is dropped (it can reconnect); ingestion and others never wait for it. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
 
+/** Open sockets are re-checked this often, so an expired session does not keep a stream alive. */
+const RECHECK_MS = 30_000;
+/** Credential changes that end sessions or tokens: every socket is re-checked at once. */
+const REVOKING_EVENTS = new Set(['logout', 'token.revoked', 'password.changed', 'admin.updated', 'admin.deleted']);
+
 interface ClientState {
+  /** The upgrade request's credentials, re-checked while the socket lives. */
+  credentials: { cookieHeader?: string; authorization?: string };
   events: Set<LiveEventType> | null;
   modules: Set<string> | null;
   pendingFiles: unknown[];
@@ -30,11 +38,14 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
   private readonly logger = new Logger(LiveEventsGateway.name);
   private readonly clients = new Map<WebSocket, ClientState>();
   private subscription: Subscription | null = null;
+  private revocations: Subscription | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
+  private recheckTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly hub: LiveEventsHub,
     private readonly auth: AuthService,
+    private readonly authEvents: AuthEvents,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -56,10 +67,21 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
     this.subscription = this.hub.events.subscribe((e) => this.dispatch(e));
     this.flushTimer = setInterval(() => this.flushFiles(), FILE_BATCH_MS);
     this.flushTimer.unref();
+    this.recheckTimer = setInterval(() => void this.recheckAll(), RECHECK_MS);
+    this.recheckTimer.unref();
+    this.revocations = this.authEvents.events$.subscribe((e) => {
+      if (REVOKING_EVENTS.has(e.type)) void this.recheckAll();
+    });
   }
 
-  handleConnection(client: WebSocket): void {
-    const state: ClientState = { events: null, modules: null, pendingFiles: [], lastFilesSentAt: 0 };
+  handleConnection(client: WebSocket, req: IncomingMessage): void {
+    const state: ClientState = {
+      credentials: { cookieHeader: req.headers.cookie, authorization: req.headers.authorization },
+      events: null,
+      modules: null,
+      pendingFiles: [],
+      lastFilesSentAt: 0,
+    };
     this.clients.set(client, state);
     client.on('message', (raw) => this.onClientMessage(client, state, raw.toString()));
     client.on('close', () => this.clients.delete(client));
@@ -67,9 +89,27 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
     this.send(client, { type: 'hello', at: new Date().toISOString(), data: { events: LIVE_EVENT_TYPES } });
   }
 
+  /** Closes every socket whose session or token is no longer valid (logged out, revoked, expired, account gone). */
+  async recheckAll(): Promise<void> {
+    for (const [client, state] of [...this.clients]) {
+      let principal = null;
+      try {
+        principal = await this.auth.authenticate(state.credentials);
+      } catch {
+        /* treated as invalid */
+      }
+      if (!principal && this.clients.has(client)) {
+        this.clients.delete(client);
+        client.close(4401, 'authentication expired or revoked');
+      }
+    }
+  }
+
   onModuleDestroy(): void {
     this.subscription?.unsubscribe();
+    this.revocations?.unsubscribe();
     if (this.flushTimer) clearInterval(this.flushTimer);
+    if (this.recheckTimer) clearInterval(this.recheckTimer);
     for (const client of this.clients.keys()) client.close(1001, 'server shutting down');
   }
 

@@ -59,6 +59,11 @@ export class ImportService {
             skipped.push({ kind: 'module', name: module.name, reason: issues.map((i) => `${i.field}: ${i.message}`).join('; ') });
             continue;
           }
+          const overlap = await this.modules.overlapIssue(em, module.path, null);
+          if (overlap) {
+            skipped.push({ kind: 'module', name: module.name, reason: `path ${overlap}` });
+            continue;
+          }
           undo.push(this.modules.prepareDirectory(module).undo);
           await this.modules.createWithin(em, module);
           response.createdModules.push(module.name);

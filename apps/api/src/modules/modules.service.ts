@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import * as fs from 'node:fs';
 import { EntityManager, Repository } from 'typeorm';
 import type { CreateModuleRequest, FieldError, ModuleDto, ModuleFields, UpdateModuleRequest } from '@rsynchub/contracts';
-import { checkModulePath, moduleWithDefaults, validateModule } from '@rsynchub/rsyncd';
+import { checkModulePath, checkModulePathOverlap, moduleWithDefaults, validateModule } from '@rsynchub/rsyncd';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { assertValid, conflict, notFound, ValidationFailed } from '../common/errors';
 import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
@@ -47,6 +47,7 @@ export class ModulesService implements OnModuleInit {
   async create(req: CreateModuleRequest): Promise<ModuleChange> {
     const fields = moduleWithDefaults(req);
     assertValid(validateModule(fields, { roots: this.config.storageRoots }));
+    await this.assertNoOverlap(this.modules.manager, fields.path, null);
     return this.applyWithDirectory(fields, (em) => this.createWithin(em, fields)).then(async (change) => ({
       ...change,
       after: await this.get(fields.name),
@@ -63,6 +64,7 @@ export class ModulesService implements OnModuleInit {
       throw conflict(`a module named "${fields.name}" already exists (names are case-insensitive)`);
     }
     await this.assertUsersExist(em, fields);
+    await this.assertNoOverlap(em, fields.path, null);
     const now = new Date();
     const { users, ...columns } = fields;
     await repo.insert({ ...columns, createdAt: now, updatedAt: now });
@@ -91,10 +93,12 @@ export class ModulesService implements OnModuleInit {
     const current = await this.fieldsOf(this.modules.manager, await this.findOrFail(this.modules.manager, name));
     const fields: ModuleFields = { ...current, ...req };
     assertValid(validateModule(fields, { roots: this.config.storageRoots }));
+    await this.assertNoOverlap(this.modules.manager, fields.path, current.name);
     return this.applyWithDirectory(fields, async (em) => {
       const entity = await this.findOrFail(em, name);
       const before = this.toDto(await this.fieldsOf(em, entity), entity);
       await this.assertUsersExist(em, fields);
+      await this.assertNoOverlap(em, fields.path, entity.name);
       const { users, name: _name, ...columns } = fields;
       await em.getRepository(RsyncModuleEntity).update({ id: entity.id }, { ...columns, updatedAt: new Date() });
       if (req.users !== undefined) await this.users.setGrants(em, entity.name, users);
@@ -107,6 +111,8 @@ export class ModulesService implements OnModuleInit {
    * unless `purge` is asked for, and then only after the config no longer names the module.
    */
   async remove(name: string, purge: boolean): Promise<ModuleChange & { purged: boolean }> {
+    // A purge that could not be done safely is refused before anything changes, not after the module is gone.
+    if (purge) this.purgeTarget((await this.get(name)).path);
     const change = await this.writer.change(async (em) => {
       const entity = await this.findOrFail(em, name);
       const before = this.toDto(await this.fieldsOf(em, entity), entity);
@@ -116,14 +122,53 @@ export class ModulesService implements OnModuleInit {
     });
     let purged = false;
     if (purge && change.before) {
-      // Checked again at the moment of deletion: never remove anything outside the storage roots.
-      const issue = checkModulePath(change.before.path, this.config.storageRoots);
-      if (issue) throw new ValidationFailed([{ field: 'path', message: `not purged: ${issue}` }]);
-      fs.rmSync(change.before.path, { recursive: true, force: true });
+      // Resolved again at the moment of deletion, and the resolved path is what gets removed.
+      const target = this.purgeTarget(change.before.path);
+      if (target) fs.rmSync(target, { recursive: true, force: true });
       purged = true;
       this.logger.log(`purged the data of module ${change.before.name} at ${change.before.path}`);
     }
     return { ...change, purged };
+  }
+
+  /**
+   * What a purge may delete: the module directory itself, only if it still lies inside the storage roots both as
+   * written and once every symbolic link is resolved (a writer into a module could have swapped a parent for a
+   * link). Null when the directory is already gone. Throws when deleting would be unsafe.
+   */
+  private purgeTarget(modulePath: string): string | null {
+    const lexical = checkModulePath(modulePath, this.config.storageRoots);
+    if (lexical) throw new ValidationFailed([{ field: 'path', message: `not purged: ${lexical}` }]);
+    let real: string;
+    try {
+      real = fs.realpathSync(modulePath);
+    } catch {
+      return null;
+    }
+    const realRoots = this.config.storageRoots.map((r) => {
+      try {
+        return fs.realpathSync(r);
+      } catch {
+        return r;
+      }
+    });
+    if (checkModulePath(real, realRoots) !== null) {
+      throw new ValidationFailed([{ field: 'path', message: `not purged: ${modulePath} resolves to ${real}, outside the storage roots` }]);
+    }
+    return real;
+  }
+
+  /** Refuses a path that equals, contains or lies inside another module's path (see checkModulePathOverlap). */
+  async assertNoOverlap(em: EntityManager, modulePath: string, exceptName: string | null): Promise<void> {
+    const issue = await this.overlapIssue(em, modulePath, exceptName);
+    if (issue) throw new ValidationFailed([{ field: 'path', message: issue }]);
+  }
+
+  async overlapIssue(em: EntityManager, modulePath: string, exceptName: string | null): Promise<string | null> {
+    const others = (await em.getRepository(RsyncModuleEntity).find({ select: { name: true, path: true } })).filter(
+      (m) => exceptName === null || m.name.toLowerCase() !== exceptName.toLowerCase(),
+    );
+    return checkModulePathOverlap(modulePath, others);
   }
 
   private async applyWithDirectory(fields: ModuleFields, mutation: (em: EntityManager) => Promise<ModuleChange>): Promise<ModuleChange> {

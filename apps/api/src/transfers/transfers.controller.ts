@@ -1,7 +1,8 @@
 import { Controller, Get, Param, ParseIntPipe, Query, Res } from '@nestjs/common';
 import { ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import type { FileEventDto, FileEventQuery, Page, StatsDto, TransferQuery, TransferSessionDto } from '@rsynchub/contracts';
+import type { FileEventDto, Page, StatsDto, TransferSessionDto } from '@rsynchub/contracts';
+import { FileEventQueryDto, TransferQueryDto } from '../common/query.dto';
 import { TransfersService } from './transfers.service';
 
 function sendCsv(res: Response, filename: string): void {
@@ -15,8 +16,7 @@ export class TransfersController {
   constructor(private readonly transfers: TransfersService) {}
 
   @Get('transfers')
-  @ApiQuery({ name: 'format', required: false, enum: ['json', 'csv'] })
-  async list(@Query() q: TransferQuery & { format?: string }, @Res({ passthrough: true }) res: Response): Promise<Page<TransferSessionDto> | string> {
+  async list(@Query() q: TransferQueryDto, @Res({ passthrough: true }) res: Response): Promise<Page<TransferSessionDto> | string> {
     if (q.format === 'csv') {
       sendCsv(res, 'rsynchub-transfers.csv');
       return this.transfers.csv(q);
@@ -30,10 +30,9 @@ export class TransfersController {
   }
 
   @Get('transfers/:id/files')
-  @ApiQuery({ name: 'format', required: false, enum: ['json', 'csv'] })
   async files(
     @Param('id', ParseIntPipe) id: number,
-    @Query() q: FileEventQuery & { format?: string },
+    @Query() q: FileEventQueryDto,
     @Res({ passthrough: true }) res: Response,
   ): Promise<Page<FileEventDto> | string> {
     if (q.format === 'csv') {
@@ -46,7 +45,7 @@ export class TransfersController {
   @Get('stats')
   @ApiQuery({ name: 'window', required: false, description: 'seconds to average rates over (10..3600, default 60)' })
   stats(@Query('window') window?: string): Promise<StatsDto> {
-    const w = window === undefined ? 60 : Math.min(3600, Math.max(10, Number(window) || 60));
+    const w = typeof window !== 'string' ? 60 : Math.min(3600, Math.max(10, Number(window) || 60));
     return this.transfers.stats(w);
   }
 }
