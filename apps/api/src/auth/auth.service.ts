@@ -114,8 +114,23 @@ export class AuthService {
     return { adminId: admin.id, username: admin.username, role: admin.role, via: 'token', credentialId: row.id };
   }
 
+  /** Attempts from one address run one after another, so parallel guesses cannot all pass the throttle check. */
+  private readonly loginQueues = new Map<string, Promise<unknown>>();
+
   /** Checks the password (throttled), opens a session and returns its token. */
-  async login(username: string, password: string, ctx: RequestContext): Promise<LoginResponse> {
+  login(username: string, password: string, ctx: RequestContext): Promise<LoginResponse> {
+    const ip = ctx.ip ?? 'unknown';
+    const previous = this.loginQueues.get(ip) ?? Promise.resolve();
+    const attempt = previous.catch(() => undefined).then(() => this.loginNow(username, password, ctx));
+    const tail = attempt.catch(() => undefined);
+    this.loginQueues.set(ip, tail);
+    void tail.then(() => {
+      if (this.loginQueues.get(ip) === tail) this.loginQueues.delete(ip);
+    });
+    return attempt;
+  }
+
+  private async loginNow(username: string, password: string, ctx: RequestContext): Promise<LoginResponse> {
     const ip = ctx.ip ?? 'unknown';
     const attempted = username.slice(0, 64);
     const wait = this.throttle.retryAfterSeconds(username, ip, Date.now());
