@@ -345,5 +345,11 @@ describe('audit', () => {
     assert.ok(stats.today.sessions > 20);
     const sources = (await server.admin.get('/api/v1/sources')).body;
     assert.equal(sources[0].name, 'src1');
+    const activity = (await server.admin.get('/api/v1/transfers/by-module')).body;
+    const one = activity.find((a: any) => a.module === 'one');
+    const newestPush = (await sessions('&module=one&status=success')).find((s) => s.direction === 'push');
+    assert.equal(one.lastPushAt, newestPush.startedAt);
+    assert.equal(one.lastPushSize, newestPush.totalSize);
+    assert.equal(one.lastPushFiles, newestPush.fileCount);
   });
 });

@@ -332,6 +332,18 @@ export interface TransferQuery {
   limit?: number;
 }
 
+/** The newest activity of one module (`GET /api/v1/transfers/by-module`). */
+export interface ModuleActivityDto {
+  module: string;
+  lastSessionAt: string;
+  lastStatus: TransferStatus;
+  /** The newest successful push into the module. */
+  lastPushAt: string | null;
+  /** Total size of the files in that push (rsync's "total size"), and how many files it sent. */
+  lastPushSize: number | null;
+  lastPushFiles: number | null;
+}
+
 export interface FileEventQuery {
   op?: FileOp;
   path?: string;

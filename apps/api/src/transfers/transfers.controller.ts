@@ -1,7 +1,7 @@
 import { Controller, Get, Param, ParseIntPipe, Query, Res } from '@nestjs/common';
 import { ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import type { FileEventDto, Page, StatsDto, TransferSessionDto } from '@rsynchub/contracts';
+import type { FileEventDto, ModuleActivityDto, Page, StatsDto, TransferSessionDto } from '@rsynchub/contracts';
 import { FileEventQueryDto, TransferQueryDto } from '../common/query.dto';
 import { TransfersService } from './transfers.service';
 
@@ -22,6 +22,11 @@ export class TransfersController {
       return this.transfers.csv(q);
     }
     return this.transfers.list(q);
+  }
+
+  @Get('transfers/by-module')
+  activityByModule(): Promise<ModuleActivityDto[]> {
+    return this.transfers.activityByModule();
   }
 
   @Get('transfers/:id')

@@ -4,6 +4,7 @@ import { Repository, SelectQueryBuilder } from 'typeorm';
 import {
   FileEventDto,
   FileEventQuery,
+  ModuleActivityDto,
   Page,
   StatsDto,
   TRANSFER_STATUSES,
@@ -58,6 +59,21 @@ export class TransfersService {
       { header: 'files', value: (r) => r.fileCount },
       { header: 'deleted', value: (r) => r.deletedCount },
     ]);
+  }
+
+  /** Newest session and newest successful push of every module that has any. */
+  async activityByModule(): Promise<ModuleActivityDto[]> {
+    const rows: { module: string; lastSessionAt: string; lastStatus: TransferStatus; lastPushAt: string | null; lastPushSize: number | null; lastPushFiles: number | null }[] =
+      await this.sessions.manager.query(
+        `SELECT s.module AS module, s.started_at AS lastSessionAt, s.status AS lastStatus,
+           p.started_at AS lastPushAt, p.total_size AS lastPushSize, p.file_count AS lastPushFiles
+         FROM transfer_sessions s
+         JOIN (SELECT MAX(id) AS id FROM transfer_sessions WHERE module IS NOT NULL GROUP BY module COLLATE NOCASE) latest ON latest.id = s.id
+         LEFT JOIN (SELECT module, MAX(id) AS id FROM transfer_sessions WHERE direction = 'push' AND status = 'success' GROUP BY module COLLATE NOCASE) lp ON lp.module = s.module COLLATE NOCASE
+         LEFT JOIN transfer_sessions p ON p.id = lp.id
+         ORDER BY s.module`,
+      );
+    return rows;
   }
 
   async get(id: number): Promise<TransferSessionDto> {

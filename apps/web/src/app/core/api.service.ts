@@ -34,7 +34,7 @@ import {
   type UpdateAdminRequest,
   type UpdateDaemonSettingsRequest,
   type UpdateModuleRequest,
-  type UpdateRsyncUserRequest,
+  type UpdateRsyncUserRequest, type ModuleActivityDto
 } from '@rsynchub/contracts';
 import { toApiError } from './api-error';
 import { queryString } from './format';
@@ -151,6 +151,9 @@ export class ApiService {
   // history & live figures
   transfers(q: TransferQuery = {}) {
     return this.call<Page<TransferSessionDto>>('GET', 'transfers', undefined, q as Query);
+  }
+  moduleActivity() {
+    return this.call<ModuleActivityDto[]>('GET', 'transfers/by-module');
   }
   transfer(id: number) {
     return this.call<TransferSessionDto>('GET', `transfers/${id}`);

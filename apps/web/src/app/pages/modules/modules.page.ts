@@ -8,11 +8,11 @@ import { MatButtonModule } from '@angular/material/button';
 import { MatDialog } from '@angular/material/dialog';
 import { MatProgressBarModule } from '@angular/material/progress-bar';
 import { firstValueFrom } from 'rxjs';
-import type { ModuleDto } from '@rsynchub/contracts';
+import type { ModuleActivityDto, ModuleDto } from '@rsynchub/contracts';
 import { ApiService } from '../../core/api.service';
 import { AuthService } from '../../core/auth.service';
 import type { ApiError } from '../../core/api-error';
-import { formatTime } from '../../core/format';
+import { formatBytes, formatTime } from '../../core/format';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
 import { ConfirmDialogComponent, type ConfirmData, type ConfirmResult } from '../../shared/confirm-dialog.component';
 
@@ -23,6 +23,8 @@ export interface ModuleRow {
   access: string;
   enabled: boolean;
   lastActivity: string | null;
+  /** Total size of the newest successful push, for "size of last push". */
+  lastPushSize: number | null;
   module: ModuleDto;
 }
 
@@ -32,14 +34,15 @@ export function accessLabel(m: Pick<ModuleDto, 'readOnly' | 'writeOnly'>): strin
   return 'read-write';
 }
 
-export function toRow(m: ModuleDto, lastActivity: string | null): ModuleRow {
+export function toRow(m: ModuleDto, activity: ModuleActivityDto | null): ModuleRow {
   return {
     name: m.name,
     path: m.path,
     users: m.users.map((u) => `${u.name}:${u.access}`).join(', '),
     access: accessLabel(m),
     enabled: m.enabled,
-    lastActivity,
+    lastActivity: activity?.lastSessionAt ?? null,
+    lastPushSize: activity?.lastPushSize ?? null,
     module: m,
   };
 }
@@ -87,6 +90,10 @@ export function toRow(m: ModuleDto, lastActivity: string | null): ModuleRow {
             <th mat-header-cell *matHeaderCellDef mat-sort-header>Last activity</th>
             <td mat-cell *matCellDef="let r">{{ r.lastActivity ? fmt(r.lastActivity) : '—' }}</td>
           </ng-container>
+          <ng-container matColumnDef="lastPushSize">
+            <th mat-header-cell *matHeaderCellDef mat-sort-header>Last push</th>
+            <td mat-cell *matCellDef="let r">{{ r.lastPushSize === null ? '—' : bytes(r.lastPushSize) }}</td>
+          </ng-container>
           <ng-container matColumnDef="actions">
             <th mat-header-cell *matHeaderCellDef><span class="rh-sr-only">Actions</span></th>
             <td mat-cell *matCellDef="let r" class="actions">
@@ -108,7 +115,7 @@ export function toRow(m: ModuleDto, lastActivity: string | null): ModuleRow {
     </div>
   `,
   styles: `.modules-table { width: 100%; } td.actions { white-space: nowrap; text-align: right; }
-    @media (max-width: 600px) { .mat-column-path, .mat-column-access, .mat-column-lastActivity { display: none; } }`,
+    @media (max-width: 600px) { .mat-column-path, .mat-column-access, .mat-column-lastActivity, .mat-column-lastPushSize { display: none; } }`,
 })
 export class ModulesPage implements OnInit {
   private readonly api = inject(ApiService);
@@ -121,8 +128,9 @@ export class ModulesPage implements OnInit {
   readonly error = signal<ApiError | null>(null);
   readonly notice = signal<string | null>(null);
   readonly filter = signal('');
-  readonly columns = computed(() => ['name', 'path', 'users', 'access', 'lastActivity', ...(this.auth.canEdit() ? ['actions'] : [])]);
+  readonly columns = computed(() => ['name', 'path', 'users', 'access', 'lastActivity', 'lastPushSize', ...(this.auth.canEdit() ? ['actions'] : [])]);
   readonly fmt = formatTime;
+  readonly bytes = formatBytes;
 
   constructor() {
     this.data.filterPredicate = (r, f) => `${r.name} ${r.path} ${r.users} ${r.access}`.toLowerCase().includes(f);
@@ -140,8 +148,8 @@ export class ModulesPage implements OnInit {
   async load(): Promise<void> {
     this.loading.set(true);
     try {
-      const [modules, last] = await Promise.all([this.api.modules(), this.lastActivity()]);
-      this.data.data = modules.map((m) => toRow(m, last.get(m.name) ?? null));
+      const [modules, last] = await Promise.all([this.api.modules(), this.activity()]);
+      this.data.data = modules.map((m) => toRow(m, last.get(m.name.toLowerCase()) ?? null));
       this.error.set(null);
     } catch (err) {
       this.error.set(err as ApiError);
@@ -150,16 +158,13 @@ export class ModulesPage implements OnInit {
     }
   }
 
-  /** Newest session per module from the recent history; empty when the history is not available. */
-  private async lastActivity(): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
+  /** Newest session and push per module (lower-cased name: rsync matches module names case-insensitively). */
+  private async activity(): Promise<Map<string, ModuleActivityDto>> {
     try {
-      const page = await this.api.transfers({ limit: 200 });
-      for (const s of page.items) if (s.module && !out.has(s.module)) out.set(s.module, s.endedAt ?? s.startedAt);
+      return new Map((await this.api.moduleActivity()).map((a) => [a.module.toLowerCase(), a]));
     } catch {
-      /* history not available: the column shows — */
+      return new Map(); // history not available: the columns show —
     }
-    return out;
   }
 
   async remove(m: ModuleDto): Promise<void> {
