@@ -6,6 +6,7 @@
 import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { rsync, sleep } from '@rsynchub/testing';
 
 /** Every process group we started, so an exit (normal, error or signal) never leaves daemons behind. */
@@ -86,6 +87,7 @@ export async function stopGroup(child: ChildProcess, signal: NodeJS.Signals = 'S
 /** A bare `rsync --daemon --no-detach` on 127.0.0.1 with one writable anonymous module per name. */
 export interface BareDaemon {
   port: number;
+  pid: number;
   moduleDir(name: string): string;
   stop(): Promise<void>;
 }
@@ -121,6 +123,7 @@ export async function startBareDaemon(dir: string, port: number, modules: string
   }
   return {
     port,
+    pid: proc.pid!,
     moduleDir: (name) => path.join(dir, 'modules', name),
     stop: () => stopGroup(proc),
   };
@@ -280,4 +283,40 @@ export function burstDiffs(root: string, layout: ReturnType<typeof burstLayout>,
 
 export function emptyDir(dir: string): void {
   for (const e of fs.readdirSync(dir)) fs.rmSync(path.join(dir, e), { recursive: true, force: true });
+}
+
+/** Epoch milliseconds with sub-millisecond resolution, comparable between the main thread and workers. */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** Runs the burst writer in a worker thread; resolves with when the first write started and the last one ended. */
+export async function writeBurstInWorker(root: string, total: number): Promise<{ startMs: number; endMs: number }> {
+  const worker = new Worker(path.join(__dirname, 'agent-writer.js'), { workerData: { root, total } });
+  try {
+    const next = () => new Promise<Record<string, number>>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    await next(); // loaded and layout built: the clock starts with the first write, not with the worker's start
+    const done = next();
+    worker.postMessage('go');
+    const r = await done;
+    return { startMs: r.startMs!, endMs: r.endMs! };
+  } finally {
+    await worker.terminate();
+  }
+}
+
+/** CPU seconds of a process from /proc/PID/stat: its own, and that of its children it has waited for. */
+export function cpuSeconds(pid: number): { self: number; children: number } {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // after comm: state(0) ... utime(11) stime(12) cutime(13) cstime(14), in clock ticks (USER_HZ = 100 on Linux)
+    const tick = (i: number) => Number(f[i]) / 100;
+    return { self: tick(11) + tick(12), children: tick(13) + tick(14) };
+  } catch {
+    return { self: NaN, children: NaN };
+  }
 }
