@@ -4,6 +4,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Agent } from './agent';
@@ -82,6 +83,17 @@ test('modify, append, directory chmod', async () => {
   fs.writeFileSync(p('pre/deep/old.txt'), 'rewritten in place');
   fs.chmodSync(p('x/y'), 0o750);
   await waitConverged(src, targets(), 'modifications');
+});
+
+test('a rewrite keeping size and mtime is still pushed (rsync\'s quick check alone would skip it)', async () => {
+  fs.writeFileSync(p('same-size.txt'), 'AAAA');
+  await waitConverged(src, targets(), 'first version');
+  const ref = path.join(outside, 'same-size.ref');
+  execFileSync('touch', ['-r', p('same-size.txt'), ref]); // remember the exact mtime, nanoseconds included
+  fs.writeFileSync(p('same-size.txt'), 'BBBB');
+  execFileSync('touch', ['-r', ref, p('same-size.txt')]);
+  await waitConverged(src, targets(), 'same size, same mtime, new content');
+  for (const t of targets()) assert.equal(fs.readFileSync(path.join(t, 'same-size.txt'), 'utf8'), 'BBBB');
 });
 
 test('renames of files and non-empty directories; directories moved in and out of the tree', async () => {

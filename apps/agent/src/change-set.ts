@@ -136,7 +136,9 @@ export interface PushPlan {
  * - directories go recursive (that run also uses --delete, so a re-created directory loses stale contents on the
  *   target); existing paths under a recursive directory are dropped (the recursion covers them);
  * - a top-level change adds '.' to the flat run so the root directory's mtime follows (rsync sends implied parent
- *   directories of listed paths with their attributes, but never the root itself).
+ *   directories of listed paths with their attributes, but never the root itself);
+ * - everything else (files, symlinks, deletions) goes flat, where the agent's knowledge that they changed overrides
+ *   rsync's size+mtime quick check.
  */
 export function planPush(changes: readonly Change[], stateOf: (rel: string) => PathState): PushPlan {
   const recursive: string[] = [];
@@ -201,13 +203,9 @@ export function planPush(changes: readonly Change[], stateOf: (rel: string) => P
       add(flat, p);
     }
   }
-  if (recursive.length > 0) {
-    // -r only changes how listed directories are sent, so files, symlinks and deletions can ride along in the
-    // recursive run: one rsync process instead of two. Only the root itself must stay out of it ('.' with -r is
-    // everything).
-    for (const p of flat) recursive.push(p);
-    flat.length = 0;
-  }
+  // Changed files stay in the flat run even when a recursive run happens too: the flat run skips rsync's quick check
+  // (--ignore-times), because a rewrite of the same size within the same mtime tick would otherwise look unchanged
+  // and be skipped. That costs a second rsync process only in batches that have both.
   if (touchesRoot) flat.unshift('.');
   return { recursive, flat };
 }

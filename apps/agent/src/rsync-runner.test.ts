@@ -16,9 +16,9 @@ test('remoteUrl', () => {
 test('buildRsyncArgs per mode', () => {
   const common = ['-artuz', '--timeout=100', '--contimeout=10', '--password-file=/etc/p', '--exclude=*.tmp'];
   assert.deepEqual(buildRsyncArgs(target, 'flat'),
-    [...common, '--files-from=-', '--from0', '--relative', '--delete-missing-args', '--force', '--no-r', '.', 'rsync://u@h:874/m/']);
+    [...common, '--files-from=-', '--from0', '--relative', '--delete-missing-args', '--force', '--no-r', '--ignore-times', '.', 'rsync://u@h:874/m/']);
   assert.deepEqual(buildRsyncArgs(target, 'recursive'),
-    [...common, '--files-from=-', '--from0', '--relative', '--delete-missing-args', '--force', '-r', '--delete', '.', 'rsync://u@h:874/m/']);
+    [...common, '--files-from=-', '--from0', '--relative', '--delete-missing-args', '--force', '-r', '--delete', '--modify-window=-1', '.', 'rsync://u@h:874/m/']);
   assert.deepEqual(buildRsyncArgs(target, 'full', ['*.php']),
     [...common, '--exclude=*.php', '-r', '--delete', '--force', '--info=progress2', '--no-inc-recursive', './', 'rsync://u@h:874/m/']);
 });

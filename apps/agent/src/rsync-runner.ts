@@ -39,8 +39,10 @@ export function buildRsyncArgs(t: RsyncTarget, mode: RunMode, extraExcludes: rea
     args.push('-r', '--delete', '--force', '--info=progress2', '--no-inc-recursive', './');
   } else {
     args.push('--files-from=-', '--from0', '--relative', '--delete-missing-args', '--force');
-    if (mode === 'recursive') args.push('-r', '--delete');
-    else args.push('--no-r');
+    // The watcher saw these paths change: never let the quick check (same size, same mtime) skip one. Recursive runs
+    // cover new or re-created directories, where comparing mtimes to the nanosecond is enough.
+    if (mode === 'recursive') args.push('-r', '--delete', '--modify-window=-1');
+    else args.push('--no-r', '--ignore-times');
     args.push('.');
   }
   args.push(remoteUrl(t.remote));
