@@ -137,3 +137,31 @@ test('status prints per-target queue, lag, last success and last error; SIGTERM 
   for (const line of output.split('\n').filter((l) => l.startsWith('{'))) assert.doesNotThrow(() => JSON.parse(line));
   assert.match(output, /"msg":"stopped"/);
 });
+
+test('--daemon detaches: the command returns, the background agent syncs and logs to its file, SIGTERM via its pid file stops it', async () => {
+  const daemonState = path.join(work, 'daemon-state');
+  const started = spawnSync(process.execPath, [MAIN, 'run', '--daemon', '--config', configFile, '--state-dir', daemonState], { encoding: 'utf8', timeout: 15_000 });
+  assert.equal(started.status, 0, started.stderr);
+  const pidFromMessage = Number(/pid (\d+)/.exec(started.stdout)?.[1]);
+  assert.ok(pidFromMessage > 0, started.stdout);
+  await waitUntil(() => fs.existsSync(path.join(daemonState, 'agent.pid')), 'the pid file');
+  const pid = Number(fs.readFileSync(path.join(daemonState, 'agent.pid'), 'utf8').trim());
+  assert.equal(pid, pidFromMessage);
+  try {
+    await waitUntil(() => {
+      try {
+        return (JSON.parse(fs.readFileSync(path.join(daemonState, 'state.json'), 'utf8')) as AgentState).targets.length === 2;
+      } catch {
+        return false;
+      }
+    }, 'the background agent to be up');
+    fs.writeFileSync(path.join(src, 'from-the-daemon.txt'), 'synced by the detached agent');
+    await waitConverged(src, [a.moduleDir, b.moduleDir], 'the detached agent syncing');
+    const st = spawnSync(process.execPath, [MAIN, 'status', '--state-dir', daemonState], { encoding: 'utf8' });
+    assert.match(st.stdout, new RegExp(`running, pid ${pid}`));
+    assert.match(fs.readFileSync(path.join(daemonState, 'agent.log'), 'utf8'), /"msg":"agent started"/);
+  } finally {
+    process.kill(pid, 'SIGTERM');
+    await waitUntil(() => !fs.existsSync(path.join(daemonState, 'agent.pid')), 'the detached agent to stop');
+  }
+});
