@@ -428,12 +428,23 @@ export async function benchAgent(
       return `${label} ${fmt(median(done), 2)} s (${fmt(median(done) / base, 2)}x, ${median(rs.map((r) => r.spawnsReported ?? r.spawnsSeen))} rsync)${failed ? ` [${failed} of ${rs.length} rounds failed]` : ''}`;
     };
     console.log(`burst ${burstFiles.toLocaleString('en-US')} files    rsync -a baseline ${fmt(base, 2)} s | ${burstPlans.map((p) => burstText(p.label)).join(' | ')}   [medians of ${rounds} rounds]`);
+    // The same burst counted from its LAST write, like the baseline, which starts once the tree exists: how long after
+    // the writer is done the target catches up (the writing speed of this disk is taken out).
+    const afterLastText = (label: string) => {
+      const rs = (burst.get(label) ?? []).filter((r) => r.doneSec !== undefined);
+      if (rs.length === 0) return `${label} -`;
+      const tail = median(rs.map((r) => r.doneSec! - r.createdSec));
+      return `${label} ${fmt(tail, 2)} s (${fmt(tail / base, 2)}x)`;
+    };
+    console.log(`burst, from the last write   rsync -a baseline ${fmt(base, 2)} s | ${burstPlans.map((p) => afterLastText(p.label)).join(' | ')}   [medians of ${rounds} rounds]`);
     const agentLat = latency.get('agent|isolated');
     const p50 = agentLat && agentLat.samples.length ? percentile(agentLat.samples, 50) : NaN;
     const agentDone = (burst.get('agent') ?? []).filter((r) => r.doneSec !== undefined).map((r) => r.doneSec!);
     const ratio = agentDone.length ? median(agentDone) / base : NaN;
+    const agentTail = (burst.get('agent') ?? []).filter((r) => r.doneSec !== undefined).map((r) => r.doneSec! - r.createdSec);
+    const tailRatio = agentTail.length ? median(agentTail) / base : NaN;
     console.log(`targets: agent single-edit p50 < 300 ms (isolated edits): ${p50 < 300 && !agentLat?.error ? 'MET' : 'MISSED'} (${fmt(p50)} ms); ` +
-      `agent burst <= 1.5x rsync -a: ${ratio <= 1.5 ? 'MET' : 'MISSED'} (${fmt(ratio, 2)}x)`);
+      `agent burst <= 1.5x rsync -a: from the first write ${ratio <= 1.5 ? 'MET' : 'MISSED'} (${fmt(ratio, 2)}x), from the last write ${tailRatio <= 1.5 ? 'MET' : 'MISSED'} (${fmt(tailRatio, 2)}x)`);
   } finally {
     for (const c of [...contenders]) await c.stop().catch(() => undefined);
     if (daemon) await daemon.stop().catch(() => undefined);

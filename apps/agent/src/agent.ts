@@ -46,6 +46,8 @@ interface Root {
   queues: TargetQueue[];
   pending: WatchEvent[];
   timer: NodeJS.Timeout | undefined;
+  /** When the first event of the open batch arrived (ms). */
+  batchStartedAt: number;
   excludeRegex: RegExp[];
   events: AgentConfig['watches'][number]['events'];
   lastEventAt: string | null;
@@ -128,7 +130,7 @@ export class Agent {
 
     for (const w of this.config.watches) {
       const root: Root = {
-        path: w.path, queues: [], pending: [], timer: undefined, lastEventAt: null, watching: false,
+        path: w.path, queues: [], pending: [], timer: undefined, batchStartedAt: 0, lastEventAt: null, watching: false,
         excludeRegex: w.excludeRegex.map((r) => new RegExp(r)), events: w.events,
         watcher: undefined as unknown as RootWatcher,
       };
@@ -197,8 +199,13 @@ export class Agent {
     if (events.length === 0) return;
     root.pending.push(...events);
     root.lastEventAt = new Date().toISOString();
-    // The window starts at the first event and is not extended by later ones, which bounds the added latency.
-    if (!root.timer) root.timer = setTimeout(() => this.flush(root), this.config.batchDelayMs);
+    // Push once the tree has been quiet for batchDelayMs: a burst (an unpacked archive, a build) becomes one batch
+    // instead of many runs racing the writer. maxBatchDelayMs bounds the wait, so a never-ending stream still moves.
+    const now = Date.now();
+    if (!root.timer) root.batchStartedAt = now;
+    else clearTimeout(root.timer);
+    const left = root.batchStartedAt + Math.max(this.config.maxBatchDelayMs, this.config.batchDelayMs) - now;
+    root.timer = setTimeout(() => this.flush(root), Math.max(0, Math.min(this.config.batchDelayMs, left)));
   }
 
   private flush(root: Root): void {

@@ -61,8 +61,10 @@ export interface AgentConfig {
   /** Name reported to the hub; defaults to the hostname. */
   name?: string;
   watches: WatchConfig[];
-  /** Coalescing window for watcher events. */
+  /** A batch is pushed once no event came for this long (quiet period)... */
   batchDelayMs: number;
+  /** ...or this long after its first event, whichever comes first, so a long burst still moves. */
+  maxBatchDelayMs: number;
   retry: RetryPolicy;
   /** rsync --timeout (seconds of I/O inactivity); 0 = none. */
   timeoutSec: number;
@@ -88,6 +90,7 @@ export const DEFAULT_PORT = 873;
 
 export const DEFAULTS = {
   batchDelayMs: 100,
+  maxBatchDelayMs: 1000,
   retry: { initialDelayMs: 1000, maxDelayMs: 60_000, factor: 2, jitter: 0.2 } as RetryPolicy,
   timeoutSec: 0,
   connectTimeoutSec: 10,
@@ -153,7 +156,7 @@ export function validateConfig(raw: unknown): AgentConfig {
   if (!isObj(raw)) throw new ConfigError(['config must be an object with a "watches" list']);
 
   const known = new Set([
-    'name', 'watches', 'batchDelayMs', 'retry', 'timeoutSec', 'connectTimeoutSec', 'fullSync', 'recoverWithFullSync',
+    'name', 'watches', 'batchDelayMs', 'maxBatchDelayMs', 'retry', 'timeoutSec', 'connectTimeoutSec', 'fullSync', 'recoverWithFullSync',
     'maxPathsPerRun', 'stateDir', 'logLevel', 'heartbeat',
   ]);
   for (const k of Object.keys(raw)) if (!known.has(k)) problems.push(`${k}: unknown setting`);
@@ -324,6 +327,7 @@ export function validateConfig(raw: unknown): AgentConfig {
   const config: AgentConfig = {
     watches,
     batchDelayMs: num(raw.batchDelayMs, 'batchDelayMs', DEFAULTS.batchDelayMs, 0, 60_000),
+    maxBatchDelayMs: num(raw.maxBatchDelayMs, 'maxBatchDelayMs', DEFAULTS.maxBatchDelayMs, 0, 600_000),
     retry,
     timeoutSec: num(raw.timeoutSec, 'timeoutSec', DEFAULTS.timeoutSec, 0),
     connectTimeoutSec: num(raw.connectTimeoutSec, 'connectTimeoutSec', DEFAULTS.connectTimeoutSec, 0),
