@@ -6,15 +6,14 @@ import { MatFormFieldModule } from '@angular/material/form-field';
 import { MatInputModule } from '@angular/material/input';
 import { MatProgressBarModule } from '@angular/material/progress-bar';
 import { MatDialog } from '@angular/material/dialog';
-import { firstValueFrom } from 'rxjs';
 import type { DaemonStatusDto, ModuleDto, TransferSessionDto } from '@rsynchub/contracts';
 import { ApiService } from '../../core/api.service';
+import { confirmModuleDelete } from './confirm-module-delete';
 import { AuthService } from '../../core/auth.service';
 import type { ApiError } from '../../core/api-error';
 import { formatBytes, formatTime } from '../../core/format';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
 import { CopyBlockComponent } from '../../shared/copy-block.component';
-import { ConfirmDialogComponent, type ConfirmData, type ConfirmResult } from '../../shared/confirm-dialog.component';
 import { accessLabel } from './modules.page';
 import { agentConfig, passwordFileCommand, rsyncCommand, sersyncConfXml, type ConnectTarget } from './connect-snippets';
 
@@ -88,16 +87,10 @@ export class ModuleDetailPage implements OnInit {
   async remove(): Promise<void> {
     const m = this.module();
     if (!m) return;
-    const data: ConfirmData = {
-      title: `Delete module ${m.name}?`,
-      message: `The module is removed from rsyncd.conf. The data in ${m.path} is kept on disk.`,
-      confirmLabel: 'Delete',
-      option: { label: 'Also delete the data', messageWhenChecked: `The module is removed AND everything in ${m.path} is deleted. This cannot be undone.` },
-    };
-    const res = await firstValueFrom(this.dialog.open<ConfirmDialogComponent, ConfirmData, ConfirmResult>(ConfirmDialogComponent, { data }).afterClosed());
-    if (!res?.confirmed) return;
+    const choice = await confirmModuleDelete(this.dialog, m);
+    if (!choice) return;
     try {
-      await this.api.deleteModule(m.name, res.option);
+      await this.api.deleteModule(m.name, choice.purge);
       await this.router.navigate(['/modules']);
     } catch (err) {
       this.error.set(err as ApiError);

@@ -7,14 +7,13 @@ import { MatInputModule } from '@angular/material/input';
 import { MatButtonModule } from '@angular/material/button';
 import { MatDialog } from '@angular/material/dialog';
 import { MatProgressBarModule } from '@angular/material/progress-bar';
-import { firstValueFrom } from 'rxjs';
 import type { ModuleActivityDto, ModuleDto } from '@rsynchub/contracts';
 import { ApiService } from '../../core/api.service';
+import { confirmModuleDelete } from './confirm-module-delete';
 import { AuthService } from '../../core/auth.service';
 import type { ApiError } from '../../core/api-error';
 import { formatBytes, formatTime } from '../../core/format';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
-import { ConfirmDialogComponent, type ConfirmData, type ConfirmResult } from '../../shared/confirm-dialog.component';
 
 export interface ModuleRow {
   name: string;
@@ -168,16 +167,10 @@ export class ModulesPage implements OnInit {
   }
 
   async remove(m: ModuleDto): Promise<void> {
-    const data: ConfirmData = {
-      title: `Delete module ${m.name}?`,
-      message: `The module is removed from rsyncd.conf. The data in ${m.path} is kept on disk.`,
-      confirmLabel: 'Delete',
-      option: { label: 'Also delete the data', messageWhenChecked: `The module is removed AND everything in ${m.path} is deleted. This cannot be undone.` },
-    };
-    const res = await firstValueFrom(this.dialog.open<ConfirmDialogComponent, ConfirmData, ConfirmResult>(ConfirmDialogComponent, { data }).afterClosed());
-    if (!res?.confirmed) return;
+    const choice = await confirmModuleDelete(this.dialog, m);
+    if (!choice) return;
     try {
-      const out = await this.api.deleteModule(m.name, res.option);
+      const out = await this.api.deleteModule(m.name, choice.purge);
       this.notice.set(out.purged ? `Module ${m.name} deleted with its data.` : `Module ${m.name} deleted; its data in ${m.path} was kept.`);
       this.error.set(null);
       await this.load();
