@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type AgentConfig, passwordFileModeProblem, targetId } from './config';
-import { BURST_QUIET_MS, burstLikely, coalesce, type WatchEvent } from './change-set';
+import { coalesce, type WatchEvent } from './change-set';
 import { writeFileAtomic } from './journal';
 import type { Logger } from './log';
 import { type Progress, renderProgressBar, spawnCounter } from './rsync-runner';
@@ -52,14 +52,6 @@ interface Root {
   events: AgentConfig['watches'][number]['events'];
   lastEventAt: string | null;
   watching: boolean;
-}
-
-function isDirectory(p: string): boolean {
-  try {
-    return fs.statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 /** Problems that stop the agent from starting (password file modes, missing roots). */
@@ -207,14 +199,13 @@ export class Agent {
     if (events.length === 0) return;
     root.pending.push(...events);
     root.lastEventAt = new Date().toISOString();
-    // Push once the tree has been quiet: a burst (an unpacked archive, a build) becomes one batch instead of many runs
-    // racing the writer. maxBatchDelayMs bounds the wait, so a never-ending stream still moves.
+    // Push once the tree has been quiet for batchDelayMs: a burst (an unpacked archive, a build) becomes one batch
+    // instead of many runs racing the writer. maxBatchDelayMs bounds the wait, so a never-ending stream still moves.
     const now = Date.now();
     if (!root.timer) root.batchStartedAt = now;
     else clearTimeout(root.timer);
-    const quiet = burstLikely(events, isDirectory) ? Math.max(this.config.batchDelayMs, BURST_QUIET_MS) : this.config.batchDelayMs;
-    const left = root.batchStartedAt + Math.max(this.config.maxBatchDelayMs, quiet) - now;
-    root.timer = setTimeout(() => this.flush(root), Math.max(0, Math.min(quiet, left)));
+    const left = root.batchStartedAt + Math.max(this.config.maxBatchDelayMs, this.config.batchDelayMs) - now;
+    root.timer = setTimeout(() => this.flush(root), Math.max(0, Math.min(this.config.batchDelayMs, left)));
   }
 
   private flush(root: Root): void {

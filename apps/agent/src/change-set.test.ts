@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { burstLikely, coalesce, combineKinds, type Change, mergeChanges, planPush, type PathState, relativeTo, filesFromBuffer, type WatchEvent } from './change-set';
+import { coalesce, combineKinds, type Change, mergeChanges, planPush, type PathState, relativeTo, filesFromBuffer } from './change-set';
 
 const R = '/src';
 const ev = (type: 'create' | 'update' | 'delete', p: string) => ({ type, path: `${R}/${p}` });
@@ -71,17 +71,4 @@ test('planPush: table', () => {
 
 test('filesFromBuffer is NUL separated and keeps odd names', () => {
   assert.deepEqual(filesFromBuffer(['a b', 'new\nline', 'ü']).toString('utf8'), 'a b\0new\nline\0ü\0');
-});
-
-test('burstLikely: many events at once, or a new directory', () => {
-  const dirs = new Set(['/w/newdir']);
-  const isDir = (p: string) => dirs.has(p);
-  const cases: [WatchEvent[], boolean][] = [
-    [[{ type: 'update', path: '/w/a.txt' }], false],
-    [[{ type: 'create', path: '/w/a.txt' }, { type: 'delete', path: '/w/b.txt' }], false],
-    [[{ type: 'create', path: '/w/newdir' }], true],
-    [[{ type: 'update', path: '/w/newdir' }], false],
-    [Array.from({ length: 64 }, (_, i) => ({ type: 'update' as const, path: `/w/f${i}` })), true],
-  ];
-  for (const [events, expected] of cases) assert.equal(burstLikely(events, isDir), expected, JSON.stringify(events.slice(0, 2)));
 });

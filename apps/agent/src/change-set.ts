@@ -19,19 +19,6 @@ export interface WatchEvent {
   path: string;
 }
 
-/**
- * @parcel/watcher delivers the first events of a busy tree at once and then at most every ~500 ms, so during a burst
- * a short quiet period would end between two deliveries. When a burst is likely (many events at once, or a new
- * directory, whose contents usually follow), the batch waits out one delivery interval instead.
- */
-export const BURST_QUIET_MS = 600;
-const BURST_EVENTS = 64;
-
-export function burstLikely(events: readonly WatchEvent[], isDirectory: (absPath: string) => boolean): boolean {
-  if (events.length >= BURST_EVENTS) return true;
-  return events.some((e) => e.type === 'create' && isDirectory(e.path));
-}
-
 /** What finally happened to a path within a batch. */
 export type ChangeKind = 'create' | 'update' | 'delete';
 
