@@ -24,26 +24,9 @@ export function sessionRowToDto(r: TransferSessionEntity): TransferSessionDto {
   };
 }
 
+/** The live tracker's view of a session (after its row was inserted, so it has an id). */
 export function trackedToDto(s: TrackedSession): TransferSessionDto {
-  return {
-    id: s.id!,
-    daemonPid: s.daemonPid,
-    module: s.module,
-    user: s.user,
-    clientIp: s.clientIp,
-    clientHost: s.clientHost,
-    direction: s.direction,
-    startedAt: s.startedAt.toISOString(),
-    endedAt: s.endedAt ? s.endedAt.toISOString() : null,
-    bytesReceived: s.bytesReceived,
-    bytesSent: s.bytesSent,
-    totalSize: s.totalSize,
-    fileCount: s.fileCount,
-    deletedCount: s.deletedCount,
-    status: s.status,
-    exitCode: s.exitCode,
-    error: s.error,
-  };
+  return sessionRowToDto({ ...s, id: s.id!, startedAt: s.startedAt.toISOString(), endedAt: s.endedAt ? s.endedAt.toISOString() : null });
 }
 
 export function trackedFromRow(r: TransferSessionEntity): TrackedSession {
