@@ -358,7 +358,7 @@ export interface FileEventQuery {
 export interface AuditEntryDto {
   id: number;
   at: string;
-  /** Username of the admin, or `token:<name>` for an API token, or the attempted username for a failed login. */
+  /** Username of the admin (actorType says whether a session or an API token acted), "anonymous" for refused unauthenticated calls, or for a failed login the attempted username when it names an account ("(unknown username)" otherwise). */
   actor: string;
   actorType: 'admin' | 'token' | 'anonymous';
   role: AdminRole | null;
