@@ -10,7 +10,7 @@ import { benchThroughput } from './throughput';
 const all: Record<string, () => Promise<void>> = {
   ingest: () => benchIngestion(Number(process.env.BENCH_LINES ?? 1_000_000)),
   latency: () => benchLatency(Number(process.env.BENCH_ITERATIONS ?? 300)),
-  throughput: () => benchThroughput(Number(process.env.BENCH_MB ?? 1000), Number(process.env.BENCH_RUNS ?? 7)),
+  throughput: () => benchThroughput(Number(process.env.BENCH_MB ?? 200), Number(process.env.BENCH_RUNS ?? 40)),
   agent: () => benchAgent(),
 };
 
