@@ -6,10 +6,9 @@ import { MatButtonModule } from '@angular/material/button';
 import { MatProgressBarModule } from '@angular/material/progress-bar';
 import type { AuditEntryDto, AuditQuery } from '@rsynchub/contracts';
 import { ApiService } from '../../core/api.service';
-import type { ApiError } from '../../core/api-error';
 import { formatTime } from '../../core/format';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
-import { localToIso } from '../transfers/transfers.page';
+import { CursorList, filterQuery } from '../../core/cursor-list';
 import { diffValues, type DiffLine } from './diff';
 
 @Component({
@@ -20,31 +19,26 @@ import { diffValues, type DiffLine } from './diff';
 })
 export class AuditPage implements OnInit {
   private readonly api = inject(ApiService);
-  readonly items = signal<AuditEntryDto[]>([]);
-  readonly nextCursor = signal<string | null>(null);
-  readonly loading = signal(false);
-  readonly error = signal<ApiError | null>(null);
-  readonly query = signal<AuditQuery>({});
+  private readonly list = new CursorList<AuditEntryDto, AuditQuery>((q) => this.api.audit(q), 'The audit log is not available on this server yet.');
+  readonly items = this.list.items;
+  readonly nextCursor = this.list.nextCursor;
+  readonly loading = this.list.loading;
+  readonly error = this.list.error;
+  readonly query = this.list.query;
   readonly expanded = signal<number | null>(null);
   readonly csvUrl = computed(() => this.api.url('audit', { ...(this.query() as Record<string, string>), format: 'csv' }));
   readonly fmtTime = formatTime;
   readonly filters = inject(FormBuilder).nonNullable.group({ actor: '', action: '', target: '', outcome: '', from: '', to: '' });
 
   ngOnInit(): void {
-    void this.fetch(false);
+    void this.list.reload();
   }
 
   apply(): void {
     const v = this.filters.getRawValue();
-    const q: AuditQuery = {};
-    for (const k of ['actor', 'action', 'target'] as const) if (v[k].trim()) q[k] = v[k].trim();
+    const q: AuditQuery = filterQuery(v, ['actor', 'action', 'target'] as const);
     if (v.outcome === 'success' || v.outcome === 'failure') q.outcome = v.outcome;
-    const from = localToIso(v.from);
-    const to = localToIso(v.to);
-    if (from) q.from = from;
-    if (to) q.to = to;
-    this.query.set(q);
-    void this.fetch(false);
+    void this.list.search(q);
   }
 
   clear(): void {
@@ -53,7 +47,7 @@ export class AuditPage implements OnInit {
   }
 
   more(): void {
-    void this.fetch(true);
+    void this.list.more();
   }
 
   toggle(e: AuditEntryDto): void {
@@ -66,21 +60,5 @@ export class AuditPage implements OnInit {
 
   hasChanges(e: AuditEntryDto): boolean {
     return (e.before !== null && e.before !== undefined) || (e.after !== null && e.after !== undefined);
-  }
-
-  private async fetch(append: boolean): Promise<void> {
-    this.loading.set(true);
-    try {
-      const page = await this.api.audit({ ...this.query(), limit: 50, ...(append && this.nextCursor() ? { cursor: this.nextCursor()! } : {}) });
-      this.items.update((cur) => (append ? [...cur, ...page.items] : page.items));
-      this.nextCursor.set(page.nextCursor);
-      this.error.set(null);
-    } catch (err) {
-      const e = err as ApiError;
-      this.error.set(e.status === 404 ? { ...e, message: 'The audit log is not available on this server yet.' } : e);
-      if (!append) this.items.set([]);
-    } finally {
-      this.loading.set(false);
-    }
   }
 }

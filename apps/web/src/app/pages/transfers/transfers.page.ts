@@ -1,4 +1,4 @@
-import { Component, OnInit, computed, inject, signal } from '@angular/core';
+import { Component, OnInit, computed, inject } from '@angular/core';
 import { FormBuilder, ReactiveFormsModule } from '@angular/forms';
 import { Router } from '@angular/router';
 import { MatFormFieldModule } from '@angular/material/form-field';
@@ -7,16 +7,9 @@ import { MatButtonModule } from '@angular/material/button';
 import { MatProgressBarModule } from '@angular/material/progress-bar';
 import { TRANSFER_STATUSES, type TransferQuery, type TransferSessionDto, type TransferStatus } from '@rsynchub/contracts';
 import { ApiService } from '../../core/api.service';
-import type { ApiError } from '../../core/api-error';
+import { CursorList, filterQuery } from '../../core/cursor-list';
 import { formatBytes, formatTime } from '../../core/format';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
-
-/** datetime-local value (local time) -> ISO 8601, or undefined when empty/invalid. */
-export function localToIso(v: string): string | undefined {
-  if (!v) return undefined;
-  const d = new Date(v);
-  return Number.isNaN(d.getTime()) ? undefined : d.toISOString();
-}
 
 @Component({
   selector: 'rh-transfers-page',
@@ -73,34 +66,26 @@ export class TransfersPage implements OnInit {
   private readonly api = inject(ApiService);
   private readonly router = inject(Router);
   readonly statuses = TRANSFER_STATUSES;
-  readonly items = signal<TransferSessionDto[]>([]);
-  readonly nextCursor = signal<string | null>(null);
-  readonly loading = signal(false);
-  readonly error = signal<ApiError | null>(null);
-  readonly query = signal<TransferQuery>({});
+  private readonly list = new CursorList<TransferSessionDto, TransferQuery>((q) => this.api.transfers(q), 'Transfer history is not available on this server yet.');
+  readonly items = this.list.items;
+  readonly nextCursor = this.list.nextCursor;
+  readonly loading = this.list.loading;
+  readonly error = this.list.error;
+  readonly query = this.list.query;
   readonly csvUrl = computed(() => this.api.url('transfers', { ...(this.query() as Record<string, string>), format: 'csv' }));
   readonly fmtBytes = formatBytes;
   readonly fmtTime = formatTime;
   readonly filters = inject(FormBuilder).nonNullable.group({ module: '', user: '', ip: '', status: '', path: '', from: '', to: '' });
 
   ngOnInit(): void {
-    void this.fetch(false);
+    void this.list.reload();
   }
 
   apply(): void {
     const v = this.filters.getRawValue();
-    const q: TransferQuery = {};
-    if (v.module.trim()) q.module = v.module.trim();
-    if (v.user.trim()) q.user = v.user.trim();
-    if (v.ip.trim()) q.ip = v.ip.trim();
+    const q: TransferQuery = filterQuery(v, ['module', 'user', 'ip', 'path'] as const);
     if (v.status) q.status = v.status as TransferStatus;
-    if (v.path.trim()) q.path = v.path.trim();
-    const from = localToIso(v.from);
-    const to = localToIso(v.to);
-    if (from) q.from = from;
-    if (to) q.to = to;
-    this.query.set(q);
-    void this.fetch(false);
+    void this.list.search(q);
   }
 
   clear(): void {
@@ -109,26 +94,10 @@ export class TransfersPage implements OnInit {
   }
 
   more(): void {
-    void this.fetch(true);
+    void this.list.more();
   }
 
   open(s: TransferSessionDto): void {
     void this.router.navigate(['/transfers', s.id]);
-  }
-
-  private async fetch(append: boolean): Promise<void> {
-    this.loading.set(true);
-    try {
-      const page = await this.api.transfers({ ...this.query(), limit: 50, ...(append && this.nextCursor() ? { cursor: this.nextCursor()! } : {}) });
-      this.items.update((cur) => (append ? [...cur, ...page.items] : page.items));
-      this.nextCursor.set(page.nextCursor);
-      this.error.set(null);
-    } catch (err) {
-      const e = err as ApiError;
-      this.error.set(e.status === 404 ? { ...e, message: 'Transfer history is not available on this server yet.' } : e);
-      if (!append) this.items.set([]);
-    } finally {
-      this.loading.set(false);
-    }
   }
 }

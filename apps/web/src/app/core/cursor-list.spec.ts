@@ -1,0 +1,43 @@
+import type { Page } from '@rsynchub/contracts';
+import { CursorList, filterQuery } from './cursor-list';
+import type { ApiError } from './api-error';
+
+describe('CursorList', () => {
+  it('pages with the cursor, appends on more(), and starts over on search()', async () => {
+    const calls: Record<string, unknown>[] = [];
+    const pages: Record<string, Page<number>> = { first: { items: [3, 2], nextCursor: 'c1' }, c1: { items: [1], nextCursor: null } };
+    const list = new CursorList<number, { module?: string }>(async (q) => {
+      calls.push(q);
+      return pages[(q.cursor as string | undefined) ?? 'first']!;
+    }, 'n/a', 2);
+    await list.search({ module: 'm' });
+    expect(list.items()).toEqual([3, 2]);
+    await list.more();
+    expect(list.items()).toEqual([3, 2, 1]);
+    expect(list.nextCursor()).toBeNull();
+    expect(calls).toEqual([{ module: 'm', limit: 2 }, { module: 'm', limit: 2, cursor: 'c1' }]);
+    await list.search({});
+    expect(list.items()).toEqual([3, 2]);
+    expect(calls[2]).toEqual({ limit: 2 });
+  });
+
+  it('says the history is unavailable on a 404 and keeps other errors as they are', async () => {
+    const notFound: ApiError = { status: 404, kind: 'not_found', message: 'Cannot GET', details: [] } as unknown as ApiError;
+    const list = new CursorList<number, object>(() => Promise.reject(notFound), 'No history here.');
+    await list.reload();
+    expect(list.error()?.message).toBe('No history here.');
+    expect(list.items()).toEqual([]);
+    expect(list.loading()).toBe(false);
+    const denied = { status: 403, kind: 'forbidden', message: 'auditor accounts are read-only', details: [] } as unknown as ApiError;
+    const other = new CursorList<number, object>(() => Promise.reject(denied), 'No history here.');
+    await other.reload();
+    expect(other.error()?.message).toBe('auditor accounts are read-only');
+  });
+});
+
+describe('filterQuery', () => {
+  it('trims text fields, leaves out empty ones, and turns local times into ISO', () => {
+    const q = filterQuery({ actor: '  alice ', action: '', from: '2026-01-02T03:04', to: '' }, ['actor', 'action'] as const);
+    expect(q).toEqual({ actor: 'alice', from: new Date('2026-01-02T03:04').toISOString() });
+  });
+});
