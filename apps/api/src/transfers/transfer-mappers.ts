@@ -29,27 +29,9 @@ export function trackedToDto(s: TrackedSession): TransferSessionDto {
   return sessionRowToDto({ ...s, id: s.id!, startedAt: s.startedAt.toISOString(), endedAt: s.endedAt ? s.endedAt.toISOString() : null });
 }
 
+/** A stored open session handed back to the tracker after a restart. */
 export function trackedFromRow(r: TransferSessionEntity): TrackedSession {
-  return {
-    id: r.id,
-    daemonPid: r.daemonPid,
-    module: r.module,
-    user: r.user,
-    clientIp: r.clientIp,
-    clientHost: r.clientHost,
-    direction: r.direction,
-    startedAt: new Date(r.startedAt),
-    endedAt: r.endedAt ? new Date(r.endedAt) : null,
-    bytesReceived: r.bytesReceived,
-    bytesSent: r.bytesSent,
-    totalSize: r.totalSize,
-    fileCount: r.fileCount,
-    deletedCount: r.deletedCount,
-    status: r.status,
-    exitCode: r.exitCode,
-    error: r.error,
-    lastActivity: Date.now(),
-  };
+  return { ...sessionRowToDto(r), startedAt: new Date(r.startedAt), endedAt: r.endedAt ? new Date(r.endedAt) : null, lastActivity: Date.now() };
 }
 
 export function fileRowToDto(r: FileEventEntity): FileEventDto {
