@@ -14,13 +14,18 @@ test('remoteUrl', () => {
 });
 
 test('buildRsyncArgs per mode', () => {
-  const common = ['-artuz', '--timeout=100', '--contimeout=10', '--password-file=/etc/p', '--exclude=*.tmp'];
+  const common = ['-artuz', '--sockopts=TCP_NODELAY', '--timeout=100', '--contimeout=10', '--password-file=/etc/p', '--exclude=*.tmp'];
   assert.deepEqual(buildRsyncArgs(target, 'flat'),
     [...common, '--files-from=-', '--from0', '--relative', '--delete-missing-args', '--force', '--no-r', '--ignore-times', '.', 'rsync://u@h:874/m/']);
   assert.deepEqual(buildRsyncArgs(target, 'recursive'),
     [...common, '--files-from=-', '--from0', '--relative', '--delete-missing-args', '--force', '-r', '--delete', '--modify-window=-1', '.', 'rsync://u@h:874/m/']);
   assert.deepEqual(buildRsyncArgs(target, 'full', ['*.php']),
     [...common, '--exclude=*.php', '-r', '--delete', '--force', '--info=progress2', '--no-inc-recursive', './', 'rsync://u@h:874/m/']);
+});
+
+test('buildRsyncArgs: socket options given in rsyncParams replace TCP_NODELAY', () => {
+  const args = buildRsyncArgs({ ...target, rsyncParams: ['-a', '--sockopts=SO_SNDBUF=65536'] }, 'flat');
+  assert.deepEqual(args.filter((a) => a.startsWith('--sockopts')), ['--sockopts=SO_SNDBUF=65536']);
 });
 
 test('classifyExit', () => {

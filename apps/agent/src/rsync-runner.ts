@@ -31,6 +31,11 @@ export function remoteUrl(r: RemoteConfig): string {
  */
 export function buildRsyncArgs(t: RsyncTarget, mode: RunMode, extraExcludes: readonly string[] = []): string[] {
   const args = [...t.rsyncParams];
+  // rsync leaves Nagle's algorithm on for daemon connections. Its protocol start is a series of small writes each
+  // waiting on the peer, so Nagle holding a write until the delayed ACK (40 ms on Linux) costs ~100 ms per run,
+  // measured on loopback: a one-file push takes ~120 ms without this and ~15 ms with it. Bulk data is unaffected
+  // (rsync writes large buffers). Params that set --sockopts themselves win.
+  if (!t.rsyncParams.some((p) => p.startsWith('--sockopts'))) args.push('--sockopts=TCP_NODELAY');
   if (t.timeoutSec > 0) args.push(`--timeout=${t.timeoutSec}`);
   if (t.connectTimeoutSec > 0) args.push(`--contimeout=${t.connectTimeoutSec}`);
   if (t.remote.passwordFile) args.push(`--password-file=${t.remote.passwordFile}`);
