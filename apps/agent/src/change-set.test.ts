@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { coalesce, combineKinds, type Change, mergeChanges, planPush, type PathState, relativeTo, filesFromBuffer } from './change-set';
+import { coalesce, combineKinds, comparePaths, type Change, mergeChanges, planPush, type PathState, relativeTo, filesFromBuffer } from './change-set';
 
 const R = '/src';
 const ev = (type: 'create' | 'update' | 'delete', p: string) => ({ type, path: `${R}/${p}` });
@@ -8,8 +8,32 @@ const ev = (type: 'create' | 'update' | 'delete', p: string) => ({ type, path: `
 test('relativeTo', () => {
   const cases: [string, string | null][] = [
     ['/src/a/b', 'a/b'], ['/src', '.'], ['/srcx/a', null], ['/other', null], ['/src/a/../b', 'b'],
+    ['/src/a/./b', 'a/b'], ['/src/a//b', 'a/b'], ['/src/a/', 'a'], ['/src/..x/y', '..x/y'], ['/src/.hidden', '.hidden'], ['/src/..', null],
   ];
   for (const [abs, want] of cases) assert.equal(relativeTo(R, abs), want, abs);
+});
+
+test('comparePaths orders segment by segment (parent first, siblings together), like comparing split paths', () => {
+  const reference = (a: string, b: string): number => {
+    const pa = a.split('/');
+    const pb = b.split('/');
+    for (let i = 0; i < Math.min(pa.length, pb.length); i++) if (pa[i] !== pb[i]) return pa[i]! < pb[i]! ? -1 : 1;
+    return pa.length - pb.length;
+  };
+  const alphabet = ['a', 'b', '-', '.', '/', 'Z', 'é', '0'];
+  let seed = 42;
+  const rnd = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+  const gen = () => {
+    let s = alphabet[rnd(4)]!;
+    for (let i = rnd(8); i > 0; i--) s += alphabet[rnd(alphabet.length)];
+    return s.replace(/\/+/g, '/').replace(/\/$/, '');
+  };
+  for (let i = 0; i < 5000; i++) {
+    const a = gen();
+    const b = gen();
+    assert.equal(Math.sign(comparePaths(a, b)), Math.sign(reference(a, b)), `${a} vs ${b}`);
+  }
+  assert.deepEqual(['a-b', 'a/c', 'a', 'a/b/c', 'a/b'].sort(comparePaths), ['a', 'a/b', 'a/b/c', 'a/c', 'a-b']);
 });
 
 test('combineKinds', () => {
@@ -53,7 +77,9 @@ test('planPush: table', () => {
       want: { recursive: [], flat: ['a/f'] } },
     { name: 'top-level file adds root', changes: [{ path: 'f', kind: 'update' }], fs: { f: 'other' }, want: { recursive: [], flat: ['.', 'f'] } },
     { name: 'new dir recursive, contents dropped', changes: [{ path: 'd', kind: 'create' }, { path: 'd/x', kind: 'create' }, { path: 'd/y', kind: 'delete' }],
-      fs: { d: 'dir', 'd/x': 'other', 'd/y': 'missing' }, want: { recursive: ['d', 'd/y'], flat: ['.'] } },
+      fs: { d: 'dir', 'd/x': 'other', 'd/y': 'missing' }, want: { recursive: ['./d', 'd/y'], flat: [] } },
+    { name: 'top-level dir and file: the root goes with the flat run, which runs last', changes: [{ path: 'd', kind: 'create' }, { path: 'f', kind: 'create' }],
+      fs: { d: 'dir', f: 'other' }, want: { recursive: ['d'], flat: ['.', 'f'] } },
     { name: 'changed files stay flat beside a recursive run (the flat run skips the quick check)', changes: [{ path: 'a/new', kind: 'create' }, { path: 'b/f', kind: 'update' }, { path: 'b/gone', kind: 'delete' }],
       fs: { a: 'dir', 'a/new': 'dir', b: 'dir', 'b/f': 'other', 'b/gone': 'missing' }, want: { recursive: ['a/new'], flat: ['b/f', 'b/gone'] } },
     { name: 'deletes stay flat', changes: [{ path: 'gone/deep', kind: 'delete' }], fs: { gone: 'dir', 'gone/deep': 'missing' },

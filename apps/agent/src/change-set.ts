@@ -38,6 +38,11 @@ export interface ChangeFilter {
 
 /** Relative path of an absolute path under root, or null when it is outside (or is the root itself: '.'). */
 export function relativeTo(root: string, abs: string): string | null {
+  // Fast path for what the watcher reports (absolute, normalised paths under the root): a burst has thousands.
+  if (path.sep === '/' && abs.length > root.length + 1 && abs.startsWith(root) && abs[root.length] === '/' && !root.endsWith('/')) {
+    const rel = abs.slice(root.length + 1);
+    if (!/(^|\/)\.{1,2}(\/|$)|\/\/|\/$/.test(rel)) return rel;
+  }
   const rel = path.relative(root, abs);
   if (rel === '') return '.';
   if (rel.startsWith('..') || path.isAbsolute(rel)) return null;
@@ -107,12 +112,17 @@ export function coalesce(root: string, events: readonly WatchEvent[], filter: Ch
 
 /** Sorts so that a directory precedes its contents and siblings group together (rsync prefers sorted input). */
 export function comparePaths(a: string, b: string): number {
-  const pa = a.split('/');
-  const pb = b.split('/');
-  for (let i = 0; i < Math.min(pa.length, pb.length); i++) {
-    if (pa[i] !== pb[i]) return pa[i] < pb[i] ? -1 : 1;
+  // Segment by segment, without splitting: at the first difference a '/' (an ended segment) sorts first.
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const ca = a.charCodeAt(i);
+    const cb = b.charCodeAt(i);
+    if (ca === cb) continue;
+    if (ca === 47) return -1;
+    if (cb === 47) return 1;
+    return ca - cb;
   }
-  return pa.length - pb.length;
+  return a.length - b.length;
 }
 
 /** Merges several change lists (e.g. queued batches of one target) in order into one. */
@@ -135,8 +145,9 @@ export interface PushPlan {
  * Splits changes into the recursive and flat runs, given each path's current state on disk.
  * - directories go recursive (that run also uses --delete, so a re-created directory loses stale contents on the
  *   target); existing paths under a recursive directory are dropped (the recursion covers them);
- * - a top-level change adds '.' to the flat run so the root directory's mtime follows (rsync sends implied parent
- *   directories of listed paths with their attributes, but never the root itself);
+ * - a top-level change makes the root directory's attributes follow (rsync sends implied parent directories of listed
+ *   paths with their attributes, but not the root unless a path starts with './'): '.' in the flat run, or a './'
+ *   prefix on the first recursive path when there is no flat run;
  * - everything else (files, symlinks, deletions) goes flat, where the agent's knowledge that they changed overrides
  *   rsync's size+mtime quick check.
  */
@@ -179,6 +190,9 @@ export function planPush(changes: readonly Change[], stateOf: (rel: string) => P
       touchesRoot = true;
       continue;
     }
+    // Created or updated beneath a directory sent recursively: the recursion covers it whatever its state, so skip
+    // the lstat (a burst lists thousands of such files).
+    if (c.kind !== 'delete' && underRecursive(p)) continue;
     let st = state(p);
     if (st === 'missing') {
       // rsync's --delete-missing-args only handles ENOENT: a path under something that is now a file fails with
@@ -206,7 +220,14 @@ export function planPush(changes: readonly Change[], stateOf: (rel: string) => P
   // Changed files stay in the flat run even when a recursive run happens too: the flat run skips rsync's quick check
   // (--ignore-times), because a rewrite of the same size within the same mtime tick would otherwise look unchanged
   // and be skipped. That costs a second rsync process only in batches that have both.
-  if (touchesRoot) flat.unshift('.');
+  if (touchesRoot) {
+    // The root's own attributes (its mtime changes when a top-level entry comes or goes) go with the last run, after
+    // the top-level entries are in place. Without a flat run, the recursive run carries it: with --relative, a leading
+    // './' makes the root an implied directory of that path, so rsync sets its attributes without recursing into it
+    // or deleting anything in it. That saves a whole rsync process per burst batch.
+    if (flat.length > 0 || recursive.length === 0) flat.unshift('.');
+    else recursive[0] = `./${recursive[0]}`;
+  }
   return { recursive, flat };
 }
 
