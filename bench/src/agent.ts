@@ -141,7 +141,7 @@ async function startAgent(work: string, daemon: BareDaemon, module: string, labe
   const log = path.join(work, `${module}.log`);
   fs.mkdirSync(src);
   const config = path.join(work, `${module}.json`);
-  // Defaults on purpose (batchDelayMs 100, rsyncParams -artuz, no full sync at start) unless rsyncParams is given. Debug
+  // Defaults on purpose (batchDelayMs 50, rsyncParams -artuz, no full sync at start) unless rsyncParams is given. Debug
   // logging adds one line per batch and per rsync run, which tells where a burst's time goes.
   const watch = { path: src, remotes: [{ host: '127.0.0.1', port: daemon.port, module }], ...(rsyncParams ? { rsyncParams } : {}) };
   fs.writeFileSync(config, JSON.stringify({ name: 'bench', logLevel: 'debug', watches: [watch] }, null, 2));
@@ -358,7 +358,7 @@ export async function benchAgent(
   const lsyncdVersion = version('lsyncd', ['--version']);
   const haveLsyncd = lsyncdVersion !== 'not installed';
   console.log(`rsync:  ${version('rsync', ['--version'])}; one bare rsync --daemon on 127.0.0.1, anonymous modules, no chroot, transfer logging off`);
-  console.log(`agent:  rsynchub-agent ${version(process.execPath, [AGENT_MAIN, '--version'])}, default config: batchDelayMs 100 (pushed after 100 ms without events, at most 1 s after the first), rsyncParams -artuz; ` +
+  console.log(`agent:  rsynchub-agent ${version(process.execPath, [AGENT_MAIN, '--version'])}, default config: batchDelayMs 50 (pushed after 50 ms without events, at most 1 s after the first), rsyncParams -artuz; ` +
     `for the burst also "${AGENT_PLAIN}": the same options as the baseline (rsyncParams -a), so its ratio is the agent's own overhead; both add --sockopts=TCP_NODELAY`);
   console.log(haveLsyncd
     ? `lsyncd: ${lsyncdVersion}, default.rsync (rsync -lts -r --delete, maxProcesses 1); run twice: delay = 0 (latency + burst) and its default delay ${LSYNCD_DEFAULT_DELAY_SEC} s (burst only: every edit would wait ${LSYNCD_DEFAULT_DELAY_SEC} s; note its default maxDelays = 1000 starts rsync early once that many changes are queued)`

@@ -18,7 +18,7 @@ test('validateConfig fills defaults', () => {
   assert.equal(c.watches[0].path, '/data');
   assert.deepEqual(c.watches[0].rsyncParams, ['-artuz']);
   assert.deepEqual(c.watches[0].remotes, [{ host: 'h', port: 873, module: 'm', user: 'u' }]);
-  assert.equal(c.batchDelayMs, 100);
+  assert.equal(c.batchDelayMs, 50);
   assert.ok(c.batchDelayMs <= 100);
   assert.deepEqual(c.retry, { initialDelayMs: 1000, maxDelayMs: 60_000, factor: 2, jitter: 0.2 });
   assert.equal(c.recoverWithFullSync, true);
