@@ -159,8 +159,8 @@ export class Agent {
           this.o.log.error('watcher error; full sync of the root to recover', { root: w.path, error: err.message });
           for (const q of root.queues) q.enqueueFullSync(`watcher error: ${err.message}`);
         },
-        onResubscribed: (dirs) => {
-          this.o.log.debug('re-watched tree after directories moved in', { root: w.path, dirs: dirs.length });
+        onRepush: (dirs, reason) => {
+          this.o.log.debug(reason === 'watched' ? 'watching directories the native watcher missed; pushing them again' : 'pushing unproven directories again before stopping', { root: w.path, dirs: dirs.length });
           this.onEvents(root, dirs.map((d) => ({ type: 'create', path: d })));
         },
       });

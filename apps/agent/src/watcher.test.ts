@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { WatchEvent } from './change-set';
-import { RootWatcher } from './watcher';
+import { proveWatched, RootWatcher } from './watcher';
 
 const PROOF_WAIT_MS = 300;
 
@@ -20,22 +20,22 @@ async function until(what: string, check: () => boolean, timeoutMs = 10_000): Pr
   }
 }
 
-async function withWatcher(body: (root: string, events: WatchEvent[], w: RootWatcher, resubscribed: string[]) => Promise<void>): Promise<void> {
+async function withWatcher(body: (root: string, events: WatchEvent[], w: RootWatcher, repushed: string[]) => Promise<void>): Promise<void> {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-watcher-'));
   const root = path.join(base, 'root');
   fs.mkdirSync(root);
   const events: WatchEvent[] = [];
-  const resubscribed: string[] = [];
+  const repushed: string[] = [];
   const errors: Error[] = [];
   const w = new RootWatcher({
     root,
     onEvents: (e) => events.push(...e),
     onError: (e) => errors.push(e),
-    onResubscribed: (dirs) => resubscribed.push(...dirs),
+    onRepush: (dirs, reason) => repushed.push(...dirs.map((d) => (reason === 'closing' ? `closing:${d}` : d))),
   }, PROOF_WAIT_MS);
   await w.start();
   try {
-    await body(root, events, w, resubscribed);
+    await body(root, events, w, repushed);
     assert.deepEqual(errors, []);
   } finally {
     await w.close();
@@ -45,20 +45,42 @@ async function withWatcher(body: (root: string, events: WatchEvent[], w: RootWat
 
 const creates = (events: WatchEvent[], p: string) => events.filter((e) => e.type === 'create' && e.path === p).length;
 
-test('subdirectories created with their parent: only the ones the watcher missed get a watch of their own', async () => {
-  await withWatcher(async (root, events, w, resubscribed) => {
-    // mkdir -p creates top/d00/x in one go: the watcher adds its watch on top/ only after d00 exists, so it never
-    // sees d00. The later directories are created after that watch, so it sees and watches them itself.
-    fs.mkdirSync(path.join(root, 'top/d00/x'), { recursive: true });
+test('proveWatched: a reported creation or an event inside proves a candidate watched; deletions drop candidates', () => {
+  const cases: { name: string; event: WatchEvent; want: Record<string, string[]> }[] = [
+    { name: 'creation of a candidate', event: { type: 'create', path: '/r/top/a' }, want: { '/r/top': ['/r/top/b'], '/r/x': ['/r/x/y'] } },
+    { name: 'event directly inside a candidate', event: { type: 'update', path: '/r/top/b/f.txt' }, want: { '/r/top': ['/r/top/a'], '/r/x': ['/r/x/y'] } },
+    { name: 'an update of the candidate itself proves nothing (its parent reports it)', event: { type: 'update', path: '/r/top/a' }, want: { '/r/top': ['/r/top/a', '/r/top/b'], '/r/x': ['/r/x/y'] } },
+    { name: 'an event deeper inside proves nothing', event: { type: 'create', path: '/r/top/a/sub/f' }, want: { '/r/top': ['/r/top/a', '/r/top/b'], '/r/x': ['/r/x/y'] } },
+    { name: 'a deleted candidate needs no watch', event: { type: 'delete', path: '/r/top/b' }, want: { '/r/top': ['/r/top/a'], '/r/x': ['/r/x/y'] } },
+    { name: 'a deleted created directory takes its candidates', event: { type: 'delete', path: '/r/top' }, want: { '/r/x': ['/r/x/y'] } },
+    { name: 'so does a deleted ancestor', event: { type: 'delete', path: '/r' }, want: {} },
+    { name: 'the last proof removes the entry', event: { type: 'create', path: '/r/x/y' }, want: { '/r/top': ['/r/top/a', '/r/top/b'] } },
+  ];
+  for (const c of cases) {
+    const candidates = new Map([['/r/top', new Set(['/r/top/a', '/r/top/b'])], ['/r/x', new Set(['/r/x/y'])]]);
+    proveWatched(candidates, c.event);
+    assert.deepEqual(Object.fromEntries([...candidates].map(([k, v]) => [k, [...v].sort()])), c.want, c.name);
+  }
+});
+
+test('a tree moved in, then grown: only the subdirectory the watcher missed gets a watch of its own', async () => {
+  await withWatcher(async (root, events, w, repushed) => {
+    // A tree moved in arrives as one event: the watcher watches top/ from then on, never top/d00 inside it. The
+    // directories created afterwards it sees and watches itself, so they must not get a second watch (which would
+    // report everything in them twice).
+    const outside = path.join(path.dirname(root), 'outside');
+    fs.mkdirSync(path.join(outside, 'top/d00/x'), { recursive: true });
+    fs.renameSync(path.join(outside, 'top'), path.join(root, 'top'));
+    await until('the move reported', () => creates(events, path.join(root, 'top')) > 0);
     for (let i = 1; i <= 20; i++) {
-      await new Promise((r) => setTimeout(r, 5));
-      fs.mkdirSync(path.join(root, `top/d${String(i).padStart(2, '0')}`));
-      fs.writeFileSync(path.join(root, `top/d${String(i).padStart(2, '0')}/f.txt`), 'x');
+      const dir = path.join(root, `top/d${String(i).padStart(2, '0')}`);
+      fs.mkdirSync(dir);
+      fs.writeFileSync(path.join(dir, 'f.txt'), 'x');
     }
     await until('the missed directory watched', () => w.extraSubscriptions.length > 0);
     await new Promise((r) => setTimeout(r, PROOF_WAIT_MS + 200));
     assert.deepEqual(w.extraSubscriptions, [path.join(root, 'top/d00')], 'only the directory the watcher missed');
-    assert.deepEqual(resubscribed, [path.join(root, 'top/d00')], 'its subtree is pushed again once watched');
+    assert.deepEqual(repushed, [path.join(root, 'top/d00')], 'its subtree is pushed again once watched');
 
     const deep = path.join(root, 'top/d00/x/late.txt');
     const seen = path.join(root, 'top/d07/late.txt');
@@ -72,17 +94,28 @@ test('subdirectories created with their parent: only the ones the watcher missed
 });
 
 test('a tree moved in whole gets one watch rooted at it, and writes deep inside are reported', async () => {
-  await withWatcher(async (root, events, w, resubscribed) => {
+  await withWatcher(async (root, events, w, repushed) => {
     const outside = path.join(path.dirname(root), 'outside');
     fs.mkdirSync(path.join(outside, 'tree/a/b'), { recursive: true });
     fs.mkdirSync(path.join(outside, 'tree/c'));
     fs.renameSync(path.join(outside, 'tree'), path.join(root, 'tree'));
     await until('the moved-in tree watched', () => w.extraSubscriptions.length > 0);
     assert.deepEqual(w.extraSubscriptions, [path.join(root, 'tree')]);
-    assert.deepEqual(resubscribed, [path.join(root, 'tree')]);
+    assert.deepEqual(repushed, [path.join(root, 'tree')]);
     const deep = path.join(root, 'tree/a/b/late.txt');
     fs.writeFileSync(deep, 'x');
     await until('the write deep inside reported', () => creates(events, deep) > 0);
+  });
+});
+
+test('a clean close pushes the candidates still waiting for proof once more', async () => {
+  await withWatcher(async (root, events, w, repushed) => {
+    const outside = path.join(path.dirname(root), 'outside');
+    fs.mkdirSync(path.join(outside, 'fresh/missed'), { recursive: true });
+    fs.renameSync(path.join(outside, 'fresh'), path.join(root, 'fresh'));
+    await until('the move reported', () => creates(events, path.join(root, 'fresh')) > 0);
+    await w.close(); // before the proof wait ends
+    assert.deepEqual(repushed, [`closing:${path.join(root, 'fresh/missed')}`]);
   });
 });
 

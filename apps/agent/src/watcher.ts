@@ -23,8 +23,11 @@ export interface RootWatcherOptions {
   root: string;
   onEvents: (events: WatchEvent[]) => void;
   onError: (err: Error) => void;
-  /** Called after a re-subscription with the directories whose subtrees must be pushed again. */
-  onResubscribed?: (dirs: string[]) => void;
+  /**
+   * Directories whose subtrees must be pushed again: a new subscription is in place (writes made before it went
+   * unreported), or, at close, candidates that were never proven watched.
+   */
+  onRepush?: (dirs: string[], reason: 'watched' | 'closing') => void;
 }
 
 /**
@@ -63,7 +66,7 @@ export class RootWatcher {
     }
     // Proof comes after the candidates of the same delivery are listed: a delivery may hold both a directory's
     // creation and its subdirectories'.
-    if (this.candidates.size > 0) for (const e of events) this.proveWatched(e);
+    if (this.candidates.size > 0) for (const e of events) proveWatched(this.candidates, e);
   }
 
   /** Lists a created directory's subdirectories as candidates for an extra subscription. */
@@ -79,23 +82,6 @@ export class RootWatcher {
     if (subdirs.length === 0) return;
     this.candidates.set(dir, new Set(subdirs));
     this.candidateTimer ??= setTimeout(() => this.subscribeCandidates(), this.proofWaitMs);
-  }
-
-  /**
-   * Drops candidates the watcher is proven to watch: it reported the subdirectory's creation (it adds a watch when it
-   * does) or an event directly inside it (only a watch on it reports those). Deleted ones need no watch either.
-   */
-  private proveWatched(e: watcher.Event): void {
-    const parent = path.dirname(e.path);
-    for (const [dir, unproven] of this.candidates) {
-      if (e.type === 'delete' && (e.path === dir || isInside(e.path, dir))) {
-        this.candidates.delete(dir);
-        continue;
-      }
-      unproven.delete(parent);
-      if (e.type === 'create' || e.type === 'delete') unproven.delete(e.path);
-      if (unproven.size === 0) this.candidates.delete(dir);
-    }
   }
 
   /**
@@ -137,7 +123,7 @@ export class RootWatcher {
         }
         this.subtrees.set(dir, sub);
         // Anything written beneath it before this watch existed is caught by pushing the subtree again now.
-        this.o.onResubscribed?.([dir]);
+        this.o.onRepush?.([dir], 'watched');
       },
       (e: Error) => {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT' || !fs.existsSync(dir)) return; // removed meanwhile
@@ -164,11 +150,33 @@ export class RootWatcher {
     this.closed = true;
     if (this.candidateTimer) clearTimeout(this.candidateTimer);
     this.candidateTimer = undefined;
+    // Candidates still waiting for proof may be unwatched: push them once more, so a write made in one of them since
+    // its parent was pushed is not left behind by a clean stop.
+    const unproven = [...this.candidates.values()].flatMap((set) => [...set]);
     this.candidates.clear();
+    if (unproven.length > 0) this.o.onRepush?.(unproven, 'closing');
     const subs = [this.sub, ...this.subtrees.values()];
     this.subtrees.clear();
     this.sub = null;
     await Promise.all(subs.map((s) => s?.unsubscribe().catch(() => undefined)));
+  }
+}
+
+/**
+ * Drops candidates (created directory -> its unproven subdirectories) the watcher is proven to watch: it reported the
+ * subdirectory's creation (it adds a watch when it does) or an event directly inside it (only a watch on it reports
+ * those). Deleted ones need no watch; a created directory that is deleted (or whose ancestor is) takes its candidates.
+ */
+export function proveWatched(candidates: Map<string, Set<string>>, e: WatchEvent): void {
+  const parent = path.dirname(e.path);
+  for (const [dir, unproven] of candidates) {
+    if (e.type === 'delete' && (e.path === dir || isInside(e.path, dir))) {
+      candidates.delete(dir);
+      continue;
+    }
+    unproven.delete(parent);
+    if (e.type === 'create' || e.type === 'delete') unproven.delete(e.path);
+    if (unproven.size === 0) candidates.delete(dir);
   }
 }
 
