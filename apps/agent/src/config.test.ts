@@ -22,6 +22,8 @@ test('validateConfig fills defaults', () => {
   assert.ok(c.batchDelayMs <= 100);
   assert.deepEqual(c.retry, { initialDelayMs: 1000, maxDelayMs: 60_000, factor: 2, jitter: 0.2 });
   assert.equal(c.recoverWithFullSync, true);
+  assert.equal(c.fullSync.afterBurstEvents, undefined, 'derived from the kernel queue at start');
+  assert.equal(validateConfig({ watches: [{ path: '/a', remotes: ['h::m'] }], fullSync: { afterBurstEvents: 0 } }).fullSync.afterBurstEvents, 0);
 });
 
 test('validateConfig: every problem is named with its field', () => {
@@ -36,6 +38,8 @@ test('validateConfig: every problem is named with its field', () => {
     [{ watches: [{ path: '/a', remotes: ['h::m'], excludeRegex: ['(('] }] }, /not a valid regular expression/],
     [{ watches: [{ path: '/a', remotes: ['h::m'] }, { path: '/a/b', remotes: ['h::m'] }] }, /"\/a\/b" is inside "\/a"/],
     [{ watches: [{ path: '/a', remotes: ['h::m'] }], batchDelay: 5 }, /batchDelay: unknown setting/],
+    [{ watches: [{ path: '/a', remotes: ['h::m'] }], fullSync: { afterBurstEvents: -1 } }, /fullSync\.afterBurstEvents: must be a number between 0/],
+    [{ watches: [{ path: '/a', remotes: ['h::m'] }], fullSync: { every: 5 } }, /fullSync\.every: unknown setting/],
     [{ watches: [{ path: '/a', remotes: ['h::m'] }], heartbeat: { url: 'hub' } }, /heartbeat\.url: must start with http[\s\S]*needs token or tokenFile/],
   ];
   for (const [raw, re] of cases) assert.throws(() => validateConfig(raw), (e: Error) => e instanceof ConfigError && re.test(e.message), JSON.stringify(raw));

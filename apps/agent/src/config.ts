@@ -75,6 +75,12 @@ export interface AgentConfig {
     onStart: boolean;
     /** Periodic full sync (sersync crontab); 0 = never. */
     intervalSec: number;
+    /**
+     * A burst of at least this many watcher events (ended by 1 s without events) is verified with a full sync of its
+     * root, because @parcel/watcher drops inotify queue overflows without a word: events lost in one would otherwise go
+     * unnoticed. Absent = derived from the kernel's queue size (fs.inotify.max_queued_events / 8); 0 = never.
+     */
+    afterBurstEvents?: number;
   };
   /** After an unclean stop (crash, SIGKILL) run a full sync, since events held in memory may have been lost. */
   recoverWithFullSync: boolean;
@@ -304,7 +310,10 @@ export function validateConfig(raw: unknown): AgentConfig {
   if (retry.maxDelayMs < retry.initialDelayMs) problems.push('retry.maxDelayMs: must be >= retry.initialDelayMs');
 
   const fsRaw = isObj(raw.fullSync) ? raw.fullSync : {};
-  if (raw.fullSync !== undefined && !isObj(raw.fullSync)) problems.push('fullSync: must be an object { onStart, intervalSec }');
+  if (raw.fullSync !== undefined && !isObj(raw.fullSync)) problems.push('fullSync: must be an object { onStart, intervalSec, afterBurstEvents }');
+  for (const k of Object.keys(fsRaw)) {
+    if (!['onStart', 'intervalSec', 'afterBurstEvents'].includes(k)) problems.push(`fullSync.${k}: unknown setting`);
+  }
 
   let heartbeat: HeartbeatConfig | undefined;
   if (raw.heartbeat !== undefined) {
@@ -334,6 +343,7 @@ export function validateConfig(raw: unknown): AgentConfig {
     fullSync: {
       onStart: bool(fsRaw.onStart, 'fullSync.onStart', false),
       intervalSec: num(fsRaw.intervalSec, 'fullSync.intervalSec', 0, 0),
+      ...(fsRaw.afterBurstEvents === undefined ? {} : { afterBurstEvents: num(fsRaw.afterBurstEvents, 'fullSync.afterBurstEvents', 0, 0) }),
     },
     recoverWithFullSync: bool(raw.recoverWithFullSync, 'recoverWithFullSync', true),
     maxPathsPerRun: num(raw.maxPathsPerRun, 'maxPathsPerRun', DEFAULTS.maxPathsPerRun, 1),

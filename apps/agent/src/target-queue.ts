@@ -101,11 +101,12 @@ export class TargetQueue {
     this.kick();
   }
 
-  enqueueFullSync(reason: string): void {
+  /** Durably queues a full sync; `start` false leaves it for the next run (e.g. while stopping). */
+  enqueueFullSync(reason: string, start = true): void {
     if (this.journal.pending().some((e) => e.full)) return; // one pending full sync covers the next too
     this.o.log.info('full sync queued', { target: this.o.id, reason });
     this.journal.append([], true);
-    this.kick();
+    if (start) this.kick();
   }
 
   /** Starts a run now unless one is in flight or a retry is scheduled. */

@@ -2,8 +2,9 @@
  * Recursive watch of one root with @parcel/watcher (inotify on Linux).
  *
  * Two gaps of the native watcher are closed here:
- * - an error (including an inotify queue overflow) means events may be lost: the caller gets onError and runs a full
- *   sync of this root, never a silent loss;
+ * - an error means events may be lost: the caller gets onError and runs a full sync of this root. (An inotify queue
+ *   overflow is *not* an error here: @parcel/watcher skips IN_Q_OVERFLOW silently; the agent verifies large bursts
+ *   instead, see Agent.trackBurst.)
  * - a directory *moved into* the tree is reported as one create event, and the watcher does not add watches for the
  *   subdirectories inside it (measured: writes in root/moved/sub/ go unreported). The same happens to subdirectories
  *   created in the instant between a directory's creation and the watcher adding its watch (`mkdir -p a/b`, an unpacked
