@@ -165,11 +165,13 @@ async function startAgent(work: string, daemon: BareDaemon, module: string, labe
     describeRuns: (sinceMs) => {
       const runs: string[] = [];
       for (const line of fs.readFileSync(log, 'utf8').split('\n')) {
-        if (!line.includes('"rsync run"')) continue;
-        const e = JSON.parse(line) as { ts: string; mode: string; paths: number; code: number; durationMs: number };
+        // Incremental runs, and full syncs (e.g. the one verifying a large burst, after it)
+        if (!line.includes('"rsync run"') && !line.includes('"full sync done"')) continue;
+        const e = JSON.parse(line) as { ts: string; mode?: string; paths?: number; code?: number; durationMs: number };
         const end = Date.parse(e.ts);
         if (end < sinceMs) continue;
-        runs.push(`${e.mode} ${e.paths} paths ${fmt((end - e.durationMs - sinceMs) / 1000, 2)}-${fmt((end - sinceMs) / 1000, 2)} s${e.code ? ` exit ${e.code}` : ''}`);
+        const what = e.mode ? `${e.mode} ${e.paths} paths` : 'full sync';
+        runs.push(`${what} ${fmt((end - e.durationMs - sinceMs) / 1000, 2)}-${fmt((end - sinceMs) / 1000, 2)} s${e.code ? ` exit ${e.code}` : ''}`);
       }
       return runs.join('; ');
     },
