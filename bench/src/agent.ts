@@ -50,6 +50,8 @@ interface Contender {
   tracker: RsyncChildTracker;
   /** No rsync child for this long = idle (longer than the contender's own batching window). */
   quietMs: number;
+  /** After a burst, idle for this long = done, follow-up work included (the agent verifies a large burst 1 s after it). */
+  settleMs?: number;
   /** The contender's own account of its rsync runs since a time (the agent's debug log), when it keeps one. */
   describeRuns?: (sinceMs: number) => string;
   /** rsync processes the contender says it spawned (the agent's state.json), when it tells. */
@@ -162,6 +164,7 @@ async function startAgent(work: string, daemon: BareDaemon, module: string, labe
     target: daemon.moduleDir(module),
     tracker,
     quietMs: 250,
+    settleMs: 2000,
     describeRuns: (sinceMs) => {
       const runs: string[] = [];
       for (const line of fs.readFileSync(log, 'utf8').split('\n')) {
@@ -306,7 +309,7 @@ async function measureBurst(c: Contender, daemonPid: number, layout: ReturnType<
   }
   try {
     // Long enough for a contender's trailing runs (e.g. lsyncd's second pass for the close events) to show up.
-    await c.tracker.waitIdle(Math.max(c.quietMs, 1000), 60_000, `${c.label} after the burst`);
+    await c.tracker.waitIdle(Math.max(c.settleMs ?? c.quietMs, 1000), 60_000, `${c.label} after the burst`);
   } catch (e) {
     res.error = (res.error ? res.error + '; ' : '') + (e as Error).message;
   }
