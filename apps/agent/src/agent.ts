@@ -11,7 +11,7 @@ import { writeFileAtomic } from './journal';
 import type { Logger } from './log';
 import { type Progress, renderProgressBar, spawnCounter } from './rsync-runner';
 import { TargetQueue, type TargetStats } from './target-queue';
-import { RootWatcher } from './watcher';
+import { inotifyWatchUsage, RootWatcher } from './watcher';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -19,6 +19,8 @@ export const AGENT_VERSION = '0.1.0';
 export const INOTIFY_QUEUE_FILE = '/proc/sys/fs/inotify/max_queued_events';
 /** Events stop for this long = a burst is over (then it may be verified, see fullSync.afterBurstEvents). */
 export const BURST_END_QUIET_MS = 1000;
+/** Above this share of the per-user inotify watch limit, a burst that created directories is verified too. */
+export const WATCH_LIMIT_SHARE = 0.9;
 
 /**
  * fullSync.afterBurstEvents when not set: an eighth of the kernel's inotify queue, since the raw inotify events behind
@@ -57,6 +59,8 @@ export interface AgentOptions {
   rsyncBin?: string;
   /** Draw a progress bar for full syncs on this stream (a TTY); otherwise progress is logged. */
   progressStream?: NodeJS.WriteStream;
+  /** While inotify watches are exhausted, full syncs repeat this often (default 60 s). */
+  watchLimitRecheckMs?: number;
 }
 
 interface Root {
@@ -115,6 +119,7 @@ export class Agent {
   private stateDirty = true;
   private fullSyncTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private watchLimitTimer: NodeJS.Timeout | undefined;
   private progress: Record<string, Progress> = {};
   private lastProgressLog = 0;
   private running = false;
@@ -210,6 +215,11 @@ export class Agent {
       root.watching = true;
       this.o.log.info('watching', { root: root.path, targets: root.queues.map((q) => q.snapshot().url) });
     }
+    const watches = inotifyWatchUsage();
+    if (watches) {
+      const level = watches.used >= watches.limit * WATCH_LIMIT_SHARE ? 'warn' : 'info';
+      this.o.log[level]('inotify watches (one per watched directory)', { used: watches.used, limit: watches.limit, ...(level === 'warn' ? { fix: 'sysctl fs.inotify.max_user_watches=<more>' } : {}) });
+    }
     const fullAtStart = this.o.fullSyncAtStart || this.config.fullSync.onStart;
     for (const root of this.roots) {
       for (const q of root.queues) {
@@ -252,7 +262,6 @@ export class Agent {
    * overflow cannot be seen, only made unlikely to matter: a burst big enough to have overflowed the queue is checked.
    */
   private trackBurst(root: Root, events: number): void {
-    if (this.afterBurst.events <= 0) return;
     root.burstEvents += events;
     if (root.burstTimer) clearTimeout(root.burstTimer);
     root.burstTimer = setTimeout(() => this.endBurst(root, true), BURST_END_QUIET_MS);
@@ -263,8 +272,41 @@ export class Agent {
     root.burstTimer = undefined;
     const events = root.burstEvents;
     root.burstEvents = 0;
-    if (this.afterBurst.events <= 0 || events < this.afterBurst.events) return;
-    for (const q of root.queues) q.enqueueFullSync(`verify a burst of ${events} events (an inotify overflow would go unreported)`, start);
+    const reason = this.burstVerification(events, root.watcher.takeCreatedDirs());
+    if (reason) for (const q of root.queues) q.enqueueFullSync(reason, start);
+  }
+
+  /** Why a finished burst needs a full sync to verify it, if it does. */
+  private burstVerification(events: number, createdDirs: number): string | null {
+    if (this.afterBurst.events > 0 && events >= this.afterBurst.events) {
+      return `verify a burst of ${events} events (an inotify overflow would go unreported)`;
+    }
+    if (createdDirs === 0) return null;
+    const w = inotifyWatchUsage();
+    if (!w || w.used < w.limit * WATCH_LIMIT_SHARE) return null;
+    this.o.log.warn('inotify watches nearly exhausted: new directories may go unwatched; full syncs repeat until there is room', {
+      watches: w.used, limit: w.limit, everyMs: this.o.watchLimitRecheckMs ?? 60_000, fix: 'sysctl fs.inotify.max_user_watches=<more>',
+    });
+    this.startWatchLimitRechecks();
+    return `verify ${createdDirs} new directories (inotify watches at ${w.used} of ${w.limit}: a failed watch goes unreported)`;
+  }
+
+  /**
+   * A directory left unwatched reports nothing, ever: only full syncs bring its changes over. They repeat while the
+   * watches stay near the limit, and stop once there is room (directories created from then on are watched again).
+   */
+  private startWatchLimitRechecks(): void {
+    if (this.watchLimitTimer) return;
+    this.watchLimitTimer = setInterval(() => {
+      const w = inotifyWatchUsage();
+      if (w && w.used < w.limit * WATCH_LIMIT_SHARE) {
+        clearInterval(this.watchLimitTimer);
+        this.watchLimitTimer = undefined;
+        this.o.log.info('inotify watches have room again; periodic full syncs stop', { watches: w.used, limit: w.limit });
+        return;
+      }
+      for (const root of this.roots) for (const q of root.queues) q.enqueueFullSync('inotify watches exhausted: directories may be unwatched');
+    }, this.o.watchLimitRecheckMs ?? 60_000);
   }
 
   private flush(root: Root): void {
@@ -363,6 +405,7 @@ export class Agent {
     }
     if (this.fullSyncTimer) clearInterval(this.fullSyncTimer);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.watchLimitTimer) clearInterval(this.watchLimitTimer);
     if (this.stateTimer) clearInterval(this.stateTimer);
     await Promise.all(this.roots.flatMap((r) => r.queues.map((q) => q.stop())));
     this.running = false;

@@ -46,6 +46,8 @@ export class RootWatcher {
   private readonly candidates = new Map<string, Set<string>>();
   private candidateTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Directories reported created since the last takeCreatedDirs(): each needs an inotify watch. */
+  private createdDirs = 0;
 
   constructor(private readonly o: RootWatcherOptions, private readonly proofWaitMs = CANDIDATE_PROOF_WAIT_MS) {}
 
@@ -76,6 +78,7 @@ export class RootWatcher {
     let subdirs: string[];
     try {
       if (!fs.lstatSync(dir).isDirectory()) return;
+      this.createdDirs++;
       subdirs = fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name));
     } catch {
       return; // gone already: its delete event follows
@@ -142,6 +145,13 @@ export class RootWatcher {
     }
   }
 
+  /** How many directories were reported created since the last call. */
+  takeCreatedDirs(): number {
+    const n = this.createdDirs;
+    this.createdDirs = 0;
+    return n;
+  }
+
   /** Directories with an extra subscription of their own. */
   get extraSubscriptions(): string[] {
     return [...this.subtrees.keys()].sort();
@@ -179,6 +189,47 @@ export function proveWatched(candidates: Map<string, Set<string>>, e: WatchEvent
     if (e.type === 'create' || e.type === 'delete') unproven.delete(e.path);
     if (unproven.size === 0) candidates.delete(dir);
   }
+}
+
+/** Where Linux tells how many inotify watches one user may hold. */
+export const INOTIFY_WATCHES_FILE = '/proc/sys/fs/inotify/max_user_watches';
+
+/** Counts the watches in the text of /proc/PID/fdinfo/FD of an inotify descriptor (one `inotify wd:` line each). */
+export function countInotifyWatches(fdinfo: string): number {
+  let n = 0;
+  for (let i = fdinfo.indexOf('inotify wd:'); i !== -1; i = fdinfo.indexOf('inotify wd:', i + 11)) n++;
+  return n;
+}
+
+/**
+ * Inotify watches held by this user's processes (this agent's among them) and the per-user limit, or null where /proc
+ * cannot tell. When the limit is reached, inotify_add_watch fails and @parcel/watcher leaves a new directory unwatched
+ * without a word, so the agent checks this after bursts that created directories.
+ */
+export function inotifyWatchUsage(procRoot = '/proc', limitFile = INOTIFY_WATCHES_FILE, uid = process.getuid?.()): { used: number; limit: number } | null {
+  let limit: number;
+  let pids: string[];
+  try {
+    limit = Number(fs.readFileSync(limitFile, 'utf8').trim());
+    pids = fs.readdirSync(procRoot).filter((p) => /^\d+$/.test(p));
+  } catch {
+    return null;
+  }
+  if (!Number.isFinite(limit) || limit <= 0) return null;
+  let used = 0;
+  for (const pid of pids) {
+    const dir = path.join(procRoot, pid);
+    try {
+      if (uid !== undefined && fs.statSync(dir).uid !== uid) continue;
+      for (const fd of fs.readdirSync(path.join(dir, 'fd'))) {
+        if (fs.readlinkSync(path.join(dir, 'fd', fd)) !== 'anon_inode:inotify') continue;
+        used += countInotifyWatches(fs.readFileSync(path.join(dir, 'fdinfo', fd), 'utf8'));
+      }
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return { used, limit };
 }
 
 export function isInside(root: string, p: string): boolean {
