@@ -19,6 +19,8 @@ export const AGENT_VERSION = '0.1.0';
 export const INOTIFY_QUEUE_FILE = '/proc/sys/fs/inotify/max_queued_events';
 /** Events stop for this long = a burst is over (then it may be verified, see fullSync.afterBurstEvents). */
 export const BURST_END_QUIET_MS = 1000;
+/** Callbacks of one watcher delivery arrive within this long of each other. */
+const SAME_DELIVERY_MS = 5;
 /** Above this share of the per-user inotify watch limit, a burst that created directories is verified too. */
 export const WATCH_LIMIT_SHARE = 0.9;
 
@@ -185,7 +187,7 @@ export class Agent {
       }
       root.watcher = new RootWatcher({
         root: w.path,
-        onEvents: (events) => this.onEvents(root, events),
+        onEvents: (events, afterQuiet) => this.onEvents(root, events, afterQuiet),
         onError: (err) => {
           this.o.log.error('watcher error; full sync of the root to recover', { root: w.path, error: err.message });
           for (const q of root.queues) q.enqueueFullSync(`watcher error: ${err.message}`);
@@ -242,18 +244,21 @@ export class Agent {
     }
   }
 
-  private onEvents(root: Root, events: WatchEvent[]): void {
+  private onEvents(root: Root, events: WatchEvent[], afterQuiet = false): void {
     if (events.length === 0) return;
     this.trackBurst(root, events.length);
     root.pending.push(...events);
     root.lastEventAt = new Date().toISOString();
     // Push once the tree has been quiet for batchDelayMs: a burst (an unpacked archive, a build) becomes one batch
     // instead of many runs racing the writer. maxBatchDelayMs bounds the wait, so a never-ending stream still moves.
+    // When the watcher itself only delivered after 50 ms of quiet, that quiet counts: a few ms gather the callbacks
+    // of the same delivery (extra subscriptions), then the batch goes.
+    const quietMs = afterQuiet ? Math.min(SAME_DELIVERY_MS, this.config.batchDelayMs) : this.config.batchDelayMs;
     const now = Date.now();
     if (!root.timer) root.batchStartedAt = now;
     else clearTimeout(root.timer);
     const left = root.batchStartedAt + Math.max(this.config.maxBatchDelayMs, this.config.batchDelayMs) - now;
-    root.timer = setTimeout(() => this.flush(root), Math.max(0, Math.min(this.config.batchDelayMs, left)));
+    root.timer = setTimeout(() => this.flush(root), Math.max(0, Math.min(quietMs, left)));
   }
 
   /**

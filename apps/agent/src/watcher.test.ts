@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { WatchEvent } from './change-set';
-import { proveWatched, RootWatcher } from './watcher';
+import { DeliveryClock, proveWatched, RootWatcher } from './watcher';
 
 const PROOF_WAIT_MS = 300;
 
@@ -44,6 +44,21 @@ async function withWatcher(body: (root: string, events: WatchEvent[], w: RootWat
 }
 
 const creates = (events: WatchEvent[], p: string) => events.filter((e) => e.type === 'create' && e.path === p).length;
+
+test('DeliveryClock: a delivery under 450 ms after the previous one came after 50 ms of quiet; one delivery, one answer', () => {
+  const clock = new DeliveryClock();
+  const seen = [0, 3, 200, 205, 800, 1100, 1560, 2100].map((t) => [t, clock.afterQuiet(t)]);
+  assert.deepEqual(seen, [
+    [0, false], // the first: delivered at once
+    [3, false], // the same delivery, another subscription
+    [200, true], // 200 ms later: only the quiet path delivers that soon
+    [205, true],
+    [800, false], // 600 ms later: at once (idle) or at the 500 ms cap (busy); either way no proof of quiet
+    [1100, true],
+    [1560, false], // 460 ms: too close to the cap to be sure
+    [2100, false],
+  ]);
+});
 
 test('proveWatched: a reported creation or an event inside proves a candidate watched; deletions drop candidates', () => {
   const cases: { name: string; event: WatchEvent; want: Record<string, string[]> }[] = [

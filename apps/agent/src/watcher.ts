@@ -22,7 +22,8 @@ import type { WatchEvent } from './change-set';
 
 export interface RootWatcherOptions {
   root: string;
-  onEvents: (events: WatchEvent[]) => void;
+  /** `afterQuiet`: the watcher delivered these because the tree had been quiet for 50 ms (see DeliveryClock). */
+  onEvents: (events: WatchEvent[], afterQuiet: boolean) => void;
   onError: (err: Error) => void;
   /**
    * Directories whose subtrees must be pushed again: a new subscription is in place (writes made before it went
@@ -30,6 +31,31 @@ export interface RootWatcherOptions {
    */
   onRepush?: (dirs: string[], reason: 'watched' | 'closing') => void;
 }
+
+/**
+ * Tells why @parcel/watcher delivered a batch of events, from when it did. Its debounce (one per process, shared by all
+ * subscriptions) delivers an event at once when the last delivery is more than 500 ms old; otherwise it waits until
+ * 50 ms pass without events, but delivers at the latest 500 ms after the last delivery. So a delivery less than 500 ms
+ * after the previous one means the tree has just been quiet for 50 ms: the caller need not wait for more quiet. Callbacks
+ * of several subscriptions for one delivery arrive within a few ms of each other and get the same answer.
+ */
+export class DeliveryClock {
+  private cycleStart = -Infinity;
+  private cycleAfterQuiet = false;
+
+  constructor(private readonly quietPathMaxGapMs = 450, private readonly sameCycleMs = 20) {}
+
+  afterQuiet(nowMs: number): boolean {
+    const gap = nowMs - this.cycleStart;
+    if (gap < this.sameCycleMs) return this.cycleAfterQuiet;
+    this.cycleStart = nowMs;
+    this.cycleAfterQuiet = gap < this.quietPathMaxGapMs;
+    return this.cycleAfterQuiet;
+  }
+}
+
+/** One per process, like the watcher's debounce. */
+const deliveryClock = new DeliveryClock();
 
 /**
  * How long a candidate subdirectory may wait for proof that the watcher saw it. The watcher delivers at most every
@@ -62,7 +88,7 @@ export class RootWatcher {
       return;
     }
     // Overlapping subscriptions may report the same change twice; batches are sets of paths, so that is harmless.
-    this.o.onEvents(events.map((e) => ({ type: e.type, path: e.path })));
+    this.o.onEvents(events.map((e) => ({ type: e.type, path: e.path })), deliveryClock.afterQuiet(performance.now()));
     for (const e of events) {
       if (e.type === 'delete') this.dropSubtrees(e.path);
       else if (e.type === 'create') this.checkNewDir(e.path);
