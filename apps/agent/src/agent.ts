@@ -21,8 +21,10 @@ export const INOTIFY_QUEUE_FILE = '/proc/sys/fs/inotify/max_queued_events';
 export const BURST_END_QUIET_MS = 1000;
 /** Callbacks of one watcher delivery arrive within this long of each other. */
 const SAME_DELIVERY_MS = 5;
-/** Above this share of the per-user inotify watch limit, a burst that created directories is verified too. */
+/** Above this share of the per-user inotify watch limit, the start-up log warns. */
 export const WATCH_LIMIT_SHARE = 0.9;
+/** A burst that goes on this long is verified anyway (and counted afresh): a steady writer would never end it. */
+export const BURST_MAX_MS = 60_000;
 
 /**
  * fullSync.afterBurstEvents when not set: an eighth of the kernel's inotify queue, since the raw inotify events behind
@@ -61,8 +63,8 @@ export interface AgentOptions {
   rsyncBin?: string;
   /** Draw a progress bar for full syncs on this stream (a TTY); otherwise progress is logged. */
   progressStream?: NodeJS.WriteStream;
-  /** While inotify watches are exhausted, full syncs repeat this often (default 60 s). */
-  watchLimitRecheckMs?: number;
+  /** How often a directory that could not be watched (the watch limit) is tried again, with a full sync (default 60 s). */
+  watchRetryMs?: number;
 }
 
 interface Root {
@@ -79,6 +81,7 @@ interface Root {
   watching: boolean;
   /** Watcher events since the root was last quiet for BURST_END_QUIET_MS. */
   burstEvents: number;
+  burstStartedAt: number;
   burstTimer: NodeJS.Timeout | undefined;
 }
 
@@ -121,10 +124,10 @@ export class Agent {
   private stateDirty = true;
   private fullSyncTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private watchLimitTimer: NodeJS.Timeout | undefined;
   private progress: Record<string, Progress> = {};
   private lastProgressLog = 0;
   private running = false;
+  private stopping = false;
   private readonly pidFile: string;
   private readonly stateFile: string;
   private readonly afterBurst: { events: number; queue: number | null };
@@ -163,7 +166,7 @@ export class Agent {
     for (const w of this.config.watches) {
       const root: Root = {
         path: w.path, queues: [], pending: [], timer: undefined, batchStartedAt: 0, lastEventAt: null, watching: false,
-        burstEvents: 0, burstTimer: undefined,
+        burstEvents: 0, burstStartedAt: 0, burstTimer: undefined,
         excludeRegex: w.excludeRegex.map((r) => new RegExp(r)), events: w.events,
         watcher: undefined as unknown as RootWatcher,
       };
@@ -190,13 +193,13 @@ export class Agent {
         onEvents: (events, afterQuiet) => this.onEvents(root, events, afterQuiet),
         onError: (err) => {
           this.o.log.error('watcher error; full sync of the root to recover', { root: w.path, error: err.message });
-          for (const q of root.queues) q.enqueueFullSync(`watcher error: ${err.message}`);
+          for (const q of root.queues) q.enqueueFullSync(`watcher error: ${err.message}`, !this.stopping);
         },
         onRepush: (dirs, reason) => {
           this.o.log.debug(reason === 'watched' ? 'watching directories the native watcher missed; pushing them again' : 'pushing unproven directories again before stopping', { root: w.path, dirs: dirs.length });
           this.onEvents(root, dirs.map((d) => ({ type: 'create', path: d })));
         },
-      });
+      }, undefined, this.o.watchRetryMs);
       this.roots.push(root);
     }
 
@@ -267,9 +270,11 @@ export class Agent {
    * overflow cannot be seen, only made unlikely to matter: a burst big enough to have overflowed the queue is checked.
    */
   private trackBurst(root: Root, events: number): void {
+    if (root.burstEvents === 0) root.burstStartedAt = Date.now();
     root.burstEvents += events;
     if (root.burstTimer) clearTimeout(root.burstTimer);
-    root.burstTimer = setTimeout(() => this.endBurst(root, true), BURST_END_QUIET_MS);
+    if (Date.now() - root.burstStartedAt >= BURST_MAX_MS) this.endBurst(root, true);
+    else root.burstTimer = setTimeout(() => this.endBurst(root, true), BURST_END_QUIET_MS);
   }
 
   private endBurst(root: Root, start: boolean): void {
@@ -277,41 +282,8 @@ export class Agent {
     root.burstTimer = undefined;
     const events = root.burstEvents;
     root.burstEvents = 0;
-    const reason = this.burstVerification(events, root.watcher.takeCreatedDirs());
-    if (reason) for (const q of root.queues) q.enqueueFullSync(reason, start);
-  }
-
-  /** Why a finished burst needs a full sync to verify it, if it does. */
-  private burstVerification(events: number, createdDirs: number): string | null {
-    if (this.afterBurst.events > 0 && events >= this.afterBurst.events) {
-      return `verify a burst of ${events} events (an inotify overflow would go unreported)`;
-    }
-    if (createdDirs === 0) return null;
-    const w = inotifyWatchUsage();
-    if (!w || w.used < w.limit * WATCH_LIMIT_SHARE) return null;
-    this.o.log.warn('inotify watches nearly exhausted: new directories may go unwatched; full syncs repeat until there is room', {
-      watches: w.used, limit: w.limit, everyMs: this.o.watchLimitRecheckMs ?? 60_000, fix: 'sysctl fs.inotify.max_user_watches=<more>',
-    });
-    this.startWatchLimitRechecks();
-    return `verify ${createdDirs} new directories (inotify watches at ${w.used} of ${w.limit}: a failed watch goes unreported)`;
-  }
-
-  /**
-   * A directory left unwatched reports nothing, ever: only full syncs bring its changes over. They repeat while the
-   * watches stay near the limit, and stop once there is room (directories created from then on are watched again).
-   */
-  private startWatchLimitRechecks(): void {
-    if (this.watchLimitTimer) return;
-    this.watchLimitTimer = setInterval(() => {
-      const w = inotifyWatchUsage();
-      if (w && w.used < w.limit * WATCH_LIMIT_SHARE) {
-        clearInterval(this.watchLimitTimer);
-        this.watchLimitTimer = undefined;
-        this.o.log.info('inotify watches have room again; periodic full syncs stop', { watches: w.used, limit: w.limit });
-        return;
-      }
-      for (const root of this.roots) for (const q of root.queues) q.enqueueFullSync('inotify watches exhausted: directories may be unwatched');
-    }, this.o.watchLimitRecheckMs ?? 60_000);
+    if (this.afterBurst.events <= 0 || events < this.afterBurst.events) return;
+    for (const q of root.queues) q.enqueueFullSync(`verify a burst of ${events} events (an inotify overflow would go unreported)`, start);
   }
 
   private flush(root: Root): void {
@@ -402,16 +374,18 @@ export class Agent {
   /** Clean stop: flush open batches into the journals, let in-flight runs finish, remove the pid file. */
   async stop(): Promise<void> {
     if (!this.running) return;
+    // Timers first: nothing may start a (possibly long) full sync while stopping; what is due is journaled instead.
+    this.stopping = true;
+    if (this.fullSyncTimer) clearInterval(this.fullSyncTimer);
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.stateTimer) clearInterval(this.stateTimer);
     for (const root of this.roots) {
+      if (root.burstTimer) clearTimeout(root.burstTimer);
       await root.watcher.close();
       root.watching = false;
       this.flush(root);
       this.endBurst(root, false); // journaled, run at the next start
     }
-    if (this.fullSyncTimer) clearInterval(this.fullSyncTimer);
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    if (this.watchLimitTimer) clearInterval(this.watchLimitTimer);
-    if (this.stateTimer) clearInterval(this.stateTimer);
     await Promise.all(this.roots.flatMap((r) => r.queues.map((q) => q.stop())));
     this.running = false;
     this.writeState(true);
@@ -426,6 +400,11 @@ export class Agent {
   /** All queues' stats (tests and status). */
   targets(): TargetStats[] {
     return this.roots.flatMap((r) => r.queues.map((q) => q.snapshot()));
+  }
+
+  /** Directories that cannot be watched for now (see RootWatcher.unwatched). */
+  unwatched(): string[] {
+    return this.roots.flatMap((r) => r.watcher.unwatched);
   }
 
   retryNow(): void {

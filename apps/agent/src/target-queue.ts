@@ -69,6 +69,8 @@ export class TargetQueue {
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private current: Promise<void> | null = null;
+  /** Journal entries the running rsync took. */
+  private inFlightIds = new Set<number>();
   private stats: Omit<TargetStats, 'pendingBatches' | 'queueLength' | 'lagMs' | 'inFlight'>;
 
   constructor(private readonly o: TargetQueueOptions) {
@@ -103,7 +105,8 @@ export class TargetQueue {
 
   /** Durably queues a full sync; `start` false leaves it for the next run (e.g. while stopping). */
   enqueueFullSync(reason: string, start = true): void {
-    if (this.journal.pending().some((e) => e.full)) return; // one pending full sync covers the next too
+    // A full sync not yet started covers this one too; one already running may have read past what this one is for.
+    if (this.journal.pending().some((e) => e.full && !this.inFlightIds.has(e.id))) return;
     this.o.log.info('full sync queued', { target: this.o.id, reason });
     this.journal.append([], true);
     if (start) this.kick();
@@ -147,6 +150,7 @@ export class TargetQueue {
     if (pending.some((e) => e.full)) {
       // A full sync reads the current tree, so it covers every batch accepted before it starts.
       taken = pending;
+      this.inFlightIds = new Set(taken.map((e) => e.id));
       const args = buildRsyncArgs(t, 'full', this.o.fullSyncExcludes);
       this.o.log.info('full sync start', { target: this.o.id, url: this.stats.url });
       const res = await runRsync(args, {
@@ -193,6 +197,7 @@ export class TargetQueue {
         this.o.log.info('pushed', { target: this.o.id, paths: changes.length, batches: taken.length, recursive: plan.recursive.length, flat: plan.flat.length });
       }
     }
+    this.inFlightIds = new Set();
     if (ok) {
       this.journal.ack(taken.map((e) => e.id));
       this.stats.lastSuccessAt = new Date().toISOString();

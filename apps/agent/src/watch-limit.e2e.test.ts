@@ -1,7 +1,8 @@
 /**
  * The inotify watch limit, for real: with fs.inotify.max_user_watches lowered (root only) to just above what this
- * user holds, new directories go unwatched and @parcel/watcher says nothing. The agent notices the exhausted watches
- * after the burst and repeats full syncs until there is room, so writes inside unwatched directories still arrive.
+ * user holds, new directories go unwatched and @parcel/watcher says nothing. The agent's check of the real watches
+ * (/proc/self/fdinfo) finds them; their subscriptions fail, which means a full sync, retried until there is room; then
+ * they are watched again.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -59,7 +60,7 @@ test('exhausted inotify watches: writes in directories left unwatched still arri
     fullSync: { onStart: true },
   });
   const agent = new Agent(config, {
-    stateDir: path.join(work, 'state'), log: createLogger('debug', (l) => logs.push(l)), watchLimitRecheckMs: 1500,
+    stateDir: path.join(work, 'state'), log: createLogger('debug', (l) => logs.push(l)), watchRetryMs: 1500,
   });
   const saved = fs.readFileSync(INOTIFY_WATCHES_FILE, 'utf8').trim();
   const restore = () => fs.writeFileSync(INOTIFY_WATCHES_FILE, `${saved}\n`);
@@ -80,12 +81,22 @@ test('exhausted inotify watches: writes in directories left unwatched still arri
     // it signals its delivery thread): a write in the root brings the announcements.
     fs.writeFileSync(path.join(src, 'nudge.txt'), 'x');
     await waitConverged(src, [daemon.moduleDir], 'the new directories (each pushed whole when announced)');
-    await waitUntil(() => logs.some((l) => l.includes('inotify watches nearly exhausted')), 'the exhaustion noticed after the burst', 10_000);
-    await waitUntil(() => agent.targets()[0]!.fullSyncs > fullSyncsBefore && agent.targets()[0]!.queueLength === 0, 'the burst verified');
+    await waitUntil(() => logs.some((l) => l.includes('cannot watch')), 'the unwatched directories found', 10_000);
     await waitUntil(() => agent.targets().every((t) => t.queueLength === 0 && !t.inFlight), 'idle');
     // Nothing reports these writes in the unwatched directories; only the repeated full syncs bring them over.
     for (let i = 0; i < 10; i++) fs.writeFileSync(path.join(src, `new${i}`, 'later.txt'), `later ${i}`);
     await waitConverged(src, [daemon.moduleDir], 'writes inside unwatched directories', 20_000);
+    assert.ok(agent.targets()[0]!.fullSyncs > fullSyncsBefore, 'through full syncs');
+
+    // Room again: the next retry watches them, and writes inside are reported as events again.
+    restore();
+    await waitUntil(() => logs.some((l) => l.includes('watching directories the native watcher missed')), 'the retry succeeded', 10_000);
+    await waitUntil(() => agent.targets().every((t) => t.queueLength === 0 && !t.inFlight), 'idle again');
+    const fullSyncsWatched = agent.targets()[0]!.fullSyncs;
+    for (let i = 0; i < 10; i++) fs.writeFileSync(path.join(src, `new${i}`, 'after-room.txt'), `after ${i}`);
+    await waitConverged(src, [daemon.moduleDir], 'writes after the retry');
+    assert.equal(agent.targets()[0]!.fullSyncs, fullSyncsWatched, 'reported as events, no full sync needed');
+    assert.deepEqual(agent.unwatched(), []);
   } finally {
     restore();
     process.removeListener('exit', restore);

@@ -8,9 +8,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { WatchEvent } from './change-set';
-import { DeliveryClock, proveWatched, RootWatcher } from './watcher';
+import { DeliveryClock, dirKey, parseInotifyFdinfo, RootWatcher, userDev, watchedDirKeys } from './watcher';
 
-const PROOF_WAIT_MS = 300;
+const CHECK_DELAY_MS = 300;
 
 async function until(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -32,7 +32,7 @@ async function withWatcher(body: (root: string, events: WatchEvent[], w: RootWat
     onEvents: (e) => events.push(...e),
     onError: (e) => errors.push(e),
     onRepush: (dirs, reason) => repushed.push(...dirs.map((d) => (reason === 'closing' ? `closing:${d}` : d))),
-  }, PROOF_WAIT_MS);
+  }, CHECK_DELAY_MS);
   await w.start();
   try {
     await body(root, events, w, repushed);
@@ -60,21 +60,32 @@ test('DeliveryClock: a delivery under 450 ms after the previous one came after 5
   ]);
 });
 
-test('proveWatched: a reported creation or an event inside proves a candidate watched; deletions drop candidates', () => {
-  const cases: { name: string; event: WatchEvent; want: Record<string, string[]> }[] = [
-    { name: 'creation of a candidate', event: { type: 'create', path: '/r/top/a' }, want: { '/r/top': ['/r/top/b'], '/r/x': ['/r/x/y'] } },
-    { name: 'event directly inside a candidate', event: { type: 'update', path: '/r/top/b/f.txt' }, want: { '/r/top': ['/r/top/a'], '/r/x': ['/r/x/y'] } },
-    { name: 'an update of the candidate itself proves nothing (its parent reports it)', event: { type: 'update', path: '/r/top/a' }, want: { '/r/top': ['/r/top/a', '/r/top/b'], '/r/x': ['/r/x/y'] } },
-    { name: 'an event deeper inside proves nothing', event: { type: 'create', path: '/r/top/a/sub/f' }, want: { '/r/top': ['/r/top/a', '/r/top/b'], '/r/x': ['/r/x/y'] } },
-    { name: 'a deleted candidate needs no watch', event: { type: 'delete', path: '/r/top/b' }, want: { '/r/top': ['/r/top/a'], '/r/x': ['/r/x/y'] } },
-    { name: 'a deleted created directory takes its candidates', event: { type: 'delete', path: '/r/top' }, want: { '/r/x': ['/r/x/y'] } },
-    { name: 'so does a deleted ancestor', event: { type: 'delete', path: '/r' }, want: {} },
-    { name: 'the last proof removes the entry', event: { type: 'create', path: '/r/x/y' }, want: { '/r/top': ['/r/top/a', '/r/top/b'] } },
-  ];
-  for (const c of cases) {
-    const candidates = new Map([['/r/top', new Set(['/r/top/a', '/r/top/b'])], ['/r/x', new Set(['/r/x/y'])]]);
-    proveWatched(candidates, c.event);
-    assert.deepEqual(Object.fromEntries([...candidates].map(([k, v]) => [k, [...v].sort()])), c.want, c.name);
+test('parseInotifyFdinfo reads the watched inodes, with the device as stat() reports it', () => {
+  const fdinfo = 'pos:\t0\nflags:\t02004000\nmnt_id:\t17\nino:\t1038\n' +
+    'inotify wd:2 ino:28e00f sdev:fe00000 mask:4000fc6 ignored_mask:0 fhandle-bytes:8 fhandle-type:1 f_handle:0fe02800a59766a4\n' +
+    'inotify wd:1 ino:28e010 sdev:1b mask:4000fc6 ignored_mask:0 fhandle-bytes:8 fhandle-type:1 f_handle:10e02800650f197f\n';
+  // Read off this machine: /tmp on 254:0 (stat dev 0xfe00), /dev/shm on 0:27 (stat dev 27).
+  assert.deepEqual(parseInotifyFdinfo(fdinfo), [dirKey(0xfe00, 0x28e00f), dirKey(27, 0x28e010)]);
+  assert.equal(userDev((8 << 20) | 0x123), 0x23 | (8 << 8) | (0x100 << 12), 'a minor above 255 keeps its high bits above the major');
+  assert.equal(userDev((259 << 20) | 1), (259 << 8) | 1);
+});
+
+test('watchedDirKeys matches what stat() says of directories the watcher watches', async () => {
+  const before = watchedDirKeys();
+  if (before === null) return; // no /proc here
+  const { subscribe } = await import('@parcel/watcher');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-keys-'));
+  fs.mkdirSync(path.join(dir, 'sub'));
+  const sub = await subscribe(dir, () => undefined);
+  try {
+    const keys = watchedDirKeys()!;
+    for (const d of [dir, path.join(dir, 'sub')]) {
+      const st = fs.statSync(d, { bigint: true });
+      assert.ok(keys.has(dirKey(st.dev, st.ino)), `${d} is listed as watched`);
+    }
+  } finally {
+    await sub.unsubscribe();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -93,7 +104,7 @@ test('a tree moved in, then grown: only the subdirectory the watcher missed gets
       fs.writeFileSync(path.join(dir, 'f.txt'), 'x');
     }
     await until('the missed directory watched', () => w.extraSubscriptions.length > 0);
-    await new Promise((r) => setTimeout(r, PROOF_WAIT_MS + 200));
+    await new Promise((r) => setTimeout(r, CHECK_DELAY_MS + 200));
     assert.deepEqual(w.extraSubscriptions, [path.join(root, 'top/d00')], 'only the directory the watcher missed');
     assert.deepEqual(repushed, [path.join(root, 'top/d00')], 'its subtree is pushed again once watched');
 
@@ -123,23 +134,41 @@ test('a tree moved in whole gets one watch rooted at it, and writes deep inside 
   });
 });
 
-test('a clean close pushes the candidates still waiting for proof once more', async () => {
+test('a clean close pushes the directories not yet checked once more', async () => {
   await withWatcher(async (root, events, w, repushed) => {
     const outside = path.join(path.dirname(root), 'outside');
     fs.mkdirSync(path.join(outside, 'fresh/missed'), { recursive: true });
     fs.renameSync(path.join(outside, 'fresh'), path.join(root, 'fresh'));
     await until('the move reported', () => creates(events, path.join(root, 'fresh')) > 0);
-    await w.close(); // before the proof wait ends
-    assert.deepEqual(repushed, [`closing:${path.join(root, 'fresh/missed')}`]);
+    await w.close(); // before the check
+    assert.deepEqual(repushed, [`closing:${path.join(root, 'fresh')}`]);
   });
 });
 
-test('a created directory that is removed before the proof wait ends gets no watch', async () => {
+test('a directory replaced by one with subdirectories (reported as an update): those get a watch', async () => {
+  await withWatcher(async (root, events, w, repushed) => {
+    fs.mkdirSync(path.join(root, 'build'));
+    await until('build reported', () => creates(events, path.join(root, 'build')) > 0);
+    await new Promise((r) => setTimeout(r, CHECK_DELAY_MS + 600)); // its own check done: nothing to watch
+    const outside = path.join(path.dirname(root), 'outside');
+    fs.mkdirSync(path.join(outside, 'build.tmp/out/deep'), { recursive: true });
+    fs.rmSync(path.join(root, 'build'), { recursive: true });
+    fs.renameSync(path.join(outside, 'build.tmp'), path.join(root, 'build'));
+    await until('the new build/out watched', () => w.extraSubscriptions.length > 0);
+    assert.deepEqual(w.extraSubscriptions, [path.join(root, 'build/out')]);
+    assert.deepEqual(repushed, [path.join(root, 'build/out')]);
+    const deep = path.join(root, 'build/out/deep/late.txt');
+    fs.writeFileSync(deep, 'x');
+    await until('the write deep inside reported', () => creates(events, deep) > 0);
+  });
+});
+
+test('a created directory that is removed before the check gets no watch', async () => {
   await withWatcher(async (root, events, w) => {
     fs.mkdirSync(path.join(root, 'brief/sub'), { recursive: true });
     await until('creation reported', () => creates(events, path.join(root, 'brief')) > 0);
     fs.rmSync(path.join(root, 'brief'), { recursive: true });
-    await new Promise((r) => setTimeout(r, PROOF_WAIT_MS + 700));
+    await new Promise((r) => setTimeout(r, CHECK_DELAY_MS + 700));
     assert.deepEqual(w.extraSubscriptions, []);
   });
 });

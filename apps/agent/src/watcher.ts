@@ -1,18 +1,19 @@
 /**
  * Recursive watch of one root with @parcel/watcher (inotify on Linux).
  *
- * Two gaps of the native watcher are closed here:
+ * Gaps of the native watcher closed here, each of which would lose changes without a word:
  * - an error means events may be lost: the caller gets onError and runs a full sync of this root. (An inotify queue
  *   overflow is *not* an error here: @parcel/watcher skips IN_Q_OVERFLOW silently; the agent verifies large bursts
  *   instead, see Agent.trackBurst.)
- * - a directory *moved into* the tree is reported as one create event, and the watcher does not add watches for the
- *   subdirectories inside it (measured: writes in root/moved/sub/ go unreported). The same happens to subdirectories
- *   created in the instant between a directory's creation and the watcher adding its watch (`mkdir -p a/b`, an unpacked
- *   archive). So each created directory's subdirectories are candidates for an extra subscription rooted at them
- *   (dropped when they are deleted or moved away); the caller re-pushes each such directory once its watch is in place,
- *   so changes made in between are not lost. A candidate is dropped as soon as the watcher proves it watches it: it
- *   reported the subdirectory's creation (it adds a watch when it does) or an event inside it. Only subscribing the
- *   unproven ones matters for bursts: a subscription over a subtree the watcher already covers makes it do all of
+ * - some directories are never watched: a directory *moved into* the tree (or replacing one, reported as an update) is
+ *   watched but not its subdirectories; subdirectories created in the instant before the watcher adds a watch on their
+ *   parent (`mkdir -p a/b`, an unpacked archive) are missed; and when the per-user watch limit is reached, adding a
+ *   watch fails and nothing is said. So every directory reported created or changed is checked, a second later, against
+ *   the watches inotify really holds (/proc/self/fdinfo lists each watched inode): it and its subdirectories. An
+ *   unwatched one gets a subscription of its own (dropped when it is deleted or moved away), and the caller re-pushes
+ *   it once the watch is in place, so changes made in between are not lost. A subscription that fails (the watch
+ *   limit) is reported as an error (a full sync) and retried every minute until it succeeds. Subscribing only what is
+ *   really unwatched matters for bursts: a subscription over a subtree the watcher already covers makes it do all of
  *   that subtree's work twice (measured: a 10,000-file burst under one new directory reached us as ~20,000 events).
  */
 import * as fs from 'node:fs';
@@ -27,7 +28,7 @@ export interface RootWatcherOptions {
   onError: (err: Error) => void;
   /**
    * Directories whose subtrees must be pushed again: a new subscription is in place (writes made before it went
-   * unreported), or, at close, candidates that were never proven watched.
+   * unreported), or, at close, directories not yet checked or not watched.
    */
   onRepush?: (dirs: string[], reason: 'watched' | 'closing') => void;
 }
@@ -58,24 +59,34 @@ export class DeliveryClock {
 const deliveryClock = new DeliveryClock();
 
 /**
- * How long a candidate subdirectory may wait for proof that the watcher saw it. The watcher delivers at most every
- * 500 ms while events keep coming, so this leaves it one full delivery; a candidate subscribed without need only costs
- * duplicate events for its subtree, never a lost change.
+ * How long after a directory is reported its watches are checked: by then the watcher has processed the events queued
+ * behind it (so a subdirectory it does watch is not mistaken for a missed one), and a burst's directories are checked
+ * together.
  */
-export const CANDIDATE_PROOF_WAIT_MS = 1000;
+export const WATCH_CHECK_DELAY_MS = 1000;
+/** How often subscriptions that failed (the watch limit) are tried again; each failure also means a full sync. */
+export const WATCH_RETRY_MS = 60_000;
 
 export class RootWatcher {
   private sub: watcher.AsyncSubscription | null = null;
-  /** Extra subscriptions rooted at directories the root subscription may not watch. */
+  /** Extra subscriptions rooted at directories the root subscription does not watch. */
   private readonly subtrees = new Map<string, watcher.AsyncSubscription>();
-  /** Subdirectories of created directories the watcher has not yet been seen to watch, by the created directory. */
-  private readonly candidates = new Map<string, Set<string>>();
-  private candidateTimer: NodeJS.Timeout | undefined;
+  /** Extra subscriptions being set up. */
+  private readonly starting = new Set<string>();
+  /** Directories reported created or changed, whose watches (theirs and their subdirectories') are checked next. */
+  private readonly toCheck = new Set<string>();
+  private checkTimer: NodeJS.Timeout | undefined;
+  /** Directories whose subscription failed, tried again every retryMs. */
+  private readonly retry = new Set<string>();
+  private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  /** Directories reported created since the last takeCreatedDirs(): each needs an inotify watch. */
-  private createdDirs = 0;
 
-  constructor(private readonly o: RootWatcherOptions, private readonly proofWaitMs = CANDIDATE_PROOF_WAIT_MS) {}
+  constructor(
+    private readonly o: RootWatcherOptions,
+    private readonly checkDelayMs = WATCH_CHECK_DELAY_MS,
+    private readonly retryMs = WATCH_RETRY_MS,
+    private readonly watchedKeys: () => Set<string> | null = watchedDirKeys,
+  ) {}
 
   async start(): Promise<void> {
     this.sub = await watcher.subscribe(this.o.root, (err, events) => this.handle(err, events));
@@ -91,75 +102,97 @@ export class RootWatcher {
     this.o.onEvents(events.map((e) => ({ type: e.type, path: e.path })), deliveryClock.afterQuiet(performance.now()));
     for (const e of events) {
       if (e.type === 'delete') this.dropSubtrees(e.path);
-      else if (e.type === 'create') this.checkNewDir(e.path);
+      else this.noteDir(e.path); // 'update' too: a directory replaced by another in one delivery is reported so
     }
-    // Proof comes after the candidates of the same delivery are listed: a delivery may hold both a directory's
-    // creation and its subdirectories'.
-    if (this.candidates.size > 0) for (const e of events) proveWatched(this.candidates, e);
   }
 
-  /** Lists a created directory's subdirectories as candidates for an extra subscription. */
-  private checkNewDir(dir: string): void {
-    if (this.subtrees.has(dir)) return;
-    let subdirs: string[];
+  private noteDir(p: string): void {
     try {
-      if (!fs.lstatSync(dir).isDirectory()) return;
-      this.createdDirs++;
-      subdirs = fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name));
+      if (!fs.lstatSync(p).isDirectory()) return;
     } catch {
       return; // gone already: its delete event follows
     }
-    if (subdirs.length === 0) return;
-    this.candidates.set(dir, new Set(subdirs));
-    this.candidateTimer ??= setTimeout(() => this.subscribeCandidates(), this.proofWaitMs);
+    this.toCheck.add(p);
+    this.checkTimer ??= setTimeout(() => this.checkWatches(), this.checkDelayMs);
   }
 
   /**
-   * Subscribes the candidates still unproven. When none of a directory's subdirectories was proven, the directory
-   * was moved in whole: one subscription rooted at it covers them all (a new root means a fresh scan of what is on disk
-   * now). Re-subscribing the root instead is not reliable: @parcel/watcher reuses its cached directory tree for a root
-   * that is still watched, stale entries included (measured under load).
+   * Subscribes what inotify does not watch among the noted directories and their subdirectories. When a noted
+   * directory is watched but none of its (several) subdirectories are, it was moved in whole: one subscription rooted at
+   * it covers them all (a new root means a fresh scan of what is on disk now). Re-subscribing the root instead is not
+   * reliable: @parcel/watcher reuses its cached directory tree for a root that is still watched, stale entries included
+   * (measured under load). Where /proc cannot tell what is watched, every subdirectory counts as missed.
    */
-  private subscribeCandidates(): void {
-    this.candidateTimer = undefined;
+  private checkWatches(): void {
+    this.checkTimer = undefined;
     if (this.closed) return;
-    const dirs = new Set<string>();
-    for (const [dir, unproven] of this.candidates) {
-      let all = true;
+    const noted = [...this.toCheck];
+    this.toCheck.clear();
+    const watched = this.watchedKeys();
+    const isWatched = (st: fs.BigIntStats) => watched !== null && watched.has(dirKey(st.dev, st.ino));
+    const unwatched = new Set<string>();
+    for (const dir of noted) {
       try {
-        all = fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).every((d) => unproven.has(path.join(dir, d.name)));
+        const st = fs.lstatSync(dir, { bigint: true });
+        if (!st.isDirectory()) continue;
+        if (watched !== null && !isWatched(st)) {
+          unwatched.add(dir);
+          continue;
+        }
+        const subdirs = fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name));
+        const missed = subdirs.filter((sub) => {
+          try {
+            return !isWatched(fs.lstatSync(sub, { bigint: true }));
+          } catch {
+            return false; // gone meanwhile
+          }
+        });
+        if (missed.length > 1 && missed.length === subdirs.length) unwatched.add(dir);
+        else for (const sub of missed) unwatched.add(sub);
       } catch {
-        continue; // gone: its delete event follows
+        // gone meanwhile: its delete event follows
       }
-      if (all) dirs.add(dir);
-      else for (const d of unproven) dirs.add(d);
     }
-    this.candidates.clear();
-    for (const dir of dirs) {
-      // A directory inside another one subscribed here is covered by that subscription.
-      if ([...dirs].some((other) => other !== dir && isInside(other, dir))) continue;
+    for (const dir of unwatched) {
+      // One inside another subscribed here is covered by that subscription.
+      if ([...unwatched].some((other) => other !== dir && isInside(other, dir))) continue;
       this.subscribeSubtree(dir);
     }
   }
 
   private subscribeSubtree(dir: string): void {
-    if (this.subtrees.has(dir)) return;
-    const pending = watcher.subscribe(dir, (err, events) => this.handle(err, events));
-    pending.then(
+    if (this.subtrees.has(dir) || this.starting.has(dir)) return;
+    this.starting.add(dir);
+    watcher.subscribe(dir, (err, events) => this.handle(err, events)).then(
       (sub) => {
+        this.starting.delete(dir);
         if (this.closed || this.subtrees.has(dir)) {
           void sub.unsubscribe();
           return;
         }
         this.subtrees.set(dir, sub);
+        this.retry.delete(dir);
         // Anything written beneath it before this watch existed is caught by pushing the subtree again now.
         this.o.onRepush?.([dir], 'watched');
       },
       (e: Error) => {
-        if ((e as NodeJS.ErrnoException).code === 'ENOENT' || !fs.existsSync(dir)) return; // removed meanwhile
-        this.o.onError(e);
+        this.starting.delete(dir);
+        if (this.closed || (e as NodeJS.ErrnoException).code === 'ENOENT' || !fs.existsSync(dir)) {
+          this.retry.delete(dir);
+          return; // removed meanwhile
+        }
+        // Typically the watch limit: nothing beneath it is reported until a retry succeeds; full syncs meanwhile.
+        this.retry.add(dir);
+        this.retryTimer ??= setTimeout(() => this.retryFailed(), this.retryMs);
+        this.o.onError(new Error(`cannot watch ${dir} (${e.message}); full syncs until it can, retried every ${Math.round(this.retryMs / 1000)} s`));
       },
     );
+  }
+
+  private retryFailed(): void {
+    this.retryTimer = undefined;
+    if (this.closed) return;
+    for (const dir of this.retry) this.subscribeSubtree(dir);
   }
 
   private dropSubtrees(deleted: string): void {
@@ -169,13 +202,7 @@ export class RootWatcher {
         void sub.unsubscribe().catch(() => undefined);
       }
     }
-  }
-
-  /** How many directories were reported created since the last call. */
-  takeCreatedDirs(): number {
-    const n = this.createdDirs;
-    this.createdDirs = 0;
-    return n;
+    for (const dir of this.retry) if (dir === deleted || isInside(deleted, dir)) this.retry.delete(dir);
   }
 
   /** Directories with an extra subscription of their own. */
@@ -183,15 +210,23 @@ export class RootWatcher {
     return [...this.subtrees.keys()].sort();
   }
 
+  /** Directories that cannot be watched for now (their subscription failed; retried). */
+  get unwatched(): string[] {
+    return [...this.retry].sort();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
-    if (this.candidateTimer) clearTimeout(this.candidateTimer);
-    this.candidateTimer = undefined;
-    // Candidates still waiting for proof may be unwatched: push them once more, so a write made in one of them since
-    // its parent was pushed is not left behind by a clean stop.
-    const unproven = [...this.candidates.values()].flatMap((set) => [...set]);
-    this.candidates.clear();
-    if (unproven.length > 0) this.o.onRepush?.(unproven, 'closing');
+    if (this.checkTimer) clearTimeout(this.checkTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.checkTimer = this.retryTimer = undefined;
+    // Directories not yet checked, not yet watched or not watchable may hold unreported writes: push them once more, so
+    // a clean stop leaves nothing behind.
+    const again = [...new Set([...this.toCheck, ...this.starting, ...this.retry])];
+    this.toCheck.clear();
+    this.starting.clear();
+    this.retry.clear();
+    if (again.length > 0) this.o.onRepush?.(again, 'closing');
     const subs = [this.sub, ...this.subtrees.values()];
     this.subtrees.clear();
     this.sub = null;
@@ -199,21 +234,47 @@ export class RootWatcher {
   }
 }
 
+/** Key of a directory in the set watchedDirKeys() returns: the device as stat() reports it, and the inode. */
+export function dirKey(dev: number | bigint, ino: number | bigint): string {
+  return `${dev}:${ino}`;
+}
+
 /**
- * Drops candidates (created directory -> its unproven subdirectories) the watcher is proven to watch: it reported the
- * subdirectory's creation (it adds a watch when it does) or an event directly inside it (only a watch on it reports
- * those). Deleted ones need no watch; a created directory that is deleted (or whose ancestor is) takes its candidates.
+ * The kernel's device number (fdinfo `sdev:`, major << 20 | minor) in the encoding stat() reports (new_encode_dev:
+ * minor's low byte, major << 8, minor's high bits << 12).
  */
-export function proveWatched(candidates: Map<string, Set<string>>, e: WatchEvent): void {
-  const parent = path.dirname(e.path);
-  for (const [dir, unproven] of candidates) {
-    if (e.type === 'delete' && (e.path === dir || isInside(e.path, dir))) {
-      candidates.delete(dir);
-      continue;
+export function userDev(kernelDev: number): number {
+  const major = Math.floor(kernelDev / 2 ** 20);
+  const minor = kernelDev % 2 ** 20;
+  return (minor & 0xff) + major * 256 + (minor - (minor & 0xff)) * 4096;
+}
+
+/** The watched inodes in the text of /proc/PID/fdinfo/FD of an inotify descriptor, as dirKey()s. */
+export function parseInotifyFdinfo(fdinfo: string): string[] {
+  const keys: string[] = [];
+  for (const m of fdinfo.matchAll(/^inotify wd:\S+ ino:([0-9a-f]+) sdev:([0-9a-f]+)/gm)) {
+    keys.push(dirKey(userDev(parseInt(m[2]!, 16)), BigInt(`0x${m[1]}`)));
+  }
+  return keys;
+}
+
+/** Every inode this process's inotify instances watch, as dirKey()s; null where /proc cannot tell. */
+export function watchedDirKeys(proc = '/proc/self'): Set<string> | null {
+  try {
+    const keys = new Set<string>();
+    for (const fd of fs.readdirSync(path.join(proc, 'fd'))) {
+      let target = '';
+      try {
+        target = fs.readlinkSync(path.join(proc, 'fd', fd));
+      } catch {
+        continue; // closed meanwhile
+      }
+      if (target !== 'anon_inode:inotify') continue;
+      for (const k of parseInotifyFdinfo(fs.readFileSync(path.join(proc, 'fdinfo', fd), 'utf8'))) keys.add(k);
     }
-    unproven.delete(parent);
-    if (e.type === 'create' || e.type === 'delete') unproven.delete(e.path);
-    if (unproven.size === 0) candidates.delete(dir);
+    return keys;
+  } catch {
+    return null;
   }
 }
 
