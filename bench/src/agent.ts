@@ -137,6 +137,16 @@ async function until<T>(what: string, timeoutMs: number, check: () => T | undefi
   }
 }
 
+/** Waits up to 20 s for a started contender to be ready; otherwise stops it and fails with the tail of its log. */
+async function awaitReady(child: ChildProcess, what: string, ready: () => unknown, logName: string, logFile: string): Promise<void> {
+  try {
+    await until(what, 20_000, ready, child);
+  } catch (e) {
+    await stopGroup(child);
+    throw new Error(`${(e as Error).message}; ${logName}: ${fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8').slice(-2000) : '(none)'}`);
+  }
+}
+
 async function startAgent(work: string, daemon: BareDaemon, module: string, label = 'agent', rsyncParams?: string): Promise<Contender> {
   const src = path.join(work, `${module}-src`);
   const stateDir = path.join(work, `${module}-state`);
@@ -150,12 +160,7 @@ async function startAgent(work: string, daemon: BareDaemon, module: string, labe
   const child = spawnGroup(process.execPath, [AGENT_MAIN, 'run', '--config', config, '--state-dir', stateDir, '--log-file', log]);
   const stateFile = path.join(stateDir, 'state.json');
   type State = { rsyncSpawns: number; watches: { watching: boolean }[]; targets: { queueLength: number; inFlight: boolean }[] };
-  try {
-    await until('agent watching', 20_000, () => readJson<State>(stateFile)?.watches.every((w) => w.watching), child);
-  } catch (e) {
-    await stopGroup(child);
-    throw new Error(`${(e as Error).message}; log: ${fs.existsSync(log) ? fs.readFileSync(log, 'utf8').slice(-2000) : '(none)'}`);
-  }
+  await awaitReady(child, 'agent watching', () => readJson<State>(stateFile)?.watches.every((w) => w.watching), 'log', log);
   const tracker = new RsyncChildTracker(child.pid!).start();
   return {
     label,
@@ -206,14 +211,9 @@ async function startLsyncd(work: string, daemon: BareDaemon, module: string, del
     '',
   ].join('\n'));
   const child = spawnGroup('lsyncd', ['-nodaemon', config], { logFile: path.join(work, `${module}.out`) });
-  try {
-    // lsyncd first mirrors the whole (empty) source, then watches.
-    await until('lsyncd startup sync', 20_000, () => fs.existsSync(log) && /Startup of .* finished/.test(fs.readFileSync(log, 'utf8')), child);
-  } catch (e) {
-    await stopGroup(child);
-    const out = path.join(work, `${module}.out`);
-    throw new Error(`${(e as Error).message}; output: ${fs.existsSync(out) ? fs.readFileSync(out, 'utf8').slice(-2000) : '(none)'}`);
-  }
+  // lsyncd first mirrors the whole (empty) source, then watches.
+  await awaitReady(child, 'lsyncd startup sync', () => fs.existsSync(log) && /Startup of .* finished/.test(fs.readFileSync(log, 'utf8')),
+    'output', path.join(work, `${module}.out`));
   const tracker = new RsyncChildTracker(child.pid!).start();
   return {
     label,

@@ -196,7 +196,7 @@ export class Agent {
           for (const q of root.queues) q.enqueueFullSync(`watcher error: ${err.message}`, !this.stopping);
         },
         onRepush: (dirs, reason) => {
-          this.o.log.debug(reason === 'watched' ? 'watching directories the native watcher missed; pushing them again' : 'pushing unproven directories again before stopping', { root: w.path, dirs: dirs.length });
+          this.o.log.debug(reason === 'watched' ? 'watching directories the native watcher missed; pushing them again' : 'pushing directories not yet checked or watched again before stopping', { root: w.path, dirs: dirs.length });
           this.onEvents(root, dirs.map((d) => ({ type: 'create', path: d })));
         },
       }, undefined, this.o.watchRetryMs);
