@@ -163,6 +163,25 @@ test('a directory replaced by one with subdirectories (reported as an update): t
   });
 });
 
+test('a directory renamed inside the tree: writes deep inside are reported under the new path', async () => {
+  await withWatcher(async (root, events, w) => {
+    fs.mkdirSync(path.join(root, 'x'));
+    await until('x reported', () => creates(events, path.join(root, 'x')) > 0);
+    fs.mkdirSync(path.join(root, 'x/y'));
+    await until('x/y reported', () => creates(events, path.join(root, 'x/y')) > 0);
+    fs.mkdirSync(path.join(root, 'x/y/z'));
+    await until('x/y/z reported', () => creates(events, path.join(root, 'x/y/z')) > 0);
+    await new Promise((r) => setTimeout(r, CHECK_DELAY_MS + 300)); // all watched by the watcher itself: nothing to add
+    assert.deepEqual(w.extraSubscriptions, []);
+    fs.renameSync(path.join(root, 'x'), path.join(root, 'x2'));
+    await until('the renamed subdirectory watched afresh', () => w.extraSubscriptions.length > 0);
+    assert.deepEqual(w.extraSubscriptions, [path.join(root, 'x2/y')]);
+    const deep = path.join(root, 'x2/y/z/after-rename.txt');
+    fs.writeFileSync(deep, 'x');
+    await until('the write reported under the new path', () => creates(events, deep) > 0);
+  });
+});
+
 test('a created directory that is removed before the check gets no watch', async () => {
   await withWatcher(async (root, events, w) => {
     fs.mkdirSync(path.join(root, 'brief/sub'), { recursive: true });

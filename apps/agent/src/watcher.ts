@@ -6,7 +6,8 @@
  *   overflow is *not* an error here: @parcel/watcher skips IN_Q_OVERFLOW silently; the agent verifies large bursts
  *   instead, see Agent.trackBurst.)
  * - some directories are never watched: a directory *moved into* the tree (or replacing one, reported as an update) is
- *   watched but not its subdirectories; subdirectories created in the instant before the watcher adds a watch on their
+ *   watched but not its subdirectories (renamed inside the tree, they stay watched under their old paths);
+ *   subdirectories created in the instant before the watcher adds a watch on their
  *   parent (`mkdir -p a/b`, an unpacked archive) are missed; and when the per-user watch limit is reached, adding a
  *   watch fails and nothing is said. So every directory reported created or changed is checked, a second later, against
  *   the watches inotify really holds (/proc/self/fdinfo lists each watched inode): it and its subdirectories. An
@@ -73,8 +74,13 @@ export class RootWatcher {
   private readonly subtrees = new Map<string, watcher.AsyncSubscription>();
   /** Extra subscriptions being set up. */
   private readonly starting = new Set<string>();
-  /** Directories reported created or changed, whose watches (theirs and their subdirectories') are checked next. */
-  private readonly toCheck = new Set<string>();
+  /**
+   * Directories reported created or changed, whose watches (theirs and their subdirectories') are checked next, with
+   * how they were reported ('create' wins over 'update').
+   */
+  private readonly toCheck = new Map<string, 'create' | 'update'>();
+  /** Directories reported created since the last check: the watcher added their watches itself, under the right path. */
+  private readonly createdSinceCheck = new Set<string>();
   private checkTimer: NodeJS.Timeout | undefined;
   /** Directories whose subscription failed, tried again every retryMs. */
   private readonly retry = new Set<string>();
@@ -102,17 +108,18 @@ export class RootWatcher {
     this.o.onEvents(events.map((e) => ({ type: e.type, path: e.path })), deliveryClock.afterQuiet(performance.now()));
     for (const e of events) {
       if (e.type === 'delete') this.dropSubtrees(e.path);
-      else this.noteDir(e.path); // 'update' too: a directory replaced by another in one delivery is reported so
+      else this.noteDir(e.path, e.type); // 'update' too: a directory replaced by another in one delivery is reported so
     }
   }
 
-  private noteDir(p: string): void {
+  private noteDir(p: string, kind: 'create' | 'update'): void {
     try {
       if (!fs.lstatSync(p).isDirectory()) return;
     } catch {
       return; // gone already: its delete event follows
     }
-    this.toCheck.add(p);
+    if (kind === 'create') this.createdSinceCheck.add(p);
+    if (this.toCheck.get(p) !== 'create') this.toCheck.set(p, kind);
     this.checkTimer ??= setTimeout(() => this.checkWatches(), this.checkDelayMs);
   }
 
@@ -127,11 +134,13 @@ export class RootWatcher {
     this.checkTimer = undefined;
     if (this.closed) return;
     const noted = [...this.toCheck];
+    const created = new Set(this.createdSinceCheck);
     this.toCheck.clear();
+    this.createdSinceCheck.clear();
     const watched = this.watchedKeys();
     const isWatched = (st: fs.BigIntStats) => watched !== null && watched.has(dirKey(st.dev, st.ino));
     const unwatched = new Set<string>();
-    for (const dir of noted) {
+    for (const [dir, kind] of noted) {
       try {
         const st = fs.lstatSync(dir, { bigint: true });
         if (!st.isDirectory()) continue;
@@ -140,9 +149,12 @@ export class RootWatcher {
           continue;
         }
         const subdirs = fs.readdirSync(dir, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(dir, d.name));
+        // Under a created directory, a subdirectory is only trusted when the watcher reported creating it too: one
+        // that was already watched came along with a rename inside the tree, and the watcher keeps reporting its
+        // events under the old path (measured: writes in renamed/y/z/ arrived as old/y/z/...).
         const missed = subdirs.filter((sub) => {
           try {
-            return !isWatched(fs.lstatSync(sub, { bigint: true }));
+            return !isWatched(fs.lstatSync(sub, { bigint: true })) || (kind === 'create' && !created.has(sub));
           } catch {
             return false; // gone meanwhile
           }
@@ -222,8 +234,9 @@ export class RootWatcher {
     this.checkTimer = this.retryTimer = undefined;
     // Directories not yet checked, not yet watched or not watchable may hold unreported writes: push them once more, so
     // a clean stop leaves nothing behind.
-    const again = [...new Set([...this.toCheck, ...this.starting, ...this.retry])];
+    const again = [...new Set([...this.toCheck.keys(), ...this.starting, ...this.retry])];
     this.toCheck.clear();
+    this.createdSinceCheck.clear();
     this.starting.clear();
     this.retry.clear();
     if (again.length > 0) this.o.onRepush?.(again, 'closing');
@@ -258,21 +271,27 @@ export function parseInotifyFdinfo(fdinfo: string): string[] {
   return keys;
 }
 
+/**
+ * The fdinfo texts of a process's inotify descriptors (`/proc/PID`). Throws when its descriptors cannot be listed;
+ * a descriptor closed meanwhile is skipped.
+ */
+function inotifyFdinfos(procDir: string): string[] {
+  const texts: string[] = [];
+  for (const fd of fs.readdirSync(path.join(procDir, 'fd'))) {
+    try {
+      if (fs.readlinkSync(path.join(procDir, 'fd', fd)) !== 'anon_inode:inotify') continue;
+      texts.push(fs.readFileSync(path.join(procDir, 'fdinfo', fd), 'utf8'));
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return texts;
+}
+
 /** Every inode this process's inotify instances watch, as dirKey()s; null where /proc cannot tell. */
 export function watchedDirKeys(proc = '/proc/self'): Set<string> | null {
   try {
-    const keys = new Set<string>();
-    for (const fd of fs.readdirSync(path.join(proc, 'fd'))) {
-      let target = '';
-      try {
-        target = fs.readlinkSync(path.join(proc, 'fd', fd));
-      } catch {
-        continue; // closed meanwhile
-      }
-      if (target !== 'anon_inode:inotify') continue;
-      for (const k of parseInotifyFdinfo(fs.readFileSync(path.join(proc, 'fdinfo', fd), 'utf8'))) keys.add(k);
-    }
-    return keys;
+    return new Set(inotifyFdinfos(proc).flatMap(parseInotifyFdinfo));
   } catch {
     return null;
   }
@@ -283,15 +302,12 @@ export const INOTIFY_WATCHES_FILE = '/proc/sys/fs/inotify/max_user_watches';
 
 /** Counts the watches in the text of /proc/PID/fdinfo/FD of an inotify descriptor (one `inotify wd:` line each). */
 export function countInotifyWatches(fdinfo: string): number {
-  let n = 0;
-  for (let i = fdinfo.indexOf('inotify wd:'); i !== -1; i = fdinfo.indexOf('inotify wd:', i + 11)) n++;
-  return n;
+  return parseInotifyFdinfo(fdinfo).length;
 }
 
 /**
  * Inotify watches held by this user's processes (this agent's among them) and the per-user limit, or null where /proc
- * cannot tell. When the limit is reached, inotify_add_watch fails and @parcel/watcher leaves a new directory unwatched
- * without a word, so the agent checks this after bursts that created directories.
+ * cannot tell. Logged at start: when the limit is reached, new directories cannot be watched (see checkWatches).
  */
 export function inotifyWatchUsage(procRoot = '/proc', limitFile = INOTIFY_WATCHES_FILE, uid = process.getuid?.()): { used: number; limit: number } | null {
   let limit: number;
@@ -308,10 +324,7 @@ export function inotifyWatchUsage(procRoot = '/proc', limitFile = INOTIFY_WATCHE
     const dir = path.join(procRoot, pid);
     try {
       if (uid !== undefined && fs.statSync(dir).uid !== uid) continue;
-      for (const fd of fs.readdirSync(path.join(dir, 'fd'))) {
-        if (fs.readlinkSync(path.join(dir, 'fd', fd)) !== 'anon_inode:inotify') continue;
-        used += countInotifyWatches(fs.readFileSync(path.join(dir, 'fdinfo', fd), 'utf8'));
-      }
+      for (const text of inotifyFdinfos(dir)) used += countInotifyWatches(text);
     } catch {
       // gone meanwhile, or not ours to read
     }
