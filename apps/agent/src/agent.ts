@@ -12,6 +12,8 @@ import type { Logger } from './log';
 import { type Progress, renderProgressBar, spawnCounter } from './rsync-runner';
 import { TargetQueue, type TargetStats } from './target-queue';
 import { inotifyWatchUsage, RootWatcher } from './watcher';
+import { sersyncExcludeMatchers } from './regex-excludes';
+import { PauseStore, RootIdentityStore } from './target-control';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -131,6 +133,8 @@ export class Agent {
   private readonly pidFile: string;
   private readonly stateFile: string;
   private readonly afterBurst: { events: number; queue: number | null };
+  private pauses!: PauseStore;
+  private rootIds!: RootIdentityStore;
 
   constructor(private readonly config: AgentConfig, private readonly o: AgentOptions) {
     const auto = defaultAfterBurstEvents();
@@ -162,12 +166,14 @@ export class Agent {
     }
     writeFileAtomic(this.pidFile, `${process.pid}\n`);
     this.running = true;
+    this.pauses = new PauseStore(this.o.stateDir);
+    this.rootIds = new RootIdentityStore(this.o.stateDir, this.o.log);
 
     for (const w of this.config.watches) {
       const root: Root = {
         path: w.path, queues: [], pending: [], timer: undefined, batchStartedAt: 0, lastEventAt: null, watching: false,
         burstEvents: 0, burstStartedAt: 0, burstTimer: undefined,
-        excludeRegex: w.excludeRegex.map((r) => new RegExp(r)), events: w.events,
+        excludeRegex: sersyncExcludeMatchers(w.excludeRegex), events: w.events,
         watcher: undefined as unknown as RootWatcher,
       };
       for (const remote of w.remotes) {
@@ -177,7 +183,12 @@ export class Agent {
           target: {
             root: w.path, remote, rsyncParams: w.rsyncParams, excludes: w.excludes,
             timeoutSec: this.config.timeoutSec, connectTimeoutSec: this.config.connectTimeoutSec,
+            stallKillSec: this.config.stallKillSec,
           },
+          excludeRegex: root.excludeRegex,
+          deleteGuard: this.config.deleteGuard,
+          checkRoot: () => this.rootIds.check(w.path),
+          onPauseChange: (tid, pause) => this.pauses.write(tid, pause),
           journalFile: path.join(this.o.stateDir, 'journal', `${id}.jsonl`),
           retry: this.config.retry,
           maxPathsPerRun: this.config.maxPathsPerRun,
@@ -225,6 +236,8 @@ export class Agent {
       const level = watches.used >= watches.limit * WATCH_LIMIT_SHARE ? 'warn' : 'info';
       this.o.log[level]('inotify watches (one per watched directory)', { used: watches.used, limit: watches.limit, ...(level === 'warn' ? { fix: 'sysctl fs.inotify.max_user_watches=<more>' } : {}) });
     }
+    for (const root of this.roots) this.rootIds.record(root.path);
+    this.applyPauseFiles();
     const fullAtStart = this.o.fullSyncAtStart || this.config.fullSync.onStart;
     for (const root of this.roots) {
       for (const q of root.queues) {
@@ -235,10 +248,13 @@ export class Agent {
     }
     if (this.config.fullSync.intervalSec > 0) {
       this.fullSyncTimer = setInterval(() => {
-        for (const root of this.roots) for (const q of root.queues) q.enqueueFullSync('schedule');
+        for (const root of this.roots) for (const q of root.queues) q.enqueueFullSync('schedule', true, true);
       }, this.config.fullSync.intervalSec * 1000);
     }
-    this.stateTimer = setInterval(() => this.writeState(), 500);
+    this.stateTimer = setInterval(() => {
+      this.applyPauseFiles();
+      this.writeState();
+    }, 500);
     this.writeState(true);
     if (this.config.heartbeat) {
       const hb = this.config.heartbeat;
@@ -298,7 +314,30 @@ export class Agent {
     this.markDirty();
   }
 
-  private onProgress(id: string, p: Progress): void {
+  /** Applies `rsynchub-agent pause|resume` (files in STATE_DIR/paused/) to the queues. */
+  private applyPauseFiles(): void {
+    const requests = this.pauses.readAll();
+    for (const root of this.roots) {
+      for (const q of root.queues) {
+        const id = q.snapshot().id;
+        const r = requests.get(id);
+        if (r?.paused && !q.paused) q.pause(r.reason, false);
+        else if (r && !r.paused) {
+          // An explicit resume: accept the root as it is now (device/identity) and drop the request.
+          this.rootIds.record(root.path, true);
+          this.pauses.write(id, null);
+          if (q.paused) q.resume(false);
+        }
+      }
+    }
+  }
+
+  private onProgress(id: string, p: Progress | null): void {
+    if (p === null) {
+      delete this.progress[id];
+      this.markDirty();
+      return;
+    }
     this.progress[id] = p;
     this.markDirty();
     const s = this.o.progressStream;
@@ -356,7 +395,7 @@ export class Agent {
         version: snap.version,
         targets: snap.targets.map((t) => ({
           host: t.host, port: t.port, module: t.module, queueLength: t.queueLength, lagMs: t.lagMs,
-          lastSuccessAt: t.lastSuccessAt, lastError: t.lastError,
+          lastSuccessAt: t.lastSuccessAt, lastError: t.lastError, paused: t.paused, pauseReason: t.pauseReason,
         })),
       };
       const res = await fetch(`${hb.url.replace(/\/+$/, '')}/api/v1/sources/heartbeat`, {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { loadConfig, parseCli } from './cli';
+import { findTarget, loadConfig, parseCli } from './cli';
 import { tmpDir } from './e2e-support';
 
 const MAIN = path.join(__dirname, 'main.js');
@@ -72,4 +72,28 @@ test('CLI import-sersync prints the config and warnings', () => {
   assert.equal(r.status, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).watches[0].path, '/opt/tongbu');
   assert.match(r.stderr, /warning: plugin sections/);
+});
+
+test('--params "-artz" (space-separated, as documented) and --exclude with a leading dash', () => {
+  const a = parseCli(['--watch', '/src', '--to', 'h::m', '--params', '-artz --delete-after', '--exclude', '-x']);
+  assert.equal(a.params, '-artz --delete-after');
+  assert.deepEqual(a.excludes, ['-x']);
+  assert.equal(parseCli(['--params=-az', '--watch', '/s', '--to', 'h::m']).params, '-az');
+});
+
+test('--password-file without any user@ in --to is refused (rsync would never send it)', () => {
+  assert.throws(() => loadConfig(parseCli(['--watch', '/src', '--to', 'hub::m', '--password-file', '/etc/p']), {}), /--password-file needs a user in --to/);
+});
+
+test('pause/resume need --target; findTarget by id, url, host::module or module', () => {
+  assert.throws(() => parseCli(['pause']), /pause: give --target/);
+  const a = parseCli(['pause', '--target', 'm', '--reason', 'maintenance']);
+  assert.equal(a.command, 'pause');
+  assert.equal(a.reason, 'maintenance');
+  const t = (id: string, module: string) => ({ id, url: `rsync://h:873/${module}/`, host: 'h', port: 873, module }) as never;
+  const state = { targets: [t('h_873_a_1', 'a'), t('h_873_b_1', 'b'), t('h_873_b_2', 'b')] } as never;
+  assert.equal((findTarget(state, 'a') as { id: string }).id, 'h_873_a_1');
+  assert.equal((findTarget(state, 'h_873_b_2') as { id: string }).id, 'h_873_b_2');
+  assert.match(findTarget(state, 'b') as string, /names 2 targets/);
+  assert.match(findTarget(state, 'zz') as string, /no target "zz"/);
 });

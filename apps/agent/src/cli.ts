@@ -11,6 +11,7 @@ import { Agent, type AgentState, defaultStateDir, pidAlive, readState, AGENT_VER
 import { type AgentConfig, ConfigError, parseConfigText, parseRemoteSpec, validateConfig } from './config';
 import { createLogger, type LogLevel } from './log';
 import { importSersyncXml } from './sersync-import';
+import { PauseStore } from './target-control';
 
 export const USAGE = `rsynchub-agent ${AGENT_VERSION} - real-time trigger sync to RsyncHub / rsync daemon modules
 
@@ -20,7 +21,9 @@ Usage:
   rsynchub-agent [run] --watch DIR --to user@host::module [--to ...] [--port N] [--password-file F]
                        [--params "-artuz"] [--exclude PATTERN]... [--delay MS]
   rsynchub-agent status [--state-dir DIR] [--json]
-  rsynchub-agent import-sersync confxml.xml [--format yaml|json] [--out FILE]
+  rsynchub-agent pause --target TARGET [--reason TEXT] [--state-dir DIR]
+  rsynchub-agent resume --target TARGET [--state-dir DIR]
+  rsynchub-agent import-sersync confxml.xml [--format yaml|json] [--out FILE] [--keep-update]
   rsynchub-agent check-config (--config FILE | --from-sersync FILE | --watch ...)
 
 Run options:
@@ -31,10 +34,16 @@ Run options:
   --log-level LEVEL     debug | info | warn | error
   --hub-url URL         report heartbeat and lag to a RsyncHub server
   --hub-token-file F    API token for --hub-url (or RSYNCHUB_TOKEN in the environment)
+
+pause/resume: TARGET is a target id, its URL, host::module, or a module name that names one target (see status).
+import-sersync --keep-update keeps -u in sersync's commonParams (dropped by default: it stops rollbacks).
 `;
 
 export interface CliArgs {
-  command: 'run' | 'status' | 'import-sersync' | 'check-config' | 'help' | 'version';
+  command: 'run' | 'status' | 'pause' | 'resume' | 'import-sersync' | 'check-config' | 'help' | 'version';
+  target?: string;
+  reason?: string;
+  keepUpdate: boolean;
   config?: string;
   fromSersync?: string;
   watch?: string;
@@ -58,9 +67,17 @@ export interface CliArgs {
 }
 
 /** Parses argv (without node and script). Throws Error with a user-facing message. */
+/** Options whose value may itself start with '-' (`--params "-artz"`, `--exclude -x`): node's parseArgs refuses those. */
+const DASH_VALUE_OPTIONS = new Set(['--params', '--exclude']);
+
 export function parseCli(argv: readonly string[]): CliArgs {
+  const joined: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (DASH_VALUE_OPTIONS.has(argv[i]) && i + 1 < argv.length) joined.push(`${argv[i]}=${argv[++i]}`);
+    else joined.push(argv[i]);
+  }
   const { values, positionals } = parseArgs({
-    args: [...argv],
+    args: joined,
     allowPositionals: true,
     strict: true,
     options: {
@@ -83,11 +100,14 @@ export function parseCli(argv: readonly string[]): CliArgs {
       out: { type: 'string' },
       'hub-url': { type: 'string' },
       'hub-token-file': { type: 'string' },
+      target: { type: 'string' },
+      reason: { type: 'string' },
+      'keep-update': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },
   });
-  const commands = ['run', 'status', 'import-sersync', 'check-config', 'help', 'version'] as const;
+  const commands = ['run', 'status', 'pause', 'resume', 'import-sersync', 'check-config', 'help', 'version'] as const;
   let command: CliArgs['command'] = 'run';
   const pos = [...positionals];
   if (pos.length > 0 && (commands as readonly string[]).includes(pos[0])) command = pos.shift() as CliArgs['command'];
@@ -111,6 +131,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
     fullSync: values['full-sync'] ?? false,
     daemon: values.daemon ?? false,
     json: values.json ?? false,
+    keepUpdate: values['keep-update'] ?? false,
     format,
     positional: pos,
   };
@@ -129,6 +150,9 @@ export function parseCli(argv: readonly string[]): CliArgs {
   if (values.out) args.out = values.out;
   if (values['hub-url']) args.hubUrl = values['hub-url'];
   if (values['hub-token-file']) args.hubTokenFile = values['hub-token-file'];
+  if (values.target) args.target = values.target;
+  if (values.reason) args.reason = values.reason;
+  if ((command === 'pause' || command === 'resume') && !args.target) throw new Error(`${command}: give --target (a target id, URL, host::module or module name; see status)`);
   if (command === 'import-sersync' && !args.fromSersync) {
     if (pos.length !== 1) throw new Error('import-sersync: give the confxml.xml file');
     args.fromSersync = pos[0];
@@ -143,9 +167,14 @@ export function oneLineConfig(a: CliArgs): Record<string, unknown> {
     const r = parseRemoteSpec(spec, a.port ?? 873);
     const rc: Record<string, unknown> = { ...r };
     if (a.port !== undefined && !spec.startsWith('rsync://')) rc.port = a.port;
-    if (a.passwordFile && r.user) rc.passwordFile = a.passwordFile; // an anonymous module needs none
+    if (a.passwordFile && r.user) rc.passwordFile = a.passwordFile; // an anonymous module among them needs none
     return rc;
   });
+  // rsync sends a password only with a user: a password file no --to can use means auth failing forever (or a
+  // "Password:" prompt), so refuse it rather than drop it.
+  if (a.passwordFile && !remotes.some((r) => r.user)) {
+    throw new ConfigError([`--password-file needs a user in --to (user@host::module or rsync://user@host/module); none of ${a.to.map((t) => `"${t}"`).join(', ')} has one`]);
+  }
   const w: Record<string, unknown> = { path: path.resolve(a.watch), remotes, excludes: a.excludes };
   if (a.params) w.rsyncParams = a.params;
   const cfg: Record<string, unknown> = { watches: [w] };
@@ -164,7 +193,7 @@ export function loadConfig(a: CliArgs, env: NodeJS.ProcessEnv = process.env): { 
     const text = readText(a.config);
     raw = parseConfigText(text, a.config) as Record<string, unknown>;
   } else if (a.fromSersync) {
-    const imported = importSersyncXml(readText(a.fromSersync));
+    const imported = importSersyncXml(readXml(a.fromSersync), { keepUpdate: a.keepUpdate });
     raw = imported.config;
     warnings = imported.warnings;
   } else {
@@ -183,6 +212,15 @@ export function loadConfig(a: CliArgs, env: NodeJS.ProcessEnv = process.env): { 
   return { config: validateConfig(raw), warnings };
 }
 
+/** The sersync XML as bytes, decoded by importSersyncXml with the encoding it declares (stock files: ISO-8859-1). */
+function readXml(file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    throw new ConfigError([`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`]);
+  }
+}
+
 function readText(file: string): string {
   try {
     return fs.readFileSync(file, 'utf8');
@@ -199,23 +237,53 @@ export function formatDuration(ms: number): string {
   return m < 120 ? `${m}m` : `${Math.round(m / 60)}h`;
 }
 
+/** The one target `spec` names: its id, URL, host::module, or a module name naming exactly one target. */
+export function findTarget(state: AgentState, spec: string): AgentState['targets'][number] | string {
+  const byExact = state.targets.filter((t) => t.id === spec || t.url === spec || t.url === `${spec}/` || `${t.host}::${t.module}` === spec);
+  const matches = byExact.length > 0 ? byExact : state.targets.filter((t) => t.module === spec);
+  if (matches.length === 1) return matches[0];
+  const known = state.targets.map((t) => `${t.id} (${t.url})`).join(', ');
+  return matches.length === 0 ? `no target "${spec}"; known: ${known}` : `"${spec}" names ${matches.length} targets; use an id: ${known}`;
+}
+
 /** Human status table from a state snapshot. */
 export function formatStatus(state: AgentState, alive: boolean): string {
   const lines: string[] = [];
   lines.push(`agent ${state.name} (${state.hostname}) v${state.version}: ${alive && state.running ? `running, pid ${state.pid}` : 'NOT RUNNING'}; started ${state.startedAt}; state updated ${state.updatedAt}; rsync runs ${state.rsyncSpawns}`);
-  const rows = [['TARGET', 'WATCH', 'QUEUE', 'LAG', 'LAST SUCCESS', 'LAST ERROR']];
+  const rows = [['TARGET', 'ID', 'WATCH', 'STATE', 'QUEUE', 'LAG', 'LAST SUCCESS', 'LAST ERROR']];
   for (const t of state.targets) {
     rows.push([
-      t.url, t.root, String(t.queueLength) + (t.inFlight ? '*' : ''), formatDuration(t.lagMs), t.lastSuccessAt ?? 'never',
-      t.lastError ? `${t.lastErrorAt ?? ''} ${t.lastError}`.trim() : '-',
+      t.url, t.id, t.root, t.paused ? 'PAUSED' : 'active', String(t.queueLength) + (t.inFlight ? '*' : ''), formatDuration(t.lagMs),
+      t.lastSuccessAt ?? 'never', t.lastError ? `${t.lastErrorAt ?? ''} ${t.lastError}`.trim() : '-',
     ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) lines.push(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  '));
-  for (const [id, p] of Object.entries(state.fullSyncProgress ?? {})) {
-    if (p.percent < 100) lines.push(`full sync ${id}: ${p.percent}% ${p.rate} eta ${p.eta}`);
+  for (const t of state.targets) {
+    if (t.paused) lines.push(`PAUSED ${t.url} since ${t.pausedAt ?? '?'}: ${t.pauseReason ?? ''} (resume: rsynchub-agent resume --target ${t.id})`);
+  }
+  for (const t of state.targets) {
+    const earlier = (t.errorHistory ?? []).filter((h) => !(h.error === t.lastError && h.at === t.lastErrorAt));
+    if (earlier.length > 0) lines.push(`earlier errors ${t.url}: ${earlier.slice(-3).map((h) => `${h.at} ${h.error}`).join(' | ')}`);
+  }
+  // Progress only while the agent runs a full sync; a finished one is removed from the state.
+  if (alive && state.running) {
+    for (const [id, p] of Object.entries(state.fullSyncProgress ?? {})) {
+      if (p.percent < 100) lines.push(`full sync ${id}: ${p.percent}% ${p.rate} eta ${p.eta}`);
+    }
   }
   return lines.join('\n');
+}
+
+/** How long `--daemon` waits for the child to report that it started. */
+export const DAEMON_READY_TIMEOUT_MS = 120_000;
+
+/** Reports start-up to a `--daemon` parent (IPC channel), then lets the channel go. */
+function tellParent(msg: { ready?: boolean; error?: string }): void {
+  if (!process.send || !process.connected) return;
+  process.send(msg, () => {
+    if (process.connected) process.disconnect();
+  });
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -247,9 +315,28 @@ export async function main(argv: readonly string[]): Promise<number> {
     return alive ? 0 : 3;
   }
 
+  if (a.command === 'pause' || a.command === 'resume') {
+    const state = readState(stateDir);
+    if (!state) {
+      process.stderr.write(`no agent state in ${stateDir} (is the agent running with this --state-dir?)\n`);
+      return 3;
+    }
+    const found = findTarget(state, a.target!);
+    if (typeof found === 'string') {
+      process.stderr.write(`rsynchub-agent: ${found}\n`);
+      return 2;
+    }
+    const store = new PauseStore(stateDir);
+    if (a.command === 'pause') store.write(found.id, { reason: a.reason ? `paused by admin: ${a.reason}` : 'paused by admin', at: new Date().toISOString() });
+    else store.requestResume(found.id);
+    const alive = state.running && pidAlive(state.pid);
+    process.stdout.write(`${a.command === 'pause' ? 'paused' : 'resumed'} ${found.url} (${found.id})${alive ? '' : '; the agent is not running: it applies this at its next start'}\n`);
+    return 0;
+  }
+
   if (a.command === 'import-sersync') {
     try {
-      const { config, warnings } = importSersyncXml(readText(a.fromSersync!));
+      const { config, warnings } = importSersyncXml(readXml(a.fromSersync!), { keepUpdate: a.keepUpdate });
       validateConfig(config);
       const text = a.format === 'json' ? JSON.stringify(config, null, 2) + '\n' : YAML.stringify(config);
       if (a.out) fs.writeFileSync(a.out, text);
@@ -281,12 +368,38 @@ export async function main(argv: readonly string[]): Promise<number> {
     fs.mkdirSync(finalStateDir, { recursive: true, mode: 0o700 });
     const logFile = path.resolve(a.logFile ?? path.join(finalStateDir, 'agent.log'));
     const fd = fs.openSync(logFile, 'a', 0o600);
+    const logStart = fs.fstatSync(fd).size;
     const childArgs = argv.filter((x) => x !== '--daemon' && x !== '-d');
     if (!a.stateDir) childArgs.push('--state-dir', finalStateDir);
     if (!a.logFile) childArgs.push('--log-file', logFile);
-    const child = spawn(process.execPath, [process.argv[1], ...childArgs], { detached: true, stdio: ['ignore', fd, fd] });
+    // The child reports over an IPC channel once it watches and pushes (or why it could not start), so a failed start
+    // is an error here, with its message, not a "started" followed by silence.
+    const child = spawn(process.execPath, [process.argv[1], ...childArgs], { detached: true, stdio: ['ignore', fd, fd, 'ipc'] });
+    const outcome = await new Promise<{ ok: boolean; message: string }>((resolve) => {
+      const timer = setTimeout(() => resolve({ ok: true, message: `still starting after ${DAEMON_READY_TIMEOUT_MS / 1000}s (large tree?)` }), DAEMON_READY_TIMEOUT_MS);
+      child.once('message', (m: { ready?: boolean; error?: string }) => {
+        clearTimeout(timer);
+        resolve(m.ready ? { ok: true, message: 'ready' } : { ok: false, message: m.error ?? 'failed to start' });
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        let said = '';
+        try {
+          said = fs.readFileSync(logFile).subarray(logStart).toString().trim().split('\n').slice(-5).join('\n');
+        } catch {
+          // unreadable log: the code says enough
+        }
+        resolve({ ok: false, message: `exited with code ${code} while starting${said ? `:\n${said}` : `; see ${logFile}`}` });
+      });
+    });
+    child.removeAllListeners();
+    if (child.connected) child.disconnect();
     child.unref();
-    process.stdout.write(`rsynchub-agent started in the background, pid ${child.pid}; logs: ${logFile}; state: ${finalStateDir}\n`);
+    if (!outcome.ok) {
+      process.stderr.write(`rsynchub-agent: could not start in the background: ${outcome.message}\n`);
+      return 1;
+    }
+    process.stdout.write(`rsynchub-agent started in the background, pid ${child.pid} (${outcome.message}); logs: ${logFile}; state: ${finalStateDir}\n`);
     return 0;
   }
 
@@ -306,9 +419,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (e) {
     log.error('cannot start', { error: (e as Error).message });
     process.stderr.write(`rsynchub-agent: ${(e as Error).message}\n`);
+    tellParent({ error: (e as Error).message });
     return 1;
   }
   log.info('agent started', { pid: process.pid, stateDir: finalStateDir, version: AGENT_VERSION });
+  tellParent({ ready: true });
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (sig: string) => {

@@ -16,7 +16,9 @@ test('parseRemoteSpec', () => {
 test('validateConfig fills defaults', () => {
   const c = validateConfig({ watches: [{ path: '/data/', remotes: ['u@h::m'] }] });
   assert.equal(c.watches[0].path, '/data');
-  assert.deepEqual(c.watches[0].rsyncParams, ['-artuz']);
+  assert.deepEqual(c.watches[0].rsyncParams, ['-artz'], 'no -u: rollbacks must be pushed');
+  assert.equal(c.timeoutSec, 60, 'every run has an I/O timeout by default');
+  assert.equal(c.deleteGuard.enabled, true);
   assert.deepEqual(c.watches[0].remotes, [{ host: 'h', port: 873, module: 'm', user: 'u' }]);
   assert.equal(c.batchDelayMs, 50);
   assert.ok(c.batchDelayMs <= 100);

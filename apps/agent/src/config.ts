@@ -48,6 +48,16 @@ export interface WatchConfig {
   events: EventSwitches;
 }
 
+export interface DeleteGuardConfig {
+  enabled: boolean;
+  /** A full sync that would delete more than this share (percent) of the target's entries pauses the target. */
+  maxDeletePercent: number;
+  /** ...or more than this many entries (0 = no absolute limit). */
+  maxDeleteFiles: number;
+  /** The share rule applies only to targets with at least this many entries (tiny trees churn by nature). */
+  minTargetEntries: number;
+}
+
 export interface HeartbeatConfig {
   /** Base URL of the RsyncHub server, e.g. http://hub.example:3000 */
   url: string;
@@ -66,10 +76,17 @@ export interface AgentConfig {
   /** ...or this long after its first event, whichever comes first, so a long burst still moves. */
   maxBatchDelayMs: number;
   retry: RetryPolicy;
-  /** rsync --timeout (seconds of I/O inactivity); 0 = none. */
+  /** rsync --timeout (seconds of I/O inactivity); 0 = none (not advised: a hung target then holds its queue forever). */
   timeoutSec: number;
   /** rsync --contimeout for daemon connections. */
   connectTimeoutSec: number;
+  /**
+   * Kill an rsync run whose I/O counters (/proc/PID/io) have not moved for this long, a backstop for when rsync's own
+   * --timeout does not fire (e.g. blocked before its protocol starts). 0 = derived: timeoutSec + connectTimeoutSec + 30.
+   */
+  stallKillSec: number;
+  /** Never let a vanished, unmounted, emptied or replaced source wipe a target (see README "Delete guard"). */
+  deleteGuard: DeleteGuardConfig;
   fullSync: {
     /** Full sync of every watch at start (sersync -r). */
     onStart: boolean;
@@ -91,15 +108,20 @@ export interface AgentConfig {
   heartbeat?: HeartbeatConfig;
 }
 
-export const DEFAULT_RSYNC_PARAMS = ['-artuz'];
+/**
+ * No -u: the agent is the source of truth for its targets, and -u (skip files newer on the receiver) leaves a restored
+ * older file (mv, cp -p, tar x) stale on the target forever. See README "About -u".
+ */
+export const DEFAULT_RSYNC_PARAMS = ['-artz'];
 export const DEFAULT_PORT = 873;
 
 export const DEFAULTS = {
   batchDelayMs: 50,
   maxBatchDelayMs: 1000,
   retry: { initialDelayMs: 1000, maxDelayMs: 60_000, factor: 2, jitter: 0.2 } as RetryPolicy,
-  timeoutSec: 0,
+  timeoutSec: 60,
   connectTimeoutSec: 10,
+  deleteGuard: { enabled: true, maxDeletePercent: 50, maxDeleteFiles: 0, minTargetEntries: 10 } as DeleteGuardConfig,
   maxPathsPerRun: 100_000,
   heartbeatIntervalSec: 30,
 };
@@ -163,7 +185,7 @@ export function validateConfig(raw: unknown): AgentConfig {
 
   const known = new Set([
     'name', 'watches', 'batchDelayMs', 'maxBatchDelayMs', 'retry', 'timeoutSec', 'connectTimeoutSec', 'fullSync', 'recoverWithFullSync',
-    'maxPathsPerRun', 'stateDir', 'logLevel', 'heartbeat',
+    'maxPathsPerRun', 'stallKillSec', 'deleteGuard', 'stateDir', 'logLevel', 'heartbeat',
   ]);
   for (const k of Object.keys(raw)) if (!known.has(k)) problems.push(`${k}: unknown setting`);
 
@@ -315,6 +337,18 @@ export function validateConfig(raw: unknown): AgentConfig {
     if (!['onStart', 'intervalSec', 'afterBurstEvents'].includes(k)) problems.push(`fullSync.${k}: unknown setting`);
   }
 
+  const dgRaw = isObj(raw.deleteGuard) ? raw.deleteGuard : {};
+  if (raw.deleteGuard !== undefined && !isObj(raw.deleteGuard)) problems.push('deleteGuard: must be an object { enabled, maxDeletePercent, maxDeleteFiles, minTargetEntries }');
+  for (const k of Object.keys(dgRaw)) {
+    if (!['enabled', 'maxDeletePercent', 'maxDeleteFiles', 'minTargetEntries'].includes(k)) problems.push(`deleteGuard.${k}: unknown setting`);
+  }
+  const deleteGuard: DeleteGuardConfig = {
+    enabled: bool(dgRaw.enabled, 'deleteGuard.enabled', DEFAULTS.deleteGuard.enabled),
+    maxDeletePercent: num(dgRaw.maxDeletePercent, 'deleteGuard.maxDeletePercent', DEFAULTS.deleteGuard.maxDeletePercent, 0, 100),
+    maxDeleteFiles: num(dgRaw.maxDeleteFiles, 'deleteGuard.maxDeleteFiles', DEFAULTS.deleteGuard.maxDeleteFiles, 0),
+    minTargetEntries: num(dgRaw.minTargetEntries, 'deleteGuard.minTargetEntries', DEFAULTS.deleteGuard.minTargetEntries, 0),
+  };
+
   let heartbeat: HeartbeatConfig | undefined;
   if (raw.heartbeat !== undefined) {
     if (!isObj(raw.heartbeat)) problems.push('heartbeat: must be an object { url, token | tokenFile, intervalSec }');
@@ -340,6 +374,8 @@ export function validateConfig(raw: unknown): AgentConfig {
     retry,
     timeoutSec: num(raw.timeoutSec, 'timeoutSec', DEFAULTS.timeoutSec, 0),
     connectTimeoutSec: num(raw.connectTimeoutSec, 'connectTimeoutSec', DEFAULTS.connectTimeoutSec, 0),
+    stallKillSec: num(raw.stallKillSec, 'stallKillSec', 0, 0),
+    deleteGuard,
     fullSync: {
       onStart: bool(fsRaw.onStart, 'fullSync.onStart', false),
       intervalSec: num(fsRaw.intervalSec, 'fullSync.intervalSec', 0, 0),

@@ -18,6 +18,8 @@ export interface JournalEntry {
   changes: Change[];
   /** A full sync of the whole root; covers every change accepted before it runs. */
   full?: boolean;
+  /** A scheduled full sync (sersync crontab): only these apply fullSyncExcludes (crontabfilter). */
+  scheduled?: boolean;
 }
 
 const KIND_CODE: Record<ChangeKind, string> = { create: 'c', update: 'u', delete: 'd' };
@@ -54,7 +56,7 @@ export class Journal {
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i];
       if (line.trim() === '') continue;
-      let rec: { op: string; id?: number; ids?: number[]; at?: number; changes?: [string, string][]; full?: boolean };
+      let rec: { op: string; id?: number; ids?: number[]; at?: number; changes?: [string, string][]; full?: boolean; scheduled?: boolean };
       try {
         rec = JSON.parse(line);
       } catch {
@@ -69,6 +71,7 @@ export class Journal {
           changes: (rec.changes ?? []).map(([p, k]) => ({ path: p, kind: CODE_KIND[k] ?? 'update' })),
         };
         if (rec.full) entry.full = true;
+        if (rec.scheduled) entry.scheduled = true;
         this.pendingById.set(rec.id, entry);
         this.nextId = Math.max(this.nextId, rec.id + 1);
       } else if (rec.op === 'ack') {
@@ -86,11 +89,13 @@ export class Journal {
   }
 
   /** Appends a batch; returns once it is on disk. */
-  append(changes: readonly Change[], full = false): JournalEntry {
+  append(changes: readonly Change[], full = false, scheduled = false): JournalEntry {
     const entry: JournalEntry = { id: this.nextId++, at: Date.now(), changes: [...changes] };
     if (full) entry.full = true;
+    if (full && scheduled) entry.scheduled = true;
     const rec: Record<string, unknown> = { op: 'add', id: entry.id, at: entry.at };
     if (full) rec.full = true;
+    if (full && scheduled) rec.scheduled = true;
     else rec.changes = changes.map((c) => [c.path, KIND_CODE[c.kind]]);
     this.writeRecord(rec);
     this.pendingById.set(entry.id, entry);
@@ -133,7 +138,8 @@ export class Journal {
     const lines = this.pending().map((e) => {
       const rec: Record<string, unknown> = { op: 'add', id: e.id, at: e.at };
       if (e.full) rec.full = true;
-      else rec.changes = e.changes.map((c) => [c.path, KIND_CODE[c.kind]]);
+      if (e.scheduled) rec.scheduled = true;
+      if (!e.full) rec.changes = e.changes.map((c) => [c.path, KIND_CODE[c.kind]]);
       return JSON.stringify(rec) + '\n';
     });
     const data = lines.join('');

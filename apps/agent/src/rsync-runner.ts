@@ -3,6 +3,7 @@
  * (`--files-from=- --from0`), never on the command line, so a burst of 10,000 paths is one process.
  */
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import type { RemoteConfig } from './config';
 import { filesFromBuffer } from './change-set';
 
@@ -13,6 +14,14 @@ export interface RsyncTarget {
   excludes: string[];
   timeoutSec: number;
   connectTimeoutSec: number;
+  /** Kill a run whose I/O has not moved for this long (0 = derived from the timeouts, see stallKillMs). */
+  stallKillSec?: number;
+}
+
+/** The watchdog deadline of a run: explicit, or rsync's own timeouts plus a margin (they should fire first). */
+export function stallKillMs(t: Pick<RsyncTarget, 'timeoutSec' | 'connectTimeoutSec' | 'stallKillSec'>): number {
+  if (t.stallKillSec && t.stallKillSec > 0) return t.stallKillSec * 1000;
+  return ((t.timeoutSec > 0 ? t.timeoutSec : 300) + t.connectTimeoutSec + 30) * 1000;
 }
 
 export type RunMode = 'flat' | 'recursive' | 'full';
@@ -59,6 +68,10 @@ export interface RsyncResult {
   signal: string | null;
   stderr: string;
   durationMs: number;
+  /** Killed by the watchdog: no I/O for RunOptions.stallKillMs. */
+  stalled?: boolean;
+  /** Everything rsync wrote to stdout, when RunOptions.captureStdout (dry runs). */
+  stdout?: string;
 }
 
 export interface RunOptions {
@@ -68,8 +81,26 @@ export interface RunOptions {
   rsyncBin?: string;
   /** Called with each progress2 line of a full sync. */
   onProgress?: (p: Progress) => void;
-  /** Kill the run after this long (a hung connection must not hold the queue forever). */
-  killAfterMs?: number;
+  /**
+   * Kill the run once it has done no I/O for this long (a hung connection must not hold the queue forever). Activity is
+   * read from /proc/PID/io (rchar + wchar: sockets, pipes and files alike), so a long healthy transfer is never killed;
+   * where /proc is missing, output on stdout/stderr counts instead.
+   */
+  stallKillMs?: number;
+  /** Keep stdout in the result (dry-run preflights). */
+  captureStdout?: boolean;
+}
+
+function ioCounter(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const text = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
+    const r = /rchar:\s*(\d+)/.exec(text);
+    const w = /wchar:\s*(\d+)/.exec(text);
+    return r && w ? Number(r[1]) + Number(w[1]) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Counts every rsync process this agent spawned (the 10,000-files test reads it from the state file). */
@@ -79,15 +110,41 @@ export function runRsync(args: readonly string[], opts: RunOptions): Promise<Rsy
   const started = Date.now();
   return new Promise((resolve) => {
     spawnCounter.count++;
-    const child = spawn(opts.rsyncBin ?? 'rsync', args, { cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    // detached: rsync gets a session of its own, without a controlling terminal, so a daemon asking for a password
+    // (no --password-file) cannot open /dev/tty and hang the queue on a "Password:" prompt; stdin is /dev/null when it
+    // carries no path list, for the same reason.
+    const child = spawn(opts.rsyncBin ?? 'rsync', args, {
+      cwd: opts.cwd, stdio: [opts.paths ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true,
+    });
     let stderr = '';
+    let stdout = '';
     let outBuf = '';
+    let stalled = false;
     let timer: NodeJS.Timeout | undefined;
-    if (opts.killAfterMs) timer = setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs);
-    child.stderr.on('data', (d: Buffer) => {
+    let lastIo = -1;
+    let lastActivity = Date.now();
+    if (opts.stallKillMs && opts.stallKillMs > 0) {
+      const limit = opts.stallKillMs;
+      timer = setInterval(() => {
+        const io = ioCounter(child.pid);
+        if (io !== null && io !== lastIo) {
+          lastIo = io;
+          lastActivity = Date.now();
+        }
+        if (Date.now() - lastActivity >= limit) {
+          stalled = true;
+          child.kill('SIGKILL');
+          if (timer) clearInterval(timer);
+        }
+      }, Math.max(50, Math.min(5000, Math.floor(limit / 4))));
+    }
+    child.stderr!.on('data', (d: Buffer) => {
+      lastActivity = Date.now();
       if (stderr.length < 64 * 1024) stderr += d.toString();
     });
-    child.stdout.on('data', (d: Buffer) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      lastActivity = Date.now();
+      if (opts.captureStdout && stdout.length < 64 * 1024 * 1024) stdout += d.toString();
       if (!opts.onProgress) return;
       outBuf += d.toString();
       // progress2 rewrites one line with \r; take every complete segment.
@@ -99,18 +156,22 @@ export function runRsync(args: readonly string[], opts: RunOptions): Promise<Rsy
       }
     });
     child.on('error', (e) => {
-      if (timer) clearTimeout(timer);
+      if (timer) clearInterval(timer);
       resolve({ code: null, signal: null, stderr: `cannot run rsync: ${e.message}`, durationMs: Date.now() - started });
     });
     child.on('close', (code, signal) => {
-      if (timer) clearTimeout(timer);
-      resolve({ code, signal, stderr: stderr.trim(), durationMs: Date.now() - started });
+      if (timer) clearInterval(timer);
+      const res: RsyncResult = { code, signal, stderr: stderr.trim(), durationMs: Date.now() - started };
+      if (stalled) res.stalled = true;
+      if (opts.captureStdout) res.stdout = stdout;
+      resolve(res);
     });
-    child.stdin.on('error', () => {
-      // rsync may exit (auth failure) before reading its list; the exit code tells the story.
-    });
-    if (opts.paths) child.stdin.end(filesFromBuffer(opts.paths));
-    else child.stdin.end();
+    if (child.stdin) {
+      child.stdin.on('error', () => {
+        // rsync may exit (auth failure) before reading its list; the exit code tells the story.
+      });
+      child.stdin.end(filesFromBuffer(opts.paths ?? []));
+    }
   });
 }
 
@@ -148,7 +209,8 @@ const EXIT_MEANING: Record<number, [string, string, boolean]> = {
  * was deleted after being listed, and that deletion is its own later event. Non-retryable errors (usage, protocol) are
  * still kept queued by the caller — the journal never drops work — but are retried at the slowest pace.
  */
-export function classifyExit(r: Pick<RsyncResult, 'code' | 'signal' | 'stderr'>): RsyncOutcome {
+export function classifyExit(r: Pick<RsyncResult, 'code' | 'signal' | 'stderr' | 'stalled'>): RsyncOutcome {
+  if (r.stalled) return { ok: false, retryable: true, kind: 'stalled', message: 'rsync stalled (no I/O within the deadline) and was killed; is the target hung?' };
   if (r.code === 0) return { ok: true, retryable: false, kind: 'ok', message: 'ok' };
   if (r.code === 24) return { ok: true, retryable: false, kind: 'vanished', message: 'some source files vanished (deleted meanwhile)' };
   const lastLines = r.stderr.split('\n').filter((l) => l.trim() !== '').slice(-3).join(' | ');

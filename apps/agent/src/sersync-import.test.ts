@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { importSersyncXml, sersyncRegexToRsyncPattern } from './sersync-import';
+import { dropUpdateOption, importSersyncXml, sersyncRegexToRsyncPattern } from './sersync-import';
 import { validateConfig } from './config';
 
 // Fixtures are not compiled; read them from the source tree next to dist.
@@ -15,14 +15,14 @@ test('stock sersync 2.5.4 confxml.xml -> equivalent agent config, unmapped items
     path: '/opt/tongbu',
     // auth start="false" and userDefinedPort start="false": anonymous module on the default port
     remotes: [{ host: '127.0.0.1', port: 873, module: 'tongbu1' }],
-    rsyncParams: ['-artuz'],
+    rsyncParams: ['-artz'], // -u dropped (rollbacks), with a warning
     excludes: [], // filter start="false"
     excludeRegex: [],
     fullSyncExcludes: [],
     // delete, createFolder, closeWrite, moveFrom, moveTo on; createFile, attrib, modify off
     events: { delete: true, create: true, modify: true },
   }]);
-  assert.equal(validated.timeoutSec, 0); // timeout start="false"
+  assert.equal(validated.timeoutSec, 60); // timeout start="false": the agent's default I/O timeout
   assert.deepEqual(validated.fullSync, { onStart: false, intervalSec: 0 }); // crontab start="false"
   assert.equal(validated.logLevel, 'info'); // debug start="false"
   const text = warnings.join('\n');
@@ -30,6 +30,7 @@ test('stock sersync 2.5.4 confxml.xml -> equivalent agent config, unmapped items
   assert.match(text, /failLog path="\/tmp\/rsync_fail_log\.sh"/);
   assert.match(text, /plugin sections \(command, socket, refreshCDN\)/);
   assert.doesNotMatch(text, /ssh/); // ssh start="false": nothing to report
+  assert.match(text, /dropped -u, now "-artz".*newer on the target.*--keep-update/);
 });
 
 test('the how-to\'s variant (step 3.3): remote 107.170.213.95::myhub1 with auth admin1 and /etc/rsync.pas', () => {
@@ -64,7 +65,8 @@ test('every switch turned on maps: filter, port, timeout, crontab, debug; ssh/xf
     { host: '10.0.0.2', port: 874, module: 'tongbu2', user: 'root', passwordFile: '/etc/rsync.pas' },
   ]);
   assert.deepEqual(v.watches[0].excludeRegex, ['(.*)\\.svn', '(.*)\\.gz', '^info/*', '^static/*']);
-  assert.deepEqual(v.watches[0].excludes, ['*.svn', '*.gz', '/info/', '/static/']);
+  // One rule: the regexes, matched in full by the agent for every run kind; no approximate rsync patterns beside them.
+  assert.deepEqual(v.watches[0].excludes, []);
   assert.deepEqual(v.watches[0].fullSyncExcludes, ['*.php', 'info/*']);
   assert.equal(v.watches[0].events.delete, false);
   assert.equal(v.timeoutSec, 100);
@@ -86,4 +88,24 @@ test('sersyncRegexToRsyncPattern', () => {
 test('not a sersync file: clear errors', () => {
   assert.throws(() => importSersyncXml('<foo/>'), /no <head>/);
   assert.throws(() => importSersyncXml('<head version="2.5"><sersync></sersync></head>'), /no <localpath/);
+});
+
+test('import keeps -u only when asked (--keep-update), and says why either way', () => {
+  const xml = fixture('sersync-confxml.xml');
+  const kept = importSersyncXml(xml, { keepUpdate: true });
+  assert.equal((kept.config.watches as { rsyncParams: string }[])[0].rsyncParams, '-artuz');
+  assert.match(kept.warnings.join('\n'), /kept -u/);
+  const cases: [string, string | null][] = [['-artuz', '-artz'], ['-a --update -z', '-a -z'], ['-u', ''], ['-az', null], ['-a --exclude=u', null]];
+  for (const [params, want] of cases) assert.equal(dropUpdateOption(params), want, params);
+});
+
+test('the XML is decoded with the encoding it declares (stock files: ISO-8859-1)', () => {
+  const xml = fixture('sersync-confxml.xml').replace('/opt/tongbu', '/srv/caf\u00e9');
+  assert.match(xml, /encoding="ISO-8859-1"/);
+  const latin1 = Buffer.from(xml, 'latin1');
+  const w = (importSersyncXml(latin1).config.watches as { path: string }[])[0];
+  assert.equal(w.path, '/srv/caf\u00e9');
+  const gbk = Buffer.concat([Buffer.from('<?xml version="1.0" encoding="GBK"?>\n<head version="2.5"><sersync><localpath watch="/srv/'), Buffer.from([0xd6, 0xd0]), Buffer.from('"><remote ip="h" name="m"/></localpath></sersync></head>')]);
+  assert.equal((importSersyncXml(gbk).config.watches as { path: string }[])[0].path, '/srv/\u4e2d');
+  assert.throws(() => importSersyncXml(Buffer.from('<?xml version="1.0" encoding="x-nonsense"?><head/>')), /declares encoding "x-nonsense"/);
 });

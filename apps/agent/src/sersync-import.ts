@@ -50,8 +50,49 @@ export function sersyncRegexToRsyncPattern(expr: string): string | null {
  * sersync matches its filter regexes against the changed path *relative to the watched root* (e.g. ^info/* skips
  * root/info/...). Our excludeRegex is matched against the relative path too, so the expressions carry over unchanged.
  */
-export function importSersyncXml(xml: string): SersyncImport {
+export interface SersyncImportOptions {
+  /** Keep -u/--update from commonParams (dropped by default, see dropUpdateOption). */
+  keepUpdate?: boolean;
+}
+
+/**
+ * Decodes the XML with the encoding its declaration names (stock sersync files say ISO-8859-1); UTF-8 otherwise.
+ * TextDecoder knows the WHATWG encodings (latin1, gbk, gb18030, big5, ...).
+ */
+export function decodeXml(bytes: Buffer | string): string {
+  if (typeof bytes === 'string') return bytes;
+  const head = bytes.subarray(0, 200).toString('latin1');
+  const m = /^\uFEFF?<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']/.exec(head);
+  let label = m ? m[1].toLowerCase() : 'utf-8';
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) label = 'utf-8';
+  try {
+    return new TextDecoder(label).decode(bytes);
+  } catch {
+    throw new Error(`the XML declares encoding "${m?.[1]}", which this agent cannot decode`);
+  }
+}
+
+/** Removes -u / --update from rsync params ('-artuz' -> '-artz'); returns null when there was none. */
+export function dropUpdateOption(params: string): string | null {
+  let changed = false;
+  const out = params.split(/\s+/).filter(Boolean).flatMap((p) => {
+    if (p === '--update') {
+      changed = true;
+      return [];
+    }
+    if (/^-[A-Za-z0-9]+$/.test(p) && p.includes('u')) {
+      changed = true;
+      const rest = p.replace(/u/g, '');
+      return rest === '-' ? [] : [rest];
+    }
+    return [p];
+  });
+  return changed ? out.join(' ') : null;
+}
+
+export function importSersyncXml(input: string | Buffer, options: SersyncImportOptions = {}): SersyncImport {
   const warnings: string[] = [];
+  const xml = decodeXml(input);
   let doc: Node;
   try {
     doc = parser.parse(xml) as Node;
@@ -74,15 +115,13 @@ export function importSersyncXml(xml: string): SersyncImport {
   // Filter: regexes on relative paths.
   const filter = first(head, 'filter');
   const excludeRegex: string[] = [];
-  const excludes: string[] = [];
   if (on(filter)) {
     for (const ex of list(filter, 'exclude')) {
       const expr = attr(ex, 'expression');
       if (!expr) continue;
+      // One rule for every run: sersync's full regex match (regex-excludes.ts), evaluated by the agent for events and
+      // for the subtrees of recursive and full runs alike; no approximate rsync pattern beside it.
       excludeRegex.push(expr);
-      const pat = sersyncRegexToRsyncPattern(expr);
-      if (pat) excludes.push(pat);
-      else warnings.push(`<exclude expression="${expr}">: filters watcher events, but has no rsync pattern equivalent, so full syncs still send matching files`);
     }
   }
 
@@ -110,7 +149,14 @@ export function importSersyncXml(xml: string): SersyncImport {
   const sersync = first(head, 'sersync');
   if (!sersync) throw new Error('not a sersync confxml.xml: no <sersync> element');
   const rsync = first(sersync, 'rsync');
-  const params = attr(first(rsync, 'commonParams'), 'params') ?? '-artuz';
+  let params = attr(first(rsync, 'commonParams'), 'params') ?? '-artuz';
+  const withoutU = dropUpdateOption(params);
+  if (withoutU !== null && !options.keepUpdate) {
+    warnings.push(`<commonParams params="${params}">: dropped -u, now "${withoutU}": with -u rsync skips files that are newer on the target, so restoring an older version (mv, cp -p, tar x) is never pushed and the target keeps the newer file; the agent is the source of truth for its targets. Keep it with --keep-update`);
+    params = withoutU;
+  } else if (withoutU !== null) {
+    warnings.push(`<commonParams params="${params}">: kept -u (--keep-update): restored older files will not be pushed`);
+  }
   const auth = first(rsync, 'auth');
   const user = on(auth) ? attr(auth, 'users') : undefined;
   const passwordFile = on(auth) ? attr(auth, 'passwordfile') : undefined;
@@ -161,7 +207,6 @@ export function importSersyncXml(xml: string): SersyncImport {
       path: watch.length > 1 ? watch.replace(/\/+$/, '') : watch,
       remotes,
       rsyncParams: params,
-      excludes: [...excludes],
       excludeRegex: [...excludeRegex],
       events: { ...events },
     };

@@ -8,7 +8,9 @@ import * as path from 'node:path';
 import type { RetryPolicy } from './config';
 import { type Change, mergeChanges, planPush, type PathState } from './change-set';
 import { Journal, type JournalEntry } from './journal';
-import { buildRsyncArgs, classifyExit, type Progress, type RsyncTarget, runRsync, remoteUrl } from './rsync-runner';
+import { buildRsyncArgs, classifyExit, type Progress, type RsyncTarget, runRsync, remoteUrl, stallKillMs } from './rsync-runner';
+import type { DeleteGuardConfig } from './config';
+import { collectRegexExcludes, exactRsyncPattern } from './regex-excludes';
 import type { Logger } from './log';
 
 export interface TargetStats {
@@ -33,7 +35,17 @@ export interface TargetStats {
   rsyncRuns: number;
   pushedPaths: number;
   fullSyncs: number;
+  /** Paused targets run nothing until resumed (rsynchub-agent resume); changes keep being journaled. */
+  paused: boolean;
+  /** Why: the delete guard's finding, or "paused by admin". */
+  pauseReason: string | null;
+  pausedAt: string | null;
+  /** Earlier errors, newest last (lastError is cleared by the next success; these stay). */
+  errorHistory: { at: string; error: string }[];
 }
+
+/** How many past errors status keeps. */
+export const ERROR_HISTORY = 10;
 
 /** Backoff delay for the n-th consecutive failure (1-based), before jitter. */
 export function backoffDelay(policy: RetryPolicy, failures: number, random: () => number = Math.random): number {
@@ -59,8 +71,46 @@ export interface TargetQueueOptions {
   fullSyncExcludes: string[];
   log: Logger;
   onChange?: () => void;
-  onProgress?: (id: string, p: Progress) => void;
+  /** Full sync progress; null when the full sync is over (status then shows none). */
+  onProgress?: (id: string, p: Progress | null) => void;
   rsyncBin?: string;
+  /** sersync <filter> matchers (full match, see regex-excludes.ts): excluded paths are left out of recursive runs too. */
+  excludeRegex?: RegExp[];
+  deleteGuard?: DeleteGuardConfig;
+  /**
+   * Checks the watched root before a run (device/identity, see agent.ts): a reason to refuse, or null. A refusal
+   * pauses the target.
+   */
+  checkRoot?: () => string | null;
+  /** Called when the target is paused or resumed (the agent persists it in STATE_DIR/paused/). */
+  onPauseChange?: (id: string, pause: { reason: string; at: string } | null) => void;
+}
+
+/** Counts from `rsync --dry-run --stats` of a full sync: what it would delete, and how big the target is. */
+export function parseDryRunStats(out: string): { deleted: number; targetEntries: number } | null {
+  const n = (re: RegExp): number | null => {
+    const m = re.exec(out);
+    return m ? Number(m[1].replace(/[,.]/g, '')) : null;
+  };
+  const files = n(/Number of files:\s*([\d,.]+)/);
+  const created = n(/Number of created files:\s*([\d,.]+)/) ?? 0;
+  const deleted = n(/Number of deleted files:\s*([\d,.]+)/) ?? 0;
+  if (files === null) return null;
+  // The source's entries (the root '.' included) minus those the target lacks, plus those only the target has.
+  return { deleted, targetEntries: Math.max(0, files - 1 - created) + deleted };
+}
+
+/** The delete guard's verdict on a full sync's dry run: a reason to pause, or null. */
+export function deleteGuardVerdict(g: DeleteGuardConfig, stats: { deleted: number; targetEntries: number }, sourceEmpty: boolean): string | null {
+  if (!g.enabled || stats.deleted === 0) return null;
+  if (sourceEmpty) return `the watched root is empty but the target is not (${stats.deleted} entries would be deleted); is the source unmounted?`;
+  if (g.maxDeleteFiles > 0 && stats.deleted > g.maxDeleteFiles) {
+    return `a full sync would delete ${stats.deleted} of ${stats.targetEntries} entries on the target (deleteGuard.maxDeleteFiles ${g.maxDeleteFiles})`;
+  }
+  if (stats.targetEntries >= g.minTargetEntries && stats.deleted * 100 > stats.targetEntries * g.maxDeletePercent) {
+    return `a full sync would delete ${stats.deleted} of ${stats.targetEntries} entries on the target (more than deleteGuard.maxDeletePercent ${g.maxDeletePercent}%)`;
+  }
+  return null;
 }
 
 export class TargetQueue {
@@ -72,6 +122,8 @@ export class TargetQueue {
   /** Journal entries the running rsync took. */
   private inFlightIds = new Set<number>();
   private stats: Omit<TargetStats, 'pendingBatches' | 'queueLength' | 'lagMs' | 'inFlight'>;
+  /** Set by resume(): the admin accepted the source as it is, so the next run skips the delete guard once. */
+  private guardOverride = false;
 
   constructor(private readonly o: TargetQueueOptions) {
     this.journal = Journal.open(o.journalFile);
@@ -79,7 +131,7 @@ export class TargetQueue {
     this.stats = {
       id: o.id, root: o.target.root, host: r.host, port: r.port, module: r.module, url: remoteUrl(r),
       lastSuccessAt: null, lastError: null, lastErrorAt: null, consecutiveFailures: 0, nextRetryAt: null,
-      rsyncRuns: 0, pushedPaths: 0, fullSyncs: 0,
+      rsyncRuns: 0, pushedPaths: 0, fullSyncs: 0, paused: false, pauseReason: null, pausedAt: null, errorHistory: [],
     };
     const pending = this.journal.pendingCount;
     if (pending > 0) o.log.info('replaying journal', { target: o.id, pendingBatches: pending, pendingPaths: this.journal.pendingPaths });
@@ -103,18 +155,50 @@ export class TargetQueue {
     this.kick();
   }
 
-  /** Durably queues a full sync; `start` false leaves it for the next run (e.g. while stopping). */
-  enqueueFullSync(reason: string, start = true): void {
+  /**
+   * Durably queues a full sync; `start` false leaves it for the next run (e.g. while stopping). `scheduled` marks the
+   * periodic one (sersync crontab), the only kind that applies fullSyncExcludes.
+   */
+  enqueueFullSync(reason: string, start = true, scheduled = false): void {
     // A full sync not yet started covers this one too; one already running may have read past what this one is for.
-    if (this.journal.pending().some((e) => e.full && !this.inFlightIds.has(e.id))) return;
+    // A scheduled one does not cover an unscheduled one (it skips the crontabfilter's paths).
+    if (this.journal.pending().some((e) => e.full && !this.inFlightIds.has(e.id) && (scheduled || !e.scheduled))) return;
     this.o.log.info('full sync queued', { target: this.o.id, reason });
-    this.journal.append([], true);
+    this.journal.append([], true, scheduled);
     if (start) this.kick();
+  }
+
+  /** Stops running rsync for this target (changes keep being journaled) until resume(). */
+  pause(reason: string, notify = true): void {
+    if (this.stats.paused && this.stats.pauseReason === reason) return;
+    this.stats.paused = true;
+    this.stats.pauseReason = reason;
+    this.stats.pausedAt = new Date().toISOString();
+    this.o.log.warn('target paused', { target: this.o.id, url: this.stats.url, reason, resume: `rsynchub-agent resume --target ${this.o.id}` });
+    if (notify) this.o.onPauseChange?.(this.o.id, { reason, at: this.stats.pausedAt });
+    this.o.onChange?.();
+  }
+
+  /** Resumes a paused target; its next run skips the delete guard once (the admin accepted the source as it is). */
+  resume(notify = true): void {
+    if (!this.stats.paused) return;
+    this.stats.paused = false;
+    this.stats.pauseReason = null;
+    this.stats.pausedAt = null;
+    this.guardOverride = true;
+    this.o.log.info('target resumed', { target: this.o.id, url: this.stats.url });
+    if (notify) this.o.onPauseChange?.(this.o.id, null);
+    this.o.onChange?.();
+    this.retryNow();
+  }
+
+  get paused(): boolean {
+    return this.stats.paused;
   }
 
   /** Starts a run now unless one is in flight or a retry is scheduled. */
   kick(): void {
-    if (this.stopped || this.running || this.retryTimer || this.journal.pendingCount === 0) return;
+    if (this.stopped || this.stats.paused || this.running || this.retryTimer || this.journal.pendingCount === 0) return;
     this.running = true;
     this.o.onChange?.();
     this.current = this.runOnce().finally(() => {
@@ -140,6 +224,26 @@ export class TargetQueue {
     this.journal.close();
   }
 
+  /** Extra args naming the sersync-filter-excluded paths under `bases` (NUL-separated file, read with --from0). */
+  private regexExcludeArgs(bases: readonly string[]): string[] {
+    const res = this.o.excludeRegex ?? [];
+    if (res.length === 0) return [];
+    const excluded = collectRegexExcludes(this.o.target.root, bases, res);
+    if (excluded.length === 0) return [];
+    const file = `${this.o.journalFile}.excludes`;
+    fs.writeFileSync(file, Buffer.from(excluded.map((p) => exactRsyncPattern(p) + '\0').join('')), { mode: 0o600 });
+    return [`--exclude-from=${file}`, '--from0'];
+  }
+
+  /** Pauses and returns true when the root check refuses the run. */
+  private refusedByRootCheck(): boolean {
+    if (!this.o.deleteGuard?.enabled || this.guardOverride) return false;
+    const problem = this.o.checkRoot?.() ?? null;
+    if (problem === null) return false;
+    this.pause(problem);
+    return true;
+  }
+
   private async runOnce(): Promise<void> {
     const pending = this.journal.pending();
     const t = this.o.target;
@@ -147,16 +251,48 @@ export class TargetQueue {
     let ok: boolean;
     let errorMessage = '';
     let retryable = true;
+    const killMs = stallKillMs(t);
+    if (this.refusedByRootCheck()) return;
     if (pending.some((e) => e.full)) {
       // A full sync reads the current tree, so it covers every batch accepted before it starts.
       taken = pending;
       this.inFlightIds = new Set(taken.map((e) => e.id));
-      const args = buildRsyncArgs(t, 'full', this.o.fullSyncExcludes);
-      this.o.log.info('full sync start', { target: this.o.id, url: this.stats.url });
+      // The crontabfilter applies to the scheduled full sync only, not to -r, recovery or verification.
+      const scheduledOnly = taken.filter((e) => e.full).every((e) => e.scheduled);
+      const args = buildRsyncArgs(t, 'full', scheduledOnly ? this.o.fullSyncExcludes : []);
+      const extra = this.regexExcludeArgs(['.']);
+      args.splice(args.length - 2, 0, ...extra);
+      const guard = this.o.deleteGuard;
+      if (guard?.enabled && !this.guardOverride) {
+        // Preflight: what would this full sync delete? One extra file-list pass, no data moved.
+        const dry = args.filter((a) => a !== '--info=progress2');
+        dry.splice(dry.length - 2, 0, '--dry-run', '--stats');
+        const pre = await runRsync(dry, { cwd: t.root, rsyncBin: this.o.rsyncBin, stallKillMs: killMs, captureStdout: true });
+        this.stats.rsyncRuns++;
+        const preOut = classifyExit(pre);
+        const stats = preOut.ok ? parseDryRunStats(pre.stdout ?? '') : null;
+        if (stats) {
+          let empty = false;
+          try {
+            empty = fs.readdirSync(t.root).length === 0;
+          } catch {
+            empty = true;
+          }
+          const verdict = deleteGuardVerdict(guard, stats, empty);
+          if (verdict) {
+            this.inFlightIds = new Set();
+            this.pause(verdict);
+            return;
+          }
+        }
+      }
+      this.guardOverride = false;
+      this.o.log.info('full sync start', { target: this.o.id, url: this.stats.url, crontabfilter: scheduledOnly && this.o.fullSyncExcludes.length > 0 });
       const res = await runRsync(args, {
-        cwd: t.root, rsyncBin: this.o.rsyncBin,
+        cwd: t.root, rsyncBin: this.o.rsyncBin, stallKillMs: killMs,
         onProgress: (p) => this.o.onProgress?.(this.o.id, p),
       });
+      this.o.onProgress?.(this.o.id, null);
       this.stats.rsyncRuns++;
       const out = classifyExit(res);
       ok = out.ok;
@@ -181,7 +317,8 @@ export class TargetQueue {
         const list = plan[mode];
         if (list.length === 0) continue;
         const args = buildRsyncArgs(t, mode);
-        const res = await runRsync(args, { cwd: t.root, paths: list, rsyncBin: this.o.rsyncBin });
+        if (mode === 'recursive') args.splice(args.length - 2, 0, ...this.regexExcludeArgs(list));
+        const res = await runRsync(args, { cwd: t.root, paths: list, rsyncBin: this.o.rsyncBin, stallKillMs: killMs });
         this.stats.rsyncRuns++;
         const out = classifyExit(res);
         this.o.log.debug('rsync run', { target: this.o.id, mode, paths: list.length, code: res.code, durationMs: res.durationMs });
@@ -200,7 +337,11 @@ export class TargetQueue {
     this.inFlightIds = new Set();
     if (ok) {
       this.journal.ack(taken.map((e) => e.id));
+      this.guardOverride = false;
       this.stats.lastSuccessAt = new Date().toISOString();
+      // A later success clears the last error; it stays in errorHistory with its time.
+      this.stats.lastError = null;
+      this.stats.lastErrorAt = null;
       this.stats.consecutiveFailures = 0;
       this.stats.nextRetryAt = null;
       return;
@@ -208,6 +349,7 @@ export class TargetQueue {
     this.stats.consecutiveFailures++;
     this.stats.lastError = errorMessage;
     this.stats.lastErrorAt = new Date().toISOString();
+    this.stats.errorHistory = [...this.stats.errorHistory, { at: this.stats.lastErrorAt, error: errorMessage }].slice(-ERROR_HISTORY);
     // Non-retryable errors stay queued too (nothing is dropped) but wait the longest delay.
     const delay = retryable ? backoffDelay(this.o.retry, this.stats.consecutiveFailures) : this.o.retry.maxDelayMs;
     this.stats.nextRetryAt = new Date(Date.now() + delay).toISOString();

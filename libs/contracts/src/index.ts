@@ -470,6 +470,10 @@ export interface SourceTargetStatus {
   lagMs: number | null;
   lastSuccessAt: string | null;
   lastError: string | null;
+  /** The agent stopped pushing to this target (its delete guard, or an admin) until `rsynchub-agent resume`. */
+  paused?: boolean;
+  /** Why it is paused. */
+  pauseReason?: string | null;
 }
 
 export interface SourceHeartbeatRequest {

@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Injectable, Module, Post, Req } from '
 import { ApiProperty, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsInt, IsOptional, IsString, Length, Max, Min, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsBoolean, IsInt, IsOptional, IsString, Length, Max, Min, ValidateNested } from 'class-validator';
 import type { Request } from 'express';
 import { DataSource } from 'typeorm';
 import type { SourceDto, SourceHeartbeatRequest, SourceTargetStatus } from '@rsynchub/contracts';
@@ -17,6 +17,8 @@ class SourceTargetBody implements SourceTargetStatus {
   @ApiProperty({ nullable: true, type: Number }) @IsOptional() @IsInt() lagMs!: number | null;
   @ApiProperty({ nullable: true, type: String }) @IsOptional() @IsString() lastSuccessAt!: string | null;
   @ApiProperty({ nullable: true, type: String }) @IsOptional() @IsString() @Length(0, 2000) lastError!: string | null;
+  @ApiProperty({ required: false }) @IsOptional() @IsBoolean() paused?: boolean;
+  @ApiProperty({ required: false, nullable: true, type: String }) @IsOptional() @IsString() @Length(0, 2000) pauseReason?: string | null;
 }
 
 class HeartbeatBody implements SourceHeartbeatRequest {
