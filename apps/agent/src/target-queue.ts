@@ -232,7 +232,7 @@ export class TargetQueue {
     if (excluded.length === 0) return [];
     const file = `${this.o.journalFile}.excludes`;
     fs.writeFileSync(file, Buffer.from(excluded.map((p) => exactRsyncPattern(p) + '\0').join('')), { mode: 0o600 });
-    return [`--exclude-from=${file}`, '--from0'];
+    return ['--from0', `--exclude-from=${file}`]; // --from0 first: rsync reads the file when it parses the option
   }
 
   /** Pauses and returns true when the root check refuses the run. */
