@@ -118,7 +118,7 @@ test('status prints per-target queue, lag, last success and last error; SIGTERM 
   const st = spawnSync(process.execPath, [MAIN, 'status', '--state-dir', stateDir], { encoding: 'utf8' });
   assert.equal(st.status, 0, st.stderr);
   assert.match(st.stdout, /running, pid \d+/);
-  assert.match(st.stdout, /TARGET\s+WATCH\s+QUEUE\s+LAG\s+LAST SUCCESS\s+LAST ERROR/);
+  assert.match(st.stdout, /TARGET\s+ID\s+WATCH\s+STATE\s+QUEUE\s+LAG\s+LAST SUCCESS\s+LAST ERROR/);
   assert.ok(st.stdout.includes(`rsync://syncer@127.0.0.1:${a.port}/m/`));
   assert.ok(st.stdout.includes(`rsync://127.0.0.1:${b.port}/m/`));
   const js = spawnSync(process.execPath, [MAIN, 'status', '--state-dir', stateDir, '--json'], { encoding: 'utf8' });

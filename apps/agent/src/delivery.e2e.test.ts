@@ -281,3 +281,18 @@ test('14. status: a later success clears the last error (kept in history); no st
   assert.doesNotMatch(st.stdout, /eta/);
   assert.match(st.stdout, /earlier errors/);
 });
+
+test('hard links with -H: a write through one name reaches the other name on the target', async () => {
+  const s = await setup('hardlinks');
+  fs.mkdirSync(path.join(s.src, 'x'));
+  fs.writeFileSync(path.join(s.src, 'x/a.txt'), 'one\n');
+  fs.linkSync(path.join(s.src, 'x/a.txt'), path.join(s.src, 'b.txt'));
+  await s.agent({}, { rsyncParams: '-artzH' }, { fullSyncAtStart: true });
+  await waitConverged(s.src, [s.daemon.moduleDir], 'initial');
+  fs.appendFileSync(path.join(s.src, 'x/a.txt'), 'two\n');
+  await waitConverged(s.src, [s.daemon.moduleDir], 'the write through x/a.txt on both names');
+  const ta = fs.statSync(path.join(s.daemon.moduleDir, 'x/a.txt'));
+  const tb = fs.statSync(path.join(s.daemon.moduleDir, 'b.txt'));
+  assert.equal(ta.ino, tb.ino, 'still one file with two names on the target');
+  assert.equal(fs.readFileSync(path.join(s.daemon.moduleDir, 'b.txt'), 'utf8'), 'one\ntwo\n');
+});

@@ -62,6 +62,15 @@ export function pathStateOf(root: string, rel: string): PathState {
   }
 }
 
+function linkCount(root: string, rel: string): number {
+  try {
+    const st = fs.lstatSync(path.join(root, rel));
+    return st.isFile() ? st.nlink : 1;
+  } catch {
+    return 1;
+  }
+}
+
 export interface TargetQueueOptions {
   id: string;
   target: RsyncTarget;
@@ -122,11 +131,14 @@ export class TargetQueue {
   /** Journal entries the running rsync took. */
   private inFlightIds = new Set<number>();
   private stats: Omit<TargetStats, 'pendingBatches' | 'queueLength' | 'lagMs' | 'inFlight'>;
+  /** -H in the params: a change to a multiply-linked file is pushed with a full sync (see runOnce). */
+  private readonly hardLinks: boolean;
   /** Set by resume(): the admin accepted the source as it is, so the next run skips the delete guard once. */
   private guardOverride = false;
 
   constructor(private readonly o: TargetQueueOptions) {
     this.journal = Journal.open(o.journalFile);
+    this.hardLinks = o.target.rsyncParams.some((p) => p === '--hard-links' || /^-[A-Za-z0-9]*H/.test(p));
     const r = o.target.remote;
     this.stats = {
       id: o.id, root: o.target.root, host: r.host, port: r.port, module: r.module, url: remoteUrl(r),
@@ -311,6 +323,12 @@ export class TargetQueue {
         count += e.changes.length;
       }
       const changes = mergeChanges(taken.map((e) => e.changes));
+      if (this.hardLinks && changes.some((c) => linkCount(t.root, c.path) > 1)) {
+        // rsync -H links only names that are in the same transfer: pushing one name of a hard-linked file would give it
+        // a copy of its own on the target and leave the other names stale. Only a full sync sees every name.
+        this.enqueueFullSync('a hard-linked file changed (-H): only a full sync sends all its names together');
+        return;
+      }
       const plan = planPush(changes, (rel) => pathStateOf(t.root, rel));
       ok = true;
       for (const mode of ['recursive', 'flat'] as const) {
