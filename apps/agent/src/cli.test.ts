@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { findTarget, loadConfig, parseCli } from './cli';
+import { explainStartError, findTarget, loadConfig, parseCli } from './cli';
 import { tmpDir } from './e2e-support';
 
 const MAIN = path.join(__dirname, 'main.js');
@@ -96,4 +96,9 @@ test('pause/resume need --target; findTarget by id, url, host::module or module'
   assert.equal((findTarget(state, 'h_873_b_2') as { id: string }).id, 'h_873_b_2');
   assert.match(findTarget(state, 'b') as string, /names 2 targets/);
   assert.match(findTarget(state, 'zz') as string, /no target "zz"/);
+});
+
+test('explainStartError names fs.inotify.max_user_watches for ENOSPC', () => {
+  assert.match(explainStartError('inotify_add_watch on /x failed: No space left on device'), /fs\.inotify\.max_user_watches.*sysctl -w fs\.inotify\.max_user_watches=/);
+  assert.equal(explainStartError('other'), 'other');
 });

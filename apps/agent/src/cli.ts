@@ -275,6 +275,18 @@ export function formatStatus(state: AgentState, alive: boolean): string {
   return lines.join('\n');
 }
 
+/**
+ * Start errors in words an operator can act on. The kernel answers a full per-user inotify watch table with ENOSPC,
+ * which reads as a full disk.
+ */
+export function explainStartError(message: string): string {
+  if (/No space left on device|ENOSPC/i.test(message)) {
+    return `${message}: the inotify watch limit is reached (one watch per directory; fs.inotify.max_user_watches). ` +
+      'Raise it: sysctl -w fs.inotify.max_user_watches=1048576 (persist it in /etc/sysctl.d/)';
+  }
+  return message;
+}
+
 /** How long `--daemon` waits for the child to report that it started. */
 export const DAEMON_READY_TIMEOUT_MS = 120_000;
 
@@ -417,9 +429,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     await agent.start();
   } catch (e) {
-    log.error('cannot start', { error: (e as Error).message });
-    process.stderr.write(`rsynchub-agent: ${(e as Error).message}\n`);
-    tellParent({ error: (e as Error).message });
+    const message = explainStartError((e as Error).message);
+    log.error('cannot start', { error: message });
+    process.stderr.write(`rsynchub-agent: ${message}\n`);
+    tellParent({ error: message });
+    await agent.stop().catch(() => undefined);
     return 1;
   }
   log.info('agent started', { pid: process.pid, stateDir: finalStateDir, version: AGENT_VERSION });

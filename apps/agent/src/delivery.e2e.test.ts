@@ -296,3 +296,36 @@ test('hard links with -H: a write through one name reaches the other name on the
   assert.equal(ta.ino, tb.ino, 'still one file with two names on the target');
   assert.equal(fs.readFileSync(path.join(s.daemon.moduleDir, 'b.txt'), 'utf8'), 'one\ntwo\n');
 });
+
+test('--daemon waits for the child: a failed start is an error with its reason and a non-zero exit', async () => {
+  const s = await setup('daemon');
+  const pass = path.join(s.work, 'loose.pass');
+  fs.writeFileSync(pass, 'x', { mode: 0o644 });
+  fs.chmodSync(pass, 0o644);
+  const to = `pusher@127.0.0.1::m`;
+  const run = (...args: string[]) => spawnSync(process.execPath, [MAIN, '--daemon', '--port', String(s.daemon.port), '--state-dir', s.stateDir, ...args], { encoding: 'utf8', timeout: 60_000 });
+  let r = run('--watch', path.join(s.work, 'missing'), '--to', to);
+  assert.equal(r.status, 1, r.stdout);
+  assert.match(r.stderr, /could not start.*\n?.*watch path .*missing does not exist/);
+  r = run('--watch', s.src, '--to', to, '--password-file', pass);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /mode 0644/);
+  r = run('--watch', s.src, '--to', to, '--password-file', s.daemon.passwordFile!, '--params', '-artz');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /started in the background, pid (\d+) \(ready\)/);
+  const pid = Number(/pid (\d+)/.exec(r.stdout)![1]);
+  cleanups.push(() => {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // gone
+    }
+  });
+  r = run('--watch', s.src, '--to', to, '--password-file', s.daemon.passwordFile!);
+  assert.equal(r.status, 1, 'a second agent on the same state dir');
+  assert.match(r.stderr, new RegExp(`another agent \\(pid ${pid}\\) is running`));
+  fs.writeFileSync(path.join(s.src, 'via-daemon.txt'), 'd');
+  await waitUntil(() => fs.existsSync(path.join(s.daemon.moduleDir, 'via-daemon.txt')), 'the daemonized agent pushes');
+  process.kill(pid, 'SIGTERM');
+  await waitUntil(() => !fs.existsSync(path.join(s.stateDir, 'agent.pid')), 'clean stop');
+});
