@@ -13,6 +13,7 @@ import { type Progress, renderProgressBar, spawnCounter } from './rsync-runner';
 import { TargetQueue, type TargetStats } from './target-queue';
 import { inotifyWatchUsage, RootWatcher } from './watcher';
 import { sersyncExcludeMatchers } from './regex-excludes';
+import { BusyPathThrottle } from './busy-paths';
 import { PauseStore, RootIdentityStore } from './target-control';
 
 export const AGENT_VERSION = '0.1.0';
@@ -85,6 +86,8 @@ interface Root {
   burstEvents: number;
   burstStartedAt: number;
   burstTimer: NodeJS.Timeout | undefined;
+  /** Spaces out the runs for files that keep being written (busy-paths.ts). */
+  throttle: BusyPathThrottle;
 }
 
 /** Problems that stop the agent from starting (password file modes, missing roots). */
@@ -175,7 +178,12 @@ export class Agent {
         burstEvents: 0, burstStartedAt: 0, burstTimer: undefined,
         excludeRegex: sersyncExcludeMatchers(w.excludeRegex), events: w.events,
         watcher: undefined as unknown as RootWatcher,
+        throttle: undefined as unknown as BusyPathThrottle,
       };
+      root.throttle = new BusyPathThrottle((held) => {
+        for (const q of root.queues) q.enqueue(held);
+        this.markDirty();
+      });
       for (const remote of w.remotes) {
         const id = targetId(w.path, remote);
         root.queues.push(new TargetQueue({
@@ -307,7 +315,7 @@ export class Agent {
     root.timer = undefined;
     const events = root.pending;
     root.pending = [];
-    const changes = coalesce(root.path, events, { excludeRegex: root.excludeRegex, ...root.events });
+    const changes = root.throttle.filter(coalesce(root.path, events, { excludeRegex: root.excludeRegex, ...root.events }));
     if (changes.length === 0) return;
     this.o.log.debug('batch', { root: root.path, events: events.length, changes: changes.length });
     for (const q of root.queues) q.enqueue(changes);
@@ -423,6 +431,7 @@ export class Agent {
       await root.watcher.close();
       root.watching = false;
       this.flush(root);
+      root.throttle.flushAll();
       this.endBurst(root, false); // journaled, run at the next start
     }
     await Promise.all(this.roots.flatMap((r) => r.queues.map((q) => q.stop())));

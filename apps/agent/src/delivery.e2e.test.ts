@@ -329,3 +329,30 @@ test('--daemon waits for the child: a failed start is an error with its reason a
   process.kill(pid, 'SIGTERM');
   await waitUntil(() => !fs.existsSync(path.join(s.stateDir, 'agent.pid')), 'clean stop');
 });
+
+test('10. files written slowly cost a bounded number of rsync runs, and their final content arrives', async (t) => {
+  const s = await setup('slow-writer');
+  const agent = await s.agent();
+  fs.writeFileSync(path.join(s.src, 'warm.txt'), 'w');
+  await waitConverged(s.src, [s.daemon.moduleDir], 'warm-up');
+  const runsBefore = agent.targets()[0].rsyncRuns;
+  // 3 files, each appended 64 KiB every 100 ms for 6 s (60 writes each, like a download at 640 KiB/s).
+  const fds = [0, 1, 2].map((i) => fs.openSync(path.join(s.src, `slow${i}.bin`), 'w'));
+  const chunk = crypto.randomBytes(64 * 1024);
+  const started = Date.now();
+  for (let n = 0; n < 60; n++) {
+    for (const fd of fds) fs.writeSync(fd, chunk);
+    await new Promise((r) => setTimeout(r, Math.max(0, started + (n + 1) * 100 - Date.now())));
+  }
+  for (const fd of fds) fs.closeSync(fd);
+  const lastWrite = Date.now();
+  await waitConverged(s.src, [s.daemon.moduleDir], 'final content of the slow files', 20_000);
+  const runs = agent.targets()[0].rsyncRuns - runsBefore;
+  t.diagnostic(`rsync runs for 3 files x 60 writes over 6 s: ${runs}; final content ${Date.now() - lastWrite} ms after the last write`);
+  assert.ok(runs <= 10, `${runs} rsync runs (18 before the per-path backoff)`);
+  // An ordinary edit right after is not held back.
+  const t0 = Date.now();
+  fs.writeFileSync(path.join(s.src, 'slow0.bin'), 'edited');
+  await waitConverged(s.src, [s.daemon.moduleDir], 'an ordinary edit');
+  t.diagnostic(`ordinary edit after the busy spell: ${Date.now() - t0} ms`);
+});
