@@ -153,7 +153,7 @@ async function startAgent(work: string, daemon: BareDaemon, module: string, labe
   const log = path.join(work, `${module}.log`);
   fs.mkdirSync(src);
   const config = path.join(work, `${module}.json`);
-  // Defaults on purpose (batchDelayMs 50, rsyncParams -artuz, no full sync at start) unless rsyncParams is given. Debug
+  // Defaults on purpose (batchDelayMs 0, rsyncParams -artz, no full sync at start) unless rsyncParams is given. Debug
   // logging adds one line per batch and per rsync run, which tells where a burst's time goes.
   const watch = { path: src, remotes: [{ host: '127.0.0.1', port: daemon.port, module }], ...(rsyncParams ? { rsyncParams } : {}) };
   fs.writeFileSync(config, JSON.stringify({ name: 'bench', logLevel: 'debug', watches: [watch] }, null, 2));
@@ -199,7 +199,7 @@ async function startLsyncd(work: string, daemon: BareDaemon, module: string, del
   fs.mkdirSync(src);
   const log = path.join(work, `${module}.log`);
   const config = path.join(work, `${module}.lua`);
-  // default.rsync as shipped (rsync -lts -r --delete, maxProcesses 1); only `delay` is set when asked.
+  // default.rsync as shipped (rsync -lts -r --delete, maxProcesses 1) plus TCP_NODELAY; only `delay` is set when asked.
   fs.writeFileSync(config, [
     `settings { nodaemon = true, logfile = ${JSON.stringify(log)} }`,
     'sync {',
@@ -207,6 +207,8 @@ async function startLsyncd(work: string, daemon: BareDaemon, module: string, del
     `  source = ${JSON.stringify(src)},`,
     `  target = ${JSON.stringify(`rsync://127.0.0.1:${daemon.port}/${module}/`)},`,
     ...(delaySec === undefined ? [] : [`  delay = ${delaySec},`]),
+    // Equal socket options: the agent adds --sockopts=TCP_NODELAY to every run, so lsyncd's rsync gets it too.
+    '  rsync = { _extra = { "--sockopts=TCP_NODELAY" } },',
     '}',
     '',
   ].join('\n'));
@@ -363,10 +365,10 @@ export async function benchAgent(
   const lsyncdVersion = version('lsyncd', ['--version']);
   const haveLsyncd = lsyncdVersion !== 'not installed';
   console.log(`rsync:  ${version('rsync', ['--version'])}; one bare rsync --daemon on 127.0.0.1, anonymous modules, no chroot, transfer logging off`);
-  console.log(`agent:  rsynchub-agent ${version(process.execPath, [AGENT_MAIN, '--version'])}, default config: batchDelayMs 50 (pushed after 50 ms without events, at most 1 s after the first), rsyncParams -artuz; ` +
+  console.log(`agent:  rsynchub-agent ${version(process.execPath, [AGENT_MAIN, '--version'])}, default config: batchDelayMs 0 (pushed as soon as the watcher delivers; at most 1 s after the first event of a batch), rsyncParams -artz; ` +
     `for the burst also "${AGENT_PLAIN}": the same options as the baseline (rsyncParams -a), so its ratio is the agent's own overhead; both add --sockopts=TCP_NODELAY`);
   console.log(haveLsyncd
-    ? `lsyncd: ${lsyncdVersion}, default.rsync (rsync -lts -r --delete, maxProcesses 1); run twice: delay = 0 (latency + burst) and its default delay ${LSYNCD_DEFAULT_DELAY_SEC} s (burst only: every edit would wait ${LSYNCD_DEFAULT_DELAY_SEC} s; note its default maxDelays = 1000 starts rsync early once that many changes are queued)`
+    ? `lsyncd: ${lsyncdVersion}, default.rsync (rsync -lts -r --delete, maxProcesses 1) with --sockopts=TCP_NODELAY like the agent; run twice: delay = 0 (latency + burst) and its default delay ${LSYNCD_DEFAULT_DELAY_SEC} s (burst only: every edit would wait ${LSYNCD_DEFAULT_DELAY_SEC} s; note its default maxDelays = 1000 starts rsync early once that many changes are queued)`
     : 'lsyncd: not installed (apt-get install lsyncd); its columns are skipped');
   console.log(`edits:  write + close of edit-N.txt (${EDIT_FILES} files: ${EDIT_FILES} creates, then overwrites), target polled every 5 ms (read + compare); next edit once the contender has no rsync running`);
   console.log(`burst:  ${burstFiles.toLocaleString('en-US')} files of 100 bytes in ${Math.ceil(burstFiles / 50)} new directories, written by sync calls in a worker thread; timed from the first write until the target is identical (polled every 20 ms); each round: baseline, then every contender freshly started on a new source dir and an empty module, \`sync\` before each; medians over the rounds`);

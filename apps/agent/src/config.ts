@@ -116,7 +116,7 @@ export const DEFAULT_RSYNC_PARAMS = ['-artz'];
 export const DEFAULT_PORT = 873;
 
 export const DEFAULTS = {
-  batchDelayMs: 50,
+  batchDelayMs: 0,
   maxBatchDelayMs: 1000,
   retry: { initialDelayMs: 1000, maxDelayMs: 60_000, factor: 2, jitter: 0.2 } as RetryPolicy,
   timeoutSec: 60,
