@@ -4,13 +4,15 @@
  * for close_write, 2). @parcel/watcher does not report close_write, so the agent backs off per path instead: the first
  * BUSY_AFTER updates of a path within BUSY_WINDOW_MS go out at once (ordinary edits keep their latency), later ones
  * at most once per backoff delay (1 s, 2 s, 4 s ... MAX_DELAY_MS), and the file goes out once more as soon as it has been
- * quiet for QUIET_MS, so the final content is never late by more than that. Deletions and creations are never held.
+ * quiet for QUIET_MS, so the final content is never late by more than that. Deletions and creations are never held;
+ * a path counts as busy only above BUSY_AFTER updates within BUSY_WINDOW_MS (2.5 a second), so autosaves and
+ * back-to-back edits are not.
  * Held updates live in memory like the coalescing window: an unclean stop is recovered by the full sync at restart.
  */
 import type { Change } from './change-set';
 
-export const BUSY_AFTER = 3;
-export const BUSY_WINDOW_MS = 5_000;
+export const BUSY_AFTER = 5;
+export const BUSY_WINDOW_MS = 2_000;
 export const FIRST_DELAY_MS = 1_000;
 export const MAX_DELAY_MS = 30_000;
 export const QUIET_MS = 1_000;

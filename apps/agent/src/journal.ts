@@ -81,15 +81,28 @@ export class Journal {
     if (torn) this.rewrite();
   }
 
-  private writeRecord(rec: unknown): void {
+  private writeRecord(rec: unknown, sync = true): void {
     const buf = Buffer.from(JSON.stringify(rec) + '\n');
     fs.writeSync(this.fd, buf);
-    fs.fsyncSync(this.fd);
+    if (sync) fs.fsyncSync(this.fd);
+    else this.unsynced = true;
     this.bytes += buf.length;
   }
 
-  /** Appends a batch; returns once it is on disk. */
-  append(changes: readonly Change[], full = false, scheduled = false): JournalEntry {
+  private unsynced = false;
+
+  /** Makes appends written with sync = false durable. */
+  sync(): void {
+    if (!this.unsynced || this.fd < 0) return;
+    fs.fsyncSync(this.fd);
+    this.unsynced = false;
+  }
+
+  /**
+   * Appends a batch; returns once it is on disk, or, with sync = false, once written (call sync() before relying on it:
+   * the queue starts rsync first and syncs while rsync starts up).
+   */
+  append(changes: readonly Change[], full = false, scheduled = false, sync = true): JournalEntry {
     const entry: JournalEntry = { id: this.nextId++, at: Date.now(), changes: [...changes] };
     if (full) entry.full = true;
     if (full && scheduled) entry.scheduled = true;
@@ -97,7 +110,7 @@ export class Journal {
     if (full) rec.full = true;
     if (full && scheduled) rec.scheduled = true;
     else rec.changes = changes.map((c) => [c.path, KIND_CODE[c.kind]]);
-    this.writeRecord(rec);
+    this.writeRecord(rec, sync);
     this.pendingById.set(entry.id, entry);
     return entry;
   }
