@@ -285,7 +285,12 @@ export class Agent {
     if (!root.timer) root.batchStartedAt = now;
     else clearTimeout(root.timer);
     const left = root.batchStartedAt + Math.max(this.config.maxBatchDelayMs, this.config.batchDelayMs) - now;
-    root.timer = setTimeout(() => this.flush(root), Math.max(0, Math.min(quietMs, left)));
+    // No wait asked for (batchDelayMs 0): push in this very callback; a timer hop costs a loop turn, more under load.
+    if (quietMs <= 0 || left <= 0) {
+      this.flush(root);
+      return;
+    }
+    root.timer = setTimeout(() => this.flush(root), Math.min(quietMs, left));
   }
 
   /**

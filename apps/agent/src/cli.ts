@@ -19,7 +19,7 @@ Usage:
   rsynchub-agent [run] --config FILE              run from a JSON or YAML config
   rsynchub-agent [run] --from-sersync confxml.xml run from a sersync 2.5 confxml.xml (also: -o FILE)
   rsynchub-agent [run] --watch DIR --to user@host::module [--to ...] [--port N] [--password-file F]
-                       [--params "-artuz"] [--exclude PATTERN]... [--delay MS]
+                       [--params "-artz"] [--exclude PATTERN]... [--delay MS]
   rsynchub-agent status [--state-dir DIR] [--json]
   rsynchub-agent pause --target TARGET [--reason TEXT] [--state-dir DIR]
   rsynchub-agent resume --target TARGET [--state-dir DIR]

@@ -37,7 +37,7 @@ export interface WatchConfig {
   /** Absolute local directory to watch. */
   path: string;
   remotes: RemoteConfig[];
-  /** rsync options used for every push, e.g. ['-artuz']. */
+  /** rsync options used for every push, e.g. ['-artz']. */
   rsyncParams: string[];
   /** rsync exclude patterns (passed as --exclude to every run, including full syncs). */
   excludes: string[];
