@@ -75,7 +75,13 @@ test('the agent mirrors a watched tree into a RsyncHub module, and the server se
   assert.ok(sessions.length >= 2, `the server recorded the agent's pushes (${sessions.length})`);
   assert.ok(sessions.every((s: any) => s.user === 'edge' && s.direction === 'push'));
   assert.ok(sessions.some((s: any) => s.deletedCount > 0), 'the delete travelled as a deletion');
-  const source = (await server.admin.get('/api/v1/sources')).body.find((s: any) => s.name === 'edge-1');
+  // Heartbeats come every second: the one after the pushes says the queue is empty (an earlier one may not).
+  const caughtUp = async () => {
+    const src0 = (await server.admin.get('/api/v1/sources')).body.find((s: any) => s.name === 'edge-1');
+    return src0?.targets[0]?.queueLength === 0 ? src0 : undefined;
+  };
+  const source = await waitFor('a heartbeat with the queue empty', caughtUp, 10_000);
   assert.equal(source.targets[0].module, 'mirror');
-  assert.equal(source.targets[0].queueLength, 0);
+  assert.equal(source.targets[0].paused, false, 'the heartbeat says whether the agent paused the target');
+  assert.equal(source.targets[0].pauseReason, null);
 });
