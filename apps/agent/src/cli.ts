@@ -151,7 +151,8 @@ export function parseCli(argv: readonly string[]): CliArgs {
   if (values['hub-url']) args.hubUrl = values['hub-url'];
   if (values['hub-token-file']) args.hubTokenFile = values['hub-token-file'];
   if (values.target) args.target = values.target;
-  if (values.reason) args.reason = values.reason;
+  // Shown in status, logs and the console: one line, bounded.
+  if (values.reason) args.reason = values.reason.replace(/[\x00-\x1f\x7f]+/g, ' ').trim().slice(0, 200);
   if ((command === 'pause' || command === 'resume') && !args.target) throw new Error(`${command}: give --target (a target id, URL, host::module or module name; see status)`);
   if (command === 'import-sersync' && !args.fromSersync) {
     if (pos.length !== 1) throw new Error('import-sersync: give the confxml.xml file');
