@@ -25,11 +25,11 @@ test('events are filtered with the same rule', () => {
 
 test('collectRegexExcludes: shallowest excluded paths of a subtree, as exact rsync patterns', () => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rx-'));
-  for (const f of ['info/a.txt', 'information/doc.txt', 'statics/x.gz.txt', 'statics/y.gz', 'a.svn/z', 'top.gz', 'odd[*]?.gz']) {
+  for (const f of ['info/a.txt', 'information/doc.txt', 'statics/x.gz.txt', 'statics/y.gz', 'a.svn/z', 'top.gz', 'odd[*]?.gz', 'new\nline.gz']) {
     fs.mkdirSync(path.dirname(path.join(root, f)), { recursive: true });
     fs.writeFileSync(path.join(root, f), 'x');
   }
-  assert.deepEqual(collectRegexExcludes(root, ['.'], stock).sort(), ['a.svn', 'info', 'odd[*]?.gz', 'statics/y.gz', 'top.gz']);
+  assert.deepEqual(collectRegexExcludes(root, ['.'], stock).sort(), ['a.svn', 'info', 'new\nline.gz', 'odd[*]?.gz', 'statics/y.gz', 'top.gz']);
   assert.deepEqual(collectRegexExcludes(root, ['statics'], stock), ['statics/y.gz']);
   assert.deepEqual(collectRegexExcludes(root, ['info'], stock), [], 'an excluded base is not walked');
   assert.equal(exactRsyncPattern('odd[*]?.gz'), '/odd\\[\\*]\\?.gz');

@@ -13,8 +13,9 @@ import * as path from 'node:path';
 export class FullMatchRegExp extends RegExp {
   private readonly anchored: RegExp;
   constructor(readonly expression: string) {
-    super(expression);
-    this.anchored = new RegExp(`^(?:${expression})$`);
+    super(expression, 's');
+    // 's': boost's '.' matches a newline too (unless match_not_dot_newline), and file names may contain one.
+    this.anchored = new RegExp(`^(?:${expression})$`, 's');
   }
   override test(s: string): boolean {
     return this.anchored.test(s) || this.anchored.test(`${s}/`);
