@@ -17,6 +17,8 @@ import { ALERT_RULES, AlertCondition, AlertRule, checkRuleSettings, effectiveSet
 /** Events after which an evaluation runs at once (debounced), instead of waiting for the next tick. */
 const TRIGGERS = new Set(['daemon.status', 'session.ended', 'auth.failed']);
 const DEBOUNCE_MS = 200;
+/** Event-triggered evaluations start at most this often, so a busy ingest (a session ending every few ms) stays cheap. */
+const MIN_GAP_MS = 1_000;
 /** A rule naming more conditions than this in one evaluation is cut (a flood of distinct keys is itself a problem). */
 const MAX_CONDITIONS_PER_RULE = 100;
 
@@ -53,6 +55,7 @@ export class AlertsService implements OnApplicationBootstrap, OnApplicationShutd
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  private lastStart = 0;
 
   constructor(
     @InjectRepository(AlertEntity) private readonly alerts: Repository<AlertEntity>,
@@ -157,10 +160,11 @@ export class AlertsService implements OnApplicationBootstrap, OnApplicationShutd
 
   private soon(): void {
     if (this.stopped || this.debounce) return;
+    const wait = Math.max(DEBOUNCE_MS, this.lastStart + MIN_GAP_MS - Date.now());
     this.debounce = setTimeout(() => {
       this.debounce = null;
       this.kick();
-    }, DEBOUNCE_MS);
+    }, wait);
     this.debounce.unref();
   }
 
@@ -170,6 +174,7 @@ export class AlertsService implements OnApplicationBootstrap, OnApplicationShutd
       this.again = true;
       return;
     }
+    this.lastStart = Date.now();
     this.running = this.evaluate()
       .catch((err: unknown) => this.logger.error(`alert evaluation failed: ${(err as Error).message}`))
       .finally(() => {

@@ -9,11 +9,11 @@ import type { AlertCondition, AlertRule } from './types';
 export const daemonRule: AlertRule = {
   id: 'daemon',
   title: 'rsync daemon not running',
-  description: 'The daemon is stopped or crashed, restarts in a loop, or its config files drifted from what RsyncHub wrote.',
+  description: 'The daemon is stopped or crashed, or restarts in a loop.',
   fields: [
-    { name: 'downForSeconds', label: 'Not running for at least', type: 'integer', min: 0, max: 86_400, unit: 'seconds', help: '0 = alert at the first evaluation that sees it down' },
+    { name: 'downForSeconds', label: 'Down for at least', type: 'integer', min: 0, max: 86_400, unit: 'seconds', help: '0 = alert at the first evaluation that sees it down' },
     { name: 'restartLoopCount', label: 'Restart loop: restarts', type: 'integer', min: 2, max: 1000 },
-    { name: 'restartLoopWindowSeconds', label: 'Restart loop: within', type: 'integer', min: 10, max: 86_400, unit: 'seconds' },
+    { name: 'restartLoopWindowSeconds', label: 'Restart loop: window', type: 'integer', min: 10, max: 86_400, unit: 'seconds' },
   ],
   defaults: { enabled: true, downForSeconds: 10, restartLoopCount: 3, restartLoopWindowSeconds: 600 },
   evaluate(inputs, settings) {

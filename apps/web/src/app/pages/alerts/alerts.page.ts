@@ -1,6 +1,6 @@
 import { Component, DestroyRef, OnInit, computed, effect, inject, signal } from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
-import { FormBuilder, ReactiveFormsModule, Validators } from '@angular/forms';
+import { FormBuilder, FormGroupDirective, ReactiveFormsModule, Validators } from '@angular/forms';
 import { MatButtonModule } from '@angular/material/button';
 import { MatCheckboxModule } from '@angular/material/checkbox';
 import { MatFormFieldModule } from '@angular/material/form-field';
@@ -181,13 +181,15 @@ export class AlertsPage implements OnInit {
     });
   }
 
-  cancelEdit(): void {
+  /** `dir` resets the submitted flag too, so the emptied form does not show 'required' errors. */
+  cancelEdit(dir?: FormGroupDirective): void {
     this.editingChannel.set(null);
     this.channelError.set(null);
+    dir?.resetForm();
     this.channelForm.reset();
   }
 
-  async saveChannel(): Promise<void> {
+  async saveChannel(dir?: FormGroupDirective): Promise<void> {
     if (this.channelForm.invalid) {
       this.channelForm.markAllAsTouched();
       return;
@@ -222,7 +224,7 @@ export class AlertsPage implements OnInit {
       } else {
         await this.api.createChannel(body);
       }
-      this.cancelEdit();
+      this.cancelEdit(dir);
       this.channels.set(await this.api.channels());
     } catch (err) {
       this.channelError.set(err as ApiError);
