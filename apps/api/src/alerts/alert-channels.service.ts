@@ -94,8 +94,9 @@ export class AlertChannelsService {
     if (existing.type === 'email' && body.webhook) issues.push({ field: 'webhook', message: 'this is an email channel' });
     let configJson = existing.configJson;
     let secretEnc = existing.secretEnc;
-    if (body.webhook || body.email) {
-      configJson = JSON.stringify(this.configFor(existing.type, body.webhook, body.email, issues));
+    const ownConfig = existing.type === 'webhook' ? body.webhook : body.email;
+    if (ownConfig) {
+      configJson = JSON.stringify(this.configFor(existing.type, existing.type === 'webhook' ? body.webhook : undefined, existing.type === 'email' ? body.email : undefined, issues));
       if (body.email && body.email.password !== undefined) secretEnc = body.email.password === '' ? null : this.box.encrypt(body.email.password);
     }
     assertValid(issues);

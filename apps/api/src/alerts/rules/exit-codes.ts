@@ -1,4 +1,5 @@
 import type { AlertSeverity, TransferStatus } from '@rsynchub/contracts';
+import { clip } from './types';
 
 /** rsync(1) "EXIT VALUES", word for word where short enough. */
 export const RSYNC_EXIT_MEANINGS: Record<number, string> = {
@@ -39,7 +40,9 @@ export interface TransferClassification {
  * Authentication failures are errors (the client exits with 5); refusals by host rules are errors, a full
  * server (max connections) a warning; unknown modules are left to the caller (client-chosen names).
  */
-export function classifyTransfer(s: { status: TransferStatus; exitCode: number | null; error: string | null }): TransferClassification | null {
+export function classifyTransfer(session: { status: TransferStatus; exitCode: number | null; error: string | null }): TransferClassification | null {
+  // The error text can quote client-chosen names (paths, users): kept short and free of control characters.
+  const s = { ...session, error: session.error === null ? null : clip(session.error, 200) };
   switch (s.status) {
     case 'active':
       return null;

@@ -46,6 +46,11 @@ describe('classifyTransfer: rsync exit codes to severities', () => {
   for (const [name, s, expected] of cases) {
     test(name, () => assert.equal(classifyTransfer(s)?.severity ?? null, expected));
   }
+  test('error text from the log is clipped and control characters replaced', () => {
+    const m = classifyTransfer({ status: 'error', exitCode: null, error: `send_files failed to open "${'x'.repeat(500)}\r\nBcc: evil"` })!.meaning;
+    assert.ok(m.length < 260, `${m.length}`);
+    assert.doesNotMatch(m, /[\r\n]/);
+  });
   test('the meaning names the code and rsync’s words', () => {
     assert.equal(classifyTransfer({ status: 'error', exitCode: 24, error: null })!.meaning, 'partial transfer due to vanished source files (exit 24)');
     assert.match(classifyTransfer({ status: 'auth_failed', exitCode: null, error: 'password mismatch' })!.meaning, /authentication failed: password mismatch/);
