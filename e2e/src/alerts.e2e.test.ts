@@ -180,6 +180,26 @@ describe('rules', () => {
     assert.equal(await firing('daemon-down'), undefined);
   });
 
+  test('a daemon killed three times in a row is a restart loop (not "down": it came back within downForSeconds); it resolves after the window', async () => {
+    assert.equal((await server.admin.put('/api/v1/alerts/rules/daemon', { downForSeconds: 10, restartLoopCount: 3, restartLoopWindowSeconds: 10 })).status, 200);
+    const downBefore = hooksFor('daemon-down', 'firing').length;
+    for (let i = 0; i < 3; i++) {
+      const pid = (await server.admin.get('/api/v1/daemon')).body.pid;
+      assert.ok(pid > 0);
+      process.kill(pid, 'SIGKILL');
+      await waitFor(`restart ${i + 1}`, async () => {
+        const d = (await server.admin.get('/api/v1/daemon')).body;
+        return d.state === 'running' && d.pid !== pid;
+      }, 20_000);
+    }
+    await waitFor('the restart-loop webhook', () => hooksFor('daemon-restart-loop', 'firing').length === 1);
+    const alert = await firing('daemon-restart-loop');
+    assert.equal(alert.severity, 'error');
+    assert.ok(alert.details.restarts >= 3);
+    assert.equal(hooksFor('daemon-down', 'firing').length, downBefore, 'a daemon back within downForSeconds is not reported down');
+    await waitFor('the restart loop to resolve', () => hooksFor('daemon-restart-loop', 'resolved').length === 1, 30_000);
+  });
+
   test('pushes with a bad password: one error alert classified as an auth failure, counted, plus an auth burst; a good push resolves it', async () => {
     assert.equal((await server.admin.put('/api/v1/alerts/rules/auth-burst', { threshold: 3, windowSeconds: 10 })).status, 200);
     const src = makeTree(3);

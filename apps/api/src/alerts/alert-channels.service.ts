@@ -39,6 +39,7 @@ export interface ChannelChange {
   after: AlertChannelDto | null;
 }
 
+const KEPT_DELIVERIES = 200;
 const NAME = /^[^\u0000-\u001f\u007f]{1,64}$/;
 
 export function alertPayload(event: AlertWebhookPayload['event'], alert: AlertDto): AlertWebhookPayload {
@@ -140,9 +141,16 @@ export class AlertChannelsService {
     else throw new Error('channel has no configuration');
   }
 
+  /** Records the outcome; only the newest KEPT_DELIVERIES per channel are kept (the console shows the last one). */
   async recordDelivery(channelId: number, alertId: number | null, kind: AlertDeliveryEntity['kind'], error: string | null): Promise<void> {
     await this.writes
-      .run((em) => em.getRepository(AlertDeliveryEntity).insert({ channelId, alertId, kind, at: new Date().toISOString(), ok: error === null, error }))
+      .run(async (em) => {
+        await em.getRepository(AlertDeliveryEntity).insert({ channelId, alertId, kind, at: new Date().toISOString(), ok: error === null, error });
+        await em.query(
+          `DELETE FROM alert_deliveries WHERE channel_id = ? AND id <= (SELECT id FROM alert_deliveries WHERE channel_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?)`,
+          [channelId, channelId, KEPT_DELIVERIES],
+        );
+      })
       .catch(() => undefined); // the channel may have been deleted meanwhile
   }
 
