@@ -274,7 +274,16 @@ describe('audit', () => {
       ['POST /api/v1/auth/password', () => server.admin.post('/api/v1/auth/password', { currentPassword: 'wrong-current-pw', newPassword: 'whatever-new-pw-1' }), 'auth.password.change'],
       ['POST /api/v1/auth/logout', async () => { const c = server.client(); await c.login('admin', server.adminPassword); return c.post('/api/v1/auth/logout'); }, 'auth.logout'],
       ['POST /api/v1/sources/heartbeat', () => server.admin.post('/api/v1/sources/heartbeat', { name: 'src1', hostname: 'h', version: '1', targets: [] }), ''],
+      ['POST /api/v1/alerts/channels', () => server.admin.post('/api/v1/alerts/channels', { name: 'aud', type: 'webhook', webhook: { url: 'http://127.0.0.1:9/x', format: 'json' } }), 'alert.channel.create'],
+      ['PATCH /api/v1/alerts/channels/{id}', async () => server.admin.patch(`/api/v1/alerts/channels/${await channelId()}`, { enabled: false }), 'alert.channel.update'],
+      ['POST /api/v1/alerts/channels/{id}/test', async () => server.admin.post(`/api/v1/alerts/channels/${await channelId()}/test`), 'alert.channel.test'],
+      ['DELETE /api/v1/alerts/channels/{id}', async () => server.admin.delete(`/api/v1/alerts/channels/${await channelId()}`), 'alert.channel.delete'],
+      ['PUT /api/v1/alerts/rules/{id}', () => server.admin.put('/api/v1/alerts/rules/auth-burst', { threshold: 10 }), 'alert.rule.update'],
+      ['POST /api/v1/alerts/{id}/ack', () => server.admin.post('/api/v1/alerts/999999/ack'), 'alert.acknowledge'],
     ];
+    async function channelId(): Promise<number> {
+      return (await server.admin.get('/api/v1/alerts/channels')).body.find((c: any) => c.name === 'aud').id;
+    }
     async function adminId(username: string): Promise<number> {
       return (await server.admin.get('/api/v1/admins')).body.find((a: any) => a.username === username).id;
     }

@@ -5,6 +5,9 @@
 
 export const API_PREFIX = '/api/v1';
 
+export * from './alerts';
+import type { AlertDto } from './alerts';
+
 // ---------------------------------------------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------------------------------------------
@@ -418,7 +421,8 @@ export type LiveEventType =
   | 'audit.entry'
   | 'module.changed'
   | 'rsync-user.changed'
-  | 'source.heartbeat';
+  | 'source.heartbeat'
+  | 'alert.changed';
 
 export const LIVE_EVENT_TYPES: readonly LiveEventType[] = [
   'session.started',
@@ -430,6 +434,7 @@ export const LIVE_EVENT_TYPES: readonly LiveEventType[] = [
   'module.changed',
   'rsync-user.changed',
   'source.heartbeat',
+  'alert.changed',
 ];
 
 /** Every server -> client message. `session.file` carries an array (batched at most every ~100 ms). */
@@ -449,6 +454,8 @@ export interface LiveMessageMap {
   'module.changed': { name: string; change: 'created' | 'updated' | 'deleted' };
   'rsync-user.changed': { name: string; change: 'created' | 'updated' | 'deleted' };
   'source.heartbeat': SourceDto;
+  /** An alert fired, was updated (severity, occurrences), acknowledged or resolved. */
+  'alert.changed': AlertDto;
 }
 
 /** Client -> server: narrow the stream. Absent fields mean "everything". Sent any time; replaces the previous one. */

@@ -26,7 +26,8 @@ test('every connection of the captured daemon log becomes the right session', ()
     ['rw', 'alice', 'push', 'success', 18, 0, null, null],
     ['rw', 'alice', 'push', 'success', 1, 6, null, null], // the --delete push
     ['rw', 'alice', 'pull', 'success', 12, 0, null, null],
-    ['rw', 'alice', 'pull', 'success', 1, 0, null, null],
+    // One of the two requested files did not exist: the client exits 23, the daemon logs only the error line.
+    ['rw', 'alice', 'pull', 'error', 1, 0, 23, 'link_stat "a|b|c" (in rw) failed: No such file or directory (2)'],
     ['rw', 'alice', 'pull', 'success', 1, 0, null, null],
     ['ro', '', 'pull', 'success', 3, 0, null, null],
     ['rw', 'alice', null, 'auth_failed', 0, 0, null, 'password mismatch'],
@@ -35,7 +36,8 @@ test('every connection of the captured daemon log becomes the right session', ()
     ["no such' tried from fake (6.6.6.6)", null, null, 'refused', 0, 0, null, 'unknown module'],
     ['denied', null, null, 'refused', 0, 0, null, 'access denied by hosts allow/deny'],
     ['ro', '', 'push', 'error', 0, 0, 1, 'module is read only'],
-    ['one', '', 'pull', 'success', 1, 0, null, null],
+    // Killed mid-pull: the exit code (10) is logged after the totals line.
+    ['one', '', 'pull', 'error', 1, 0, 10, 'write error: Broken pipe (32)'],
     ['one', null, null, 'refused', 0, 0, null, 'max connections (1) reached'],
     ['rw', 'alice', 'push', 'error', 1, 0, 12, 'connection unexpectedly closed (157 bytes received so far)'],
   ]);

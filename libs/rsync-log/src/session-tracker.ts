@@ -70,6 +70,8 @@ export class SessionTracker {
   private readonly open = new Map<number, TrackedSession>();
   /** Sessions closed by an error line: a totals line may still follow (e.g. code 23, partial transfer). */
   private readonly closedByError = new Map<number, TrackedSession>();
+  /** Sessions closed by their totals line: the daemon may still log the exit code after it (e.g. code 10). */
+  private readonly closedByTotals = new Map<number, TrackedSession>();
   private readonly connections = new Map<number, Connection>();
 
   constructor(openSessions: TrackedSession[] = []) {
@@ -86,6 +88,7 @@ export class SessionTracker {
         const stale = this.open.get(e.pid);
         if (stale) this.end(stale, fx, e.at, 'error', 'connection ended without a summary');
         this.closedByError.delete(e.pid);
+        this.closedByTotals.delete(e.pid);
         this.connections.set(e.pid, { host: e.host, ip: e.ip, at: now, module: null });
         this.forgetOldConnections(now);
         return;
@@ -130,8 +133,13 @@ export class SessionTracker {
         s.bytesSent = e.sent;
         s.totalSize = e.totalSize;
         s.lastActivity = now;
-        if (this.open.get(e.pid) === s) this.end(s, fx, e.at, s.exitCode ? 'error' : 'success', s.error);
-        else this.touch(s, fx);
+        if (this.open.get(e.pid) === s) {
+          // An error line without an exit code (e.g. "rsync: [sender] send_files failed to open ...") means files were
+          // skipped; the daemon, as sender, never logs the 23 its client exits with. Not a success: record that 23.
+          if (!s.exitCode && s.error !== null) s.exitCode = 23;
+          this.end(s, fx, e.at, s.exitCode ? 'error' : 'success', s.error);
+          this.closedByTotals.set(e.pid, s);
+        } else this.touch(s, fx);
         this.closedByError.delete(e.pid);
         return;
       }
@@ -159,6 +167,21 @@ export class SessionTracker {
             s.error = e.message;
             s.lastActivity = now;
             this.touch(s, fx);
+          }
+          return;
+        }
+        const late = s ? undefined : this.closedByTotals.get(e.pid);
+        if (late) {
+          // The exit code logged after the totals line (e.g. code 10 after a broken pipe) is the session's outcome.
+          this.closedByTotals.delete(e.pid);
+          if (e.code !== 0) {
+            late.exitCode = e.code;
+            if (e.severity === 'error') {
+              late.status = 'error';
+              late.error = late.error ?? e.message;
+            }
+            late.lastActivity = now;
+            this.touch(late, fx);
           }
           return;
         }
@@ -193,6 +216,7 @@ export class SessionTracker {
       this.end(s, fx, new Date(now), 'error', s.error ?? 'connection ended without a summary');
     }
     for (const [pid, s] of this.closedByError) if (now - s.lastActivity > quietMs && !isAlive(pid)) this.closedByError.delete(pid);
+    for (const [pid, s] of this.closedByTotals) if (now - s.lastActivity > quietMs && !isAlive(pid)) this.closedByTotals.delete(pid);
     this.forgetOldConnections(now);
   }
 

@@ -23,6 +23,12 @@ export const ROUTE_ACTIONS: Record<string, string | ((body: Record<string, unkno
   'POST /api/v1/daemon/restart': 'daemon.restart',
   'PUT /api/v1/daemon/settings': 'daemon.settings.update',
   'POST /api/v1/import': 'config.import',
+  'POST /api/v1/alerts/:id/ack': 'alert.acknowledge',
+  'PUT /api/v1/alerts/rules/:id': 'alert.rule.update',
+  'POST /api/v1/alerts/channels': 'alert.channel.create',
+  'PATCH /api/v1/alerts/channels/:id': 'alert.channel.update',
+  'DELETE /api/v1/alerts/channels/:id': 'alert.channel.delete',
+  'POST /api/v1/alerts/channels/:id/test': 'alert.channel.test',
   'POST /api/v1/sources/heartbeat': 'source.heartbeat',
 };
 

@@ -18,6 +18,7 @@ export const routes: Routes = [
       { path: 'daemon', title: 'Daemon · RsyncHub', loadComponent: () => import('./pages/daemon/daemon.page').then((m) => m.DaemonPage) },
       { path: 'transfers', title: 'Transfers · RsyncHub', loadComponent: () => import('./pages/transfers/transfers.page').then((m) => m.TransfersPage) },
       { path: 'transfers/:id', title: 'Transfer · RsyncHub', loadComponent: () => import('./pages/transfers/transfer-detail.page').then((m) => m.TransferDetailPage) },
+      { path: 'alerts', title: 'Alerts · RsyncHub', loadComponent: () => import('./pages/alerts/alerts.page').then((m) => m.AlertsPage) },
       { path: 'audit', title: 'Audit log · RsyncHub', loadComponent: () => import('./pages/audit/audit.page').then((m) => m.AuditPage) },
       { path: 'admins', canActivate: [adminGuard], title: 'Admins & tokens · RsyncHub', loadComponent: () => import('./pages/admins/admins.page').then((m) => m.AdminsPage) },
       { path: 'account', title: 'Account · RsyncHub', loadComponent: () => import('./pages/account/account.page').then((m) => m.AccountPage) },

@@ -26,6 +26,7 @@ const NAV: NavItem[] = [
   { path: '/import', label: 'Import', adminOnly: true },
   { path: '/daemon', label: 'Daemon' },
   { path: '/transfers', label: 'Transfers' },
+  { path: '/alerts', label: 'Alerts' },
   { path: '/audit', label: 'Audit log' },
   { path: '/admins', label: 'Admins & tokens', adminOnly: true },
 ];

@@ -1,0 +1,120 @@
+import { Inject, Injectable } from '@nestjs/common';
+import * as fs from 'node:fs';
+import type { DaemonStatusDto, StorageUsageEntry } from '@rsynchub/contracts';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { DaemonService } from '../daemon/daemon.service';
+import { ModulesService } from '../modules/modules.service';
+import { TransfersService } from '../transfers/transfers.service';
+import { AlertInputs, DaemonInput, RecentSession } from './rules';
+import { isLow, StorageThresholds } from './rules/storage-low.rule';
+
+/** At most this many sessions are read per evaluation (newest first): the rules need recent ones only. */
+const MAX_SESSIONS = 5_000;
+const PAGE = 500;
+
+/**
+ * Gathers the facts the rules read, through the other domains' public services (never their tables). Keeps the
+ * little history the daemon rule needs: since when the daemon is down, and when the supervisor restarted it.
+ */
+@Injectable()
+export class AlertInputsCollector {
+  private notRunningSince: number | null = null;
+  private lastRestarts: number | null = null;
+  private restartTimes: number[] = [];
+
+  constructor(
+    private readonly daemon: DaemonService,
+    private readonly transfers: TransfersService,
+    private readonly modules: ModulesService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Called for every daemon status change too, so short crash/restart cycles between evaluations are counted. */
+  observeDaemon(status: DaemonStatusDto, now = Date.now()): void {
+    if (status.state === 'running' || status.state === 'starting') this.notRunningSince = null;
+    else if (this.notRunningSince === null) {
+      const exitAt = status.lastExit ? Date.parse(status.lastExit.at) : NaN;
+      this.notRunningSince = Number.isFinite(exitAt) && exitAt <= now ? exitAt : now;
+    }
+    if (this.lastRestarts !== null && status.restarts > this.lastRestarts) {
+      for (let i = this.lastRestarts; i < status.restarts; i++) this.restartTimes.push(now);
+    }
+    this.lastRestarts = status.restarts;
+    this.restartTimes = this.restartTimes.filter((t) => now - t <= 24 * 3600_000).slice(-1000);
+  }
+
+  async collect(lookbackSeconds: number, thresholds: StorageThresholds): Promise<AlertInputs> {
+    const now = Date.now();
+    const [sessions, modules] = await Promise.all([this.recentSessions(now, lookbackSeconds).catch(() => null), this.modules.list().catch(() => null)]);
+    return {
+      now,
+      daemon: this.daemonInput(now),
+      sessions,
+      modules: modules ? modules.map((m) => m.name) : null,
+      storage: modules ? await this.storage(modules.map((m) => ({ name: m.name, path: m.path })), thresholds) : null,
+    };
+  }
+
+  private daemonInput(now: number): DaemonInput {
+    const status = this.daemon.status();
+    this.observeDaemon(status, now);
+    return {
+      state: status.state,
+      pid: status.pid,
+      lastError: status.lastError,
+      lastExit: status.lastExit,
+      notRunningSince: this.notRunningSince,
+      restartTimes: [...this.restartTimes],
+      // Config drift is reported by the health check's drift detection; wired here once that check exposes it.
+      drift: null,
+    };
+  }
+
+  private async recentSessions(now: number, lookbackSeconds: number): Promise<RecentSession[]> {
+    const from = new Date(now - lookbackSeconds * 1000).toISOString();
+    const out: RecentSession[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.transfers.list({ from, limit: PAGE, cursor });
+      for (const s of page.items) {
+        out.push({
+          id: s.id,
+          module: s.module,
+          user: s.user,
+          clientIp: s.clientIp,
+          direction: s.direction,
+          status: s.status,
+          exitCode: s.exitCode,
+          error: s.error,
+          startedAt: s.startedAt,
+          endedAt: s.endedAt,
+        });
+      }
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor && out.length < MAX_SESSIONS);
+    return out;
+  }
+
+  /** Free space of every storage root and module path (statfs), with the device that tells filesystems apart. */
+  async storage(modules: { name: string; path: string }[], thresholds: StorageThresholds): Promise<StorageUsageEntry[]> {
+    const targets = [
+      ...this.config.storageRoots.map((p) => ({ kind: 'root' as const, name: p, path: p })),
+      ...modules.map((m) => ({ kind: 'module' as const, name: m.name, path: m.path })),
+    ];
+    return Promise.all(
+      targets.map(async (t): Promise<StorageUsageEntry> => {
+        try {
+          const [st, sf] = await Promise.all([fs.promises.stat(t.path), fs.promises.statfs(t.path)]);
+          const totalBytes = sf.blocks * sf.bsize;
+          const freeBytes = sf.bavail * sf.bsize; // what an unprivileged writer (the daemon as nobody) can still use
+          const freePercent = totalBytes > 0 ? (freeBytes / totalBytes) * 100 : 0;
+          const entry = { ...t, filesystem: String(st.dev), freeBytes, totalBytes, freePercent, low: false, error: null };
+          entry.low = isLow(entry, thresholds);
+          return entry;
+        } catch (err) {
+          return { ...t, filesystem: null, freeBytes: null, totalBytes: null, freePercent: null, low: false, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message };
+        }
+      }),
+    );
+  }
+}

@@ -1,0 +1,34 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DaemonModule } from '../daemon/daemon.module';
+import { ModulesModule } from '../modules/modules.module';
+import { SecretBox } from '../rsync-users/secret-box';
+import { TransfersModule } from '../transfers/transfers.module';
+import { AlertChannelEntity } from './alert-channel.entity';
+import { AlertChannelsController } from './alert-channels.controller';
+import { AlertChannelsService } from './alert-channels.service';
+import { AlertDeliveryEntity } from './alert-delivery.entity';
+import { AlertEntity } from './alert.entity';
+import { AlertInputsCollector } from './alert-inputs.service';
+import { AlertNotifier } from './alert-notifier.service';
+import { AlertRuleSettingsEntity } from './alert-rule-settings.entity';
+import { ALERTS_CONFIG, loadAlertsConfig } from './alerts-config';
+import { AlertsController } from './alerts.controller';
+import { AlertsService } from './alerts.service';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([AlertEntity, AlertChannelEntity, AlertDeliveryEntity, AlertRuleSettingsEntity]), DaemonModule, ModulesModule, TransfersModule],
+  // Channels first: its static `alerts/channels` routes must be matched before `alerts/:id`.
+  controllers: [AlertChannelsController, AlertsController],
+  providers: [
+    { provide: ALERTS_CONFIG, useFactory: () => loadAlertsConfig() },
+    // Same key file as the rsync passwords (<data dir>/secret.key): one key to back up.
+    SecretBox,
+    AlertChannelsService,
+    AlertInputsCollector,
+    AlertNotifier,
+    AlertsService,
+  ],
+  exports: [AlertsService],
+})
+export class AlertsModule {}
