@@ -187,6 +187,20 @@ describe('live numbers', () => {
     resumed.close();
   });
 
+  test('nonsense resume points get resync, and the stream goes on', async () => {
+    for (const q of ['abc', '-5', '1e400', '99999999999999999999', '1.5', '%00']) {
+      const c = await LiveClient.connect(server.baseUrl, headers(), `?lastEventId=${q}`);
+      await waitFor(`resync for ${q}`, () => c.messages.find((m) => m.type === 'resync'));
+      c.close();
+    }
+    const c = await LiveClient.connect(server.baseUrl, headers());
+    c.send({ type: 'subscribe', lastEventId: 'not a number' });
+    await waitFor('resync for a string id', () => c.messages.find((m) => m.type === 'resync'));
+    assert.equal((await push(makeTree(1), 'counted')).code, 0);
+    await waitFor('live events still flow', () => c.messages.find((m) => m.type === 'session.ended'));
+    c.close();
+  });
+
   test('resuming through a subscribe message replays only what the filter wants', async () => {
     const live = await LiveClient.connect(server.baseUrl, headers());
     const hello = await waitFor('hello', () => live.messages.find((m) => m.type === 'hello'));

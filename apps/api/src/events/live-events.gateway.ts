@@ -14,6 +14,11 @@ import { LiveEvent, LiveEventsHub } from './live-events.hub';
 const FILE_BATCH_MS = 100;
 /** A client whose unsent data exceeds this is dropped (it can reconnect); ingestion and others never wait for it. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/**
+ * ...once it has stayed above that for this long. One big batch (a flood of files, a replay) is above the limit for
+ * the few milliseconds a reading client needs to take it; a client that stopped reading stays above it.
+ */
+const STALL_MS = 3_000;
 
 /** Open sockets are re-checked this often, so an expired session does not keep a stream alive. */
 const RECHECK_MS = 30_000;
@@ -26,6 +31,8 @@ interface ClientState {
   events: Set<LiveEventType> | null;
   modules: Set<string> | null;
   pendingFiles: unknown[];
+  /** Since when the client's unsent data has been above MAX_BUFFERED_BYTES (null: it is not). */
+  overLimitSince: number | null;
   /** The id of the newest file event in pendingFiles: the batch goes out with it. */
   pendingFilesId: number;
   lastFilesSentAt: number;
@@ -88,6 +95,7 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
       events: null,
       modules: null,
       pendingFiles: [],
+      overLimitSince: null,
       pendingFilesId: 0,
       lastFilesSentAt: 0,
     };
@@ -184,7 +192,10 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
   }
 
   private flushFiles(): void {
-    for (const [client, state] of this.clients) if (state.pendingFiles.length > 0) this.flushClient(client, state);
+    for (const [client, state] of this.clients) {
+      if (state.pendingFiles.length > 0) this.flushClient(client, state);
+      else if (state.overLimitSince !== null) this.stalled(client, state); // nothing new to send: still check
+    }
   }
 
   private flushClient(client: WebSocket, state: ClientState): void {
@@ -194,14 +205,25 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
     this.send(client, { type: 'session.file', id: state.pendingFilesId, at: new Date().toISOString(), data: batch });
   }
 
+  /** True (and the client dropped) when it has not taken its data for STALL_MS; ingestion and others never wait. */
+  private stalled(client: WebSocket, state: ClientState): boolean {
+    if (client.bufferedAmount <= MAX_BUFFERED_BYTES) {
+      state.overLimitSince = null;
+      return false;
+    }
+    const now = Date.now();
+    state.overLimitSince ??= now;
+    if (now - state.overLimitSince < STALL_MS) return false;
+    this.logger.warn('dropping a live-events client that does not keep up');
+    this.clients.delete(client);
+    client.terminate();
+    return true;
+  }
+
   private send(client: WebSocket, msg: LiveMessage): void {
     if (client.readyState !== WebSocket.OPEN) return;
-    if (client.bufferedAmount > MAX_BUFFERED_BYTES) {
-      this.logger.warn('dropping a live-events client that does not keep up');
-      this.clients.delete(client);
-      client.terminate();
-      return;
-    }
+    const state = this.clients.get(client);
+    if (state && this.stalled(client, state)) return;
     client.send(JSON.stringify(msg));
   }
 }
