@@ -74,7 +74,11 @@ describe('sessions and file events from the daemon log', () => {
     const totalBytes = expected.reduce((n, f) => n + fs.statSync(path.join(src, f)).size, 0);
     assert.ok(s.bytesReceived >= totalBytes * 0.9, `received ${s.bytesReceived} for ${totalBytes} bytes of files`);
     assert.equal(s.totalSize, totalBytes);
-    assert.equal(s.fileCount, (await allFiles(s.id)).length);
+    // The one definition of files: regular files; directories are counted apart.
+    const stored = await allFiles(s.id);
+    assert.equal(s.fileCount, expected.length);
+    assert.equal(s.dirCount, stored.filter((f) => f.itemize[1] === 'd').length);
+    assert.equal(s.fileCount + s.dirCount, stored.length);
     const events = (await allFiles(s.id)).filter((f) => f.op === 'recv' && f.itemize[1] === 'f');
     assert.deepEqual(events.map((f) => f.path).sort(), expected, 'exactly one recv event per regular file');
     for (const e of events) assert.equal(e.size, fs.statSync(path.join(src, e.path)).size);

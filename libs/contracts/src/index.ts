@@ -288,10 +288,15 @@ export interface TransferSessionDto {
   direction: TransferDirection | null;
   startedAt: string;
   endedAt: string | null;
+  /** While the session is active: the bytes of the files logged so far; once ended, the daemon's totals. */
   bytesReceived: number;
   bytesSent: number;
   totalSize: number;
+  /** Regular files received or sent (the one definition of "files"; see the README). */
   fileCount: number;
+  /** Directories created or updated, counted apart from files. */
+  dirCount: number;
+  /** Deletions (files and directories: rsync does not tell them apart). */
   deletedCount: number;
   status: TransferStatus;
   exitCode: number | null;
@@ -397,7 +402,13 @@ export interface StatsBucket {
   t: string;
   module: string;
   bytes: number;
+  /** Regular files (directories and deletions are not counted). */
   files: number;
+  /**
+   * Seconds of this minute during which the module had a session running. Rate = bytes / activeSeconds: a 9 s push
+   * shows its real speed, not its bytes spread over the whole minute.
+   */
+  activeSeconds: number;
 }
 
 export interface StatsDto {
@@ -415,6 +426,7 @@ export interface StatsDto {
 export type LiveEventType =
   | 'session.started'
   | 'session.file'
+  | 'session.progress'
   | 'session.ended'
   | 'auth.failed'
   | 'daemon.status'
@@ -427,6 +439,7 @@ export type LiveEventType =
 export const LIVE_EVENT_TYPES: readonly LiveEventType[] = [
   'session.started',
   'session.file',
+  'session.progress',
   'session.ended',
   'auth.failed',
   'daemon.status',
@@ -437,16 +450,37 @@ export const LIVE_EVENT_TYPES: readonly LiveEventType[] = [
   'alert.changed',
 ];
 
-/** Every server -> client message. `session.file` carries an array (batched at most every ~100 ms). */
+/**
+ * Every server -> client message. `session.file` carries an array (batched at most every ~100 ms).
+ * `id`: every event (any LiveEventType) carries one, strictly increasing along the stream (a batch of files carries
+ * the id of its last event). Reconnect with `?lastEventId=<id>` (or `lastEventId` in a subscribe message) to receive
+ * what was missed; when the server no longer has it (restart, buffer overrun) it sends `resync` and the client must
+ * re-fetch. `hello`, `error` and `resync` carry no id of their own.
+ */
 export interface LiveMessage<T = unknown> {
-  type: LiveEventType | 'hello' | 'error';
+  type: LiveEventType | 'hello' | 'error' | 'resync';
+  id?: number;
   at: string;
   data: T;
+}
+
+/** `hello` data: the event types there are and the newest event id so far (resume from it). */
+export interface LiveHello {
+  events: readonly LiveEventType[];
+  lastEventId: number;
+}
+
+/** `resync` data: the events since the client's id are gone; re-fetch, then continue from `lastEventId`. */
+export interface LiveResync {
+  reason: string;
+  lastEventId: number;
 }
 
 export interface LiveMessageMap {
   'session.started': TransferSessionDto;
   'session.file': FileEventDto[];
+  /** A running session's counts and bytes so far, after each batch of its files (replace, do not add). */
+  'session.progress': TransferSessionDto;
   'session.ended': TransferSessionDto;
   'auth.failed': TransferSessionDto;
   'daemon.status': DaemonStatusDto;
@@ -463,6 +497,8 @@ export interface LiveSubscribe {
   type: 'subscribe';
   events?: LiveEventType[];
   modules?: string[];
+  /** Replay (filtered) the events after this id, or get `resync` if they are gone. */
+  lastEventId?: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

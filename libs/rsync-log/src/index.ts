@@ -10,3 +10,5 @@ export { decodeRsyncEscapes, encodeRsyncEscapes } from './escape';
 export type * from './types';
 export { SessionTracker, emptyEffects } from './session-tracker';
 export type { TrackedSession, TrackedFile, TrackerEffects, SessionStatus } from './session-tracker';
+export { entryKind, entryKindSql } from './entry-kind';
+export type { EntryKind } from './entry-kind';

@@ -1,3 +1,4 @@
+import { entryKind } from './entry-kind';
 import type { LogEvent } from './types';
 
 export type SessionStatus = 'active' | 'success' | 'error' | 'auth_failed' | 'refused';
@@ -13,10 +14,13 @@ export interface TrackedSession {
   direction: 'push' | 'pull' | null;
   startedAt: Date;
   endedAt: Date | null;
+  /** While active: the sum of the per-file `%b` bytes logged so far; at the end, the daemon's totals. */
   bytesReceived: number;
   bytesSent: number;
   totalSize: number;
+  /** Regular files, directories and deletions, counted by `entryKind` (the one definition of "files"). */
   fileCount: number;
+  dirCount: number;
   deletedCount: number;
   status: SessionStatus;
   exitCode: number | null;
@@ -117,8 +121,15 @@ export class SessionTracker {
           s = this.create(fx, e.pid, e.at, now, { module: e.module, user: e.user, clientIp: e.ip, clientHost: e.host, direction: e.op === 'send' ? 'pull' : 'push' });
           fx.timeline.push({ type: 'started', session: s });
         }
-        if (e.op === 'del') s.deletedCount++;
-        else s.fileCount++;
+        const kind = entryKind(e.op, e.itemize);
+        if (kind === 'file') s.fileCount++;
+        else if (kind === 'dir') s.dirCount++;
+        else if (kind === 'deleted') s.deletedCount++;
+        // The daemon logs totals only at the end; until then the bytes of each logged file are the progress.
+        if (s.status === 'active') {
+          if (e.op === 'recv') s.bytesReceived += e.bytes;
+          else if (e.op === 'send') s.bytesSent += e.bytes;
+        }
         s.lastActivity = now;
         this.touch(s, fx);
         const file: TrackedFile = { session: s, at: e.at, op: e.op, path: e.path, size: e.size, bytes: e.bytes, itemize: e.itemize };
@@ -148,15 +159,20 @@ export class SessionTracker {
         fx.timeline.push({ type: 'auth.failed', session: s });
         return;
       }
+      // Refusals are sessions that ended as they began: the live stream says so like any other end.
       case 'module.unknown':
-        this.refusal(fx, e.pid, e.at, now, e.module, null, e.ip, e.host, 'refused', 'unknown module');
+        fx.timeline.push({ type: 'ended', session: this.refusal(fx, e.pid, e.at, now, e.module, null, e.ip, e.host, 'refused', 'unknown module') });
         return;
       case 'module.denied':
-        this.refusal(fx, e.pid, e.at, now, e.module, null, e.ip, e.host, 'refused', 'access denied by hosts allow/deny');
+        fx.timeline.push({
+          type: 'ended',
+          session: this.refusal(fx, e.pid, e.at, now, e.module, null, e.ip, e.host, 'refused', 'access denied by hosts allow/deny'),
+        });
         return;
       case 'max.connections': {
         const c = this.connections.get(e.pid);
-        this.refusal(fx, e.pid, e.at, now, e.module ?? c?.module ?? null, null, c?.ip ?? '', c?.host ?? '', 'refused', `max connections (${e.limit}) reached`);
+        const s = this.refusal(fx, e.pid, e.at, now, e.module ?? c?.module ?? null, null, c?.ip ?? '', c?.host ?? '', 'refused', `max connections (${e.limit}) reached`);
+        fx.timeline.push({ type: 'ended', session: s });
         return;
       }
       case 'error': {
@@ -262,6 +278,7 @@ export class SessionTracker {
       bytesSent: 0,
       totalSize: 0,
       fileCount: 0,
+      dirCount: 0,
       deletedCount: 0,
       status: 'active',
       exitCode: null,

@@ -8,9 +8,10 @@ export class LiveClient {
     ws.on('message', (raw) => this.messages.push(JSON.parse(raw.toString())));
   }
 
-  static connect(baseUrl: string, headers: Record<string, string>): Promise<LiveClient> {
+  /** `query`, e.g. `?lastEventId=123`, is appended to the stream's URL. */
+  static connect(baseUrl: string, headers: Record<string, string>, query = ''): Promise<LiveClient> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(baseUrl.replace(/^http/, 'ws') + '/api/v1/events', { headers });
+      const ws = new WebSocket(baseUrl.replace(/^http/, 'ws') + '/api/v1/events' + query, { headers });
       const client = new LiveClient(ws);
       ws.once('open', () => resolve(client));
       ws.once('unexpected-response', (_req, res) => reject(Object.assign(new Error(`upgrade refused: ${res.statusCode}`), { statusCode: res.statusCode })));

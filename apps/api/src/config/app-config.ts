@@ -27,6 +27,8 @@ export interface AppConfig {
   retention: { transferDays: number; maxFileEvents: number; maxSessions: number; auditDays: number };
   /** Allowed browser origins for the WebSocket and cookie-authenticated mutating requests (besides same-origin). */
   allowedOrigins: string[];
+  /** Live events (a file counts one each) kept for clients that reconnect with `lastEventId`. */
+  liveReplayEvents: number;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -78,5 +80,6 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
       auditDays: intFromEnv(env, 'RSYNCHUB_AUDIT_RETENTION_DAYS', 0, 0, 36500),
     },
     allowedOrigins: (env.RSYNCHUB_ALLOWED_ORIGINS || '').split(',').map((o) => o.trim()).filter(Boolean),
+    liveReplayEvents: intFromEnv(env, 'RSYNCHUB_LIVE_REPLAY_EVENTS', 50_000, 0, 10_000_000),
   };
 }

@@ -3,7 +3,7 @@ import { OnGatewayConnection, OnGatewayInit, WebSocketGateway } from '@nestjs/we
 import type { IncomingMessage } from 'node:http';
 import { Subscription } from 'rxjs';
 import { WebSocket, WebSocketServer } from 'ws';
-import { LIVE_EVENT_TYPES, LiveEventType, LiveMessage } from '@rsynchub/contracts';
+import { LIVE_EVENT_TYPES, LiveEventType, LiveHello, LiveMessage, LiveResync } from '@rsynchub/contracts';
 import { AuthEvents } from '../auth/auth-events';
 import { AuthService } from '../auth/auth.service';
 import { isOriginAllowed } from '../auth/secrets';
@@ -14,6 +14,11 @@ import { LiveEvent, LiveEventsHub } from './live-events.hub';
 const FILE_BATCH_MS = 100;
 /** A client whose unsent data exceeds this is dropped (it can reconnect); ingestion and others never wait for it. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
+/**
+ * ...once it has stayed above that for this long. One big batch (a flood of files, a replay) is above the limit for
+ * the few milliseconds a reading client needs to take it; a client that stopped reading stays above it.
+ */
+const STALL_MS = 3_000;
 
 /** Open sockets are re-checked this often, so an expired session does not keep a stream alive. */
 const RECHECK_MS = 30_000;
@@ -26,7 +31,17 @@ interface ClientState {
   events: Set<LiveEventType> | null;
   modules: Set<string> | null;
   pendingFiles: unknown[];
+  /** Since when the client's unsent data has been above MAX_BUFFERED_BYTES (null: it is not). */
+  overLimitSince: number | null;
+  /** The id of the newest file event in pendingFiles: the batch goes out with it. */
+  pendingFilesId: number;
   lastFilesSentAt: number;
+}
+
+/** `lastEventId` from the upgrade URL's query (`/api/v1/events?lastEventId=N`); undefined when absent. */
+export function lastEventIdFromUrl(url: string | undefined): number | undefined {
+  const raw = new URL(url ?? '/', 'http://x').searchParams.get('lastEventId');
+  return raw === null || raw === '' ? undefined : Number(raw);
 }
 
 /**
@@ -80,13 +95,30 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
       events: null,
       modules: null,
       pendingFiles: [],
+      overLimitSince: null,
+      pendingFilesId: 0,
       lastFilesSentAt: 0,
     };
-    this.clients.set(client, state);
     client.on('message', (raw) => this.onClientMessage(client, state, raw.toString()));
     client.on('close', () => this.clients.delete(client));
     client.on('error', () => this.clients.delete(client));
-    this.send(client, { type: 'hello', at: new Date().toISOString(), data: { events: LIVE_EVENT_TYPES } });
+    const hello: LiveHello = { events: LIVE_EVENT_TYPES, lastEventId: this.hub.lastEventId };
+    this.send(client, { type: 'hello', at: new Date().toISOString(), data: hello });
+    // Replay and registration happen in one synchronous step: no event can fall between them or come twice.
+    const resumeFrom = lastEventIdFromUrl(req.url);
+    if (resumeFrom !== undefined) this.replay(client, state, resumeFrom);
+    this.clients.set(client, state);
+  }
+
+  /** Sends the events after `afterId` that the client wants, or `resync` when they are gone. */
+  private replay(client: WebSocket, state: ClientState, afterId: number): void {
+    const answer = this.hub.since(afterId);
+    if (!answer.ok) {
+      const resync: LiveResync = { reason: answer.reason, lastEventId: this.hub.lastEventId };
+      this.send(client, { type: 'resync', at: new Date().toISOString(), data: resync });
+      return;
+    }
+    for (const e of answer.events) if (this.wants(state, e)) this.send(client, { type: e.type, id: e.id, at: e.at, data: e.data });
   }
 
   /** Closes every socket whose session or token is no longer valid (logged out, revoked, expired, account gone). */
@@ -114,7 +146,7 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
   }
 
   private onClientMessage(client: WebSocket, state: ClientState, text: string): void {
-    let msg: { type?: unknown; events?: unknown; modules?: unknown };
+    let msg: { type?: unknown; events?: unknown; modules?: unknown; lastEventId?: unknown };
     try {
       msg = JSON.parse(text);
     } catch {
@@ -129,6 +161,11 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
     const modules = Array.isArray(msg.modules) ? msg.modules.filter((m): m is string => typeof m === 'string').map((m) => m.toLowerCase()) : null;
     state.events = events ? new Set(events) : null;
     state.modules = modules ? new Set(modules) : null;
+    if (msg.lastEventId !== undefined) {
+      // Whatever is waiting in the batch is in the replay too (if wanted): drop it rather than send it twice.
+      state.pendingFiles = [];
+      this.replay(client, state, typeof msg.lastEventId === 'number' ? msg.lastEventId : Number.NaN);
+    }
   }
 
   private wants(state: ClientState, e: LiveEvent): boolean {
@@ -143,35 +180,50 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
       if (!this.wants(state, e)) continue;
       if (e.type === 'session.file') {
         state.pendingFiles.push(...(e.data as unknown[]));
+        state.pendingFilesId = e.id;
         // Leading edge: a quiet stream sends at once; a busy one is gathered and sent by the timer.
         if (Date.now() - state.lastFilesSentAt >= FILE_BATCH_MS) this.flushClient(client, state);
         continue;
       }
-      // Files of a session go out before the session's end, so a client sees them in order.
-      if (e.type === 'session.ended' && state.pendingFiles.length > 0) this.flushClient(client, state);
-      this.send(client, { type: e.type, at: e.at, data: e.data });
+      // Waiting files go out first: ids on the wire only ever increase, so "the last id I saw" is a true resume point.
+      if (state.pendingFiles.length > 0) this.flushClient(client, state);
+      this.send(client, { type: e.type, id: e.id, at: e.at, data: e.data });
     }
   }
 
   private flushFiles(): void {
-    for (const [client, state] of this.clients) if (state.pendingFiles.length > 0) this.flushClient(client, state);
+    for (const [client, state] of this.clients) {
+      if (state.pendingFiles.length > 0) this.flushClient(client, state);
+      else if (state.overLimitSince !== null) this.stalled(client, state); // nothing new to send: still check
+    }
   }
 
   private flushClient(client: WebSocket, state: ClientState): void {
     const batch = state.pendingFiles;
     state.pendingFiles = [];
     state.lastFilesSentAt = Date.now();
-    this.send(client, { type: 'session.file', at: new Date().toISOString(), data: batch });
+    this.send(client, { type: 'session.file', id: state.pendingFilesId, at: new Date().toISOString(), data: batch });
+  }
+
+  /** True (and the client dropped) when it has not taken its data for STALL_MS; ingestion and others never wait. */
+  private stalled(client: WebSocket, state: ClientState): boolean {
+    if (client.bufferedAmount <= MAX_BUFFERED_BYTES) {
+      state.overLimitSince = null;
+      return false;
+    }
+    const now = Date.now();
+    state.overLimitSince ??= now;
+    if (now - state.overLimitSince < STALL_MS) return false;
+    this.logger.warn('dropping a live-events client that does not keep up');
+    this.clients.delete(client);
+    client.terminate();
+    return true;
   }
 
   private send(client: WebSocket, msg: LiveMessage): void {
     if (client.readyState !== WebSocket.OPEN) return;
-    if (client.bufferedAmount > MAX_BUFFERED_BYTES) {
-      this.logger.warn('dropping a live-events client that does not keep up');
-      this.clients.delete(client);
-      client.terminate();
-      return;
-    }
+    const state = this.clients.get(client);
+    if (state && this.stalled(client, state)) return;
     client.send(JSON.stringify(msg));
   }
 }

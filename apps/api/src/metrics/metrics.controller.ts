@@ -42,17 +42,19 @@ export class MetricsController {
       'Failed rsync logins by module.',
       totals.filter((t) => t.status === 'auth_failed').map((t) => [{ module: t.module }, t.sessions]),
     );
-    const byModule = new Map<string, { rx: number; tx: number; files: number }>();
+    const byModule = new Map<string, { rx: number; tx: number; files: number; dirs: number }>();
     for (const t of totals) {
-      const m = byModule.get(t.module) ?? { rx: 0, tx: 0, files: 0 };
+      const m = byModule.get(t.module) ?? { rx: 0, tx: 0, files: 0, dirs: 0 };
       m.rx += t.bytesReceived ?? 0;
       m.tx += t.bytesSent ?? 0;
       m.files += t.files ?? 0;
+      m.dirs += t.dirs ?? 0;
       byModule.set(t.module, m);
     }
     metric('rsynchub_bytes_received_total', 'counter', 'Bytes clients pushed to us, by module.', [...byModule].map(([m, v]) => [{ module: m }, v.rx]));
     metric('rsynchub_bytes_sent_total', 'counter', 'Bytes clients pulled from us, by module.', [...byModule].map(([m, v]) => [{ module: m }, v.tx]));
-    metric('rsynchub_files_total', 'counter', 'Files transferred, by module.', [...byModule].map(([m, v]) => [{ module: m }, v.files]));
+    metric('rsynchub_files_total', 'counter', 'Regular files transferred (directories not counted), by module.', [...byModule].map(([m, v]) => [{ module: m }, v.files]));
+    metric('rsynchub_directories_total', 'counter', 'Directories created or updated, by module.', [...byModule].map(([m, v]) => [{ module: m }, v.dirs]));
     const st = this.ingestor.stats;
     metric('rsynchub_active_sessions', 'gauge', 'Transfers in progress.', [[{}, this.ingestor.openSessions.length]]);
     metric('rsynchub_ingested_lines_total', 'counter', 'Daemon log lines ingested by this process.', [[{}, st.linesIngested]]);

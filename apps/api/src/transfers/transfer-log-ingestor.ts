@@ -158,19 +158,19 @@ export class TransferLogIngestor implements OnModuleInit, OnApplicationShutdown 
     for (const s of fx.inserted) {
       await em.query(
         `INSERT INTO transfer_sessions (daemon_pid, module, user, client_ip, client_host, direction, started_at, ended_at,
-          bytes_received, bytes_sent, total_size, file_count, deleted_count, status, exit_code, error)
-         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+          bytes_received, bytes_sent, total_size, file_count, dir_count, deleted_count, status, exit_code, error)
+         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
         [s.daemonPid, s.module, s.user, s.clientIp, s.clientHost, s.direction, s.startedAt.toISOString(), s.endedAt?.toISOString() ?? null,
-          s.bytesReceived, s.bytesSent, s.totalSize, s.fileCount, s.deletedCount, s.status, s.exitCode, s.error],
+          s.bytesReceived, s.bytesSent, s.totalSize, s.fileCount, s.dirCount, s.deletedCount, s.status, s.exitCode, s.error],
       );
       s.id = (await em.query('SELECT last_insert_rowid() AS id'))[0].id as number;
     }
     for (const s of fx.updated) {
       await em.query(
         `UPDATE transfer_sessions SET module = ?, user = ?, direction = ?, ended_at = ?, bytes_received = ?, bytes_sent = ?, total_size = ?,
-          file_count = ?, deleted_count = ?, status = ?, exit_code = ?, error = ? WHERE id = ?`,
+          file_count = ?, dir_count = ?, deleted_count = ?, status = ?, exit_code = ?, error = ? WHERE id = ?`,
         [s.module, s.user, s.direction, s.endedAt?.toISOString() ?? null, s.bytesReceived, s.bytesSent, s.totalSize, s.fileCount,
-          s.deletedCount, s.status, s.exitCode, s.error, s.id],
+          s.dirCount, s.deletedCount, s.status, s.exitCode, s.error, s.id],
       );
     }
     const ids: number[] = [];
@@ -213,5 +213,8 @@ export class TransferLogIngestor implements OnModuleInit, OnApplicationShutdown 
       else this.hub.publish('auth.failed', dto, t.session.module);
     }
     flushFiles();
+    // Counts and bytes so far of sessions still running, after their files: clients replace, never add up.
+    const progressed = new Set(fx.files.map((f) => f.session).filter((s) => s.status === 'active'));
+    for (const s of progressed) this.hub.publish('session.progress', trackedToDto(s), s.module);
   }
 }

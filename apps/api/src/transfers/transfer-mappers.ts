@@ -17,6 +17,7 @@ export function sessionRowToDto(r: TransferSessionEntity): TransferSessionDto {
     bytesSent: r.bytesSent,
     totalSize: r.totalSize,
     fileCount: r.fileCount,
+    dirCount: r.dirCount,
     deletedCount: r.deletedCount,
     status: r.status,
     exitCode: r.exitCode,

@@ -16,6 +16,7 @@ export class TransferSessionEntity {
   @Column('integer', { name: 'bytes_sent' }) bytesSent!: number;
   @Column('integer', { name: 'total_size' }) totalSize!: number;
   @Column('integer', { name: 'file_count' }) fileCount!: number;
+  @Column('integer', { name: 'dir_count' }) dirCount!: number;
   @Column('integer', { name: 'deleted_count' }) deletedCount!: number;
   @Column('text') status!: TransferStatus;
   @Column('integer', { name: 'exit_code', nullable: true }) exitCode!: number | null;

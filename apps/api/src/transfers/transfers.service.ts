@@ -13,7 +13,9 @@ import {
   TransferStatus,
 } from '@rsynchub/contracts';
 import { BadRequestException } from '@nestjs/common';
+import { entryKindSql } from '@rsynchub/rsync-log';
 import { toCsv } from '../common/csv';
+import { activeSecondsByMinute } from './active-seconds';
 import { decodeCursor, encodeCursor, parseLimit, parseTime } from '../common/pagination';
 import { TransferLogIngestor } from './transfer-log-ingestor';
 import { fileRowToDto, sessionRowToDto } from './transfer-mappers';
@@ -57,6 +59,7 @@ export class TransfersService {
       { header: 'bytes_sent', value: (r) => r.bytesSent },
       { header: 'total_size', value: (r) => r.totalSize },
       { header: 'files', value: (r) => r.fileCount },
+      { header: 'directories', value: (r) => r.dirCount },
       { header: 'deleted', value: (r) => r.deletedCount },
     ]);
   }
@@ -111,17 +114,23 @@ export class TransfersService {
     const hourStart = new Date(now - 3600_000).toISOString();
     const dayStart = new Date(new Date().setUTCHours(0, 0, 0, 0)).toISOString();
     const em = this.sessions.manager;
-    const [perModule, series, today, failedLogins] = await Promise.all([
+    const isFile = entryKindSql('f', 'file');
+    const [perModule, series, runs, today, failedLogins] = await Promise.all([
       em.query(
-        `SELECT s.module AS module, SUM(f.bytes) AS bytes, COUNT(*) AS files FROM file_events f JOIN transfer_sessions s ON s.id = f.session_id
-         WHERE f.at >= ? GROUP BY s.module`,
+        `SELECT s.module AS module, SUM(f.bytes) AS bytes, SUM(CASE WHEN ${isFile} THEN 1 ELSE 0 END) AS files
+         FROM file_events f JOIN transfer_sessions s ON s.id = f.session_id WHERE f.at >= ? GROUP BY s.module`,
         [windowStart],
       ) as Promise<{ module: string | null; bytes: number; files: number }[]>,
       em.query(
-        `SELECT substr(f.at, 1, 16) || ':00.000Z' AS t, s.module AS module, SUM(f.bytes) AS bytes, COUNT(*) AS files
+        `SELECT substr(f.at, 1, 16) || ':00.000Z' AS t, s.module AS module, SUM(f.bytes) AS bytes, SUM(CASE WHEN ${isFile} THEN 1 ELSE 0 END) AS files
          FROM file_events f JOIN transfer_sessions s ON s.id = f.session_id WHERE f.at >= ? GROUP BY t, s.module ORDER BY t`,
         [hourStart],
       ) as Promise<{ t: string; module: string | null; bytes: number; files: number }[]>,
+      em.query(
+        `SELECT COALESCE(module, '') AS module, started_at AS startedAt, ended_at AS endedAt FROM transfer_sessions
+         WHERE direction IS NOT NULL AND (ended_at IS NULL OR ended_at >= ?)`,
+        [hourStart],
+      ) as Promise<{ module: string; startedAt: string; endedAt: string | null }[]>,
       em.query(
         `SELECT COUNT(*) AS sessions, COALESCE(SUM(bytes_received + bytes_sent), 0) AS bytes, COALESCE(SUM(file_count), 0) AS files,
            SUM(CASE WHEN status = 'auth_failed' THEN 1 ELSE 0 END) AS authFailures
@@ -139,12 +148,23 @@ export class TransfersService {
       modules.set(m, { module: m, bytesPerSecond: r.bytes / windowSeconds, filesPerSecond: r.files / windowSeconds, activeSessions: activeByModule.get(m) ?? 0 });
     }
     for (const [m, n] of activeByModule) if (!modules.has(m)) modules.set(m, { module: m, bytesPerSecond: 0, filesPerSecond: 0, activeSessions: n });
+    const active = activeSecondsByMinute(
+      runs.map((r) => ({ module: r.module, startMs: Date.parse(r.startedAt), endMs: r.endedAt ? Date.parse(r.endedAt) : now })),
+      Date.parse(hourStart) - 60_000,
+      now,
+    );
     const st = this.ingestor.stats;
     return {
       activeSessions: open.length,
       modules: [...modules.values()].sort((a, b) => a.module.localeCompare(b.module)),
       windowSeconds,
-      series: series.map((r) => ({ t: r.t, module: r.module ?? '', bytes: r.bytes, files: r.files })),
+      series: series.map((r) => ({
+        t: r.t,
+        module: r.module ?? '',
+        bytes: r.bytes,
+        files: r.files,
+        activeSeconds: Math.round((active.get(`${Date.parse(r.t)}|${r.module ?? ''}`) ?? 0) * 1000) / 1000,
+      })),
       today: {
         sessions: today[0]?.sessions ?? 0,
         bytes: today[0]?.bytes ?? 0,
@@ -157,10 +177,10 @@ export class TransfersService {
   }
 
   /** Per-module totals for Prometheus. */
-  async totalsByModule(): Promise<{ module: string; status: string; sessions: number; bytesReceived: number; bytesSent: number; files: number }[]> {
+  async totalsByModule(): Promise<{ module: string; status: string; sessions: number; bytesReceived: number; bytesSent: number; files: number; dirs: number }[]> {
     return this.sessions.manager.query(
       `SELECT COALESCE(module, '') AS module, status, COUNT(*) AS sessions, SUM(bytes_received) AS bytesReceived, SUM(bytes_sent) AS bytesSent,
-         SUM(file_count) AS files FROM transfer_sessions GROUP BY module, status`,
+         SUM(file_count) AS files, SUM(dir_count) AS dirs FROM transfer_sessions GROUP BY module, status`,
     );
   }
 

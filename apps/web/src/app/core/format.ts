@@ -1,5 +1,10 @@
-/** Human-readable figures for tables and cards. */
-export function formatBytes(n: number | null | undefined): string {
+/** Human-readable figures for tables and cards. Numbers carry the locale's thousands separators. */
+export function formatCount(n: number | null | undefined, locale?: string): string {
+  if (n === null || n === undefined || !Number.isFinite(n)) return '—';
+  return new Intl.NumberFormat(locale, { maximumFractionDigits: 0 }).format(n);
+}
+
+export function formatBytes(n: number | null | undefined, locale?: string): string {
   if (n === null || n === undefined || !Number.isFinite(n)) return '—';
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let v = n;
@@ -8,7 +13,14 @@ export function formatBytes(n: number | null | undefined): string {
     v /= 1024;
     i++;
   }
-  return `${i === 0 ? v : v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+  const digits = i === 0 ? 0 : Math.abs(v) < 10 ? 1 : 0;
+  return `${new Intl.NumberFormat(locale, { minimumFractionDigits: digits, maximumFractionDigits: digits }).format(v)} ${units[i]}`;
+}
+
+/** A transfer rate; null (no data moved yet) shows as a dash. */
+export function formatRate(bytesPerSecond: number | null | undefined, locale?: string): string {
+  if (bytesPerSecond === null || bytesPerSecond === undefined || !Number.isFinite(bytesPerSecond)) return '—';
+  return `${formatBytes(bytesPerSecond, locale)}/s`;
 }
 
 export function formatDuration(seconds: number | null | undefined): string {
@@ -23,11 +35,12 @@ export function formatDuration(seconds: number | null | undefined): string {
   return `${s}s`;
 }
 
-export function formatTime(iso: string | null | undefined): string {
+export function formatTime(iso: string | null | undefined, locale?: string, timeZone?: string): string {
   if (!iso) return '—';
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(undefined, { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  // The zone is always shown: the daemon logs in UTC, the browser may be anywhere.
+  return d.toLocaleString(locale, { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short', timeZone });
 }
 
 /** Splits a textarea/comma list into trimmed non-empty entries. */

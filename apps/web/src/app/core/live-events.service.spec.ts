@@ -126,3 +126,53 @@ describe('LiveEventsService', () => {
     expect(live.state()).toBe('idle');
   });
 });
+
+describe('LiveEventsService resume', () => {
+  let sockets: FakeSocket[];
+  let live: LiveEventsService;
+
+  beforeEach(() => {
+    vi.useFakeTimers();
+    sockets = [];
+    TestBed.configureTestingModule({
+      providers: [{ provide: SOCKET_FACTORY, useValue: (url: string) => sockets[sockets.push(new FakeSocket(url)) - 1] }],
+    });
+    live = TestBed.inject(LiveEventsService);
+    live.policy = { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0 };
+    live.url = 'ws://hub/api/v1/events';
+  });
+  afterEach(() => {
+    live.disconnect();
+    vi.useRealTimers();
+  });
+
+  it('reconnects with the last event id it saw, and asks pages to re-fetch', () => {
+    let refetches = 0;
+    live.refetch$.subscribe(() => refetches++);
+    live.connect();
+    expect(sockets[0].url).toBe('ws://hub/api/v1/events');
+    sockets[0].open();
+    expect(refetches).toBe(0); // the first load is the pages' own
+    sockets[0].receive({ type: 'hello', at: 'x', data: { events: [], lastEventId: 41 } });
+    sockets[0].receive({ type: 'module.changed', id: 42, at: 'x', data: { name: 'm', change: 'created' } });
+    sockets[0].receive({ type: 'session.file', id: 45, at: 'x', data: [] });
+    sockets[0].drop();
+    vi.advanceTimersByTime(100);
+    expect(sockets[1].url).toBe('ws://hub/api/v1/events?lastEventId=45');
+    sockets[1].open();
+    expect(refetches).toBe(1);
+  });
+
+  it('resumes from hello when no event came yet; resync re-fetches and moves the resume point', () => {
+    let refetches = 0;
+    live.refetch$.subscribe(() => refetches++);
+    live.connect();
+    sockets[0].open();
+    sockets[0].receive({ type: 'hello', at: 'x', data: { events: [], lastEventId: 7 } });
+    sockets[0].receive({ type: 'resync', at: 'x', data: { reason: 'gone', lastEventId: 900 } });
+    expect(refetches).toBe(1);
+    sockets[0].drop();
+    vi.advanceTimersByTime(100);
+    expect(sockets[1].url).toBe('ws://hub/api/v1/events?lastEventId=900');
+  });
+});

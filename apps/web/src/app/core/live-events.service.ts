@@ -1,6 +1,6 @@
 import { Injectable, InjectionToken, OnDestroy, inject, signal } from '@angular/core';
 import { Observable, Subject, filter, map } from 'rxjs';
-import { API_PREFIX, type LiveMessage, type LiveMessageMap, type LiveSubscribe } from '@rsynchub/contracts';
+import { API_PREFIX, type LiveHello, type LiveMessage, type LiveMessageMap, type LiveResync, type LiveSubscribe } from '@rsynchub/contracts';
 
 /** The part of WebSocket this service uses, so tests can hand in a fake. */
 export interface SocketLike {
@@ -40,9 +40,16 @@ export function eventsUrl(loc: { protocol: string; host: string }): string {
 
 export type LiveState = 'idle' | 'connecting' | 'open' | 'reconnecting';
 
+/** The stream URL with the resume point, when there is one. */
+export function resumeUrl(url: string, lastEventId: number | null): string {
+  return lastEventId === null ? url : `${url}${url.includes('?') ? '&' : '?'}lastEventId=${lastEventId}`;
+}
+
 /**
  * The server's live stream (`/api/v1/events`), one socket for the whole app. Reconnects by itself with backoff after
- * any close it did not ask for; `state()` tells the UI whether figures are live.
+ * any close it did not ask for, resuming from the last event id it saw (the server replays what was missed);
+ * `state()` tells the UI whether figures are live; `refetch$` tells pages to load their data again (after every
+ * reconnect, and when the server says `resync`: the missed events are gone).
  */
 @Injectable({ providedIn: 'root' })
 export class LiveEventsService implements OnDestroy {
@@ -52,12 +59,18 @@ export class LiveEventsService implements OnDestroy {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private wanted = false;
   private subscription: LiveSubscribe | null = null;
+  private readonly refetch = new Subject<void>();
+  private hasOpened = false;
+  /** The newest event id seen: the resume point for the next connection. */
+  lastEventId: number | null = null;
 
   readonly state = signal<LiveState>('idle');
   /** Failed attempts since the last successful open. */
   readonly attempts = signal(0);
   readonly nextRetryMs = signal<number | null>(null);
   readonly messages$: Observable<LiveMessage> = this.incoming.asObservable();
+  /** Fires when whatever a page loaded may be stale: after a reconnect, or on the server's `resync`. */
+  readonly refetch$: Observable<void> = this.refetch.asObservable();
   policy: BackoffPolicy = DEFAULT_BACKOFF;
   url = typeof location !== 'undefined' ? eventsUrl(location) : 'ws://localhost/api/v1/events';
 
@@ -83,6 +96,8 @@ export class LiveEventsService implements OnDestroy {
     s?.close(1000, 'logout');
     this.state.set('idle');
     this.nextRetryMs.set(null);
+    this.lastEventId = null;
+    this.hasOpened = false;
   }
 
   /** Narrow the stream; kept and re-sent after every reconnect. */
@@ -94,6 +109,7 @@ export class LiveEventsService implements OnDestroy {
   ngOnDestroy(): void {
     this.disconnect();
     this.incoming.complete();
+    this.refetch.complete();
   }
 
   private open(): void {
@@ -101,7 +117,7 @@ export class LiveEventsService implements OnDestroy {
     this.state.set(this.attempts() === 0 ? 'connecting' : 'reconnecting');
     let socket: SocketLike;
     try {
-      socket = this.factory(this.url);
+      socket = this.factory(resumeUrl(this.url, this.lastEventId));
     } catch {
       this.scheduleReconnect();
       return;
@@ -113,6 +129,9 @@ export class LiveEventsService implements OnDestroy {
       this.nextRetryMs.set(null);
       this.state.set('open');
       if (this.subscription) socket.send(JSON.stringify(this.subscription));
+      // The server may have restarted, or pages may hold errors from while it was away: load again.
+      if (this.hasOpened) this.refetch.next();
+      this.hasOpened = true;
     };
     socket.onmessage = (ev) => {
       if (this.socket !== socket || typeof ev.data !== 'string') return;
@@ -122,7 +141,18 @@ export class LiveEventsService implements OnDestroy {
       } catch {
         return; // not ours; ignore rather than break the stream
       }
-      if (msg && typeof msg.type === 'string') this.incoming.next(msg);
+      if (!msg || typeof msg.type !== 'string') return;
+      if (typeof msg.id === 'number' && (this.lastEventId === null || msg.id > this.lastEventId)) this.lastEventId = msg.id;
+      if (msg.type === 'hello' && this.lastEventId === null) {
+        const hello = msg.data as Partial<LiveHello> | null;
+        if (typeof hello?.lastEventId === 'number') this.lastEventId = hello.lastEventId;
+      }
+      if (msg.type === 'resync') {
+        const resync = msg.data as Partial<LiveResync> | null;
+        this.lastEventId = typeof resync?.lastEventId === 'number' ? resync.lastEventId : null;
+        this.refetch.next();
+      }
+      this.incoming.next(msg);
     };
     socket.onerror = () => {
       /* a close always follows; reconnect happens there */

@@ -10,15 +10,26 @@ import { ApiService } from '../../core/api.service';
 import { AuthService } from '../../core/auth.service';
 import { LiveEventsService } from '../../core/live-events.service';
 import type { ApiError } from '../../core/api-error';
-import { formatBytes, formatDuration, formatTime } from '../../core/format';
+import { formatBytes, formatCount, formatDuration, formatRate, formatTime } from '../../core/format';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
-import { addToBuckets, bucketsFrom, pruneBuckets, throughputSeries, type BucketMap } from './throughput';
+import { bucketsFrom, pruneBuckets, throughputSeries, type BucketMap } from './throughput';
 
+/**
+ * A session in the live feed. Its counts and bytes are the server's (snapshots in session.started/progress/ended,
+ * replaced, never added to); `files` are only the newest names, for show.
+ */
 export interface FeedSession {
   session: TransferSessionDto;
   files: FileEventDto[];
-  /** Files seen live (the list keeps only the newest few). */
-  fileTotal: number;
+}
+
+/** Bytes per second of a session: so far while it runs, over its whole run once ended. Null before any byte. */
+export function sessionRate(s: TransferSessionDto, nowMs: number): number | null {
+  const bytes = s.bytesReceived + s.bytesSent;
+  if (bytes <= 0) return null;
+  const end = s.endedAt ? Date.parse(s.endedAt) : nowMs;
+  const seconds = Math.max(1, (end - Date.parse(s.startedAt)) / 1000);
+  return Number.isFinite(seconds) ? bytes / seconds : null;
 }
 
 const FEED_SESSIONS = 15;
@@ -38,7 +49,17 @@ export class DashboardPage implements OnInit {
   private readonly destroyRef = inject(DestroyRef);
   readonly live = inject(LiveEventsService);
   readonly auth = inject(AuthService);
-  readonly daemon = signal<DaemonStatusDto | null>(null);
+  readonly daemonStatus = signal<DaemonStatusDto | null>(null);
+  /** When daemonStatus was current, to let the uptime run on. */
+  private readonly daemonAt = signal(Date.now());
+  /** What the server said, while the live stream says the server is there; else nothing is known. */
+  readonly daemon = computed<DaemonStatusDto | null>(() => (this.live.state() === 'open' ? this.daemonStatus() : null));
+  readonly daemonState = computed(() => (this.live.state() === 'open' ? (this.daemonStatus()?.state ?? '…') : 'unknown'));
+  readonly daemonUptime = computed(() => {
+    const d = this.daemon();
+    if (!d || d.uptimeSeconds === null) return null;
+    return d.uptimeSeconds + Math.max(0, this.clock() - this.daemonAt()) / 1000;
+  });
   readonly daemonError = signal<ApiError | null>(null);
   readonly daemonBusy = signal(false);
   readonly stats = signal<StatsDto | null>(null);
@@ -47,9 +68,14 @@ export class DashboardPage implements OnInit {
   readonly feed = signal<FeedSession[]>([]);
   private readonly buckets = signal<BucketMap>(new Map(), { equal: () => false });
   private readonly now = signal(Date.now());
+  /** Ticks every second: uptime and rates of running sessions move on between events. */
+  readonly clock = signal(Date.now());
   readonly fmtBytes = formatBytes;
+  readonly fmtCount = formatCount;
+  readonly fmtRate = formatRate;
   readonly fmtDuration = formatDuration;
   readonly fmtTime = formatTime;
+  readonly rate = sessionRate;
 
   readonly chartData = computed<ChartConfiguration<'line'>['data']>(() => {
     const s = throughputSeries(this.buckets(), this.now());
@@ -85,19 +111,23 @@ export class DashboardPage implements OnInit {
     void this.loadRecent();
     void this.api.sources().then((s) => this.sources.set(s), () => this.sources.set(null));
     this.live.subscribe({});
+    // After a reconnect or a resync, everything shown may be stale (the server may even have restarted).
+    this.live.refetch$.pipe(takeUntilDestroyed(this.destroyRef)).subscribe(() => this.reloadAll());
     this.live.messages$.pipe(takeUntilDestroyed(this.destroyRef)).subscribe((msg) => {
       switch (msg.type) {
         case 'session.started':
+        case 'session.progress':
         case 'session.ended':
         case 'auth.failed':
           this.upsertSession(msg.data as TransferSessionDto);
-          if (msg.type !== 'session.started') this.scheduleStatsRefresh();
+          // Sessions today, active sessions, bytes and the chart come from the server's figures.
+          this.scheduleStatsRefresh();
           break;
         case 'session.file':
           this.addFiles(msg.data as FileEventDto[]);
           break;
         case 'daemon.status':
-          this.daemon.set(msg.data as DaemonStatusDto);
+          this.setDaemon(msg.data as DaemonStatusDto);
           break;
         case 'source.heartbeat': {
           const src = msg.data as SourceDto;
@@ -111,16 +141,31 @@ export class DashboardPage implements OnInit {
       pruneBuckets(this.buckets(), Date.now());
     }, 30_000);
     const refresh = setInterval(() => void this.loadStats(), 60_000);
+    const second = setInterval(() => this.clock.set(Date.now()), 1000);
     this.destroyRef.onDestroy(() => {
       clearInterval(tick);
       clearInterval(refresh);
+      clearInterval(second);
       if (this.statsTimer) clearTimeout(this.statsTimer);
     });
   }
 
+  private reloadAll(): void {
+    void this.loadDaemon();
+    void this.loadStats();
+    void this.loadRecent(true);
+    void this.api.sources().then((s) => this.sources.set(s), () => this.sources.set(null));
+  }
+
+  private setDaemon(d: DaemonStatusDto): void {
+    this.daemonStatus.set(d);
+    this.daemonAt.set(Date.now());
+  }
+
   async loadDaemon(): Promise<void> {
     try {
-      this.daemon.set(await this.api.daemon());
+      this.setDaemon(await this.api.daemon());
+      this.daemonError.set(null);
     } catch (err) {
       this.daemonError.set(err as ApiError);
     }
@@ -139,13 +184,18 @@ export class DashboardPage implements OnInit {
     }
   }
 
-  private async loadRecent(): Promise<void> {
+  /** The newest sessions from history; `refresh` also updates the ones shown (after a reconnect). */
+  private async loadRecent(refresh = false): Promise<void> {
     try {
       const page = await this.api.transfers({ limit: 8 });
-      const live = new Set(this.feed().map((f) => f.session.id));
-      const older = page.items.filter((s) => !live.has(s.id)).map((s) => ({ session: s, files: [], fileTotal: s.fileCount }));
       for (const s of page.items) if (s.module) this.sessionModules.set(s.id, s.module);
-      this.feed.update((f) => [...f, ...older].slice(0, FEED_SESSIONS));
+      const fresh = new Map(page.items.map((s) => [s.id, s]));
+      this.feed.update((list) => {
+        const shown = new Set(list.map((f) => f.session.id));
+        const updated = refresh ? list.map((f) => (fresh.has(f.session.id) ? { ...f, session: fresh.get(f.session.id)! } : f)) : list;
+        const older = page.items.filter((s) => !shown.has(s.id)).map((s) => ({ session: s, files: [] }));
+        return [...updated, ...older].sort((a, b) => b.session.id - a.session.id).slice(0, FEED_SESSIONS);
+      });
     } catch {
       /* history not available: the feed fills from live events only */
     }
@@ -157,7 +207,7 @@ export class DashboardPage implements OnInit {
     this.statsTimer = setTimeout(() => {
       this.statsTimer = null;
       void this.loadStats();
-    }, 1500);
+    }, 400);
   }
 
   private upsertSession(s: TransferSessionDto): void {
@@ -165,11 +215,13 @@ export class DashboardPage implements OnInit {
     this.feed.update((list) => {
       const i = list.findIndex((f) => f.session.id === s.id);
       if (i >= 0) {
+        // A snapshot of a running session never undoes its end (a replay or re-fetch may bring an older one late).
+        if (list[i].session.status !== 'active' && s.status === 'active') return list;
         const copy = [...list];
-        copy[i] = { ...copy[i], session: s, fileTotal: Math.max(copy[i].fileTotal, s.fileCount) };
+        copy[i] = { ...copy[i], session: s };
         return copy;
       }
-      return [{ session: s, files: [], fileTotal: s.fileCount }, ...list].slice(0, FEED_SESSIONS);
+      return [{ session: s, files: [] }, ...list].slice(0, FEED_SESSIONS);
     });
   }
 
@@ -182,33 +234,29 @@ export class DashboardPage implements OnInit {
       for (const [id, fs] of bySession) {
         const i = copy.findIndex((f) => f.session.id === id);
         if (i >= 0) {
-          copy[i] = { ...copy[i], files: [...fs.slice().reverse(), ...copy[i].files].slice(0, FEED_FILES), fileTotal: copy[i].fileTotal + fs.length };
+          const known = new Set(copy[i].files.map((f) => f.id));
+          const added = fs.filter((f) => !known.has(f.id)).reverse();
+          copy[i] = { ...copy[i], files: [...added, ...copy[i].files].slice(0, FEED_FILES) };
         } else {
           // Files before their session.started (or after a reconnect): show them under a placeholder until it arrives.
           const placeholder: TransferSessionDto = {
             id, daemonPid: 0, module: this.sessionModules.get(id) ?? null, user: null, clientIp: '', clientHost: '', direction: null,
-            startedAt: fs[0].at, endedAt: null, bytesReceived: 0, bytesSent: 0, totalSize: 0, fileCount: 0, deletedCount: 0,
+            startedAt: fs[0].at, endedAt: null, bytesReceived: 0, bytesSent: 0, totalSize: 0, fileCount: 0, dirCount: 0, deletedCount: 0,
             status: 'active', exitCode: null, error: null,
           };
-          copy = [{ session: placeholder, files: fs.slice().reverse().slice(0, FEED_FILES), fileTotal: fs.length }, ...copy].slice(0, FEED_SESSIONS);
+          copy = [{ session: placeholder, files: fs.slice().reverse().slice(0, FEED_FILES) }, ...copy].slice(0, FEED_SESSIONS);
         }
       }
       return copy;
     });
-    const map = this.buckets();
-    for (const f of files) {
-      const module = this.sessionModules.get(f.sessionId);
-      if (module && f.op !== 'del') addToBuckets(map, Date.parse(f.at), module, f.bytes, 1);
-    }
-    this.buckets.set(map);
-    this.now.set(Date.now());
+    // The chart follows the server's per-minute figures (refreshed on session events): they know how long data moved.
   }
 
   async daemonAction(action: 'start' | 'stop' | 'restart'): Promise<void> {
     this.daemonBusy.set(true);
     this.daemonError.set(null);
     try {
-      this.daemon.set(await this.api.daemonAction(action));
+      this.setDaemon(await this.api.daemonAction(action));
     } catch (err) {
       this.daemonError.set(err as ApiError);
     } finally {

@@ -1,7 +1,7 @@
 import type { StatsBucket } from '@rsynchub/contracts';
 
 /** Per-minute totals keyed by `${minuteStartMs}|${module}`. */
-export type BucketMap = Map<string, { t: number; module: string; bytes: number; files: number }>;
+export type BucketMap = Map<string, { t: number; module: string; bytes: number; files: number; activeSeconds: number }>;
 
 export function minuteStart(ms: number): number {
   return Math.floor(ms / 60_000) * 60_000;
@@ -9,24 +9,33 @@ export function minuteStart(ms: number): number {
 
 export function bucketsFrom(series: StatsBucket[]): BucketMap {
   const out: BucketMap = new Map();
-  for (const b of series) addToBuckets(out, Date.parse(b.t), b.module, b.bytes, b.files);
+  for (const b of series) addToBuckets(out, Date.parse(b.t), b.module, b.bytes, b.files, b.activeSeconds ?? 0);
   return out;
 }
 
-export function addToBuckets(map: BucketMap, atMs: number, module: string, bytes: number, files: number): void {
+export function addToBuckets(map: BucketMap, atMs: number, module: string, bytes: number, files: number, activeSeconds = 0): void {
   if (!Number.isFinite(atMs)) return;
   const t = minuteStart(atMs);
   const key = `${t}|${module}`;
-  const b = map.get(key) ?? { t, module, bytes: 0, files: 0 };
+  const b = map.get(key) ?? { t, module, bytes: 0, files: 0, activeSeconds: 0 };
   b.bytes += bytes;
   b.files += files;
+  b.activeSeconds = Math.min(60, b.activeSeconds + activeSeconds);
   map.set(key, b);
 }
 
 export interface ThroughputSeries {
   labels: string[];
-  /** One entry per module: average bytes/s and files/s in each of the 60 minutes. */
+  /** One entry per module: bytes/s and files/s while the module was transferring, in each of the minutes. */
   modules: { module: string; bytesPerSecond: number[]; filesPerSecond: number[] }[];
+}
+
+/**
+ * The rate of one minute: what moved, divided by the seconds a session of the module was running in it (a 2 GiB
+ * push that took 9 s is ~228 MiB/s, not 2 GiB / 60 s). Without that figure (an older server) the whole minute.
+ */
+export function minuteRate(amount: number, activeSeconds: number): number {
+  return amount / (activeSeconds > 0 ? Math.max(1, activeSeconds) : 60);
 }
 
 /** The last `minutes` whole minutes ending with the current one, per module, as rates per second. */
@@ -47,8 +56,8 @@ export function throughputSeries(map: BucketMap, nowMs: number, minutes = 60): T
       byModule.set(b.module, m);
     }
     const i = (b.t - start) / 60_000;
-    m.bytesPerSecond[i] += b.bytes / 60;
-    m.filesPerSecond[i] += b.files / 60;
+    m.bytesPerSecond[i] += minuteRate(b.bytes, b.activeSeconds);
+    m.filesPerSecond[i] += minuteRate(b.files, b.activeSeconds);
   }
   return {
     labels,

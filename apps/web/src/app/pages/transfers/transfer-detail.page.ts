@@ -1,4 +1,5 @@
-import { Component, OnInit, inject, input, signal } from '@angular/core';
+import { Component, DestroyRef, OnInit, inject, input, signal } from '@angular/core';
+import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import { FormsModule } from '@angular/forms';
 import { RouterLink } from '@angular/router';
 import { MatButtonModule } from '@angular/material/button';
@@ -8,7 +9,8 @@ import { MatProgressBarModule } from '@angular/material/progress-bar';
 import type { FileEventDto, FileOp, TransferSessionDto } from '@rsynchub/contracts';
 import { ApiService } from '../../core/api.service';
 import type { ApiError } from '../../core/api-error';
-import { formatBytes, formatTime } from '../../core/format';
+import { formatBytes, formatCount, formatTime } from '../../core/format';
+import { LiveEventsService } from '../../core/live-events.service';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
 
 @Component({
@@ -30,7 +32,7 @@ import { ErrorBannerComponent } from '../../shared/error-banner.component';
           <dt>Client</dt><dd>{{ s.clientIp }} {{ s.clientHost && s.clientHost !== s.clientIp ? '(' + s.clientHost + ')' : '' }}</dd>
           <dt>Direction</dt><dd>{{ s.direction ?? '—' }}</dd>
           <dt>Started · ended</dt><dd>{{ fmtTime(s.startedAt) }} · {{ fmtTime(s.endedAt) }}</dd>
-          <dt>Files</dt><dd>{{ s.fileCount }} transferred, {{ s.deletedCount }} deleted</dd>
+          <dt>Files</dt><dd data-testid="transfer-counts">{{ fmtCount(s.fileCount) }} files, {{ fmtCount(s.dirCount) }} directories, {{ fmtCount(s.deletedCount) }} deleted</dd>
           <dt>Bytes</dt><dd>{{ fmtBytes(s.bytesReceived) }} received, {{ fmtBytes(s.bytesSent) }} sent, total size {{ fmtBytes(s.totalSize) }}</dd>
           <dt>Daemon PID</dt><dd>{{ s.daemonPid }}</dd>
         </dl>
@@ -79,9 +81,27 @@ export class TransferDetailPage implements OnInit {
   readonly op = signal<'' | FileOp>('');
   readonly path = signal('');
   readonly fmtBytes = formatBytes;
+  readonly fmtCount = formatCount;
   readonly fmtTime = formatTime;
+  private readonly live = inject(LiveEventsService);
+  private readonly destroyRef = inject(DestroyRef);
 
   ngOnInit(): void {
+    this.load();
+    this.live.refetch$.pipe(takeUntilDestroyed(this.destroyRef)).subscribe(() => {
+      this.error.set(null);
+      this.load();
+    });
+    // A running session's counts and bytes follow the live stream.
+    this.live.on('session.progress').pipe(takeUntilDestroyed(this.destroyRef)).subscribe((s) => this.follow(s));
+    this.live.on('session.ended').pipe(takeUntilDestroyed(this.destroyRef)).subscribe((s) => this.follow(s));
+  }
+
+  private follow(s: TransferSessionDto): void {
+    if (s.id === Number(this.id())) this.session.set(s);
+  }
+
+  private load(): void {
     this.api.transfer(Number(this.id())).then(
       (s) => this.session.set(s),
       (e: ApiError) => this.error.set(e),

@@ -1,4 +1,5 @@
-import { Component, OnInit, computed, inject } from '@angular/core';
+import { Component, DestroyRef, OnInit, computed, inject } from '@angular/core';
+import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import { FormBuilder, ReactiveFormsModule } from '@angular/forms';
 import { Router } from '@angular/router';
 import { MatFormFieldModule } from '@angular/material/form-field';
@@ -8,7 +9,8 @@ import { MatProgressBarModule } from '@angular/material/progress-bar';
 import { TRANSFER_STATUSES, type TransferQuery, type TransferSessionDto, type TransferStatus } from '@rsynchub/contracts';
 import { ApiService } from '../../core/api.service';
 import { CursorList, filterQuery } from '../../core/cursor-list';
-import { formatBytes, formatTime } from '../../core/format';
+import { formatBytes, formatCount, formatTime } from '../../core/format';
+import { LiveEventsService } from '../../core/live-events.service';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
 
 @Component({
@@ -47,7 +49,7 @@ import { ErrorBannerComponent } from '../../shared/error-banner.component';
                 <tr class="clickable" tabindex="0" (click)="open(s)" (keydown.enter)="open(s)" [attr.data-testid]="'transfer-row-' + s.id">
                   <td>{{ fmtTime(s.startedAt) }}</td><td>{{ fmtTime(s.endedAt) }}</td>
                   <td>{{ s.module ?? '—' }}</td><td>{{ s.user ?? '—' }}</td><td>{{ s.clientIp }}</td><td>{{ s.direction ?? '—' }}</td>
-                  <td>{{ s.fileCount }}@if (s.deletedCount) { (−{{ s.deletedCount }})}</td>
+                  <td [attr.title]="fmtCount(s.dirCount) + ' directories'">{{ fmtCount(s.fileCount) }}@if (s.deletedCount) { (−{{ fmtCount(s.deletedCount) }})}</td>
                   <td>{{ fmtBytes(s.bytesReceived) }} / {{ fmtBytes(s.bytesSent) }}</td>
                   <td><span class="rh-status" [class]="s.status" [attr.title]="s.error ?? ''">{{ s.status }}</span></td>
                 </tr>
@@ -74,11 +76,16 @@ export class TransfersPage implements OnInit {
   readonly query = this.list.query;
   readonly csvUrl = computed(() => this.api.url('transfers', { ...(this.query() as Record<string, string>), format: 'csv' }));
   readonly fmtBytes = formatBytes;
+  readonly fmtCount = formatCount;
   readonly fmtTime = formatTime;
+  private readonly live = inject(LiveEventsService);
+  private readonly destroyRef = inject(DestroyRef);
   readonly filters = inject(FormBuilder).nonNullable.group({ module: '', user: '', ip: '', status: '', path: '', from: '', to: '' });
 
   ngOnInit(): void {
     void this.list.reload();
+    // After a reconnect (the server may have restarted) the list and any error shown are stale.
+    this.live.refetch$.pipe(takeUntilDestroyed(this.destroyRef)).subscribe(() => void this.list.reload());
   }
 
   apply(): void {
