@@ -24,6 +24,7 @@ export const ROUTE_ACTIONS: Record<string, string | ((body: Record<string, unkno
   'PUT /api/v1/daemon/settings': 'daemon.settings.update',
   'POST /api/v1/import': 'config.import',
   'POST /api/v1/sources/heartbeat': 'source.heartbeat',
+  'DELETE /api/v1/bans/:address': 'ban.lift',
 };
 
 /** Routes whose calls are too frequent and too harmless to audit one by one (a heartbeat every few seconds). */

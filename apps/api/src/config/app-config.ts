@@ -27,6 +27,8 @@ export interface AppConfig {
   retention: { transferDays: number; maxFileEvents: number; maxSessions: number; auditDays: number };
   /** Allowed browser origins for the WebSocket and cookie-authenticated mutating requests (besides same-origin). */
   allowedOrigins: string[];
+  /** Automatic bans of rsync password guessers (README "Bans"). threshold 0 turns them off. */
+  bans: { threshold: number; windowSeconds: number; durationSeconds: number; neverBan: string[] };
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -47,6 +49,19 @@ function ipFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: string): stri
   if (raw === undefined || raw === '') return fallback;
   if (net.isIP(raw) === 0) throw new Error(`${name} must be an IP address such as 0.0.0.0 or 127.0.0.1, got "${raw}"`);
   return raw;
+}
+
+/** A comma-separated list of IP addresses and CIDR networks (`10.0.0.0/8`, `2001:db8::/32`). */
+function networksFromEnv(env: NodeJS.ProcessEnv, name: string): string[] {
+  const entries = (env[name] || '').split(',').map((e) => e.trim()).filter(Boolean);
+  for (const e of entries) {
+    const [addr, prefix, extra] = e.split('/');
+    const version = net.isIP(addr ?? '');
+    const max = version === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= max);
+    if (version === 0 || !prefixOk || extra !== undefined) throw new Error(`${name} must list IP addresses or CIDR networks separated by commas, got "${e}"`);
+  }
+  return entries;
 }
 
 export function loadAppConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
@@ -78,5 +93,11 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
       auditDays: intFromEnv(env, 'RSYNCHUB_AUDIT_RETENTION_DAYS', 0, 0, 36500),
     },
     allowedOrigins: (env.RSYNCHUB_ALLOWED_ORIGINS || '').split(',').map((o) => o.trim()).filter(Boolean),
+    bans: {
+      threshold: intFromEnv(env, 'RSYNCHUB_BAN_THRESHOLD', 10, 0, 1_000_000),
+      windowSeconds: intFromEnv(env, 'RSYNCHUB_BAN_WINDOW_SECONDS', 600, 1, 30 * 86_400),
+      durationSeconds: intFromEnv(env, 'RSYNCHUB_BAN_DURATION_SECONDS', 3600, 1, 365 * 86_400),
+      neverBan: networksFromEnv(env, 'RSYNCHUB_BAN_NEVER'),
+    },
   };
 }

@@ -15,6 +15,8 @@ export interface ConfigSources {
   settings(em: EntityManager): Promise<DaemonSettingsDto>;
   modules(em: EntityManager): Promise<ModuleFields[]>;
   secrets(em: EntityManager): Promise<{ name: string; password: string }[]>;
+  /** Client addresses every module refuses (optional: no bans without it). */
+  bans(em: EntityManager): Promise<string[]>;
 }
 
 export interface WrittenConfig {
@@ -144,6 +146,7 @@ export class RsyncdConfigWriter {
   private async render(em: EntityManager): Promise<WrittenConfig> {
     const settings = await this.requireSource('settings')(em);
     const modules = await this.requireSource('modules')(em);
+    const bans = this.sources.bans ? await this.sources.bans(em) : [];
     try {
       const { text, warnings } = renderRsyncdConf({
         settings,
@@ -157,6 +160,7 @@ export class RsyncdConfigWriter {
           motdFile: settings.motd ? this.paths.motdFile : undefined,
         },
         transferLogFormat: this.transferLogFormat,
+        bans,
       });
       return { config: text, settings, warnings, writtenAt: new Date() };
     } catch (err) {
