@@ -24,7 +24,8 @@ export interface AppConfig {
   /** Whether the daemon supervisor should start the daemon at boot. */
   startDaemon: boolean;
   /** History kept: 0 disables a limit. The audit log is kept forever unless auditDays is set. */
-  retention: { transferDays: number; maxFileEvents: number; maxSessions: number; auditDays: number };
+  /** maxSessions counts real sessions only; refused connections have their own cap (maxRefused). */
+  retention: { transferDays: number; maxFileEvents: number; maxSessions: number; maxRefused: number; auditDays: number; intervalSeconds: number };
   /** Allowed browser origins for the WebSocket and cookie-authenticated mutating requests (besides same-origin). */
   allowedOrigins: string[];
   /** Automatic bans of rsync password guessers (README "Bans"). threshold 0 turns them off. */
@@ -90,7 +91,9 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
       transferDays: intFromEnv(env, 'RSYNCHUB_RETENTION_DAYS', 90, 0, 36500),
       maxFileEvents: intFromEnv(env, 'RSYNCHUB_RETENTION_MAX_FILE_EVENTS', 10_000_000, 0, Number.MAX_SAFE_INTEGER),
       maxSessions: intFromEnv(env, 'RSYNCHUB_RETENTION_MAX_SESSIONS', 1_000_000, 0, Number.MAX_SAFE_INTEGER),
+      maxRefused: intFromEnv(env, 'RSYNCHUB_RETENTION_MAX_REFUSED', 100_000, 0, Number.MAX_SAFE_INTEGER),
       auditDays: intFromEnv(env, 'RSYNCHUB_AUDIT_RETENTION_DAYS', 0, 0, 36500),
+      intervalSeconds: intFromEnv(env, 'RSYNCHUB_RETENTION_INTERVAL_SECONDS', 600, 1, 86_400),
     },
     allowedOrigins: (env.RSYNCHUB_ALLOWED_ORIGINS || '').split(',').map((o) => o.trim()).filter(Boolean),
     bans: {
