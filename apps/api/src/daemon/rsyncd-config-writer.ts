@@ -9,6 +9,7 @@ import { RsyncdConfigError, renderRsyncdConf, renderSecretsFile, verifyConfigWit
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ValidationFailed } from '../common/errors';
 import { DbWriteQueue } from '../database/db-write-queue';
+import { auditInTransaction, currentRequestAudit, forgetRolledBackAudit } from '../audit/audit-context';
 import { removeLeftoverTemps, writeFilesAtomically } from './atomic-file';
 import { daemonPaths, DaemonPaths } from './daemon-paths';
 
@@ -102,6 +103,7 @@ export class RsyncdConfigWriter {
     let written!: WrittenConfig;
     let swapped: { restore: () => void } | null = null;
     let result: T;
+    const auditBefore = currentRequestAudit()?.entryId ?? null;
     if (!this.tempsChecked) {
       this.tempsChecked = true;
       this.removeTemps('left by an earlier run');
@@ -110,6 +112,8 @@ export class RsyncdConfigWriter {
       result = await this.writes.transaction(async (em) => {
         previous = this.last;
         const value = await mutation(em);
+        // The audited request's entry commits with the change (see audit-context.ts).
+        await auditInTransaction(em);
         written = await this.render(em);
         const secrets = await this.requireSource('secrets')(em);
         const secretsText = this.renderSecretsOrFail(secrets);
@@ -132,6 +136,7 @@ export class RsyncdConfigWriter {
         return value;
       });
     } catch (err) {
+      forgetRolledBackAudit(auditBefore);
       // The files were swapped but the database did not commit (the last step): files and database must agree.
       if (swapped) {
         (swapped as { restore: () => void }).restore();

@@ -2,12 +2,10 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * rsync_bans: client addresses the daemon refuses after repeated failed authentications (survive restarts).
- * pending_dirs: directories RsyncHub is about to create for a change; a row left at start means the change never
- * committed, and the directory is removed if it is still empty.
  * audit_log.actor_type also allows 'system': entries RsyncHub writes on its own (bans, config repairs).
  */
-export class BansAndPendingDirs1764100300000 implements MigrationInterface {
-  name = 'BansAndPendingDirs1764100300000';
+export class BansAndSystemAudit1764100300000 implements MigrationInterface {
+  name = 'BansAndSystemAudit1764100300000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query(`CREATE TABLE rsync_bans (
@@ -18,15 +16,10 @@ export class BansAndPendingDirs1764100300000 implements MigrationInterface {
       reason TEXT NOT NULL
     )`);
     await q.query(`CREATE INDEX idx_rsync_bans_expires ON rsync_bans(expires_at)`);
-    await q.query(`CREATE TABLE pending_dirs (
-      path TEXT PRIMARY KEY NOT NULL,
-      created_at TEXT NOT NULL
-    )`);
     await widenActorTypes(q, `'admin','token','anonymous'`, `'admin','token','anonymous','system'`);
   }
 
   async down(q: QueryRunner): Promise<void> {
-    await q.query(`DROP TABLE pending_dirs`);
     await q.query(`DROP TABLE rsync_bans`);
     await q.query(`DELETE FROM audit_log WHERE actor_type = 'system'`);
     await widenActorTypes(q, `'admin','token','anonymous','system'`, `'admin','token','anonymous'`);
