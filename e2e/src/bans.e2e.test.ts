@@ -11,8 +11,9 @@ import * as path from 'node:path';
 import { LiveClient, passwordFile, rsync, RunningServer, startServer, waitFor } from './support/server';
 
 const THRESHOLD = 3;
-const BAN_SECONDS = 12;
-const env = { RSYNCHUB_BAN_THRESHOLD: String(THRESHOLD), RSYNCHUB_BAN_WINDOW_SECONDS: '60', RSYNCHUB_BAN_DURATION_SECONDS: String(BAN_SECONDS) };
+const env = { RSYNCHUB_BAN_THRESHOLD: String(THRESHOLD), RSYNCHUB_BAN_WINDOW_SECONDS: '60', RSYNCHUB_BAN_DURATION_SECONDS: '600' };
+/** Short bans for the expiry test: long enough to outlast a restart on a busy machine. */
+const shortEnv = { ...env, RSYNCHUB_BAN_DURATION_SECONDS: '25' };
 const PASSWORD = crypto.randomBytes(12).toString('hex');
 let server: RunningServer;
 let goodPw: string;
@@ -101,7 +102,25 @@ describe('automatic bans of rsync password guessers', () => {
     assert.equal((await server.admin.delete('/api/v1/bans/10.9.8.7')).status, 404);
   });
 
+  test('guessing from many addresses at once bans every one of them; the rest of the world keeps working', async () => {
+    const addresses = Array.from({ length: 20 }, (_, i) => `127.0.1.${i + 1}`);
+    await Promise.all(addresses.map((a) => guess(a, THRESHOLD)));
+    await waitFor(
+      'every guesser banned',
+      async () => {
+        const listed = new Set(((await server.admin.get('/api/v1/bans')).body.items as { address: string }[]).map((b) => b.address));
+        return addresses.every((a) => listed.has(a));
+      },
+      30_000,
+    );
+    await waitFor('the last ban in the files', async () => (await push(addresses[19]!, 'open', goodPw)).code === 5, 10_000);
+    assert.equal((await push('127.0.0.6', 'open', goodPw)).code, 0);
+    for (const a of addresses) assert.equal((await server.admin.delete(`/api/v1/bans/${a}`)).status, 200, a);
+  });
+
   test('a ban survives a restart and ends by itself when it expires', async () => {
+    await server.stop();
+    server = await startServer({ env: shortEnv, dataDir: server.dataDir, httpPort: server.httpPort, rsyncPort: server.rsyncPort });
     const live = await LiveClient.connect(server.baseUrl, { authorization: `Bearer ${server.admin.token}` });
     // The live event goes out once the ban committed (a listing may show it a moment earlier).
     const bannedEvent = live.next((m) => m.type === 'ban.changed' && m.data.address === '127.0.0.7' && m.data.change === 'banned', 20_000);
@@ -109,7 +128,7 @@ describe('automatic bans of rsync password guessers', () => {
     await bannedEvent.finally(() => live.close());
     const { dataDir, httpPort, rsyncPort } = server;
     await server.stop();
-    server = await startServer({ env, dataDir, httpPort, rsyncPort });
+    server = await startServer({ env: shortEnv, dataDir, httpPort, rsyncPort });
     assert.ok(await banned('127.0.0.7'), 'still listed after the restart');
     assert.equal((await push('127.0.0.7', 'open', goodPw)).code, 5, 'still refused after the restart');
     const ban = (await server.admin.get('/api/v1/bans')).body.items.find((b: { address: string }) => b.address === '127.0.0.7');

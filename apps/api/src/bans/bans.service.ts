@@ -38,7 +38,10 @@ export class BansService implements OnModuleInit, OnApplicationShutdown {
   private readonly never = new net.BlockList();
   /** address -> expiry (ms), mirrors the table so the sweeper needs no query. */
   private readonly active = new Map<string, number>();
-  private readonly banning = new Set<string>();
+  /** Addresses that reached the threshold and are about to be written (address -> failures). */
+  private readonly toBan = new Map<string, number>();
+  private flushing: Promise<void> | null = null;
+  private stopped = false;
   private subscription: Subscription | null = null;
   private timer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
@@ -75,9 +78,11 @@ export class BansService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.stopped = true;
     this.subscription?.unsubscribe();
     if (this.timer) clearInterval(this.timer);
     await this.sweeping;
+    await this.flushing;
   }
 
   settings(): BanSettingsDto {
@@ -116,34 +121,58 @@ export class BansService implements OnModuleInit, OnApplicationShutdown {
   private onAuthFailed(address: string): void {
     const b = this.config.bans;
     if (b.threshold === 0 || checkBannableAddress(address) !== null || this.isExempt(address)) return;
-    if (this.active.has(address) || this.banning.has(address)) return;
+    if (this.active.has(address) || this.toBan.has(address)) return;
     const count = this.window.add(address, Date.now());
     if (count < b.threshold) return;
-    this.banning.add(address);
-    void this.ban(address, count)
-      .catch((err: unknown) => this.logger.error(`could not ban ${address}: ${(err as Error).message}`))
-      .finally(() => this.banning.delete(address));
+    this.toBan.set(address, count);
+    this.flushSoon();
   }
 
-  private async ban(address: string, failures: number): Promise<void> {
+  /**
+   * Bans are written in batches: a guessing run from many addresses at once becomes one config change per batch,
+   * not one (with its proof by a throwaway daemon) per address.
+   */
+  private flushSoon(): void {
+    if (this.flushing) return;
+    this.flushing = this.flush()
+      .catch((err: unknown) => this.logger.error(`could not write bans: ${(err as Error).message}`))
+      .finally(() => {
+        this.flushing = null;
+        if (this.toBan.size > 0 && !this.stopped) this.flushSoon();
+      });
+  }
+
+  private async flush(): Promise<void> {
+    const batch = [...this.toBan];
     const b = this.config.bans;
     const now = new Date();
-    const row: BanEntity = {
+    const rows: BanEntity[] = batch.map(([address, failures]) => ({
       address,
       bannedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + b.durationSeconds * 1000).toISOString(),
       failures,
       reason: `${failures} failed rsync authentications within ${b.windowSeconds} s`,
-    };
-    const entry = await this.writer.change(async (em) => {
-      await em.getRepository(BanEntity).save(row);
-      return this.audit.insertIn(em, systemEntry('ban.create', address, row.reason, toDto(row)));
-    });
-    this.active.set(address, Date.parse(row.expiresAt));
-    this.window.forget(address);
-    this.logger.warn(`banned ${address} until ${row.expiresAt}: ${row.reason}`);
-    this.audit.announce(entry);
-    this.hub.publish('ban.changed', { address, change: 'banned', ban: toDto(row) });
+    }));
+    let entries: AuditEntryDto[];
+    try {
+      entries = await this.writer.change(async (em) => {
+        const out: AuditEntryDto[] = [];
+        for (const row of rows) {
+          await em.getRepository(BanEntity).save(row);
+          out.push(await this.audit.insertIn(em, systemEntry('ban.create', row.address, row.reason, toDto(row))));
+        }
+        return out;
+      });
+    } finally {
+      for (const [address] of batch) this.toBan.delete(address);
+    }
+    for (const [i, row] of rows.entries()) {
+      this.active.set(row.address, Date.parse(row.expiresAt));
+      this.window.forget(row.address);
+      this.logger.warn(`banned ${row.address} until ${row.expiresAt}: ${row.reason}`);
+      this.audit.announce(entries[i]!);
+      this.hub.publish('ban.changed', { address: row.address, change: 'banned', ban: toDto(row) });
+    }
   }
 
   private sweep(): void {

@@ -25,6 +25,7 @@ export class ConfigDriftService implements OnApplicationBootstrap, OnApplication
   private running: Promise<void> | null = null;
   private stopped = false;
   private current: string[] = [];
+  private lastFailure: string | null = null;
 
   constructor(
     private readonly writer: RsyncdConfigWriter,
@@ -109,14 +110,19 @@ export class ConfigDriftService implements OnApplicationBootstrap, OnApplication
       this.audit.announce(entry);
       const left = this.writer.checkFiles();
       this.current = left;
+      this.lastFailure = null;
       if (left.length === 0) {
         this.logger.log('daemon files restored');
         this.hub.publish('config.drift', { change: 'repaired', problems, error: null });
       }
     } catch (err) {
       const message = (err as Error).message;
-      if (fresh) this.logger.error(`could not restore the daemon files: ${message}`);
-      this.hub.publish('config.drift', { change: 'repair-failed', problems, error: message });
+      // Retried every check; said once per distinct failure, not every 2 s.
+      if (fresh || message !== this.lastFailure) {
+        this.logger.error(`could not restore the daemon files: ${message}`);
+        this.hub.publish('config.drift', { change: 'repair-failed', problems, error: message });
+      }
+      this.lastFailure = message;
     }
   }
 }
