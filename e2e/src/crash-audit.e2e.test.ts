@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ApiClient, RunningServer, sleep, startServer } from './support/server';
+import { ApiClient, RunningServer, sleep, startServer, waitFor } from './support/server';
 
 const ROUNDS = 3;
 const CONCURRENCY = 4;
@@ -35,6 +35,7 @@ test('kill -9 at any moment of a stream of module creates loses no audit entry a
   const { dataDir, httpPort, rsyncPort, storageRoot } = server;
   assert.equal((await server.admin.post('/api/v1/rsync-users', { name: 'crash', password: crypto.randomBytes(12).toString('hex') })).status, 201);
   let next = 0;
+  let committedBefore = 0;
   for (let round = 0; round < ROUNDS; round++) {
     const current = server;
     let stop = false;
@@ -47,15 +48,18 @@ test('kill -9 at any moment of a stream of module creates loses no audit entry a
           .catch(() => undefined);
       }
     });
-    // Let a few creates commit, then kill in the middle of the stream at a random moment.
-    await sleep(1500 + Math.floor(Math.random() * 1500));
+    // Let some creates of this round commit (however busy the machine is), then kill at a random moment of the stream.
+    const before = committedBefore;
+    await waitFor('a create of this round to commit', async () => ((await current.admin.get('/api/v1/modules')).body as unknown[]).length > before, 60_000);
+    await sleep(Math.floor(Math.random() * 1000));
     await current.kill();
     stop = true;
     await Promise.all(workers);
     server = await startServer({ dataDir, httpPort, rsyncPort });
 
     const modules = (await server.admin.get('/api/v1/modules')).body as { name: string; path: string }[];
-    assert.ok(modules.length > 0, 'some creates committed');
+    assert.ok(modules.length > committedBefore, 'some creates committed');
+    committedBefore = modules.length;
     const audited = await auditTargets(server.admin);
     const missing = modules.filter((m) => !audited.has(m.name)).map((m) => m.name);
     assert.deepEqual(missing, [], `round ${round}: committed modules without an audit entry`);

@@ -9,7 +9,7 @@ import { assertValid, conflict, notFound, ValidationFailed } from '../common/err
 import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
 import { PendingDirs } from '../database/pending-dirs';
 import { RsyncUsersService } from '../rsync-users/rsync-users.service';
-import { chownForDaemon, ensureModuleDirectory } from './module-storage';
+import { chownForDaemon, ensureModuleDirectory, isInsideRoots } from './module-storage';
 import { RsyncModuleEntity } from './rsync-module.entity';
 
 
@@ -35,7 +35,8 @@ export class ModulesService implements OnModuleInit {
     this.writer.registerSource('modules', (em) => this.fieldsOfAll(em));
     // Directories made for module changes that never committed (a crash in between) go, if still empty.
     const paths = (await this.modules.find({ select: { path: true } })).map((m) => m.path);
-    this.pendingDirs.cleanup((dir) => paths.some((p) => p === dir || p.startsWith(dir + '/')));
+    // Only inside the storage roots: the record is a file, and nothing outside the roots is ever ours to remove.
+    this.pendingDirs.cleanup((dir) => !isInsideRoots(dir, this.config.storageRoots) || paths.some((p) => p === dir || p.startsWith(dir + '/')));
   }
 
   async list(): Promise<ModuleDto[]> {
