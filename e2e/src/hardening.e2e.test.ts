@@ -13,7 +13,7 @@ import { LiveClient, RunningServer, startServer, waitFor } from '@rsynchub/testi
 let server: RunningServer;
 
 before(async () => {
-  server = await startServer();
+  server = await startServer({ pinListen: false });
 });
 
 after(async () => {

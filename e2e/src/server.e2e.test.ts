@@ -13,7 +13,7 @@ import { freePort, RunningServer, startServer, waitFor } from './support/server'
 let server: RunningServer;
 
 before(async () => {
-  server = await startServer();
+  server = await startServer({ pinListen: false });
 });
 
 after(async () => {

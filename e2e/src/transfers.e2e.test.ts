@@ -277,6 +277,7 @@ describe('audit', () => {
       ['POST /api/v1/auth/login', () => server.client().login('admin', server.adminPassword), 'auth.login'],
       ['POST /api/v1/auth/password', () => server.admin.post('/api/v1/auth/password', { currentPassword: 'wrong-current-pw', newPassword: 'whatever-new-pw-1' }), 'auth.password.change'],
       ['POST /api/v1/auth/logout', async () => { const c = server.client(); await c.login('admin', server.adminPassword); return c.post('/api/v1/auth/logout'); }, 'auth.logout'],
+      ['DELETE /api/v1/bans/{address}', () => server.admin.delete('/api/v1/bans/10.9.8.7'), 'ban.lift'],
       ['POST /api/v1/sources/heartbeat', () => server.admin.post('/api/v1/sources/heartbeat', { name: 'src1', hostname: 'h', version: '1', targets: [] }), ''],
       ['POST /api/v1/alerts/channels', () => server.admin.post('/api/v1/alerts/channels', { name: 'aud', type: 'webhook', webhook: { url: 'http://127.0.0.1:9/x', format: 'json' } }), 'alert.channel.create'],
       ['PATCH /api/v1/alerts/channels/{id}', async () => server.admin.patch(`/api/v1/alerts/channels/${await channelId()}`, { enabled: false }), 'alert.channel.update'],

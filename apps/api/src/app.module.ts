@@ -13,8 +13,9 @@ import { TransfersModule } from './transfers/transfers.module';
 import { SourcesModule } from './sources/sources';
 import { MetricsModule } from './metrics/metrics.controller';
 import { AlertsModule } from './alerts/alerts.module';
+import { BansModule } from './bans/bans.module';
 
 @Module({
-  imports: [ConfigModule, DatabaseModule, AuthModule, EventsModule, AuditModule, DaemonModule, RsyncUsersModule, ModulesModule, ImportModule, HealthModule, TransfersModule, SourcesModule, MetricsModule, AlertsModule],
+  imports: [ConfigModule, DatabaseModule, AuthModule, EventsModule, AuditModule, DaemonModule, RsyncUsersModule, ModulesModule, ImportModule, HealthModule, TransfersModule, SourcesModule, MetricsModule, AlertsModule, BansModule],
 })
 export class AppModule {}

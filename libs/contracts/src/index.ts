@@ -226,6 +226,50 @@ export interface DaemonSettingsDto {
 
 export type UpdateDaemonSettingsRequest = Partial<DaemonSettingsDto>;
 
+/** `GET/PUT /api/v1/daemon/settings`: the settings, and which of them an environment variable pins (not changeable here). */
+export interface DaemonSettingsViewDto extends DaemonSettingsDto {
+  /** Field -> the environment variable that sets it, e.g. `{ port: 'RSYNCHUB_RSYNC_PORT' }`. */
+  pinnedByEnvironment: Partial<Record<'port' | 'address', string>>;
+}
+
+/** A client address the daemon refuses because it guessed rsync passwords (`GET /api/v1/bans`). */
+export interface BanDto {
+  address: string;
+  bannedAt: string;
+  expiresAt: string;
+  /** Failed authentications within the window that led to the ban. */
+  failures: number;
+  reason: string;
+}
+
+/** How automatic bans work (environment variables, see README). `threshold` 0 = bans are off. */
+export interface BanSettingsDto {
+  threshold: number;
+  windowSeconds: number;
+  durationSeconds: number;
+  neverBan: string[];
+}
+
+export interface BanListDto {
+  items: BanDto[];
+  settings: BanSettingsDto;
+}
+
+/** Live: a ban was placed, lifted by an admin, or expired. */
+export interface BanChangedDto {
+  address: string;
+  change: 'banned' | 'lifted' | 'expired';
+  ban: BanDto;
+}
+
+/** Live: rsyncd.conf / the secrets file were changed outside RsyncHub (`detected`) and written back (`repaired`). */
+export interface ConfigDriftDto {
+  change: 'detected' | 'repaired' | 'repair-failed';
+  /** What was found, e.g. "rsyncd.conf: content changed", "rsyncd.secrets: mode 644 (expected 600)". */
+  problems: string[];
+  error: string | null;
+}
+
 export interface DaemonConfigDto {
   /** The rendered rsyncd.conf. The secrets file is never returned. */
   config: string;
@@ -262,6 +306,8 @@ export interface HealthDto {
   status: 'ok' | 'degraded';
   daemon: DaemonState;
   version: string;
+  /** Why the status is `degraded` besides the daemon state (e.g. config files changed outside RsyncHub). */
+  problems?: string[];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -368,7 +414,7 @@ export interface AuditEntryDto {
   at: string;
   /** Username of the admin (actorType says whether a session or an API token acted), "anonymous" for refused unauthenticated calls, or for a failed login the attempted username when it names an account ("(unknown username)" otherwise). */
   actor: string;
-  actorType: 'admin' | 'token' | 'anonymous';
+  actorType: 'admin' | 'token' | 'anonymous' | 'system';
   role: AdminRole | null;
   /** e.g. module.create, module.update, module.delete, rsync-user.password.rotate, daemon.restart, auth.login.failed */
   action: string;
@@ -434,7 +480,9 @@ export type LiveEventType =
   | 'module.changed'
   | 'rsync-user.changed'
   | 'source.heartbeat'
-  | 'alert.changed';
+  | 'alert.changed'
+  | 'ban.changed'
+  | 'config.drift';
 
 export const LIVE_EVENT_TYPES: readonly LiveEventType[] = [
   'session.started',
@@ -448,6 +496,8 @@ export const LIVE_EVENT_TYPES: readonly LiveEventType[] = [
   'rsync-user.changed',
   'source.heartbeat',
   'alert.changed',
+  'ban.changed',
+  'config.drift',
 ];
 
 /**
@@ -490,6 +540,8 @@ export interface LiveMessageMap {
   'source.heartbeat': SourceDto;
   /** An alert fired, was updated (severity, occurrences), acknowledged or resolved. */
   'alert.changed': AlertDto;
+  'ban.changed': BanChangedDto;
+  'config.drift': ConfigDriftDto;
 }
 
 /** Client -> server: narrow the stream. Absent fields mean "everything". Sent any time; replaces the previous one. */

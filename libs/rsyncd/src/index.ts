@@ -4,3 +4,4 @@ export * from './render';
 export * from './parse';
 export * from './import';
 export * from './verify';
+export * from './bans';

@@ -18,6 +18,7 @@ import {
   validateDaemonSettings,
   validateModule,
 } from './validate';
+import { applyBans, checkBannableAddress } from './bans';
 
 /** Thrown when a value would be unsafe to render. `issues` lists every problem found, not just the first. */
 export class RsyncdConfigError extends Error {
@@ -55,6 +56,8 @@ export interface RenderInput {
   roots?: string[];
   /** When given, every user granted in a module must be one of these. */
   knownUsers?: string[];
+  /** Client addresses banned for password guessing: every module is closed to them (see bans.ts). */
+  bans?: string[];
 }
 
 export interface RenderResult {
@@ -102,6 +105,11 @@ function validateInput(input: RenderInput, enabled: { m: ModuleFields; index: nu
     const msg = checkHookPath(input.postXferExec);
     if (msg) issues.push({ field: 'postXferExec', message: msg });
   }
+
+  (input.bans ?? []).forEach((b, i) => {
+    const msg = checkBannableAddress(b);
+    if (msg) issues.push({ field: `bans[${i}]`, message: msg });
+  });
 
   const byKey = new Map<string, string>();
   for (const { m, index } of enabled) {
@@ -185,8 +193,24 @@ export function renderRsyncdConf(input: RenderInput): RenderResult {
       p('lock file', `${paths.lockDir}/${m.name}.lock`);
     }
     if (m.timeout > 0) p('timeout', m.timeout);
-    if (m.hostsAllow.length > 0) p('hosts allow', m.hostsAllow.join(' '));
-    if (m.hostsDeny.length > 0) p('hosts deny', m.hostsDeny.join(' '));
+    const bans = input.bans ?? [];
+    if (bans.length === 0) {
+      if (m.hostsAllow.length > 0) p('hosts allow', m.hostsAllow.join(' '));
+      if (m.hostsDeny.length > 0) p('hosts deny', m.hostsDeny.join(' '));
+    } else {
+      // Both lists spelled out: what the module had in effect (its own or the global default) with the bans applied.
+      const access = applyBans(
+        m.hostsAllow.length > 0 ? m.hostsAllow : settings.hostsAllow,
+        m.hostsDeny.length > 0 ? m.hostsDeny : settings.hostsDeny,
+        bans,
+      );
+      // An empty value overrides a global allow list (rsync treats an empty list as none).
+      if (access.allow.length > 0 || settings.hostsAllow.length > 0) lines.push(`    hosts allow =${access.allow.length > 0 ? ` ${access.allow.join(' ')}` : ''}`);
+      p('hosts deny', access.deny.join(' '));
+      if (access.unenforced.length > 0) {
+        w.push(`banned ${access.unenforced.join(', ')} may still connect: a hosts allow entry that is not an address or network admits it`);
+      }
+    }
     if (m.users.length > 0) {
       p('auth users', m.users.map((u) => `${u.name}:${u.access}`).join(', '));
       p('secrets file', paths.secretsFile);

@@ -125,6 +125,12 @@ export interface StartOptions {
   /** Reuse ports, e.g. to restart a server on the same data dir. */
   httpPort?: number;
   rsyncPort?: number;
+  /**
+   * Default true: RSYNCHUB_RSYNC_PORT/RSYNCHUB_RSYNC_ADDRESS pin the daemon's port and address (the API then
+   * refuses to change them). false: the server runs without them, taking both from its database; on a fresh data
+   * dir it is started pinned once first (to a free port on 127.0.0.1), so the test still owns its ports.
+   */
+  pinListen?: boolean;
 }
 
 /** Starts the real server (built dist/main.js) as a child process on free ports with a fresh data dir. */
@@ -133,6 +139,12 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const storageRoot = path.join(dataDir, 'modules');
   const httpPort = opts.httpPort ?? (await freePort());
   const rsyncPort = opts.rsyncPort ?? (await freePort());
+  const pinned = opts.pinListen !== false;
+  if (!pinned && !fs.existsSync(path.join(dataDir, 'rsynchub.sqlite'))) {
+    const first = await startServer({ ...opts, dataDir, httpPort, rsyncPort, pinListen: true });
+    await first.stop();
+  }
+  const listenEnv: Record<string, string> = pinned ? { RSYNCHUB_RSYNC_PORT: String(rsyncPort), RSYNCHUB_RSYNC_ADDRESS: '127.0.0.1' } : {};
   const adminPassword = 'e2e-admin-password-1';
   let output = '';
   const command = opts.runAs ? 'setpriv' : process.execPath;
@@ -150,8 +162,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       RSYNCHUB_DATA_DIR: dataDir,
       RSYNCHUB_HTTP_PORT: String(httpPort),
       RSYNCHUB_HTTP_HOST: '127.0.0.1',
-      RSYNCHUB_RSYNC_PORT: String(rsyncPort),
-      RSYNCHUB_RSYNC_ADDRESS: '127.0.0.1',
+      ...listenEnv,
       RSYNCHUB_ADMIN_PASSWORD: adminPassword,
       NO_COLOR: '1',
       ...opts.env,

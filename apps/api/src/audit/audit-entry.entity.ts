@@ -6,7 +6,7 @@ export class AuditEntryEntity {
   @PrimaryGeneratedColumn() id!: number;
   @Column('text') at!: string;
   @Column('text') actor!: string;
-  @Column('text', { name: 'actor_type' }) actorType!: 'admin' | 'token' | 'anonymous';
+  @Column('text', { name: 'actor_type' }) actorType!: 'admin' | 'token' | 'anonymous' | 'system';
   @Column('text', { nullable: true }) role!: string | null;
   @Column('text') action!: string;
   @Column('text', { nullable: true }) target!: string | null;

@@ -1,6 +1,7 @@
 import { CallHandler, ExecutionContext, HttpException, Injectable, NestInterceptor } from '@nestjs/common';
 import type { Request } from 'express';
 import { catchError, from, mergeMap, Observable } from 'rxjs';
+import { RequestAudit, runWithRequestAudit } from './audit-context';
 import { AdminsService } from '../auth/admins.service';
 import { principalOf } from '../auth/principal';
 import { LiveEventsHub } from '../events/live-events.hub';
@@ -28,11 +29,18 @@ export class AuditInterceptor implements NestInterceptor {
     const routeKey = `${req.method} ${(req.route as { path?: string } | undefined)?.path ?? req.path}`;
     if (READ_METHODS.has(req.method) || UNAUDITED_ROUTES.has(routeKey)) return next.handle();
     (req as { auditHandled?: boolean }).auditHandled = true;
-    return next.handle().pipe(
-      mergeMap((body) => from(this.write(req, 'success', body, null).then(() => body))),
+    // A config change this request makes writes the entry in its own transaction (first as "success" without the
+    // before/after state, which only the finished request knows); write() then completes that same row.
+    const requestAudit: RequestAudit = {
+      entryId: null,
+      insert: async (em) => (await this.audit.insertIn(em, await auditEntryFor(req, 'success', null, (name) => this.admins.usernameExists(name)))).id,
+    };
+    const handled = new Observable<unknown>((subscriber) => runWithRequestAudit(requestAudit, () => next.handle().subscribe(subscriber)));
+    return handled.pipe(
+      mergeMap((body) => from(this.write(req, 'success', body, null, requestAudit.entryId).then(() => body))),
       catchError((err: unknown) =>
         from(
-          this.write(req, 'failure', undefined, err).then(() => {
+          this.write(req, 'failure', undefined, err, requestAudit.entryId).then(() => {
             throw err;
           }),
         ),
@@ -40,12 +48,13 @@ export class AuditInterceptor implements NestInterceptor {
     );
   }
 
-  private async write(req: Request, outcome: 'success' | 'failure', responseBody: unknown, err: unknown): Promise<void> {
+  private async write(req: Request, outcome: 'success' | 'failure', responseBody: unknown, err: unknown, entryId: number | null): Promise<void> {
     const entry = await auditEntryFor(req, outcome, err, (name) => this.admins.usernameExists(name));
     const change = auditChangeOf(req);
     entry.before = change?.before ?? null;
     entry.after = outcome === 'success' ? (change?.after ?? responseBody ?? null) : null;
-    const recorded = await this.audit.record(entry);
+    const recorded = entryId === null ? await this.audit.record(entry) : await this.audit.complete(entryId, entry);
+    if (entryId !== null) this.audit.announce(recorded);
     if (outcome === 'success' && recorded.target) {
       const kind = recorded.action.split('.')[0];
       const changeKind = recorded.action.endsWith('.create') ? 'created' : recorded.action.endsWith('.delete') ? 'deleted' : 'updated';

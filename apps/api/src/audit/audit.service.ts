@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { Brackets, Repository } from 'typeorm';
+import { Brackets, EntityManager, Repository } from 'typeorm';
 import type { AuditEntryDto, AuditQuery, Page } from '@rsynchub/contracts';
 import { toCsv } from '../common/csv';
 import { decodeCursor, encodeCursor, parseLimit, parseTime } from '../common/pagination';
@@ -10,6 +10,24 @@ import { AuditEntryEntity } from './audit-entry.entity';
 import { redactSecrets } from './redact';
 
 export type NewAuditEntry = Omit<AuditEntryDto, 'id' | 'at'>;
+
+function toRow(entry: NewAuditEntry): Omit<AuditEntryEntity, 'id'> {
+  const before = entry.before === undefined || entry.before === null ? null : JSON.stringify(redactSecrets(entry.before));
+  const after = entry.after === undefined || entry.after === null ? null : JSON.stringify(redactSecrets(entry.after));
+  return {
+    at: new Date().toISOString(),
+    actor: entry.actor,
+    actorType: entry.actorType,
+    role: entry.role,
+    action: entry.action,
+    target: entry.target,
+    clientIp: entry.clientIp,
+    outcome: entry.outcome,
+    detail: entry.detail,
+    beforeJson: before,
+    afterJson: after,
+  };
+}
 
 function toDto(e: AuditEntryEntity): AuditEntryDto {
   return {
@@ -38,25 +56,33 @@ export class AuditService {
 
   /** Appends an entry. Secrets are redacted here, whatever the caller passed. */
   async record(entry: NewAuditEntry): Promise<AuditEntryDto> {
-    const before = entry.before === undefined || entry.before === null ? null : JSON.stringify(redactSecrets(entry.before));
-    const after = entry.after === undefined || entry.after === null ? null : JSON.stringify(redactSecrets(entry.after));
-    const row: Omit<AuditEntryEntity, 'id'> = {
-      at: new Date().toISOString(),
-      actor: entry.actor,
-      actorType: entry.actorType,
-      role: entry.role,
-      action: entry.action,
-      target: entry.target,
-      clientIp: entry.clientIp,
-      outcome: entry.outcome,
-      detail: entry.detail,
-      beforeJson: before,
-      afterJson: after,
-    };
-    const result = await this.writes.run((em) => em.getRepository(AuditEntryEntity).insert(row));
-    const dto = toDto({ ...row, id: result.identifiers[0]!.id as number });
-    this.hub.publish('audit.entry', dto);
+    const dto = await this.writes.run((em) => this.insertIn(em, entry));
+    this.announce(dto);
     return dto;
+  }
+
+  /**
+   * Appends an entry inside the caller's transaction, so it commits (or not) together with the change it describes.
+   * The caller announces it (`announce`) once the transaction committed.
+   */
+  async insertIn(em: EntityManager, entry: NewAuditEntry): Promise<AuditEntryDto> {
+    const row = toRow(entry);
+    const result = await em.getRepository(AuditEntryEntity).insert(row);
+    return toDto({ ...row, id: result.identifiers[0]!.id as number });
+  }
+
+  /** Fills in what only the finished request knows (before/after state, outcome details) on an entry written earlier. */
+  async complete(id: number, entry: NewAuditEntry): Promise<AuditEntryDto> {
+    const row = toRow(entry);
+    const { at: _at, ...rest } = row;
+    await this.writes.run((em) => em.getRepository(AuditEntryEntity).update({ id }, rest));
+    const saved = await this.entries.findOneByOrFail({ id });
+    return toDto(saved);
+  }
+
+  /** Streams an entry that has been committed. */
+  announce(dto: AuditEntryDto): void {
+    this.hub.publish('audit.entry', dto);
   }
 
   async query(q: AuditQuery): Promise<Page<AuditEntryDto>> {

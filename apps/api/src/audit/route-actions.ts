@@ -30,6 +30,7 @@ export const ROUTE_ACTIONS: Record<string, string | ((body: Record<string, unkno
   'DELETE /api/v1/alerts/channels/:id': 'alert.channel.delete',
   'POST /api/v1/alerts/channels/:id/test': 'alert.channel.test',
   'POST /api/v1/sources/heartbeat': 'source.heartbeat',
+  'DELETE /api/v1/bans/:address': 'ban.lift',
 };
 
 /** Routes whose calls are too frequent and too harmless to audit one by one (a heartbeat every few seconds). */

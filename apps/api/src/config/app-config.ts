@@ -24,11 +24,14 @@ export interface AppConfig {
   /** Whether the daemon supervisor should start the daemon at boot. */
   startDaemon: boolean;
   /** History kept: 0 disables a limit. The audit log is kept forever unless auditDays is set. */
-  retention: { transferDays: number; maxFileEvents: number; maxSessions: number; auditDays: number };
+  /** maxSessions counts real sessions only; refused connections have their own cap (maxRefused). */
+  retention: { transferDays: number; maxFileEvents: number; maxSessions: number; maxRefused: number; auditDays: number; intervalSeconds: number };
   /** Allowed browser origins for the WebSocket and cookie-authenticated mutating requests (besides same-origin). */
   allowedOrigins: string[];
   /** Live events (a file counts one each) kept for clients that reconnect with `lastEventId`. */
   liveReplayEvents: number;
+  /** Automatic bans of rsync password guessers (README "Bans"). threshold 0 turns them off. */
+  bans: { threshold: number; windowSeconds: number; durationSeconds: number; neverBan: string[] };
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -49,6 +52,19 @@ function ipFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: string): stri
   if (raw === undefined || raw === '') return fallback;
   if (net.isIP(raw) === 0) throw new Error(`${name} must be an IP address such as 0.0.0.0 or 127.0.0.1, got "${raw}"`);
   return raw;
+}
+
+/** A comma-separated list of IP addresses and CIDR networks (`10.0.0.0/8`, `2001:db8::/32`). */
+function networksFromEnv(env: NodeJS.ProcessEnv, name: string): string[] {
+  const entries = (env[name] || '').split(',').map((e) => e.trim()).filter(Boolean);
+  for (const e of entries) {
+    const [addr, prefix, extra] = e.split('/');
+    const version = net.isIP(addr ?? '');
+    const max = version === 4 ? 32 : 128;
+    const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= max);
+    if (version === 0 || !prefixOk || extra !== undefined) throw new Error(`${name} must list IP addresses or CIDR networks separated by commas, got "${e}"`);
+  }
+  return entries;
 }
 
 export function loadAppConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
@@ -77,9 +93,17 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
       transferDays: intFromEnv(env, 'RSYNCHUB_RETENTION_DAYS', 90, 0, 36500),
       maxFileEvents: intFromEnv(env, 'RSYNCHUB_RETENTION_MAX_FILE_EVENTS', 10_000_000, 0, Number.MAX_SAFE_INTEGER),
       maxSessions: intFromEnv(env, 'RSYNCHUB_RETENTION_MAX_SESSIONS', 1_000_000, 0, Number.MAX_SAFE_INTEGER),
+      maxRefused: intFromEnv(env, 'RSYNCHUB_RETENTION_MAX_REFUSED', 100_000, 0, Number.MAX_SAFE_INTEGER),
       auditDays: intFromEnv(env, 'RSYNCHUB_AUDIT_RETENTION_DAYS', 0, 0, 36500),
+      intervalSeconds: intFromEnv(env, 'RSYNCHUB_RETENTION_INTERVAL_SECONDS', 600, 1, 86_400),
     },
     allowedOrigins: (env.RSYNCHUB_ALLOWED_ORIGINS || '').split(',').map((o) => o.trim()).filter(Boolean),
     liveReplayEvents: intFromEnv(env, 'RSYNCHUB_LIVE_REPLAY_EVENTS', 50_000, 0, 10_000_000),
+    bans: {
+      threshold: intFromEnv(env, 'RSYNCHUB_BAN_THRESHOLD', 10, 0, 1_000_000),
+      windowSeconds: intFromEnv(env, 'RSYNCHUB_BAN_WINDOW_SECONDS', 600, 1, 30 * 86_400),
+      durationSeconds: intFromEnv(env, 'RSYNCHUB_BAN_DURATION_SECONDS', 3600, 1, 365 * 86_400),
+      neverBan: networksFromEnv(env, 'RSYNCHUB_BAN_NEVER'),
+    },
   };
 }

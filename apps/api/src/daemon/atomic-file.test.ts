@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { writeFilesAtomically } from './atomic-file';
+import { removeLeftoverTemps, writeFilesAtomically } from './atomic-file';
 
 function tempDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'rh-atomic-'));
@@ -92,4 +92,18 @@ test('a temp file that cannot be created leaves the previous files untouched', (
   );
   assert.equal(fs.readFileSync(secrets, 'utf8'), 'alice:old\n');
   assert.deepEqual(fs.readdirSync(dir), ['rsyncd.secrets']);
+});
+
+test('removeLeftoverTemps removes only the temp files of the given targets', () => {
+
+  const dir = tempDir();
+  const conf = path.join(dir, 'rsyncd.conf');
+  fs.writeFileSync(conf, '[m]\n');
+  const keep = ['rsyncd.conf', '.other.0123456789ab.tmp', '.rsyncd.conf.notatemp', 'rsyncd.conf.0123456789ab.tmp'];
+  for (const k of keep.slice(1)) fs.writeFileSync(path.join(dir, k), 'x');
+  fs.writeFileSync(path.join(dir, '.rsyncd.conf.0123456789ab.tmp'), 'half');
+  fs.writeFileSync(path.join(dir, '.rsyncd.secrets.abcdefabcdef.tmp'), 'alice:pw');
+  const removed = removeLeftoverTemps([conf, path.join(dir, 'rsyncd.secrets')]);
+  assert.equal(removed.length, 2);
+  assert.deepEqual(fs.readdirSync(dir).sort(), [...keep].sort());
 });

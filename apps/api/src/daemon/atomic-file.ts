@@ -80,3 +80,33 @@ export function writeFilesAtomically(writes: AtomicWrite[]): { restore: () => vo
     },
   };
 }
+
+/**
+ * Removes temp files a failed or interrupted write left beside `targets` (named `.<basename>.<hex>.tmp`, see
+ * writeTemp). Returns the paths removed.
+ */
+export function removeLeftoverTemps(targets: string[]): string[] {
+  const removed: string[] = [];
+  for (const dir of new Set(targets.map((t) => path.dirname(t)))) {
+    const names = new Set(targets.filter((t) => path.dirname(t) === dir).map((t) => path.basename(t)));
+    let entries: string[];
+    try {
+      entries = fs.readdirSync(dir);
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const m = /^\.(.+)\.[0-9a-f]{12}\.tmp$/.exec(entry);
+      if (!m || !names.has(m[1]!)) continue;
+      const file = path.join(dir, entry);
+      try {
+        if (!fs.lstatSync(file).isFile()) continue;
+        fs.rmSync(file, { force: true });
+        removed.push(file);
+      } catch {
+        /* gone already */
+      }
+    }
+  }
+  return removed;
+}

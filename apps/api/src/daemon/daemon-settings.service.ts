@@ -1,8 +1,8 @@
-import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { ConflictException, Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import * as net from 'node:net';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
-import type { DaemonSettingsDto, UpdateDaemonSettingsRequest } from '@rsynchub/contracts';
+import type { DaemonSettingsDto, DaemonSettingsViewDto, UpdateDaemonSettingsRequest } from '@rsynchub/contracts';
 import { validateDaemonSettings } from '@rsynchub/rsyncd';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { assertValid, ValidationFailed } from '../common/errors';
@@ -65,15 +65,34 @@ export class DaemonSettingsService implements OnModuleInit {
     return toDto(row);
   }
 
+  /** Fields an environment variable sets: the variable wins at every start, so the API must not pretend to change them. */
+  pinnedByEnvironment(): DaemonSettingsViewDto['pinnedByEnvironment'] {
+    const pinned: DaemonSettingsViewDto['pinnedByEnvironment'] = {};
+    if (process.env.RSYNCHUB_RSYNC_PORT) pinned.port = 'RSYNCHUB_RSYNC_PORT';
+    if (process.env.RSYNCHUB_RSYNC_ADDRESS) pinned.address = 'RSYNCHUB_RSYNC_ADDRESS';
+    return pinned;
+  }
+
+  async view(): Promise<DaemonSettingsViewDto> {
+    return { ...(await this.load()), pinnedByEnvironment: this.pinnedByEnvironment() };
+  }
+
   async update(patch: UpdateDaemonSettingsRequest): Promise<{ before: DaemonSettingsDto; after: DaemonSettingsDto }> {
     const current = await this.load();
     const next = { ...current, ...patch };
     assertValid(validateDaemonSettings(next));
-    if (next.port !== current.port) {
-      // Before anything changes: a socket the daemon could not bind would take it down after a 200. (Only on a new
-      // port: on the current one, our own daemon holds it.)
-      const problem = await canBind(next.address, next.port);
-      if (problem) throw new ValidationFailed([{ field: patch.port !== undefined ? 'port' : 'address', message: problem }]);
+    const pinned = this.pinnedByEnvironment();
+    for (const field of ['port', 'address'] as const) {
+      const variable = pinned[field];
+      if (variable && patch[field] !== undefined && patch[field] !== current[field]) {
+        throw new ConflictException(`${field} is set by the environment variable ${variable}; change it there and restart RsyncHub`);
+      }
+    }
+    if (next.port !== current.port || next.address !== current.address) {
+      // Before anything changes: a socket the daemon could not bind would take it down after a 200.
+      const field = patch.port !== undefined && patch.port !== current.port ? 'port' : 'address';
+      const problem = await canBindForDaemon(current, next);
+      if (problem) throw new ValidationFailed([{ field, message: problem }]);
     }
     return this.writer.change(async (em) => {
       const before = await this.load(em);
@@ -83,6 +102,25 @@ export class DaemonSettingsService implements OnModuleInit {
       return { before, after };
     });
   }
+}
+
+function isWildcard(address: string): boolean {
+  return address === '0.0.0.0' || address === '::';
+}
+
+/**
+ * Whether the daemon could listen on `next` after a change from `current`. Only the address changing while the
+ * port stays: our own daemon holds that port, and a wildcard bind (or a bind under one) overlaps it, so binding the
+ * new address on the port would fail because of ourselves. Then the address alone is checked (on any free port):
+ * it must be an address of this machine.
+ */
+export async function canBindForDaemon(current: { address: string; port: number }, next: { address: string; port: number }): Promise<string | null> {
+  const problem = await canBind(next.address, next.port);
+  if (problem === null || next.port !== current.port) return problem;
+  const overlapsOurOwn = isWildcard(current.address) || isWildcard(next.address) || current.address === next.address;
+  if (!problem.includes('already in use') || !overlapsOurOwn) return problem;
+  const addressProblem = await canBind(next.address, 0);
+  return addressProblem;
 }
 
 /** Null when `address:port` can be bound now, else why not (in use, or a privileged port without root). */

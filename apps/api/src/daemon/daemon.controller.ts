@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Post, Put, Req } from '@nestjs/common'
 import type { Request } from 'express';
 import { setAuditChange } from '../audit/audit-change';
 import { ApiTags } from '@nestjs/swagger';
-import type { DaemonConfigDto, DaemonSettingsDto, DaemonStatusDto } from '@rsynchub/contracts';
+import type { DaemonConfigDto, DaemonSettingsViewDto, DaemonStatusDto } from '@rsynchub/contracts';
 import { DaemonSettingsService } from './daemon-settings.service';
 import { DaemonService } from './daemon.service';
 import { UpdateDaemonSettingsBody } from './daemon.dto';
@@ -39,15 +39,15 @@ export class DaemonController {
   }
 
   @Get('settings')
-  getSettings(): Promise<DaemonSettingsDto> {
-    return this.settings.load();
+  getSettings(): Promise<DaemonSettingsViewDto> {
+    return this.settings.view();
   }
 
   @Put('settings')
-  async updateSettings(@Body() body: UpdateDaemonSettingsBody, @Req() req: Request): Promise<DaemonSettingsDto> {
+  async updateSettings(@Body() body: UpdateDaemonSettingsBody, @Req() req: Request): Promise<DaemonSettingsViewDto> {
     const change = await this.settings.update(body);
     setAuditChange(req, { ...change, target: 'daemon' });
-    return change.after;
+    return { ...change.after, pinnedByEnvironment: this.settings.pinnedByEnvironment() };
   }
 
   @Get('config')

@@ -1,13 +1,16 @@
 import { BadRequestException, Inject, Injectable, InternalServerErrorException, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { DataSource, EntityManager } from 'typeorm';
 import type { DaemonSettingsDto, ModuleFields } from '@rsynchub/contracts';
 import { RsyncdConfigError, renderRsyncdConf, renderSecretsFile, verifyConfigWithDaemon } from '@rsynchub/rsyncd';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ValidationFailed } from '../common/errors';
 import { DbWriteQueue } from '../database/db-write-queue';
-import { writeFilesAtomically } from './atomic-file';
+import { auditInTransaction, currentRequestAudit, forgetRolledBackAudit } from '../audit/audit-context';
+import { removeLeftoverTemps, writeFilesAtomically } from './atomic-file';
 import { daemonPaths, DaemonPaths } from './daemon-paths';
 
 /** What each domain contributes to the rendered files, read inside the same transaction as the change. */
@@ -15,6 +18,8 @@ export interface ConfigSources {
   settings(em: EntityManager): Promise<DaemonSettingsDto>;
   modules(em: EntityManager): Promise<ModuleFields[]>;
   secrets(em: EntityManager): Promise<{ name: string; password: string }[]>;
+  /** Client addresses every module refuses (optional: no bans without it). */
+  bans(em: EntityManager): Promise<string[]>;
 }
 
 export interface WrittenConfig {
@@ -43,6 +48,9 @@ export class RsyncdConfigWriter {
   private sources: Partial<ConfigSources> = {};
   private last: WrittenConfig | null = null;
   private readonly listeners: Listener[] = [];
+  /** sha256 of what RsyncHub last wrote to each file (mode 0600), to notice changes made outside it. */
+  private readonly expected = new Map<string, string>();
+  private tempsChecked = false;
   /** Extra global lines owned by other domains (e.g. transfer logging); set before the first write. */
   private transferLogFormat: string | undefined;
 
@@ -95,10 +103,17 @@ export class RsyncdConfigWriter {
     let written!: WrittenConfig;
     let swapped: { restore: () => void } | null = null;
     let result: T;
+    const auditBefore = currentRequestAudit()?.entryId ?? null;
+    if (!this.tempsChecked) {
+      this.tempsChecked = true;
+      this.removeTemps('left by an earlier run');
+    }
     try {
       result = await this.writes.transaction(async (em) => {
         previous = this.last;
         const value = await mutation(em);
+        // The audited request's entry commits with the change (see audit-context.ts).
+        await auditInTransaction(em);
         written = await this.render(em);
         const secrets = await this.requireSource('secrets')(em);
         const secretsText = this.renderSecretsOrFail(secrets);
@@ -106,22 +121,27 @@ export class RsyncdConfigWriter {
         try {
           fs.mkdirSync(this.paths.lockDir, { recursive: true, mode: 0o700 });
           // Secrets first: a config naming a user the secrets file lacks only denies that user.
-          swapped = writeFilesAtomically([
+          const files = [
             { file: this.paths.secretsFile, content: secretsText },
             { file: this.paths.motdFile, content: written.settings.motd ? written.settings.motd.replace(/\n?$/, '\n') : '' },
             { file: this.paths.configFile, content: written.config },
-          ]);
+          ];
+          swapped = writeFilesAtomically(files);
+          for (const f of files) this.expected.set(f.file, sha256(f.content));
         } catch (err) {
+          this.removeTemps('after a failed write');
           throw new InternalServerErrorException(`could not write the daemon configuration: ${(err as Error).message}`);
         }
         this.last = written;
         return value;
       });
     } catch (err) {
+      forgetRolledBackAudit(auditBefore);
       // The files were swapped but the database did not commit (the last step): files and database must agree.
       if (swapped) {
         (swapped as { restore: () => void }).restore();
         this.last = previous;
+        this.rememberFilesOnDisk();
       }
       throw err;
     }
@@ -135,6 +155,59 @@ export class RsyncdConfigWriter {
     return result;
   }
 
+  /**
+   * What differs between the files and what RsyncHub last wrote: deleted, replaced by something that is not a
+   * regular file, content changed, or a mode other than 0600. Empty before the first write.
+   */
+  checkFiles(): string[] {
+    const problems: string[] = [];
+    for (const [file, hash] of this.expected) {
+      const name = path.basename(file);
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(file);
+      } catch (err) {
+        problems.push((err as NodeJS.ErrnoException).code === 'ENOENT' ? `${name}: deleted` : `${name}: cannot be read (${(err as Error).message})`);
+        continue;
+      }
+      if (!st.isFile()) {
+        problems.push(`${name}: replaced by ${st.isSymbolicLink() ? 'a symbolic link' : 'something that is not a file'}`);
+        continue;
+      }
+      if ((st.mode & 0o777) !== 0o600) problems.push(`${name}: mode ${(st.mode & 0o777).toString(8)} (expected 600)`);
+      try {
+        if (sha256(fs.readFileSync(file, 'utf8')) !== hash) problems.push(`${name}: content changed`);
+      } catch (err) {
+        problems.push(`${name}: cannot be read (${(err as Error).message})`);
+      }
+    }
+    return problems;
+  }
+
+  /** The files the writer owns (for watching them). */
+  get ownedFiles(): string[] {
+    return [this.paths.secretsFile, this.paths.motdFile, this.paths.configFile];
+  }
+
+  private rememberFilesOnDisk(): void {
+    for (const file of this.ownedFiles) {
+      try {
+        this.expected.set(file, sha256(fs.readFileSync(file, 'utf8')));
+      } catch {
+        this.expected.delete(file);
+      }
+    }
+  }
+
+  private removeTemps(when: string): void {
+    try {
+      const removed = removeLeftoverTemps(this.ownedFiles);
+      if (removed.length > 0) this.logger.warn(`removed ${removed.length} temp file(s) ${when}: ${removed.map((f) => path.basename(f)).join(', ')}`);
+    } catch (err) {
+      this.logger.error(`could not remove leftover temp files: ${(err as Error).message}`);
+    }
+  }
+
   private requireSource<K extends keyof ConfigSources>(kind: K): ConfigSources[K] {
     const source = this.sources[kind];
     if (!source) throw new Error(`no ${kind} source registered with RsyncdConfigWriter`);
@@ -144,6 +217,7 @@ export class RsyncdConfigWriter {
   private async render(em: EntityManager): Promise<WrittenConfig> {
     const settings = await this.requireSource('settings')(em);
     const modules = await this.requireSource('modules')(em);
+    const bans = this.sources.bans ? await this.sources.bans(em) : [];
     try {
       const { text, warnings } = renderRsyncdConf({
         settings,
@@ -157,6 +231,7 @@ export class RsyncdConfigWriter {
           motdFile: settings.motd ? this.paths.motdFile : undefined,
         },
         transferLogFormat: this.transferLogFormat,
+        bans,
       });
       return { config: text, settings, warnings, writtenAt: new Date() };
     } catch (err) {
@@ -181,4 +256,8 @@ export class RsyncdConfigWriter {
       throw new BadRequestException(`the rsync daemon refused the generated configuration: ${outcome.error}`);
     }
   }
+}
+
+function sha256(text: string): string {
+  return crypto.createHash('sha256').update(text).digest('hex');
 }

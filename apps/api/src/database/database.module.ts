@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ConfigModule } from '../config/config.module';
 import { DbWriteQueue } from './db-write-queue';
+import { PendingDirs } from './pending-dirs';
 
 /** Compiled migrations live in the top-level `migrations/` project; the schema changes only through them. */
 export const MIGRATIONS_GLOB = path.resolve(__dirname, '../../../../migrations/dist/*.js');
@@ -31,7 +32,7 @@ export const MIGRATIONS_GLOB = path.resolve(__dirname, '../../../../migrations/d
       },
     }),
   ],
-  providers: [DbWriteQueue],
-  exports: [DbWriteQueue],
+  providers: [DbWriteQueue, PendingDirs],
+  exports: [DbWriteQueue, PendingDirs],
 })
 export class DatabaseModule {}

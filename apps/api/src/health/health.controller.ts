@@ -4,6 +4,7 @@ import type { Response } from 'express';
 import type { HealthDto } from '@rsynchub/contracts';
 import { Public } from '../auth/decorators';
 import { DaemonService } from '../daemon/daemon.service';
+import { ConfigDriftService } from '../daemon/config-drift.service';
 
 const VERSION: string = (require('../../../../package.json') as { version: string }).version;
 
@@ -11,14 +12,18 @@ const VERSION: string = (require('../../../../package.json') as { version: strin
 @ApiTags('health')
 @Controller('health')
 export class HealthController {
-  constructor(private readonly daemon: DaemonService) {}
+  constructor(
+    private readonly daemon: DaemonService,
+    private readonly drift: ConfigDriftService,
+  ) {}
 
   @Get()
   @Public()
   health(@Res({ passthrough: true }) res: Response): HealthDto {
     const state = this.daemon.status().state;
-    const ok = state === 'running';
+    const problems = this.drift.problems;
+    const ok = state === 'running' && problems.length === 0;
     res.status(ok ? HttpStatus.OK : HttpStatus.SERVICE_UNAVAILABLE);
-    return { status: ok ? 'ok' : 'degraded', daemon: state, version: VERSION };
+    return { status: ok ? 'ok' : 'degraded', daemon: state, version: VERSION, ...(problems.length > 0 ? { problems } : {}) };
   }
 }

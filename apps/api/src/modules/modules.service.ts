@@ -7,8 +7,9 @@ import { checkModulePath, checkModulePathOverlap, moduleWithDefaults, validateMo
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { assertValid, conflict, notFound, ValidationFailed } from '../common/errors';
 import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
+import { PendingDirs } from '../database/pending-dirs';
 import { RsyncUsersService } from '../rsync-users/rsync-users.service';
-import { chownForDaemon, ensureModuleDirectory } from './module-storage';
+import { chownForDaemon, ensureModuleDirectory, isInsideRoots } from './module-storage';
 import { RsyncModuleEntity } from './rsync-module.entity';
 
 
@@ -26,11 +27,16 @@ export class ModulesService implements OnModuleInit {
     private readonly users: RsyncUsersService,
     private readonly writer: RsyncdConfigWriter,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly pendingDirs: PendingDirs,
   ) {}
 
-  onModuleInit(): void {
+  async onModuleInit(): Promise<void> {
     fs.mkdirSync(this.config.storageRoots[0]!, { recursive: true, mode: 0o755 });
     this.writer.registerSource('modules', (em) => this.fieldsOfAll(em));
+    // Directories made for module changes that never committed (a crash in between) go, if still empty.
+    const paths = (await this.modules.find({ select: { path: true } })).map((m) => m.path);
+    // Only inside the storage roots: the record is a file, and nothing outside the roots is ever ours to remove.
+    this.pendingDirs.cleanup((dir) => !isInsideRoots(dir, this.config.storageRoots) || paths.some((p) => p === dir || p.startsWith(dir + '/')));
   }
 
   async list(): Promise<ModuleDto[]> {
@@ -81,11 +87,28 @@ export class ModulesService implements OnModuleInit {
   }
 
   /** Makes the module directory (owned as the daemon will write) and says how to undo it. */
-  prepareDirectory(fields: ModuleFields): { undo: () => void } {
-    const dir = ensureModuleDirectory(fields.path, this.config.storageRoots);
-    if (dir.error) throw new ValidationFailed([{ field: 'path', message: dir.error }]);
+  prepareDirectory(fields: ModuleFields): { undo: () => void; committed: () => void } {
+    // Recorded before the mkdir: if the process dies before the change commits, the next start removes it.
+    const pending = this.pendingDirs.record(fields.path);
+    let dir: ReturnType<typeof ensureModuleDirectory>;
+    try {
+      dir = ensureModuleDirectory(fields.path, this.config.storageRoots);
+    } catch (err) {
+      pending.done();
+      throw err;
+    }
+    if (dir.error) {
+      pending.done();
+      throw new ValidationFailed([{ field: 'path', message: dir.error }]);
+    }
     if (dir.created) chownForDaemon(fields.path, fields.uid, fields.gid);
-    return { undo: () => dir.created && fs.rmSync(dir.created, { recursive: true, force: true }) };
+    return {
+      undo: () => {
+        if (dir.created) fs.rmSync(dir.created, { recursive: true, force: true });
+        pending.done();
+      },
+      committed: () => pending.done(),
+    };
   }
 
   async update(name: string, req: UpdateModuleRequest): Promise<ModuleChange> {
@@ -174,7 +197,9 @@ export class ModulesService implements OnModuleInit {
   private async applyWithDirectory(fields: ModuleFields, mutation: (em: EntityManager) => Promise<ModuleChange>): Promise<ModuleChange> {
     const dir = this.prepareDirectory(fields);
     try {
-      return await this.writer.change(mutation);
+      const change = await this.writer.change(mutation);
+      dir.committed();
+      return change;
     } catch (err) {
       // A refused change leaves nothing behind, not even the directory it made.
       dir.undo();

@@ -65,6 +65,6 @@ test('pruning removes sessions past the age limit and the oldest file events pas
   assert.equal(await count(`SELECT COUNT(*) AS n FROM file_events`), 25);
   const oldestKept = (await db.query(`SELECT path FROM file_events ORDER BY id LIMIT 1`))[0].path;
   assert.equal(oldestKept, 'p5000002-f5');
-  assert.deepEqual(removed, { sessions: 1, files: 13 + 5, audit: 0 });
+  assert.deepEqual(removed, { sessions: 1, files: 13 + 5, audit: 0, refused: 0 });
   assert.equal(await count(`SELECT COUNT(*) AS n FROM audit_log`), auditBefore, 'the audit log is kept without its own retention');
 });

@@ -3,8 +3,9 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { DbWriteQueue } from '../database/db-write-queue';
 import { AuditService } from '../audit/audit.service';
 
-const PRUNE_EVERY_MS = 10 * 60_000;
 const DELETE_SLICE = 50_000;
+/** Sessions that never were a transfer: the daemon refused the connection. */
+const REFUSALS = `('refused','auth_failed')`;
 
 /**
  * Keeps history bounded: sessions and file events older than the configured age, and the oldest file events beyond
@@ -23,7 +24,14 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.prune().catch((err: unknown) => this.logger.error(`pruning failed: ${String(err)}`)), PRUNE_EVERY_MS);
+    let running = false;
+    this.timer = setInterval(() => {
+      if (running) return;
+      running = true;
+      void this.prune()
+        .catch((err: unknown) => this.logger.error(`pruning failed: ${String(err)}`))
+        .finally(() => (running = false));
+    }, this.config.retention.intervalSeconds * 1000);
     this.timer.unref();
   }
 
@@ -31,11 +39,12 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
     if (this.timer) clearInterval(this.timer);
   }
 
-  async prune(now = Date.now()): Promise<{ sessions: number; files: number; audit: number }> {
+  async prune(now = Date.now()): Promise<{ sessions: number; files: number; audit: number; refused: number }> {
     const r = this.config.retention;
     let files = 0;
     let sessions = 0;
     let audit = 0;
+    let refused = 0;
     if (r.transferDays > 0) {
       const cutoff = new Date(now - r.transferDays * 86_400_000).toISOString();
       files += await this.deleteInSlices(`DELETE FROM file_events WHERE id IN (SELECT id FROM file_events WHERE at < ? LIMIT ${DELETE_SLICE})`, [cutoff]);
@@ -51,20 +60,36 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
         files += await this.deleteInSlices(`DELETE FROM file_events WHERE id IN (SELECT id FROM file_events ORDER BY id LIMIT ?)`, (left) => [Math.min(left, DELETE_SLICE)], excess);
       }
     }
+    // Refused connections (unknown module, denied host, failed authentication) are counted and capped apart from
+    // real sessions: anyone who can reach the port can make them, and they must not push real history out.
     if (r.maxSessions > 0) {
-      const [{ n }] = await this.writes.run((em) => em.query(`SELECT COUNT(*) AS n FROM transfer_sessions`));
+      const [{ n }] = await this.writes.run((em) => em.query(`SELECT COUNT(*) AS n FROM transfer_sessions WHERE status NOT IN ${REFUSALS}`));
       if (n > r.maxSessions) {
         const excess = n - r.maxSessions;
         sessions += await this.deleteInSlices(
-          `DELETE FROM transfer_sessions WHERE id IN (SELECT id FROM transfer_sessions WHERE status != 'active' ORDER BY id LIMIT ?)`,
+          `DELETE FROM transfer_sessions WHERE id IN (SELECT id FROM transfer_sessions WHERE status NOT IN ${REFUSALS} AND status != 'active' ORDER BY id LIMIT ?)`,
           (left) => [Math.min(left, DELETE_SLICE)],
           excess,
         );
       }
     }
+    if (r.maxRefused > 0) {
+      const [{ n }] = await this.writes.run((em) => em.query(`SELECT COUNT(*) AS n FROM transfer_sessions WHERE status IN ${REFUSALS}`));
+      if (n > r.maxRefused) {
+        const excess = n - r.maxRefused;
+        refused = await this.deleteInSlices(
+          `DELETE FROM transfer_sessions WHERE id IN (SELECT id FROM transfer_sessions WHERE status IN ${REFUSALS} ORDER BY id LIMIT ?)`,
+          (left) => [Math.min(left, DELETE_SLICE)],
+          excess,
+        );
+        sessions += refused;
+      }
+    }
     if (r.auditDays > 0) audit = await this.audit.pruneOlderThan(new Date(now - r.auditDays * 86_400_000).toISOString());
-    if (files + sessions + audit > 0) this.logger.log(`retention removed ${sessions} sessions, ${files} file events, ${audit} audit entries`);
-    return { sessions, files, audit };
+    if (files + sessions + audit > 0) {
+      this.logger.log(`retention removed ${sessions} sessions (${refused} of them refused connections), ${files} file events, ${audit} audit entries`);
+    }
+    return { sessions, files, audit, refused };
   }
 
   /** Deletes slice by slice (each its own short write) so ingestion is never held up for long. */

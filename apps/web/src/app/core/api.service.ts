@@ -14,7 +14,9 @@ import {
   type CreateModuleRequest,
   type CreateRsyncUserRequest,
   type DaemonConfigDto,
-  type DaemonSettingsDto,
+  type BanDto,
+  type BanListDto,
+  type DaemonSettingsViewDto,
   type DaemonStatusDto,
   type DeleteModuleResponse,
   type FileEventDto,
@@ -134,10 +136,16 @@ export class ApiService {
     return this.call<DaemonStatusDto>('POST', `daemon/${action}`, {});
   }
   daemonSettings() {
-    return this.call<DaemonSettingsDto>('GET', 'daemon/settings');
+    return this.call<DaemonSettingsViewDto>('GET', 'daemon/settings');
   }
   updateDaemonSettings(body: UpdateDaemonSettingsRequest) {
-    return this.call<DaemonSettingsDto>('PUT', 'daemon/settings', body);
+    return this.call<DaemonSettingsViewDto>('PUT', 'daemon/settings', body);
+  }
+  bans() {
+    return this.call<BanListDto>('GET', 'bans');
+  }
+  liftBan(address: string) {
+    return this.call<BanDto>('DELETE', `bans/${encodeURIComponent(address)}`);
   }
   daemonConfig() {
     return this.call<DaemonConfigDto>('GET', 'daemon/config');

@@ -5,17 +5,18 @@ import { MatInputModule } from '@angular/material/input';
 import { MatButtonModule } from '@angular/material/button';
 import { MatCheckboxModule } from '@angular/material/checkbox';
 import { MatProgressBarModule } from '@angular/material/progress-bar';
-import type { DaemonConfigDto, DaemonSettingsDto, DaemonStatusDto } from '@rsynchub/contracts';
+import type { DaemonConfigDto, DaemonSettingsViewDto, DaemonStatusDto } from '@rsynchub/contracts';
 import { ApiService } from '../../core/api.service';
 import { AuthService } from '../../core/auth.service';
 import { fieldMessages, type ApiError } from '../../core/api-error';
 import { formatDuration, formatTime, splitList } from '../../core/format';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
 import { CopyBlockComponent } from '../../shared/copy-block.component';
+import { BansSectionComponent } from './bans-section.component';
 
 @Component({
   selector: 'rh-daemon-page',
-  imports: [ReactiveFormsModule, MatFormFieldModule, MatInputModule, MatButtonModule, MatCheckboxModule, MatProgressBarModule, ErrorBannerComponent, CopyBlockComponent],
+  imports: [ReactiveFormsModule, MatFormFieldModule, MatInputModule, MatButtonModule, MatCheckboxModule, MatProgressBarModule, ErrorBannerComponent, CopyBlockComponent, BansSectionComponent],
   templateUrl: './daemon.page.html',
 })
 export class DaemonPage implements OnInit {
@@ -31,6 +32,8 @@ export class DaemonPage implements OnInit {
   readonly saved = signal(false);
   readonly fmtDuration = formatDuration;
   readonly fmtTime = formatTime;
+  /** Fields an environment variable sets (shown disabled, with the variable's name). */
+  readonly pinned = signal<DaemonSettingsViewDto['pinnedByEnvironment']>({});
 
   readonly form = inject(FormBuilder).nonNullable.group({
     port: [873, [Validators.required, Validators.min(1), Validators.max(65535)]],
@@ -62,8 +65,14 @@ export class DaemonPage implements OnInit {
     if (!this.auth.canEdit()) this.form.disable();
   }
 
-  private fill(s: DaemonSettingsDto): void {
-    this.form.reset({ ...s, hostsAllow: s.hostsAllow.join('\n'), hostsDeny: s.hostsDeny.join('\n') });
+  private fill(s: DaemonSettingsViewDto): void {
+    const { pinnedByEnvironment, ...settings } = s;
+    this.form.reset({ ...settings, hostsAllow: s.hostsAllow.join('\n'), hostsDeny: s.hostsDeny.join('\n') });
+    this.pinned.set(pinnedByEnvironment ?? {});
+    for (const f of ['port', 'address'] as const) {
+      if (this.pinned()[f]) this.form.controls[f].disable();
+      else if (this.auth.canEdit()) this.form.controls[f].enable();
+    }
   }
 
   async save(): Promise<void> {

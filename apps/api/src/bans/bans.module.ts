@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { AuditModule } from '../audit/audit.module';
+import { DaemonModule } from '../daemon/daemon.module';
+import { BanEntity } from './ban.entity';
+import { BansController } from './bans.controller';
+import { BansService } from './bans.service';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([BanEntity]), DaemonModule, AuditModule],
+  controllers: [BansController],
+  providers: [BansService],
+})
+export class BansModule {}

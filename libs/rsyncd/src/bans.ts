@@ -1,0 +1,183 @@
+/**
+ * Banned client addresses (rsync password guessers) rendered into rsyncd.conf.
+ *
+ * rsync decides access per module (access.c allow_access): an address matching `hosts allow` is ALWAYS let in; an
+ * allow list without a deny list refuses everything else; otherwise a `hosts deny` match refuses; everything else is
+ * let in. Module parameters replace (not extend) the global defaults. So "add the ban to a global hosts deny" would
+ * be wrong twice: a module with its own deny list would ignore it, and a module that only has an allow list would
+ * suddenly admit every address that is not in the new deny list. Instead each module gets its effective lists
+ * rewritten: banned addresses are cut out of its allow entries (a CIDR minus one address is a handful of CIDRs)
+ * and added to its deny list, and an allow-only module gets `hosts deny = *` so that it still admits only its list.
+ */
+import { isIP } from 'node:net';
+
+export interface ModuleAccess {
+  /** The module's allow list after the bans (may be empty even if the input was not: see `explicitEmptyAllow`). */
+  allow: string[];
+  deny: string[];
+  /** Banned addresses this module cannot be closed to because an allow entry that cannot be split admits them. */
+  unenforced: string[];
+}
+
+/** Null when `address` is a plain IP address RsyncHub may ban (no zone id, no prefix), else why not. */
+export function checkBannableAddress(address: unknown): string | null {
+  if (typeof address !== 'string' || address.length === 0 || address.length > 45) return 'must be an IPv4 or IPv6 address';
+  if (address.includes('%') || isIP(address) === 0) return 'must be an IPv4 or IPv6 address (no zone id, no prefix)';
+  return null;
+}
+
+interface Net {
+  version: 4 | 6;
+  base: bigint;
+  prefix: number;
+}
+
+function bits(version: 4 | 6): number {
+  return version === 4 ? 32 : 128;
+}
+
+function parseV4(s: string): bigint | null {
+  const parts = s.split('.');
+  if (parts.length !== 4) return null;
+  let v = 0n;
+  for (const p of parts) {
+    if (!/^\d{1,3}$/.test(p) || Number(p) > 255) return null;
+    v = (v << 8n) | BigInt(Number(p));
+  }
+  return v;
+}
+
+function parseV6(s: string): bigint | null {
+  if (isIP(s) !== 6) return null;
+  let text = s;
+  // A trailing dotted quad (::ffff:1.2.3.4) is two groups.
+  const lastColon = text.lastIndexOf(':');
+  const tail = text.slice(lastColon + 1);
+  if (tail.includes('.')) {
+    const v4 = parseV4(tail);
+    if (v4 === null) return null;
+    text = `${text.slice(0, lastColon + 1)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
+  }
+  const [head, rest] = text.split('::') as [string, string | undefined];
+  const h = head === '' ? [] : head.split(':');
+  const r = rest === undefined ? [] : rest === '' ? [] : rest.split(':');
+  const groups = rest === undefined ? h : [...h, ...Array(8 - h.length - r.length).fill('0'), ...r];
+  if (groups.length !== 8) return null;
+  let v = 0n;
+  for (const g of groups) v = (v << 16n) | BigInt(parseInt(g, 16));
+  return v;
+}
+
+function parseAddress(s: string): { version: 4 | 6; value: bigint } | null {
+  const version = isIP(s);
+  if (version === 4) return { version, value: parseV4(s)! };
+  if (version === 6) {
+    const value = parseV6(s);
+    return value === null ? null : { version, value };
+  }
+  return null;
+}
+
+function formatAddress(version: 4 | 6, value: bigint): string {
+  if (version === 4) return [24n, 16n, 8n, 0n].map((s) => String((value >> s) & 0xffn)).join('.');
+  const groups: string[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(((value >> BigInt(i * 16)) & 0xffffn).toString(16));
+  return groups.join(':');
+}
+
+/** `a.b.c.d`, `addr/prefix`, `a.b.c.d/m.m.m.m` (contiguous masks only) as a network; null for any other form. */
+export function parseNetwork(entry: string): Net | null {
+  const slash = entry.indexOf('/');
+  const addr = parseAddress(slash < 0 ? entry : entry.slice(0, slash));
+  if (!addr) return null;
+  const max = bits(addr.version);
+  let prefix = max;
+  if (slash >= 0) {
+    const p = entry.slice(slash + 1);
+    if (/^\d{1,3}$/.test(p)) {
+      prefix = Number(p);
+      if (prefix > max) return null;
+    } else {
+      const mask = addr.version === 4 ? parseV4(p) : null;
+      if (mask === null) return null;
+      const ones = mask.toString(2).padStart(32, '0');
+      if (!/^1*0*$/.test(ones)) return null;
+      prefix = ones.indexOf('0') < 0 ? 32 : ones.indexOf('0');
+    }
+  }
+  const hostBits = BigInt(max - prefix);
+  return { version: addr.version, base: (addr.value >> hostBits) << hostBits, prefix };
+}
+
+function formatNetwork(n: Net): string {
+  return n.prefix === bits(n.version) ? formatAddress(n.version, n.base) : `${formatAddress(n.version, n.base)}/${n.prefix}`;
+}
+
+function contains(n: Net, version: 4 | 6, value: bigint): boolean {
+  if (n.version !== version) return false;
+  const hostBits = BigInt(bits(n.version) - n.prefix);
+  return value >> hostBits === n.base >> hostBits;
+}
+
+/** The network minus one address: the sibling halves along the way down to it (at most 32 / 128 networks). */
+function subtract(n: Net, version: 4 | 6, value: bigint): Net[] {
+  if (!contains(n, version, value)) return [n];
+  const out: Net[] = [];
+  let cur = n;
+  const max = bits(n.version);
+  while (cur.prefix < max) {
+    const prefix = cur.prefix + 1;
+    const half = 1n << BigInt(max - prefix);
+    const low: Net = { version: cur.version, base: cur.base, prefix };
+    const high: Net = { version: cur.version, base: cur.base + half, prefix };
+    if (contains(low, version, value)) {
+      out.push(high);
+      cur = low;
+    } else {
+      out.push(low);
+      cur = high;
+    }
+  }
+  return out.sort((a, b) => (a.base < b.base ? -1 : a.base > b.base ? 1 : 0));
+}
+
+/** rsync's wildcard match (fnmatch) for `*`, `?` and `[...]`, enough to tell whether a pattern admits an address. */
+function wildcardMatches(pattern: string, text: string): boolean {
+  const re = pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  try {
+    return new RegExp(`^${re}$`, 'i').test(text);
+  } catch {
+    return true; // a pattern we cannot read is assumed to admit it (reported, never silently trusted)
+  }
+}
+
+/**
+ * A module's effective access lists with `bans` applied. `allow`/`deny` are what the module has in effect (its own
+ * list, or the global default when it has none); see the file comment for the rules.
+ */
+export function applyBans(allow: readonly string[], deny: readonly string[], bans: readonly string[]): ModuleAccess {
+  const banned = bans.map((b) => ({ text: b, addr: parseAddress(b) })).filter((b) => b.addr !== null) as {
+    text: string;
+    addr: { version: 4 | 6; value: bigint };
+  }[];
+  if (banned.length === 0) return { allow: [...allow], deny: [...deny], unenforced: [] };
+  const unenforced = new Set<string>();
+  const newAllow: string[] = [];
+  for (const entry of allow) {
+    const net = parseNetwork(entry);
+    if (!net) {
+      // A hostname, wildcard or @netgroup cannot be split. Keep it (removing it would lock out everyone it names)
+      // and report every ban it may admit: wildcards are matched against the address text as rsync does.
+      const isWildcard = /[*?[]/.test(entry);
+      for (const b of banned) if (!isWildcard || wildcardMatches(entry, b.text)) unenforced.add(b.text);
+      newAllow.push(entry);
+      continue;
+    }
+    let parts = [net];
+    for (const b of banned) parts = parts.flatMap((p) => subtract(p, b.addr.version, b.addr.value));
+    const untouched = parts.length === 1 && parts[0] === net;
+    newAllow.push(...(untouched ? [entry] : parts.map(formatNetwork)));
+  }
+  const newDeny = allow.length > 0 && deny.length === 0 ? ['*'] : [...deny, ...banned.map((b) => b.text).filter((b) => !deny.includes(b))];
+  return { allow: newAllow, deny: newDeny, unenforced: [...unenforced] };
+}
