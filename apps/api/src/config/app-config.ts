@@ -27,6 +27,11 @@ export interface AppConfig {
   retention: { transferDays: number; maxFileEvents: number; maxSessions: number; auditDays: number };
   /** Allowed browser origins for the WebSocket and cookie-authenticated mutating requests (besides same-origin). */
   allowedOrigins: string[];
+  /**
+   * Express `trust proxy` (RSYNCHUB_TRUST_PROXY): false (default) uses the socket's address; a hop count or a list of
+   * proxy addresses makes the login throttle, the audit log and the Secure cookie see the client behind the proxy.
+   */
+  trustProxy: false | number | string[];
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -47,6 +52,34 @@ function ipFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: string): stri
   if (raw === undefined || raw === '') return fallback;
   if (net.isIP(raw) === 0) throw new Error(`${name} must be an IP address such as 0.0.0.0 or 127.0.0.1, got "${raw}"`);
   return raw;
+}
+
+const PROXY_KEYWORDS = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * RSYNCHUB_TRUST_PROXY: off unless set. `true` means one proxy hop (the address the proxy appended, not the client's
+ * own X-Forwarded-For entries, which it can forge); a number is that many hops; otherwise a comma-separated list of
+ * proxy addresses, CIDRs or the keywords loopback, linklocal, uniquelocal (only those peers are believed).
+ */
+export function trustProxyFromEnv(raw: string | undefined): false | number | string[] {
+  const value = (raw ?? '').trim().toLowerCase();
+  if (value === '' || ['false', 'off', 'no', '0'].includes(value)) return false;
+  if (['true', 'on', 'yes'].includes(value)) return 1;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops > 10) throw new Error(`RSYNCHUB_TRUST_PROXY hop count must be at most 10, got "${raw}"`);
+    return hops;
+  }
+  const entries = value.split(',').map((e) => e.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const [address, bits, ...rest] = entry.split('/');
+    const family = net.isIP(address ?? '');
+    const validBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (!PROXY_KEYWORDS.has(entry) && (family === 0 || !validBits || rest.length > 0)) {
+      throw new Error(`RSYNCHUB_TRUST_PROXY must be true, false, a hop count, or proxy addresses/CIDRs (or loopback, linklocal, uniquelocal), got "${entry}"`);
+    }
+  }
+  return entries;
 }
 
 export function loadAppConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): AppConfig {
@@ -78,5 +111,6 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
       auditDays: intFromEnv(env, 'RSYNCHUB_AUDIT_RETENTION_DAYS', 0, 0, 36500),
     },
     allowedOrigins: (env.RSYNCHUB_ALLOWED_ORIGINS || '').split(',').map((o) => o.trim()).filter(Boolean),
+    trustProxy: trustProxyFromEnv(env.RSYNCHUB_TRUST_PROXY),
   };
 }
