@@ -4,8 +4,8 @@ import * as zxcvbnEn from '@zxcvbn-ts/language-en';
 
 /** zxcvbn scores 0..4; 3 means "safely unguessable: moderate protection from offline slow-hash scenario". */
 export const MIN_ADMIN_PASSWORD_SCORE = 3;
-/** zxcvbn's cost grows with length; past this a password is long enough that only the prefix is scored. */
-const SCORED_PREFIX = 256;
+/** zxcvbn's cost grows fast with length (256 repeated characters take seconds): only this prefix is scored. */
+const SCORED_PREFIX = 64;
 
 let factory: ZxcvbnFactory | undefined;
 
