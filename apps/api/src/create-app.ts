@@ -18,6 +18,9 @@ import { auditEntryFor } from './audit/audit.interceptor';
 import { AdminsService } from './auth/admins.service';
 import { AuthService } from './auth/auth.service';
 import { PASSWORD_CHANGE_REQUIRED } from './auth/auth.guard';
+import { earlyLoginRefusal } from './auth/early-login-refusal';
+import { LoginThrottle } from './auth/login-throttle';
+import { AuditAggregator } from './audit/audit-aggregator';
 import { RefusalLimiter } from './common/refusal-limiter';
 import { compressStatic, noStoreForApi, securityHeaders, staticCacheControl } from './common/web-hygiene';
 
@@ -46,6 +49,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<INestAp
   app.disable('x-powered-by');
   for (const handler of securityHeaders()) app.use(handler);
   app.use(noStoreForApi());
+  app.use(earlyLoginRefusal(app.get(LoginThrottle), app.get(AuditAggregator)));
   app.use(compressStatic());
   app.use(cookieParser());
   app.setGlobalPrefix(API_PREFIX.slice(1), { exclude: ['metrics'] });

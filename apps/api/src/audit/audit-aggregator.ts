@@ -45,6 +45,9 @@ function describe(ip: string, a: OpenAggregate): { detail: string; after: Aggreg
 export class AuditAggregator implements OnModuleDestroy {
   private readonly logger = new Logger('Audit');
   private readonly open = new Map<string, OpenAggregate>();
+  /** Aggregates pushed out of `open` (evicted) with counts still to write. */
+  private readonly closed: [string, OpenAggregate][] = [];
+  private flushing = false;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -60,7 +63,11 @@ export class AuditAggregator implements OnModuleDestroy {
     if (!(err instanceof HttpException) || err.getStatus() !== HttpStatus.TOO_MANY_REQUESTS) return null;
     const routePath = (req.route as { path?: string } | undefined)?.path ?? req.path;
     if (req.method !== 'POST' || !routePath.endsWith('/auth/login')) return null;
-    const ip = req.ip ?? req.socket?.remoteAddress ?? 'unknown';
+    return this.count(req.ip ?? req.socket?.remoteAddress ?? 'unknown', now);
+  }
+
+  /** Counts one throttled login from `ip` (used directly by the early refusal that runs before Nest). */
+  count(ip: string, now = Date.now()): Promise<void> {
     const current = this.open.get(ip);
     if (current && now < current.windowEnds) {
       current.count++;
@@ -85,35 +92,55 @@ export class AuditAggregator implements OnModuleDestroy {
     return fresh.id.then(() => undefined);
   }
 
-  /** Writes the counts that changed; closes windows that ended. */
+  /**
+   * Writes the counts that changed, all in one transaction (one fsync, not one per address: under a flood from many
+   * addresses separate updates queued faster than the disk took them and starved every other write); closes windows
+   * that ended. A flush still running makes the next tick skip, so writes never pile up.
+   */
   async flush(now: number): Promise<void> {
-    const work: Promise<void>[] = [];
-    for (const [ip, a] of this.open) {
-      if (a.count !== a.flushedCount) work.push(this.write(ip, a));
-      if (now >= a.windowEnds) this.open.delete(ip);
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      const due: [string, OpenAggregate][] = [];
+      for (const [ip, a] of this.open) {
+        if (a.count !== a.flushedCount) due.push([ip, a]);
+        if (now >= a.windowEnds) this.open.delete(ip);
+      }
+      for (const [ip, a] of this.closed.splice(0)) due.push([ip, a]);
+      await this.write(due);
+    } finally {
+      this.flushing = false;
     }
-    await Promise.all(work);
   }
 
   async onModuleDestroy(): Promise<void> {
     clearInterval(this.timer);
+    while (this.flushing) await new Promise((r) => setTimeout(r, 10));
     await this.flush(Number.POSITIVE_INFINITY);
   }
 
   private close(ip: string, a: OpenAggregate): void {
     this.open.delete(ip);
-    if (a.count !== a.flushedCount) void this.write(ip, a);
+    if (a.count !== a.flushedCount) this.closed.push([ip, a]);
   }
 
-  private async write(ip: string, a: OpenAggregate): Promise<void> {
-    const id = await a.id;
-    if (id === null) return;
-    a.flushedCount = a.count;
-    const { detail, after } = describe(ip, a);
+  private async write(due: [string, OpenAggregate][]): Promise<void> {
+    const rows: { id: number; detail: string; afterJson: string; a: OpenAggregate; count: number }[] = [];
+    for (const [ip, a] of due) {
+      const id = await a.id;
+      if (id === null) continue;
+      const { detail, after } = describe(ip, a);
+      rows.push({ id, detail, afterJson: JSON.stringify(after), a, count: a.count });
+    }
+    if (rows.length === 0) return;
     try {
-      await this.writes.run((em) => em.getRepository(AuditEntryEntity).update({ id }, { detail, afterJson: JSON.stringify(after) }));
+      await this.writes.transaction(async (em) => {
+        const repo = em.getRepository(AuditEntryEntity);
+        for (const r of rows) await repo.update({ id: r.id }, { detail: r.detail, afterJson: r.afterJson });
+      });
+      for (const r of rows) r.a.flushedCount = r.count;
     } catch (e) {
-      this.logger.error(`could not update the throttled-login count for ${ip}: ${String(e)}`);
+      this.logger.error(`could not update throttled-login counts: ${String(e)}`);
     }
   }
 }

@@ -9,7 +9,7 @@ export interface LoginThrottleLimits {
   windowMs: number;
   /** Bound on tracked keys so a flood of distinct usernames cannot grow memory without limit. */
   maxKeys: number;
-  /** From this many failures in the window an address's password checks wait behind everybody else's. */
+  /** From this many failures in the window an address's password checks wait behind everybody else's (known addresses excepted). */
   suspectAfter: number;
   /** How long an address that logged in successfully counts as known (its checks go first during a flood). */
   knownForMs: number;
@@ -20,7 +20,7 @@ export const DEFAULT_LOGIN_THROTTLE_LIMITS: LoginThrottleLimits = {
   perIp: 20,
   windowMs: 15 * 60_000,
   maxKeys: 10_000,
-  suspectAfter: 3,
+  suspectAfter: 1,
   knownForMs: 24 * 60 * 60_000,
 };
 
@@ -54,6 +54,11 @@ export class LoginThrottle {
       this.wait(ipKey(ip), this.limits.perIp, now),
     ];
     return Math.max(...waits);
+  }
+
+  /** Seconds until the address may try again whatever the username (its per-address limit), or 0. */
+  addressRetryAfterSeconds(ip: string, now: number): number {
+    return this.wait(ipKey(ip), this.limits.perIp, now);
   }
 
   recordFailure(username: string, ip: string, now: number): void {
