@@ -36,7 +36,7 @@ const matching = (g: AbstractControl): ValidationErrors | null =>
         <mat-form-field appearance="outline" style="width: 100%">
           <mat-label>New password</mat-label>
           <input matInput type="password" formControlName="newPassword" autocomplete="new-password" data-testid="new-password" />
-          <mat-hint>At least 12 characters, not easy to guess (checked for strength; a few unrelated words work well).</mat-hint>
+          <mat-hint>12+ characters, checked for strength.</mat-hint>
           @if (form.controls.newPassword.hasError('required')) {<mat-error>Required</mat-error>}
           @if (form.controls.newPassword.hasError('minlength')) {<mat-error>At least 12 characters</mat-error>}
         </mat-form-field>
