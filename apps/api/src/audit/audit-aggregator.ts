@@ -2,7 +2,8 @@ import { HttpException, HttpStatus, Injectable, Logger, OnModuleDestroy } from '
 import type { Request } from 'express';
 import { DbWriteQueue } from '../database/db-write-queue';
 import { AuditEntryEntity } from './audit-entry.entity';
-import { AuditService } from './audit.service';
+import type { AuditEntryDto } from '@rsynchub/contracts';
+import { LiveEventsHub } from '../events/live-events.hub';
 
 /** One audit row per client address and window for throttled logins. */
 export const AGGREGATE_WINDOW_MS = 60_000;
@@ -11,7 +12,8 @@ const FLUSH_MS = 1_000;
 const MAX_OPEN = 10_000;
 
 interface OpenAggregate {
-  id: Promise<number | null>;
+  /** Row id once inserted (null until the next flush writes it). */
+  id: number | null;
   count: number;
   firstAt: number;
   lastAt: number;
@@ -37,9 +39,10 @@ function describe(ip: string, a: OpenAggregate): { detail: string; after: Aggreg
 
 /**
  * Logins refused by the throttle (429) are counted, not written one by one: a flood of thousands per second would
- * otherwise fill the audit log and the SQLite write queue, and slow every other route. The first refusal of an
- * address in a window writes a row at once (and streams it live); later ones in the window only raise that row's
- * count, written back about once a second. This in-place count is the only update to an audit row.
+ * otherwise fill the audit log and the SQLite write queue, and slow every other route. Once a second, one transaction
+ * inserts a row for each address newly refused in its window (streamed live) and raises the count of rows whose
+ * window is still open: the whole flood costs one small write per second. This in-place count is the only update to
+ * an audit row.
  */
 @Injectable()
 export class AuditAggregator implements OnModuleDestroy {
@@ -51,8 +54,8 @@ export class AuditAggregator implements OnModuleDestroy {
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly audit: AuditService,
     private readonly writes: DbWriteQueue,
+    private readonly hub: LiveEventsHub,
   ) {
     this.timer = setInterval(() => void this.flush(Date.now()), FLUSH_MS);
     this.timer.unref();
@@ -75,21 +78,12 @@ export class AuditAggregator implements OnModuleDestroy {
       return Promise.resolve();
     }
     if (current) this.close(ip, current);
-    const fresh: OpenAggregate = { id: Promise.resolve(null), count: 1, firstAt: now, lastAt: now, windowEnds: now + AGGREGATE_WINDOW_MS, flushedCount: 1 };
-    const { detail, after } = describe(ip, fresh);
-    fresh.id = this.audit
-      .record({ actor: 'anonymous', actorType: 'anonymous', role: null, action: 'auth.login', target: null, clientIp: ip, outcome: 'failure', detail, before: null, after: { ...after } })
-      .then((dto) => dto.id)
-      .catch((e: unknown) => {
-        this.logger.error(`could not audit throttled logins from ${ip}: ${String(e)}`);
-        return null;
-      });
-    this.open.set(ip, fresh);
+    this.open.set(ip, { id: null, count: 1, firstAt: now, lastAt: now, windowEnds: now + AGGREGATE_WINDOW_MS, flushedCount: 0 });
     while (this.open.size > MAX_OPEN) {
       const [oldestIp, oldest] = this.open.entries().next().value as [string, OpenAggregate];
       this.close(oldestIp, oldest);
     }
-    return fresh.id.then(() => undefined);
+    return Promise.resolve();
   }
 
   /**
@@ -125,22 +119,45 @@ export class AuditAggregator implements OnModuleDestroy {
   }
 
   private async write(due: [string, OpenAggregate][]): Promise<void> {
-    const rows: { id: number; detail: string; afterJson: string; a: OpenAggregate; count: number }[] = [];
-    for (const [ip, a] of due) {
-      const id = await a.id;
-      if (id === null) continue;
-      const { detail, after } = describe(ip, a);
-      rows.push({ id, detail, afterJson: JSON.stringify(after), a, count: a.count });
-    }
-    if (rows.length === 0) return;
+    if (due.length === 0) return;
+    const rows = due.map(([ip, a]) => ({ ip, a, count: a.count, ...describe(ip, a) }));
+    const inserted: AuditEntryDto[] = [];
     try {
       await this.writes.transaction(async (em) => {
         const repo = em.getRepository(AuditEntryEntity);
-        for (const r of rows) await repo.update({ id: r.id }, { detail: r.detail, afterJson: r.afterJson });
+        for (const r of rows) {
+          if (r.a.id === null) {
+            const row: Omit<AuditEntryEntity, 'id'> = {
+              at: new Date(r.a.firstAt).toISOString(),
+              actor: 'anonymous',
+              actorType: 'anonymous',
+              role: null,
+              action: 'auth.login',
+              target: null,
+              clientIp: r.ip,
+              outcome: 'failure',
+              detail: r.detail,
+              beforeJson: null,
+              afterJson: JSON.stringify(r.after),
+            };
+            const id = (await repo.insert(row)).identifiers[0]!.id as number;
+            r.a.id = id;
+            const { beforeJson: _before, afterJson: _after, ...plain } = row;
+            inserted.push({ ...plain, id, role: null, before: null, after: { ...r.after } });
+          } else {
+            await repo.update({ id: r.a.id }, { detail: r.detail, afterJson: JSON.stringify(r.after) });
+          }
+        }
       });
       for (const r of rows) r.a.flushedCount = r.count;
+      for (const dto of inserted) this.hub.publish('audit.entry', dto);
     } catch (e) {
-      this.logger.error(`could not update throttled-login counts: ${String(e)}`);
+      // Ids handed out inside a rolled-back transaction are void: those rows are inserted again next time.
+      for (const dto of inserted) {
+        const r = rows.find((x) => x.a.id === dto.id);
+        if (r) r.a.id = null;
+      }
+      this.logger.error(`could not write throttled-login counts: ${String(e)}`);
     }
   }
 }
