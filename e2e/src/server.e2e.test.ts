@@ -342,6 +342,8 @@ describe('every route needs auth, and auditors cannot mutate', () => {
     assert.equal((await server.admin.post('/api/v1/admins', { username: 'auditor1', password: 'auditor-password-1', role: 'auditor' })).status, 201);
     const auditor = server.client();
     await auditor.login('auditor1', 'auditor-password-1');
+    // A password set by another admin is temporary: nothing else is allowed until the account changes it.
+    assert.equal((await auditor.post('/api/v1/auth/password', { currentPassword: 'auditor-password-1', newPassword: 'auditor1-chosen-password-2' })).status, 204);
     for (const r of await routes()) {
       if (r.method === 'GET' || r.path.startsWith('/api/v1/auth/')) continue;
       const res = await auditor.request(r.method, r.path, r.method === 'DELETE' ? undefined : {});

@@ -171,6 +171,8 @@ describe('live stream', () => {
     assert.equal((await server.admin.post('/api/v1/admins', { username: 'watcher', password: 'watcher-password-1', role: 'auditor' })).status, 201);
     const auditor = server.client();
     await auditor.login('watcher', 'watcher-password-1');
+    // A password set by another admin is temporary: nothing else is allowed until the account changes it.
+    assert.equal((await auditor.post('/api/v1/auth/password', { currentPassword: 'watcher-password-1', newPassword: 'watcher-chosen-password-2' })).status, 204);
     const live = await LiveClient.connect(server.baseUrl, { authorization: `Bearer ${auditor.token}` });
     await waitFor('hello', () => live.messages.find((m) => m.type === 'hello'));
     live.close();
@@ -317,7 +319,7 @@ describe('audit', () => {
     assert.equal(entry.actor, 'admin');
     assert.equal(entry.actorType, 'anonymous');
     const auditor = server.client();
-    await auditor.login('watcher', 'watcher-password-1');
+    await auditor.login('watcher', 'watcher-chosen-password-2');
     const refused = await auditor.post('/api/v1/modules', { name: 'nope', path: `${server.storageRoot}/nope` });
     assert.equal(refused.status, 403);
     const denied = (await auditor.get('/api/v1/audit?action=module.create&outcome=failure')).body.items[0];

@@ -342,6 +342,14 @@ describe('web console', () => {
         await p.waitForSelector(byTestId('first-run-prompt'));
         await p.waitForSelector(byTestId('read-only-banner'));
         await screenshot(p, 'auditor-first-login');
+        // The server refuses everything else until then; the console keeps the user on the account page.
+        await p.goto(url('/modules'));
+        await p.waitForURL(/\/account$/);
+        await p.fill(byTestId('current-password'), 'auditor-password-1');
+        await p.fill(byTestId('new-password'), 'auditor-chosen-password-2');
+        await p.fill(byTestId('repeat-password'), 'auditor-chosen-password-2');
+        await p.click(byTestId('password-submit'));
+        await p.waitForSelector(byTestId('daemon-card')); // on to the dashboard once changed
 
         await p.goto(url('/modules'));
         await p.waitForSelector(byTestId('module-row-granted'));

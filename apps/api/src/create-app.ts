@@ -17,7 +17,12 @@ import { AuditService } from './audit/audit.service';
 import { auditEntryFor } from './audit/audit.interceptor';
 import { AdminsService } from './auth/admins.service';
 import { AuthService } from './auth/auth.service';
+import { PASSWORD_CHANGE_REQUIRED } from './auth/auth.guard';
+import { earlyLoginRefusal } from './auth/early-login-refusal';
+import { LoginThrottle } from './auth/login-throttle';
+import { AuditAggregator } from './audit/audit-aggregator';
 import { RefusalLimiter } from './common/refusal-limiter';
+import { compressStatic, noStoreForApi, securityHeaders, staticCacheControl } from './common/web-hygiene';
 
 function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((e) => {
@@ -38,8 +43,14 @@ export async function createApp(options: CreateAppOptions = {}): Promise<INestAp
     bodyParser: true,
   });
   app.useBodyParser('json', { limit: '2mb' });
-  app.set('trust proxy', false);
+  const config = app.get<AppConfig>(APP_CONFIG);
+  // Off unless RSYNCHUB_TRUST_PROXY says which proxy to believe (req.ip, req.secure then come from X-Forwarded-*).
+  app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
+  for (const handler of securityHeaders()) app.use(handler);
+  app.use(noStoreForApi());
+  app.use(earlyLoginRefusal(app.get(LoginThrottle), app.get(AuditAggregator)));
+  app.use(compressStatic());
   app.use(cookieParser());
   app.setGlobalPrefix(API_PREFIX.slice(1), { exclude: ['metrics'] });
   const exceptionFilter = new ApiExceptionFilter();
@@ -67,7 +78,13 @@ export async function createApp(options: CreateAppOptions = {}): Promise<INestAp
   app.use(['/api/docs', '/api/docs-json'], (req: Request, res: Response, next: NextFunction) => {
     auth
       .authenticate({ cookieHeader: req.headers.cookie, authorization: req.headers.authorization })
-      .then((principal) => (principal ? next() : res.status(401).json({ statusCode: 401, error: 'unauthorized', message: 'authentication required' })))
+      .then((principal) =>
+        !principal
+          ? res.status(401).json({ statusCode: 401, error: 'unauthorized', message: 'authentication required' })
+          : principal.mustChangePassword
+            ? res.status(403).json({ statusCode: 403, error: 'password_change_required', message: PASSWORD_CHANGE_REQUIRED })
+            : next(),
+      )
       .catch(next);
   });
   app.enableShutdownHooks();
@@ -83,7 +100,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<INestAp
       .build(),
   );
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
-  serveWebConsole(app, app.get<AppConfig>(APP_CONFIG).webDir);
+  serveWebConsole(app, config.webDir);
   Logger.log('OpenAPI at /api/docs', 'RsyncHub');
   return app;
 }
@@ -98,9 +115,7 @@ function serveWebConsole(app: NestExpressApplication, webDir: string): void {
     Logger.warn(`web console not built (${index} missing): only the API is served`, 'RsyncHub');
     return;
   }
-  app.useStaticAssets(webDir, { index: false, maxAge: '1h', setHeaders: (res, file) => {
-    if (file.endsWith('index.html')) res.setHeader('Cache-Control', 'no-cache');
-  } });
+  app.useStaticAssets(webDir, { index: false, setHeaders: (res, file) => res.setHeader('Cache-Control', staticCacheControl(file)) });
   app.use((req: Request, res: Response, next: NextFunction) => {
     if (req.method !== 'GET' || req.path.startsWith('/api/') || req.path === '/metrics' || path.extname(req.path)) return next();
     res.setHeader('Cache-Control', 'no-cache');

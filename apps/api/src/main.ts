@@ -1,3 +1,4 @@
+import './threadpool';
 import { Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from './config/app-config';
 import { createApp } from './create-app';

@@ -7,6 +7,7 @@ import { principalOf } from '../auth/principal';
 import { LiveEventsHub } from '../events/live-events.hub';
 import { auditChangeOf } from './audit-change';
 import { AuditService, NewAuditEntry } from './audit.service';
+import { AuditAggregator } from './audit-aggregator';
 import { actionFor, UNAUDITED_ROUTES } from './route-actions';
 
 const READ_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -21,6 +22,7 @@ export class AuditInterceptor implements NestInterceptor {
     private readonly audit: AuditService,
     private readonly hub: LiveEventsHub,
     private readonly admins: AdminsService,
+    private readonly aggregator: AuditAggregator,
   ) {}
 
   intercept(ctx: ExecutionContext, next: CallHandler): Observable<unknown> {
@@ -49,6 +51,9 @@ export class AuditInterceptor implements NestInterceptor {
   }
 
   private async write(req: Request, outcome: 'success' | 'failure', responseBody: unknown, err: unknown, entryId: number | null): Promise<void> {
+    // Throttled logins are counted per address and minute, not written one row each (a flood must not fill the log).
+    const aggregated = outcome === 'failure' ? this.aggregator.absorb(req, err) : null;
+    if (aggregated) return aggregated;
     const entry = await auditEntryFor(req, outcome, err, (name) => this.admins.usernameExists(name));
     const change = auditChangeOf(req);
     entry.before = change?.before ?? null;

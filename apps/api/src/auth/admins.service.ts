@@ -12,6 +12,8 @@ import { toAdminDto } from './mappers';
 import { MIN_PASSWORD_LENGTH, PasswordHasher } from './passwords';
 import { Principal } from './principal';
 import { generatePassword } from './secrets';
+import { adminPasswordWeakness } from './password-strength';
+import { ValidationFailed } from '../common/errors';
 
 export const FIRST_ADMIN_USERNAME = 'admin';
 
@@ -49,7 +51,10 @@ export class AdminsService implements OnApplicationBootstrap {
     if ((await this.admins.count()) > 0) return;
     const configured = this.config.adminPassword;
     const password = configured ?? generatePassword();
-    const weak = configured !== undefined && configured.length < MIN_PASSWORD_LENGTH;
+    // The operator's own RSYNCHUB_ADMIN_PASSWORD is kept without a forced change when it is strong (they chose it and
+    // may script with it); a weak one is accepted (refusing to start helps nobody) but must be changed at first login.
+    const weakness = configured === undefined ? null : configured.length < MIN_PASSWORD_LENGTH ? `is shorter than ${MIN_PASSWORD_LENGTH} characters` : adminPasswordWeakness(configured, [FIRST_ADMIN_USERNAME]);
+    const weak = weakness !== null;
     const now = new Date();
     const passwordHash = await this.hasher.hash(password);
     const admin = await this.writes.run((em) => em.getRepository(AdminEntity).save(
@@ -68,7 +73,7 @@ export class AdminsService implements OnApplicationBootstrap {
       // stdout on purpose (not the Nest logger, which may be silenced): the operator needs this line exactly once.
       process.stdout.write(`\n${generatedPasswordBanner(admin.username, password)}\n\n`);
     } else if (weak) {
-      this.logger.warn(`RSYNCHUB_ADMIN_PASSWORD is shorter than ${MIN_PASSWORD_LENGTH} characters; "${admin.username}" must change it at first login`);
+      this.logger.warn(`RSYNCHUB_ADMIN_PASSWORD ${weakness}; "${admin.username}" must change it at first login`);
     } else {
       this.logger.log(`Created admin account "${admin.username}" with the password from RSYNCHUB_ADMIN_PASSWORD`);
     }
@@ -91,6 +96,7 @@ export class AdminsService implements OnApplicationBootstrap {
   /** Accounts created by another admin start with must_change_password set: the creator knows the password. */
   async create(actor: Principal, body: CreateAdminRequest, ctx: RequestContext): Promise<AdminDto> {
     if (await this.admins.exist({ where: { username: body.username } })) throw this.duplicate(body.username);
+    this.assertStrong(body.password, body.username);
     const now = new Date();
     let admin: AdminEntity;
     const passwordHash = await this.hasher.hash(body.password);
@@ -126,6 +132,7 @@ export class AdminsService implements OnApplicationBootstrap {
     if (id === actor.adminId && body.password !== undefined) {
       throw conflict('use POST /api/v1/auth/password to change your own password (it asks for the current one)');
     }
+    if (body.password !== undefined) this.assertStrong(body.password, (await this.admins.findOne({ where: { id } }))?.username);
     const passwordHash = body.password !== undefined ? await this.hasher.hash(body.password) : undefined;
     const { before, after } = await this.writes.transaction(async (m) => {
       const repo = m.getRepository(AdminEntity);
@@ -184,6 +191,12 @@ export class AdminsService implements OnApplicationBootstrap {
       ip: ctx.ip,
       before: { role: deleted.role },
     });
+  }
+
+  /** Temporary passwords set by another admin are still checked: they guard the account until it is changed. */
+  private assertStrong(password: string, username: string | undefined): void {
+    const weakness = adminPasswordWeakness(password, username ? [username] : []);
+    if (weakness) throw new ValidationFailed([{ field: 'password', message: weakness }]);
   }
 
   private async find(id: number): Promise<AdminEntity> {

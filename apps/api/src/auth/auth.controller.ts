@@ -1,17 +1,20 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, HttpStatus, Post, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiCookieAuth, ApiNoContentResponse, ApiOkResponse, ApiTags, ApiTooManyRequestsResponse, ApiUnauthorizedResponse } from '@nestjs/swagger';
 import type { CookieOptions, Request, Response } from 'express';
 import type { LoginResponse, MeResponse } from '@rsynchub/contracts';
 import { AuthService, TooManyFailedLogins } from './auth.service';
+import { PasswordWorkBusy } from './password-work-gate';
 import { AdminsService } from './admins.service';
-import { AllowAuditor, CurrentPrincipal, Public } from './decorators';
+import { AllowAuditor, AllowBeforePasswordChange, CurrentPrincipal, Public } from './decorators';
 import { ChangePasswordRequestBody, LoginRequestBody, LoginResponseView, MeResponseView } from './dto';
 import { Principal } from './principal';
 import { requestContext } from './request-context';
 import { SESSION_COOKIE } from './secrets';
+import { LoginRequestGuard } from './login-request.guard';
 
 function sessionCookieOptions(req: Request): CookieOptions {
-  // No maxAge: a browser-session cookie; the server enforces the 12 h sliding expiry.
+  // No maxAge: a browser-session cookie; the server enforces the 12 h sliding expiry. `req.secure` is true over HTTPS,
+  // and behind a proxy trusted with RSYNCHUB_TRUST_PROXY that says X-Forwarded-Proto: https.
   return { httpOnly: true, sameSite: 'strict', path: '/', secure: req.secure };
 }
 
@@ -24,6 +27,7 @@ export class AuthController {
   ) {}
 
   @Public()
+  @UseGuards(LoginRequestGuard)
   @Post('login')
   @HttpCode(HttpStatus.OK)
   @ApiOkResponse({ type: LoginResponseView, description: 'Also sets the HttpOnly session cookie rsynchub_session.' })
@@ -35,12 +39,13 @@ export class AuthController {
       res.cookie(SESSION_COOKIE, result.token, sessionCookieOptions(req));
       return result;
     } catch (err) {
-      if (err instanceof TooManyFailedLogins) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+      if (err instanceof TooManyFailedLogins || err instanceof PasswordWorkBusy) res.setHeader('Retry-After', String(err.retryAfterSeconds));
       throw err;
     }
   }
 
   @AllowAuditor()
+  @AllowBeforePasswordChange()
   @Post('logout')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiBearerAuth()
@@ -51,6 +56,7 @@ export class AuthController {
     res.clearCookie(SESSION_COOKIE, sessionCookieOptions(req));
   }
 
+  @AllowBeforePasswordChange()
   @Get('me')
   @ApiBearerAuth()
   @ApiCookieAuth()
@@ -61,6 +67,7 @@ export class AuthController {
   }
 
   @AllowAuditor()
+  @AllowBeforePasswordChange()
   @Post('password')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiBearerAuth()
@@ -75,7 +82,7 @@ export class AuthController {
     try {
       await this.auth.changeOwnPassword(principal, body.currentPassword, body.newPassword, requestContext(req));
     } catch (err) {
-      if (err instanceof TooManyFailedLogins) res.setHeader('Retry-After', String(err.retryAfterSeconds));
+      if (err instanceof TooManyFailedLogins || err instanceof PasswordWorkBusy) res.setHeader('Retry-After', String(err.retryAfterSeconds));
       throw err;
     }
   }

@@ -82,6 +82,17 @@ async function createAdmin(adminToken: string, username: string, role: 'admin' |
   return { admin: res.body as AdminDto, password };
 }
 
+/** An account made by another admin, which has already replaced its temporary password (so it may act). */
+async function createActiveAdmin(adminToken: string, username: string, role: 'admin' | 'auditor'): Promise<{ admin: AdminDto; password: string; session: string }> {
+  const made = await createAdmin(adminToken, username, role);
+  const session = (await login(username, made.password)).token;
+  const password = `${username}-own-password-4567`;
+  passwords.add(password);
+  const changed = await call('post', 'auth/password', { token: session, body: { currentPassword: made.password, newPassword: password } });
+  assert.equal(changed.status, 204, changed.text);
+  return { admin: made.admin, password, session };
+}
+
 function assertUnauthorized(res: request.Response, what: string): void {
   assert.equal(res.status, 401, `${what}: ${res.status} ${res.text}`);
   assert.deepEqual(res.body, { statusCode: 401, error: 'unauthorized', message: 'authentication required' }, what);
@@ -138,7 +149,7 @@ describe('login and sessions', () => {
     const auth = app.get(AuthService);
     const { token, admin } = await login('admin', ADMIN_PASSWORD);
     const byCookie = await auth.authenticate({ cookieHeader: `theme=dark; rsynchub_session=${token}` });
-    assert.deepEqual(byCookie && { ...byCookie, credentialId: 0 }, { adminId: admin.id, username: 'admin', role: 'admin', via: 'session', credentialId: 0 });
+    assert.deepEqual(byCookie && { ...byCookie, credentialId: 0 }, { adminId: admin.id, username: 'admin', role: 'admin', via: 'session', credentialId: 0, mustChangePassword: false });
     assert.equal((await auth.authenticate({ authorization: `Bearer ${token}` }))?.adminId, admin.id);
     assert.equal(await auth.authenticate({ cookieHeader: 'rsynchub_session=rhs_forged' }), null);
     assert.equal(await auth.authenticate({ authorization: 'Bearer nope', cookieHeader: `rsynchub_session=${token}` }), null, 'a bad header does not fall back');
@@ -347,6 +358,13 @@ describe('roles', () => {
     assert.equal(session.mustChangePassword, true, 'accounts made by another admin must change their password');
     const token = session.token;
 
+    // The writes an auditor may do: change the own password (first, since nothing else is allowed before), log out.
+    const newPassword = 'audra-new-password-99';
+    passwords.add(newPassword);
+    const changed = await call('post', 'auth/password', { token, body: { currentPassword: password, newPassword } });
+    assert.equal(changed.status, 204, changed.text);
+    assert.equal(((await call('get', 'auth/me', { token })).body as MeResponse).mustChangePassword, false, 'flag cleared');
+
     const me = await call('get', 'auth/me', { token });
     assert.equal(me.status, 200);
     assert.equal((me.body as MeResponse).admin.role, 'auditor');
@@ -371,12 +389,6 @@ describe('roles', () => {
     }
     assert.equal((await call('get', `admins/${auditor.id}`, { token: adminSession })).body.role, 'auditor', 'nothing changed');
 
-    // The two writes an auditor may do: change the own password, log out.
-    const newPassword = 'audra-new-password-99';
-    passwords.add(newPassword);
-    const changed = await call('post', 'auth/password', { token, body: { currentPassword: password, newPassword } });
-    assert.equal(changed.status, 204, changed.text);
-    assert.equal(((await call('get', 'auth/me', { token })).body as MeResponse).mustChangePassword, false, 'flag cleared');
     assert.equal((await call('post', 'auth/logout', { token })).status, 204);
   });
 });
@@ -427,8 +439,7 @@ describe('admin accounts', () => {
 
   it('changing role or password revokes the account\'s sessions and tokens; deleting cascades', async () => {
     const { token: rootToken } = await login('admin', ADMIN_PASSWORD);
-    const { admin: dave, password } = await createAdmin(rootToken, 'dave', 'admin');
-    const daveSession = (await login('dave', password)).token;
+    const { admin: dave, session: daveSession } = await createActiveAdmin(rootToken, 'dave', 'admin');
     const daveToken = ((await call('post', 'tokens', { token: daveSession, body: { name: 'dave-ci' } })).body as CreateApiTokenResponse).secret;
     assert.equal((await call('get', 'auth/me', { token: daveToken })).status, 200);
 
@@ -439,7 +450,12 @@ describe('admin accounts', () => {
     assertUnauthorized(await call('get', 'auth/me', { token: daveSession }), 'session after password reset');
     assertUnauthorized(await call('get', 'auth/me', { token: daveToken }), 'token after password reset');
 
-    const session2 = (await login('dave', newPassword)).token;
+    const reset = await login('dave', newPassword);
+    assert.equal(reset.mustChangePassword, true, 'a password set by another admin is temporary');
+    const finalPassword = 'dave-chosen-password-2';
+    passwords.add(finalPassword);
+    const session2 = reset.token;
+    assert.equal((await call('post', 'auth/password', { token: session2, body: { currentPassword: newPassword, newPassword: finalPassword } })).status, 204);
     const token2 = ((await call('post', 'tokens', { token: session2, body: { name: 'dave-ci-2' } })).body as CreateApiTokenResponse).secret;
     const demoted = await call('patch', `admins/${dave.id}`, { token: rootToken, body: { role: 'auditor' } });
     assert.equal(demoted.status, 200);
@@ -447,7 +463,7 @@ describe('admin accounts', () => {
     assertUnauthorized(await call('get', 'auth/me', { token: session2 }), 'session after demotion');
     assertUnauthorized(await call('get', 'auth/me', { token: token2 }), 'token after demotion');
 
-    await login('dave', newPassword);
+    await login('dave', finalPassword);
     const del = await call('delete', `admins/${dave.id}`, { token: rootToken });
     assert.equal(del.status, 204, del.text);
     const left = await sqliteAll<{ n: number }>(
@@ -459,11 +475,13 @@ describe('admin accounts', () => {
     assert.ok(events.some((e) => e.type === 'admin.deleted' && e.target?.name === 'dave'));
   });
 
-  it('changing the own password keeps this session, revokes the others, and needs the current password', async () => {
+  it('changing the own password keeps this session, revokes the others and the API tokens, and needs the current password', async () => {
     const { token: rootToken } = await login('admin', ADMIN_PASSWORD);
-    const { password } = await createAdmin(rootToken, 'erin', 'admin');
+    const { password } = await createActiveAdmin(rootToken, 'erin', 'admin');
     const mine = (await login('erin', password)).token;
     const other = (await login('erin', password)).token;
+    const erinToken = ((await call('post', 'tokens', { token: mine, body: { name: 'erin-ci' } })).body as CreateApiTokenResponse).secret;
+    assert.equal((await call('get', 'auth/me', { token: erinToken })).status, 200);
 
     const wrong = await call('post', 'auth/password', { token: mine, body: { currentPassword: 'not-it-at-all', newPassword: 'erin-brand-new-pass' } });
     assert.equal(wrong.status, 400, wrong.text);
@@ -477,6 +495,7 @@ describe('admin accounts', () => {
     assert.equal((await call('post', 'auth/password', { token: mine, body: { currentPassword: password, newPassword } })).status, 204);
     assert.equal((await call('get', 'auth/me', { token: mine })).status, 200, 'this session stays');
     assertUnauthorized(await call('get', 'auth/me', { token: other }), 'other session revoked');
+    assertUnauthorized(await call('get', 'auth/me', { token: erinToken }), 'API token made before the change revoked');
     assert.equal((await call('post', 'auth/login', { body: { username: 'erin', password } })).status, 401, 'old password dead');
     await login('erin', newPassword);
     assert.ok(events.some((e) => e.type === 'password.changed' && e.target?.name === 'erin'));

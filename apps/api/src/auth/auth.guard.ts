@@ -3,13 +3,23 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { AuthService } from './auth.service';
-import { ADMIN_ONLY, ALLOW_AUDITOR, IS_PUBLIC } from './decorators';
+import { ADMIN_ONLY, ALLOW_AUDITOR, ALLOW_BEFORE_PASSWORD_CHANGE, IS_PUBLIC } from './decorators';
 import { PRINCIPAL_KEY, RequestWithPrincipal } from './principal';
 import { isOriginAllowed } from './secrets';
 
 export const AUTH_REQUIRED = 'authentication required';
 export const AUDITOR_READ_ONLY = 'auditor accounts are read-only';
 export const ADMIN_ROLE_REQUIRED = 'this requires the admin role';
+
+export const PASSWORD_CHANGE_REQUIRED = 'password change required: change your password first (POST /api/v1/auth/password)';
+
+/** 403 with its own `error` kind, so clients (the console) can send the user to the change-password page. */
+export class PasswordChangeRequired extends ForbiddenException {
+  readonly errorKind = 'password_change_required';
+  constructor() {
+    super(PASSWORD_CHANGE_REQUIRED);
+  }
+}
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
 
@@ -44,6 +54,11 @@ export class AuthGuard implements CanActivate {
       throw new ForbiddenException(`cross-site request refused: origin ${String(req.headers.origin)} is not allowed`);
     }
     req[PRINCIPAL_KEY] = principal;
+
+    // Enforced here, not only in the console: whoever knows a generated or admin-set password can do nothing else.
+    if (principal.mustChangePassword && !this.reflector.getAllAndOverride<boolean>(ALLOW_BEFORE_PASSWORD_CHANGE, targets)) {
+      throw new PasswordChangeRequired();
+    }
 
     if (principal.role === 'admin') return true;
     if (!isRead && !this.reflector.getAllAndOverride<boolean>(ALLOW_AUDITOR, targets)) throw new ForbiddenException(AUDITOR_READ_ONLY);

@@ -14,6 +14,7 @@ import { AdminSessionEntity } from './entities/admin-session.entity';
 import { ApiTokenEntity } from './entities/api-token.entity';
 import { LoginThrottle } from './login-throttle';
 import { PasswordHasher } from './passwords';
+import { PasswordWorkGate } from './password-work-gate';
 import { UnknownRouteAuth } from './unknown-route-auth';
 
 /**
@@ -29,6 +30,7 @@ import { UnknownRouteAuth } from './unknown-route-auth';
     AdminsService,
     ApiTokensService,
     PasswordHasher,
+    { provide: PasswordWorkGate, useFactory: () => new PasswordWorkGate() },
     AuthEvents,
     { provide: LoginThrottle, useFactory: () => new LoginThrottle() },
     UnknownRouteAuth,

@@ -11,6 +11,8 @@ import { ApiTokenEntity } from './entities/api-token.entity';
 import { LoginThrottle } from './login-throttle';
 import { toAdminDto } from './mappers';
 import { PasswordHasher } from './passwords';
+import { PasswordWorkBusy } from './password-work-gate';
+import { adminPasswordWeakness } from './password-strength';
 import { Principal } from './principal';
 import { API_TOKEN_PREFIX, bearerToken, generateSecretToken, readCookie, SESSION_COOKIE, SESSION_TOKEN_PREFIX, sha256Hex } from './secrets';
 
@@ -20,6 +22,8 @@ export const SESSION_TTL_MS = 12 * 60 * 60_000;
 export const TOUCH_INTERVAL_MS = 60_000;
 
 export const INVALID_CREDENTIALS = 'invalid username or password';
+/** Logins from one address waiting behind each other; more get 429 at once. */
+export const MAX_QUEUED_LOGINS_PER_ADDRESS = 16;
 
 /** Where a request's credential came from; cookie-authenticated requests get the cross-site Origin check. */
 export type CredentialSource = 'cookie' | 'bearer';
@@ -98,7 +102,7 @@ export class AuthService {
     if (now - session.lastSeenAt.getTime() >= TOUCH_INTERVAL_MS) {
       await this.writes.run(() => this.sessions.update({ id: session.id, revokedAt: IsNull() }, { lastSeenAt: new Date(now), expiresAt: new Date(now + SESSION_TTL_MS) }));
     }
-    return { adminId: admin.id, username: admin.username, role: admin.role, via: 'session', credentialId: session.id };
+    return { adminId: admin.id, username: admin.username, role: admin.role, via: 'session', credentialId: session.id, mustChangePassword: admin.mustChangePassword };
   }
 
   private async principalForApiToken(token: string): Promise<Principal | null> {
@@ -111,35 +115,49 @@ export class AuthService {
     if (!row.lastUsedAt || now - row.lastUsedAt.getTime() >= TOUCH_INTERVAL_MS) {
       await this.writes.run(() => this.tokens.update({ id: row.id }, { lastUsedAt: new Date(now) }));
     }
-    return { adminId: admin.id, username: admin.username, role: admin.role, via: 'token', credentialId: row.id };
+    return { adminId: admin.id, username: admin.username, role: admin.role, via: 'token', credentialId: row.id, mustChangePassword: admin.mustChangePassword };
   }
 
-  /** Attempts from one address run one after another, so parallel guesses cannot all pass the throttle check. */
-  private readonly loginQueues = new Map<string, Promise<unknown>>();
+  /**
+   * Attempts from one address run one after another, so parallel guesses cannot all pass the throttle check; the
+   * chain per address is bounded (excess attempts get 429 at once instead of piling up sockets and memory).
+   */
+  private readonly loginQueues = new Map<string, { tail: Promise<unknown>; depth: number }>();
 
   /** Checks the password (throttled), opens a session and returns its token. */
   login(username: string, password: string, ctx: RequestContext): Promise<LoginResponse> {
     const ip = ctx.ip ?? 'unknown';
-    const previous = this.loginQueues.get(ip) ?? Promise.resolve();
-    const attempt = previous.catch(() => undefined).then(() => this.loginNow(username, password, ctx));
+    // Refused before queueing: a throttled flood costs a map lookup, not a place in line.
+    this.refuseIfThrottled(username, ctx);
+    const queue = this.loginQueues.get(ip) ?? { tail: Promise.resolve(), depth: 0 };
+    if (queue.depth >= MAX_QUEUED_LOGINS_PER_ADDRESS) return Promise.reject(new PasswordWorkBusy());
+    const attempt = queue.tail.catch(() => undefined).then(() => this.loginNow(username, password, ctx));
     const tail = attempt.catch(() => undefined);
-    this.loginQueues.set(ip, tail);
+    queue.tail = tail;
+    queue.depth++;
+    this.loginQueues.set(ip, queue);
     void tail.then(() => {
-      if (this.loginQueues.get(ip) === tail) this.loginQueues.delete(ip);
+      queue.depth--;
+      if (queue.depth === 0 && this.loginQueues.get(ip) === queue) this.loginQueues.delete(ip);
     });
     return attempt;
+  }
+
+  private refuseIfThrottled(username: string, ctx: RequestContext): void {
+    const wait = this.throttle.retryAfterSeconds(username, ctx.ip ?? 'unknown', Date.now());
+    if (wait > 0) {
+      this.events.emit({ type: 'login.failed', actor: { adminId: null, username: username.slice(0, 64) }, target: null, ip: ctx.ip, reason: 'throttled' });
+      throw new TooManyFailedLogins(wait);
+    }
   }
 
   private async loginNow(username: string, password: string, ctx: RequestContext): Promise<LoginResponse> {
     const ip = ctx.ip ?? 'unknown';
     const attempted = username.slice(0, 64);
-    const wait = this.throttle.retryAfterSeconds(username, ip, Date.now());
-    if (wait > 0) {
-      this.events.emit({ type: 'login.failed', actor: { adminId: null, username: attempted }, target: null, ip: ctx.ip, reason: 'throttled' });
-      throw new TooManyFailedLogins(wait);
-    }
+    this.refuseIfThrottled(username, ctx);
     const admin = await this.admins.findOne({ where: { username } });
-    const ok = admin ? await this.hasher.verify(admin.passwordHash, password) : await this.hasher.verifyDummy(password);
+    const lane = this.throttle.laneFor(ip, Date.now());
+    const ok = admin ? await this.hasher.verify(admin.passwordHash, password, lane) : await this.hasher.verifyDummy(password, lane);
     if (!admin || !ok) {
       this.throttle.recordFailure(username, ip, Date.now());
       this.events.emit({
@@ -151,7 +169,7 @@ export class AuthService {
       });
       throw new UnauthorizedException(INVALID_CREDENTIALS);
     }
-    this.throttle.recordSuccess(username, ip);
+    this.throttle.recordSuccess(username, ip, Date.now());
 
     const now = new Date();
     const token = generateSecretToken(SESSION_TOKEN_PREFIX);
@@ -192,7 +210,10 @@ export class AuthService {
     });
   }
 
-  /** Changes the principal's own password, clears must_change_password and revokes the account's other sessions. */
+  /**
+   * Changes the principal's own password, clears must_change_password and revokes the account's other sessions and
+   * all its API tokens (a token made with the old password, or by whoever knew it, must not outlive it).
+   */
   async changeOwnPassword(principal: Principal, currentPassword: string, newPassword: string, ctx: RequestContext): Promise<void> {
     const ip = ctx.ip ?? 'unknown';
     // Guessing the current password through a stolen session is throttled like a login.
@@ -200,17 +221,21 @@ export class AuthService {
     if (wait > 0) throw new TooManyFailedLogins(wait);
     const admin = await this.admins.findOne({ where: { id: principal.adminId } });
     if (!admin) throw new UnauthorizedException('authentication required');
-    if (!(await this.hasher.verify(admin.passwordHash, currentPassword))) {
+    if (!(await this.hasher.verify(admin.passwordHash, currentPassword, this.throttle.laneFor(ip, Date.now())))) {
       this.throttle.recordFailure(principal.username, ip, Date.now());
       throw new ValidationFailed([{ field: 'currentPassword', message: 'is not the current password' }]);
     }
     if (newPassword === currentPassword) {
       throw new ValidationFailed([{ field: 'newPassword', message: 'must differ from the current password' }]);
     }
+    const weakness = adminPasswordWeakness(newPassword, [admin.username]);
+    if (weakness) throw new ValidationFailed([{ field: 'newPassword', message: weakness }]);
     const hadToChange = admin.mustChangePassword;
     const passwordHash = await this.hasher.hash(newPassword);
     await this.writes.run(() => this.admins.update({ id: admin.id }, { passwordHash, mustChangePassword: false, updatedAt: new Date() }));
     await this.revokeSessions(admin.id, principal.via === 'session' ? principal.credentialId : undefined);
+    // Tokens made before the change go too: whoever knew the old password may have made one.
+    await this.revokeTokens(admin.id);
     this.events.emit({
       type: 'password.changed',
       actor: { adminId: principal.adminId, username: principal.username, via: principal.via },

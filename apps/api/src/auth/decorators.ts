@@ -4,6 +4,7 @@ import { Principal, principalOf } from './principal';
 export const IS_PUBLIC = 'rsynchub:auth:public';
 export const ADMIN_ONLY = 'rsynchub:auth:adminOnly';
 export const ALLOW_AUDITOR = 'rsynchub:auth:allowAuditor';
+export const ALLOW_BEFORE_PASSWORD_CHANGE = 'rsynchub:auth:allowBeforePasswordChange';
 
 /** No authentication at all (login, health). */
 export const Public = (): MethodDecorator & ClassDecorator => SetMetadata(IS_PUBLIC, true);
@@ -13,6 +14,9 @@ export const AdminOnly = (): MethodDecorator & ClassDecorator => SetMetadata(ADM
 
 /** A non-GET route an auditor may call too (logout, changing one's own password). */
 export const AllowAuditor = (): MethodDecorator & ClassDecorator => SetMetadata(ALLOW_AUDITOR, true);
+
+/** One of the few routes an account that must change its password may call (the change itself, me, logout). */
+export const AllowBeforePasswordChange = (): MethodDecorator & ClassDecorator => SetMetadata(ALLOW_BEFORE_PASSWORD_CHANGE, true);
 
 /** The authenticated principal of the request; 401 when there is none (only possible on @Public routes). */
 export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: ExecutionContext): Principal => {

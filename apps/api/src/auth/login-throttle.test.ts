@@ -51,4 +51,18 @@ describe('LoginThrottle', () => {
     assert.equal(t.retryAfterSeconds('target', '10.0.0.1', 200), 0, 'evicted');
     assert.ok((t as unknown as { failures: Map<string, number[]> }).failures.size <= 10);
   });
+
+  it('puts addresses in lanes: known after a success, suspect after 3 failures, unknown otherwise', () => {
+    const t = new LoginThrottle({ ...limits, suspectAfter: 3, knownForMs: 1000 });
+    assert.equal(t.laneFor('10.0.0.1', 0), 'unknown');
+    t.recordFailure('a', '10.0.0.1', 0);
+    t.recordFailure('b', '10.0.0.1', 1);
+    assert.equal(t.laneFor('10.0.0.1', 2), 'unknown');
+    t.recordFailure('c', '10.0.0.1', 2);
+    assert.equal(t.laneFor('10.0.0.1', 3), 'suspect');
+    assert.equal(t.laneFor('10.0.0.2', 3), 'unknown', 'other addresses are not affected');
+    t.recordSuccess('admin', '10.0.0.2', 10);
+    assert.equal(t.laneFor('10.0.0.2', 500), 'trusted');
+    assert.equal(t.laneFor('10.0.0.2', 1011), 'unknown', 'known only for a while');
+  });
 });

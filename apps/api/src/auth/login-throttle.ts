@@ -1,3 +1,5 @@
+import type { PasswordWorkLane } from './password-work-gate';
+
 /** Limits for failed logins. A success for (username, ip) clears that pair's failures. */
 export interface LoginThrottleLimits {
   /** Failures allowed per (username, ip) within the window before further attempts are refused. */
@@ -7,6 +9,10 @@ export interface LoginThrottleLimits {
   windowMs: number;
   /** Bound on tracked keys so a flood of distinct usernames cannot grow memory without limit. */
   maxKeys: number;
+  /** From this many failures in the window an address's password checks wait behind everybody else's (known addresses excepted). */
+  suspectAfter: number;
+  /** How long an address that logged in successfully counts as known (its checks go first during a flood). */
+  knownForMs: number;
 }
 
 export const DEFAULT_LOGIN_THROTTLE_LIMITS: LoginThrottleLimits = {
@@ -14,16 +20,32 @@ export const DEFAULT_LOGIN_THROTTLE_LIMITS: LoginThrottleLimits = {
   perIp: 20,
   windowMs: 15 * 60_000,
   maxKeys: 10_000,
+  suspectAfter: 1,
+  knownForMs: 24 * 60 * 60_000,
 };
 
 /**
  * Sliding-window counter of failed logins, in memory (one process serves the API; a restart forgets, which only
  * gives an attacker a fresh window per restart). Time is passed in, so the rules are testable without waiting.
+ * Every key includes the client address: a lockout never reaches the same account logging in from another address,
+ * and there is deliberately no account-wide lockout (it would let anyone lock the admins out).
  */
 export class LoginThrottle {
   private readonly failures = new Map<string, number[]>();
+  /** Addresses with a successful login, and when (insertion order = recency, bounded like `failures`). */
+  private readonly knownAddresses = new Map<string, number>();
+  private readonly limits: LoginThrottleLimits;
 
-  constructor(private readonly limits: LoginThrottleLimits = DEFAULT_LOGIN_THROTTLE_LIMITS) {}
+  constructor(limits: Partial<LoginThrottleLimits> = {}) {
+    this.limits = { ...DEFAULT_LOGIN_THROTTLE_LIMITS, ...limits };
+  }
+
+  /** The queue this address's password checks wait in (PasswordWorkGate). */
+  laneFor(ip: string, now: number): PasswordWorkLane {
+    const knownAt = this.knownAddresses.get(ip);
+    if (knownAt !== undefined && now - knownAt < this.limits.knownForMs) return 'trusted';
+    return this.live(ipKey(ip), now).length >= this.limits.suspectAfter ? 'suspect' : 'unknown';
+  }
 
   /** Seconds until the next attempt is allowed, or 0 when it is allowed now. */
   retryAfterSeconds(username: string, ip: string, now: number): number {
@@ -34,18 +56,31 @@ export class LoginThrottle {
     return Math.max(...waits);
   }
 
+  /** Seconds until the address may try again whatever the username (its per-address limit), or 0. */
+  addressRetryAfterSeconds(ip: string, now: number): number {
+    return this.wait(ipKey(ip), this.limits.perIp, now);
+  }
+
   recordFailure(username: string, ip: string, now: number): void {
     this.push(pairKey(username, ip), now);
     this.push(ipKey(ip), now);
   }
 
-  recordSuccess(username: string, ip: string): void {
+  recordSuccess(username: string, ip: string, now = Date.now()): void {
     this.failures.delete(pairKey(username, ip));
+    this.knownAddresses.delete(ip);
+    this.knownAddresses.set(ip, now);
+    while (this.knownAddresses.size > this.limits.maxKeys) {
+      const oldest = this.knownAddresses.keys().next().value;
+      if (oldest === undefined) break;
+      this.knownAddresses.delete(oldest);
+    }
   }
 
   /** Forget everything (tests, or an operator clearing lockouts). */
   clear(): void {
     this.failures.clear();
+    this.knownAddresses.clear();
   }
 
   private wait(key: string, limit: number, now: number): number {

@@ -10,6 +10,11 @@ export interface Principal {
   via: 'session' | 'token';
   /** Id of the admin_sessions or api_tokens row that authenticated the request. */
   credentialId: number;
+  /**
+   * The account still has to replace a password someone else knows (generated at first start, or set by another
+   * admin): until then only changing the password, `auth/me` and logout are allowed. Read live like `role`.
+   */
+  mustChangePassword: boolean;
 }
 
 /** Property of the Express request the principal is stored under. */

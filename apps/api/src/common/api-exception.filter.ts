@@ -10,6 +10,7 @@ const ERROR_KINDS: Record<number, string> = {
   404: 'not_found',
   409: 'conflict',
   413: 'payload_too_large',
+  415: 'unsupported_media_type',
   429: 'too_many_requests',
   503: 'unavailable',
 };
@@ -51,7 +52,8 @@ export class ApiExceptionFilter implements ExceptionFilter {
         const m = (response as { message: unknown }).message;
         message = Array.isArray(m) ? m.join('; ') : String(m);
       }
-      return { statusCode: status, error: ERROR_KINDS[status] ?? 'error', message };
+      const kind = (exception as { errorKind?: unknown }).errorKind;
+      return { statusCode: status, error: typeof kind === 'string' ? kind : (ERROR_KINDS[status] ?? 'error'), message };
     }
     // body-parser errors (malformed JSON, too large) carry a status but are not HttpExceptions.
     const status = (exception as { status?: unknown })?.status;

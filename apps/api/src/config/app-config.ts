@@ -32,6 +32,11 @@ export interface AppConfig {
   liveReplayEvents: number;
   /** Automatic bans of rsync password guessers (README "Bans"). threshold 0 turns them off. */
   bans: { threshold: number; windowSeconds: number; durationSeconds: number; neverBan: string[] };
+  /**
+   * Express `trust proxy` (RSYNCHUB_TRUST_PROXY): false (default) uses the socket's address; a hop count or a list of
+   * proxy addresses makes the login throttle, the audit log and the Secure cookie see the client behind the proxy.
+   */
+  trustProxy: false | number | string[];
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -63,6 +68,34 @@ function networksFromEnv(env: NodeJS.ProcessEnv, name: string): string[] {
     const max = version === 4 ? 32 : 128;
     const prefixOk = prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= max);
     if (version === 0 || !prefixOk || extra !== undefined) throw new Error(`${name} must list IP addresses or CIDR networks separated by commas, got "${e}"`);
+  }
+  return entries;
+}
+
+const PROXY_KEYWORDS = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * RSYNCHUB_TRUST_PROXY: off unless set. `true` means one proxy hop (the address the proxy appended, not the client's
+ * own X-Forwarded-For entries, which it can forge); a number is that many hops; otherwise a comma-separated list of
+ * proxy addresses, CIDRs or the keywords loopback, linklocal, uniquelocal (only those peers are believed).
+ */
+export function trustProxyFromEnv(raw: string | undefined): false | number | string[] {
+  const value = (raw ?? '').trim().toLowerCase();
+  if (value === '' || ['false', 'off', 'no', '0'].includes(value)) return false;
+  if (['true', 'on', 'yes'].includes(value)) return 1;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops > 10) throw new Error(`RSYNCHUB_TRUST_PROXY hop count must be at most 10, got "${raw}"`);
+    return hops;
+  }
+  const entries = value.split(',').map((e) => e.trim()).filter(Boolean);
+  for (const entry of entries) {
+    const [address, bits, ...rest] = entry.split('/');
+    const family = net.isIP(address ?? '');
+    const validBits = bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32));
+    if (!PROXY_KEYWORDS.has(entry) && (family === 0 || !validBits || rest.length > 0)) {
+      throw new Error(`RSYNCHUB_TRUST_PROXY must be true, false, a hop count, or proxy addresses/CIDRs (or loopback, linklocal, uniquelocal), got "${entry}"`);
+    }
   }
   return entries;
 }
@@ -105,5 +138,6 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
       durationSeconds: intFromEnv(env, 'RSYNCHUB_BAN_DURATION_SECONDS', 3600, 1, 365 * 86_400),
       neverBan: networksFromEnv(env, 'RSYNCHUB_BAN_NEVER'),
     },
+    trustProxy: trustProxyFromEnv(env.RSYNCHUB_TRUST_PROXY),
   };
 }

@@ -13,6 +13,7 @@ import { assertValid, conflict, notFound } from '../common/errors';
 import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
 import { ModuleGrantEntity, RsyncUserEntity } from './rsync-user.entity';
 import { generateRsyncPassword, SecretBox } from './secret-box';
+import { rsyncPasswordWeakness } from './password-rule';
 import type { FieldError } from '@rsynchub/contracts';
 
 /** What a change did, for the audit log: never carries a password. */
@@ -49,7 +50,7 @@ export class RsyncUsersService implements OnModuleInit {
     const nameIssue = checkRsyncUserName(req.name);
     if (nameIssue) issues.push({ field: 'name', message: nameIssue });
     if (req.password !== undefined) {
-      const pwIssue = checkRsyncPassword(req.password);
+      const pwIssue = checkRsyncPassword(req.password) ?? rsyncPasswordWeakness(req.password);
       if (pwIssue) issues.push({ field: 'password', message: pwIssue });
     }
     this.checkComment(req.comment, issues);
@@ -87,7 +88,7 @@ export class RsyncUsersService implements OnModuleInit {
   async update(name: string, req: UpdateRsyncUserRequest): Promise<RsyncUserWithSecretResponse & RsyncUserChange> {
     const issues: FieldError[] = [];
     if (req.password !== undefined) {
-      const pwIssue = checkRsyncPassword(req.password);
+      const pwIssue = checkRsyncPassword(req.password) ?? rsyncPasswordWeakness(req.password);
       if (pwIssue) issues.push({ field: 'password', message: pwIssue });
       if (req.generatePassword) issues.push({ field: 'generatePassword', message: 'cannot be combined with password' });
     }

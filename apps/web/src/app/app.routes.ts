@@ -1,11 +1,12 @@
 import { Routes } from '@angular/router';
-import { adminGuard, loggedInGuard, loggedOutGuard } from './core/guards';
+import { adminGuard, loggedInGuard, loggedOutGuard, passwordChangedGuard } from './core/guards';
 
 export const routes: Routes = [
   { path: 'login', canActivate: [loggedOutGuard], title: 'Log in · RsyncHub', loadComponent: () => import('./pages/login/login.page').then((m) => m.LoginPage) },
   {
     path: '',
     canActivate: [loggedInGuard],
+    canActivateChild: [passwordChangedGuard],
     loadComponent: () => import('./shell/shell.component').then((m) => m.ShellComponent),
     children: [
       { path: '', pathMatch: 'full', title: 'Dashboard · RsyncHub', loadComponent: () => import('./pages/dashboard/dashboard.page').then((m) => m.DashboardPage) },

@@ -60,6 +60,12 @@ export class AuthService {
     if (me) this.state.set({ ...me, mustChangePassword: false });
   }
 
+  /** The server said this account must change its password first (403 password_change_required). */
+  requirePasswordChange(): void {
+    const me = this.state();
+    if (me && !me.mustChangePassword) this.state.set({ ...me, mustChangePassword: true });
+  }
+
   /** Forget the session locally (after a 401). */
   clear(): void {
     this.state.set(null);

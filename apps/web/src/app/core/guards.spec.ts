@@ -4,7 +4,7 @@ import { provideHttpClientTesting } from '@angular/common/http/testing';
 import { provideRouter, Router, UrlTree, type ActivatedRouteSnapshot, type RouterStateSnapshot } from '@angular/router';
 import type { AdminRole, MeResponse } from '@rsynchub/contracts';
 import { AuthService } from './auth.service';
-import { adminGuard, loggedOutGuard } from './guards';
+import { adminGuard, loggedOutGuard, passwordChangedGuard } from './guards';
 
 const me = (role: AdminRole): MeResponse => ({
   admin: { id: 1, username: 'x', role, createdAt: '', updatedAt: '', lastLoginAt: null },
@@ -28,4 +28,15 @@ describe('route guards', () => {
   it('adminGuard sends an auditor to the dashboard (after the awaited session check)', async () => expect(urlOf(await run(adminGuard, me('auditor')))).toBe('/'));
   it('loggedOutGuard sends a logged-in user to the dashboard', async () => expect(urlOf(await run(loggedOutGuard, me('admin')))).toBe('/'));
   it('loggedOutGuard shows the login page when logged out', async () => expect(await run(loggedOutGuard, null)).toBe(true));
+
+  /** Runs passwordChangedGuard for a child route `path` with the account's must-change flag. */
+  async function runPasswordGuard(path: string, mustChangePassword: boolean): Promise<unknown> {
+    const auth = TestBed.inject(AuthService);
+    vi.spyOn(auth, 'ensureLoaded').mockResolvedValue({ ...me('admin'), mustChangePassword });
+    vi.spyOn(auth, 'mustChangePassword').mockReturnValue(mustChangePassword);
+    return TestBed.runInInjectionContext(() => passwordChangedGuard({ routeConfig: { path } } as ActivatedRouteSnapshot, { url: `/${path}` } as RouterStateSnapshot));
+  }
+  it('passwordChangedGuard sends an account with a temporary password to /account', async () => expect(urlOf(await runPasswordGuard('modules', true))).toBe('/account'));
+  it('passwordChangedGuard lets it stay on /account', async () => expect(await runPasswordGuard('account', true)).toBe(true));
+  it('passwordChangedGuard lets a normal account anywhere', async () => expect(await runPasswordGuard('modules', false)).toBe(true));
 });

@@ -21,6 +21,18 @@ export const adminGuard: CanActivateFn = async () => {
   return me?.admin.role === 'admin' ? true : router.createUrlTree(['/']);
 };
 
+/**
+ * While the account must change its password the server answers 403 to everything else, so every page but the
+ * account page sends the user there.
+ */
+export const passwordChangedGuard: CanActivateFn = async (route) => {
+  const auth = inject(AuthService);
+  const router = inject(Router);
+  await auth.ensureLoaded();
+  if (!auth.mustChangePassword() || route.routeConfig?.path === 'account') return true;
+  return router.createUrlTree(['/account']);
+};
+
 /** The login page is pointless when already logged in. */
 export const loggedOutGuard: CanActivateFn = async () => {
   const auth = inject(AuthService);

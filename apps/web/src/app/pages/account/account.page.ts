@@ -19,7 +19,9 @@ const matching = (g: AbstractControl): ValidationErrors | null =>
     <div class="rh-card" style="max-width: 520px">
       <h2>Change password for {{ auth.admin()?.username }}</h2>
       @if (auth.mustChangePassword()) {
-        <p class="rh-warn" data-testid="first-run-prompt">You are using a generated first-start password. Choose your own now.</p>
+        <p class="rh-warn" data-testid="first-run-prompt">
+          Your password was generated or set by another admin. Choose your own now: until then nothing else can be done with this account.
+        </p>
       }
       @if (done()) {
         <p class="rh-success" role="status" data-testid="password-changed">Password changed.</p>
@@ -34,7 +36,7 @@ const matching = (g: AbstractControl): ValidationErrors | null =>
         <mat-form-field appearance="outline" style="width: 100%">
           <mat-label>New password</mat-label>
           <input matInput type="password" formControlName="newPassword" autocomplete="new-password" data-testid="new-password" />
-          <mat-hint>At least 12 characters.</mat-hint>
+          <mat-hint>12+ characters, checked for strength.</mat-hint>
           @if (form.controls.newPassword.hasError('required')) {<mat-error>Required</mat-error>}
           @if (form.controls.newPassword.hasError('minlength')) {<mat-error>At least 12 characters</mat-error>}
         </mat-form-field>
@@ -75,9 +77,11 @@ export class AccountPage {
     this.error.set(null);
     try {
       const { currentPassword, newPassword } = this.form.getRawValue();
+      const wasRequired = this.auth.mustChangePassword();
       await this.auth.changePassword(currentPassword, newPassword);
       this.form.reset();
       this.done.set(true);
+      if (wasRequired) await this.router.navigateByUrl('/');
     } catch (err) {
       this.error.set(err as ApiError);
     } finally {
