@@ -12,8 +12,9 @@ import { AuditModule } from './audit/audit.module';
 import { TransfersModule } from './transfers/transfers.module';
 import { SourcesModule } from './sources/sources';
 import { MetricsModule } from './metrics/metrics.controller';
+import { ConnectionTestModule } from './connection-test/connection-test.module';
 
 @Module({
-  imports: [ConfigModule, DatabaseModule, AuthModule, EventsModule, AuditModule, DaemonModule, RsyncUsersModule, ModulesModule, ImportModule, HealthModule, TransfersModule, SourcesModule, MetricsModule],
+  imports: [ConfigModule, DatabaseModule, AuthModule, EventsModule, AuditModule, DaemonModule, RsyncUsersModule, ModulesModule, ImportModule, HealthModule, TransfersModule, SourcesModule, MetricsModule, ConnectionTestModule],
 })
 export class AppModule {}

@@ -111,7 +111,7 @@ export class AuthService {
     if (!row.lastUsedAt || now - row.lastUsedAt.getTime() >= TOUCH_INTERVAL_MS) {
       await this.writes.run(() => this.tokens.update({ id: row.id }, { lastUsedAt: new Date(now) }));
     }
-    return { adminId: admin.id, username: admin.username, role: admin.role, via: 'token', credentialId: row.id };
+    return { adminId: admin.id, username: admin.username, role: admin.role, via: 'token', credentialId: row.id, scope: row.scope, sourceName: row.sourceName };
   }
 
   /** Attempts from one address run one after another, so parallel guesses cannot all pass the throttle check. */

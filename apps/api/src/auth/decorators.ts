@@ -14,6 +14,11 @@ export const AdminOnly = (): MethodDecorator & ClassDecorator => SetMetadata(ADM
 /** A non-GET route an auditor may call too (logout, changing one's own password). */
 export const AllowAuditor = (): MethodDecorator & ClassDecorator => SetMetadata(ALLOW_AUDITOR, true);
 
+export const ALLOW_SOURCE_TOKEN = 'rsynchub:auth:allowSourceToken';
+
+/** The one kind of route a `source`-scoped API token may call (heartbeats); every other route refuses such tokens. */
+export const AllowSourceToken = (): MethodDecorator & ClassDecorator => SetMetadata(ALLOW_SOURCE_TOKEN, true);
+
 /** The authenticated principal of the request; 401 when there is none (only possible on @Public routes). */
 export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: ExecutionContext): Principal => {
   const principal = principalOf(ctx.switchToHttp().getRequest());

@@ -1,4 +1,4 @@
-import type { AdminRole } from '@rsynchub/contracts';
+import type { AdminRole, ApiTokenScope } from '@rsynchub/contracts';
 
 /** Who a request acts as, once authenticated. Attached to the request by the global AuthGuard. */
 export interface Principal {
@@ -10,6 +10,10 @@ export interface Principal {
   via: 'session' | 'token';
   /** Id of the admin_sessions or api_tokens row that authenticated the request. */
   credentialId: number;
+  /** For API tokens: what the token may do (absent for login sessions, which act with the full role). */
+  scope?: ApiTokenScope;
+  /** For a `source` token bound to one source: its name. */
+  sourceName?: string | null;
 }
 
 /** Property of the Express request the principal is stored under. */

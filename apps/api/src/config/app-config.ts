@@ -27,6 +27,8 @@ export interface AppConfig {
   retention: { transferDays: number; maxFileEvents: number; maxSessions: number; auditDays: number };
   /** Allowed browser origins for the WebSocket and cookie-authenticated mutating requests (besides same-origin). */
   allowedOrigins: string[];
+  /** A source is `stale` after this many seconds without a heartbeat, `offline` after 10x (RSYNCHUB_SOURCE_STALE_SECONDS). */
+  sourceStaleSeconds: number;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -77,6 +79,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
       maxSessions: intFromEnv(env, 'RSYNCHUB_RETENTION_MAX_SESSIONS', 1_000_000, 0, Number.MAX_SAFE_INTEGER),
       auditDays: intFromEnv(env, 'RSYNCHUB_AUDIT_RETENTION_DAYS', 0, 0, 36500),
     },
+    sourceStaleSeconds: intFromEnv(env, 'RSYNCHUB_SOURCE_STALE_SECONDS', 90, 1, 86_400),
     allowedOrigins: (env.RSYNCHUB_ALLOWED_ORIGINS || '').split(',').map((o) => o.trim()).filter(Boolean),
   };
 }

@@ -40,14 +40,14 @@ export class DaemonController {
 
   @Get('settings')
   getSettings(): Promise<DaemonSettingsDto> {
-    return this.settings.load();
+    return this.settings.loadWithPublicHost();
   }
 
   @Put('settings')
   async updateSettings(@Body() body: UpdateDaemonSettingsBody, @Req() req: Request): Promise<DaemonSettingsDto> {
     const change = await this.settings.update(body);
     setAuditChange(req, { ...change, target: 'daemon' });
-    return change.after;
+    return { ...change.after, publicHostEffective: this.settings.effectivePublicHost(change.after.publicHost ?? '') };
   }
 
   @Get('config')

@@ -61,7 +61,7 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
       }
       this.auth
         .authenticate({ cookieHeader: info.req.headers.cookie, authorization: info.req.headers.authorization })
-        .then((principal) => (principal ? done(true) : done(false, 401, 'authentication required')))
+        .then((principal) => (!principal ? done(false, 401, 'authentication required') : principal.scope === 'source' ? done(false, 403, 'a source-scoped token may only send heartbeats') : done(true)))
         .catch(() => done(false, 500, 'authentication failed'));
     };
     this.subscription = this.hub.events.subscribe((e) => this.dispatch(e));
