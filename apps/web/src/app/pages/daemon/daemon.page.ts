@@ -41,7 +41,10 @@ export class DaemonPage implements OnInit {
     reverseLookup: [false],
     hostsAllow: [''],
     hostsDeny: [''],
+    publicHost: [''],
   });
+  /** What connect snippets use now: publicHost, or the server's automatic default. */
+  readonly publicHostEffective = signal<string | null>(null);
 
   ngOnInit(): void {
     void this.load();
@@ -63,7 +66,8 @@ export class DaemonPage implements OnInit {
   }
 
   private fill(s: DaemonSettingsDto): void {
-    this.form.reset({ ...s, hostsAllow: s.hostsAllow.join('\n'), hostsDeny: s.hostsDeny.join('\n') });
+    this.form.reset({ ...s, publicHost: s.publicHost ?? '', hostsAllow: s.hostsAllow.join('\n'), hostsDeny: s.hostsDeny.join('\n') });
+    this.publicHostEffective.set(s.publicHostEffective ?? null);
   }
 
   async save(): Promise<void> {
