@@ -75,9 +75,14 @@ export class DaemonSettingsService implements OnModuleInit {
     return { ...s, publicHostEffective: this.effectivePublicHost(s.publicHost ?? '') };
   }
 
-  /** `publicHost` when set, else the first non-loopback address of this machine (loopback only as a last resort). */
+  /**
+   * `publicHost` when set; else the daemon's bind address when that is one specific non-loopback address (the only
+   * one it answers on); else the first non-loopback address of this machine (loopback only as a last resort).
+   */
   effectivePublicHost(publicHost: string): string {
     if (publicHost) return publicHost;
+    const bind = this.config.rsyncAddress;
+    if (bind !== '0.0.0.0' && bind !== '::' && !bind.startsWith('127.') && bind !== '::1') return bind;
     const auto = firstNonLoopbackAddress(os.networkInterfaces());
     if (auto) return auto;
     const bound = this.config.rsyncAddress;
