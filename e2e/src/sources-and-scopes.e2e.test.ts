@@ -154,6 +154,26 @@ describe('sources', () => {
     assert.equal((await find()).state, 'online');
   });
 
+  it('hostile heartbeats are refused with a 400 naming the field and record nothing', async () => {
+    const source = await tokenClient('source');
+    const base = heartbeat('hostile');
+    const bad: [string, unknown][] = [
+      ['name', { ...base, name: 'evil\nname' }],
+      ['hostname', { ...base, hostname: 'h\u0000' }],
+      ['queueLength', { ...base, targets: [{ ...base.targets[0], queueLength: 1e300 }] }],
+      ['queueLength', { ...base, targets: [{ ...base.targets[0], queueLength: -1 }] }],
+      ['lagMs', { ...base, targets: [{ ...base.targets[0], lagMs: -5 }] }],
+      ['lastSuccessAt', { ...base, targets: [{ ...base.targets[0], lastSuccessAt: 'yesterday' }] }],
+      ['targets', { ...base, targets: Array.from({ length: 101 }, () => base.targets[0]) }],
+    ];
+    for (const [field, body] of bad) {
+      const res = await source.post('/api/v1/sources/heartbeat', body);
+      assert.equal(res.status, 400, `${field}: ${res.status} ${res.text}`);
+      assert.match(res.text, new RegExp(field));
+    }
+    assert.ok(!(await server.admin.get('/api/v1/sources')).body.some((s: any) => s.name.startsWith('evil') || s.name === 'hostile'));
+  });
+
   it('?module= lists the sources pushing into one module, with only that module\'s targets', async () => {
     const source = await tokenClient('source');
     const two = heartbeat('edge-two');

@@ -5,6 +5,7 @@ import { IsNull, Repository } from 'typeorm';
 import type { ApiTokenDto, CreateApiTokenRequest, CreateApiTokenResponse } from '@rsynchub/contracts';
 import { notFound, ValidationFailed } from '../common/errors';
 import { AuthEvents } from './auth-events';
+import { AUDITOR_READ_ONLY } from './auth.guard';
 import { RequestContext } from './auth.service';
 import { ApiTokenEntity } from './entities/api-token.entity';
 import { toApiTokenDto } from './mappers';
@@ -26,10 +27,10 @@ export class ApiTokensService {
   async create(actor: Principal, body: CreateApiTokenRequest, ctx: RequestContext): Promise<CreateApiTokenResponse> {
     const scope = body.scope ?? 'admin';
     const sourceName = body.sourceName?.trim() || null;
-    // A token never grants more than the credential creating it: auditors (and read tokens) mint read tokens only.
-    if ((actor.role !== 'admin' || (actor.scope !== undefined && actor.scope !== 'admin')) && scope !== 'read') {
-      throw new ForbiddenException(`this account or token may only create tokens with scope "read"`);
-    }
+    // A token never grants more than the credential creating it: auditors mint read tokens only. (Read and source
+    // tokens never get here: the guard refuses their POSTs.)
+    if (actor.role !== 'admin' && scope !== 'read') throw new ForbiddenException(AUDITOR_READ_ONLY);
+    if (actor.scope !== undefined && actor.scope !== 'admin') throw new ForbiddenException('only an admin-scoped token or a login session may create tokens');
     if (sourceName !== null && scope !== 'source') {
       throw new ValidationFailed([{ field: 'sourceName', message: 'is allowed only with scope "source"' }]);
     }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { Inject, Injectable } from '@nestjs/common';
+import { HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
 import type { TestConnectionRequest, TestConnectionResult } from '@rsynchub/contracts';
 import { ValidationFailed } from '../common/errors';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
@@ -9,6 +9,8 @@ import { RsyncUsersService } from '../rsync-users/rsync-users.service';
 import { classifyRsyncFailure } from './classify-rsync-failure';
 
 const RUN_TIMEOUT_MS = 30_000;
+/** Tests running at once; more get 429 (each one is an rsync process and a daemon connection). */
+export const MAX_CONCURRENT_TESTS = 4;
 const MAX_OUTPUT = 64 * 1024;
 
 /** Address the server's own client dials: the daemon's bind address, or loopback when it listens on all of them. */
@@ -32,7 +34,21 @@ export class ConnectionTestService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
+  private running = 0;
+
   async test(moduleName: string, req: TestConnectionRequest): Promise<TestConnectionResult> {
+    if (this.running >= MAX_CONCURRENT_TESTS) {
+      throw new HttpException(`${MAX_CONCURRENT_TESTS} connection tests are already running; try again in a moment`, HttpStatus.TOO_MANY_REQUESTS);
+    }
+    this.running++;
+    try {
+      return await this.testNow(moduleName, req);
+    } finally {
+      this.running--;
+    }
+  }
+
+  private async testNow(moduleName: string, req: TestConnectionRequest): Promise<TestConnectionResult> {
     const module = await this.modules.get(moduleName); // 404 for an unknown module
     const user = req.user === undefined || req.user === null || req.user === '' ? null : req.user;
     let password = '';

@@ -1,8 +1,8 @@
-import { Body, Controller, ForbiddenException, Get, HttpCode, Inject, Injectable, Module, Post, Query, Req } from '@nestjs/common';
+import { Body, ConflictException, Controller, ForbiddenException, Get, HttpCode, Inject, Injectable, Module, Post, Query, Req } from '@nestjs/common';
 import { ApiProperty, ApiTags } from '@nestjs/swagger';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsInt, IsOptional, IsString, Length, Max, Min, ValidateNested } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsInt, IsISO8601, IsOptional, IsString, Length, Matches, Max, Min, ValidateNested } from 'class-validator';
 import type { Request } from 'express';
 import { DataSource } from 'typeorm';
 import type { SourceDto, SourceHeartbeatRequest, SourceTargetStatus } from '@rsynchub/contracts';
@@ -13,20 +13,26 @@ import { DbWriteQueue } from '../database/db-write-queue';
 import { LiveEventsHub } from '../events/live-events.hub';
 import { lagSeconds, sourceState } from './source-state';
 
+/** Queue lengths and lags beyond this are not real (lag: ~31 years in ms); it keeps sums finite. */
+const MAX_COUNT = 1e12;
+const NO_CONTROL_CHARS = /^[^\x00-\x1f\x7f]*$/;
+/** Distinct source names kept; a new name beyond this is refused, so a leaked source token cannot flood the table. */
+export const MAX_SOURCES = 10_000;
+
 class SourceTargetBody implements SourceTargetStatus {
   @ApiProperty() @IsString() @Length(1, 255) host!: string;
   @ApiProperty() @IsInt() @Min(1) @Max(65535) port!: number;
   @ApiProperty() @IsString() @Length(1, 64) module!: string;
-  @ApiProperty() @IsInt() @Min(0) queueLength!: number;
-  @ApiProperty({ nullable: true, type: Number }) @IsOptional() @IsInt() lagMs!: number | null;
-  @ApiProperty({ nullable: true, type: String }) @IsOptional() @IsString() lastSuccessAt!: string | null;
+  @ApiProperty() @IsInt() @Min(0) @Max(MAX_COUNT) queueLength!: number;
+  @ApiProperty({ nullable: true, type: Number }) @IsOptional() @IsInt() @Min(0) @Max(MAX_COUNT) lagMs!: number | null;
+  @ApiProperty({ nullable: true, type: String }) @IsOptional() @IsISO8601({ strict: true }) lastSuccessAt!: string | null;
   @ApiProperty({ nullable: true, type: String }) @IsOptional() @IsString() @Length(0, 2000) lastError!: string | null;
 }
 
 class HeartbeatBody implements SourceHeartbeatRequest {
-  @ApiProperty() @IsString() @Length(1, 128) name!: string;
-  @ApiProperty() @IsString() @Length(1, 255) hostname!: string;
-  @ApiProperty() @IsString() @Length(1, 64) version!: string;
+  @ApiProperty() @IsString() @Length(1, 128) @Matches(NO_CONTROL_CHARS, { message: 'name must not contain control characters' }) name!: string;
+  @ApiProperty() @IsString() @Length(1, 255) @Matches(NO_CONTROL_CHARS, { message: 'hostname must not contain control characters' }) hostname!: string;
+  @ApiProperty() @IsString() @Length(1, 64) @Matches(NO_CONTROL_CHARS, { message: 'version must not contain control characters' }) version!: string;
   @ApiProperty({ type: [SourceTargetBody] })
   @IsArray() @ArrayMaxSize(100) @ValidateNested({ each: true }) @Type(() => SourceTargetBody)
   targets!: SourceTargetBody[];
@@ -75,14 +81,19 @@ export class SourcesService {
       client_ip: clientIp,
       last_seen_at: new Date().toISOString(),
     };
-    await this.writes.run((em) =>
-      em.query(
+    await this.writes.run(async (em) => {
+      const known = await em.query(`SELECT 1 FROM sources WHERE name = ?`, [row.name]);
+      if (known.length === 0) {
+        const [{ n }] = await em.query(`SELECT COUNT(*) AS n FROM sources`);
+        if (n >= MAX_SOURCES) throw new ConflictException(`too many sources (${MAX_SOURCES}); this server refuses new source names`);
+      }
+      await em.query(
         `INSERT INTO sources (name, hostname, version, targets_json, client_ip, last_seen_at) VALUES (?,?,?,?,?,?)
          ON CONFLICT(name) DO UPDATE SET hostname = excluded.hostname, version = excluded.version, targets_json = excluded.targets_json,
            client_ip = excluded.client_ip, last_seen_at = excluded.last_seen_at`,
         [row.name, row.hostname, row.version, row.targets_json, row.client_ip, row.last_seen_at],
-      ),
-    );
+      );
+    });
     const dto = this.toDto(row, new Date());
     this.hub.publish('source.heartbeat', dto);
     return dto;
