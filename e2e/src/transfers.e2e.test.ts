@@ -264,6 +264,7 @@ describe('audit', () => {
       ['PATCH /api/v1/rsync-users/{name}', () => server.admin.patch('/api/v1/rsync-users/audited', { password: 'audited-secret-88' }), 'rsync-user.password.rotate'],
       ['POST /api/v1/modules', () => server.admin.post('/api/v1/modules', { name: 'aud', path: `${root}/aud`, users: [{ name: 'audited', access: 'ro' }] }), 'module.create'],
       ['PATCH /api/v1/modules/{name}', () => server.admin.patch('/api/v1/modules/aud', { comment: 'changed' }), 'module.update'],
+      ['POST /api/v1/modules/{name}/test-connection', () => server.admin.post('/api/v1/modules/aud/test-connection', { user: 'audited' }), 'module.connection.test'],
       ['DELETE /api/v1/modules/{name}', () => server.admin.delete('/api/v1/modules/aud'), 'module.delete'],
       ['DELETE /api/v1/rsync-users/{name}', () => server.admin.delete('/api/v1/rsync-users/audited'), 'rsync-user.delete'],
       ['PUT /api/v1/daemon/settings', () => server.admin.put('/api/v1/daemon/settings', { motd: 'audited motd' }), 'daemon.settings.update'],

@@ -145,13 +145,16 @@ describe('web console', () => {
       await screenshot(page, 'module-form-suggested-path');
       await page.click(byTestId('module-save'));
       await page.waitForURL(new RegExp(`/modules/${MODULE}$`));
+      // Snippets name the public host (never the browser's localhost): here the automatic, non-loopback default.
+      const host = (await server.admin.get('/api/v1/daemon/settings')).body.publicHostEffective as string;
+      assert.ok(host && !host.startsWith('127.'), host);
       const cmd = await page.innerText(byTestId('snippet-rsync'));
-      assert.equal(cmd.trim(), `rsync -artuz --password-file=/etc/rsync.pass /data/source/ ${USER}@127.0.0.1::${MODULE} --port=${server.rsyncPort}`);
+      assert.equal(cmd.trim(), `rsync -artuz --password-file=/etc/rsync.pass /data/source/ ${USER}@${host}::${MODULE} --port=${server.rsyncPort}`);
       assert.match(await page.innerText(byTestId('snippet-password-file')), /chmod 600 \/etc\/rsync\.pass/);
       const agent = JSON.parse(await page.innerText(byTestId('snippet-agent')));
-      assert.deepEqual(agent.watches[0].remotes[0], { host: '127.0.0.1', port: server.rsyncPort, module: MODULE, user: USER, passwordFile: '/etc/rsync.pass' });
+      assert.deepEqual(agent.watches[0].remotes[0], { host, port: server.rsyncPort, module: MODULE, user: USER, passwordFile: '/etc/rsync.pass' });
       const sersyncXml = await page.innerText(byTestId('snippet-sersync'));
-      assert.match(sersyncXml, new RegExp(`<remote ip="127.0.0.1" name="${MODULE}"/>`));
+      assert.ok(sersyncXml.includes(`<remote ip="${host}" name="${MODULE}"/>`), sersyncXml);
       // What the console offers to copy is what the agent accepts, as is.
       const snippets = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-snippets-'));
       fs.writeFileSync(path.join(snippets, 'agent.json'), JSON.stringify(agent));

@@ -14,8 +14,9 @@ import { SourcesModule } from './sources/sources';
 import { MetricsModule } from './metrics/metrics.controller';
 import { AlertsModule } from './alerts/alerts.module';
 import { BansModule } from './bans/bans.module';
+import { ConnectionTestModule } from './connection-test/connection-test.module';
 
 @Module({
-  imports: [ConfigModule, DatabaseModule, AuthModule, EventsModule, AuditModule, DaemonModule, RsyncUsersModule, ModulesModule, ImportModule, HealthModule, TransfersModule, SourcesModule, MetricsModule, AlertsModule, BansModule],
+  imports: [ConfigModule, DatabaseModule, AuthModule, EventsModule, AuditModule, DaemonModule, RsyncUsersModule, ModulesModule, ImportModule, HealthModule, TransfersModule, SourcesModule, MetricsModule, AlertsModule, BansModule, ConnectionTestModule],
 })
 export class AppModule {}

@@ -89,12 +89,27 @@ export interface ApiTokenDto {
   createdAt: string;
   lastUsedAt: string | null;
   expiresAt: string | null;
+  /** What the token may do; see ApiTokenScope. */
+  scope: ApiTokenScope;
+  /** For a `source` token bound to one source: the only source name it may send heartbeats as. */
+  sourceName: string | null;
 }
+
+/**
+ * `admin`: everything the creating account's role allows (the default). `read`: GET/HEAD routes (incl. `/metrics`)
+ * and the live stream, never admin-only routes. `source`: `POST /sources/heartbeat` only, nothing else.
+ */
+export type ApiTokenScope = 'admin' | 'read' | 'source';
+export const API_TOKEN_SCOPES: readonly ApiTokenScope[] = ['admin', 'read', 'source'];
 
 export interface CreateApiTokenRequest {
   name: string;
   /** Lifetime in days; absent means no expiry. */
   expiresInDays?: number;
+  /** Default `admin`. Auditors may create `read` tokens only. */
+  scope?: ApiTokenScope;
+  /** Only with scope `source`: bind the token to this source name (heartbeats as any other name are refused). */
+  sourceName?: string;
 }
 
 export interface CreateApiTokenResponse {
@@ -222,9 +237,16 @@ export interface DaemonSettingsDto {
   reverseLookup: boolean;
   hostsAllow: string[];
   hostsDeny: string[];
+  /**
+   * Host name or address source machines use to reach this server, used by every connect snippet. Empty means
+   * automatic: `publicHostEffective` is then the server's first non-loopback address.
+   */
+  publicHost?: string;
+  /** Read only: `publicHost`, or the automatic default when it is empty. */
+  publicHostEffective?: string;
 }
 
-export type UpdateDaemonSettingsRequest = Partial<DaemonSettingsDto>;
+export type UpdateDaemonSettingsRequest = Partial<Omit<DaemonSettingsDto, 'publicHostEffective'>>;
 
 /** `GET/PUT /api/v1/daemon/settings`: the settings, and which of them an environment variable pins (not changeable here). */
 export interface DaemonSettingsViewDto extends DaemonSettingsDto {
@@ -578,7 +600,53 @@ export interface SourceHeartbeatRequest {
   targets: SourceTargetStatus[];
 }
 
+/**
+ * `online`: a heartbeat arrived within RSYNCHUB_SOURCE_STALE_SECONDS; `stale`: none for longer than that;
+ * `offline`: none for more than 10x that. Reported queue and lag are only current while `online`.
+ */
+export type SourceState = 'online' | 'stale' | 'offline';
+
+export interface SourceTargetDto extends SourceTargetStatus {
+  /** `lagMs` in whole seconds (rounded up), null when the agent reported none. */
+  lagSeconds: number | null;
+}
+
 export interface SourceDto extends SourceHeartbeatRequest {
+  targets: SourceTargetDto[];
   lastSeenAt: string;
   clientIp: string | null;
+  state: SourceState;
+  /** Seconds since the last heartbeat, when the list was made. */
+  secondsSinceSeen: number;
+  /** The stale threshold in force (RSYNCHUB_SOURCE_STALE_SECONDS); offline is 10x this. */
+  staleAfterSeconds: number;
+  /** Distinct module names of its targets: the modules this source pushes into. */
+  modules: string[];
+  /** Sum of its targets' queue lengths. */
+  queueTotal: number;
+  /** Largest lag over its targets in seconds, null when none reported. */
+  maxLagSeconds: number | null;
+}
+
+/** `POST /modules/:name/test-connection`: a real rsync listing of the module, run by the server against its daemon. */
+export interface TestConnectionRequest {
+  /** Rsync user to log in as; absent for an anonymous module. */
+  user?: string;
+}
+
+export type TestConnectionProblem =
+  | 'auth_failed' | 'unknown_module' | 'host_denied' | 'connection_refused' | 'daemon_not_running' | 'timeout' | 'other';
+
+export interface TestConnectionResult {
+  ok: boolean;
+  /** What was run, without secrets, e.g. `rsync --list-only rsync://backup@127.0.0.1:8873/data/`. */
+  command: string;
+  /** Null when ok. */
+  problem: TestConnectionProblem | null;
+  /** Human explanation of what failed (or of the listing's size on success). */
+  message: string;
+  /** rsync's exit code; null when it did not run. */
+  exitCode: number | null;
+  /** First lines of rsync's output (stderr on failure), for the curious. */
+  output: string;
 }

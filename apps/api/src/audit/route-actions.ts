@@ -18,6 +18,7 @@ export const ROUTE_ACTIONS: Record<string, string | ((body: Record<string, unkno
   'POST /api/v1/modules': 'module.create',
   'PATCH /api/v1/modules/:name': 'module.update',
   'DELETE /api/v1/modules/:name': 'module.delete',
+  'POST /api/v1/modules/:name/test-connection': 'module.connection.test',
   'POST /api/v1/daemon/start': 'daemon.start',
   'POST /api/v1/daemon/stop': 'daemon.stop',
   'POST /api/v1/daemon/restart': 'daemon.restart',

@@ -1,10 +1,11 @@
-import { Injectable } from '@nestjs/common';
+import { ForbiddenException, Injectable } from '@nestjs/common';
 import { DbWriteQueue } from '../database/db-write-queue';
 import { InjectRepository } from '@nestjs/typeorm';
 import { IsNull, Repository } from 'typeorm';
 import type { ApiTokenDto, CreateApiTokenRequest, CreateApiTokenResponse } from '@rsynchub/contracts';
-import { notFound } from '../common/errors';
+import { notFound, ValidationFailed } from '../common/errors';
 import { AuthEvents } from './auth-events';
+import { AUDITOR_READ_ONLY } from './auth.guard';
 import { RequestContext } from './auth.service';
 import { ApiTokenEntity } from './entities/api-token.entity';
 import { toApiTokenDto } from './mappers';
@@ -24,6 +25,15 @@ export class ApiTokensService {
 
   /** The token belongs to (and acts with the role of) the admin creating it. */
   async create(actor: Principal, body: CreateApiTokenRequest, ctx: RequestContext): Promise<CreateApiTokenResponse> {
+    const scope = body.scope ?? 'admin';
+    const sourceName = body.sourceName?.trim() || null;
+    // A token never grants more than the credential creating it: auditors mint read tokens only. (Read and source
+    // tokens never get here: the guard refuses their POSTs.)
+    if (actor.role !== 'admin' && scope !== 'read') throw new ForbiddenException(AUDITOR_READ_ONLY);
+    if (actor.scope !== undefined && actor.scope !== 'admin') throw new ForbiddenException('only an admin-scoped token or a login session may create tokens');
+    if (sourceName !== null && scope !== 'source') {
+      throw new ValidationFailed([{ field: 'sourceName', message: 'is allowed only with scope "source"' }]);
+    }
     const secret = generateSecretToken(API_TOKEN_PREFIX);
     const now = new Date();
     const row = await this.writes.run((em) => em.getRepository(ApiTokenEntity).save(
@@ -36,6 +46,8 @@ export class ApiTokensService {
         lastUsedAt: null,
         expiresAt: body.expiresInDays !== undefined ? new Date(now.getTime() + body.expiresInDays * DAY_MS) : null,
         revokedAt: null,
+        scope,
+        sourceName,
       }),
       { transaction: false },
     ));
@@ -44,7 +56,7 @@ export class ApiTokensService {
       actor: { adminId: actor.adminId, username: actor.username, via: actor.via },
       target: { kind: 'token', id: row.id, name: row.name },
       ip: ctx.ip,
-      after: { name: row.name, prefix: row.prefix, expiresAt: row.expiresAt?.toISOString() ?? null },
+      after: { name: row.name, prefix: row.prefix, expiresAt: row.expiresAt?.toISOString() ?? null, scope: row.scope, sourceName: row.sourceName },
     });
     return { token: toApiTokenDto(row), secret };
   }

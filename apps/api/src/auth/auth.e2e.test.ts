@@ -310,7 +310,7 @@ describe('API tokens', () => {
     assert.equal(list.status, 200);
     assert.ok(!list.text.includes(secret), 'list does not contain the secret');
     const listed = (list.body as { id: number; name: string }[]).find((t) => t.id === token.id);
-    assert.deepEqual(Object.keys(listed ?? {}).sort(), ['adminId', 'createdAt', 'expiresAt', 'id', 'lastUsedAt', 'name', 'prefix']);
+    assert.deepEqual(Object.keys(listed ?? {}).sort(), ['adminId', 'createdAt', 'expiresAt', 'id', 'lastUsedAt', 'name', 'prefix', 'scope', 'sourceName']);
 
     // Stored as SHA-256 hex, the secret itself nowhere in the database files.
     const rows = await sqliteAll<{ token_hash: string; prefix: string }>('SELECT token_hash, prefix FROM api_tokens WHERE id = ?', [token.id]);

@@ -3,13 +3,15 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { AuthService } from './auth.service';
-import { ADMIN_ONLY, ALLOW_AUDITOR, ALLOW_BEFORE_PASSWORD_CHANGE, IS_PUBLIC } from './decorators';
+import { ADMIN_ONLY, ALLOW_AUDITOR, ALLOW_BEFORE_PASSWORD_CHANGE, ALLOW_SOURCE_TOKEN, IS_PUBLIC } from './decorators';
 import { PRINCIPAL_KEY, RequestWithPrincipal } from './principal';
 import { isOriginAllowed } from './secrets';
 
 export const AUTH_REQUIRED = 'authentication required';
 export const AUDITOR_READ_ONLY = 'auditor accounts are read-only';
 export const ADMIN_ROLE_REQUIRED = 'this requires the admin role';
+export const SOURCE_TOKEN_HEARTBEATS_ONLY = 'a source-scoped token may only send heartbeats (POST /api/v1/sources/heartbeat)';
+export const READ_TOKEN_READ_ONLY = 'a read-scoped token may only read (GET routes and /metrics)';
 
 export const PASSWORD_CHANGE_REQUIRED = 'password change required: change your password first (POST /api/v1/auth/password)';
 
@@ -58,6 +60,14 @@ export class AuthGuard implements CanActivate {
     // Enforced here, not only in the console: whoever knows a generated or admin-set password can do nothing else.
     if (principal.mustChangePassword && !this.reflector.getAllAndOverride<boolean>(ALLOW_BEFORE_PASSWORD_CHANGE, targets)) {
       throw new PasswordChangeRequired();
+    }
+
+    // Token scopes narrow what the account's role allows; they never widen it.
+    const allowsSourceToken = this.reflector.getAllAndOverride<boolean>(ALLOW_SOURCE_TOKEN, targets) === true;
+    if (principal.scope === 'source' && !allowsSourceToken) throw new ForbiddenException(SOURCE_TOKEN_HEARTBEATS_ONLY);
+    if (principal.scope === 'read') {
+      if (!isRead) throw new ForbiddenException(READ_TOKEN_READ_ONLY);
+      if (this.reflector.getAllAndOverride<boolean>(ADMIN_ONLY, targets)) throw new ForbiddenException(ADMIN_ROLE_REQUIRED);
     }
 
     if (principal.role === 'admin') return true;

@@ -115,7 +115,7 @@ export class AuthService {
     if (!row.lastUsedAt || now - row.lastUsedAt.getTime() >= TOUCH_INTERVAL_MS) {
       await this.writes.run(() => this.tokens.update({ id: row.id }, { lastUsedAt: new Date(now) }));
     }
-    return { adminId: admin.id, username: admin.username, role: admin.role, via: 'token', credentialId: row.id, mustChangePassword: admin.mustChangePassword };
+    return { adminId: admin.id, username: admin.username, role: admin.role, via: 'token', credentialId: row.id, mustChangePassword: admin.mustChangePassword, scope: row.scope, sourceName: row.sourceName };
   }
 
   /**

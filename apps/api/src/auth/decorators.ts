@@ -17,6 +17,10 @@ export const AllowAuditor = (): MethodDecorator & ClassDecorator => SetMetadata(
 
 /** One of the few routes an account that must change its password may call (the change itself, me, logout). */
 export const AllowBeforePasswordChange = (): MethodDecorator & ClassDecorator => SetMetadata(ALLOW_BEFORE_PASSWORD_CHANGE, true);
+export const ALLOW_SOURCE_TOKEN = 'rsynchub:auth:allowSourceToken';
+
+/** The one kind of route a `source`-scoped API token may call (heartbeats); every other route refuses such tokens. */
+export const AllowSourceToken = (): MethodDecorator & ClassDecorator => SetMetadata(ALLOW_SOURCE_TOKEN, true);
 
 /** The authenticated principal of the request; 401 when there is none (only possible on @Public routes). */
 export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: ExecutionContext): Principal => {

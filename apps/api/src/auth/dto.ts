@@ -14,6 +14,7 @@ import {
   MeResponse,
   UpdateAdminRequest,
 } from '@rsynchub/contracts';
+import { API_TOKEN_SCOPES, type ApiTokenScope } from '@rsynchub/contracts';
 import { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords';
 
 /** Lowercase, starts with a letter or underscore, at most 32 characters (like Unix user names). */
@@ -95,6 +96,17 @@ export class CreateApiTokenRequestBody implements CreateApiTokenRequest {
   @Min(1)
   @Max(3650)
   expiresInDays?: number;
+
+  @ApiPropertyOptional({ enum: API_TOKEN_SCOPES, default: 'admin', description: 'admin: what the creating account may do; read: GET routes and /metrics; source: heartbeats only.' })
+  @IsOptional()
+  @IsIn(API_TOKEN_SCOPES, { message: `scope must be one of: ${API_TOKEN_SCOPES.join(', ')}` })
+  scope?: ApiTokenScope;
+
+  @ApiPropertyOptional({ maxLength: 128, description: 'Only with scope source: the one source name the token may report as.' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[^\x00-\x1f\x7f]{1,128}$/, { message: 'sourceName must be 1-128 characters without control characters' })
+  sourceName?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -131,6 +143,8 @@ export class ApiTokenView implements ApiTokenDto {
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) lastUsedAt!: string | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) expiresAt!: string | null;
+  @ApiProperty({ enum: API_TOKEN_SCOPES }) scope!: ApiTokenScope;
+  @ApiProperty({ nullable: true, type: String }) sourceName!: string | null;
 }
 
 export class CreateApiTokenResponseView implements CreateApiTokenResponse {

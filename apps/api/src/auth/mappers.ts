@@ -26,5 +26,7 @@ export function toApiTokenDto(t: ApiTokenEntity): ApiTokenDto {
     createdAt: t.createdAt.toISOString(),
     lastUsedAt: iso(t.lastUsedAt),
     expiresAt: iso(t.expiresAt),
+    scope: t.scope,
+    sourceName: t.sourceName,
   };
 }

@@ -1,4 +1,4 @@
-import type { AdminRole } from '@rsynchub/contracts';
+import type { AdminRole, ApiTokenScope } from '@rsynchub/contracts';
 
 /** Who a request acts as, once authenticated. Attached to the request by the global AuthGuard. */
 export interface Principal {
@@ -15,6 +15,10 @@ export interface Principal {
    * admin): until then only changing the password, `auth/me` and logout are allowed. Read live like `role`.
    */
   mustChangePassword: boolean;
+  /** For API tokens: what the token may do (absent for login sessions, which act with the full role). */
+  scope?: ApiTokenScope;
+  /** For a `source` token bound to one source: its name. */
+  sourceName?: string | null;
 }
 
 /** Property of the Express request the principal is stored under. */

@@ -37,6 +37,8 @@ export interface AppConfig {
    * proxy addresses makes the login throttle, the audit log and the Secure cookie see the client behind the proxy.
    */
   trustProxy: false | number | string[];
+  /** A source is `stale` after this many seconds without a heartbeat, `offline` after 10x (RSYNCHUB_SOURCE_STALE_SECONDS). */
+  sourceStaleSeconds: number;
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -130,6 +132,7 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
       auditDays: intFromEnv(env, 'RSYNCHUB_AUDIT_RETENTION_DAYS', 0, 0, 36500),
       intervalSeconds: intFromEnv(env, 'RSYNCHUB_RETENTION_INTERVAL_SECONDS', 600, 1, 86_400),
     },
+    sourceStaleSeconds: intFromEnv(env, 'RSYNCHUB_SOURCE_STALE_SECONDS', 90, 1, 86_400),
     allowedOrigins: (env.RSYNCHUB_ALLOWED_ORIGINS || '').split(',').map((o) => o.trim()).filter(Boolean),
     liveReplayEvents: intFromEnv(env, 'RSYNCHUB_LIVE_REPLAY_EVENTS', 50_000, 0, 10_000_000),
     bans: {

@@ -31,6 +31,10 @@ export class DaemonSettingsEntity {
   @Column('text', { name: 'hosts_deny', transformer: jsonArray })
   hostsDeny!: string[];
 
+  /** Host sources use to reach this server, in connect snippets; '' = automatic. */
+  @Column('text', { name: 'public_host', default: '' })
+  publicHost!: string;
+
   @Column('datetime', { name: 'updated_at' })
   updatedAt!: Date;
 }

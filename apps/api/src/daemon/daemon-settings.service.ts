@@ -1,5 +1,6 @@
 import { ConflictException, Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import * as net from 'node:net';
+import * as os from 'node:os';
 import { InjectRepository } from '@nestjs/typeorm';
 import { EntityManager, Repository } from 'typeorm';
 import type { DaemonSettingsDto, DaemonSettingsViewDto, UpdateDaemonSettingsRequest } from '@rsynchub/contracts';
@@ -8,6 +9,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { assertValid, ValidationFailed } from '../common/errors';
 import { DaemonSettingsEntity } from './daemon-settings.entity';
 import { RsyncdConfigWriter } from './rsyncd-config-writer';
+import { firstNonLoopbackAddress, publicHostProblem } from './public-host';
 
 function toDto(e: DaemonSettingsEntity): DaemonSettingsDto {
   return {
@@ -19,6 +21,7 @@ function toDto(e: DaemonSettingsEntity): DaemonSettingsDto {
     reverseLookup: e.reverseLookup,
     hostsAllow: e.hostsAllow,
     hostsDeny: e.hostsDeny,
+    publicHost: e.publicHost ?? '',
   };
 }
 
@@ -46,6 +49,7 @@ export class DaemonSettingsService implements OnModuleInit {
         reverseLookup: false,
         hostsAllow: [],
         hostsDeny: [],
+        publicHost: '',
         updatedAt: new Date(),
       });
       return;
@@ -74,10 +78,35 @@ export class DaemonSettingsService implements OnModuleInit {
   }
 
   async view(): Promise<DaemonSettingsViewDto> {
-    return { ...(await this.load()), pinnedByEnvironment: this.pinnedByEnvironment() };
+    const s = await this.load();
+    return { ...s, publicHostEffective: this.effectivePublicHost(s.publicHost ?? ''), pinnedByEnvironment: this.pinnedByEnvironment() };
+  }
+
+  /** The settings plus `publicHostEffective`: the host every connect snippet should use. */
+  async loadWithPublicHost(): Promise<DaemonSettingsDto> {
+    const s = await this.load();
+    return { ...s, publicHostEffective: this.effectivePublicHost(s.publicHost ?? '') };
+  }
+
+  /**
+   * `publicHost` when set; else the daemon's bind address when that is one specific non-loopback address (the only
+   * one it answers on); else the first non-loopback address of this machine (loopback only as a last resort).
+   */
+  effectivePublicHost(publicHost: string): string {
+    if (publicHost) return publicHost;
+    const bind = this.config.rsyncAddress;
+    if (bind !== '0.0.0.0' && bind !== '::' && !bind.startsWith('127.') && bind !== '::1') return bind;
+    const auto = firstNonLoopbackAddress(os.networkInterfaces());
+    if (auto) return auto;
+    const bound = this.config.rsyncAddress;
+    return bound !== '0.0.0.0' && bound !== '::' ? bound : '127.0.0.1';
   }
 
   async update(patch: UpdateDaemonSettingsRequest): Promise<{ before: DaemonSettingsDto; after: DaemonSettingsDto }> {
+    if (patch.publicHost !== undefined) {
+      const problem = typeof patch.publicHost === 'string' ? publicHostProblem(patch.publicHost) : 'must be a string (empty for automatic)';
+      if (problem) throw new ValidationFailed([{ field: 'publicHost', message: problem }]);
+    }
     const current = await this.load();
     const next = { ...current, ...patch };
     assertValid(validateDaemonSettings(next));

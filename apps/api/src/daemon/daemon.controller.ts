@@ -47,7 +47,7 @@ export class DaemonController {
   async updateSettings(@Body() body: UpdateDaemonSettingsBody, @Req() req: Request): Promise<DaemonSettingsViewDto> {
     const change = await this.settings.update(body);
     setAuditChange(req, { ...change, target: 'daemon' });
-    return { ...change.after, pinnedByEnvironment: this.settings.pinnedByEnvironment() };
+    return { ...change.after, publicHostEffective: this.settings.effectivePublicHost(change.after.publicHost ?? ''), pinnedByEnvironment: this.settings.pinnedByEnvironment() };
   }
 
   @Get('config')

@@ -26,6 +26,9 @@ export class UpdateDaemonSettingsBody implements UpdateDaemonSettingsRequest {
 
   @ApiPropertyOptional({ type: [String], description: 'Default hosts deny (IP or CIDR)' })
   @IsOptional() @IsArray() @IsString({ each: true }) hostsDeny?: string[];
+
+  @ApiPropertyOptional({ description: 'Host name or IP sources use to reach this server (connect snippets); empty = automatic' })
+  @IsOptional() @IsString() publicHost?: string;
 }
 
 export class DaemonSettingsView implements DaemonSettingsDto {
@@ -37,6 +40,8 @@ export class DaemonSettingsView implements DaemonSettingsDto {
   @ApiProperty() reverseLookup!: boolean;
   @ApiProperty({ type: [String] }) hostsAllow!: string[];
   @ApiProperty({ type: [String] }) hostsDeny!: string[];
+  @ApiProperty({ description: "Set value; '' = automatic" }) publicHost!: string;
+  @ApiProperty({ description: 'publicHost, or the automatic default (first non-loopback address)' }) publicHostEffective!: string;
 }
 
 export class DaemonStatusView implements DaemonStatusDto {

@@ -77,7 +77,13 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
       this.auth
         .authenticate({ cookieHeader: info.req.headers.cookie, authorization: info.req.headers.authorization })
         .then((principal) =>
-          !principal ? done(false, 401, 'authentication required') : principal.mustChangePassword ? done(false, 403, 'password change required') : done(true),
+          !principal
+            ? done(false, 401, 'authentication required')
+            : principal.mustChangePassword
+              ? done(false, 403, 'password change required')
+              : principal.scope === 'source'
+                ? done(false, 403, 'a source-scoped token may only send heartbeats')
+                : done(true),
         )
         .catch(() => done(false, 500, 'authentication failed'));
     };

@@ -183,6 +183,15 @@ export class RsyncUsersService implements OnModuleInit {
     if (issue) issues.push({ field: 'comment', message: issue });
   }
 
+  /**
+   * The user's password in clear, for the server's own rsync client (connection test) only; null for an unknown
+   * user. Never put it in a response, log or audit entry.
+   */
+  async passwordOf(name: string): Promise<string | null> {
+    const entity = await this.users.findOneBy({ name });
+    return entity ? this.box.decrypt(entity.passwordEncrypted) : null;
+  }
+
   private async findOrFail(em: EntityManager, name: string): Promise<RsyncUserEntity> {
     const entity = await em.getRepository(RsyncUserEntity).findOneBy({ name });
     if (!entity) throw notFound('rsync user', name);

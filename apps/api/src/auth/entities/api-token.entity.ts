@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import type { ApiTokenScope } from '@rsynchub/contracts';
 
 /** Table `api_tokens`: long-lived bearer tokens for scripts, addressed by the SHA-256 of the token. */
 @Entity({ name: 'api_tokens' })
@@ -30,4 +31,12 @@ export class ApiTokenEntity {
 
   @Column({ type: 'datetime', name: 'revoked_at', nullable: true })
   revokedAt!: Date | null;
+
+  /** admin | read | source (see ApiTokenScope). */
+  @Column({ type: 'text', default: 'admin' })
+  scope!: ApiTokenScope;
+
+  /** A `source` token bound to one source name; null = any source. */
+  @Column({ type: 'text', name: 'source_name', nullable: true })
+  sourceName!: string | null;
 }

@@ -38,6 +38,7 @@ import {
   type UpdateModuleRequest,
   type UpdateRsyncUserRequest, type ModuleActivityDto
 } from '@rsynchub/contracts';
+import type { TestConnectionRequest, TestConnectionResult } from '@rsynchub/contracts';
 import { toApiError } from './api-error';
 import { queryString } from './format';
 
@@ -175,7 +176,10 @@ export class ApiService {
   stats() {
     return this.call<StatsDto>('GET', 'stats');
   }
-  sources() {
-    return this.call<SourceDto[]>('GET', 'sources');
+  sources(module?: string) {
+    return this.call<SourceDto[]>('GET', 'sources', undefined, module ? { module } : {});
+  }
+  testConnection(module: string, body: TestConnectionRequest) {
+    return this.call<TestConnectionResult>('POST', `modules/${encodeURIComponent(module)}/test-connection`, body);
   }
 }

@@ -24,6 +24,7 @@ const NAV: NavItem[] = [
   { path: '/modules', label: 'Modules' },
   { path: '/users', label: 'Rsync users' },
   { path: '/import', label: 'Import', adminOnly: true },
+  { path: '/sources', label: 'Sources' },
   { path: '/daemon', label: 'Daemon' },
   { path: '/transfers', label: 'Transfers' },
   { path: '/alerts', label: 'Alerts' },

@@ -6,7 +6,7 @@ import { MatButtonModule } from '@angular/material/button';
 import { MatProgressBarModule } from '@angular/material/progress-bar';
 import { MatDialog } from '@angular/material/dialog';
 import { firstValueFrom } from 'rxjs';
-import { ADMIN_ROLES, type AdminDto, type AdminRole, type ApiTokenDto } from '@rsynchub/contracts';
+import { ADMIN_ROLES, type AdminDto, type AdminRole, type ApiTokenDto, type ApiTokenScope } from '@rsynchub/contracts';
 import { ApiService } from '../../core/api.service';
 import { AuthService } from '../../core/auth.service';
 import type { ApiError } from '../../core/api-error';
@@ -43,6 +43,8 @@ export class AdminsPage implements OnInit {
   readonly tokenForm = this.fb.group({
     name: ['', [Validators.required, Validators.maxLength(64)]],
     expiresInDays: [''],
+    scope: ['admin' as ApiTokenScope],
+    sourceName: [''],
   });
 
   ngOnInit(): void {
@@ -109,7 +111,11 @@ export class AdminsPage implements OnInit {
     const v = this.tokenForm.getRawValue();
     try {
       const days = Number(v.expiresInDays);
-      const res = await this.api.createToken({ name: v.name, ...(v.expiresInDays && days > 0 ? { expiresInDays: days } : {}) });
+      const scope = v.scope ?? 'admin';
+      const sourceName = scope === 'source' ? (v.sourceName ?? '').trim() : '';
+      const res = await this.api.createToken({
+        name: v.name!, scope, ...(sourceName ? { sourceName } : {}), ...(v.expiresInDays && days > 0 ? { expiresInDays: days } : {}),
+      });
       this.secret.set({ name: res.token.name, secret: res.secret });
       if (formDir) formDir.resetForm();
       else this.tokenForm.reset();

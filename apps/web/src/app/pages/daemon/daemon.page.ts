@@ -44,7 +44,10 @@ export class DaemonPage implements OnInit {
     reverseLookup: [false],
     hostsAllow: [''],
     hostsDeny: [''],
+    publicHost: [''],
   });
+  /** What connect snippets use now: publicHost, or the server's automatic default. */
+  readonly publicHostEffective = signal<string | null>(null);
 
   ngOnInit(): void {
     void this.load();
@@ -67,12 +70,13 @@ export class DaemonPage implements OnInit {
 
   private fill(s: DaemonSettingsViewDto): void {
     const { pinnedByEnvironment, ...settings } = s;
-    this.form.reset({ ...settings, hostsAllow: s.hostsAllow.join('\n'), hostsDeny: s.hostsDeny.join('\n') });
+    this.form.reset({ ...settings, publicHost: s.publicHost ?? '', hostsAllow: s.hostsAllow.join('\n'), hostsDeny: s.hostsDeny.join('\n') });
     this.pinned.set(pinnedByEnvironment ?? {});
     for (const f of ['port', 'address'] as const) {
       if (this.pinned()[f]) this.form.controls[f].disable();
       else if (this.auth.canEdit()) this.form.controls[f].enable();
     }
+    this.publicHostEffective.set(s.publicHostEffective ?? null);
   }
 
   async save(): Promise<void> {

@@ -1,4 +1,4 @@
-import { agentConfig, passwordFileCommand, rsyncCommand, sersyncConfXml, shellQuote, type ConnectTarget } from './connect-snippets';
+import { agentConfig, agentTokenFileCommand, passwordFileCommand, rsyncCommand, rsyncPullCommand, sersyncConfXml, shellQuote, type ConnectTarget } from './connect-snippets';
 
 const target: ConnectTarget = { host: 'hub.example', port: 8730, module: 'myhub1', user: 'admin1', source: '/home/user1/source', hubUrl: 'https://hub.example' };
 
@@ -52,5 +52,17 @@ describe('connect snippets', () => {
     expect(xml).toContain('<auth start="true" users="admin1" passwordfile="/etc/rsync.pass"/>');
     expect(xml).toContain('<userDefinedPort start="true" port="8730"/>');
     expect(sersyncConfXml({ ...target, port: 873 })).toContain('<userDefinedPort start="false" port="873"/>');
+  });
+});
+
+describe('connect snippets for read-only modules and the agent token', () => {
+  it('pulls from a read-only module instead of pushing into it', () => {
+    expect(rsyncPullCommand(target)).toBe('rsync -artuz --password-file=/etc/rsync.pass admin1@hub.example::myhub1/ /home/user1/source/ --port=8730');
+    expect(rsyncPullCommand({ ...target, user: null, source: '/srv/copy' })).toBe('rsync -artuz hub.example::myhub1/ /srv/copy/ --port=8730');
+  });
+
+  it('stores the source token in a 0600 file the agent config points at', () => {
+    expect(agentTokenFileCommand('rht_abc')).toBe("echo 'rht_abc' > /etc/rsynchub-agent.token && chmod 600 /etc/rsynchub-agent.token");
+    expect(JSON.parse(agentConfig(target)).heartbeat.tokenFile).toBe('/etc/rsynchub-agent.token');
   });
 });

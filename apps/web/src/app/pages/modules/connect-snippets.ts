@@ -10,6 +10,8 @@ export interface ConnectTarget {
   passwordFile?: string;
   /** The hub's URL, for the agent's heartbeat. */
   hubUrl?: string;
+  /** The agent's source name (must match a source token bound to a name). */
+  agentName?: string;
 }
 
 export const DEFAULT_PASSWORD_FILE = '/etc/rsync.pass';
@@ -35,6 +37,22 @@ export function rsyncCommand(t: ConnectTarget): string {
   return `rsync -artuz${pw} ${shellQuote(sourceDir(t.source))} ${shellQuote(remote(t))} --port=${t.port}`;
 }
 
+/**
+ * For a read-only module: `rsync -artuz --password-file=/etc/rsync.pass USER@HOST::MODULE/ DEST/ --port=PORT`
+ * (a push would be refused by the daemon, so the panel offers the pull instead).
+ */
+export function rsyncPullCommand(t: ConnectTarget): string {
+  const pw = t.user ? ` --password-file=${shellQuote(t.passwordFile ?? DEFAULT_PASSWORD_FILE)}` : '';
+  return `rsync -artuz${pw} ${shellQuote(`${remote(t)}/`)} ${shellQuote(sourceDir(t.source))} --port=${t.port}`;
+}
+
+/** The agent's 0600 token file holding a `source`-scoped API token (it can only send heartbeats, but still is a secret). */
+export function agentTokenFileCommand(token = 'TOKEN', file = DEFAULT_AGENT_TOKEN_FILE): string {
+  return `echo '${token.replace(/'/g, `'\\''`)}' > ${shellQuote(file)} && chmod 600 ${shellQuote(file)}`;
+}
+
+export const DEFAULT_AGENT_TOKEN_FILE = '/etc/rsynchub-agent.token';
+
 /** The 0600 password file rsync insists on (it refuses a file others can read). */
 export function passwordFileCommand(password = 'PASSWORD', file = DEFAULT_PASSWORD_FILE): string {
   return `echo '${password.replace(/'/g, `'\\''`)}' > ${shellQuote(file)} && chmod 600 ${shellQuote(file)}`;
@@ -48,6 +66,7 @@ export function agentConfig(t: ConnectTarget): string {
     remoteCfg['passwordFile'] = t.passwordFile ?? DEFAULT_PASSWORD_FILE;
   }
   const cfg: Record<string, unknown> = {
+    ...(t.agentName ? { name: t.agentName } : {}),
     watches: [
       {
         path: sourceDir(t.source).replace(/\/$/, '') || '/',
@@ -59,7 +78,7 @@ export function agentConfig(t: ConnectTarget): string {
     ],
     fullSync: { onStart: true, intervalSec: 0 },
   };
-  if (t.hubUrl) cfg['heartbeat'] = { url: t.hubUrl, tokenFile: '/etc/rsynchub-agent.token', intervalSec: 30 };
+  if (t.hubUrl) cfg['heartbeat'] = { url: t.hubUrl, tokenFile: DEFAULT_AGENT_TOKEN_FILE, intervalSec: 30 };
   return JSON.stringify(cfg, null, 2);
 }
 

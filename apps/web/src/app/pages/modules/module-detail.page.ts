@@ -6,7 +6,7 @@ import { MatFormFieldModule } from '@angular/material/form-field';
 import { MatInputModule } from '@angular/material/input';
 import { MatProgressBarModule } from '@angular/material/progress-bar';
 import { MatDialog } from '@angular/material/dialog';
-import type { DaemonStatusDto, ModuleDto, TransferSessionDto } from '@rsynchub/contracts';
+import type { DaemonStatusDto, ModuleDto, SourceDto, TestConnectionResult, TransferSessionDto } from '@rsynchub/contracts';
 import { ApiService } from '../../core/api.service';
 import { confirmModuleDelete } from './confirm-module-delete';
 import { AuthService } from '../../core/auth.service';
@@ -15,7 +15,8 @@ import { formatBytes, formatTime } from '../../core/format';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
 import { CopyBlockComponent } from '../../shared/copy-block.component';
 import { accessLabel } from './modules.page';
-import { agentConfig, passwordFileCommand, rsyncCommand, sersyncConfXml, type ConnectTarget } from './connect-snippets';
+import { agentConfig, agentTokenFileCommand, passwordFileCommand, rsyncCommand, rsyncPullCommand, sersyncConfXml, type ConnectTarget } from './connect-snippets';
+import { formatAge, formatLag } from '../sources/source-format';
 
 @Component({
   selector: 'rh-module-detail-page',
@@ -37,6 +38,17 @@ export class ModuleDetailPage implements OnInit {
   readonly error = signal<ApiError | null>(null);
   readonly user = signal<string | null>(null);
   readonly source = signal('/data/source');
+  /** Host sources use to reach this server (daemon settings' publicHost, or its automatic default). */
+  readonly publicHost = signal<string | null>(null);
+  readonly agentName = signal('');
+  readonly sourceToken = signal<string | null>(null);
+  readonly sourceTokenError = signal<ApiError | null>(null);
+  readonly testing = signal(false);
+  readonly testResult = signal<TestConnectionResult | null>(null);
+  readonly testError = signal<ApiError | null>(null);
+  readonly moduleSources = signal<SourceDto[] | null>(null);
+  readonly fmtAge = formatAge;
+  readonly fmtLag = formatLag;
   readonly fmtBytes = formatBytes;
   readonly fmtTime = formatTime;
   readonly access = accessLabel;
@@ -45,29 +57,40 @@ export class ModuleDetailPage implements OnInit {
     const m = this.module();
     if (!m) return null;
     return {
-      host: location.hostname,
+      // Never the browser's own host name: "localhost" in a snippet would push into the source machine itself.
+      host: this.publicHost() ?? location.hostname,
       port: this.daemon()?.port ?? 873,
       module: m.name,
       user: this.user(),
       source: this.source(),
       hubUrl: location.origin,
+      agentName: this.agentName().trim() || undefined,
     };
   });
-  readonly command = computed(() => (this.target() ? rsyncCommand(this.target()!) : ''));
+  /** Read-only modules refuse pushes: they get the pull command. */
+  readonly pulls = computed(() => this.module()?.readOnly === true);
+  readonly command = computed(() => (this.target() ? (this.pulls() ? rsyncPullCommand(this.target()!) : rsyncCommand(this.target()!)) : ''));
+  readonly tokenFile = computed(() => agentTokenFileCommand(this.sourceToken() ?? 'TOKEN'));
   readonly pwFile = computed(() => passwordFileCommand());
   readonly agent = computed(() => (this.target() ? agentConfig(this.target()!) : ''));
   readonly sersync = computed(() => (this.target() ? sersyncConfXml(this.target()!) : ''));
 
   ngOnInit(): void {
     void this.load();
+    void this.loadSources();
   }
 
   async load(): Promise<void> {
     this.loading.set(true);
     try {
-      const [m, d] = await Promise.all([this.api.module(this.name()), this.api.daemon().catch(() => null)]);
+      const [m, d, settings] = await Promise.all([
+        this.api.module(this.name()),
+        this.api.daemon().catch(() => null),
+        this.api.daemonSettings().catch(() => null),
+      ]);
       this.module.set(m);
       this.daemon.set(d);
+      this.publicHost.set(settings?.publicHostEffective || settings?.publicHost || null);
       const rw = m.users.find((u) => u.access === 'rw') ?? m.users[0];
       this.user.set(rw?.name ?? null);
     } catch (err) {
@@ -81,6 +104,40 @@ export class ModuleDetailPage implements OnInit {
     } catch (err) {
       this.sessionsError.set((err as ApiError).status === 404 ? 'Transfer history is not available on this server yet.' : (err as ApiError).message);
       this.sessions.set([]);
+    }
+  }
+
+  async loadSources(): Promise<void> {
+    try {
+      this.moduleSources.set(await this.api.sources(this.name()));
+    } catch {
+      this.moduleSources.set([]);
+    }
+  }
+
+  /** Runs a real rsync listing of this module on the server, as the chosen user. */
+  async testConnection(): Promise<void> {
+    this.testing.set(true);
+    this.testResult.set(null);
+    this.testError.set(null);
+    try {
+      this.testResult.set(await this.api.testConnection(this.name(), this.user() ? { user: this.user()! } : {}));
+    } catch (err) {
+      this.testError.set(err as ApiError);
+    } finally {
+      this.testing.set(false);
+    }
+  }
+
+  /** A `source`-scoped token for the agent: it can send heartbeats and nothing else. */
+  async createSourceToken(): Promise<void> {
+    this.sourceTokenError.set(null);
+    const sourceName = this.agentName().trim();
+    try {
+      const res = await this.api.createToken({ name: `agent ${sourceName || 'for ' + this.name()}`.slice(0, 100), scope: 'source', ...(sourceName ? { sourceName } : {}) });
+      this.sourceToken.set(res.secret);
+    } catch (err) {
+      this.sourceTokenError.set(err as ApiError);
     }
   }
 
