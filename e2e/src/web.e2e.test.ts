@@ -123,7 +123,8 @@ describe('web console', () => {
       // Valid to the client, refused by the server (outside the module roots): the server's words appear under the field.
       await page.fill(byTestId('module-name'), MODULE);
       await page.fill(byTestId('module-path'), '/etc/not-a-module-root');
-      await page.click(byTestId('grant-add'));
+      // Safe by default: the form starts with a grant for an existing user, never with an anonymous module.
+      assert.equal(await page.inputValue(byTestId('grant-user-0')), USER);
       await page.selectOption(byTestId('grant-user-0'), USER);
       await page.selectOption(byTestId('grant-access-0'), 'rw');
       await page.click(byTestId('module-save'));
@@ -139,7 +140,6 @@ describe('web console', () => {
       await page.fill(byTestId('module-name'), MODULE);
       const suggested = path.join(server.storageRoot, MODULE);
       await waitFor('the path to be prefilled from the storage root', async () => (await page.inputValue(byTestId('module-path'))) === suggested);
-      await page.click(byTestId('grant-add'));
       await page.selectOption(byTestId('grant-user-0'), USER);
       await page.selectOption(byTestId('grant-access-0'), 'rw');
       await screenshot(page, 'module-form-suggested-path');

@@ -18,6 +18,7 @@ import { auditEntryFor } from './audit/audit.interceptor';
 import { AdminsService } from './auth/admins.service';
 import { AuthService } from './auth/auth.service';
 import { RefusalLimiter } from './common/refusal-limiter';
+import { rejectDeepJson } from './common/json-depth';
 
 function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((e) => {
@@ -37,7 +38,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<INestAp
     logger: options.logger ?? ['log', 'warn', 'error'],
     bodyParser: true,
   });
-  app.useBodyParser('json', { limit: '2mb' });
+  app.useBodyParser('json', { limit: '2mb', verify: rejectDeepJson });
   app.set('trust proxy', false);
   app.disable('x-powered-by');
   app.use(cookieParser());
