@@ -316,7 +316,14 @@ describe('web console', () => {
 
   test('deleting a granted rsync user is refused with an offer to remove the grants', () =>
     step(async () => {
-      const created = await server.admin.post('/api/v1/modules', { name: 'granted', path: path.join(server.storageRoot, 'granted'), users: [{ name: USER, access: 'ro' }] });
+      // A second user keeps the module password-protected once USER's grant is removed (removing a module's last
+      // grant is refused: the module would become open to anyone).
+      assert.equal((await server.admin.post('/api/v1/rsync-users', { name: 'webkeeper', password: 'webkeeper-9f2c41d7a3b8' })).status, 201);
+      const created = await server.admin.post('/api/v1/modules', {
+        name: 'granted',
+        path: path.join(server.storageRoot, 'granted'),
+        users: [{ name: USER, access: 'ro' }, { name: 'webkeeper', access: 'ro' }],
+      });
       assert.equal(created.status, 201, created.text);
       await page.goto(url('/users'));
       await page.click(byTestId(`rsync-user-delete-${USER}`));
