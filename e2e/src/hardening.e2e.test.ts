@@ -23,7 +23,8 @@ after(async () => {
 describe('purge', () => {
   test('a purge whose path now leads outside the roots through a symlink is refused, and nothing changes', async () => {
     const root = server.storageRoot;
-    assert.equal((await server.admin.post('/api/v1/modules', { name: 'inner', path: `${root}/x/y/inner` })).status, 201);
+    assert.equal((await server.admin.post('/api/v1/rsync-users', { name: 'purger', password: 'purger-password-7f3a9c2e' })).status, 201);
+    assert.equal((await server.admin.post('/api/v1/modules', { name: 'inner', path: `${root}/x/y/inner`, users: [{ name: 'purger', access: 'rw' }] })).status, 201);
     // A writer into the storage swaps a parent directory for a link to somewhere else.
     const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-outside-'));
     fs.mkdirSync(path.join(outside, 'inner'));
@@ -108,7 +109,8 @@ describe('without rsync', () => {
       assert.notEqual(st.state, 'running');
       assert.match(st.lastError, /install rsync >= 3\.5\.0/);
       assert.equal((await bare.admin.get('/api/v1/modules')).status, 200);
-      const refused = await bare.admin.post('/api/v1/modules', { name: 'm', path: `${bare.storageRoot}/m` });
+      // Explicitly anonymous so the request is valid on its own: without rsync even an rsync user cannot be created.
+      const refused = await bare.admin.post('/api/v1/modules', { name: 'm', path: `${bare.storageRoot}/m`, anonymous: 'read-write' });
       assert.equal(refused.status, 400, 'no change can be proven without rsync');
     } finally {
       await bare.stop();

@@ -131,7 +131,7 @@ describe('the seed flow over REST', () => {
 
   test('delete with ?purge=true removes the data too', async () => {
     const p = path.join(server.storageRoot, 'scratch');
-    assert.equal((await server.admin.post('/api/v1/modules', { name: 'scratch', path: p })).status, 201);
+    assert.equal((await server.admin.post('/api/v1/modules', { name: 'scratch', path: p, users: [{ name: 'admin1', access: 'rw' }] })).status, 201);
     fs.writeFileSync(path.join(p, 'x'), 'x');
     const del = await server.admin.delete('/api/v1/modules/scratch?purge=true');
     assert.deepEqual(del.body, { name: 'scratch', purged: true });
@@ -158,7 +158,8 @@ describe('hostile input changes nothing', () => {
     { what: 'a NEL control char', method: 'POST', url: '/api/v1/modules', body: (r) => ({ name: 'h1', path: `${r}/h1`, comment: 'a\u0085b' }) },
     { what: 'a right-to-left override', method: 'POST', url: '/api/v1/modules', body: (r) => ({ name: 'h1', path: `${r}/h1`, comment: 'a\u202Eb' }) },
     { what: 'leading space', method: 'POST', url: '/api/v1/modules', body: (r) => ({ name: 'h1', path: `${r}/h1`, comment: ' lead' }) },
-    { what: 'a hostname in hosts allow', method: 'POST', url: '/api/v1/modules', body: (r) => ({ name: 'h1', path: `${r}/h1`, hostsAllow: ['evil.example'] }) },
+    { what: 'a config line smuggled into hosts allow', method: 'POST', url: '/api/v1/modules', body: (r) => ({ name: 'h1', path: `${r}/h1`, hostsAllow: ['evil.example\nread only = no'] }) },
+    { what: 'a list separator inside a hosts entry', method: 'POST', url: '/api/v1/modules', body: (r) => ({ name: 'h1', path: `${r}/h1`, hostsAllow: ['10.0.0.1 *'] }) },
     { what: 'a bad CIDR', method: 'POST', url: '/api/v1/modules', body: (r) => ({ name: 'h1', path: `${r}/h1`, hostsDeny: ['10.0.0.0/33'] }) },
     { what: 'a space inside an exclude', method: 'POST', url: '/api/v1/modules', body: (r) => ({ name: 'h1', path: `${r}/h1`, excludes: ['a b'] }) },
     { what: 'an unknown user in a grant', method: 'POST', url: '/api/v1/modules', body: (r) => ({ name: 'h1', path: `${r}/h1`, users: [{ name: 'ghost', access: 'rw' }] }) },
@@ -192,7 +193,10 @@ describe('hostile input changes nothing', () => {
     test(`${c.what} -> 400 or 409, both files byte-identical`, async () => {
       const before = generatedFiles();
       const modulesBefore = (await server.admin.get('/api/v1/modules')).text;
-      const res = await server.admin.request(c.method, c.url, c.body(server.storageRoot));
+      const body = c.body(server.storageRoot) as Record<string, unknown>;
+      // Each case is about one rule: a module is otherwise valid, i.e. it grants a user (modules need one).
+      if (c.method === 'POST' && c.url === '/api/v1/modules' && !('users' in body)) body.users = [{ name: 'keeper', access: 'rw' }];
+      const res = await server.admin.request(c.method, c.url, body);
       assert.ok(res.status === 400 || res.status === 409, `${res.status} ${res.text}`);
       assert.equal(typeof res.body.message, 'string');
       assert.ok(res.body.message.length > 0);
@@ -203,7 +207,7 @@ describe('hostile input changes nothing', () => {
   }
 
   test('a 400 names the field and the rule', async () => {
-    const res = await server.admin.post('/api/v1/modules', { name: 'h1', path: path.join(server.storageRoot, 'h1'), comment: 'a\nb' });
+    const res = await server.admin.post('/api/v1/modules', { name: 'h1', path: path.join(server.storageRoot, 'h1'), comment: 'a\nb', users: [{ name: 'keeper', access: 'rw' }] });
     assert.equal(res.status, 400);
     assert.equal(res.body.error, 'validation');
     assert.deepEqual(res.body.details.map((d: { field: string }) => d.field), ['comment']);

@@ -123,7 +123,8 @@ describe('web console', () => {
       // Valid to the client, refused by the server (outside the module roots): the server's words appear under the field.
       await page.fill(byTestId('module-name'), MODULE);
       await page.fill(byTestId('module-path'), '/etc/not-a-module-root');
-      await page.click(byTestId('grant-add'));
+      // Safe by default: the form starts with a grant for an existing user, never with an anonymous module.
+      assert.equal(await page.inputValue(byTestId('grant-user-0')), USER);
       await page.selectOption(byTestId('grant-user-0'), USER);
       await page.selectOption(byTestId('grant-access-0'), 'rw');
       await page.click(byTestId('module-save'));
@@ -139,7 +140,6 @@ describe('web console', () => {
       await page.fill(byTestId('module-name'), MODULE);
       const suggested = path.join(server.storageRoot, MODULE);
       await waitFor('the path to be prefilled from the storage root', async () => (await page.inputValue(byTestId('module-path'))) === suggested);
-      await page.click(byTestId('grant-add'));
       await page.selectOption(byTestId('grant-user-0'), USER);
       await page.selectOption(byTestId('grant-access-0'), 'rw');
       await screenshot(page, 'module-form-suggested-path');
@@ -319,7 +319,14 @@ describe('web console', () => {
 
   test('deleting a granted rsync user is refused with an offer to remove the grants', () =>
     step(async () => {
-      const created = await server.admin.post('/api/v1/modules', { name: 'granted', path: path.join(server.storageRoot, 'granted'), users: [{ name: USER, access: 'ro' }] });
+      // A second user keeps the module password-protected once USER's grant is removed (removing a module's last
+      // grant is refused: the module would become open to anyone).
+      assert.equal((await server.admin.post('/api/v1/rsync-users', { name: 'webkeeper', password: 'webkeeper-9f2c41d7a3b8' })).status, 201);
+      const created = await server.admin.post('/api/v1/modules', {
+        name: 'granted',
+        path: path.join(server.storageRoot, 'granted'),
+        users: [{ name: USER, access: 'ro' }, { name: 'webkeeper', access: 'ro' }],
+      });
       assert.equal(created.status, 201, created.text);
       await page.goto(url('/users'));
       await page.click(byTestId(`rsync-user-delete-${USER}`));

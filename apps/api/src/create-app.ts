@@ -23,6 +23,7 @@ import { LoginThrottle } from './auth/login-throttle';
 import { AuditAggregator } from './audit/audit-aggregator';
 import { RefusalLimiter } from './common/refusal-limiter';
 import { compressStatic, noStoreForApi, securityHeaders, staticCacheControl } from './common/web-hygiene';
+import { rejectDeepJson } from './common/json-depth';
 
 function flatten(errors: ValidationError[], parent = ''): FieldError[] {
   return errors.flatMap((e) => {
@@ -42,7 +43,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<INestAp
     logger: options.logger ?? ['log', 'warn', 'error'],
     bodyParser: true,
   });
-  app.useBodyParser('json', { limit: '2mb' });
+  app.useBodyParser('json', { limit: '2mb', verify: rejectDeepJson });
   const config = app.get<AppConfig>(APP_CONFIG);
   // Off unless RSYNCHUB_TRUST_PROXY says which proxy to believe (req.ip, req.secure then come from X-Forwarded-*).
   app.set('trust proxy', config.trustProxy);

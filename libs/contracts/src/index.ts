@@ -164,6 +164,13 @@ export interface ModuleUserGrant {
   access: ModuleAccess;
 }
 
+/**
+ * Access WITHOUT a password (no `auth users`). 'none' (the default) needs at least one user grant; 'read' serves the
+ * module read-only to anyone who can reach the daemon; 'read-write' lets anyone push into it (flagged in `warnings`).
+ */
+export type ModuleAnonymousAccess = 'none' | 'read' | 'read-write';
+export const MODULE_ANONYMOUS_ACCESS: readonly ModuleAnonymousAccess[] = ['none', 'read', 'read-write'];
+
 /** Every field a module can be created with; all optional but name and path. */
 export interface ModuleFields {
   name: string;
@@ -180,6 +187,8 @@ export interface ModuleFields {
   hostsAllow: string[];
   hostsDeny: string[];
   users: ModuleUserGrant[];
+  /** Access without a password; anything but 'none' needs an empty `users` list. Default 'none'. */
+  anonymous: ModuleAnonymousAccess;
   refuseOptions: string[];
   excludes: string[];
   enabled: boolean;
@@ -187,6 +196,8 @@ export interface ModuleFields {
   uid: string | null;
   gid: string | null;
   useChroot: boolean | null;
+  /** Must be true for `uid`/`gid` root or 0 (transfers as root); never set by an import. Default false. */
+  allowRootIds: boolean;
 }
 
 export type CreateModuleRequest = Pick<ModuleFields, 'name' | 'path'> & Partial<Omit<ModuleFields, 'name' | 'path'>>;

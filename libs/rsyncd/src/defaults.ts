@@ -1,6 +1,6 @@
 import type { ModuleFields } from '@rsynchub/contracts';
 
-/** What a module is when a request leaves a field out: a listed, enabled receiving target with no limits. */
+/** What a module is when a request leaves a field out: a listed, enabled receiving target with no limits, for its granted users only. */
 export const MODULE_DEFAULTS: Readonly<Omit<ModuleFields, 'name' | 'path'>> = Object.freeze({
   comment: '',
   readOnly: false,
@@ -12,12 +12,15 @@ export const MODULE_DEFAULTS: Readonly<Omit<ModuleFields, 'name' | 'path'>> = Ob
   hostsAllow: [],
   hostsDeny: [],
   users: [],
+  // No access without a password unless asked for: a module without users is refused by validateModule.
+  anonymous: 'none',
   refuseOptions: [],
   excludes: [],
   enabled: true,
   uid: null,
   gid: null,
   useChroot: null,
+  allowRootIds: false,
 });
 
 /** A complete module from a partial one (fresh arrays, so callers may mutate the result). */

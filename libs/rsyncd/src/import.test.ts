@@ -14,30 +14,20 @@ const importText = (conf: string, roots: string[], secrets?: string) =>
   mapImportedConfig(parseRsyncdConf(conf), secrets === undefined ? undefined : parseSecretsFile(secrets).entries, { roots });
 
 describe('import of the Debian example rsyncd.conf', () => {
-  const expectedFtp = baseModule({
-    name: 'ftp',
-    path: '/var/www/pub',
-    comment: 'public archive',
-    readOnly: true,
-    list: true,
-    ignoreErrors: false,
-    timeout: 600,
-    refuseOptions: ['checksum', 'dry-run'],
-    uid: 'nobody',
-    gid: 'nogroup',
-    useChroot: true,
-  });
+  // Its [ftp] module hides unreadable files (ignore nonreadable) and has a dont compress list: neither can be carried
+  // over, and importing the module without them would show clients more than the old server did.
   const expectedSkipped = [
-    { kind: 'parameter', name: 'ftp.dont compress', reason: "parameter 'dont compress = *.gz *.tgz *.zip *.z *.rpm *.deb *.iso *.bz2 *.tbz' is not supported by RsyncHub" },
-    { kind: 'parameter', name: 'ftp.ignore nonreadable', reason: "parameter 'ignore nonreadable = yes' is not supported by RsyncHub" },
-    { kind: 'parameter', name: 'ftp.lock file', reason: 'RsyncHub manages lock files itself' },
-    { kind: 'parameter', name: 'ftp.strict modes', reason: 'RsyncHub always uses strict modes = yes' },
-    { kind: 'parameter', name: 'ftp.transfer logging', reason: 'RsyncHub configures transfer logging itself' },
+    {
+      kind: 'module',
+      name: 'ftp',
+      reason:
+        "has 'dont compress = *.gz *.tgz *.zip *.z *.rpm *.deb *.iso *.bz2 *.tbz', which RsyncHub cannot carry over; importing the module without it could let clients read or write more than the old server allowed",
+    },
   ];
 
-  test('fixture: creates module ftp, skips what RsyncHub does not model', () => {
+  test('fixture: the module is skipped with the reason, not opened wider', () => {
     const r = importText(fixture('debian-example-rsyncd.conf'), ['/var/www']);
-    assert.deepEqual(r.modules, [expectedFtp]);
+    assert.deepEqual(r.modules, []);
     assert.deepEqual(r.users, []);
     assert.deepEqual(r.skipped, expectedSkipped);
   });
@@ -53,8 +43,34 @@ describe('import of the Debian example rsyncd.conf', () => {
 
   test('the stock file on this machine (when installed) imports the same way', { skip: !existsSync(STOCK_EXAMPLE) }, () => {
     const r = importText(readFileSync(STOCK_EXAMPLE, 'utf8'), ['/var/www']);
-    assert.deepEqual(r.modules, [expectedFtp]);
+    assert.deepEqual(r.modules, []);
     assert.deepEqual(r.skipped, expectedSkipped);
+  });
+
+  test('without its narrowing parameters, [ftp] maps as an explicit anonymous read module', () => {
+    const text = fixture('debian-example-rsyncd.conf').replace(/^\s*(dont compress|ignore nonreadable)\s*=.*$/gm, '');
+    const r = importText(text, ['/var/www']);
+    assert.deepEqual(r.modules, [
+      baseModule({
+        name: 'ftp',
+        path: '/var/www/pub',
+        comment: 'public archive',
+        readOnly: true,
+        anonymous: 'read',
+        timeout: 600,
+        refuseOptions: ['checksum', 'dry-run'],
+        uid: 'nobody',
+        gid: 'nogroup',
+        useChroot: true,
+      }),
+    ]);
+    assert.deepEqual(r.skipped.map((s) => [s.kind, s.name]), [
+      ['parameter', 'ftp.auth users'],
+      ['parameter', 'ftp.lock file'],
+      ['parameter', 'ftp.strict modes'],
+      ['parameter', 'ftp.transfer logging'],
+    ]);
+    assert.match(r.skipped[0]!.reason, /open to anyone without a password; imported as anonymous 'read'/);
   });
 });
 
@@ -86,22 +102,27 @@ describe('import of the seed config (rsync-sersync.md, 2.4)', () => {
         readOnly: false,
         maxConnections: 4, // from the global section
         users: [{ name: 'admin1', access: 'rw' }], // default access from read only = no
-        uid: 'root',
-        gid: 'root',
+        uid: null, // uid = root / gid = root are never taken from an import
+        gid: null,
         useChroot: true,
       }),
     ]);
     assert.deepEqual(r.users, [{ name: 'admin1', password: '1234', comment: 'imported from rsyncd.conf' }]);
-    assert.deepEqual(r.skipped, [
-      { kind: 'global', name: 'log file', reason: 'RsyncHub manages the daemon log file itself' },
-      { kind: 'parameter', name: 'myhub1.secrets file', reason: 'RsyncHub writes and uses its own secrets file' },
+    assert.deepEqual(r.skipped.map((s) => [s.kind, s.name]), [
+      ['global', 'log file'],
+      ['parameter', 'myhub1.uid'],
+      ['parameter', 'myhub1.gid'],
+      ['parameter', 'myhub1.secrets file'],
     ]);
+    assert.match(r.skipped[1]!.reason, /'root' would make transfers run as root; not imported/);
   });
 });
 
 describe('import mapping rules', () => {
   const ROOTS = ['/data/modules'];
   const one = (body: string, secrets?: string) => importText(`[m]\npath = /data/modules/m\n${body}`, ROOTS, secrets);
+  /** The same, for a module with a user, so the "imported as anonymous" note does not get in the way. */
+  const withUser = (body: string) => one(`auth users = alice\n${body}`);
 
   test('auth users: explicit access, default from read only, deny rules, first rule wins, groups/wildcards dropped', () => {
     const r = one('read only = yes\nauth users = alice:rw, bob  carol:RO,dave:deny @staff:rw e*:rw dave:rw alice:ro\n');
@@ -131,19 +152,79 @@ describe('import mapping rules', () => {
     assert.match(r.skipped.find((s) => s.kind === 'module')!.reason, /open to anyone/);
   });
 
-  test('hosts allow: hostnames dropped when valid entries remain; skipped when none remain', () => {
-    const kept = one('hosts allow = 10.0.0.0/8, host.example.com ::1\n');
-    assert.deepEqual(kept.modules[0].hostsAllow, ['10.0.0.0/8', '::1']);
-    assert.match(kept.skipped[0].reason, /entry 'host\.example\.com' dropped: .*hostnames/);
-    const none = one('hosts allow = *.example.com\n');
+  test('hosts allow: the host forms rsync knows are kept; only unusable entries are dropped, and none left skips', () => {
+    const kept = withUser('hosts allow = 10.0.0.0/8, host.example.com ::1 *.lan @ng 10.1.0.0/255.255.0.0 bad%x\n');
+    assert.deepEqual(kept.modules[0].hostsAllow, ['10.0.0.0/8', 'host.example.com', '::1', '*.lan', '@ng', '10.1.0.0/255.255.0.0']);
+    assert.deepEqual(kept.skipped.map((s) => s.name), ['m.hosts allow']);
+    assert.match(kept.skipped[0].reason, /entry 'bad%x' dropped/);
+    const none = withUser('hosts allow = bad%x\n');
     assert.deepEqual(none.modules, []);
     assert.match(none.skipped[0].reason, /would allow every host/);
   });
 
-  test('hosts deny with a hostname skips the module (dropping it would let that host in)', () => {
-    const r = one('hosts deny = 10.0.0.1 bad.example.com\n');
+  test('hosts deny = * next to an allow list (the normal idiom) imports as it is', () => {
+    const r = withUser('hosts allow = 192.168.1.0/24 10.0.0.5\nhosts deny = *\n');
+    assert.deepEqual(r.modules[0].hostsAllow, ['192.168.1.0/24', '10.0.0.5']);
+    assert.deepEqual(r.modules[0].hostsDeny, ['*']);
+    assert.deepEqual(r.skipped, []);
+  });
+
+  test('hosts deny with an unusable entry skips the module (dropping it would let that host in)', () => {
+    const r = withUser('hosts deny = 10.0.0.1 bad;example.com\n');
     assert.deepEqual(r.modules, []);
-    assert.match(r.skipped[0].reason, /hosts deny entry 'bad\.example\.com'/);
+    assert.match(r.skipped[0].reason, /hosts deny entry 'bad;example\.com'/);
+  });
+
+  test('parameters that narrow what clients may do skip the module; harmless ones are dropped with a note', () => {
+    for (const p of ['filter = - /secret/', 'include = *.txt', 'exclude from = /etc/ex', 'include from = /etc/in', 'dont compress = *.gz',
+      'pre-xfer exec = /bin/check', 'incoming chmod = Dg+s', 'ignore nonreadable = yes', 'max verbosity = 0', 'munge symlinks = yes',
+      'fake super = yes', 'auth digest = md5', 'early exec = /x', 'forward lookup = no']) {
+      const r = withUser(`${p}\n`);
+      assert.deepEqual(r.modules, [], p);
+      assert.deepEqual(r.skipped.map((s) => [s.kind, s.name]), [['module', 'm']], p);
+      assert.match(r.skipped[0]!.reason, /cannot carry over; importing the module without it could let clients read or write more/, p);
+    }
+    const harmless = withUser('charset = utf-8\nsyslog tag = x\n');
+    assert.equal(harmless.modules.length, 1);
+    assert.deepEqual(harmless.skipped.map((s) => s.name), ['m.charset', 'm.syslog tag']);
+  });
+
+  test('a narrowing parameter in the global section is reported once there, and each module after it is skipped for it', () => {
+    const r = importText('dont compress = *.gz\nsyslog tag = old\n[a]\npath = /data/modules/a\nauth users = alice\n[b]\npath = /data/modules/b\nauth users = bob\n', ROOTS);
+    assert.deepEqual(r.modules, []);
+    assert.deepEqual(r.skipped.map((s) => [s.kind, s.name]), [
+      ['global', 'dont compress'],
+      ['global', 'syslog tag'],
+      ['module', 'a'],
+      ['module', 'b'],
+    ]);
+    assert.match(r.skipped[2]!.reason, /inherits from the global section 'dont compress = \*\.gz'/);
+    // The harmless global parameter is not blamed on the modules.
+    assert.ok(!r.skipped.some((s) => s.kind !== 'global' && s.reason.includes('syslog')));
+  });
+
+  test('no auth users: imported with the explicit anonymous value that matches (read / read-write), and noted', () => {
+    const ro = one('read only = yes\n');
+    assert.equal(ro.modules[0].anonymous, 'read');
+    const rw = one('read only = no\n');
+    assert.equal(rw.modules[0].anonymous, 'read-write');
+    assert.match(rw.skipped[0].reason, /imported as anonymous 'read-write'/);
+    assert.equal(withUser('').modules[0].anonymous, 'none');
+  });
+
+  test('read only = yes with an rw grant imports as what rsync does: writable, with per-user access', () => {
+    const r = one('read only = yes\nauth users = alice:rw bob\n');
+    assert.equal(r.modules[0].readOnly, false);
+    assert.deepEqual(r.modules[0].users, [{ name: 'alice', access: 'rw' }, { name: 'bob', access: 'ro' }]);
+    assert.match(r.skipped.find((s) => s.name === 'm.read only')!.reason, /rsync lets them write/);
+  });
+
+  test('uid / gid root or 0 are never imported', () => {
+    const r = withUser('uid = 0\ngid = root\n');
+    assert.equal(r.modules[0].uid, null);
+    assert.equal(r.modules[0].gid, null);
+    assert.equal(r.modules[0].allowRootIds, false);
+    assert.deepEqual(r.skipped.map((s) => s.name), ['m.uid', 'm.gid']);
   });
 
   test('global hosts allow/deny apply to modules defined after them', () => {
@@ -183,7 +264,7 @@ describe('import mapping rules', () => {
     assert.equal(d.modules[0].readOnly, true);
     assert.equal(d.modules[0].list, true);
     assert.equal(d.modules[0].useChroot, null);
-    const bad = one('timeout = soon\nlist = maybe\nmax connections = 99999\nuse chroot = unset\n');
+    const bad = withUser('timeout = soon\nlist = maybe\nmax connections = 99999\nuse chroot = unset\n');
     assert.equal(bad.modules[0].timeout, 0);
     assert.equal(bad.modules[0].list, true);
     assert.equal(bad.modules[0].maxConnections, 0);
@@ -193,30 +274,30 @@ describe('import mapping rules', () => {
     assert.match(one('read only = no\nwrite only = yes\nread only = yes\n').skipped[0].reason, /both set/);
   });
 
-  test('unsupported parameters are listed, uid/gid with %VAR% or * are dropped', () => {
-    const r = one('pre-xfer exec = /bin/check\nincoming chmod = Dg+s\nuid = %RSYNC_USER_NAME%\ngid = *\n');
+  test('uid/gid with %VAR% or * are dropped', () => {
+    const r = withUser('uid = %RSYNC_USER_NAME%\ngid = *\n');
     assert.equal(r.modules[0].uid, null);
     assert.equal(r.modules[0].gid, null);
-    assert.deepEqual(r.skipped.map((s) => s.name), ['m.uid', 'm.gid', 'm.incoming chmod', 'm.pre-xfer exec']);
+    assert.deepEqual(r.skipped.map((s) => s.name), ['m.uid', 'm.gid']);
   });
 
   test('a hostile comment is dropped, not imported', () => {
-    const r = one('comment = 100% \\\n  done\n');
+    const r = withUser('comment = 100% \\\n  done\n');
     assert.equal(r.modules[0].comment, '');
     assert.match(r.skipped[0].reason, /'%'/);
   });
 
   test('invalid module names are skipped', () => {
-    const r = importText('[global2]\npath = /data/modules/a\n[a b]\npath = /data/modules/b\n[x;y]\npath = /data/modules/c\n', ROOTS);
+    const r = importText('[global2]\npath = /data/modules/a\nauth users = a\n[a b]\npath = /data/modules/b\n[x;y]\npath = /data/modules/c\n', ROOTS);
     assert.deepEqual(r.modules.map((m) => m.name), ['global2']);
     assert.deepEqual(r.skipped.map((s) => s.name), ['a b', 'x;y']);
   });
 
-  test('parse problems (&include, unknown parameters) are reported as skipped', () => {
-    const r = importText('&include /etc/rsyncd.d\n[m]\npath = /data/modules/m\nread_only = no\n', ROOTS);
+  test('parse problems (&include, unknown parameters) are reported as skipped, in the section they are in', () => {
+    const r = importText('&include /etc/rsyncd.d\n[m]\npath = /data/modules/m\nread_only = no\nauth users = a\n', ROOTS);
     assert.deepEqual(r.skipped.map((s) => [s.kind, s.name]), [
       ['global', 'line 1'],
-      ['global', 'line 4'],
+      ['parameter', 'm.line 4'],
     ]);
   });
 

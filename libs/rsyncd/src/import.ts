@@ -9,6 +9,12 @@
  *    means "everyone", so then the module is skipped.
  *  - Unusable `auth users` entries can be dropped (fewer users) unless none is left: no auth users means anonymous
  *    access, so then the module is skipped.
+ *  - Any other parameter that may narrow what a client can read or write (`filter`, `include`, `exclude from`,
+ *    `dont compress`, `pre-xfer exec`, `incoming chmod`, ...) cannot be carried over, so a module that has it (or
+ *    inherits it from the global section) is skipped. Only parameters RsyncHub manages itself and a few that never
+ *    affect access (`charset`, `syslog tag`, ...) are dropped with a note.
+ *  - A module without `auth users` was open to anyone: it is imported with the matching explicit `anonymous` value
+ *    (and noted), never with more. `uid`/`gid` root are never imported (the daemon's default, nobody, applies).
  */
 import type { ImportResponse, ModuleAccess, ModuleFields, ModuleUserGrant } from '@rsynchub/contracts';
 import type { ParsedRsyncdConf, SecretsEntry } from './parse';
@@ -26,6 +32,7 @@ import {
   checkRsyncPassword,
   checkRsyncUserName,
   checkUnixId,
+  isRootId,
   normaliseModulePath,
   validateModule,
 } from './validate';
@@ -59,6 +66,15 @@ const MANAGED_BY_RSYNCHUB: Record<string, string> = {
   'transfer logging': 'RsyncHub configures transfer logging itself',
   'log format': 'RsyncHub configures the transfer log format itself',
   'post-xfer exec': 'RsyncHub installs its own post-xfer hook',
+};
+
+/** Module parameters that never affect what a client may read or write: dropping them cannot widen access. */
+const HARMLESS_TO_DROP: Record<string, string> = {
+  charset: 'filename charset conversion is not supported by RsyncHub',
+  'open noatime': 'not supported by RsyncHub',
+  'temp dir': 'RsyncHub lets rsync use the module directory for temporary files',
+  'syslog facility': 'RsyncHub logs to its own daemon log file',
+  'syslog tag': 'RsyncHub logs to its own daemon log file',
 };
 
 /** Module parameters that map onto ModuleFields. */
@@ -111,15 +127,24 @@ export function mapImportedConfig(
   const globalOnly = new Set(GLOBAL_ONLY_PARAMETERS);
 
   for (const p of parsed.problems) {
-    skipped.push({ kind: 'global', name: `line ${p.line}`, reason: p.message });
+    if (p.section === undefined) skipped.push({ kind: 'global', name: `line ${p.line}`, reason: p.message });
+    else skipped.push({ kind: 'parameter', name: `${p.section}.line ${p.line}`, reason: p.message });
   }
   for (const [param, value] of Object.entries(parsed.global).sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (MANAGED_BY_RSYNCHUB[param]) {
       skipped.push({ kind: 'global', name: param, reason: MANAGED_BY_RSYNCHUB[param] });
     } else if (globalOnly.has(param)) {
       skipped.push({ kind: 'global', name: param, reason: `daemon-wide parameter '${param} = ${value}' is not supported by RsyncHub` });
+    } else if (HARMLESS_TO_DROP[param]) {
+      skipped.push({ kind: 'global', name: param, reason: `'${param} = ${value}' dropped: ${HARMLESS_TO_DROP[param]}` });
+    } else if (!MAPPED.has(param)) {
+      skipped.push({
+        kind: 'global',
+        name: param,
+        reason: `'${param} = ${value}' cannot be carried over and may restrict clients: every module after it is skipped`,
+      });
     }
-    // Module-scope parameters in the global section are defaults: they are reported per module that inherits them.
+    // Mapped module-scope parameters in the global section are defaults, applied to the modules that inherit them.
   }
 
   for (const mod of parsed.modules) {
@@ -254,6 +279,20 @@ export function mapImportedConfig(
       if (tokens.length > 0 && users.length === 0) {
         skipModule('no auth users entry can be imported, and without auth users the module would be open to anyone');
       }
+      // Without auth users the old daemon served the module to anyone: keep exactly that, explicitly, never more.
+      const anonymous: ModuleFields['anonymous'] = users.length > 0 ? 'none' : readOnly ? 'read' : 'read-write';
+      if (anonymous !== 'none') {
+        skipParam('auth users', `none: the module was open to anyone without a password; imported as anonymous '${anonymous}' (grant users to close it)`);
+      }
+      // `read only = yes` with `user:rw` lets that user write (rsync's grant wins): say so in the model, not a label.
+      let readOnlyModel = readOnly;
+      if (readOnly && users.some((u) => u.access === 'rw')) {
+        readOnlyModel = false;
+        skipParam(
+          'read only',
+          `'yes' with rw grants (${users.filter((u) => u.access === 'rw').map((u) => u.name).join(', ')}): rsync lets them write, so the module is imported as read only = no with per-user access (the same behaviour)`,
+        );
+      }
 
       // --- refuse options / exclude
       const refuseOptions: string[] = [];
@@ -281,6 +320,10 @@ export function mapImportedConfig(
           skipParam(param, `'${v}' ${err}; left unset`);
           return null;
         }
+        if (isRootId(v)) {
+          skipParam(param, `'${v}' would make transfers run as root; not imported (the daemon's default, nobody, applies; set it on the module with allowRootIds if it is really needed)`);
+          return null;
+        }
         return v;
       };
       const uid = unixId('uid');
@@ -289,19 +332,22 @@ export function mapImportedConfig(
       // --- everything else
       for (const param of Object.keys(effective).sort()) {
         if (MAPPED.has(param)) continue;
-        if (MANAGED_BY_RSYNCHUB[param]) {
+        const own = mod.params[param] !== undefined;
+        if (MANAGED_BY_RSYNCHUB[param] || HARMLESS_TO_DROP[param]) {
           // Inherited copies of global settings are reported once, at the global level.
-          if (mod.params[param] !== undefined) skipParam(param, MANAGED_BY_RSYNCHUB[param]);
+          if (own) skipParam(param, MANAGED_BY_RSYNCHUB[param] ?? `'${param} = ${effective[param]}' dropped: ${HARMLESS_TO_DROP[param]}`);
           continue;
         }
-        skipParam(param, `parameter '${param} = ${effective[param]}' is not supported by RsyncHub`);
+        skipModule(
+          `${own ? 'has' : 'inherits from the global section'} '${param} = ${effective[param]}', which RsyncHub cannot carry over; importing the module without it could let clients read or write more than the old server allowed`,
+        );
       }
 
       const module: ModuleFields = {
         name: mod.name,
         path,
         comment,
-        readOnly,
+        readOnly: readOnlyModel,
         writeOnly,
         list,
         ignoreErrors,
@@ -310,12 +356,15 @@ export function mapImportedConfig(
         hostsAllow,
         hostsDeny,
         users,
+        anonymous,
         refuseOptions,
         excludes,
         enabled: true,
         uid,
         gid,
         useChroot,
+        // Never from an import: root transfers need an admin's explicit opt-in.
+        allowRootIds: false,
       };
       // Final safety net: whatever is returned passes the same validation as an API request.
       const remaining = validateModule(module, { roots: ctx.roots });

@@ -33,6 +33,8 @@ export interface ParsedModule {
 export interface ParseProblem {
   line: number;
   message: string;
+  /** The module section the line is in; absent in the global section. */
+  section?: string;
 }
 
 export interface ParsedRsyncdConf {
@@ -143,11 +145,16 @@ export function parseRsyncdConf(text: string): ParsedRsyncdConf {
   const modules: ParsedModule[] = [];
   const byKey = new Map<string, ParsedModule>();
   let current: ParsedModule | null = null;
+  // Each problem is attributed to the section it is in, so an import never blames a module for a global line.
+  const problem = (p: ParseProblem): void => {
+    const section = (current as ParsedModule | null)?.name;
+    problems.push(section === undefined ? p : { ...p, section });
+  };
 
   // rsync reads with getc() and stops at EOF or a NUL byte.
   const nul = text.indexOf('\0');
   if (nul >= 0) {
-    problems.push({ line: lineAt(text, nul), message: 'NUL byte: rsync stops reading the file here' });
+    problem({ line: lineAt(text, nul), message: 'NUL byte: rsync stops reading the file here' });
     text = text.slice(0, nul);
   }
   let pos = 0;
@@ -181,7 +188,7 @@ export function parseRsyncdConf(text: string): ParsedRsyncdConf {
         const name = buf.slice(0, end).join('');
         eatComment();
         if (end === 0) {
-          problems.push({ line: startLine, message: 'empty section name (rsync refuses to load this file)' });
+          problem({ line: startLine, message: 'empty section name (rsync refuses to load this file)' });
           current = null;
           return;
         }
@@ -191,7 +198,7 @@ export function parseRsyncdConf(text: string): ParsedRsyncdConf {
       if (c === '\n') {
         const k = continuation(buf, i);
         if (k < 0) {
-          problems.push({
+          problem({
             line: startLine,
             message: `section header without a closing ']' (rsync refuses to load this file): ${buf.slice(0, end).join('')}`,
           });
@@ -215,7 +222,7 @@ export function parseRsyncdConf(text: string): ParsedRsyncdConf {
         c = getc();
       }
     }
-    problems.push({ line: startLine, message: "unexpected end of file in a section header (rsync refuses to load this file)" });
+    problem({ line: startLine, message: "unexpected end of file in a section header (rsync refuses to load this file)" });
     current = null;
   };
 
@@ -226,7 +233,7 @@ export function parseRsyncdConf(text: string): ParsedRsyncdConf {
       return;
     }
     if (name.includes('/')) {
-      problems.push({ line: startLine, message: `module name '${name}' contains '/' (not allowed by rsync)` });
+      problem({ line: startLine, message: `module name '${name}' contains '/' (not allowed by rsync)` });
     }
     const existing = byKey.get(key);
     if (existing) {
@@ -249,7 +256,7 @@ export function parseRsyncdConf(text: string): ParsedRsyncdConf {
     while (name === null) {
       if (c === '=') {
         if (end === 0) {
-          problems.push({ line: startLine, message: 'parameter line without a name (rsync refuses to load this file)' });
+          problem({ line: startLine, message: 'parameter line without a name (rsync refuses to load this file)' });
           eatComment();
           return null;
         }
@@ -260,7 +267,7 @@ export function parseRsyncdConf(text: string): ParsedRsyncdConf {
       if (c === '\n') {
         const k = continuation(buf, i);
         if (k < 0) {
-          problems.push({ line: startLine, message: `ignoring badly formed line (no '='): ${buf.slice(0, end).join('')}` });
+          problem({ line: startLine, message: `ignoring badly formed line (no '='): ${buf.slice(0, end).join('')}` });
           return null;
         }
         i = k;
@@ -270,7 +277,7 @@ export function parseRsyncdConf(text: string): ParsedRsyncdConf {
         continue;
       }
       if (c === EOF) {
-        problems.push({ line: startLine, message: `unexpected end of file in: ${buf.slice(0, i).join('')}` });
+        problem({ line: startLine, message: `unexpected end of file in: ${buf.slice(0, i).join('')}` });
         return null;
       }
       if ((c === ' ' || c === '\t') && directive) {
@@ -320,7 +327,7 @@ export function parseRsyncdConf(text: string): ParsedRsyncdConf {
     const label = canonicalParameterName(rawName);
     if (label === null) {
       const hint = rawName.includes('_') ? canonicalParameterName(rawName.replace(/_/g, ' ')) : null;
-      problems.push({
+      problem({
         line: startLine,
         message:
           `unknown parameter '${rawName}' (rsync ignores it)` +
@@ -333,7 +340,7 @@ export function parseRsyncdConf(text: string): ParsedRsyncdConf {
       return;
     }
     if (GLOBAL_ONLY.has(label)) {
-      problems.push({ line: startLine, message: `global parameter '${label}' in module [${current.name}] (rsync ignores it)` });
+      problem({ line: startLine, message: `global parameter '${label}' in module [${current.name}] (rsync ignores it)` });
       return;
     }
     current.params[label] = value;
@@ -362,7 +369,7 @@ export function parseRsyncdConf(text: string): ParsedRsyncdConf {
       case '&': {
         const d = parameter(c, startLine, true);
         if (d) {
-          problems.push({
+          problem({
             line: startLine,
             message: `${d.name} ${d.value}: directive not followed (import the referenced file(s) separately)`,
           });

@@ -40,6 +40,11 @@ describe('rendered config with the real rsync daemon', () => {
     await chmod(dataRoot, 0o755);
     await chmod(join(dataRoot, 'pub'), 0o777);
     await chmod(join(dataRoot, 'hidden'), 0o777);
+    for (const m of ['archive', 'anonread', 'guarded', 'walled']) {
+      await mkdir(join(dataRoot, m));
+      await chmod(join(dataRoot, m), 0o777);
+      await writeFile(join(dataRoot, m, 'kept.txt'), `${m}\n`);
+    }
 
     port = await getFreePort();
     const settings: DaemonSettingsDto = {
@@ -68,6 +73,11 @@ describe('rendered config with the real rsync daemon', () => {
         }),
         mod({ name: 'hidden', path: join(dataRoot, 'hidden'), list: false, users: [{ name: 'alice', access: 'rw' }] }),
         mod({ name: 'off', path: join(dataRoot, 'off'), enabled: false }),
+        // Issue 14: read-only means read-only, anonymous read is read-only, `hosts deny = *` next to an allow list.
+        mod({ name: 'archive', path: join(dataRoot, 'archive'), readOnly: true, list: false, users: [{ name: 'alice', access: 'ro' }] }),
+        mod({ name: 'anonread', path: join(dataRoot, 'anonread'), readOnly: true, list: false, anonymous: 'read' }),
+        mod({ name: 'guarded', path: join(dataRoot, 'guarded'), list: false, hostsAllow: ['127.0.0.1'], hostsDeny: ['*'], users: [{ name: 'alice', access: 'rw' }] }),
+        mod({ name: 'walled', path: join(dataRoot, 'walled'), list: false, hostsAllow: ['10.99.99.99'], hostsDeny: ['*'], users: [{ name: 'alice', access: 'rw' }] }),
       ],
       runningAsRoot: false,
       roots: [dataRoot],
@@ -186,6 +196,56 @@ describe('rendered config with the real rsync daemon', () => {
       RSYNC_PASSWORD: '',
     });
     assert.notEqual(r.code, 0);
+  });
+
+  const pushAs = async (user: string | null, module: string, name: string) => {
+    const src = join(dir, name);
+    await writeFile(src, `${name}\n`);
+    return runWithTimeout('rsync', [src, `rsync://${user ? `${user}@` : ''}127.0.0.1:${port}/${module}/`], 15000, {
+      ...process.env,
+      RSYNC_PASSWORD: user === 'alice' ? ALICE_PW : '',
+    });
+  };
+
+  test('read only means read only: alice (ro) cannot write into a read-only module, but can read it', async () => {
+    const r = await pushAs('alice', 'archive', 'alice-into-archive.txt');
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /read only/i);
+    await assert.rejects(stat(join(dataRoot, 'archive', 'alice-into-archive.txt')));
+    const listing = await runWithTimeout('rsync', ['--list-only', `rsync://alice@127.0.0.1:${port}/archive/`], 15000, { ...process.env, RSYNC_PASSWORD: ALICE_PW });
+    assert.equal(listing.code, 0, listing.stderr);
+    assert.match(listing.stdout, /kept\.txt/);
+  });
+
+  test('the combination rsync would let write (read only = yes + alice:rw) is never rendered', () => {
+    assert.throws(
+      () => renderRsyncdConf({
+        settings: { port, address: '127.0.0.1', motd: '', maxConnections: 0, timeout: 0, reverseLookup: false, hostsAllow: [], hostsDeny: [] },
+        modules: [mod({ name: 'lie', path: join(dataRoot, 'archive'), readOnly: true, users: [{ name: 'alice', access: 'rw' }] })],
+        runningAsRoot: false,
+        paths: { secretsFile: join(dir, 's'), pidFile: join(dir, 'p'), lockDir: join(dir, 'lock'), logFile: join(dir, 'l') },
+      }),
+      /users\[0\]\.access is 'rw' but readOnly is true/,
+    );
+  });
+
+  test('anonymous read: anyone can read without a password, nobody can push', async () => {
+    const r = await pushAs(null, 'anonread', 'anon-push.txt');
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /read only/i);
+    await assert.rejects(stat(join(dataRoot, 'anonread', 'anon-push.txt')));
+    const listing = await runWithTimeout('rsync', ['--list-only', `rsync://127.0.0.1:${port}/anonread/`], 15000);
+    assert.equal(listing.code, 0, listing.stderr);
+    assert.match(listing.stdout, /kept\.txt/);
+  });
+
+  test('hosts deny = * next to an allow list: the allowed address gets in, any other does not', async () => {
+    const ok = await pushAs('alice', 'guarded', 'from-loopback.txt');
+    assert.equal(ok.code, 0, ok.stderr);
+    const refused = await pushAs('alice', 'walled', 'from-loopback.txt');
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /access denied|Unknown module 'walled'/i); // rsync hides a module from a denied host
+    await assert.rejects(stat(join(dataRoot, 'walled', 'from-loopback.txt')));
   });
 
   test('verifyConfigWithDaemon accepts the rendered config and lists its modules', async () => {

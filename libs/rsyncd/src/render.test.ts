@@ -108,7 +108,7 @@ describe('renderRsyncdConf', () => {
         '',
       ].join('\n'),
     );
-    assert.deepEqual(warnings, { Archive: ['no auth users: anyone who can reach the daemon can use this module'] });
+    assert.deepEqual(warnings, { Archive: ['anonymous read: anyone who can reach the daemon can download this module without a password'] });
   });
 
   test('what it writes is what the daemon (our faithful parser) reads back', () => {
@@ -204,7 +204,25 @@ describe('renderRsyncdConf', () => {
   test('users empty: rendered without auth users, with a warning', () => {
     const { text, warnings } = renderRsyncdConf(input());
     assert.doesNotMatch(text, /auth users/);
-    assert.deepEqual(warnings.backup, ['no auth users: anyone who can reach the daemon can use this module']);
+    assert.deepEqual(warnings.backup, [
+      'anonymous read-write: anyone who can reach the daemon can read, push into and delete from this module without a password',
+    ]);
+  });
+
+  test('a module without users and without an explicit anonymous value is never rendered (it would be open to anyone)', () => {
+    assert.throws(
+      () => renderRsyncdConf(input({ modules: [baseModule({ anonymous: 'none' })] })),
+      (e: unknown) => e instanceof RsyncdConfigError && e.issues.some((i) => i.field === 'modules[0].users'),
+    );
+  });
+
+  test('host-name wildcards are flagged while reverse lookup is off; * and addresses are not', () => {
+    const m = baseModule({ users: [{ name: 'alice', access: 'rw' }], hostsAllow: ['10.0.0.0/8', '*.lan'], hostsDeny: ['*'] });
+    assert.deepEqual(renderRsyncdConf(input({ modules: [m] })).warnings.backup, [
+      "hosts entries *.lan are matched against the client's host name, which rsync does not look up while reverse lookup is off: they match nothing",
+    ]);
+    assert.equal(renderRsyncdConf(input({ modules: [m], settings: { ...settings, reverseLookup: true } })).warnings.backup, undefined);
+    assert.match(renderRsyncdConf(input({ modules: [m] })).text, /hosts allow = 10\.0\.0\.0\/8 \*\.lan\n {4}hosts deny = \*\n/);
   });
 
   test('duplicate module names (case-insensitive, as rsync merges them) are rejected', () => {

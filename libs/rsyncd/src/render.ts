@@ -15,6 +15,7 @@ import {
   checkModulePath,
   checkRsyncPassword,
   checkRsyncUserName,
+  needsReverseLookup,
   validateDaemonSettings,
   validateModule,
 } from './validate';
@@ -214,8 +215,18 @@ export function renderRsyncdConf(input: RenderInput): RenderResult {
     if (m.users.length > 0) {
       p('auth users', m.users.map((u) => `${u.name}:${u.access}`).join(', '));
       p('secrets file', paths.secretsFile);
+    } else if (m.anonymous === 'read-write') {
+      w.push(
+        m.writeOnly
+          ? 'anonymous write: anyone who can reach the daemon can push into this module without a password'
+          : 'anonymous read-write: anyone who can reach the daemon can read, push into and delete from this module without a password',
+      );
     } else {
-      w.push('no auth users: anyone who can reach the daemon can use this module');
+      w.push('anonymous read: anyone who can reach the daemon can download this module without a password');
+    }
+    const byName = [...m.hostsAllow, ...m.hostsDeny].filter(needsReverseLookup);
+    if (byName.length > 0 && !settings.reverseLookup) {
+      w.push(`hosts entries ${byName.join(', ')} are matched against the client's host name, which rsync does not look up while reverse lookup is off: they match nothing`);
     }
     if (m.refuseOptions.length > 0) p('refuse options', m.refuseOptions.join(' '));
     if (m.excludes.length > 0) p('exclude', m.excludes.join(' '));

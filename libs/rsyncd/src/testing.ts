@@ -32,6 +32,9 @@ export const HOSTILE_CONFIG_VALUES: [label: string, value: string, expect: RegEx
 ];
 
 export function baseModule(over: Partial<ModuleFields> = {}): ModuleFields {
-  return moduleWithDefaults({ name: 'backup', path: '/data/modules/backup', ...over });
+  // Without users, the explicit anonymous value that matches the module's mode (what rsync does without auth users);
+  // the access rules themselves have their own tests.
+  const anonymous = over.users?.length ? 'none' : over.readOnly ? 'read' : 'read-write';
+  return moduleWithDefaults({ name: 'backup', path: '/data/modules/backup', anonymous, ...over });
 }
 

@@ -7,6 +7,9 @@ import {
   checkExcludePattern,
   checkHookPath,
   checkHostPattern,
+  checkPathLimits,
+  needsReverseLookup,
+  pathRelation,
   checkLogFormat,
   checkModuleName,
   checkModulePath,
@@ -115,13 +118,33 @@ describe('checkModulePath', () => {
 });
 
 describe('checkHostPattern', () => {
-  const ok = ['127.0.0.1', '10.0.0.0/8', '0.0.0.0/0', '192.168.1.0/32', '::1', '2001:db8::/32', '::/0', 'fe80::/128'];
+  // Every form rsync's access.c understands (rsyncd.conf(5) "hosts allow").
+  const ok = [
+    '127.0.0.1',
+    '10.0.0.0/8',
+    '0.0.0.0/0',
+    '192.168.1.0/32',
+    '::1',
+    '2001:db8::/32',
+    '::/0',
+    'fe80::/128',
+    '*', // the normal `hosts deny = *` next to an allow list
+    'example.com',
+    'backup-1.example.com',
+    'example.com.',
+    '*.example.com',
+    'host?',
+    'host*',
+    '192.168.1.*',
+    'web_1.lan',
+    '@netgroup',
+    '@trusted.hosts',
+    '10.0.0.0/255.0.0.0',
+    '192.168.1.0/255.255.255.128',
+    '2001:db8::/ffff:ffff::',
+  ];
   const bad = [
     '',
-    'example.com',
-    '*.example.com',
-    'host*',
-    '@netgroup',
     '10.0.0.0/33',
     '10.0.0.0/-1',
     '10.0.0.0/08',
@@ -130,13 +153,55 @@ describe('checkHostPattern', () => {
     '256.1.1.1',
     '1.2.3',
     'fe80::1%eth0',
+    '%HOSTNAME%',
     '10.0.0.1 10.0.0.2',
     '10.0.0.1,10.0.0.2',
-    '10.0.0.0/255.0.0.0',
     '127.0.0.1\n',
+    'host\nsecrets file = /etc/shadow',
+    'a\\',
+    'a;b',
+    '#x',
+    '[abc]',
+    'a]',
+    '-host',
+    'host-',
+    '.example.com',
+    'a..b',
+    '@',
+    '@-x',
+    '@net group',
+    'example.com/24',
+    '10.0.0.0/::',
+    '2001:db8::/255.0.0.0',
+    'h\u00e9te',
+    'x'.repeat(254),
+    ' 10.0.0.1',
   ];
   for (const h of ok) test(`accepts ${h}`, () => assert.equal(checkHostPattern(h), null));
-  for (const h of bad) test(`rejects ${JSON.stringify(h)}`, () => assert.ok(checkHostPattern(h)));
+  for (const h of bad) test(`rejects ${JSON.stringify(h.slice(0, 40))}`, () => assert.ok(checkHostPattern(h)));
+  test('only wildcard names and netgroups need reverse lookup; * and addresses do not', () => {
+    assert.deepEqual(
+      ['*', '10.0.0.1', '10.0.0.0/8', 'example.com', '*.example.com', 'host?', '@ng'].map(needsReverseLookup),
+      [false, false, false, false, true, true, true],
+    );
+  });
+});
+
+describe('checkPathLimits / pathRelation', () => {
+  test('a component over NAME_MAX (255 bytes) or a path at PATH_MAX (4096 bytes) is refused with the limit', () => {
+    assert.equal(checkPathLimits('/data/modules/' + 'a'.repeat(255)), null);
+    assert.match(checkPathLimits('/data/modules/' + 'a'.repeat(256))!, /256 bytes.*at most 255 \(NAME_MAX\)/);
+    // 128 two-byte characters are 256 bytes.
+    assert.match(checkPathLimits('/data/modules/' + 'é'.repeat(128))!, /NAME_MAX/);
+    assert.match(checkPathLimits('/data' + '/abcdefgh'.repeat(512))!, /PATH_MAX/);
+    assert.match(checkModulePath('/data/modules/' + 'a'.repeat(300), ROOTS)!, /NAME_MAX/);
+  });
+  test('relations', () => {
+    assert.equal(pathRelation('/a/b', '/a/b'), 'equal');
+    assert.equal(pathRelation('/a/b/c', '/a/b'), 'inside');
+    assert.equal(pathRelation('/a', '/a/b'), 'contains');
+    assert.equal(pathRelation('/a/bc', '/a/b'), null);
+  });
 });
 
 describe('checkRsyncPassword', () => {
@@ -192,8 +257,9 @@ describe('checkLogFormat / checkHookPath / checkMotd', () => {
 });
 
 describe('validateModule', () => {
+  // baseModule is anonymous read-write; a row that grants users is a normal password-only module.
   const fields = (m: Partial<ModuleFields>, knownUsers?: string[]) =>
-    validateModule(baseModule(m), { roots: ROOTS, knownUsers }).map((e) => e.field);
+    validateModule(baseModule({ ...(m.users?.length ? { anonymous: 'none' as const } : {}), ...m }), { roots: ROOTS, knownUsers }).map((e) => e.field);
 
   test('a valid module has no errors', () => {
     assert.deepEqual(
@@ -210,6 +276,7 @@ describe('validateModule', () => {
           ],
           refuseOptions: ['delete'],
           excludes: ['*.tmp'],
+          anonymous: 'none',
           uid: 'nobody',
           gid: '65534',
           useChroot: true,
@@ -227,12 +294,12 @@ describe('validateModule', () => {
     ['comment with newline', { comment: 'a\n[x]' }, ['comment']],
     ['comment too long', { comment: 'x'.repeat(257) }, ['comment']],
     ['comment with %', { comment: '%HOME%' }, ['comment']],
-    ['readOnly and writeOnly', { readOnly: true, writeOnly: true }, ['writeOnly']],
+    ['readOnly and writeOnly', { readOnly: true, writeOnly: true, anonymous: 'read' }, ['writeOnly']],
     ['maxConnections negative', { maxConnections: -1 }, ['maxConnections']],
     ['maxConnections fraction', { maxConnections: 1.5 }, ['maxConnections']],
     ['maxConnections too big', { maxConnections: 10001 }, ['maxConnections']],
     ['timeout too big', { timeout: 86401 }, ['timeout']],
-    ['bad host in allow', { hostsAllow: ['10.0.0.1', 'evil.example.com', '::1'] }, ['hostsAllow[1]']],
+    ['bad host in allow', { hostsAllow: ['10.0.0.1', 'evil.example.com;x', '::1'] }, ['hostsAllow[1]']],
     ['bad host in deny', { hostsDeny: ['10.0.0.0/99'] }, ['hostsDeny[0]']],
     ['bad user name', { users: [{ name: 'Al ice', access: 'rw' }] }, ['users[0].name']],
     ['bad access', { users: [{ name: 'alice', access: 'admin' as never }] }, ['users[0].access']],
@@ -257,6 +324,34 @@ describe('validateModule', () => {
   for (const [label, over, expected, known] of table) {
     test(label, () => assert.deepEqual(fields(over, known), expected));
   }
+  // Issue 14, items 1, 2 and 6: what the daemon does is what the fields say, and nothing is open by default.
+  const access: [string, Partial<ModuleFields>, string[]][] = [
+    ['no users and no anonymous opt-in (the old default: anyone could push)', { anonymous: 'none' }, ['users']],
+    ['anonymous read-write, explicit', { anonymous: 'read-write' }, []],
+    ['anonymous read on a read-only module', { anonymous: 'read', readOnly: true }, []],
+    ['anonymous read on a writable module', { anonymous: 'read', readOnly: false }, ['readOnly']],
+    ['anonymous read-write on a read-only module', { anonymous: 'read-write', readOnly: true }, ['anonymous']],
+    ['anonymous with users granted', { anonymous: 'read', readOnly: true, users: [{ name: 'alice', access: 'ro' }] }, ['anonymous']],
+    ['an unknown anonymous value', { anonymous: 'yes' as never }, ['anonymous']],
+    ['read-only with an rw grant', { anonymous: 'none', readOnly: true, users: [{ name: 'bob', access: 'ro' }, { name: 'alice', access: 'rw' }] }, ['users[1].access']],
+    ['read-only with ro grants', { anonymous: 'none', readOnly: true, users: [{ name: 'alice', access: 'ro' }] }, []],
+    ['uid root without the opt-in', { uid: 'root' }, ['uid']],
+    ['gid 0 without the opt-in', { gid: '0' }, ['gid']],
+    ['uid and gid root with allowRootIds', { uid: 'root', gid: '0', allowRootIds: true }, []],
+    ['allowRootIds not a boolean', { allowRootIds: 'yes' as never }, ['allowRootIds']],
+  ];
+  for (const [label, over, expected] of access) {
+    test(`access model: ${label}`, () => assert.deepEqual(validateModule(baseModule(over), { roots: ROOTS }).map((e) => e.field), expected));
+  }
+  test('the refusals name both fields and the way out', () => {
+    const [noUsers] = validateModule(baseModule({ anonymous: 'none' }), { roots: ROOTS });
+    assert.match(noUsers!.message, /at least one rsync user.*anonymous to 'read' or 'read-write'/);
+    const [rw] = validateModule(baseModule({ anonymous: 'none', readOnly: true, users: [{ name: 'alice', access: 'rw' }] }), { roots: ROOTS });
+    assert.match(rw!.message, /'rw' but readOnly is true/);
+    const [root] = validateModule(baseModule({ uid: 'root' }), { roots: ROOTS });
+    assert.match(root!.message, /allowRootIds/);
+  });
+
   test('messages name the rule', () => {
     const [e] = validateModule(baseModule({ comment: 'x\ny' }), { roots: ROOTS });
     assert.deepEqual(e, { field: 'comment', message: 'must not contain a newline or other control character' });
@@ -285,7 +380,7 @@ describe('validateDaemonSettings', () => {
     ['maxConnections', { maxConnections: -1 }, ['maxConnections']],
     ['timeout', { timeout: 1e9 }, ['timeout']],
     ['reverseLookup', { reverseLookup: 'no' as never }, ['reverseLookup']],
-    ['hosts', { hostsAllow: ['x.example'], hostsDeny: ['1.2.3.4', '*'] }, ['hostsAllow[0]', 'hostsDeny[1]']],
+    ['hosts', { hostsAllow: ['x.example/8'], hostsDeny: ['1.2.3.4', '* '] }, ['hostsAllow[0]', 'hostsDeny[1]']],
   ];
   for (const [label, over, expected] of table) {
     test(label, () => assert.deepEqual(validateDaemonSettings({ ...base, ...over }).map((e) => e.field), expected));

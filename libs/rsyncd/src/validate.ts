@@ -117,6 +117,29 @@ export function isStrictlyInside(p: string, root: string): boolean {
   return p.startsWith(r + '/');
 }
 
+/** Linux limits: NAME_MAX bytes per component, PATH_MAX bytes (incl. the terminating NUL) for the whole path. */
+export const NAME_MAX_BYTES = 255;
+export const PATH_MAX_BYTES = 4096;
+const utf8 = new TextEncoder();
+
+/** A path the filesystem could never create is a clear 400, not an ENAMETOOLONG from mkdir. */
+export function checkPathLimits(p: string): string | null {
+  if (utf8.encode(p).length >= PATH_MAX_BYTES) return `must be shorter than ${PATH_MAX_BYTES} bytes (the filesystem's PATH_MAX)`;
+  const long = p.split('/').find((seg) => utf8.encode(seg).length > NAME_MAX_BYTES);
+  if (long !== undefined) {
+    return `has a component of ${utf8.encode(long).length} bytes ('${long.slice(0, 24)}...'); the filesystem allows at most ${NAME_MAX_BYTES} (NAME_MAX)`;
+  }
+  return null;
+}
+
+/** How two absolute, normalised paths relate: the same, `a` inside `b`, `a` containing `b`, or unrelated (null). */
+export function pathRelation(a: string, b: string): 'equal' | 'inside' | 'contains' | null {
+  if (a === b) return 'equal';
+  if (isStrictlyInside(a, b)) return 'inside';
+  if (isStrictlyInside(b, a)) return 'contains';
+  return null;
+}
+
 /**
  * Module paths: absolute, already normalised (no `//`, no `.`/`..` segments — a `/./` would also turn on rsync's
  * chroot split), no trailing `/`, not `/`, and strictly inside one of `roots` (a root itself is not a module path).
@@ -130,6 +153,8 @@ export function checkModulePath(p: string, roots: string[]): string | null {
   if (p.split('/').some((seg) => seg === '..')) return "must not contain a '..' segment";
   if (p.endsWith('/')) return 'must not end with /';
   if (posix.normalize(p) !== p) return "must be normalised (no '//' or '.' segments)";
+  const tooLong = checkPathLimits(p);
+  if (tooLong) return tooLong;
   if (!Array.isArray(roots) || roots.length === 0) return 'cannot be checked: no module roots are configured';
   if (!roots.some((root) => isStrictlyInside(p, root))) {
     return `must be inside one of the module roots (${roots.map(normaliseRoot).join(', ')})`;
@@ -137,31 +162,56 @@ export function checkModulePath(p: string, roots: string[]): string | null {
   return null;
 }
 
+/** A host name or wildcard pattern: DNS labels of letters, digits, `-`, `_`, with `*`/`?` wildcards anywhere. */
+const HOST_NAME_PATTERN = /^[A-Za-z0-9*?](?:[A-Za-z0-9*?_-]*[A-Za-z0-9*?])?(?:\.[A-Za-z0-9*?](?:[A-Za-z0-9*?_-]*[A-Za-z0-9*?])?)*\.?$/;
+const NETGROUP = /^@[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+
 /**
- * hosts allow / hosts deny entries: IPv4, IPv6, or either with a /prefix length. Hostnames, wildcards and
- * @netgroups are deliberately not accepted: they are matched against the client's REVERSE DNS (or a forward lookup
- * at connect time), which whoever controls the client's DNS can forge, and they silently match nothing when
- * `reverse lookup = no`. IPv6 zone ids (`fe80::1%eth0`) are rejected too (the `%` would be expanded by the daemon).
+ * hosts allow / hosts deny entries, in every form rsync itself accepts (rsyncd.conf(5), access.c):
+ *  - an IPv4 or IPv6 address, optionally with a /prefix length (`10.0.0.0/8`, `2001:db8::/32`) or an address mask of
+ *    the same family (`10.0.0.0/255.0.0.0`);
+ *  - a host name or wildcard pattern with `*` and `?` (`*`, `backup?.example.com`, `192.168.1.*`);
+ *  - `@netgroup` (matched only when rsync was built with netgroup support).
+ * Strict against injection: only letters, digits, `.`, `-`, `_`, `:`, `/`, `*`, `?` and a leading `@` — no space or
+ * comma (list separators), `%` (expanded by the daemon; so no IPv6 zone ids), `\\`, `#`, `;`, `[`/`]` or controls.
+ * Host names and wildcards other than `*` are matched against the client's reverse DNS, which whoever controls the
+ * client's DNS can forge, and match nothing while `reverse lookup` is off: prefer addresses in `hosts allow`.
  */
 export function checkHostPattern(h: string): string | null {
   if (typeof h !== 'string' || h.length === 0) return 'must not be empty';
-  if (h.length > 64) return 'must be at most 64 characters';
+  if (h.length > 253) return 'must be at most 253 characters';
   // node's isIP() accepts IPv6 zone ids ("fe80::1%eth0"); the daemon would try to expand the %...% part.
   if (h.includes('%')) return "must not contain '%' (IPv6 zone ids are not supported)";
+  if (h.startsWith('@')) {
+    return NETGROUP.test(h) ? null : 'must be @ followed by a netgroup name of letters, digits, "_", "." or "-"';
+  }
   const slash = h.indexOf('/');
   const addr = slash < 0 ? h : h.slice(0, slash);
   const version = isIP(addr);
-  if (version === 0) {
-    return 'must be an IPv4 or IPv6 address, optionally with a /prefix length (hostnames and wildcards are not allowed)';
-  }
   if (slash >= 0) {
-    const prefix = h.slice(slash + 1);
+    if (version === 0) return 'must have an IPv4 or IPv6 address before the /';
+    const suffix = h.slice(slash + 1);
     const max = version === 4 ? 32 : 128;
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(prefix) || Number(prefix) > max) {
-      return `must have a prefix length between 0 and ${max}`;
+    if (/^(0|[1-9][0-9]{0,2})$/.test(suffix)) {
+      return Number(suffix) <= max ? null : `must have a prefix length between 0 and ${max}`;
     }
+    if (isIP(suffix) === version) return null;
+    return `must have a prefix length between 0 and ${max} or an IPv${version} address mask after the /`;
   }
-  return null;
+  if (version !== 0) return null;
+  // All-digit names are never host names; rsync would compare them as (broken) addresses.
+  if (/^[0-9.]+$/.test(h)) return 'must be a valid IPv4 address (each of 4 parts 0-255)';
+  if (HOST_NAME_PATTERN.test(h)) return null;
+  return 'must be an IP address (optionally /prefix or /mask), a host name or wildcard pattern (letters, digits, ".", "-", "_", "*", "?"), or @netgroup';
+}
+
+/**
+ * True for an entry rsync matches only against the client's reverse-DNS name: wildcard patterns other than a bare
+ * `*` (which also matches the "UNDETERMINED" name rsync uses without lookups) and @netgroups. Plain host names still
+ * match through a forward lookup of the name (`forward lookup` is on by default).
+ */
+export function needsReverseLookup(h: string): boolean {
+  return h !== '*' && (h.startsWith('@') || /[*?]/.test(h));
 }
 
 /**
@@ -346,12 +396,70 @@ export function validateModule(m: ModuleFields, ctx: ModuleValidationContext): F
   if (!Array.isArray(m.excludes)) errors.push({ field: 'excludes', message: 'must be a list' });
   else m.excludes.forEach((p, i) => pushIf(errors, `excludes[${i}]`, checkExcludePattern(p)));
 
+  checkAccessModel(errors, m);
+
   if (m.uid !== null) pushIf(errors, 'uid', checkUnixId(m.uid));
   if (m.gid !== null) pushIf(errors, 'gid', checkUnixId(m.gid));
+  checkBoolean(errors, 'allowRootIds', m.allowRootIds);
+  if (m.allowRootIds !== true) {
+    for (const f of ['uid', 'gid'] as const) {
+      if (isRootId(m[f])) {
+        errors.push({ field: f, message: `is ${m[f]}: the daemon would transfer as root; set allowRootIds to true to allow that explicitly` });
+      }
+    }
+  }
   if (m.useChroot !== null && typeof m.useChroot !== 'boolean') {
     errors.push({ field: 'useChroot', message: 'must be true, false or null' });
   }
   return errors;
+}
+
+export const ANONYMOUS_ACCESS_VALUES = ['none', 'read', 'read-write'] as const;
+
+/** `root` or id 0 (any spelling rsync would read as 0). */
+export function isRootId(v: string | null): boolean {
+  return v === 'root' || (typeof v === 'string' && NUMERIC_ID.test(v) && Number(v) === 0);
+}
+
+/**
+ * One unambiguous access model (what the daemon does is what the fields say):
+ *  - a module needs a user grant, or an explicit `anonymous` of 'read'/'read-write' (rsync serves a module without
+ *    `auth users` to anyone who connects);
+ *  - `anonymous` other than 'none' cannot go with grants (with `auth users` set, rsync asks everyone for a password);
+ *  - a read-only module cannot grant `rw`: rsync's `auth users = alice:rw` overrides `read only = yes`, so the label
+ *    would lie. Refused rather than derived, so a change never silently turns a read-only module writable.
+ */
+function checkAccessModel(errors: FieldError[], m: ModuleFields): void {
+  if (!(ANONYMOUS_ACCESS_VALUES as readonly string[]).includes(m.anonymous)) {
+    errors.push({ field: 'anonymous', message: "must be 'none', 'read' or 'read-write'" });
+    return;
+  }
+  if (!Array.isArray(m.users)) return;
+  if (m.users.length === 0 && m.anonymous === 'none') {
+    errors.push({
+      field: 'users',
+      message: "must grant at least one rsync user; to serve the module without a password, set anonymous to 'read' or 'read-write' explicitly",
+    });
+  }
+  if (m.users.length > 0 && m.anonymous !== 'none') {
+    errors.push({ field: 'anonymous', message: `must be 'none' when users are granted (rsync then asks every client for a password), not '${m.anonymous}'` });
+  }
+  if (m.anonymous === 'read' && m.readOnly !== true) {
+    errors.push({ field: 'readOnly', message: "must be true when anonymous is 'read'" });
+  }
+  if (m.anonymous === 'read-write' && m.readOnly === true) {
+    errors.push({ field: 'anonymous', message: "is 'read-write' but readOnly is true; use anonymous 'read' for a read-only module" });
+  }
+  if (m.readOnly === true) {
+    m.users.forEach((u, i) => {
+      if (u?.access === 'rw') {
+        errors.push({
+          field: `users[${i}].access`,
+          message: `is 'rw' but readOnly is true: rsync would let '${u.name}' write into a module labelled read-only; grant 'ro' or set readOnly to false`,
+        });
+      }
+    });
+  }
 }
 
 /** Validates the daemon-wide settings. */

@@ -58,7 +58,13 @@ export class ApiExceptionFilter implements ExceptionFilter {
     // body-parser errors (malformed JSON, too large) carry a status but are not HttpExceptions.
     const status = (exception as { status?: unknown })?.status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
-      const message = status === 413 ? 'request body is too large' : 'request body is not valid JSON';
+      const type = (exception as { type?: unknown }).type;
+      const message =
+        status === 413
+          ? 'request body is too large'
+          : type === 'entity.too.deep'
+            ? String((exception as Error).message)
+            : 'request body is not valid JSON';
       return { statusCode: status, error: ERROR_KINDS[status] ?? 'error', message };
     }
     return { statusCode: HttpStatus.INTERNAL_SERVER_ERROR, error: 'internal', message: 'internal server error' };

@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import * as path from 'node:path';
+import { storageRootIssue } from './storage-roots';
 
 /**
  * Everything the server reads from its environment, resolved once at start.
@@ -113,6 +114,10 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
       if (normalised === '') throw new Error('RSYNCHUB_STORAGE_ROOTS must not contain "/" itself');
       return normalised;
     });
+  for (const root of storageRoots) {
+    const issue = storageRootIssue(dataDir, root);
+    if (issue) throw new Error(issue);
+  }
   return {
     dataDir,
     httpPort: intFromEnv(env, 'RSYNCHUB_HTTP_PORT', 3000, 0, 65535),

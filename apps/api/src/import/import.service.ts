@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { ImportRequest, ImportResponse } from '@rsynchub/contracts';
 import { checkRsyncPassword, mapImportedConfig, parseRsyncdConf, parseSecretsFile } from '@rsynchub/rsyncd';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { ValidationFailed } from '../common/errors';
 import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
 import { ModulesService } from '../modules/modules.service';
 import { RsyncUsersService } from '../rsync-users/rsync-users.service';
@@ -23,9 +24,9 @@ export class ImportService {
     const parsed = parseRsyncdConf(req.config);
     const secrets = req.secrets !== undefined ? parseSecretsFile(req.secrets) : undefined;
     const mapped = mapImportedConfig(parsed, secrets?.entries, { roots: this.config.storageRoots });
+    // mapImportedConfig already reports the config's parse problems, each in its own section: listed once.
     const skipped: ImportResponse['skipped'] = [
       ...mapped.skipped,
-      ...parsed.problems.map((p) => ({ kind: 'parameter' as const, name: `line ${p.line}`, reason: p.message })),
       ...(secrets?.problems ?? []).map((p) => ({ kind: 'user' as const, name: `secrets line ${p.line}`, reason: p.message })),
     ];
     const response: ImportResponse = { createdModules: [], createdUsers: [], usersWithoutSecret: [], skipped };
@@ -64,7 +65,13 @@ export class ImportService {
             skipped.push({ kind: 'module', name: module.name, reason: `path ${overlap}` });
             continue;
           }
-          undo.push(this.modules.prepareDirectory(module).undo);
+          try {
+            undo.push(this.modules.prepareDirectory(module).undo);
+          } catch (err) {
+            if (!(err instanceof ValidationFailed)) throw err;
+            skipped.push({ kind: 'module', name: module.name, reason: err.details.map((i) => `${i.field} ${i.message}`).join('; ') });
+            continue;
+          }
           await this.modules.createWithin(em, module);
           response.createdModules.push(module.name);
         }

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, ValidateIf, ValidateNested } from 'class-validator';
-import type { CreateModuleRequest, ModuleAccess, ModuleUserGrant, UpdateModuleRequest } from '@rsynchub/contracts';
+import type { CreateModuleRequest, ModuleAccess, ModuleAnonymousAccess, ModuleUserGrant, UpdateModuleRequest } from '@rsynchub/contracts';
 
 // Shape checks only. What may reach rsyncd.conf (names, paths, hosts, injection) is decided by @rsynchub/rsyncd
 // in the service, so the web console and the import share the same rules.
@@ -19,11 +19,17 @@ class ModuleOptionsBody {
   @ApiPropertyOptional({ default: false }) @IsOptional() @IsBoolean() ignoreErrors?: boolean;
   @ApiPropertyOptional({ default: 0, description: '0 = unlimited' }) @IsOptional() @IsInt() maxConnections?: number;
   @ApiPropertyOptional({ default: 0, description: 'seconds, 0 = none' }) @IsOptional() @IsInt() timeout?: number;
-  @ApiPropertyOptional({ type: [String], description: 'IP or CIDR' }) @IsOptional() @IsArray() @IsString({ each: true }) hostsAllow?: string[];
-  @ApiPropertyOptional({ type: [String], description: 'IP or CIDR' }) @IsOptional() @IsArray() @IsString({ each: true }) hostsDeny?: string[];
+  @ApiPropertyOptional({ type: [String], description: 'IP, CIDR, address/mask, host name or wildcard, @netgroup' }) @IsOptional() @IsArray() @IsString({ each: true }) hostsAllow?: string[];
+  @ApiPropertyOptional({ type: [String], description: 'IP, CIDR, address/mask, host name or wildcard (e.g. *), @netgroup' }) @IsOptional() @IsArray() @IsString({ each: true }) hostsDeny?: string[];
   @ApiPropertyOptional({ type: [ModuleUserGrantBody] })
   @IsOptional() @IsArray() @ValidateNested({ each: true }) @Type(() => ModuleUserGrantBody)
   users?: ModuleUserGrantBody[];
+  @ApiPropertyOptional({
+    enum: ['none', 'read', 'read-write'],
+    default: 'none',
+    description: "access without a password; 'none' needs at least one user grant, 'read' needs readOnly (defaults it to true on create)",
+  })
+  @IsOptional() @IsIn(['none', 'read', 'read-write']) anonymous?: ModuleAnonymousAccess;
   @ApiPropertyOptional({ type: [String] }) @IsOptional() @IsArray() @IsString({ each: true }) refuseOptions?: string[];
   @ApiPropertyOptional({ type: [String] }) @IsOptional() @IsArray() @IsString({ each: true }) excludes?: string[];
   @ApiPropertyOptional({ default: true }) @IsOptional() @IsBoolean() enabled?: boolean;
@@ -33,6 +39,8 @@ class ModuleOptionsBody {
   @IsOptional() @ValidateIf((_, v) => v !== null) @IsString() gid?: string | null;
   @ApiPropertyOptional({ nullable: true, type: Boolean, description: 'only honoured when the server runs as root' })
   @IsOptional() @ValidateIf((_, v) => v !== null) @IsBoolean() useChroot?: boolean | null;
+  @ApiPropertyOptional({ default: false, description: 'must be true for uid/gid root or 0 (transfers as root)' })
+  @IsOptional() @IsBoolean() allowRootIds?: boolean;
 }
 
 export class CreateModuleBody extends ModuleOptionsBody implements CreateModuleRequest {

@@ -3,13 +3,14 @@ import { InjectRepository } from '@nestjs/typeorm';
 import * as fs from 'node:fs';
 import { EntityManager, Repository } from 'typeorm';
 import type { CreateModuleRequest, FieldError, ModuleDto, ModuleFields, UpdateModuleRequest } from '@rsynchub/contracts';
-import { checkModulePath, checkModulePathOverlap, moduleWithDefaults, validateModule } from '@rsynchub/rsyncd';
+import { checkModulePathOverlap, moduleWithDefaults, pathRelation, validateModule } from '@rsynchub/rsyncd';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { assertValid, conflict, notFound, ValidationFailed } from '../common/errors';
 import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
 import { PendingDirs } from '../database/pending-dirs';
 import { RsyncUsersService } from '../rsync-users/rsync-users.service';
-import { chownForDaemon, ensureModuleDirectory, isInsideRoots } from './module-storage';
+import { resolveDeepest } from '../config/storage-roots';
+import { chownForDaemon, describeFsError, ensureModuleDirectory, isInsideRoots, purgePlan } from './module-storage';
 import { RsyncModuleEntity } from './rsync-module.entity';
 
 
@@ -52,6 +53,8 @@ export class ModulesService implements OnModuleInit {
 
   async create(req: CreateModuleRequest): Promise<ModuleChange> {
     const fields = moduleWithDefaults(req);
+    // Anonymous read is read-only by definition; say it in the model instead of refusing the obvious request.
+    if (req.anonymous === 'read' && req.readOnly === undefined) fields.readOnly = true;
     assertValid(validateModule(fields, { roots: this.config.storageRoots }));
     await this.assertNoOverlap(this.modules.manager, fields.path, null);
     return this.applyWithDirectory(fields, (em) => this.createWithin(em, fields)).then(async (change) => ({
@@ -92,7 +95,7 @@ export class ModulesService implements OnModuleInit {
     const pending = this.pendingDirs.record(fields.path);
     let dir: ReturnType<typeof ensureModuleDirectory>;
     try {
-      dir = ensureModuleDirectory(fields.path, this.config.storageRoots);
+      dir = ensureModuleDirectory(fields.path, this.config.storageRoots, this.config.dataDir);
     } catch (err) {
       pending.done();
       throw err;
@@ -101,20 +104,29 @@ export class ModulesService implements OnModuleInit {
       pending.done();
       throw new ValidationFailed([{ field: 'path', message: dir.error }]);
     }
-    if (dir.created) chownForDaemon(fields.path, fields.uid, fields.gid);
-    return {
-      undo: () => {
-        if (dir.created) fs.rmSync(dir.created, { recursive: true, force: true });
-        pending.done();
-      },
-      committed: () => pending.done(),
+    const undo = () => {
+      if (dir.created) fs.rmSync(dir.created, { recursive: true, force: true });
+      pending.done();
     };
+    if (dir.created) {
+      try {
+        chownForDaemon(fields.path, fields.uid, fields.gid);
+      } catch (err) {
+        undo();
+        throw new ValidationFailed([{ field: 'uid', message: `the directory could not be handed to the daemon's account: ${(err as Error).message.split('\n')[0]}` }]);
+      }
+    }
+    return { undo, committed: () => pending.done() };
   }
 
   async update(name: string, req: UpdateModuleRequest): Promise<ModuleChange> {
     if ('name' in req) throw new ValidationFailed([{ field: 'name', message: 'cannot be changed; create a new module instead' }]);
     const current = await this.fieldsOf(this.modules.manager, await this.findOrFail(this.modules.manager, name));
     const fields: ModuleFields = { ...current, ...req };
+    // Granting users closes anonymous access unless the request says otherwise (it could not stay open anyway:
+    // with auth users rsync asks everyone for a password); anonymous read is read-only unless told otherwise.
+    if (req.users !== undefined && req.users.length > 0 && req.anonymous === undefined) fields.anonymous = 'none';
+    if (req.anonymous === 'read' && req.readOnly === undefined) fields.readOnly = true;
     assertValid(validateModule(fields, { roots: this.config.storageRoots }));
     await this.assertNoOverlap(this.modules.manager, fields.path, current.name);
     return this.applyWithDirectory(fields, async (em) => {
@@ -145,40 +157,21 @@ export class ModulesService implements OnModuleInit {
     });
     let purged = false;
     if (purge && change.before) {
-      // Resolved again at the moment of deletion, and the resolved path is what gets removed.
-      const target = this.purgeTarget(change.before.path);
-      if (target) fs.rmSync(target, { recursive: true, force: true });
+      // Decided again at the moment of deletion. A module directory that is a symbolic link is removed as a link:
+      // rmSync does not follow a link it is given, so the link's target is never touched.
+      const plan = this.purgeTarget(change.before.path);
+      if (plan.target) fs.rmSync(plan.target, { recursive: true, force: true });
       purged = true;
-      this.logger.log(`purged the data of module ${change.before.name} at ${change.before.path}`);
+      this.logger.log(`purged the data of module ${change.before.name} at ${change.before.path}${plan.isLink ? ' (a symbolic link: only the link was removed)' : ''}`);
     }
     return { ...change, purged };
   }
 
-  /**
-   * What a purge may delete: the module directory itself, only if it still lies inside the storage roots both as
-   * written and once every symbolic link is resolved (a writer into a module could have swapped a parent for a
-   * link). Null when the directory is already gone. Throws when deleting would be unsafe.
-   */
-  private purgeTarget(modulePath: string): string | null {
-    const lexical = checkModulePath(modulePath, this.config.storageRoots);
-    if (lexical) throw new ValidationFailed([{ field: 'path', message: `not purged: ${lexical}` }]);
-    let real: string;
-    try {
-      real = fs.realpathSync(modulePath);
-    } catch {
-      return null;
-    }
-    const realRoots = this.config.storageRoots.map((r) => {
-      try {
-        return fs.realpathSync(r);
-      } catch {
-        return r;
-      }
-    });
-    if (checkModulePath(real, realRoots) !== null) {
-      throw new ValidationFailed([{ field: 'path', message: `not purged: ${modulePath} resolves to ${real}, outside the storage roots` }]);
-    }
-    return real;
+  /** What a purge may delete (see purgePlan). Throws a 400 when deleting would be unsafe. */
+  private purgeTarget(modulePath: string): { target: string | null; isLink: boolean } {
+    const plan = purgePlan(modulePath, this.config.storageRoots, this.config.dataDir);
+    if ('error' in plan) throw new ValidationFailed([{ field: 'path', message: `not purged: ${plan.error}` }]);
+    return plan;
   }
 
   /** Refuses a path that equals, contains or lies inside another module's path (see checkModulePathOverlap). */
@@ -187,11 +180,35 @@ export class ModulesService implements OnModuleInit {
     if (issue) throw new ValidationFailed([{ field: 'path', message: issue }]);
   }
 
+  /**
+   * Decided on the paths as written AND as resolved (symlinks followed, for paths that do not exist yet through their
+   * deepest existing ancestor): a link inside the storage could otherwise make two modules share data.
+   */
   async overlapIssue(em: EntityManager, modulePath: string, exceptName: string | null): Promise<string | null> {
     const others = (await em.getRepository(RsyncModuleEntity).find({ select: { name: true, path: true } })).filter(
       (m) => exceptName === null || m.name.toLowerCase() !== exceptName.toLowerCase(),
     );
-    return checkModulePathOverlap(modulePath, others);
+    const lexical = checkModulePathOverlap(modulePath, others);
+    if (lexical) return lexical;
+    const real = this.resolved(modulePath);
+    if (real === null) return null; // unresolvable: creating the directory reports why
+    for (const o of others) {
+      const otherReal = this.resolved(o.path) ?? o.path;
+      const rel = pathRelation(real, otherReal);
+      if (rel === 'equal') return `resolves to ${real}, the same directory as module "${o.name}"`;
+      if (rel === 'inside') return `resolves to ${real}, inside module "${o.name}" (${otherReal})`;
+      if (rel === 'contains') return `resolves to ${real}, which contains module "${o.name}" (${otherReal})`;
+    }
+    return null;
+  }
+
+  private resolved(p: string): string | null {
+    try {
+      return resolveDeepest(p);
+    } catch (err) {
+      this.logger.debug?.(`cannot resolve ${p}: ${describeFsError(err as NodeJS.ErrnoException)}`);
+      return null;
+    }
   }
 
   private async applyWithDirectory(fields: ModuleFields, mutation: (em: EntityManager) => Promise<ModuleChange>): Promise<ModuleChange> {
@@ -249,12 +266,14 @@ export class ModulesService implements OnModuleInit {
       hostsAllow: e.hostsAllow,
       hostsDeny: e.hostsDeny,
       users,
+      anonymous: e.anonymous,
       refuseOptions: e.refuseOptions,
       excludes: e.excludes,
       enabled: e.enabled,
       uid: e.uid,
       gid: e.gid,
       useChroot: e.useChroot,
+      allowRootIds: e.allowRootIds,
     };
   }
 
@@ -272,12 +291,14 @@ export class ModulesService implements OnModuleInit {
       hostsAllow: f.hostsAllow,
       hostsDeny: f.hostsDeny,
       users: f.users,
+      anonymous: f.anonymous,
       refuseOptions: f.refuseOptions,
       excludes: f.excludes,
       enabled: f.enabled,
       uid: f.uid,
       gid: f.gid,
       useChroot: f.useChroot,
+      allowRootIds: f.allowRootIds,
       createdAt: stored.createdAt.toISOString(),
       updatedAt: stored.updatedAt.toISOString(),
       warnings: this.writer.lastWritten?.warnings[f.name] ?? [],

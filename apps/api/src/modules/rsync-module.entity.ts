@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryGeneratedColumn } from 'typeorm';
+import type { ModuleAnonymousAccess } from '@rsynchub/contracts';
 import { jsonArray, nullableBoolean } from '../database/column-transformers';
 
 /** One `[module]` section of rsyncd.conf. Grants (auth users) are kept by the rsync-users domain. */
@@ -24,6 +25,8 @@ export class RsyncModuleEntity {
   @Column('text', { nullable: true }) uid!: string | null;
   @Column('text', { nullable: true }) gid!: string | null;
   @Column('integer', { name: 'use_chroot', nullable: true, transformer: nullableBoolean }) useChroot!: boolean | null;
+  @Column('text') anonymous!: ModuleAnonymousAccess;
+  @Column('boolean', { name: 'allow_root_ids' }) allowRootIds!: boolean;
   @Column('datetime', { name: 'created_at' }) createdAt!: Date;
   @Column('datetime', { name: 'updated_at' }) updatedAt!: Date;
 }

@@ -12,15 +12,19 @@ import { fieldMessages, type ApiError } from '../../core/api-error';
 import { formatDuration, formatTime, splitList } from '../../core/format';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
 import { CopyBlockComponent } from '../../shared/copy-block.component';
+import { MatDialog, MatDialogModule } from '@angular/material/dialog';
+import { firstValueFrom } from 'rxjs';
+import { ConfirmDialogComponent, type ConfirmData, type ConfirmResult } from '../../shared/confirm-dialog.component';
 import { BansSectionComponent } from './bans-section.component';
 
 @Component({
   selector: 'rh-daemon-page',
-  imports: [ReactiveFormsModule, MatFormFieldModule, MatInputModule, MatButtonModule, MatCheckboxModule, MatProgressBarModule, ErrorBannerComponent, CopyBlockComponent, BansSectionComponent],
+  imports: [ReactiveFormsModule, MatFormFieldModule, MatInputModule, MatButtonModule, MatCheckboxModule, MatProgressBarModule, MatDialogModule, ErrorBannerComponent, CopyBlockComponent, BansSectionComponent],
   templateUrl: './daemon.page.html',
 })
 export class DaemonPage implements OnInit {
   private readonly api = inject(ApiService);
+  private readonly dialog = inject(MatDialog);
   readonly auth = inject(AuthService);
   readonly status = signal<DaemonStatusDto | null>(null);
   readonly config = signal<DaemonConfigDto | null>(null);
@@ -118,6 +122,15 @@ export class DaemonPage implements OnInit {
   }
 
   async action(a: 'start' | 'stop' | 'restart'): Promise<void> {
+    // Stopping or restarting cuts every running transfer: ask first. Starting harms nobody.
+    if (a !== 'start') {
+      const data: ConfirmData =
+        a === 'stop'
+          ? { title: 'Stop the rsync daemon?', message: 'Running transfers are cut off, and no client can connect until it is started again.', confirmLabel: 'Stop daemon' }
+          : { title: 'Restart the rsync daemon?', message: 'Running transfers are cut off; clients can connect again once it is back.', confirmLabel: 'Restart daemon' };
+      const res = await firstValueFrom(this.dialog.open<ConfirmDialogComponent, ConfirmData, ConfirmResult>(ConfirmDialogComponent, { data }).afterClosed());
+      if (!res?.confirmed) return;
+    }
     this.busy.set(true);
     this.error.set(null);
     try {

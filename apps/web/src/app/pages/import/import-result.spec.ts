@@ -1,5 +1,5 @@
 import type { ImportResponse } from '@rsynchub/contracts';
-import { importSummary } from './import-result';
+import { importSummary, importSummaryClass } from './import-result';
 
 const res = (createdModules: string[], createdUsers: string[], skipped = 0): ImportResponse => ({
   createdModules,
@@ -16,4 +16,15 @@ describe('importSummary', () => {
     [res([], []), 'Nothing was created: the config defines no modules.'],
   ];
   for (const [input, expected] of cases) it(expected, () => expect(importSummary(input)).toBe(expected));
+});
+
+describe('importSummaryClass', () => {
+  // Issue 14: anything skipped makes the banner a warning, even when modules were created.
+  const cases: [ImportResponse, string][] = [
+    [res(['a'], ['u']), 'rh-success'],
+    [res(['a', 'b'], [], 1), 'rh-warn'],
+    [res([], [], 3), 'rh-warn'],
+    [res([], []), 'rh-warn'],
+  ];
+  for (const [input, expected] of cases) it(`${JSON.stringify(input.createdModules)} + ${input.skipped.length} skipped -> ${expected}`, () => expect(importSummaryClass(input)).toBe(expected));
 });

@@ -14,6 +14,11 @@ export function importSummary(res: ImportResponse): string {
   return notImported ? `${created}; ${notImported}.` : `${created}.`;
 }
 
+/** The banner's colour: success only when everything was imported; anything skipped is a warning to read. */
+export function importSummaryClass(res: ImportResponse): 'rh-success' | 'rh-warn' {
+  return res.skipped.length === 0 && res.createdModules.length + res.createdUsers.length > 0 ? 'rh-success' : 'rh-warn';
+}
+
 /** Skipped kinds, as words for the table. */
 export const SKIP_KIND_LABELS: Record<ImportResponse['skipped'][number]['kind'], string> = {
   module: 'Module',

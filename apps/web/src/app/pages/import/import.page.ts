@@ -11,7 +11,7 @@ import { AuthService } from '../../core/auth.service';
 import type { ApiError } from '../../core/api-error';
 import { formatBytes } from '../../core/format';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
-import { SKIP_KIND_LABELS, importSummary } from './import-result';
+import { SKIP_KIND_LABELS, importSummary, importSummaryClass } from './import-result';
 
 /** Same limit as the server's ImportBody. */
 export const MAX_IMPORT_TEXT = 1_000_000;
@@ -40,6 +40,7 @@ export class ImportPage {
   readonly loadedFiles = signal<Partial<Record<TextField, string>>>({});
   readonly kindLabel = SKIP_KIND_LABELS;
   readonly summary = importSummary;
+  readonly summaryClass = importSummaryClass;
 
   readonly form = inject(FormBuilder).nonNullable.group({
     config: ['', [Validators.required, Validators.maxLength(MAX_IMPORT_TEXT)]],

@@ -12,7 +12,12 @@ export async function confirmModuleDelete(dialog: MatDialog, m: Pick<ModuleDto, 
     title: `Delete module ${m.name}?`,
     message: `The module is removed from rsyncd.conf. The data in ${m.path} is kept on disk.`,
     confirmLabel: 'Delete',
-    option: { label: 'Also delete the data', messageWhenChecked: `The module is removed AND everything in ${m.path} is deleted. This cannot be undone.` },
+    // Deleting data cannot be undone: the admin types the module's name, so a slip of the mouse cannot do it.
+    option: {
+      label: 'Also delete the data',
+      messageWhenChecked: `The module is removed AND everything in ${m.path} is deleted. This cannot be undone.`,
+      typeToConfirm: m.name,
+    },
   };
   const res = await firstValueFrom(dialog.open<ConfirmDialogComponent, ConfirmData, ConfirmResult>(ConfirmDialogComponent, { data }).afterClosed());
   return res?.confirmed ? { purge: !!res.option } : null;

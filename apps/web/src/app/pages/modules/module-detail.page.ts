@@ -14,7 +14,7 @@ import type { ApiError } from '../../core/api-error';
 import { formatBytes, formatTime } from '../../core/format';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
 import { CopyBlockComponent } from '../../shared/copy-block.component';
-import { accessLabel } from './modules.page';
+import { accessLabel, anonymousLabel } from './modules.page';
 import { agentConfig, agentTokenFileCommand, passwordFileCommand, rsyncCommand, rsyncPullCommand, sersyncConfXml, type ConnectTarget } from './connect-snippets';
 import { formatAge, formatLag } from '../sources/source-format';
 
@@ -52,6 +52,11 @@ export class ModuleDetailPage implements OnInit {
   readonly fmtBytes = formatBytes;
   readonly fmtTime = formatTime;
   readonly access = accessLabel;
+  readonly anon = anonymousLabel;
+  /** Warnings about anyone being able to write are shown as dangers, not as notes. */
+  isDanger(w: string): boolean {
+    return /^anonymous (read-write|write):/.test(w);
+  }
 
   readonly target = computed<ConnectTarget | null>(() => {
     const m = this.module();

@@ -65,8 +65,6 @@ describe('ModuleFormPage (create)', () => {
     typeInto(root, 'module-name', 'web');
     typeInto(root, 'module-path', '/etc/web');
     typeInto(root, 'module-mode', 'ro');
-    root.querySelector<HTMLButtonElement>('[data-testid="grant-add"]')!.click();
-    await settle(fixture);
     typeInto(root, 'grant-user-0', 'bob');
     typeInto(root, 'grant-access-0', 'ro');
     await submit();
@@ -94,6 +92,39 @@ describe('ModuleFormPage (create)', () => {
     typeInto(root, 'module-path', '/srv/hub/web');
     await settle(fixture);
     expect(text('module-path-error')).toBeNull();
+  });
+
+  it('pre-selects the first rsync user with rw, so a new module is never anonymous by accident', async () => {
+    expect(root.querySelector<HTMLSelectElement>('[data-testid="grant-user-0"]')!.value).toBe('alice');
+    expect(root.querySelector<HTMLSelectElement>('[data-testid="grant-access-0"]')!.value).toBe('rw');
+    expect(root.querySelector('[data-testid="module-anonymous"]')).toBeNull();
+    typeInto(root, 'module-name', 'web');
+    await submit();
+    const req = http.expectOne('/api/v1/modules');
+    expect(req.request.body).toMatchObject({ users: [{ name: 'alice', access: 'rw' }], anonymous: 'none' });
+    req.flush({ statusCode: 400, error: 'validation', message: 'x', details: [] }, { status: 400, statusText: 'Bad Request' });
+    await settle(fixture);
+  });
+
+  it('without grants, anonymous access is an explicit choice, and read-write is shown as a danger', async () => {
+    root.querySelector<HTMLButtonElement>('[aria-label="Remove user 1"]')!.click();
+    await settle(fixture);
+    expect(text('module-no-users')).toMatch(/Grant a user/);
+    expect(root.querySelector<HTMLSelectElement>('[data-testid="module-anonymous"]')!.value).toBe('none');
+    expect(root.querySelector('[data-testid="module-anonymous-rw-warning"]')).toBeNull();
+    typeInto(root, 'module-anonymous', 'read-write');
+    await settle(fixture);
+    expect(text('module-anonymous-rw-warning')).toMatch(/without a password/);
+    typeInto(root, 'module-name', 'web');
+    await submit();
+    const req = http.expectOne('/api/v1/modules');
+    expect(req.request.body).toMatchObject({ users: [], anonymous: 'read-write' });
+    req.flush(
+      { statusCode: 400, error: 'validation', message: 'bad', details: [{ field: 'users', message: 'must grant at least one rsync user' }] },
+      { status: 400, statusText: 'Bad Request' },
+    );
+    await settle(fixture);
+    expect(root.querySelector('[data-testid="module-grants"]')!.textContent).toMatch(/must grant at least one rsync user/);
   });
 
   it('navigates to the new module after a successful create', async () => {

@@ -7,7 +7,7 @@ import { MatInputModule } from '@angular/material/input';
 import { MatButtonModule } from '@angular/material/button';
 import { MatCheckboxModule } from '@angular/material/checkbox';
 import { MatProgressBarModule } from '@angular/material/progress-bar';
-import type { CreateModuleRequest, ModuleAccess, ModuleDto, RsyncUserDto, UpdateModuleRequest } from '@rsynchub/contracts';
+import type { CreateModuleRequest, ModuleAccess, ModuleAnonymousAccess, ModuleDto, RsyncUserDto, UpdateModuleRequest } from '@rsynchub/contracts';
 import { ApiService } from '../../core/api.service';
 import { AuthService } from '../../core/auth.service';
 import { fieldMessages, type ApiError } from '../../core/api-error';
@@ -77,6 +77,8 @@ export class ModuleFormPage implements OnInit {
     comment: [''],
     mode: ['rw' as AccessMode],
     users: this.fb.array<FormGroup<GrantGroup>>([]),
+    /** Access without a password; only meaningful without grants (the server refuses both). */
+    anonymous: ['none' as ModuleAnonymousAccess],
     hostsAllow: [''],
     hostsDeny: [''],
     maxConnections: [0, [Validators.required, Validators.min(0), Validators.max(10000)]],
@@ -114,6 +116,8 @@ export class ModuleFormPage implements OnInit {
       const [users, mod] = await Promise.all([this.api.rsyncUsers(), this.name() ? this.api.module(this.name()!) : Promise.resolve(null)]);
       this.users.set(users);
       if (mod) this.fill(mod);
+      // Safe by default: a new module starts with a password-protected grant for the first user, never anonymous.
+      else if (users.length > 0 && this.grants.length === 0) this.addGrant(users[0]!.name, 'rw');
     } catch (err) {
       this.error.set(err as ApiError);
     } finally {
@@ -137,6 +141,7 @@ export class ModuleFormPage implements OnInit {
       enabled: m.enabled,
       refuseOptions: m.refuseOptions.join(' '),
       excludes: m.excludes.join('\n'),
+      anonymous: m.anonymous ?? 'none',
     });
     this.form.controls.name.disable();
     this.grants.clear();
@@ -165,6 +170,11 @@ export class ModuleFormPage implements OnInit {
     this.grants.removeAt(i);
   }
 
+  /** The anonymous choice as it will be sent: with users granted there is no anonymous access. */
+  anonymousChoice(): ModuleAnonymousAccess {
+    return this.grants.length > 0 ? 'none' : this.form.controls.anonymous.value;
+  }
+
   /** The request body the form describes. */
   body(): CreateModuleRequest {
     const v = this.form.getRawValue();
@@ -175,6 +185,7 @@ export class ModuleFormPage implements OnInit {
       readOnly: v.mode === 'ro',
       writeOnly: v.mode === 'wo',
       users: v.users.map((g) => ({ name: g.name, access: g.access })),
+      anonymous: this.anonymousChoice(),
       hostsAllow: splitList(v.hostsAllow),
       hostsDeny: splitList(v.hostsDeny),
       maxConnections: Number(v.maxConnections),
@@ -226,7 +237,10 @@ export class ModuleFormPage implements OnInit {
   }
 
   usersError(): string[] {
-    return fieldMessages(this.error(), 'users');
+    // Grant problems (e.g. an rw grant on a read-only module) are shown with the grants they are about.
+    const e = this.error();
+    const grantFields = (e?.details ?? []).filter((d) => /^users\[\d+\]/.test(d.field)).map((d) => `${d.field}: ${d.message}`);
+    return [...fieldMessages(e, 'users'), ...fieldMessages(e, 'anonymous'), ...grantFields];
   }
 
   err(field: string): string | null {

@@ -27,10 +27,20 @@ export interface ModuleRow {
   module: ModuleDto;
 }
 
-export function accessLabel(m: Pick<ModuleDto, 'readOnly' | 'writeOnly'>): string {
-  if (m.readOnly) return 'read-only';
-  if (m.writeOnly) return 'write-only';
-  return 'read-write';
+/**
+ * The module's mode as the daemon applies it. The server refuses a read-only module with an rw grant (rsync would
+ * let that user write), so 'read-only' here is always true for everyone.
+ */
+export function accessLabel(m: Pick<ModuleDto, 'readOnly' | 'writeOnly'> & Partial<Pick<ModuleDto, 'anonymous'>>): string {
+  const mode = m.readOnly ? 'read-only' : m.writeOnly ? 'write-only' : 'read-write';
+  return m.anonymous && m.anonymous !== 'none' ? `${mode}, no password` : mode;
+}
+
+/** Who can use the module without a password, for the chip shown instead of users; null when nobody can. */
+export function anonymousLabel(m: Pick<ModuleDto, 'users' | 'anonymous' | 'writeOnly'>): { text: string; danger: boolean } | null {
+  if (m.users.length > 0 || !m.anonymous || m.anonymous === 'none') return null;
+  if (m.anonymous === 'read') return { text: 'anyone: read', danger: false };
+  return { text: m.writeOnly ? 'anyone: write' : 'anyone: read-write', danger: true };
 }
 
 export function toRow(m: ModuleDto, activity: ModuleActivityDto | null): ModuleRow {
@@ -78,7 +88,10 @@ export function toRow(m: ModuleDto, activity: ModuleActivityDto | null): ModuleR
           <ng-container matColumnDef="users">
             <th mat-header-cell *matHeaderCellDef mat-sort-header>Users</th>
             <td mat-cell *matCellDef="let r">
-              @for (u of r.module.users; track u.name) {<span class="rh-chip">{{ u.name }}:{{ u.access }}</span>} @empty {<span class="rh-muted">anonymous</span>}
+              @for (u of r.module.users; track u.name) {<span class="rh-chip">{{ u.name }}:{{ u.access }}</span>}
+              @if (anon(r.module); as a) {
+                <span class="rh-chip" [class.rh-danger]="a.danger" [attr.data-testid]="'module-anon-' + r.name" [attr.data-danger]="a.danger">{{ a.text }}</span>
+              }
             </td>
           </ng-container>
           <ng-container matColumnDef="access">
@@ -130,6 +143,7 @@ export class ModulesPage implements OnInit {
   readonly columns = computed(() => ['name', 'path', 'users', 'access', 'lastActivity', 'lastPushSize', ...(this.auth.canEdit() ? ['actions'] : [])]);
   readonly fmt = formatTime;
   readonly bytes = formatBytes;
+  readonly anon = anonymousLabel;
 
   constructor() {
     this.data.filterPredicate = (r, f) => `${r.name} ${r.path} ${r.users} ${r.access}`.toLowerCase().includes(f);
