@@ -89,10 +89,17 @@ export interface AgentConfig {
   stateDir?: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   heartbeat?: HeartbeatConfig;
+  /**
+   * Self-verification: every intervalSec a dry run compares each target with the root (at the lowest priority);
+   * differences no seen change explains are pushed and reported as missed by the watcher. 0 = off.
+   */
+  verify: { intervalSec: number };
 }
 
 export const DEFAULT_RSYNC_PARAMS = ['-artuz'];
 export const DEFAULT_PORT = 873;
+/** Self-verification every 10 minutes by default (a dry run: cheap, see verify.ts). */
+export const DEFAULT_VERIFY_INTERVAL_SEC = 600;
 
 export const DEFAULTS = {
   batchDelayMs: 50,
@@ -163,7 +170,7 @@ export function validateConfig(raw: unknown): AgentConfig {
 
   const known = new Set([
     'name', 'watches', 'batchDelayMs', 'maxBatchDelayMs', 'retry', 'timeoutSec', 'connectTimeoutSec', 'fullSync', 'recoverWithFullSync',
-    'maxPathsPerRun', 'stateDir', 'logLevel', 'heartbeat',
+    'maxPathsPerRun', 'stateDir', 'logLevel', 'heartbeat', 'verify',
   ]);
   for (const k of Object.keys(raw)) if (!known.has(k)) problems.push(`${k}: unknown setting`);
 
@@ -330,6 +337,10 @@ export function validateConfig(raw: unknown): AgentConfig {
     }
   }
 
+  const verifyRaw = isObj(raw.verify) ? raw.verify : {};
+  if (raw.verify !== undefined && !isObj(raw.verify)) problems.push('verify: must be an object { intervalSec }');
+  for (const k of Object.keys(verifyRaw)) if (k !== 'intervalSec') problems.push(`verify.${k}: unknown setting`);
+
   const logLevel = raw.logLevel ?? 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel as string)) problems.push('logLevel: must be debug, info, warn or error');
 
@@ -348,6 +359,7 @@ export function validateConfig(raw: unknown): AgentConfig {
     recoverWithFullSync: bool(raw.recoverWithFullSync, 'recoverWithFullSync', true),
     maxPathsPerRun: num(raw.maxPathsPerRun, 'maxPathsPerRun', DEFAULTS.maxPathsPerRun, 1),
     logLevel: logLevel as AgentConfig['logLevel'],
+    verify: { intervalSec: num(verifyRaw.intervalSec, 'verify.intervalSec', DEFAULT_VERIFY_INTERVAL_SEC, 0) },
   };
   const name = str(raw.name, 'name', false);
   if (name) config.name = name;

@@ -10,6 +10,7 @@ import { type Change, mergeChanges, planPush, type PathState } from './change-se
 import { Journal, type JournalEntry } from './journal';
 import { buildRsyncArgs, classifyExit, type Progress, type RsyncTarget, runRsync, remoteUrl } from './rsync-runner';
 import type { Logger } from './log';
+import { encodePath } from './path-bytes';
 
 export interface TargetStats {
   id: string;
@@ -44,7 +45,7 @@ export function backoffDelay(policy: RetryPolicy, failures: number, random: () =
 
 export function pathStateOf(root: string, rel: string): PathState {
   try {
-    return fs.lstatSync(path.join(root, rel)).isDirectory() ? 'dir' : 'other';
+    return fs.lstatSync(encodePath(path.join(root, rel))).isDirectory() ? 'dir' : 'other';
   } catch {
     return 'missing';
   }

@@ -470,6 +470,10 @@ export interface SourceTargetStatus {
   lagMs: number | null;
   lastSuccessAt: string | null;
   lastError: string | null;
+  /** Changes the agent's self-verification found that its watcher had missed, since the agent started (should be 0). */
+  missedByWatcher?: number;
+  /** Up to 20 relative paths of the last missed changes. */
+  lastMissedPaths?: string[];
 }
 
 export interface SourceHeartbeatRequest {
