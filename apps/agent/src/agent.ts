@@ -170,7 +170,7 @@ export class Agent {
   private stopping = false;
   private readonly pidFile: string;
   private readonly stateFile: string;
-  private readonly afterBurst: { events: number; queue: number | null };
+  private afterBurst: { events: number; queue: number | null };
   /** The agent's inotify helper watches (exact overflow reports, raw names); otherwise @parcel/watcher. */
   private readonly useHelper: boolean;
   private rootCheckTimer: NodeJS.Timeout | undefined;
@@ -241,6 +241,10 @@ export class Agent {
       this.roots.push(root);
     }
 
+    // The queue size that counts is the one when the watches are created, now: read at construction, it could be stale
+    // (the overflow test shrinks the queue in between, and a 2048-event threshold for a 64-event queue verified nothing).
+    const auto = defaultAfterBurstEvents();
+    this.afterBurst = { events: this.config.fullSync.afterBurstEvents ?? auto.events, queue: auto.queue };
     const queue = this.afterBurst.queue;
     this.o.log.info('watcher', this.useHelper
       ? { backend: 'inotify', why: 'reports every event, inotify queue overflows and raw file names' }
