@@ -249,7 +249,7 @@ int main(int argc, char **argv) {
   ifd = inotify_init1(IN_CLOEXEC);
   if (ifd < 0) { fprintf(stderr, "rsynchub-inotify: inotify_init1: %s\n", strerror(errno)); return 2; }
   tab_grow();
-  root_wd = inotify_add_watch(ifd, root, MASK);
+  root_wd = inotify_add_watch(ifd, root, MASK & ~IN_DONT_FOLLOW); /* the root may be a symlink to the tree */
   if (root_wd < 0) { fprintf(stderr, "rsynchub-inotify: cannot watch %s: %s\n", root, strerror(errno)); return 2; }
   tab_put(root_wd, xstrdup(root));
   add_children(root, 1);
@@ -298,6 +298,9 @@ int main(int argc, char **argv) {
             rename_tree(moves[k].from, path);
             free(moves[k].from);
             moves[k] = moves[--nmoves];
+            /* Watched again too: it may have been renamed before its watch was added (created, then renamed at once);
+             * inotify returns the existing watch of an inode already watched, so this only adds what is missing. */
+            add_tree(path, 1);
           } else {
             add_tree(path, 1); /* moved in from outside the tree */
           }
