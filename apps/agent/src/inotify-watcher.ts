@@ -163,13 +163,26 @@ export class InotifyWatcher {
           return;
         }
         if (this.closed || rootGone) return;
-        // Events may have been lost while it was not running: the caller runs a full sync; the watch is started again.
-        this.o.onError(new Error(`inotify helper exited (${code ?? signal})${stderr.trim() ? `: ${stderr.trim()}` : ''}; watching again`));
-        setTimeout(() => {
-          if (!this.closed && this.child === null) this.start().catch((e: Error) => this.o.onError(e));
-        }, 1000).unref();
+        this.restartAfterCrash(`inotify helper exited (${code ?? signal})${stderr.trim() ? `: ${stderr.trim()}` : ''}`);
       });
     });
+  }
+
+  /**
+   * Starts the helper again after it died. Only once it watches again is the error reported (which means a full sync
+   * of the root): a full sync started earlier would miss what is written before the new watches exist.
+   */
+  private restartAfterCrash(why: string): void {
+    setTimeout(() => {
+      if (this.closed || this.child !== null) return;
+      this.start().then(
+        () => this.o.onError(new Error(`${why}; watching again`)),
+        (e: Error) => {
+          this.o.onError(e);
+          this.restartAfterCrash(why);
+        },
+      );
+    }, 1000).unref();
   }
 
   /** Directories that cannot be watched for now (the helper retries them). */
