@@ -176,6 +176,8 @@ export class Agent {
   private rootCheckTimer: NodeJS.Timeout | undefined;
   private verifyTimer: NodeJS.Timeout | undefined;
   private verifying: Promise<void> | null = null;
+  /** Aborts a verification dry run in flight when the agent stops (it may take minutes on a large tree). */
+  private readonly verifyAbort = new AbortController();
   private readonly verifyStats = new Map<string, VerifyStats>();
 
   constructor(private readonly config: AgentConfig, private readonly o: AgentOptions) {
@@ -428,7 +430,7 @@ export class Agent {
       res = await runVerify(buildVerifyArgs({
         root: root.path, remote: cfg.remotes.find((r) => targetId(root.path, r) === t.id)!, rsyncParams: cfg.rsyncParams,
         excludes: cfg.excludes, timeoutSec: this.config.timeoutSec, connectTimeoutSec: this.config.connectTimeoutSec,
-      }, cfg.fullSyncExcludes), root.path, this.o.rsyncBin);
+      }, cfg.fullSyncExcludes), root.path, this.o.rsyncBin, this.verifyAbort.signal);
     } finally {
       // Changes still queued explain differences too (seen before the run ended, not yet on the target).
       for (const e of q.journal.pending()) for (const c of e.changes) root.touched?.add(c.path);
@@ -441,7 +443,7 @@ export class Agent {
     stats.lastResult = res.ok ? `${res.diffs.length} differences` : res.message;
     this.markDirty();
     if (!res.ok) {
-      this.o.log.warn('verification failed', { target: t.id, error: res.message });
+      if (!this.stopping) this.o.log.warn('verification failed', { target: t.id, error: res.message });
       return;
     }
     if (q.journal.pending().some((e) => e.full)) return; // a full sync is on its way: it settles everything
@@ -613,6 +615,7 @@ export class Agent {
     if (this.stateTimer) clearInterval(this.stateTimer);
     if (this.rootCheckTimer) clearInterval(this.rootCheckTimer);
     if (this.verifyTimer) clearTimeout(this.verifyTimer);
+    this.verifyAbort.abort();
     if (this.verifying) await this.verifying.catch(() => undefined);
     for (const root of this.roots) {
       if (root.burstTimer) clearTimeout(root.burstTimer);

@@ -4,7 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { AgentState } from './agent';
 import { filesFromBuffer } from './change-set';
+import { formatDetection } from './cli';
 import { HelperParser } from './inotify-watcher';
 import { decodePath, encodePath, hasEscapedBytes } from './path-bytes';
 import { checkRoot } from './root-identity';
@@ -104,4 +106,19 @@ test('checkRoot: same, missing, replaced (also when only the birth time differs:
   assert.equal(checkRoot(id, null), 'missing');
   assert.equal(checkRoot(id, { ...id, ino: 9n }), 'replaced');
   assert.equal(checkRoot(id, { ...id, birthNs: 4n }), 'replaced');
+});
+
+test('status shows the watcher, overflows, replaced roots and what verification found missed', () => {
+  const lines = formatDetection({
+    watches: [{ path: '/srv/www', watching: false, lastEventAt: null, watcher: 'inotify', overflows: 2, rootReplaced: 1 }],
+    verification: {
+      t1: { runs: 3, lastRunAt: '2026-01-01T00:00:00.000Z', lastDurationMs: 10, lastResult: '1 differences', missedByWatcher: 1, lastMissedAt: '2026-01-01T00:00:00.000Z', lastMissedPaths: ['a/x'] },
+      t2: { runs: 0, lastRunAt: null, lastDurationMs: null, lastResult: null, missedByWatcher: 0, lastMissedAt: null, lastMissedPaths: [] },
+    },
+  } as unknown as AgentState);
+  assert.deepEqual(lines, [
+    'watch /srv/www: watcher inotify, NOT WATCHING, 2 inotify overflows, root replaced 1x',
+    'verify t1: 3 runs, last 2026-01-01T00:00:00.000Z (1 differences); MISSED BY THE WATCHER: 1 (last 2026-01-01T00:00:00.000Z: a/x)',
+    'verify t2: 0 runs, last never; missed by the watcher: 0',
+  ]);
 });
