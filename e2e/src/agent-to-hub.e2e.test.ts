@@ -78,4 +78,5 @@ test('the agent mirrors a watched tree into a RsyncHub module, and the server se
   const source = (await server.admin.get('/api/v1/sources')).body.find((s: any) => s.name === 'edge-1');
   assert.equal(source.targets[0].module, 'mirror');
   assert.equal(source.targets[0].queueLength, 0);
+  assert.equal(source.targets[0].missedByWatcher, 0, 'the agent reports what its self-verification found missed');
 });

@@ -250,7 +250,9 @@ test('random churn converges to an identical target and the watcher misses nothi
     await agent.verifyNow();
     const v = Object.values(agent.verification())[0]!;
     t.diagnostic(`seed ${seed}: ${churn.ops} operations (${churn.failures} not applicable), converged ${convergedMs} ms after the churn; ` +
-      `verifications ${v.runs}, missed by the watcher ${v.missedByWatcher}; rsync runs ${agent.snapshot().rsyncSpawns}`);
+      `verifications ${v.runs}, missed by the watcher ${v.missedByWatcher}; rsync runs ${agent.snapshot().rsyncSpawns}, ` +
+      `full syncs ${agent.targets()[0]!.fullSyncs}, failed pushes ${logs.filter((l) => l.includes('push failed')).length}` +
+      `${logs.find((l) => l.includes('push failed'))?.slice(0, 400) ?? ''}`);
     assert.equal(v.missedByWatcher, 0, `seed ${seed}: missed by the watcher: ${v.lastMissedPaths.join(', ')}\n${logs.filter((l) => l.includes('missed by the watcher')).join('\n')}`);
     assert.ok(v.runs >= 1, 'verification ran');
     assert.deepEqual(diffTrees(src, daemon.moduleDir, { includeRootMtime: true }), []);
