@@ -134,7 +134,10 @@ export class InotifyWatcher {
               flush();
               const dir = decodePath(r.fields[0]!);
               this.failed.add(dir);
-              this.o.onError(new Error(`cannot watch ${dir} (${r.fields[1]!.toString()}); full syncs until it can, retried every ${Math.round(this.retryMs / 1000)} s`));
+              const why = r.fields[1]!.toString();
+              // ENOSPC from inotify_add_watch is the per-user watch limit, not a full disk: say so, and how to fix it.
+              const fix = /No space left/.test(why) ? ': the inotify watch limit is reached (raise it: sysctl fs.inotify.max_user_watches=1048576)' : '';
+              this.o.onError(new Error(`cannot watch ${dir} (${why}${fix}); full syncs until it can, retried every ${Math.round(this.retryMs / 1000)} s`));
               break;
             }
             case 'W': {
