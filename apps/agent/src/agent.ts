@@ -427,7 +427,12 @@ export class Agent {
         for (const q of root.queues) {
           if (this.stopping) return;
           const snap = q.snapshot();
-          if (root.recovering || !root.watching || snap.queueLength > 0 || snap.inFlight || root.pending.length > 0 || root.timer) {
+          // A paused target runs nothing until `resume` (its differences are the guard's business, not missed events).
+          if (q.paused) continue;
+          // A root replaced since it was watched (not yet noticed) would show its whole tree as missed: wait for the
+          // re-watch, whose full sync goes through the delete guard.
+          const replaced = root.identity !== null && checkRoot(root.identity, readRootIdentity(root.path)) !== 'same';
+          if (replaced || root.recovering || !root.watching || snap.queueLength > 0 || snap.inFlight || root.pending.length > 0 || root.timer) {
             busy = true;
             continue;
           }

@@ -13,7 +13,8 @@ import { Agent } from './agent';
 import { validateConfig } from './config';
 import { createLogger } from './log';
 import { encodePath } from './path-bytes';
-import { diffTrees, RsyncDaemon, sleep, tmpDir, waitConverged, waitUntil } from './e2e-support';
+import { diffTrees, RsyncDaemon, sleep, snapshotTree, tmpDir, waitConverged, waitUntil } from './e2e-support';
+import { PauseStore } from './target-control';
 
 interface Setup {
   work: string;
@@ -124,21 +125,32 @@ test('item 4: non-UTF-8 names (Latin-1, GBK) round-trip as bytes: created, writt
   });
 });
 
-test('item 8: the watched root replaced (rm -rf + mkdir, then a mv swap): detected, watched again, fully synced, warned', async () => {
+/** Twelve files under keep/: enough entries on the target (deleteGuard.minTargetEntries 10) for the share rule to apply. */
+function writeKeep(root: string): void {
+  fs.mkdirSync(path.join(root, 'keep'), { recursive: true });
+  for (let i = 0; i < 12; i++) fs.writeFileSync(path.join(root, `keep/k${i}.txt`), `kept ${i}\n`);
+}
+
+test('item 8: the watched root replaced (rm -rf + mkdir, then a mv swap) by a similar tree: detected, watched again, fully synced through the delete guard, warned', async () => {
   await withAgent({ parcel }, async ({ work, src, daemon, agent, logs }) => {
+    writeKeep(src);
     fs.mkdirSync(path.join(src, 'd'));
     fs.writeFileSync(path.join(src, 'd/old.txt'), 'old\n');
     await waitConverged(src, [daemon.moduleDir], 'initial');
     await idle(agent);
 
+    // Re-created with most of the same content (the guard is active: the target has more than minTargetEntries
+    // entries; the full sync deletes d/ and d/old.txt, 2 of 16, well under maxDeletePercent).
     fs.rmSync(src, { recursive: true });
     fs.mkdirSync(src);
+    writeKeep(src);
     fs.writeFileSync(path.join(src, 'new.txt'), 'in the new root\n');
     await waitUntil(() => logs.some((l) => l.includes('watching the new root')), 'the new root watched', 10_000);
     fs.writeFileSync(path.join(src, 'after.txt'), 'written after the re-watch: an event, not a full sync\n');
     await waitConverged(src, [daemon.moduleDir], 'the new root mirrored', 10_000);
 
     const next = path.join(work, 'next');
+    writeKeep(next);
     fs.mkdirSync(path.join(next, 'sub'), { recursive: true });
     fs.writeFileSync(path.join(next, 'sub/swapped.txt'), 'swapped in\n');
     fs.renameSync(src, path.join(work, 'src.old'));
@@ -147,7 +159,57 @@ test('item 8: the watched root replaced (rm -rf + mkdir, then a mv swap): detect
     fs.writeFileSync(path.join(src, 'sub/later.txt'), 'after the swap\n');
     await waitConverged(src, [daemon.moduleDir], 'the swapped-in root mirrored', 10_000);
     assert.ok(logs.some((l) => l.includes('"level":"warn"') && l.includes('watched root replaced or removed')), 'warned');
+    assert.equal(agent.targets()[0]!.paused, false, 'a similar tree is not refused by the delete guard');
     await idle(agent);
+  });
+});
+
+test('item 8 + 11: a root replaced by an EMPTY directory pauses the target, which stays intact until resume', async () => {
+  await withAgent({ parcel }, async ({ work, src, daemon, agent, logs }) => {
+    writeKeep(src);
+    await waitConverged(src, [daemon.moduleDir], 'initial');
+    await idle(agent);
+    const before = snapshotTree(daemon.moduleDir);
+
+    const empty = path.join(work, 'empty');
+    fs.mkdirSync(empty);
+    fs.renameSync(src, path.join(work, 'src.old'));
+    fs.renameSync(empty, src);
+    await waitUntil(() => agent.targets()[0]!.paused, 'the target paused by the delete guard', 15_000);
+    const t = agent.targets()[0]!;
+    assert.match(t.pauseReason ?? '', /watched root is empty but the target is not/);
+    assert.ok(logs.some((l) => l.includes('watching the new root')), 'the new root is watched');
+    assert.ok(logs.some((l) => l.includes('"msg":"target paused"')), 'the pause is logged');
+    assert.deepEqual([...snapshotTree(daemon.moduleDir).keys()].sort(), [...before.keys()].sort(), 'the target keeps every entry');
+
+    // Written while paused: journaled, not pushed; the target is still intact.
+    fs.writeFileSync(path.join(src, 'fresh.txt'), 'written into the empty root\n');
+    await waitUntil(() => agent.targets()[0]!.queueLength > 0, 'the change journaled while paused');
+    assert.ok(fs.existsSync(path.join(daemon.moduleDir, 'keep/k0.txt')), 'still intact while paused');
+    assert.ok(!fs.existsSync(path.join(daemon.moduleDir, 'fresh.txt')), 'nothing pushed while paused');
+
+    // The admin accepts the new root: it is mirrored as it is.
+    new PauseStore(path.join(work, 'state')).requestResume(t.id);
+    await waitConverged(src, [daemon.moduleDir], 'the accepted root mirrored after resume', 15_000);
+    assert.equal(agent.targets()[0]!.paused, false);
+  });
+});
+
+test('item 8 + 11: a root replaced by a different tree that would delete more than maxDeletePercent of the target pauses it', async () => {
+  await withAgent({ parcel }, async ({ work, src, daemon, agent }) => {
+    writeKeep(src);
+    await waitConverged(src, [daemon.moduleDir], 'initial');
+    await idle(agent);
+    const other = path.join(work, 'other');
+    fs.mkdirSync(path.join(other, 'keep'), { recursive: true });
+    fs.writeFileSync(path.join(other, 'keep/k0.txt'), 'kept 0\n');
+    fs.writeFileSync(path.join(other, 'unrelated.txt'), 'another tree\n');
+    fs.renameSync(src, path.join(work, 'src.old'));
+    fs.renameSync(other, src);
+    await waitUntil(() => agent.targets()[0]!.paused, 'the target paused by the delete guard', 15_000);
+    assert.match(agent.targets()[0]!.pauseReason ?? '', /more than deleteGuard.maxDeletePercent 50%/);
+    for (let i = 0; i < 12; i++) assert.ok(fs.existsSync(path.join(daemon.moduleDir, `keep/k${i}.txt`)), `k${i} kept on the target`);
+    assert.ok(!fs.existsSync(path.join(daemon.moduleDir, 'unrelated.txt')), 'nothing of the paused run was pushed');
   });
 });
 
