@@ -226,7 +226,7 @@ test('random churn converges to an identical target and the watcher misses nothi
   const logs: string[] = [];
   const config = validateConfig({
     watches: [{
-      path: src, rsyncParams: '-artz',
+      path: src, // the default rsyncParams (-artz, no -u): a rollback of an mtime must reach the target
       remotes: [{ host: '127.0.0.1', port: daemon.port, module: 'm', user: 'churner', passwordFile: daemon.passwordFile }],
     }],
     verify: { intervalSec: 2 }, // also runs in the quiet spells of the churn, racing the watcher
@@ -244,7 +244,13 @@ test('random churn converges to an identical target and the watcher misses nothi
       await sleep(pause < 0.7 ? 1 : pause < 0.95 ? 30 : 2500); // now and then long enough for a verification
     }
     const churnEnd = Date.now();
-    await waitConverged(src, [daemon.moduleDir], `convergence (seed ${seed})`, 60_000);
+    try {
+      await waitConverged(src, [daemon.moduleDir], `convergence (seed ${seed})`, 60_000);
+    } catch (e) {
+      const tq = agent.targets()[0]!;
+      throw new Error(`${(e as Error).message}\npaused: ${tq.paused} ${tq.pauseReason ?? ''}; queue ${tq.queueLength}; last error: ${tq.lastError ?? '-'}\n` +
+        logs.filter((l) => l.includes('"level":"warn"') || l.includes('"level":"error"')).slice(-15).join('\n'));
+    }
     const convergedMs = Date.now() - churnEnd;
     await waitUntil(() => agent.targets().every((x) => x.queueLength === 0 && !x.inFlight), 'idle');
     await agent.verifyNow();
