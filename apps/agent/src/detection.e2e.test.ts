@@ -227,10 +227,13 @@ test('item 13: verification finds what a watcher missed, pushes it and reports i
     fs.unlinkSync(x);
     await waitConverged(src, [daemon.moduleDir], 'x removed by the verification', 15_000);
     const after = Object.values(agent.verification())[0]!;
-    assert.equal(after.missedByWatcher, 1);
-    assert.deepEqual(after.lastMissedPaths, ['x']);
+    // A verification already reading its file list while the three writes happen may also see x.tmp (created and
+    // deleted again, which parcel reports as nothing): a real miss as well, so x is one of one or two.
+    assert.ok(after.missedByWatcher >= 1 && after.missedByWatcher <= 2, `missed ${after.missedByWatcher}: ${after.lastMissedPaths.join(', ')}`);
+    assert.ok(after.lastMissedPaths.includes('x'), after.lastMissedPaths.join(', '));
+    assert.ok(after.lastMissedPaths.every((p) => p === 'x' || p === 'x.tmp'), after.lastMissedPaths.join(', '));
     assert.ok(logs.some((l) => l.includes('missed by the watcher') && l.includes('delete x')), 'logged with the path');
-    assert.match(JSON.stringify(agent.snapshot().verification), /"missedByWatcher":1/);
+    assert.match(JSON.stringify(agent.snapshot().verification), /"missedByWatcher":[12],/);
   });
 });
 
