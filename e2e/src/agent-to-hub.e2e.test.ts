@@ -85,4 +85,5 @@ test('the agent mirrors a watched tree into a RsyncHub module, and the server se
   assert.equal(source.targets[0].paused, false, 'the heartbeat says whether the agent paused the target');
   assert.equal(source.targets[0].pauseReason, null);
   assert.equal(source.state, 'online');
+  assert.equal(source.targets[0].missedByWatcher, 0, 'the agent reports what its self-verification found missed (nothing)');
 });

@@ -6,7 +6,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type AgentConfig, passwordFileModeProblem, targetId } from './config';
-import { coalesce, type WatchEvent } from './change-set';
+import { coalesce, relativeTo, type WatchEvent } from './change-set';
+import { inotifyHelperAvailable, InotifyWatcher } from './inotify-watcher';
+import { checkRoot, describeIdentity, readRootIdentity, type RootIdentity } from './root-identity';
+import { buildVerifyArgs, isExplained, runVerify } from './verify';
 import { writeFileAtomic } from './journal';
 import type { Logger } from './log';
 import { type Progress, renderProgressBar, spawnCounter } from './rsync-runner';
@@ -26,6 +29,25 @@ export const BURST_END_QUIET_MS = 1000;
 const SAME_DELIVERY_MS = 5;
 /** Above this share of the per-user inotify watch limit, the start-up log warns. */
 export const WATCH_LIMIT_SHARE = 0.9;
+/** How often each watched root's identity (device, inode) is compared with the one being watched. */
+export const ROOT_CHECK_MS = 2000;
+/** A verification that finds its target busy is tried again this soon. */
+export const VERIFY_BUSY_RETRY_MS = 5000;
+/** Paths of missed changes kept for status and the heartbeat. */
+const MISSED_PATHS_KEPT = 20;
+
+/** Self-verification results of one target (see verify.ts). */
+export interface VerifyStats {
+  runs: number;
+  lastRunAt: string | null;
+  lastDurationMs: number | null;
+  lastResult: string | null;
+  /** Differences no seen change explained, since start. Must stay 0; anything else is a watcher loss. */
+  missedByWatcher: number;
+  lastMissedAt: string | null;
+  lastMissedPaths: string[];
+}
+
 /** A burst that goes on this long is verified anyway (and counted afresh): a steady writer would never end it. */
 export const BURST_MAX_MS = 60_000;
 
@@ -53,7 +75,17 @@ export interface AgentState {
   running: boolean;
   /** rsync processes spawned since start. */
   rsyncSpawns: number;
-  watches: { path: string; watching: boolean; lastEventAt: string | null }[];
+  watches: {
+    path: string; watching: boolean; lastEventAt: string | null;
+    /** 'inotify': the agent's helper (exact overflows, raw names); 'parcel': the @parcel/watcher fallback. */
+    watcher?: 'inotify' | 'parcel';
+    /** Times the root was found replaced or removed (re-watched and fully synced each time). */
+    rootReplaced?: number;
+    /** Inotify queue overflows reported by the kernel (each answered with a full sync). */
+    overflows?: number;
+  }[];
+  /** Self-verification per target id. */
+  verification?: Record<string, VerifyStats>;
   targets: TargetStats[];
   fullSyncProgress: Record<string, Progress>;
 }
@@ -72,7 +104,15 @@ export interface AgentOptions {
 
 interface Root {
   path: string;
-  watcher: RootWatcher;
+  watcher: RootWatcher | InotifyWatcher;
+  /** Device and inode of the root being watched (null until watched). */
+  identity: RootIdentity | null;
+  /** The root is being re-watched after it was replaced or removed. */
+  recovering: boolean;
+  rootReplaced: number;
+  overflows: number;
+  /** Relative paths of changes seen while a verification runs (they explain its differences). */
+  touched: Set<string> | null;
   queues: TargetQueue[];
   pending: WatchEvent[];
   timer: NodeJS.Timeout | undefined;
@@ -135,13 +175,22 @@ export class Agent {
   private stopping = false;
   private readonly pidFile: string;
   private readonly stateFile: string;
-  private readonly afterBurst: { events: number; queue: number | null };
+  private afterBurst: { events: number; queue: number | null };
   private pauses!: PauseStore;
   private rootIds!: RootIdentityStore;
+  /** The agent's inotify helper watches (exact overflow reports, raw names); otherwise @parcel/watcher. */
+  private readonly useHelper: boolean;
+  private rootCheckTimer: NodeJS.Timeout | undefined;
+  private verifyTimer: NodeJS.Timeout | undefined;
+  private verifying: Promise<void> | null = null;
+  /** Aborts a verification dry run in flight when the agent stops (it may take minutes on a large tree). */
+  private readonly verifyAbort = new AbortController();
+  private readonly verifyStats = new Map<string, VerifyStats>();
 
   constructor(private readonly config: AgentConfig, private readonly o: AgentOptions) {
     const auto = defaultAfterBurstEvents();
     this.afterBurst = { events: config.fullSync.afterBurstEvents ?? auto.events, queue: auto.queue };
+    this.useHelper = process.env.RSYNCHUB_AGENT_WATCHER !== 'parcel' && inotifyHelperAvailable();
     this.pidFile = path.join(o.stateDir, 'agent.pid');
     this.stateFile = path.join(o.stateDir, 'state.json');
   }
@@ -176,6 +225,7 @@ export class Agent {
       const root: Root = {
         path: w.path, queues: [], pending: [], timer: undefined, batchStartedAt: 0, lastEventAt: null, watching: false,
         burstEvents: 0, burstStartedAt: 0, burstTimer: undefined,
+        identity: null, recovering: false, rootReplaced: 0, overflows: 0, touched: null,
         excludeRegex: sersyncExcludeMatchers(w.excludeRegex), events: w.events,
         watcher: undefined as unknown as RootWatcher,
         throttle: undefined as unknown as BusyPathThrottle,
@@ -186,6 +236,7 @@ export class Agent {
       });
       for (const remote of w.remotes) {
         const id = targetId(w.path, remote);
+        this.verifyStats.set(id, { runs: 0, lastRunAt: null, lastDurationMs: null, lastResult: null, missedByWatcher: 0, lastMissedAt: null, lastMissedPaths: [] });
         root.queues.push(new TargetQueue({
           id,
           target: {
@@ -207,35 +258,35 @@ export class Agent {
           onProgress: (tid, p) => this.onProgress(tid, p),
         }));
       }
-      root.watcher = new RootWatcher({
-        root: w.path,
-        onEvents: (events, afterQuiet) => this.onEvents(root, events, afterQuiet),
-        onError: (err) => {
-          this.o.log.error('watcher error; full sync of the root to recover', { root: w.path, error: err.message });
-          for (const q of root.queues) q.enqueueFullSync(`watcher error: ${err.message}`, !this.stopping);
-        },
-        onRepush: (dirs, reason) => {
-          this.o.log.debug(reason === 'watched' ? 'watching directories the native watcher missed; pushing them again' : 'pushing directories not yet checked or watched again before stopping', { root: w.path, dirs: dirs.length });
-          this.onEvents(root, dirs.map((d) => ({ type: 'create', path: d })));
-        },
-      }, undefined, this.o.watchRetryMs);
+      root.watcher = this.createWatcher(root);
       this.roots.push(root);
     }
 
+    // The queue size that counts is the one when the watches are created, now: read at construction, it could be stale
+    // (the overflow test shrinks the queue in between, and a 2048-event threshold for a 64-event queue verified nothing).
+    const auto = defaultAfterBurstEvents();
+    this.afterBurst = { events: this.config.fullSync.afterBurstEvents ?? auto.events, queue: auto.queue };
     const queue = this.afterBurst.queue;
-    if (this.afterBurst.events > 0) {
+    this.o.log.info('watcher', this.useHelper
+      ? { backend: 'inotify', why: 'reports every event, inotify queue overflows and raw file names' }
+      : { backend: 'parcel', warning: 'the agent\'s inotify helper is not available (not Linux, not built, or RSYNCHUB_AGENT_WATCHER=parcel): @parcel/watcher misses a path created and deleted between deliveries, cannot report overflows and mangles non-UTF-8 names; verification catches what it misses' });
+    if (this.useHelper) {
+      // Overflows are reported by the kernel through the helper: no need to guess them from burst sizes.
+    } else if (this.afterBurst.events > 0) {
       this.o.log.info('bursts are verified with a full sync', {
         afterBurstEvents: this.afterBurst.events, inotifyQueue: queue,
         why: 'the native watcher drops inotify queue overflows silently',
       });
     }
     if (queue !== null && queue < 16384) {
-      this.o.log.warn('small inotify queue: bursts will overflow it and trigger full syncs', { inotifyQueue: queue, fix: 'sysctl fs.inotify.max_queued_events=1048576' });
+      this.o.log.warn('small inotify queue: bursts will overflow it, each overflow means a full sync', { inotifyQueue: queue, fix: 'sysctl fs.inotify.max_queued_events=1048576' });
     }
 
     // Watch first, then sync: a change made during the full sync is caught by the watcher.
     for (const root of this.roots) {
+      const identity = readRootIdentity(root.path);
       await root.watcher.start();
+      root.identity = identity;
       root.watching = true;
       this.o.log.info('watching', { root: root.path, targets: root.queues.map((q) => q.snapshot().url) });
     }
@@ -259,6 +310,8 @@ export class Agent {
         for (const root of this.roots) for (const q of root.queues) q.enqueueFullSync('schedule', true, true);
       }, this.config.fullSync.intervalSec * 1000);
     }
+    this.rootCheckTimer = setInterval(() => this.checkRoots(), ROOT_CHECK_MS);
+    if (this.config.verify.intervalSec > 0) this.scheduleVerify(this.config.verify.intervalSec * 1000);
     this.stateTimer = setInterval(() => {
       this.applyPauseFiles();
       this.writeState();
@@ -271,8 +324,187 @@ export class Agent {
     }
   }
 
+  private createWatcher(root: Root): RootWatcher | InotifyWatcher {
+    const o = {
+      root: root.path,
+      onEvents: (events: WatchEvent[], afterQuiet: boolean) => this.onEvents(root, events, afterQuiet),
+      onError: (err: Error) => {
+        this.o.log.error('watcher error; full sync of the root to recover', { root: root.path, error: err.message });
+        for (const q of root.queues) q.enqueueFullSync(`watcher error: ${err.message}`, !this.stopping);
+      },
+      onRepush: (dirs: string[], reason: 'watched' | 'closing') => {
+        this.o.log.debug(reason === 'watched' ? 'watching directories the native watcher missed; pushing them again' : 'pushing directories not yet checked or watched again before stopping', { root: root.path, dirs: dirs.length });
+        this.onEvents(root, dirs.map((d) => ({ type: 'create', path: d })));
+      },
+      onOverflow: () => {
+        root.overflows++;
+        this.o.log.warn('inotify queue overflowed: the kernel dropped events; full sync of the root', {
+          root: root.path, inotifyQueue: this.afterBurst.queue, fix: 'sysctl fs.inotify.max_queued_events=1048576',
+        });
+        for (const q of root.queues) q.enqueueFullSync('inotify queue overflow (events were lost)', !this.stopping);
+        this.markDirty();
+      },
+      onRootGone: () => void this.rootReplaced(root, 'the watch on the root ended (deleted, moved or unmounted)'),
+    };
+    return this.useHelper ? new InotifyWatcher(o, this.o.watchRetryMs) : new RootWatcher(o, undefined, this.o.watchRetryMs);
+  }
+
+  /** Compares each root's identity with the one watched: a replaced or removed root is watched again. */
+  private checkRoots(): void {
+    for (const root of this.roots) {
+      if (root.recovering || root.identity === null) continue;
+      const now = readRootIdentity(root.path);
+      const c = checkRoot(root.identity, now);
+      if (c !== 'same') void this.rootReplaced(root, c === 'missing' ? 'the root is gone' : `the root is another directory now (${describeIdentity(now)})`);
+    }
+  }
+
+  /**
+   * The watched root was replaced (`rm -rf ROOT; mkdir ROOT`, a `mv` swap) or removed: the old watch sees nothing of the
+   * new tree. Waits for a directory at the path, watches it, and runs a full sync (the target may be half-updated).
+   */
+  private async rootReplaced(root: Root, why: string): Promise<void> {
+    if (root.recovering || this.stopping) return;
+    root.recovering = true;
+    root.watching = false;
+    root.rootReplaced++;
+    this.markDirty();
+    this.o.log.warn('watched root replaced or removed: watching it again, then a full sync', { root: root.path, why, watched: describeIdentity(root.identity) });
+    await root.watcher.close().catch(() => undefined);
+    let waitingLogged = false;
+    while (!this.stopping) {
+      const identity = readRootIdentity(root.path);
+      if (identity !== null) {
+        root.watcher = this.createWatcher(root);
+        try {
+          await root.watcher.start();
+        } catch (e) {
+          this.o.log.error('cannot watch the root again; retrying', { root: root.path, error: (e as Error).message });
+          await new Promise((r) => setTimeout(r, ROOT_CHECK_MS));
+          continue;
+        }
+        if (this.stopping) break;
+        if (checkRoot(identity, readRootIdentity(root.path)) !== 'same') {
+          await root.watcher.close().catch(() => undefined); // replaced again meanwhile
+          continue;
+        }
+        root.identity = identity;
+        root.watching = true;
+        this.o.log.warn('watching the new root; full sync', { root: root.path, identity: describeIdentity(identity) });
+        for (const q of root.queues) q.enqueueFullSync('the watched root was replaced');
+        break;
+      }
+      if (!waitingLogged) this.o.log.warn('watched root is missing; waiting for it to come back', { root: root.path });
+      waitingLogged = true;
+      await new Promise((r) => setTimeout(r, ROOT_CHECK_MS / 4));
+    }
+    root.recovering = false;
+    this.markDirty();
+  }
+
+  private scheduleVerify(ms: number): void {
+    if (this.stopping) return;
+    if (this.verifyTimer) clearTimeout(this.verifyTimer);
+    this.verifyTimer = setTimeout(() => {
+      this.verifyTimer = undefined;
+      void this.verifyNow().then((busy) => this.scheduleVerify(busy ? VERIFY_BUSY_RETRY_MS : this.config.verify.intervalSec * 1000));
+    }, ms);
+    this.verifyTimer.unref?.();
+  }
+
+  /**
+   * Verifies every target once (see verify.ts). A target with work queued or in flight, or a root with unflushed
+   * events, is skipped: its differences would be explained anyway. Resolves true when something was skipped as busy.
+   */
+  async verifyNow(): Promise<boolean> {
+    if (this.verifying) {
+      await this.verifying;
+      return false;
+    }
+    let busy = false;
+    const run = (async () => {
+      for (const root of this.roots) {
+        for (const q of root.queues) {
+          if (this.stopping) return;
+          const snap = q.snapshot();
+          // A paused target runs nothing until `resume` (its differences are the guard's business, not missed events).
+          if (q.paused) continue;
+          // A root replaced since it was watched (not yet noticed) would show its whole tree as missed: wait for the
+          // re-watch, whose full sync goes through the delete guard.
+          const replaced = root.identity !== null && checkRoot(root.identity, readRootIdentity(root.path)) !== 'same';
+          if (replaced || root.recovering || !root.watching || snap.queueLength > 0 || snap.inFlight || root.pending.length > 0 || root.timer) {
+            busy = true;
+            continue;
+          }
+          await this.verifyTarget(root, q);
+        }
+      }
+    })();
+    this.verifying = run;
+    try {
+      await run;
+    } finally {
+      this.verifying = null;
+    }
+    return busy;
+  }
+
+  private async verifyTarget(root: Root, q: TargetQueue): Promise<void> {
+    const stats = this.verifyStats.get(q.snapshot().id)!;
+    const cfg = this.config.watches.find((w) => w.path === root.path)!;
+    const t = q.snapshot();
+    root.touched = new Set();
+    let res;
+    try {
+      res = await runVerify(buildVerifyArgs({
+        root: root.path, remote: cfg.remotes.find((r) => targetId(root.path, r) === t.id)!, rsyncParams: cfg.rsyncParams,
+        excludes: cfg.excludes, timeoutSec: this.config.timeoutSec, connectTimeoutSec: this.config.connectTimeoutSec,
+      }, cfg.fullSyncExcludes), root.path, this.o.rsyncBin, this.verifyAbort.signal);
+    } finally {
+      // Changes still queued explain differences too (seen before the run ended, not yet on the target).
+      for (const e of q.journal.pending()) for (const c of e.changes) root.touched?.add(c.path);
+    }
+    const touched = root.touched;
+    root.touched = null;
+    stats.runs++;
+    stats.lastRunAt = new Date().toISOString();
+    stats.lastDurationMs = res.durationMs;
+    stats.lastResult = res.ok ? `${res.diffs.length} differences` : res.message;
+    this.markDirty();
+    if (!res.ok) {
+      if (!this.stopping) this.o.log.warn('verification failed', { target: t.id, error: res.message });
+      return;
+    }
+    if (q.journal.pending().some((e) => e.full)) return; // a full sync is on its way: it settles everything
+    const unexplained = res.diffs.filter((d) => !isExplained(d, touched));
+    // Paths the agent is configured not to push (excludeRegex, events switches) are not the watcher's misses.
+    const changes = coalesce(root.path, unexplained.map((d) => ({ type: d.kind, path: d.path === '.' ? root.path : path.join(root.path, d.path) })), {
+      excludeRegex: root.excludeRegex, ...root.events,
+    });
+    this.o.log.debug('verification', { target: t.id, differences: res.diffs.length, missed: changes.length, durationMs: res.durationMs });
+    if (changes.length === 0) return;
+    stats.missedByWatcher += changes.length;
+    stats.lastMissedAt = new Date().toISOString();
+    stats.lastMissedPaths = changes.slice(0, MISSED_PATHS_KEPT).map((c) => c.path);
+    this.o.log.warn('verification: changes missed by the watcher; pushing them', {
+      target: t.id, missed: changes.length, paths: changes.slice(0, 50).map((c) => `${c.kind} ${c.path}`),
+    });
+    q.enqueue(changes);
+  }
+
+  /** Self-verification results per target id. */
+  verification(): Record<string, VerifyStats> {
+    return Object.fromEntries([...this.verifyStats].map(([id, v]) => [id, { ...v, lastMissedPaths: [...v.lastMissedPaths] }]));
+  }
+
   private onEvents(root: Root, events: WatchEvent[], afterQuiet = false): void {
     if (events.length === 0) return;
+    if (root.touched) {
+      for (const e of events) {
+        const rel = relativeTo(root.path, e.path);
+        if (rel !== null) root.touched.add(rel);
+      }
+    }
     this.trackBurst(root, events.length);
     root.pending.push(...events);
     root.lastEventAt = new Date().toISOString();
@@ -311,6 +543,7 @@ export class Agent {
     root.burstTimer = undefined;
     const events = root.burstEvents;
     root.burstEvents = 0;
+    if (this.useHelper) return; // overflows are reported exactly (onOverflow)
     if (this.afterBurst.events <= 0 || events < this.afterBurst.events) return;
     for (const q of root.queues) q.enqueueFullSync(`verify a burst of ${events} events (an inotify overflow would go unreported)`, start);
   }
@@ -377,7 +610,11 @@ export class Agent {
       updatedAt: new Date().toISOString(),
       running: this.running,
       rsyncSpawns: spawnCounter.count,
-      watches: this.roots.map((r) => ({ path: r.path, watching: r.watching, lastEventAt: r.lastEventAt })),
+      watches: this.roots.map((r) => ({
+        path: r.path, watching: r.watching, lastEventAt: r.lastEventAt, watcher: this.useHelper ? 'inotify' : 'parcel',
+        rootReplaced: r.rootReplaced, overflows: r.overflows,
+      })),
+      verification: this.verification(),
       targets: this.roots.flatMap((r) => r.queues.map((q) => q.snapshot())),
       fullSyncProgress: this.progress,
     };
@@ -409,6 +646,8 @@ export class Agent {
         targets: snap.targets.map((t) => ({
           host: t.host, port: t.port, module: t.module, queueLength: t.queueLength, lagMs: t.lagMs,
           lastSuccessAt: t.lastSuccessAt, lastError: t.lastError, paused: t.paused, pauseReason: t.pauseReason,
+          missedByWatcher: snap.verification?.[t.id]?.missedByWatcher ?? 0,
+          lastMissedPaths: snap.verification?.[t.id]?.lastMissedPaths ?? [],
         })),
       };
       const res = await fetch(`${hb.url.replace(/\/+$/, '')}/api/v1/sources/heartbeat`, {
@@ -431,6 +670,10 @@ export class Agent {
     if (this.fullSyncTimer) clearInterval(this.fullSyncTimer);
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.stateTimer) clearInterval(this.stateTimer);
+    if (this.rootCheckTimer) clearInterval(this.rootCheckTimer);
+    if (this.verifyTimer) clearTimeout(this.verifyTimer);
+    this.verifyAbort.abort();
+    if (this.verifying) await this.verifying.catch(() => undefined);
     for (const root of this.roots) {
       if (root.burstTimer) clearTimeout(root.burstTimer);
       await root.watcher.close();

@@ -10,6 +10,7 @@
  * mtime, which transfers nothing that is already there.
  */
 import * as path from 'node:path';
+import { encodePath } from './path-bytes';
 
 export type WatchEventType = 'create' | 'update' | 'delete';
 
@@ -235,7 +236,8 @@ export function planPush(changes: readonly Change[], stateOf: (rel: string) => P
   return { recursive, flat };
 }
 
-/** NUL-separated list for `--files-from=- --from0`. */
+/** NUL-separated list for `--files-from=- --from0`; names that are not UTF-8 go back to their exact bytes. */
 export function filesFromBuffer(paths: readonly string[]): Buffer {
-  return Buffer.from(paths.map((p) => p + '\0').join(''), 'utf8');
+  const text = paths.map((p) => p + '\0').join('');
+  return encodePath(text);
 }

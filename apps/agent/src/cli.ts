@@ -247,6 +247,24 @@ export function findTarget(state: AgentState, spec: string): AgentState['targets
   return matches.length === 0 ? `no target "${spec}"; known: ${known}` : `"${spec}" names ${matches.length} targets; use an id: ${known}`;
 }
 
+/** Watcher and self-verification lines of `status` (missed changes, overflows, replaced roots). */
+export function formatDetection(state: AgentState): string[] {
+  const lines: string[] = [];
+  for (const w of state.watches ?? []) {
+    const notes = [`watcher ${w.watcher ?? 'parcel'}`, w.watching ? 'watching' : 'NOT WATCHING'];
+    if (w.overflows) notes.push(`${w.overflows} inotify overflows`);
+    if (w.rootReplaced) notes.push(`root replaced ${w.rootReplaced}x`);
+    lines.push(`watch ${w.path}: ${notes.join(', ')}`);
+  }
+  for (const [id, v] of Object.entries(state.verification ?? {})) {
+    const missed = v.missedByWatcher > 0
+      ? `MISSED BY THE WATCHER: ${v.missedByWatcher} (last ${v.lastMissedAt}: ${v.lastMissedPaths.join(', ')})`
+      : 'missed by the watcher: 0';
+    lines.push(`verify ${id}: ${v.runs} runs, last ${v.lastRunAt ?? 'never'}${v.lastResult ? ` (${v.lastResult})` : ''}; ${missed}`);
+  }
+  return lines;
+}
+
 /** Human status table from a state snapshot. */
 export function formatStatus(state: AgentState, alive: boolean): string {
   const lines: string[] = [];
@@ -273,6 +291,7 @@ export function formatStatus(state: AgentState, alive: boolean): string {
       if (p.percent < 100) lines.push(`full sync ${id}: ${p.percent}% ${p.rate} eta ${p.eta}`);
     }
   }
+  lines.push(...formatDetection(state));
   return lines.join('\n');
 }
 

@@ -106,6 +106,11 @@ export interface AgentConfig {
   stateDir?: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   heartbeat?: HeartbeatConfig;
+  /**
+   * Self-verification: every intervalSec a dry run compares each target with the root (at the lowest priority);
+   * differences no seen change explains are pushed and reported as missed by the watcher. 0 = off.
+   */
+  verify: { intervalSec: number };
 }
 
 /**
@@ -114,6 +119,8 @@ export interface AgentConfig {
  */
 export const DEFAULT_RSYNC_PARAMS = ['-artz'];
 export const DEFAULT_PORT = 873;
+/** Self-verification every 10 minutes by default (a dry run: cheap, see verify.ts). */
+export const DEFAULT_VERIFY_INTERVAL_SEC = 600;
 
 export const DEFAULTS = {
   batchDelayMs: 0,
@@ -185,7 +192,7 @@ export function validateConfig(raw: unknown): AgentConfig {
 
   const known = new Set([
     'name', 'watches', 'batchDelayMs', 'maxBatchDelayMs', 'retry', 'timeoutSec', 'connectTimeoutSec', 'fullSync', 'recoverWithFullSync',
-    'maxPathsPerRun', 'stallKillSec', 'deleteGuard', 'stateDir', 'logLevel', 'heartbeat',
+    'maxPathsPerRun', 'stallKillSec', 'deleteGuard', 'stateDir', 'logLevel', 'heartbeat', 'verify',
   ]);
   for (const k of Object.keys(raw)) if (!known.has(k)) problems.push(`${k}: unknown setting`);
 
@@ -364,6 +371,10 @@ export function validateConfig(raw: unknown): AgentConfig {
     }
   }
 
+  const verifyRaw = isObj(raw.verify) ? raw.verify : {};
+  if (raw.verify !== undefined && !isObj(raw.verify)) problems.push('verify: must be an object { intervalSec }');
+  for (const k of Object.keys(verifyRaw)) if (k !== 'intervalSec') problems.push(`verify.${k}: unknown setting`);
+
   const logLevel = raw.logLevel ?? 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(logLevel as string)) problems.push('logLevel: must be debug, info, warn or error');
 
@@ -384,6 +395,7 @@ export function validateConfig(raw: unknown): AgentConfig {
     recoverWithFullSync: bool(raw.recoverWithFullSync, 'recoverWithFullSync', true),
     maxPathsPerRun: num(raw.maxPathsPerRun, 'maxPathsPerRun', DEFAULTS.maxPathsPerRun, 1),
     logLevel: logLevel as AgentConfig['logLevel'],
+    verify: { intervalSec: num(verifyRaw.intervalSec, 'verify.intervalSec', DEFAULT_VERIFY_INTERVAL_SEC, 0) },
   };
   const name = str(raw.name, 'name', false);
   if (name) config.name = name;

@@ -6,6 +6,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { decodePath, encodePath } from './path-bytes';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -127,8 +128,9 @@ export interface TreeEntry {
 /** Snapshot of a tree: relative path -> type, mode, mtime (seconds: rsync's default precision here), content hash. */
 export function snapshotTree(root: string, opts: { includeRootMtime?: boolean } = {}): Map<string, TreeEntry> {
   const out = new Map<string, TreeEntry>();
+  // Names are bytes (not all are UTF-8): walk with Buffer paths, key entries by their lossless decoding.
   const walk = (rel: string) => {
-    const abs = path.join(root, rel);
+    const abs = encodePath(path.join(root, rel));
     const st = fs.lstatSync(abs);
     const e: TreeEntry = {
       type: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file',
@@ -136,9 +138,11 @@ export function snapshotTree(root: string, opts: { includeRootMtime?: boolean } 
       mtimeSec: Math.floor(st.mtimeMs / 1000),
     };
     if (e.type === 'file') e.content = fs.readFileSync(abs).toString('base64');
-    if (e.type === 'symlink') e.content = fs.readlinkSync(abs);
+    if (e.type === 'symlink') e.content = fs.readlinkSync(abs, { encoding: 'buffer' }).toString('base64');
     if (rel !== '' || opts.includeRootMtime) out.set(rel || '.', e);
-    if (e.type === 'dir') for (const name of fs.readdirSync(abs).sort()) walk(rel ? `${rel}/${name}` : name);
+    if (e.type === 'dir') {
+      for (const name of fs.readdirSync(abs, { encoding: 'buffer' }).map(decodePath).sort()) walk(rel ? `${rel}/${name}` : name);
+    }
   };
   walk('');
   return out;

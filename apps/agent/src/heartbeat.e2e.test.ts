@@ -44,7 +44,7 @@ test('heartbeat: POST /api/v1/sources/heartbeat with Bearer token; a dead hub is
     assert.equal(hb.body.name, 'edge-1');
     assert.equal(typeof hb.body.hostname, 'string');
     assert.equal(typeof hb.body.version, 'string');
-    assert.deepEqual(Object.keys(hb.body.targets[0]).sort(), ['host', 'lagMs', 'lastError', 'lastSuccessAt', 'module', 'pauseReason', 'paused', 'port', 'queueLength'].sort());
+    assert.deepEqual(Object.keys(hb.body.targets[0]).sort(), ['host', 'lagMs', 'lastError', 'lastMissedPaths', 'lastSuccessAt', 'missedByWatcher', 'module', 'pauseReason', 'paused', 'port', 'queueLength'].sort());
     assert.equal(hb.body.targets[0].port, d.port);
     assert.ok(logs.some((l) => l.includes('"msg":"heartbeat failed"') && l.includes(String(deadPort))));
   } finally {

@@ -1,8 +1,10 @@
 /**
  * An inotify queue overflow, for real: the kernel's queue is shrunk (root only) before the agent's watcher is created,
- * then a flood of appends overflows it. @parcel/watcher drops the overflow notice without a word, so the events lost in
- * it are only recovered by the full sync that verifies every large burst (fullSync.afterBurstEvents).
- * Own file (= own process): the watcher's inotify instance is created once per process, with the queue size of then.
+ * then a flood overflows it. The agent's inotify helper reports the kernel's IN_Q_OVERFLOW, and the agent answers it
+ * with a full sync of the root. (@parcel/watcher, the fallback, drops the overflow notice without a word; there only
+ * the full sync that verifies every large burst, fullSync.afterBurstEvents, recovers the lost events, and a flood that
+ * the watcher reports as few events goes unverified: the second test fails with RSYNCHUB_AGENT_WATCHER=parcel.)
+ * Own file (= own process): @parcel/watcher's inotify instance is created once per process, with the queue size of then.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -67,8 +69,47 @@ test('a flood that overflows the inotify queue still converges: the burst is ver
 
     await waitConverged(src, [daemon.moduleDir], 'after the flood', 60_000);
     assert.deepEqual(diffTrees(src, daemon.moduleDir), []);
-    assert.ok(logs.some((l) => l.includes('verify a burst of')), 'the burst was verified with a full sync');
+    assert.ok(logs.some((l) => l.includes(process.env.RSYNCHUB_AGENT_WATCHER === 'parcel' ? 'verify a burst of' : 'inotify queue overflowed')), 'the overflow was answered with a full sync');
     await waitUntil(() => agent.targets()[0]!.fullSyncs > fullSyncsBefore, 'the verifying full sync done');
+  } finally {
+    await agent.stop();
+    await daemon.destroy();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test('an overflow behind few reported events (two files appended in turn, others created) is detected as an overflow', {
+  skip: canShrinkQueue ? false : `needs root to shrink ${INOTIFY_QUEUE_FILE}`,
+}, async () => {
+  const work = tmpDir('overflow-few');
+  const src = path.join(work, 'src');
+  fs.mkdirSync(src);
+  const daemon = await new RsyncDaemon().start();
+  const logs: string[] = [];
+  const config = validateConfig({
+    watches: [{ path: src, rsyncParams: '-artz', remotes: [{ host: '127.0.0.1', port: daemon.port, module: 'm' }] }],
+    verify: { intervalSec: 0 }, // only the watcher (and what it reports) may deliver
+  });
+  const agent = new Agent(config, { stateDir: path.join(work, 'state'), log: createLogger('debug', (l) => logs.push(l)) });
+  const saved = fs.readFileSync(INOTIFY_QUEUE_FILE, 'utf8').trim();
+  try {
+    fs.writeFileSync(INOTIFY_QUEUE_FILE, '64\n');
+    try {
+      await agent.start();
+    } finally {
+      fs.writeFileSync(INOTIFY_QUEUE_FILE, `${saved}\n`);
+    }
+    // Thousands of raw events on two paths (which a coalescing watcher reports as two), and 300 new files among them.
+    for (let i = 0; i < 300; i++) {
+      for (let k = 0; k < 10; k++) {
+        fs.appendFileSync(path.join(src, 'a.log'), `a ${i} ${k}\n`);
+        fs.appendFileSync(path.join(src, 'b.log'), `b ${i} ${k}\n`);
+      }
+      fs.writeFileSync(path.join(src, `n${i}.txt`), `new ${i}\n`);
+      if (i > 0 && i % 3 === 0) fs.unlinkSync(path.join(src, `n${i - 1}.txt`));
+    }
+    await waitConverged(src, [daemon.moduleDir], 'after the flood', 30_000);
+    assert.ok(logs.some((l) => l.includes('inotify queue overflowed')), 'reported as an overflow');
   } finally {
     await agent.stop();
     await daemon.destroy();

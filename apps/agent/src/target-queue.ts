@@ -12,6 +12,7 @@ import { buildRsyncArgs, classifyExit, type Progress, type RsyncTarget, runRsync
 import type { DeleteGuardConfig } from './config';
 import { collectRegexExcludes, exactRsyncPattern } from './regex-excludes';
 import type { Logger } from './log';
+import { encodePath } from './path-bytes';
 
 export interface TargetStats {
   id: string;
@@ -56,7 +57,7 @@ export function backoffDelay(policy: RetryPolicy, failures: number, random: () =
 
 export function pathStateOf(root: string, rel: string): PathState {
   try {
-    return fs.lstatSync(path.join(root, rel)).isDirectory() ? 'dir' : 'other';
+    return fs.lstatSync(encodePath(path.join(root, rel))).isDirectory() ? 'dir' : 'other';
   } catch {
     return 'missing';
   }

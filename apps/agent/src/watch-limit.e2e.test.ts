@@ -82,6 +82,9 @@ test('exhausted inotify watches: writes in directories left unwatched still arri
     fs.writeFileSync(path.join(src, 'nudge.txt'), 'x');
     await waitConverged(src, [daemon.moduleDir], 'the new directories (each pushed whole when announced)');
     await waitUntil(() => logs.some((l) => l.includes('cannot watch')), 'the unwatched directories found', 10_000);
+    if (process.env.RSYNCHUB_AGENT_WATCHER !== 'parcel') {
+      assert.ok(logs.some((l) => l.includes('cannot watch') && l.includes('fs.inotify.max_user_watches')), 'the limit and its fix are named');
+    }
     await waitUntil(() => agent.targets().every((t) => t.queueLength === 0 && !t.inFlight), 'idle');
     // Nothing reports these writes in the unwatched directories; only the repeated full syncs bring them over.
     for (let i = 0; i < 10; i++) fs.writeFileSync(path.join(src, `new${i}`, 'later.txt'), `later ${i}`);

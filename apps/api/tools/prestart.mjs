@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Brings a fresh clone to the point where `npm start` / `npm test` can run: checks Node, installs the npm
-// dependencies when they are missing or stale, and makes sure the system packages exist (rsync >= 3.5.0; for
-// tests also Debian's chromium). As root on Debian it installs them with apt-get; otherwise it says exactly what
+// dependencies when they are missing or stale, and makes sure the system packages exist (rsync >= 3.5.0; a C
+// compiler for the agent's inotify helper, gcc + libc6-dev; for tests also Debian's chromium). As root on Debian it installs them with apt-get; otherwise it says exactly what
 // to install and stops. Plain Node with no dependencies: it runs before `npm ci`.
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -64,14 +64,32 @@ function rsyncVersion() {
   }
 }
 
+// The source agent's inotify helper (apps/agent/native/rsynchub-inotify.c) is compiled by the build with `cc` (or $CC).
+// Without a working C compiler the build still succeeds but the agent falls back to @parcel/watcher, which misses
+// changes the helper sees: the test suite would then test the fallback, so a compiler is required for tests.
+const CC_PROBE = '#include <sys/inotify.h>\nint main(void) { return inotify_init1(IN_CLOEXEC) < 0; }\n';
+function ccWorks() {
+  if (process.platform !== 'linux') return true; // the helper is Linux-only; elsewhere the agent uses the fallback
+  const r = spawnSync(process.env.CC || 'cc', ['-x', 'c', '-o', '/dev/null', '-'], { input: CC_PROBE, stdio: ['pipe', 'ignore', 'ignore'] });
+  return r.status === 0;
+}
+
 const wanted = [];
 const v = rsyncVersion();
 if (!v || cmp(v, MIN_RSYNC) < 0) wanted.push({ pkg: 'rsync', why: v ? `rsync ${v.join('.')} is older than 3.5.0` : 'rsync is not installed' });
 if (forTests && !fs.existsSync('/usr/bin/chromium')) wanted.push({ pkg: 'chromium', why: 'the browser tests need Debian\'s chromium at /usr/bin/chromium' });
+const hasCc = ccWorks();
+if (!hasCc && (forTests || (isRoot && hasApt))) {
+  wanted.push({ pkg: 'gcc', why: 'no working C compiler (cc): the agent\'s inotify helper cannot be built' });
+  wanted.push({ pkg: 'libc6-dev', why: 'the C headers (sys/inotify.h) come with libc6-dev' });
+} else if (!hasCc) {
+  say('no working C compiler (cc): the source agent built here falls back to @parcel/watcher (no overflow reports, no non-UTF-8 names). To build its inotify helper: apt-get install gcc libc6-dev');
+}
 
 if (wanted.length > 0) {
   if (isRoot && hasApt) {
     aptInstall(wanted.map((w) => w.pkg));
+    if (!hasCc && !ccWorks()) fail('apt-get installed gcc, but "cc" still cannot compile a C program with <sys/inotify.h>; the agent\'s inotify helper needs it.');
     const after = rsyncVersion();
     if (!after || cmp(after, MIN_RSYNC) < 0) {
       fail(`apt-get installed rsync ${after ? after.join('.') : '(none)'}, but RsyncHub needs rsync >= 3.5.0 (Debian 12 has it in bookworm-security: make sure that suite is in your apt sources).`);

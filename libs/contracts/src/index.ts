@@ -602,6 +602,10 @@ export interface SourceTargetStatus {
   paused?: boolean;
   /** Why it is paused. */
   pauseReason?: string | null;
+  /** Changes the agent's self-verification found that its watcher had missed, since the agent started (should be 0). */
+  missedByWatcher?: number;
+  /** Up to 20 relative paths of the last missed changes. */
+  lastMissedPaths?: string[];
 }
 
 export interface SourceHeartbeatRequest {

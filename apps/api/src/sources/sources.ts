@@ -29,6 +29,9 @@ class SourceTargetBody implements SourceTargetStatus {
   @ApiProperty({ nullable: true, type: String }) @IsOptional() @IsString() @Length(0, 2000) lastError!: string | null;
   @ApiProperty({ required: false }) @IsOptional() @IsBoolean() paused?: boolean;
   @ApiProperty({ required: false, nullable: true, type: String }) @IsOptional() @IsString() @Length(0, 2000) pauseReason?: string | null;
+  @ApiProperty({ required: false }) @IsOptional() @IsInt() @Min(0) missedByWatcher?: number;
+  @ApiProperty({ required: false, type: [String] })
+  @IsOptional() @IsArray() @ArrayMaxSize(20) @IsString({ each: true }) @Length(0, 4096, { each: true }) lastMissedPaths?: string[];
 }
 
 class HeartbeatBody implements SourceHeartbeatRequest {
