@@ -75,7 +75,7 @@ describe('scoped API tokens', () => {
     const hb = await source.post('/api/v1/sources/heartbeat', heartbeat('any-src'));
     assert.equal(hb.status, 200, hb.text);
     assert.equal(hb.body.state, 'online');
-    for (const url of ['/api/v1/modules', '/api/v1/sources', '/api/v1/daemon', '/api/v1/auth/me', '/api/v1/tokens', '/metrics']) {
+    for (const url of ['/api/v1/modules', '/api/v1/sources', '/api/v1/daemon', '/api/v1/auth/me', '/api/v1/tokens', '/metrics', '/api/docs-json', '/api/docs']) {
       const res = await source.get(url);
       assert.equal(res.status, 403, `GET ${url} -> ${res.status}`);
       assert.match(res.body.message, /source-scoped token may only send heartbeats/);
@@ -122,6 +122,9 @@ describe('scoped API tokens', () => {
     assert.equal((await server.admin.post('/api/v1/admins', { username: 'auditor1', password: auditorPw, role: 'auditor' })).status, 201);
     const auditor = server.client();
     await auditor.login('auditor1', auditorPw);
+    // A password another admin set is temporary: the server allows nothing else until it is changed.
+    const chosenPw = `Aud-${pw()}-chosen!`;
+    assert.equal((await auditor.post('/api/v1/auth/password', { currentPassword: auditorPw, newPassword: chosenPw })).status, 204);
     const read = await tokenClient('read', {}, auditor);
     assert.equal((await read.get('/api/v1/modules')).status, 200);
     for (const scope of ['admin', 'source', undefined]) {

@@ -84,7 +84,9 @@ export async function createApp(options: CreateAppOptions = {}): Promise<INestAp
           ? res.status(401).json({ statusCode: 401, error: 'unauthorized', message: 'authentication required' })
           : principal.mustChangePassword
             ? res.status(403).json({ statusCode: 403, error: 'password_change_required', message: PASSWORD_CHANGE_REQUIRED })
-            : next(),
+            : principal.scope === 'source'
+              ? res.status(403).json({ statusCode: 403, error: 'forbidden', message: 'a source-scoped token may only send heartbeats' })
+              : next(),
       )
       .catch(next);
   });

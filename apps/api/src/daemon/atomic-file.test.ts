@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -106,4 +107,22 @@ test('removeLeftoverTemps removes only the temp files of the given targets', () 
   const removed = removeLeftoverTemps([conf, path.join(dir, 'rsyncd.secrets')]);
   assert.equal(removed.length, 2);
   assert.deepEqual(fs.readdirSync(dir).sort(), [...keep].sort());
+});
+
+test('a FIFO or a symlink planted in place of a managed file is replaced without being read (no hang, no write-through)', () => {
+  const dir = tempDir();
+  const fifo = path.join(dir, 'rsyncd.motd');
+  execFileSync('mkfifo', [fifo]); // reading it would block the event loop until someone writes into it
+  const elsewhere = path.join(dir, 'elsewhere.txt');
+  fs.writeFileSync(elsewhere, 'not ours\n');
+  const link = path.join(dir, 'rsyncd.conf');
+  fs.symlinkSync(elsewhere, link);
+  writeFilesAtomically([
+    { file: fifo, content: 'hello\n' },
+    { file: link, content: '[m]\n' },
+  ]);
+  assert.ok(fs.lstatSync(fifo).isFile());
+  assert.equal(fs.readFileSync(fifo, 'utf8'), 'hello\n');
+  assert.ok(fs.lstatSync(link).isFile(), 'the link itself is replaced');
+  assert.equal(fs.readFileSync(elsewhere, 'utf8'), 'not ours\n', 'the link target is untouched');
 });

@@ -30,14 +30,32 @@ function fsyncDir(dir: string): void {
   }
 }
 
+/**
+ * The current content of a file we manage, or null when there is none worth keeping. Anything but a regular file (a
+ * FIFO, a device, a symlink planted in its place) counts as none: reading a FIFO would block the event loop forever and
+ * a link could point at /dev/zero or another file. O_NOFOLLOW | O_NONBLOCK plus fstat on the opened descriptor close
+ * the race between a check and the read.
+ */
 function readIfExists(file: string): string | null {
+  let fd: number;
   try {
-    return fs.readFileSync(file, 'utf8');
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ELOOP' || code === 'ENXIO') return null;
     throw err;
   }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile() || st.size > MAX_PREVIOUS_BYTES) return null;
+    return fs.readFileSync(fd, 'utf8');
+  } finally {
+    fs.closeSync(fd);
+  }
 }
+
+/** A managed file larger than this is not ours (10,000 modules render to ~2 MB); it is replaced, not kept. */
+const MAX_PREVIOUS_BYTES = 64 * 1024 * 1024;
 
 /**
  * Replaces several files so that each is either wholly old or wholly new, mode 0600: every new content goes to a

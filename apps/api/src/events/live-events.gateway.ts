@@ -202,7 +202,9 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
   private flushFiles(): void {
     for (const [client, state] of this.clients) {
       if (state.pendingFiles.length > 0) this.flushClient(client, state);
-      else if (state.overLimitSince !== null) this.stalled(client, state); // nothing new to send: still check
+      // Nothing new to send: still check. send() checks before it queues, so the message that pushed a client over
+      // the limit may have been the last one; without this check such a client would never be dropped.
+      else this.stalled(client, state);
     }
   }
 
