@@ -79,6 +79,8 @@ export class SourcesService {
       targets_json: JSON.stringify(body.targets.map((t) => ({
         host: t.host, port: t.port, module: t.module, queueLength: t.queueLength,
         lagMs: t.lagMs ?? null, lastSuccessAt: t.lastSuccessAt ?? null, lastError: t.lastError ?? null,
+        // A target the agent paused (its delete guard) replicates nothing: kept for the page and the source alert rule.
+        paused: t.paused === true, pauseReason: t.paused === true ? (t.pauseReason ?? null) : null,
       }))),
       client_ip: clientIp,
       last_seen_at: new Date().toISOString(),

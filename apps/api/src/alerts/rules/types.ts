@@ -1,4 +1,4 @@
-import type { AlertRuleFieldDto, AlertRuleSettings, AlertSeverity, DaemonState, StorageUsageEntry, TransferStatus } from '@rsynchub/contracts';
+import type { AlertRuleFieldDto, AlertRuleSettings, AlertSeverity, DaemonState, SourceState, StorageUsageEntry, TransferStatus } from '@rsynchub/contracts';
 
 /** A condition a rule sees holding right now. Its `key` deduplicates: one firing alert per key. */
 export interface AlertCondition {
@@ -51,6 +51,28 @@ export interface AlertInputs {
   /** Names of the configured modules (transfer alerts are only raised for these: module names in refusals are client-chosen). */
   modules: string[] | null;
   storage: StorageUsageEntry[] | null;
+  /** Every source that reported, with its state now (absent or null: unknown). */
+  sources?: SourceInput[] | null;
+}
+
+/** A source as the source rule needs it (from SourcesService.list()). */
+export interface SourceInput {
+  name: string;
+  hostname: string;
+  state: SourceState;
+  lastSeenAt: string;
+  secondsSinceSeen: number;
+  targets: {
+    host: string;
+    port: number;
+    module: string;
+    queueLength: number;
+    /** Null: the agent reported no lag (not the same as 0). */
+    lagSeconds: number | null;
+    lastError: string | null;
+    paused?: boolean;
+    pauseReason?: string | null;
+  }[];
 }
 
 /**
