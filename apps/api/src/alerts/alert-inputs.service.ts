@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import * as fs from 'node:fs';
 import type { DaemonStatusDto, StorageUsageEntry } from '@rsynchub/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { ConfigDriftService } from '../daemon/config-drift.service';
 import { DaemonService } from '../daemon/daemon.service';
 import { ModulesService } from '../modules/modules.service';
 import { SourcesService } from '../sources/sources';
@@ -28,6 +29,7 @@ export class AlertInputsCollector {
     private readonly transfers: TransfersService,
     private readonly modules: ModulesService,
     private readonly sources: SourcesService,
+    private readonly configDrift: ConfigDriftService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -86,8 +88,9 @@ export class AlertInputsCollector {
       lastExit: status.lastExit,
       notRunningSince: this.notRunningSince,
       restartTimes: [...this.restartTimes],
-      // Config drift is reported by the health check's drift detection; wired here once that check exposes it.
-      drift: null,
+      // What /health reports (files still wrong), and the latest drift even if already repaired.
+      drift: this.configDrift.problems.length > 0 ? this.configDrift.problems.join('; ') : null,
+      lastDrift: this.configDrift.lastDetection,
     };
   }
 

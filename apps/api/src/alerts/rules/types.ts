@@ -34,8 +34,10 @@ export interface DaemonInput {
   notRunningSince: number | null;
   /** Times (ms epoch) of the supervisor's automatic restarts seen recently. */
   restartTimes: number[];
-  /** A config drift the health check reports (files changed outside RsyncHub); null when none or unknown. */
+  /** A config drift the health check reports now (files changed outside RsyncHub, not repaired yet); null when none or unknown. */
   drift: string | null;
+  /** The latest drift found since the server started, repaired or not (ms epoch, what was wrong, how many so far). */
+  lastDrift?: { at: number; problems: string[]; count: number } | null;
 }
 
 /**
