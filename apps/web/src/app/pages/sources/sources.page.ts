@@ -40,7 +40,9 @@ import { formatAge, formatLag, pollIntervalMs, STATE_LABELS } from './source-for
                       <td [attr.rowspan]="s.targets.length || 1" [attr.title]="fmtTime(s.lastSeenAt)">{{ age(s.secondsSinceSeen) }}</td>
                     }
                     @if (t) {
-                      <td><a [routerLink]="['/modules', t.module]">{{ t.module }}</a> <span class="rh-muted">{{ t.host }}:{{ t.port }}</span></td>
+                      <td><a [routerLink]="['/modules', t.module]">{{ t.module }}</a> <span class="rh-muted">{{ t.host }}:{{ t.port }}</span>
+                        @if (t.paused) {<br /><span class="rh-status error" [attr.data-testid]="'source-paused-' + s.name + '-' + t.module" [attr.title]="t.pauseReason ?? ''">paused</span>
+                          <span class="rh-muted"> {{ t.pauseReason ?? '' }} (rsynchub-agent resume)</span>}</td>
                       <td [attr.data-testid]="'source-queue-' + s.name + '-' + t.module">{{ t.queueLength.toLocaleString() }}</td>
                       <td>{{ lag(t.lagSeconds) }}</td>
                       <td>{{ fmtTime(t.lastSuccessAt) }}</td>
