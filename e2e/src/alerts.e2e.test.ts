@@ -140,7 +140,7 @@ describe('channels', () => {
 describe('rules', () => {
   test('settings are listed with defaults; bad updates are a 400 naming the field and change nothing', async () => {
     const rules = (await server.admin.get('/api/v1/alerts/rules')).body;
-    assert.deepEqual(rules.map((r: any) => r.id), ['daemon', 'transfer-failed', 'auth-burst', 'storage-low']);
+    assert.deepEqual(rules.map((r: any) => r.id), ['daemon', 'transfer-failed', 'auth-burst', 'storage-low', 'source']);
     for (const r of rules) assert.equal(r.settings.enabled, true, `${r.id} is on by default`);
     const bad = await server.admin.put('/api/v1/alerts/rules/auth-burst', { threshold: 0, bogus: 1 });
     assert.equal(bad.status, 400);

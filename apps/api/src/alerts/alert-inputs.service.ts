@@ -2,10 +2,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import * as fs from 'node:fs';
 import type { DaemonStatusDto, StorageUsageEntry } from '@rsynchub/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { ConfigDriftService } from '../daemon/config-drift.service';
 import { DaemonService } from '../daemon/daemon.service';
 import { ModulesService } from '../modules/modules.service';
+import { SourcesService } from '../sources/sources';
 import { TransfersService } from '../transfers/transfers.service';
-import { AlertInputs, DaemonInput, RecentSession } from './rules';
+import { AlertInputs, DaemonInput, RecentSession, SourceInput } from './rules';
 import { isLow, StorageThresholds } from './rules/storage-low.rule';
 
 /** At most this many sessions are read per evaluation (newest first): the rules need recent ones only. */
@@ -26,6 +28,8 @@ export class AlertInputsCollector {
     private readonly daemon: DaemonService,
     private readonly transfers: TransfersService,
     private readonly modules: ModulesService,
+    private readonly sources: SourcesService,
+    private readonly configDrift: ConfigDriftService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -45,14 +49,33 @@ export class AlertInputsCollector {
 
   async collect(lookbackSeconds: number, thresholds: StorageThresholds): Promise<AlertInputs> {
     const now = Date.now();
-    const [sessions, modules] = await Promise.all([this.recentSessions(now, lookbackSeconds).catch(() => null), this.modules.list().catch(() => null)]);
+    const [sessions, modules, sources] = await Promise.all([
+      this.recentSessions(now, lookbackSeconds).catch(() => null),
+      this.modules.list().catch(() => null),
+      this.sourceInputs(now).catch(() => null),
+    ]);
     return {
       now,
       daemon: this.daemonInput(now),
       sessions,
       modules: modules ? modules.map((m) => m.name) : null,
       storage: modules ? await this.storage(modules.map((m) => ({ name: m.name, path: m.path })), thresholds) : null,
+      sources,
     };
+  }
+
+  private async sourceInputs(now: number): Promise<SourceInput[]> {
+    return (await this.sources.list(new Date(now))).map((s) => ({
+      name: s.name,
+      hostname: s.hostname,
+      state: s.state,
+      lastSeenAt: s.lastSeenAt,
+      secondsSinceSeen: s.secondsSinceSeen,
+      targets: s.targets.map((t) => ({
+        host: t.host, port: t.port, module: t.module, queueLength: t.queueLength, lagSeconds: t.lagSeconds,
+        lastError: t.lastError, paused: t.paused === true, pauseReason: t.pauseReason ?? null,
+      })),
+    }));
   }
 
   private daemonInput(now: number): DaemonInput {
@@ -65,8 +88,9 @@ export class AlertInputsCollector {
       lastExit: status.lastExit,
       notRunningSince: this.notRunningSince,
       restartTimes: [...this.restartTimes],
-      // Config drift is reported by the health check's drift detection; wired here once that check exposes it.
-      drift: null,
+      // What /health reports (files still wrong), and the latest drift even if already repaired.
+      drift: this.configDrift.problems.length > 0 ? this.configDrift.problems.join('; ') : null,
+      lastDrift: this.configDrift.lastDetection,
     };
   }
 

@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { DaemonModule } from '../daemon/daemon.module';
 import { ModulesModule } from '../modules/modules.module';
 import { SecretBox } from '../rsync-users/secret-box';
+import { SourcesModule } from '../sources/sources';
 import { TransfersModule } from '../transfers/transfers.module';
 import { AlertChannelEntity } from './alert-channel.entity';
 import { AlertChannelsController } from './alert-channels.controller';
@@ -17,7 +18,7 @@ import { AlertsController } from './alerts.controller';
 import { AlertsService } from './alerts.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([AlertEntity, AlertChannelEntity, AlertDeliveryEntity, AlertRuleSettingsEntity]), DaemonModule, ModulesModule, TransfersModule],
+  imports: [TypeOrmModule.forFeature([AlertEntity, AlertChannelEntity, AlertDeliveryEntity, AlertRuleSettingsEntity]), DaemonModule, ModulesModule, SourcesModule, TransfersModule],
   // Channels first: its static `alerts/channels` routes must be matched before `alerts/:id`.
   controllers: [AlertChannelsController, AlertsController],
   providers: [

@@ -15,7 +15,7 @@ import { ALERTS_CONFIG, AlertsConfig } from './alerts-config';
 import { ALERT_RULES, AlertCondition, AlertRule, checkRuleSettings, effectiveSettings, OpenAlert, reconcile } from './rules';
 
 /** Events after which an evaluation runs at once (debounced), instead of waiting for the next tick. */
-const TRIGGERS = new Set(['daemon.status', 'session.ended', 'auth.failed']);
+const TRIGGERS = new Set(['daemon.status', 'session.ended', 'auth.failed', 'source.heartbeat', 'config.drift']);
 const DEBOUNCE_MS = 200;
 /** Event-triggered evaluations start at most this often, so a busy ingest (a session ending every few ms) stays cheap. */
 const MIN_GAP_MS = 1_000;

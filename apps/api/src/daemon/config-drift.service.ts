@@ -26,6 +26,7 @@ export class ConfigDriftService implements OnApplicationBootstrap, OnApplication
   private stopped = false;
   private current: string[] = [];
   private lastFailure: string | null = null;
+  private detected: { at: number; problems: string[]; count: number } | null = null;
 
   constructor(
     private readonly writer: RsyncdConfigWriter,
@@ -37,6 +38,15 @@ export class ConfigDriftService implements OnApplicationBootstrap, OnApplication
   /** Why the files are not what RsyncHub wrote, or empty. */
   get problems(): string[] {
     return [...this.current];
+  }
+
+  /**
+   * The latest drift found since the server started (ms epoch, what was wrong, how many drifts so far), or null.
+   * Repairs usually take well under a second, so `problems` alone rarely shows one: this is what tells an alert rule
+   * that the files were changed outside RsyncHub at all.
+   */
+  get lastDetection(): { at: number; problems: string[]; count: number } | null {
+    return this.detected ? { ...this.detected, problems: [...this.detected.problems] } : null;
   }
 
   onApplicationBootstrap(): void {
@@ -88,6 +98,7 @@ export class ConfigDriftService implements OnApplicationBootstrap, OnApplication
     const fresh = problems.join('; ') !== this.current.join('; ');
     this.current = problems;
     if (fresh) {
+      this.detected = { at: Date.now(), problems, count: (this.detected?.count ?? 0) + 1 };
       this.logger.warn(`daemon files changed outside RsyncHub: ${problems.join('; ')}; restoring them`);
       this.hub.publish('config.drift', { change: 'detected', problems, error: null });
     }

@@ -82,7 +82,9 @@ export class SourcesService {
       targets_json: JSON.stringify(body.targets.map((t) => ({
         host: t.host, port: t.port, module: t.module, queueLength: t.queueLength,
         lagMs: t.lagMs ?? null, lastSuccessAt: t.lastSuccessAt ?? null, lastError: t.lastError ?? null,
-        paused: t.paused ?? false, pauseReason: t.pauseReason ?? null, missedByWatcher: t.missedByWatcher ?? 0, lastMissedPaths: t.lastMissedPaths ?? [],
+        // A target the agent paused (its delete guard) replicates nothing: kept for the page and the source alert rule.
+        paused: t.paused === true, pauseReason: t.paused === true ? (t.pauseReason ?? null) : null,
+        missedByWatcher: t.missedByWatcher ?? 0, lastMissedPaths: t.lastMissedPaths ?? [],
       }))),
       client_ip: clientIp,
       last_seen_at: new Date().toISOString(),

@@ -1,5 +1,6 @@
 import { authBurstRule } from './auth-burst.rule';
 import { daemonRule } from './daemon.rule';
+import { sourceRule } from './source.rule';
 import { storageLowRule } from './storage-low.rule';
 import { transferFailedRule } from './transfer-failed.rule';
 import type { AlertRule } from './types';
@@ -14,4 +15,4 @@ export { isLow } from './storage-low.rule';
  * Every rule the server evaluates, in display order. A new rule is one file exporting an AlertRule, added here
  * (plus, if it needs new facts, a field of AlertInputs that AlertInputsCollector fills).
  */
-export const ALERT_RULES: readonly AlertRule[] = [daemonRule, transferFailedRule, authBurstRule, storageLowRule];
+export const ALERT_RULES: readonly AlertRule[] = [daemonRule, transferFailedRule, authBurstRule, storageLowRule, sourceRule];

@@ -156,6 +156,10 @@ describe('daemon rule', () => {
     ['three restarts in the window: a loop', d({ restartTimes: [NOW - 1000, NOW - 2000, NOW - 3000] }), {}, ['daemon-restart-loop']],
     ['restarts spread out: no loop', d({ restartTimes: [NOW - 1000, NOW - 2000, NOW - 3_600_000] }), {}, []],
     ['drift reported', d({ drift: 'rsyncd.conf changed' }), {}, ['daemon-config-drift']],
+    ['drift repaired a minute ago: still alerted (held 60 min)', d({ lastDrift: { at: NOW - 60_000, problems: ['rsyncd.conf: content changed'], count: 1 } }), {}, ['daemon-config-drift']],
+    ['drift repaired longer ago than driftHoldMinutes: resolved', d({ lastDrift: { at: NOW - 61 * 60_000, problems: ['x'], count: 1 } }), {}, []],
+    ['driftHoldMinutes 0: only while still wrong', d({ lastDrift: { at: NOW - 1_000, problems: ['x'], count: 1 } }), { driftHoldMinutes: 0 }, []],
+    ['driftHoldMinutes 0 and still wrong: alerted', d({ drift: 'x', lastDrift: { at: NOW - 1_000, problems: ['x'], count: 1 } }), { driftHoldMinutes: 0 }, ['daemon-config-drift']],
   ];
   for (const [name, daemon, over, keys] of cases) {
     test(name, () => {
@@ -163,6 +167,16 @@ describe('daemon rule', () => {
       assert.deepEqual(out.map((c) => c.key), keys);
     });
   }
+  test('drift: error while the files are wrong, warning "restored" after the repair, naming what changed', () => {
+    const last = { at: NOW - 5_000, problems: ['rsyncd.secrets: mode 644 (expected 600)'], count: 2 };
+    const [wrong] = daemonRule.evaluate(inputs({ daemon: d({ drift: 'rsyncd.secrets: mode 644 (expected 600)', lastDrift: last }) }), settings)!;
+    assert.equal(wrong!.severity, 'error');
+    assert.match(wrong!.title, /not restored yet/);
+    const [fixed] = daemonRule.evaluate(inputs({ daemon: d({ lastDrift: last }) }), settings)!;
+    assert.equal(fixed!.severity, 'warning');
+    assert.match(fixed!.message, /changed outside RsyncHub at 2026-12-01T11:59:55.000Z \(rsyncd.secrets: mode 644 \(expected 600\)\); RsyncHub restored them/);
+    assert.equal(fixed!.details.driftsSinceStart, 2);
+  });
   test('daemon down is critical and says since when', () => {
     const [c] = daemonRule.evaluate(inputs({ daemon: d({ state: 'crashed', notRunningSince: NOW - 60_000, lastError: 'rsync daemon exited with code 1' }) }), settings)!;
     assert.equal(c!.severity, 'critical');

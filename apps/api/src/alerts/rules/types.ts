@@ -1,4 +1,4 @@
-import type { AlertRuleFieldDto, AlertRuleSettings, AlertSeverity, DaemonState, StorageUsageEntry, TransferStatus } from '@rsynchub/contracts';
+import type { AlertRuleFieldDto, AlertRuleSettings, AlertSeverity, DaemonState, SourceState, StorageUsageEntry, TransferStatus } from '@rsynchub/contracts';
 
 /** A condition a rule sees holding right now. Its `key` deduplicates: one firing alert per key. */
 export interface AlertCondition {
@@ -34,8 +34,10 @@ export interface DaemonInput {
   notRunningSince: number | null;
   /** Times (ms epoch) of the supervisor's automatic restarts seen recently. */
   restartTimes: number[];
-  /** A config drift the health check reports (files changed outside RsyncHub); null when none or unknown. */
+  /** A config drift the health check reports now (files changed outside RsyncHub, not repaired yet); null when none or unknown. */
   drift: string | null;
+  /** The latest drift found since the server started, repaired or not (ms epoch, what was wrong, how many so far). */
+  lastDrift?: { at: number; problems: string[]; count: number } | null;
 }
 
 /**
@@ -51,6 +53,28 @@ export interface AlertInputs {
   /** Names of the configured modules (transfer alerts are only raised for these: module names in refusals are client-chosen). */
   modules: string[] | null;
   storage: StorageUsageEntry[] | null;
+  /** Every source that reported, with its state now (absent or null: unknown). */
+  sources?: SourceInput[] | null;
+}
+
+/** A source as the source rule needs it (from SourcesService.list()). */
+export interface SourceInput {
+  name: string;
+  hostname: string;
+  state: SourceState;
+  lastSeenAt: string;
+  secondsSinceSeen: number;
+  targets: {
+    host: string;
+    port: number;
+    module: string;
+    queueLength: number;
+    /** Null: the agent reported no lag (not the same as 0). */
+    lagSeconds: number | null;
+    lastError: string | null;
+    paused?: boolean;
+    pauseReason?: string | null;
+  }[];
 }
 
 /**

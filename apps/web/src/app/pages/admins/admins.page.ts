@@ -11,6 +11,7 @@ import { ApiService } from '../../core/api.service';
 import { AuthService } from '../../core/auth.service';
 import type { ApiError } from '../../core/api-error';
 import { formatTime } from '../../core/format';
+import { refetchOnReconnect } from '../../core/refetch-on-reconnect';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
 import { CopyBlockComponent } from '../../shared/copy-block.component';
 import { ConfirmDialogComponent, type ConfirmData, type ConfirmResult } from '../../shared/confirm-dialog.component';
@@ -46,6 +47,9 @@ export class AdminsPage implements OnInit {
     scope: ['admin' as ApiTokenScope],
     sourceName: [''],
   });
+
+  /** Loads again after a live-stream reconnect or resync: the server may have changed (or restarted) meanwhile. */
+  private readonly refetch = refetchOnReconnect(() => this.load());
 
   ngOnInit(): void {
     void this.load();

@@ -1,4 +1,4 @@
-import { Component, DestroyRef, OnInit, computed, effect, inject, signal } from '@angular/core';
+import { Component, DestroyRef, OnInit, computed, inject, signal } from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import { FormBuilder, FormGroupDirective, ReactiveFormsModule, Validators } from '@angular/forms';
 import { MatButtonModule } from '@angular/material/button';
@@ -89,13 +89,9 @@ export class AlertsPage implements OnInit {
       .on('alert.changed')
       .pipe(takeUntilDestroyed(this.destroyRef))
       .subscribe((a) => this.alerts.update((list) => upsertAlert(list, a)));
-    // After a reconnect the stream may have missed changes: fetch the truth again.
-    let wasOpen = this.live.state() === 'open';
-    effect(() => {
-      const open = this.live.state() === 'open';
-      if (open && !wasOpen) void this.loadAlerts();
-      wasOpen = open;
-    });
+    // After a reconnect or a resync the stream may have missed changes (or the server restarted): fetch the truth
+    // again. Rule drafts being edited are kept; alerts, channels and free space are replaced.
+    this.live.refetch$.pipe(takeUntilDestroyed(this.destroyRef)).subscribe(() => void this.reloadLive());
   }
 
   ngOnInit(): void {
@@ -116,6 +112,18 @@ export class AlertsPage implements OnInit {
       this.error.set(err as ApiError);
     } finally {
       this.loading.set(false);
+    }
+  }
+
+  async reloadLive(): Promise<void> {
+    try {
+      const [channels, storage] = await Promise.all([this.api.channels(), this.api.storage(), this.loadAlerts()]);
+      this.channels.set(channels);
+      this.storage.set(storage);
+      if (this.rules().length === 0) await this.load();
+      this.error.set(null);
+    } catch (err) {
+      this.error.set(err as ApiError);
     }
   }
 

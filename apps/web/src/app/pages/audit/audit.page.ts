@@ -7,6 +7,7 @@ import { MatProgressBarModule } from '@angular/material/progress-bar';
 import type { AuditEntryDto, AuditQuery } from '@rsynchub/contracts';
 import { ApiService } from '../../core/api.service';
 import { formatTime } from '../../core/format';
+import { refetchOnReconnect } from '../../core/refetch-on-reconnect';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
 import { CursorList, filterQuery } from '../../core/cursor-list';
 import { diffValues, type DiffLine } from './diff';
@@ -29,6 +30,9 @@ export class AuditPage implements OnInit {
   readonly csvUrl = computed(() => this.api.url('audit', { ...(this.query() as Record<string, string>), format: 'csv' }));
   readonly fmtTime = formatTime;
   readonly filters = inject(FormBuilder).nonNullable.group({ actor: '', action: '', target: '', outcome: '', from: '', to: '' });
+
+  /** Loads again after a live-stream reconnect or resync: the server may have changed (or restarted) meanwhile. */
+  private readonly refetch = refetchOnReconnect(() => this.list.reload());
 
   ngOnInit(): void {
     void this.list.reload();

@@ -1,4 +1,5 @@
-import { Component, OnInit, inject, signal } from '@angular/core';
+import { Component, OnInit, computed, inject, signal } from '@angular/core';
+import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import { FormBuilder, ReactiveFormsModule, Validators } from '@angular/forms';
 import { MatFormFieldModule } from '@angular/material/form-field';
 import { MatInputModule } from '@angular/material/input';
@@ -10,6 +11,8 @@ import { ApiService } from '../../core/api.service';
 import { AuthService } from '../../core/auth.service';
 import { fieldMessages, type ApiError } from '../../core/api-error';
 import { formatDuration, formatTime, splitList } from '../../core/format';
+import { LiveEventsService } from '../../core/live-events.service';
+import { refetchOnReconnect } from '../../core/refetch-on-reconnect';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
 import { CopyBlockComponent } from '../../shared/copy-block.component';
 import { MatDialog, MatDialogModule } from '@angular/material/dialog';
@@ -26,7 +29,16 @@ export class DaemonPage implements OnInit {
   private readonly api = inject(ApiService);
   private readonly dialog = inject(MatDialog);
   readonly auth = inject(AuthService);
+  readonly live = inject(LiveEventsService);
   readonly status = signal<DaemonStatusDto | null>(null);
+  /**
+   * What the page may claim about the daemon: only while the live stream is open. While the server cannot be reached
+   * the last known state (say "running", with a pid) may be false, so state, pid and uptime show as unknown.
+   */
+  readonly liveOpen = computed(() => this.live.state() === 'open');
+  readonly shownState = computed(() => (this.liveOpen() ? (this.status()?.state ?? '…') : 'unknown'));
+  /** Reloads after a reconnect or resync; unsaved edits of the settings form are kept. */
+  private readonly refetch = refetchOnReconnect(() => this.load({ keepEdits: true }));
   readonly config = signal<DaemonConfigDto | null>(null);
   readonly loading = signal(true);
   readonly saving = signal(false);
@@ -53,17 +65,25 @@ export class DaemonPage implements OnInit {
   /** What connect snippets use now: publicHost, or the server's automatic default. */
   readonly publicHostEffective = signal<string | null>(null);
 
+  constructor() {
+    this.live
+      .on('daemon.status')
+      .pipe(takeUntilDestroyed())
+      .subscribe((s) => this.status.set(s));
+  }
+
   ngOnInit(): void {
     void this.load();
   }
 
-  async load(): Promise<void> {
+  async load(opts: { keepEdits?: boolean } = {}): Promise<void> {
     this.loading.set(true);
     try {
       const [status, settings, config] = await Promise.all([this.api.daemon(), this.api.daemonSettings(), this.api.daemonConfig()]);
       this.status.set(status);
       this.config.set(config);
-      this.fill(settings);
+      if (!(opts.keepEdits && this.form.dirty)) this.fill(settings);
+      this.error.set(null);
     } catch (err) {
       this.error.set(err as ApiError);
     } finally {

@@ -12,6 +12,7 @@ import { confirmModuleDelete } from './confirm-module-delete';
 import { AuthService } from '../../core/auth.service';
 import type { ApiError } from '../../core/api-error';
 import { formatBytes, formatTime } from '../../core/format';
+import { refetchOnReconnect } from '../../core/refetch-on-reconnect';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
 import { CopyBlockComponent } from '../../shared/copy-block.component';
 import { accessLabel, anonymousLabel } from './modules.page';
@@ -80,6 +81,9 @@ export class ModuleDetailPage implements OnInit {
   readonly agent = computed(() => (this.target() ? agentConfig(this.target()!) : ''));
   readonly sersync = computed(() => (this.target() ? sersyncConfXml(this.target()!) : ''));
 
+  /** Loads again after a live-stream reconnect or resync: the server may have changed (or restarted) meanwhile. */
+  private readonly refetch = refetchOnReconnect(() => Promise.all([this.load(), this.loadSources()]));
+
   ngOnInit(): void {
     void this.load();
     void this.loadSources();
@@ -97,7 +101,9 @@ export class ModuleDetailPage implements OnInit {
       this.daemon.set(d);
       this.publicHost.set(settings?.publicHostEffective || settings?.publicHost || null);
       const rw = m.users.find((u) => u.access === 'rw') ?? m.users[0];
-      this.user.set(rw?.name ?? null);
+      // Keep the user picked in the connect panel when reloading after a reconnect.
+      if (!this.user() || !m.users.some((u) => u.name === this.user())) this.user.set(rw?.name ?? null);
+      this.error.set(null);
     } catch (err) {
       this.error.set(err as ApiError);
     } finally {
@@ -106,6 +112,7 @@ export class ModuleDetailPage implements OnInit {
     try {
       const page = await this.api.transfers({ module: this.name(), limit: 20 });
       this.sessions.set(page.items);
+      this.sessionsError.set(null);
     } catch (err) {
       this.sessionsError.set((err as ApiError).status === 404 ? 'Transfer history is not available on this server yet.' : (err as ApiError).message);
       this.sessions.set([]);

@@ -13,6 +13,7 @@ import { confirmModuleDelete } from './confirm-module-delete';
 import { AuthService } from '../../core/auth.service';
 import type { ApiError } from '../../core/api-error';
 import { formatBytes, formatTime } from '../../core/format';
+import { refetchOnReconnect } from '../../core/refetch-on-reconnect';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
 
 export interface ModuleRow {
@@ -153,6 +154,9 @@ export class ModulesPage implements OnInit {
       if (s) this.data.sort = s;
     });
   }
+
+  /** Loads again after a live-stream reconnect or resync: the server may have changed (or restarted) meanwhile. */
+  private readonly refetch = refetchOnReconnect(() => this.load());
 
   ngOnInit(): void {
     void this.load();

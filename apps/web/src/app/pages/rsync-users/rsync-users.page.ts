@@ -12,6 +12,7 @@ import { ApiService } from '../../core/api.service';
 import { AuthService } from '../../core/auth.service';
 import { fieldMessages, type ApiError } from '../../core/api-error';
 import { formatTime } from '../../core/format';
+import { refetchOnReconnect } from '../../core/refetch-on-reconnect';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
 import { CopyBlockComponent } from '../../shared/copy-block.component';
 import { ConfirmDialogComponent, type ConfirmData, type ConfirmResult } from '../../shared/confirm-dialog.component';
@@ -50,6 +51,9 @@ export class RsyncUsersPage implements OnInit {
     comment: ['', Validators.maxLength(256)],
     password: [''],
   });
+
+  /** Loads again after a live-stream reconnect or resync: the server may have changed (or restarted) meanwhile. */
+  private readonly refetch = refetchOnReconnect(() => this.load());
 
   ngOnInit(): void {
     void this.load();

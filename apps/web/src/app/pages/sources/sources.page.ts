@@ -5,6 +5,7 @@ import type { SourceDto } from '@rsynchub/contracts';
 import { ApiService } from '../../core/api.service';
 import type { ApiError } from '../../core/api-error';
 import { formatTime } from '../../core/format';
+import { refetchOnReconnect } from '../../core/refetch-on-reconnect';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
 import { formatAge, formatLag, pollIntervalMs, STATE_LABELS } from './source-format';
 
@@ -39,7 +40,9 @@ import { formatAge, formatLag, pollIntervalMs, STATE_LABELS } from './source-for
                       <td [attr.rowspan]="s.targets.length || 1" [attr.title]="fmtTime(s.lastSeenAt)">{{ age(s.secondsSinceSeen) }}</td>
                     }
                     @if (t) {
-                      <td><a [routerLink]="['/modules', t.module]">{{ t.module }}</a> <span class="rh-muted">{{ t.host }}:{{ t.port }}</span></td>
+                      <td><a [routerLink]="['/modules', t.module]">{{ t.module }}</a> <span class="rh-muted">{{ t.host }}:{{ t.port }}</span>
+                        @if (t.paused) {<br /><span class="rh-status error" [attr.data-testid]="'source-paused-' + s.name + '-' + t.module" [attr.title]="t.pauseReason ?? ''">paused</span>
+                          <span class="rh-muted"> {{ t.pauseReason ?? '' }} (rsynchub-agent resume)</span>}</td>
                       <td [attr.data-testid]="'source-queue-' + s.name + '-' + t.module">{{ t.queueLength.toLocaleString() }}</td>
                       <td>{{ lag(t.lagSeconds) }}</td>
                       <td>{{ fmtTime(t.lastSuccessAt) }}</td>
@@ -78,6 +81,9 @@ export class SourcesPage implements OnInit, OnDestroy {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private destroyed = false;
 
+  /** Loads again after a live-stream reconnect or resync: the server may have changed (or restarted) meanwhile. */
+  private readonly refetch = refetchOnReconnect(() => this.refreshNow());
+
   ngOnInit(): void {
     void this.refresh();
   }
@@ -91,6 +97,13 @@ export class SourcesPage implements OnInit, OnDestroy {
     return s.state === 'online' ? 'success' : s.state === 'stale' ? 'stale' : 'error';
   }
 
+  /** Refresh at once (after a reconnect), replacing the pending poll so there is only ever one poll chain. */
+  refreshNow(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    return this.refresh();
+  }
+
   async refresh(): Promise<void> {
     try {
       const list = await this.api.sources();
@@ -101,6 +114,7 @@ export class SourcesPage implements OnInit, OnDestroy {
       this.error.set(err as ApiError);
     } finally {
       this.loading.set(false);
+      if (this.timer) clearTimeout(this.timer); // a refreshNow() during this request: still one poll chain
       if (!this.destroyed) this.timer = setTimeout(() => void this.refresh(), pollIntervalMs(this.staleAfter()));
     }
   }
