@@ -171,6 +171,29 @@ test('11. a full sync that would delete more than deleteGuard.maxDeletePercent o
   await waitConverged(s.src, [s.daemon.moduleDir], 'after resume');
 });
 
+test('11. a rename seen only by a full sync (mv data2 data3 while the agent was down) is mirrored, not refused as a mass deletion', async () => {
+  const s = await setup('guard-rename');
+  writeFiles(path.join(s.src, 'data2'), 100);
+  for (let i = 1; i <= 5; i++) fs.writeFileSync(path.join(s.src, `top${i}`), `top ${i}\n`);
+  let agent = await s.agent({}, {}, { fullSyncAtStart: true });
+  await waitConverged(s.src, [s.daemon.moduleDir], 'initial');
+  await agent.stop();
+  // 101 of 106 target entries deleted and 101 created: the source did not shrink.
+  fs.renameSync(path.join(s.src, 'data2'), path.join(s.src, 'data3'));
+  agent = await s.agent({}, {}, { fullSyncAtStart: true });
+  await waitConverged(s.src, [s.daemon.moduleDir], 'the rename mirrored by the full sync');
+  assert.equal(agent.targets()[0].paused, false, agent.targets()[0].pauseReason ?? '');
+  assert.ok(!fs.existsSync(path.join(s.daemon.moduleDir, 'data2')));
+  // A rename plus a real mass deletion (net loss 60 of 106) is still refused.
+  await agent.stop();
+  for (let i = 0; i < 60; i++) fs.rmSync(path.join(s.src, 'data3', `f${i}.txt`));
+  fs.renameSync(path.join(s.src, 'data3'), path.join(s.src, 'data4'));
+  agent = await s.agent({}, {}, { fullSyncAtStart: true });
+  await waitUntil(() => agent.targets()[0].paused, 'target paused');
+  assert.match(agent.targets()[0].pauseReason ?? '', /would delete 101 and create 41 \(net loss 60\) of 106 entries.*maxDeletePercent 50%/);
+  assert.ok(fs.existsSync(path.join(s.daemon.moduleDir, 'data3', 'f0.txt')), 'target intact');
+});
+
 test('11. an unmounted source file system (tmpfs) is refused: the root is on another device', async (t) => {
   if (process.getuid?.() !== 0) return t.skip('needs root to mount a tmpfs');
   const s = await setup('guard-unmount');
