@@ -6,7 +6,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -349,6 +349,38 @@ test('--daemon waits for the child: a failed start is an error with its reason a
   assert.match(r.stderr, new RegExp(`another agent \\(pid ${pid}\\) is running`));
   fs.writeFileSync(path.join(s.src, 'via-daemon.txt'), 'd');
   await waitUntil(() => fs.existsSync(path.join(s.daemon.moduleDir, 'via-daemon.txt')), 'the daemonized agent pushes');
+  process.kill(pid, 'SIGTERM');
+  await waitUntil(() => !fs.existsSync(path.join(s.stateDir, 'agent.pid')), 'clean stop');
+});
+
+test('a stale agent.pid naming an alive unrelated process (pid reuse) does not block start-up; a real second agent still does', async () => {
+  const s = await setup('stale-pid');
+  fs.mkdirSync(s.stateDir, { recursive: true });
+  const other = spawn('sleep', ['120'], { stdio: 'ignore' });
+  cleanups.push(() => {
+    other.kill('SIGKILL');
+  });
+  fs.writeFileSync(path.join(s.stateDir, 'agent.pid'), `${other.pid}\n`);
+  const to = `pusher@127.0.0.1::m`;
+  const run = () => spawnSync(process.execPath, [MAIN, '--daemon', '--port', String(s.daemon.port), '--state-dir', s.stateDir,
+    '--watch', s.src, '--to', to, '--password-file', s.daemon.passwordFile!], { encoding: 'utf8', timeout: 60_000 });
+  let r = run();
+  assert.equal(r.status, 0, r.stderr);
+  const pid = Number(/pid (\d+)/.exec(r.stdout)![1]);
+  cleanups.push(() => {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // gone
+    }
+  });
+  assert.notEqual(pid, other.pid);
+  assert.equal(other.exitCode, null, 'the unrelated process is untouched');
+  fs.writeFileSync(path.join(s.src, 'after-stale-pid.txt'), 'x');
+  await waitUntil(() => fs.existsSync(path.join(s.daemon.moduleDir, 'after-stale-pid.txt')), 'the agent runs and pushes');
+  r = run();
+  assert.equal(r.status, 1, 'a real second agent on the same state dir is refused');
+  assert.match(r.stderr, new RegExp(`another agent \\(pid ${pid}\\) is running with state dir`));
   process.kill(pid, 'SIGTERM');
   await waitUntil(() => !fs.existsSync(path.join(s.stateDir, 'agent.pid')), 'clean stop');
 });
