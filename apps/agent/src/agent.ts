@@ -12,6 +12,7 @@ import { checkRoot, describeIdentity, readRootIdentity, type RootIdentity } from
 import { buildVerifyArgs, isExplained, runVerify } from './verify';
 import { writeFileAtomic } from './journal';
 import { acquireInstanceLock, releaseInstanceLock } from './instance-lock';
+import { makeStateDir } from './state-dir';
 import type { Logger } from './log';
 import { type Progress, renderProgressBar, spawnCounter } from './rsync-runner';
 import { TargetQueue, type TargetStats } from './target-queue';
@@ -205,7 +206,7 @@ export class Agent {
   async start(): Promise<void> {
     const problems = preflight(this.config);
     if (problems.length > 0) throw new Error(`refusing to start:\n  - ${problems.join('\n  - ')}`);
-    fs.mkdirSync(path.join(this.o.stateDir, 'journal'), { recursive: true, mode: 0o700 });
+    makeStateDir(this.o.stateDir, 'journal');
 
     // An agent.pid left behind by a dead process means the last run did not stop cleanly: batches still inside the
     // coalescing window (not yet journaled) may be lost, so a full sync recovers them.
