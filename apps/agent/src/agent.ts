@@ -11,6 +11,8 @@ import { inotifyHelperAvailable, InotifyWatcher } from './inotify-watcher';
 import { checkRoot, describeIdentity, readRootIdentity, type RootIdentity } from './root-identity';
 import { buildVerifyArgs, isExplained, runVerify } from './verify';
 import { writeFileAtomic } from './journal';
+import { acquireInstanceLock, releaseInstanceLock } from './instance-lock';
+import { makeStateDir } from './state-dir';
 import type { Logger } from './log';
 import { type Progress, renderProgressBar, spawnCounter } from './rsync-runner';
 import { TargetQueue, type TargetStats } from './target-queue';
@@ -174,6 +176,8 @@ export class Agent {
   private running = false;
   private stopping = false;
   private readonly pidFile: string;
+  /** This agent holds the state dir's single-instance lock (released by stop()). */
+  private lockHeld = false;
   private readonly stateFile: string;
   private afterBurst: { events: number; queue: number | null };
   private pauses!: PauseStore;
@@ -202,16 +206,25 @@ export class Agent {
   async start(): Promise<void> {
     const problems = preflight(this.config);
     if (problems.length > 0) throw new Error(`refusing to start:\n  - ${problems.join('\n  - ')}`);
-    fs.mkdirSync(path.join(this.o.stateDir, 'journal'), { recursive: true, mode: 0o700 });
+    makeStateDir(this.o.stateDir, 'journal');
 
     // An agent.pid left behind by a dead process means the last run did not stop cleanly: batches still inside the
     // coalescing window (not yet journaled) may be lost, so a full sync recovers them.
+    // The single-instance check is the lock (instance-lock.ts), not the pid in agent.pid: that pid may be reused.
+    if (!(await acquireInstanceLock(this.o.stateDir))) {
+      let holder = '';
+      try {
+        const pid = Number(fs.readFileSync(this.pidFile, 'utf8').trim());
+        if (pid) holder = ` (pid ${pid})`;
+      } catch {
+        // starting, or its pid file removed by hand
+      }
+      throw new Error(`another agent${holder} is running with state dir ${this.o.stateDir}`);
+    }
+    this.lockHeld = true;
     let unclean = false;
     try {
-      const oldPid = Number(fs.readFileSync(this.pidFile, 'utf8').trim());
-      if (oldPid && oldPid !== process.pid && pidAlive(oldPid)) {
-        throw new Error(`another agent (pid ${oldPid}) is running with state dir ${this.o.stateDir}`);
-      }
+      fs.readFileSync(this.pidFile, 'utf8');
       unclean = true;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
@@ -690,6 +703,8 @@ export class Agent {
     } catch {
       // already gone
     }
+    if (this.lockHeld) releaseInstanceLock(this.o.stateDir);
+    this.lockHeld = false;
     this.o.log.info('stopped');
   }
 

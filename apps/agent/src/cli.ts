@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import * as YAML from 'yaml';
+import { makeStateDir } from './state-dir';
 import { Agent, type AgentState, defaultStateDir, pidAlive, readState, AGENT_VERSION } from './agent';
 import { type AgentConfig, ConfigError, parseConfigText, parseRemoteSpec, validateConfig } from './config';
 import { createLogger, type LogLevel } from './log';
@@ -397,7 +398,12 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   const finalStateDir = path.resolve(a.stateDir ?? config.stateDir ?? defaultStateDir());
   if (a.daemon) {
-    fs.mkdirSync(finalStateDir, { recursive: true, mode: 0o700 });
+    try {
+      makeStateDir(finalStateDir);
+    } catch (e) {
+      process.stderr.write(`rsynchub-agent: ${(e as Error).message}\n`);
+      return 1;
+    }
     const logFile = path.resolve(a.logFile ?? path.join(finalStateDir, 'agent.log'));
     const fd = fs.openSync(logFile, 'a', 0o600);
     const logStart = fs.fstatSync(fd).size;

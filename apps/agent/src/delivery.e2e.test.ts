@@ -6,7 +6,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -171,6 +171,29 @@ test('11. a full sync that would delete more than deleteGuard.maxDeletePercent o
   await waitConverged(s.src, [s.daemon.moduleDir], 'after resume');
 });
 
+test('11. a rename seen only by a full sync (mv data2 data3 while the agent was down) is mirrored, not refused as a mass deletion', async () => {
+  const s = await setup('guard-rename');
+  writeFiles(path.join(s.src, 'data2'), 100);
+  for (let i = 1; i <= 5; i++) fs.writeFileSync(path.join(s.src, `top${i}`), `top ${i}\n`);
+  let agent = await s.agent({}, {}, { fullSyncAtStart: true });
+  await waitConverged(s.src, [s.daemon.moduleDir], 'initial');
+  await agent.stop();
+  // 101 of 106 target entries deleted and 101 created: the source did not shrink.
+  fs.renameSync(path.join(s.src, 'data2'), path.join(s.src, 'data3'));
+  agent = await s.agent({}, {}, { fullSyncAtStart: true });
+  await waitConverged(s.src, [s.daemon.moduleDir], 'the rename mirrored by the full sync');
+  assert.equal(agent.targets()[0].paused, false, agent.targets()[0].pauseReason ?? '');
+  assert.ok(!fs.existsSync(path.join(s.daemon.moduleDir, 'data2')));
+  // A rename plus a real mass deletion (net loss 60 of 106) is still refused.
+  await agent.stop();
+  for (let i = 0; i < 60; i++) fs.rmSync(path.join(s.src, 'data3', `f${i}.txt`));
+  fs.renameSync(path.join(s.src, 'data3'), path.join(s.src, 'data4'));
+  agent = await s.agent({}, {}, { fullSyncAtStart: true });
+  await waitUntil(() => agent.targets()[0].paused, 'target paused');
+  assert.match(agent.targets()[0].pauseReason ?? '', /would delete 101 and create 41 \(net loss 60\) of 106 entries.*maxDeletePercent 50%/);
+  assert.ok(fs.existsSync(path.join(s.daemon.moduleDir, 'data3', 'f0.txt')), 'target intact');
+});
+
 test('11. an unmounted source file system (tmpfs) is refused: the root is on another device', async (t) => {
   if (process.getuid?.() !== 0) return t.skip('needs root to mount a tmpfs');
   const s = await setup('guard-unmount');
@@ -326,6 +349,38 @@ test('--daemon waits for the child: a failed start is an error with its reason a
   assert.match(r.stderr, new RegExp(`another agent \\(pid ${pid}\\) is running`));
   fs.writeFileSync(path.join(s.src, 'via-daemon.txt'), 'd');
   await waitUntil(() => fs.existsSync(path.join(s.daemon.moduleDir, 'via-daemon.txt')), 'the daemonized agent pushes');
+  process.kill(pid, 'SIGTERM');
+  await waitUntil(() => !fs.existsSync(path.join(s.stateDir, 'agent.pid')), 'clean stop');
+});
+
+test('a stale agent.pid naming an alive unrelated process (pid reuse) does not block start-up; a real second agent still does', async () => {
+  const s = await setup('stale-pid');
+  fs.mkdirSync(s.stateDir, { recursive: true });
+  const other = spawn('sleep', ['120'], { stdio: 'ignore' });
+  cleanups.push(() => {
+    other.kill('SIGKILL');
+  });
+  fs.writeFileSync(path.join(s.stateDir, 'agent.pid'), `${other.pid}\n`);
+  const to = `pusher@127.0.0.1::m`;
+  const run = () => spawnSync(process.execPath, [MAIN, '--daemon', '--port', String(s.daemon.port), '--state-dir', s.stateDir,
+    '--watch', s.src, '--to', to, '--password-file', s.daemon.passwordFile!], { encoding: 'utf8', timeout: 60_000 });
+  let r = run();
+  assert.equal(r.status, 0, r.stderr);
+  const pid = Number(/pid (\d+)/.exec(r.stdout)![1]);
+  cleanups.push(() => {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // gone
+    }
+  });
+  assert.notEqual(pid, other.pid);
+  assert.equal(other.exitCode, null, 'the unrelated process is untouched');
+  fs.writeFileSync(path.join(s.src, 'after-stale-pid.txt'), 'x');
+  await waitUntil(() => fs.existsSync(path.join(s.daemon.moduleDir, 'after-stale-pid.txt')), 'the agent runs and pushes');
+  r = run();
+  assert.equal(r.status, 1, 'a real second agent on the same state dir is refused');
+  assert.match(r.stderr, new RegExp(`another agent \\(pid ${pid}\\) is running with state dir`));
   process.kill(pid, 'SIGTERM');
   await waitUntil(() => !fs.existsSync(path.join(s.stateDir, 'agent.pid')), 'clean stop');
 });

@@ -96,8 +96,8 @@ export interface TargetQueueOptions {
   onPauseChange?: (id: string, pause: { reason: string; at: string } | null) => void;
 }
 
-/** Counts from `rsync --dry-run --stats` of a full sync: what it would delete, and how big the target is. */
-export function parseDryRunStats(out: string): { deleted: number; targetEntries: number } | null {
+/** Counts from `rsync --dry-run --stats` of a full sync: what it would delete and create, and how big the target is. */
+export function parseDryRunStats(out: string): { deleted: number; created: number; targetEntries: number } | null {
   const n = (re: RegExp): number | null => {
     const m = re.exec(out);
     return m ? Number(m[1].replace(/[,.]/g, '')) : null;
@@ -107,18 +107,25 @@ export function parseDryRunStats(out: string): { deleted: number; targetEntries:
   const deleted = n(/Number of deleted files:\s*([\d,.]+)/) ?? 0;
   if (files === null) return null;
   // The source's entries (the root '.' included) minus those the target lacks, plus those only the target has.
-  return { deleted, targetEntries: Math.max(0, files - 1 - created) + deleted };
+  return { deleted, created, targetEntries: Math.max(0, files - 1 - created) + deleted };
 }
 
-/** The delete guard's verdict on a full sync's dry run: a reason to pause, or null. */
-export function deleteGuardVerdict(g: DeleteGuardConfig, stats: { deleted: number; targetEntries: number }, sourceEmpty: boolean): string | null {
+/**
+ * The delete guard's verdict on a full sync's dry run: a reason to pause, or null.
+ * The share rule weighs the run's NET loss (entries deleted minus entries created by the same run): the guard is
+ * there to catch a source that vanished or was emptied, and a rename or move (`mv data2 data3`, common after a
+ * recovery full sync) deletes and creates the same number of entries without the source shrinking.
+ */
+export function deleteGuardVerdict(g: DeleteGuardConfig, stats: { deleted: number; created?: number; targetEntries: number }, sourceEmpty: boolean): string | null {
   if (!g.enabled || stats.deleted === 0) return null;
   if (sourceEmpty) return `the watched root is empty but the target is not (${stats.deleted} entries would be deleted); is the source unmounted?`;
   if (g.maxDeleteFiles > 0 && stats.deleted > g.maxDeleteFiles) {
     return `a full sync would delete ${stats.deleted} of ${stats.targetEntries} entries on the target (deleteGuard.maxDeleteFiles ${g.maxDeleteFiles})`;
   }
-  if (stats.targetEntries >= g.minTargetEntries && stats.deleted * 100 > stats.targetEntries * g.maxDeletePercent) {
-    return `a full sync would delete ${stats.deleted} of ${stats.targetEntries} entries on the target (more than deleteGuard.maxDeletePercent ${g.maxDeletePercent}%)`;
+  const netLoss = stats.deleted - (stats.created ?? 0);
+  if (stats.targetEntries >= g.minTargetEntries && netLoss * 100 > stats.targetEntries * g.maxDeletePercent) {
+    const creates = stats.created ? ` and create ${stats.created} (net loss ${netLoss})` : '';
+    return `a full sync would delete ${stats.deleted}${creates} of ${stats.targetEntries} entries on the target (more than deleteGuard.maxDeletePercent ${g.maxDeletePercent}%)`;
   }
   return null;
 }
