@@ -191,7 +191,9 @@ export function applyBans(allow: readonly string[], deny: readonly string[], ban
     if (nets.some((n) => n === null)) {
       // A hostname, wildcard or @netgroup cannot be split. Keep it (removing it would lock out everyone it names)
       // and report every ban / deny entry it may admit: wildcards are matched against the address text as rsync does.
-      const isWildcard = /[*?[]/.test(entry);
+      // Only an address-shaped wildcard is matched against the address alone; one with letters (`*.lan`) may match
+      // the client's host name when reverse lookup is on, so it may admit anything.
+      const isWildcard = /[*?[]/.test(entry) && /^[0-9a-fA-F:.*?[\]!-]+$/.test(entry);
       for (const c of cuts) {
         const single = c.net.prefix === bits(c.net.version);
         if (isWildcard && single && !wildcardMatches(entry, c.text)) continue;
