@@ -175,6 +175,9 @@ export function applyBans(allow: readonly string[], deny: readonly string[], ban
   for (const d of deny) {
     if (d === '*') continue; // allow-only: what `hosts deny = *` below says anyway
     const net = parseNetwork(d);
+    // `hosts deny = 0.0.0.0/0` (or ::/0) next to an allow list is the classic way of writing "everyone else": read it
+    // as `*`, as rsync does, rather than as "deny every allowed address too".
+    if (net && net.prefix === 0) continue;
     if (net) cuts.push({ text: d, net, ban: false });
     else unenforcedDeny.push(d);
   }

@@ -68,6 +68,8 @@ const cases: Case[] = [
   { what: 'module allow replaces global allow; global deny still cut out', global: { hostsAllow: ['10.0.0.0/8'], hostsDeny: ['127.0.0.5'] }, module: { hostsAllow: ['127.0.0.0/29'] }, admitted: ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.4'] },
   { what: 'global deny only: everyone else', global: { hostsDeny: ['127.0.0.3', '::1'] }, admitted: PROBES.filter((p) => p !== '127.0.0.3' && p !== '::1') },
   { what: 'allow + deny *: allow only', module: { hostsAllow: ['127.0.0.2'], hostsDeny: ['*'] }, admitted: ['127.0.0.2'] },
+  { what: 'allow + deny 0.0.0.0/0 (the classic "everyone else"): allow only', module: { hostsAllow: ['10.0.0.0/8'], hostsDeny: ['0.0.0.0/0'] }, admitted: ['10.1.2.3', '10.2.3.4'] },
+  { what: 'allow + deny ::/0 and a ban: allow only, minus the ban', module: { hostsAllow: ['127.0.0.0/29'], hostsDeny: ['::/0', '0.0.0.0/0'] }, bans: ['127.0.0.4'], admitted: ['127.0.0.1', '127.0.0.2', '127.0.0.3', '127.0.0.5'] },
   { what: 'bans inside an allow network next to a deny entry', global: { hostsAllow: ['127.0.0.0/29'] }, module: { hostsDeny: ['127.0.0.1'] }, bans: ['127.0.0.2'], admitted: ['127.0.0.3', '127.0.0.4', '127.0.0.5'] },
   { what: 'bans with global deny + module allow', global: { hostsDeny: ['127.0.0.3'] }, module: { hostsAllow: ['127.0.0.0/29'] }, bans: ['127.0.0.5'], admitted: ['127.0.0.1', '127.0.0.2', '127.0.0.4'] },
   { what: 'allow * minus a deny entry (F7)', module: { hostsAllow: ['*'], hostsDeny: ['127.0.0.3'] }, admitted: PROBES.filter((p) => p !== '127.0.0.3') },

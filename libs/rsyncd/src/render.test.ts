@@ -86,8 +86,8 @@ describe('renderRsyncdConf', () => {
         '    ignore errors = yes',
         '    max connections = 3',
         '    lock file = /run/rsynchub/locks/Archive.lock',
-        // The global lists spelled out: allowed AND not denied (0.0.0.0/0 cuts away 10.0.0.0/8), nothing else.
-        '    hosts allow = ::1',
+        // The global lists spelled out: allowed and not denied; `hosts deny = 0.0.0.0/0` is read as "everyone else".
+        '    hosts allow = 10.0.0.0/8 ::1',
         '    hosts deny = *',
         '    post-xfer exec = /opt/rsynchub/post-xfer.sh',
         '',
