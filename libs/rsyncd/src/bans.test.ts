@@ -30,27 +30,27 @@ test('parseNetwork reads addresses, prefixes and contiguous masks', () => {
 });
 
 test('applyBans: table of effective access lists', () => {
-  const cases: { what: string; allow: string[]; deny: string[]; bans: string[]; expect: { allow: string[]; deny: string[]; unenforced: string[] } }[] = [
-    { what: 'no lists: the bans become the deny list', allow: [], deny: [], bans: ['127.0.0.5'], expect: { allow: [], deny: ['127.0.0.5'], unenforced: [] } },
-    { what: 'deny list is extended', allow: [], deny: ['10.0.0.0/8'], bans: ['127.0.0.5'], expect: { allow: [], deny: ['10.0.0.0/8', '127.0.0.5'], unenforced: [] } },
+  const cases: { what: string; allow: string[]; deny: string[]; bans: string[]; expect: { allow: string[]; deny: string[]; unenforced: string[]; unenforcedDeny: string[] } }[] = [
+    { what: 'no lists: the bans become the deny list', allow: [], deny: [], bans: ['127.0.0.5'], expect: { allow: [], deny: ['127.0.0.5'], unenforced: [], unenforcedDeny: [] } },
+    { what: 'deny list is extended', allow: [], deny: ['10.0.0.0/8'], bans: ['127.0.0.5'], expect: { allow: [], deny: ['10.0.0.0/8', '127.0.0.5'], unenforced: [], unenforcedDeny: [] } },
     {
       what: 'allow-only keeps refusing everyone else (deny *), the banned address is cut out of its network',
       allow: ['127.0.0.4/30'],
       deny: [],
       bans: ['127.0.0.5'],
-      expect: { allow: ['127.0.0.4', '127.0.0.6/31'], deny: ['*'], unenforced: [] },
+      expect: { allow: ['127.0.0.4', '127.0.0.6/31'], deny: ['*'], unenforced: [], unenforcedDeny: [] },
     },
-    { what: 'an allow entry that is the banned address goes', allow: ['127.0.0.5', '10.0.0.1'], deny: [], bans: ['127.0.0.5'], expect: { allow: ['10.0.0.1'], deny: ['*'], unenforced: [] } },
-    { what: 'allow outside the ban is untouched', allow: ['192.168.0.0/16'], deny: ['*'], bans: ['127.0.0.5'], expect: { allow: ['192.168.0.0/16'], deny: ['*', '127.0.0.5'], unenforced: [] } },
+    { what: 'an allow entry that is the banned address goes', allow: ['127.0.0.5', '10.0.0.1'], deny: [], bans: ['127.0.0.5'], expect: { allow: ['10.0.0.1'], deny: ['*'], unenforced: [], unenforcedDeny: [] } },
+    { what: 'allow outside the ban is untouched', allow: ['192.168.0.0/16'], deny: ['*'], bans: ['127.0.0.5'], expect: { allow: ['192.168.0.0/16'], deny: ['*'], unenforced: [], unenforcedDeny: [] } },
     {
       what: 'a wildcard admitting the ban is reported',
       allow: ['127.0.0.*'],
       deny: [],
       bans: ['127.0.0.5', '10.0.0.1'],
-      expect: { allow: ['127.0.0.*'], deny: ['*'], unenforced: ['127.0.0.5'] },
+      expect: { allow: ['127.0.0.*'], deny: ['*'], unenforced: ['127.0.0.5'], unenforcedDeny: [] },
     },
-    { what: 'IPv6 /126 minus one address', allow: ['2001:db8::/126'], deny: [], bans: ['2001:db8::2'], expect: { allow: ['2001:db8:0:0:0:0:0:0/127', '2001:db8:0:0:0:0:0:3'], deny: ['*'], unenforced: [] } },
-    { what: 'no bans: unchanged', allow: ['10.0.0.0/8'], deny: [], bans: [], expect: { allow: ['10.0.0.0/8'], deny: [], unenforced: [] } },
+    { what: 'IPv6 /126 minus one address', allow: ['2001:db8::/126'], deny: [], bans: ['2001:db8::2'], expect: { allow: ['2001:db8:0:0:0:0:0:0/127', '2001:db8:0:0:0:0:0:3'], deny: ['*'], unenforced: [], unenforcedDeny: [] } },
+    { what: 'no bans: allow-only still refuses the rest', allow: ['10.0.0.0/8'], deny: [], bans: [], expect: { allow: ['10.0.0.0/8'], deny: ['*'], unenforced: [], unenforcedDeny: [] } },
   ];
   for (const c of cases) assert.deepEqual(applyBans(c.allow, c.deny, c.bans), c.expect, c.what);
 });
@@ -73,6 +73,7 @@ test('renderRsyncdConf closes every module to banned addresses, and refuses a ba
   assert.match(section('b'), /hosts allow =\n\s+hosts deny = \*\n/);
   assert.ok(!(warnings.a ?? []).some((w) => w.includes('banned')));
   assert.throws(() => renderRsyncdConf({ settings, modules, runningAsRoot: false, paths, bans: ['1.2.3.4\n[evil]'] }), /bans\[0\]/);
-  // Without bans the output is what it always was.
-  assert.doesNotMatch(renderRsyncdConf({ settings, modules: [modules[0]!], runningAsRoot: false, paths }).text.split('[a]')[1]!, /hosts/);
+  // Without bans and without any lists the output is what it always was.
+  const noLists = { ...settings, hostsAllow: [] };
+  assert.doesNotMatch(renderRsyncdConf({ settings: noLists, modules: [modules[0]!], runningAsRoot: false, paths }).text.split('[a]')[1]!, /hosts/);
 });

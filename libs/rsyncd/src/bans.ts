@@ -17,6 +17,8 @@ export interface ModuleAccess {
   deny: string[];
   /** Banned addresses this module cannot be closed to because an allow entry that cannot be split admits them. */
   unenforced: string[];
+  /** Deny entries that cannot be enforced next to the allow list (see applyBans). */
+  unenforcedDeny: string[];
 }
 
 /** Null when `address` is a plain IP address RsyncHub may ban (no zone id, no prefix), else why not. */
@@ -119,26 +121,22 @@ function contains(n: Net, version: 4 | 6, value: bigint): boolean {
   return value >> hostBits === n.base >> hostBits;
 }
 
-/** The network minus one address: the sibling halves along the way down to it (at most 32 / 128 networks). */
-function subtract(n: Net, version: 4 | 6, value: bigint): Net[] {
-  if (!contains(n, version, value)) return [n];
-  const out: Net[] = [];
-  let cur = n;
-  const max = bits(n.version);
-  while (cur.prefix < max) {
-    const prefix = cur.prefix + 1;
-    const half = 1n << BigInt(max - prefix);
-    const low: Net = { version: cur.version, base: cur.base, prefix };
-    const high: Net = { version: cur.version, base: cur.base + half, prefix };
-    if (contains(low, version, value)) {
-      out.push(high);
-      cur = low;
-    } else {
-      out.push(low);
-      cur = high;
-    }
-  }
-  return out.sort((a, b) => (a.base < b.base ? -1 : a.base > b.base ? 1 : 0));
+/**
+ * The network minus the `cuts`: split in halves down to where a cut begins (at most 32 / 128 levels per cut), in
+ * address order. Recursive so that a thousand bans cost a thousand walks down, not a thousand passes over all parts.
+ */
+function carve(n: Net, cuts: readonly Net[]): Net[] {
+  const overlapping = cuts.filter(
+    (c) => c.version === n.version && (c.prefix <= n.prefix ? contains(c, n.version, n.base) : contains(n, c.version, c.base)),
+  );
+  if (overlapping.length === 0) return [n];
+  if (overlapping.some((c) => c.prefix <= n.prefix)) return []; // a cut covers all of `n`
+  const prefix = n.prefix + 1;
+  const half = 1n << BigInt(bits(n.version) - prefix);
+  return [
+    ...carve({ version: n.version, base: n.base, prefix }, overlapping),
+    ...carve({ version: n.version, base: n.base + half, prefix }, overlapping),
+  ];
 }
 
 /** rsync's wildcard match (fnmatch) for `*`, `?` and `[...]`, enough to tell whether a pattern admits an address. */
@@ -151,33 +149,61 @@ function wildcardMatches(pattern: string, text: string): boolean {
   }
 }
 
+/** `*` admits every address: as networks it can be split around bans and deny entries (review F7). */
+const EVERY_ADDRESS: Net[] = [
+  { version: 4, base: 0n, prefix: 0 },
+  { version: 6, base: 0n, prefix: 0 },
+];
+
 /**
- * A module's effective access lists with `bans` applied. `allow`/`deny` are what the module has in effect (its own
+ * A module's access lists, rewritten so that rsync admits exactly: addresses matching `allow` (if it is not empty)
+ * and not matching `deny`, and never a banned address. `allow`/`deny` are what the module has in effect (its own
  * list, or the global default when it has none); see the file comment for the rules.
+ *
+ * rsync lets an allow match in before it looks at the deny list, and admits a client matching neither list when
+ * both are set (review F1). So with an allow list, every deny entry that is an address or network and every ban is
+ * cut out of the allow networks, and the deny list becomes `*`. A deny entry that cannot be cut (host name,
+ * wildcard, @netgroup) is returned in `unenforcedDeny`: rsync would admit an allowed address it names.
  */
 export function applyBans(allow: readonly string[], deny: readonly string[], bans: readonly string[]): ModuleAccess {
-  const banned = bans.map((b) => ({ text: b, addr: parseAddress(b) })).filter((b) => b.addr !== null) as {
-    text: string;
-    addr: { version: 4 | 6; value: bigint };
-  }[];
-  if (banned.length === 0) return { allow: [...allow], deny: [...deny], unenforced: [] };
+  const banned = bans.map((b) => ({ text: b, net: parseNetwork(b) })).filter((b) => b.net !== null) as { text: string; net: Net }[];
+  if (allow.length === 0) {
+    return { allow: [], deny: [...deny, ...banned.map((b) => b.text).filter((b) => !deny.includes(b))], unenforced: [], unenforcedDeny: [] };
+  }
+  const cuts: { text: string; net: Net; ban: boolean }[] = banned.map((b) => ({ ...b, ban: true }));
+  const unenforcedDeny: string[] = [];
+  for (const d of deny) {
+    if (d === '*') continue; // allow-only: what `hosts deny = *` below says anyway
+    const net = parseNetwork(d);
+    // `hosts deny = 0.0.0.0/0` (or ::/0) next to an allow list is the classic way of writing "everyone else": read it
+    // as `*`, as rsync does, rather than as "deny every allowed address too".
+    if (net && net.prefix === 0) continue;
+    if (net) cuts.push({ text: d, net, ban: false });
+    else unenforcedDeny.push(d);
+  }
   const unenforced = new Set<string>();
   const newAllow: string[] = [];
   for (const entry of allow) {
-    const net = parseNetwork(entry);
-    if (!net) {
+    const nets = entry === '*' ? EVERY_ADDRESS : [parseNetwork(entry)];
+    if (nets.some((n) => n === null)) {
       // A hostname, wildcard or @netgroup cannot be split. Keep it (removing it would lock out everyone it names)
-      // and report every ban it may admit: wildcards are matched against the address text as rsync does.
-      const isWildcard = /[*?[]/.test(entry);
-      for (const b of banned) if (!isWildcard || wildcardMatches(entry, b.text)) unenforced.add(b.text);
+      // and report every ban / deny entry it may admit: wildcards are matched against the address text as rsync does.
+      // Only an address-shaped wildcard is matched against the address alone; one with letters (`*.lan`) may match
+      // the client's host name when reverse lookup is on, so it may admit anything.
+      const isWildcard = /[*?[]/.test(entry) && /^[0-9a-fA-F:.*?[\]!-]+$/.test(entry);
+      for (const c of cuts) {
+        const single = c.net.prefix === bits(c.net.version);
+        if (isWildcard && single && !wildcardMatches(entry, c.text)) continue;
+        if (c.ban) unenforced.add(c.text);
+        else if (!unenforcedDeny.includes(c.text)) unenforcedDeny.push(c.text);
+      }
       newAllow.push(entry);
       continue;
     }
-    let parts = [net];
-    for (const b of banned) parts = parts.flatMap((p) => subtract(p, b.addr.version, b.addr.value));
-    const untouched = parts.length === 1 && parts[0] === net;
+    const cutNets = cuts.map((c) => c.net);
+    const parts = (nets as Net[]).flatMap((net) => carve(net, cutNets));
+    const untouched = parts.length === nets.length && parts.every((p, i) => p === nets[i]);
     newAllow.push(...(untouched ? [entry] : parts.map(formatNetwork)));
   }
-  const newDeny = allow.length > 0 && deny.length === 0 ? ['*'] : [...deny, ...banned.map((b) => b.text).filter((b) => !deny.includes(b))];
-  return { allow: newAllow, deny: newDeny, unenforced: [...unenforced] };
+  return { allow: [...new Set(newAllow)], deny: ['*'], unenforced: [...unenforced], unenforcedDeny };
 }

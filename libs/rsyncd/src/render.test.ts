@@ -86,6 +86,9 @@ describe('renderRsyncdConf', () => {
         '    ignore errors = yes',
         '    max connections = 3',
         '    lock file = /run/rsynchub/locks/Archive.lock',
+        // The global lists spelled out: allowed and not denied; `hosts deny = 0.0.0.0/0` is read as "everyone else".
+        '    hosts allow = 10.0.0.0/8 ::1',
+        '    hosts deny = *',
         '    post-xfer exec = /opt/rsynchub/post-xfer.sh',
         '',
         '[web]',
@@ -98,8 +101,9 @@ describe('renderRsyncdConf', () => {
         '    max connections = 10',
         '    lock file = /run/rsynchub/locks/web.lock',
         '    timeout = 600',
-        '    hosts allow = 192.168.0.0/16',
-        '    hosts deny = 192.168.9.9',
+        // The deny entry cut out of the allow network: rsync would admit 192.168.9.9 by the allow match first.
+        '    hosts allow = 192.168.0.0/21 192.168.8.0/24 192.168.9.0/29 192.168.9.8 192.168.9.10/31 192.168.9.12/30 192.168.9.16/28 192.168.9.32/27 192.168.9.64/26 192.168.9.128/25 192.168.10.0/23 192.168.12.0/22 192.168.16.0/20 192.168.32.0/19 192.168.64.0/18 192.168.128.0/17',
+        '    hosts deny = *',
         '    auth users = deploy:rw, audit:ro',
         '    secrets file = /var/lib/rsynchub/rsyncd.secrets',
         '    refuse options = delete checksum',

@@ -194,22 +194,25 @@ export function renderRsyncdConf(input: RenderInput): RenderResult {
       p('lock file', `${paths.lockDir}/${m.name}.lock`);
     }
     if (m.timeout > 0) p('timeout', m.timeout);
+    // Both lists always spelled out as the module has them in effect (its own, or the global default), rewritten by
+    // applyBans so that rsync admits exactly "allowed and not denied and not banned": left to inheritance, a module
+    // list next to the other global list would admit every address matching neither (review F1).
+    const effAllow = m.hostsAllow.length > 0 ? m.hostsAllow : settings.hostsAllow;
+    const effDeny = m.hostsDeny.length > 0 ? m.hostsDeny : settings.hostsDeny;
     const bans = input.bans ?? [];
-    if (bans.length === 0) {
-      if (m.hostsAllow.length > 0) p('hosts allow', m.hostsAllow.join(' '));
-      if (m.hostsDeny.length > 0) p('hosts deny', m.hostsDeny.join(' '));
-    } else {
-      // Both lists spelled out: what the module had in effect (its own or the global default) with the bans applied.
-      const access = applyBans(
-        m.hostsAllow.length > 0 ? m.hostsAllow : settings.hostsAllow,
-        m.hostsDeny.length > 0 ? m.hostsDeny : settings.hostsDeny,
-        bans,
-      );
-      // An empty value overrides a global allow list (rsync treats an empty list as none).
+    if (effAllow.length > 0 || effDeny.length > 0 || bans.length > 0) {
+      const access = applyBans(effAllow, effDeny, bans);
+      // An empty value overrides a global allow list (rsync treats an empty list as none): everything cut out.
       if (access.allow.length > 0 || settings.hostsAllow.length > 0) lines.push(`    hosts allow =${access.allow.length > 0 ? ` ${access.allow.join(' ')}` : ''}`);
-      p('hosts deny', access.deny.join(' '));
+      if (access.deny.length > 0) p('hosts deny', access.deny.join(' '));
       if (access.unenforced.length > 0) {
         w.push(`banned ${access.unenforced.join(', ')} may still connect: a hosts allow entry that is not an address or network admits it`);
+      }
+      // A name / wildcard / @netgroup deny entry cannot be cut out of the allow list. Names match nothing while
+      // reverse lookup is off, so only the others are worth a warning.
+      const unenforcedDeny = access.unenforcedDeny.filter((d) => settings.reverseLookup || /^[0-9a-fA-F:.*?[\]/]+$/.test(d));
+      if (unenforcedDeny.length > 0) {
+        w.push(`hosts deny ${unenforcedDeny.join(', ')} may not be enforced: rsync admits an address matching hosts allow before it reads hosts deny, and this entry is not an address or network that can be cut out of the allow list`);
       }
     }
     if (m.users.length > 0) {
