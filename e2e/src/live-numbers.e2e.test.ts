@@ -125,8 +125,9 @@ describe('live numbers', () => {
 
   test('every event carries an increasing id; a client that reconnects mid-push with the last id gets exactly what it missed', async () => {
     const first = await LiveClient.connect(server.baseUrl, headers());
-    const hello = first.messages[0];
-    assert.equal(hello?.type, 'hello');
+    // 'open' can come a tick before the first message: wait for it rather than read it at once.
+    const hello = await waitFor('the hello message', () => first.messages[0]);
+    assert.equal(hello.type, 'hello');
     const src = bigTree(10, 200 * 1024);
     const running = push(src, 'resume', ['--bwlimit=500']); // ~4 s
     const started = await waitFor('the push to start', () => first.messages.find((m) => m.type === 'session.started' && m.data.module === 'resume'), 20_000);
