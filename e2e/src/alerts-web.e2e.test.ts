@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
 import { startWebhookReceiver } from './support/alert-receivers';
-import { DESKTOP, launchChromium, screenshot, watchPage } from './support/browser';
+import { DESKTOP, launchChromium, screenshot, watchPage, withBrowserLog } from './support/browser';
 import { RunningServer, startServer, waitFor } from './support/server';
 
 let server: RunningServer;
@@ -19,15 +19,8 @@ let pageLog: () => string = () => '';
 
 const byTestId = (id: string) => `[data-testid="${id}"]`;
 
-async function step<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    const log = pageLog();
-    if (log) (err as Error).message += `\n--- browser log ---\n${log}`;
-    throw err;
-  }
-}
+/** Wraps a step so a failure prints what the browser said. */
+const step = <T>(fn: () => Promise<T>): Promise<T> => withBrowserLog(pageLog, fn);
 
 before(async () => {
   hook = await startWebhookReceiver();

@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { RunningServer, startServer, waitFor } from './support/server';
-import { DESKTOP, launchChromium, screenshot, watchPage } from './support/browser';
+import { DESKTOP, launchChromium, screenshot, watchPage, withBrowserLog } from './support/browser';
 
 let server: RunningServer;
 let browser: Browser;
@@ -42,15 +42,8 @@ after(async () => {
   await server?.stop();
 });
 
-async function step<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    const log = pageLog();
-    if (log) (err as Error).message += `\n--- browser log ---\n${log}`;
-    throw err;
-  }
-}
+/** Wraps a step so a failure prints what the browser said. */
+const step = <T>(fn: () => Promise<T>): Promise<T> => withBrowserLog(pageLog, fn);
 
 /** The computed text colour of an element as [r, g, b]. */
 async function colourOf(selector: string): Promise<number[]> {

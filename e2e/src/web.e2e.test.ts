@@ -18,7 +18,7 @@ import { REPO_ROOT, RunningServer, startServer, waitFor } from './support/server
 function agentCli(args: string[]) {
   return spawnSync(process.execPath, [path.join(REPO_ROOT, 'apps/agent/dist/main.js'), ...args], { encoding: 'utf8' });
 }
-import { DESKTOP, PHONE, launchChromium, screenshot, watchPage } from './support/browser';
+import { DESKTOP, PHONE, launchChromium, screenshot, watchPage, withBrowserLog } from './support/browser';
 
 let server: RunningServer;
 let browser: Browser;
@@ -55,15 +55,7 @@ function push(src: string, module: string, pwFile: string) {
 }
 
 /** Wraps a step so a failure prints what the browser said. */
-async function step<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    const log = pageLog();
-    if (log) (err as Error).message += `\n--- browser log ---\n${log}`;
-    throw err;
-  }
-}
+const step = <T>(fn: () => Promise<T>): Promise<T> => withBrowserLog(pageLog, fn);
 
 async function login(p: Page, username: string, password: string): Promise<void> {
   await p.fill(byTestId('login-username'), username);

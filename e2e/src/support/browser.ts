@@ -36,3 +36,14 @@ export function watchPage(page: Page): () => string {
   });
   return () => lines.join('\n');
 }
+
+/** Runs one step of a browser test; a failure carries what the browser said (see watchPage). */
+export async function withBrowserLog<T>(log: () => string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const text = log();
+    if (text) (err as Error).message += `\n--- browser log ---\n${text}`;
+    throw err;
+  }
+}
