@@ -9,7 +9,7 @@ import { type AgentConfig, passwordFileModeProblem, targetId } from './config';
 import { coalesce, relativeTo, type WatchEvent } from './change-set';
 import { inotifyHelperAvailable, InotifyWatcher } from './inotify-watcher';
 import { checkRoot, describeIdentity, readRootIdentity, type RootIdentity } from './root-identity';
-import { buildVerifyArgs, isExplained, runVerify } from './verify';
+import { buildVerifyArgs, type Difference, isExplained, missedDifferences, runVerify } from './verify';
 import { writeFileAtomic } from './journal';
 import { acquireInstanceLock, releaseInstanceLock } from './instance-lock';
 import { makeStateDir } from './state-dir';
@@ -491,18 +491,23 @@ export class Agent {
     if (q.journal.pending().some((e) => e.full)) return; // a full sync is on its way: it settles everything
     const unexplained = res.diffs.filter((d) => !isExplained(d, touched));
     // Paths the agent is configured not to push (excludeRegex, events switches) are not the watcher's misses.
-    const changes = coalesce(root.path, unexplained.map((d) => ({ type: d.kind, path: d.path === '.' ? root.path : path.join(root.path, d.path) })), {
+    const asChanges = (diffs: readonly Difference[]) => coalesce(root.path, diffs.map((d) => ({ type: d.kind, path: d.path === '.' ? root.path : path.join(root.path, d.path) })), {
       excludeRegex: root.excludeRegex, ...root.events,
     });
+    const toPush = asChanges(unexplained);
+    const changes = asChanges(missedDifferences(res.diffs, touched));
     this.o.log.debug('verification', { target: t.id, differences: res.diffs.length, missed: changes.length, durationMs: res.durationMs });
-    if (changes.length === 0) return;
+    if (changes.length === 0) {
+      if (toPush.length > 0) q.enqueue(toPush); // only directory times that followed a seen change: push, not a miss
+      return;
+    }
     stats.missedByWatcher += changes.length;
     stats.lastMissedAt = new Date().toISOString();
     stats.lastMissedPaths = changes.slice(0, MISSED_PATHS_KEPT).map((c) => c.path);
     this.o.log.warn('verification: changes missed by the watcher; pushing them', {
       target: t.id, missed: changes.length, paths: changes.slice(0, 50).map((c) => `${c.kind} ${c.path}`),
     });
-    q.enqueue(changes);
+    q.enqueue(toPush);
   }
 
   /** Self-verification results per target id. */

@@ -10,7 +10,7 @@ import { formatDetection } from './cli';
 import { HelperParser } from './inotify-watcher';
 import { decodePath, encodePath, hasEscapedBytes } from './path-bytes';
 import { checkRoot } from './root-identity';
-import { buildVerifyArgs, type Difference, isExplained, parseItemized } from './verify';
+import { buildVerifyArgs, type Difference, isExplained, missedDifferences, parseItemized } from './verify';
 
 test('decodePath/encodePath: every byte string round-trips; valid UTF-8 stays as it is', () => {
   const cases: [Buffer, string | null][] = [
@@ -88,6 +88,19 @@ test('isExplained: the path, an ancestor, a descendant, the root by a top-level 
   assert.equal(isExplained(d('q/.f.txt.AbC123'), new Set()), false);
   assert.equal(isExplained(d('a/bc'), touched), false, 'a sibling with a common prefix is not explained');
   assert.equal(isExplained(d('other.txt'), touched), false);
+});
+
+test('missedDifferences: a directory whose time moved because an entry inside it differs is one miss, not two', () => {
+  const diff = (code: string, p: string): Difference => ({ path: p, kind: code === '*deleting' ? 'delete' : 'update', code });
+  const cases: { name: string; diffs: Difference[]; touched: string[]; missed: string[] }[] = [
+    { name: 'root time + a missed delete in it', diffs: [diff('.d..t......', '.'), diff('*deleting', 'x')], touched: [], missed: ['x'] },
+    { name: 'sub-directory time + a missed file in it', diffs: [diff('.d..t......', 'a'), diff('>f+++++++++', 'a/f')], touched: [], missed: ['a/f'] },
+    { name: 'directory time alone is a miss', diffs: [diff('.d..t......', 'a')], touched: [], missed: ['a'] },
+    { name: 'only a deeper difference: the directory time is its own miss', diffs: [diff('.d..t......', 'a'), diff('>f+++++++++', 'a/b/f')], touched: [], missed: ['a', 'a/b/f'] },
+    { name: 'directory permissions too: a miss of its own', diffs: [diff('.d...p.....', '.'), diff('*deleting', 'x')], touched: [], missed: ['.', 'x'] },
+    { name: 'explained entry, directory time follows it', diffs: [diff('.d..t......', '.'), diff('>f.st......', 'y')], touched: ['y'], missed: [] },
+  ];
+  for (const c of cases) assert.deepEqual(missedDifferences(c.diffs, new Set(c.touched)).map((d) => d.path), c.missed, c.name);
 });
 
 test('buildVerifyArgs: the full sync as a dry run listing changes', () => {

@@ -87,6 +87,23 @@ export function isExplained(diff: Difference, touched: ReadonlySet<string>): boo
   return false;
 }
 
+/**
+ * The differences a verification reports as missed by the watcher: those no seen change explains, less a directory
+ * whose only difference is its mtime when another difference lies directly inside it (an entry came or went there, so
+ * the directory's time moved with it: one miss, not two). Such a directory is still pushed, only not counted.
+ */
+export function missedDifferences(diffs: readonly Difference[], touched: ReadonlySet<string>): Difference[] {
+  const unexplained = diffs.filter((d) => !isExplained(d, touched));
+  const parentOf = (p: string): string => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) : '.');
+  const withEntryDiffs = new Set(diffs.filter((d) => d.path !== '.').map((d) => parentOf(d.path)));
+  return unexplained.filter((d) => !(isDirectoryTimeOnly(d.code) && withEntryDiffs.has(d.path)));
+}
+
+/** `.d..t......`: a directory that differs in nothing but its modification time. */
+function isDirectoryTimeOnly(code: string): boolean {
+  return /^\.d\.\.[tT]\.*$/.test(code);
+}
+
 /** Differences as changes to push (deletions: missing on the source, deleted on the target by the flat run). */
 export function differencesToChanges(diffs: readonly Difference[]): Change[] {
   return diffs.map((d) => ({ path: d.path, kind: d.kind }));
