@@ -6,7 +6,11 @@
  * Contenders run one after the other, each with its own source directory and its own module.
  * Env: BENCH_AGENT_EDITS (50; 0 skips the edits), BENCH_AGENT_BURST (10000), BENCH_AGENT_ROUNDS (3 burst rounds),
  * BENCH_AGENT_ONLY (comma-separated contender labels, e.g. `agent`; default all), BENCH_AGENT_DIR (where sources and
- * modules live; default the OS temp dir), BENCH_AGENT_MAIN (path of the agent's dist/main.js).
+ * modules live; default the OS temp dir), BENCH_AGENT_MAIN (path of the agent's dist/main.js), BENCH_AGENT_KEEP=1 (keep
+ * that directory, with each contender's log), BENCH_AGENT_EXTRA / BENCH_AGENT_WATCH_EXTRA (JSON merged into the agent's
+ * config / its watch, e.g. '{"timeoutSec":0}' to see what one setting costs).
+ * On a busy machine, run it as `chrt -f 50 node bench/dist/index.js agent` (root): the bench, the daemon and every
+ * contender then preempt other work, and the numbers come out within ~20 % of a quiet machine's.
  *
  * The burst is compared with one plain `rsync -a` of the finished tree three ways, per round (then medians):
  * - from the last write: the baseline can only start once the tree exists; this is the replication cost of the burst;
@@ -155,8 +159,8 @@ async function startAgent(work: string, daemon: BareDaemon, module: string, labe
   const config = path.join(work, `${module}.json`);
   // Defaults on purpose (batchDelayMs 0, rsyncParams -artz, no full sync at start) unless rsyncParams is given. Debug
   // logging adds one line per batch and per rsync run, which tells where a burst's time goes.
-  const watch = { path: src, remotes: [{ host: '127.0.0.1', port: daemon.port, module }], ...(rsyncParams ? { rsyncParams } : {}) };
-  fs.writeFileSync(config, JSON.stringify({ name: 'bench', logLevel: 'debug', watches: [watch] }, null, 2));
+  const watch = { path: src, remotes: [{ host: '127.0.0.1', port: daemon.port, module }], ...(rsyncParams ? { rsyncParams } : {}), ...JSON.parse(process.env.BENCH_AGENT_WATCH_EXTRA ?? '{}') };
+  fs.writeFileSync(config, JSON.stringify({ name: 'bench', logLevel: 'debug', watches: [watch], ...JSON.parse(process.env.BENCH_AGENT_EXTRA ?? '{}') }, null, 2));
   const child = spawnGroup(process.execPath, [AGENT_MAIN, 'run', '--config', config, '--state-dir', stateDir, '--log-file', log]);
   const stateFile = path.join(stateDir, 'state.json');
   type State = { rsyncSpawns: number; watches: { watching: boolean }[]; targets: { queueLength: number; inFlight: boolean }[] };
@@ -520,6 +524,6 @@ export async function benchAgent(
   } finally {
     for (const c of [...contenders]) await c.stop().catch(() => undefined);
     if (daemon) await daemon.stop().catch(() => undefined);
-    fs.rmSync(work, { recursive: true, force: true });
+    if (!process.env.BENCH_AGENT_KEEP) fs.rmSync(work, { recursive: true, force: true });
   }
 }

@@ -62,3 +62,20 @@ test('journal: large file is compacted to pending entries only', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('journal: after the empty journal is truncated, new batches are appended from the start and replay', () => {
+  const dir = tmpDir('journal');
+  try {
+    const file = path.join(dir, 'j.jsonl');
+    const j = Journal.open(file);
+    j.ack([j.append([{ path: 'a', kind: 'create' }]).id]);
+    assert.equal(fs.statSync(file).size, 0);
+    const b = j.append([{ path: 'b', kind: 'update' }]);
+    const text = fs.readFileSync(file, 'utf8');
+    assert.ok(text.startsWith('{"op":"add"'), `no hole before the new record: ${JSON.stringify(text.slice(0, 20))}`);
+    j.close();
+    assert.deepEqual(Journal.open(file).pending().map((e) => [e.id, e.changes[0]!.path]), [[b.id, 'b']]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -115,12 +115,24 @@ export class Journal {
     return entry;
   }
 
-  /** Marks entries pushed. */
+  /**
+   * Marks entries pushed. Not fsync'ed, and an empty journal is truncated in place rather than rewritten: a lost ack only
+   * means pushing those paths again after a crash (rsync makes that a no-op), while the fsyncs (four per push before:
+   * ack, temp file, rename, directory) blocked the event loop right when the next change comes in. The next add's
+   * fsync makes the ack and the truncation durable along with it (same inode).
+   */
   ack(ids: readonly number[]): void {
     if (ids.length === 0) return;
-    this.writeRecord({ op: 'ack', ids });
     for (const id of ids) this.pendingById.delete(id);
-    if (this.pendingById.size === 0 || this.bytes > this.compactAboveBytes) this.rewrite();
+    if (this.pendingById.size === 0 && this.fd >= 0) {
+      // O_APPEND: the next write lands at the new end, 0.
+      fs.ftruncateSync(this.fd, 0);
+      this.bytes = 0;
+      this.unsynced = true;
+      return;
+    }
+    this.writeRecord({ op: 'ack', ids }, false);
+    if (this.bytes > this.compactAboveBytes) this.rewrite();
   }
 
   /** Pending entries, oldest first. */

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildRsyncArgs, classifyExit, parseProgress2, remoteUrl, renderProgressBar, type RsyncTarget } from './rsync-runner';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { buildRsyncArgs, classifyExit, parseProgress2, remoteUrl, renderProgressBar, resolveRsyncBin, type RsyncTarget, stallKillMs } from './rsync-runner';
 import { backoffDelay } from './target-queue';
 
 const target: RsyncTarget = {
@@ -15,12 +18,25 @@ test('remoteUrl', () => {
 
 test('buildRsyncArgs per mode', () => {
   const common = ['-artuz', '--sockopts=TCP_NODELAY', '--timeout=100', '--contimeout=10', '--password-file=/etc/p', '--exclude=*.tmp'];
+  // Flat runs go without rsync's --timeout (a 40 ms Nagle stall on stock daemons); the I/O watchdog times them out.
   assert.deepEqual(buildRsyncArgs(target, 'flat'),
-    [...common, '--files-from=-', '--from0', '--relative', '--delete-missing-args', '--force', '--no-r', '--ignore-times', '.', 'rsync://u@h:874/m/']);
+    [...common.filter((a) => a !== '--timeout=100'), '--files-from=-', '--from0', '--relative', '--delete-missing-args', '--force', '--no-r', '--ignore-times', '.', 'rsync://u@h:874/m/']);
   assert.deepEqual(buildRsyncArgs(target, 'recursive'),
     [...common, '--files-from=-', '--from0', '--relative', '--delete-missing-args', '--force', '-r', '--delete', '--modify-window=-1', '.', 'rsync://u@h:874/m/']);
   assert.deepEqual(buildRsyncArgs(target, 'full', ['*.php']),
     [...common, '--exclude=*.php', '-r', '--delete', '--force', '--info=progress2', '--no-inc-recursive', './', 'rsync://u@h:874/m/']);
+});
+
+test('stallKillMs: a flat run is killed after timeoutSec (+ connect) without I/O; other runs have rsync\'s --timeout first', () => {
+  const cases: [Partial<RsyncTarget>, 'flat' | 'recursive' | 'full' | undefined, number][] = [
+    [{}, 'flat', 110_000],
+    [{}, 'recursive', 140_000],
+    [{}, 'full', 140_000],
+    [{ timeoutSec: 0 }, 'flat', 340_000],
+    [{ stallKillSec: 5 }, 'flat', 5_000],
+    [{ stallKillSec: 5 }, 'full', 5_000],
+  ];
+  for (const [over, mode, ms] of cases) assert.equal(stallKillMs({ ...target, ...over }, mode), ms, `${JSON.stringify(over)} ${mode}`);
 });
 
 test('buildRsyncArgs: socket options given in rsyncParams replace TCP_NODELAY', () => {
@@ -61,4 +77,20 @@ test('backoffDelay grows, caps, and jitters within bounds', () => {
   assert.deepEqual([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(policy, n, () => 0.5)), [1000, 2000, 4000, 8000, 8000, 8000]);
   assert.equal(backoffDelay(policy, 1, () => 0), 800);
   assert.equal(backoffDelay(policy, 1, () => 1), 1200);
+});
+
+test('resolveRsyncBin: the first executable file in PATH, absolute entries only; the bare name when none', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-bin-'));
+  try {
+    for (const d of ['a', 'b', 'c']) fs.mkdirSync(path.join(dir, d));
+    fs.writeFileSync(path.join(dir, 'a/rsync'), 'not executable', { mode: 0o644 });
+    fs.mkdirSync(path.join(dir, 'b/rsync')); // a directory named rsync
+    fs.writeFileSync(path.join(dir, 'c/rsync'), '#!/bin/sh\n', { mode: 0o755 });
+    const p = ['relative/dir', path.join(dir, 'a'), path.join(dir, 'b'), path.join(dir, 'c')].join(path.delimiter);
+    assert.equal(resolveRsyncBin('rsync', p), path.join(dir, 'c/rsync'));
+    assert.equal(resolveRsyncBin('rsync', path.join(dir, 'a')), 'rsync');
+    assert.equal(resolveRsyncBin('/opt/rsync/bin/rsync', p), '/opt/rsync/bin/rsync');
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -4,6 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { RemoteConfig } from './config';
 import { filesFromBuffer } from './change-set';
 
@@ -19,9 +20,23 @@ export interface RsyncTarget {
 }
 
 /** The watchdog deadline of a run: explicit, or rsync's own timeouts plus a margin (they should fire first). */
-export function stallKillMs(t: Pick<RsyncTarget, 'timeoutSec' | 'connectTimeoutSec' | 'stallKillSec'>): number {
+export function stallKillMs(t: Pick<RsyncTarget, 'timeoutSec' | 'connectTimeoutSec' | 'stallKillSec'>, mode?: RunMode): number {
   if (t.stallKillSec && t.stallKillSec > 0) return t.stallKillSec * 1000;
+  // A flat run goes without rsync's --timeout (see buildRsyncArgs): the watchdog is its I/O timeout, with the same limit.
+  if (mode === 'flat' && t.timeoutSec > 0) return (t.timeoutSec + t.connectTimeoutSec) * 1000;
   return ((t.timeoutSec > 0 ? t.timeoutSec : 300) + t.connectTimeoutSec + 30) * 1000;
+}
+
+/**
+ * Whether a run passes rsync's own --timeout. Not for flat runs (the single-edit path): with any I/O timeout the daemon
+ * first sends MSG_IO_TIMEOUT, and on a daemon socket without TCP_NODELAY (rsync's default) its next small write then
+ * waits for our delayed ACK, 40 ms on Linux, measured: a one-file push 77 ms with --timeout vs 37 ms without. Flat runs
+ * are short and never quiet for long (paths listed, no directory scans), so the agent's I/O watchdog (/proc/PID/io, same
+ * limit) times them out instead. Recursive and full runs keep --timeout: their scans can be quiet for long, and rsync's
+ * keepalives, which need it, keep them alive.
+ */
+export function passesRsyncTimeout(mode: RunMode): boolean {
+  return mode !== 'flat';
 }
 
 export type RunMode = 'flat' | 'recursive' | 'full';
@@ -45,7 +60,7 @@ export function buildRsyncArgs(t: RsyncTarget, mode: RunMode, extraExcludes: rea
   // measured on loopback: a one-file push takes ~120 ms without this and ~15 ms with it. Bulk data is unaffected
   // (rsync writes large buffers). Params that set --sockopts themselves win.
   if (!t.rsyncParams.some((p) => p.startsWith('--sockopts'))) args.push('--sockopts=TCP_NODELAY');
-  if (t.timeoutSec > 0) args.push(`--timeout=${t.timeoutSec}`);
+  if (t.timeoutSec > 0 && passesRsyncTimeout(mode)) args.push(`--timeout=${t.timeoutSec}`);
   if (t.connectTimeoutSec > 0) args.push(`--contimeout=${t.connectTimeoutSec}`);
   if (t.remote.passwordFile) args.push(`--password-file=${t.remote.passwordFile}`);
   for (const ex of [...t.excludes, ...extraExcludes]) args.push(`--exclude=${ex}`);
@@ -103,6 +118,32 @@ function ioCounter(pid: number | undefined): number | null {
   }
 }
 
+/**
+ * The rsync executable as an absolute path, looked up in PATH once: spawning the bare name makes every run walk PATH
+ * with one failed execve per entry before the right one (9 here, with pyenv and cargo in PATH). Falls back to 'rsync'.
+ */
+export function resolveRsyncBin(name = 'rsync', searchPath = process.env.PATH ?? ''): string {
+  if (name.includes('/')) return name;
+  for (const dir of searchPath.split(path.delimiter)) {
+    if (!dir || !path.isAbsolute(dir)) continue; // a relative PATH entry would depend on each run's cwd
+    const candidate = path.join(dir, name);
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      if (fs.statSync(candidate).isFile()) return candidate;
+    } catch {
+      // not here
+    }
+  }
+  return name;
+}
+
+let defaultRsyncBin: string | undefined;
+/** `resolveRsyncBin()` for this process, computed on first use. */
+export function rsyncExecutable(): string {
+  defaultRsyncBin ??= resolveRsyncBin();
+  return defaultRsyncBin;
+}
+
 /** Counts every rsync process this agent spawned (the 10,000-files test reads it from the state file). */
 export const spawnCounter = { count: 0 };
 
@@ -113,7 +154,7 @@ export function runRsync(args: readonly string[], opts: RunOptions): Promise<Rsy
     // detached: rsync gets a session of its own, without a controlling terminal, so a daemon asking for a password
     // (no --password-file) cannot open /dev/tty and hang the queue on a "Password:" prompt; stdin is /dev/null when it
     // carries no path list, for the same reason.
-    const child = spawn(opts.rsyncBin ?? 'rsync', args, {
+    const child = spawn(opts.rsyncBin ?? rsyncExecutable(), args, {
       cwd: opts.cwd, stdio: [opts.paths ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true,
     });
     let stderr = '';

@@ -348,7 +348,7 @@ export class TargetQueue {
         if (list.length === 0) continue;
         const args = buildRsyncArgs(t, mode);
         if (mode === 'recursive') args.splice(args.length - 2, 0, ...this.regexExcludeArgs(list));
-        const res = await runRsync(args, { cwd: t.root, paths: list, rsyncBin: this.o.rsyncBin, stallKillMs: killMs });
+        const res = await runRsync(args, { cwd: t.root, paths: list, rsyncBin: this.o.rsyncBin, stallKillMs: stallKillMs(t, mode) });
         this.stats.rsyncRuns++;
         const out = classifyExit(res);
         this.o.log.debug('rsync run', { target: this.o.id, mode, paths: list.length, code: res.code, durationMs: res.durationMs });

@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Change, ChangeKind } from './change-set';
 import { decodePath } from './path-bytes';
-import { buildRsyncArgs, type RsyncTarget } from './rsync-runner';
+import { buildRsyncArgs, type RsyncTarget, rsyncExecutable } from './rsync-runner';
 
 export interface Difference {
   /** Relative path ('.' for the root). */
@@ -127,7 +127,7 @@ const ionice = ['/usr/bin/ionice', '/bin/ionice'].find((p) => {
 });
 
 /** Runs a verification dry run at the lowest priority (nice 19, idle I/O class where ionice exists). */
-export function runVerify(args: readonly string[], cwd: string, rsyncBin = 'rsync', signal?: AbortSignal): Promise<VerifyRunResult> {
+export function runVerify(args: readonly string[], cwd: string, rsyncBin = rsyncExecutable(), signal?: AbortSignal): Promise<VerifyRunResult> {
   const started = Date.now();
   const [cmd, argv] = ionice ? [ionice, ['-c', '3', rsyncBin, ...args]] : [rsyncBin, [...args]];
   return new Promise((resolve) => {

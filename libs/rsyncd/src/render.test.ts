@@ -64,6 +64,7 @@ describe('renderRsyncdConf', () => {
         'pid file = /run/rsynchub/rsyncd.pid',
         'port = 8730',
         'address = 127.0.0.1',
+        'socket options = TCP_NODELAY',
         'log file = /var/log/rsynchub/rsyncd.log',
         'motd file = /var/lib/rsynchub/motd',
         'transfer logging = yes',

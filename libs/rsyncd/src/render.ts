@@ -152,6 +152,11 @@ export function renderRsyncdConf(input: RenderInput): RenderResult {
   g('pid file', paths.pidFile);
   g('port', settings.port);
   g('address', settings.address);
+  // rsync leaves Nagle's algorithm on for the daemon's sockets. Its protocol start is a series of small writes each
+  // waiting on the client; with an I/O timeout in play (the client's --timeout or `timeout` here) the daemon's second
+  // small write waits for the client's delayed ACK, 40 ms on Linux: measured on loopback, a one-file push took 77 ms
+  // instead of 37 ms. Bulk data is unaffected (large writes).
+  g('socket options', 'TCP_NODELAY');
   g('log file', paths.logFile);
   if (paths.motdFile !== undefined) g('motd file', paths.motdFile);
   if (input.transferLogFormat !== undefined) {
