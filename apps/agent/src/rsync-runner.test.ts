@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buildRsyncArgs, classifyExit, parseProgress2, remoteUrl, renderProgressBar, resolveRsyncBin, type RsyncTarget, stallKillMs } from './rsync-runner';
+import { buildRsyncArgs, classifyExit, compressionEnabled, parseProgress2, remoteUrl, renderProgressBar, resolveRsyncBin, type RsyncTarget, stallKillMs } from './rsync-runner';
 import { backoffDelay } from './target-queue';
 
 const target: RsyncTarget = {
@@ -93,4 +93,21 @@ test('resolveRsyncBin: the first executable file in PATH, absolute entries only;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('compressionEnabled: -z in a short-option group, --compress, a level above 0; the last word wins', () => {
+  const cases: [string[], boolean][] = [
+    [['-artz'], true],
+    [['-a', '-z'], true],
+    [['-zart'], true],
+    [['-art'], false],
+    [['-a', '--compress'], true],
+    [['-a', '--compress-level=0'], false],
+    [['-a', '--compress-level=6'], true],
+    [['-az', '--no-compress'], false],
+    [['-a', '--exclude=*.zip'], false],
+    [['-a', '--skip-compress=gz/zip'], false],
+    [['-a', '--new-compress'], true],
+  ];
+  for (const [params, on] of cases) assert.equal(compressionEnabled(params), on, params.join(' '));
 });

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createLogger } from './log';
-import { TargetQueue } from './target-queue';
+import { listedBytesBelow, TargetQueue } from './target-queue';
 
 test('a full sync requested while another runs is queued, not merged into the running one', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-queue-'));
@@ -36,6 +36,21 @@ test('a full sync requested while another runs is queued, not merged into the ru
     assert.equal(q.journal.pendingCount, 0);
   } finally {
     await q.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('listedBytesBelow: regular files only, missing paths count nothing, stops at the limit and above 64 paths', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-small-'));
+  try {
+    fs.writeFileSync(path.join(dir, 'a'), Buffer.alloc(100));
+    fs.writeFileSync(path.join(dir, 'b'), Buffer.alloc(200));
+    fs.mkdirSync(path.join(dir, 'd'));
+    fs.symlinkSync('/dev/zero', path.join(dir, 'l'));
+    assert.equal(listedBytesBelow(dir, ['a', 'b', 'd', 'l', 'gone'], 301), true);
+    assert.equal(listedBytesBelow(dir, ['a', 'b'], 300), false);
+    assert.equal(listedBytesBelow(dir, Array.from({ length: 65 }, () => 'gone'), 1_000_000), false);
+  } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { RetryPolicy } from './config';
 import { type Change, mergeChanges, planPush, type PathState } from './change-set';
 import { Journal, type JournalEntry } from './journal';
-import { buildRsyncArgs, classifyExit, type Progress, type RsyncTarget, runRsync, remoteUrl, stallKillMs } from './rsync-runner';
+import { buildRsyncArgs, classifyExit, compressionEnabled, SMALL_PUSH_BYTES, type Progress, type RsyncTarget, runRsync, remoteUrl, stallKillMs } from './rsync-runner';
 import type { DeleteGuardConfig } from './config';
 import { collectRegexExcludes, exactRsyncPattern } from './regex-excludes';
 import type { Logger } from './log';
@@ -61,6 +61,22 @@ export function pathStateOf(root: string, rel: string): PathState {
   } catch {
     return 'missing';
   }
+}
+
+/** Whether the regular files among listed paths add up to fewer than `limit` bytes (stops early; at most 64 paths). */
+export function listedBytesBelow(root: string, list: readonly string[], limit: number): boolean {
+  if (list.length > 64) return false;
+  let total = 0;
+  for (const rel of list) {
+    try {
+      const st = fs.lstatSync(encodePath(path.join(root, rel)));
+      if (st.isFile()) total += st.size;
+    } catch {
+      // gone: a deletion, nothing to send
+    }
+    if (total >= limit) return false;
+  }
+  return true;
 }
 
 function linkCount(root: string, rel: string): number {
@@ -348,6 +364,7 @@ export class TargetQueue {
         if (list.length === 0) continue;
         const args = buildRsyncArgs(t, mode);
         if (mode === 'recursive') args.splice(args.length - 2, 0, ...this.regexExcludeArgs(list));
+        else if (compressionEnabled(t.rsyncParams) && listedBytesBelow(t.root, list, SMALL_PUSH_BYTES)) args.splice(args.length - 2, 0, '--no-compress');
         const res = await runRsync(args, { cwd: t.root, paths: list, rsyncBin: this.o.rsyncBin, stallKillMs: stallKillMs(t, mode) });
         this.stats.rsyncRuns++;
         const out = classifyExit(res);
