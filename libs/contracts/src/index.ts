@@ -6,6 +6,7 @@
 export const API_PREFIX = '/api/v1';
 
 export * from './alerts';
+export * from './tls';
 import type { AlertDto } from './alerts';
 
 // ---------------------------------------------------------------------------------------------------------------
