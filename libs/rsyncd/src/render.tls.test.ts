@@ -49,10 +49,16 @@ describe('renderRsyncdConf: the TLS daemon and tlsOnly modules', () => {
       module: { 'auth users': 'deploy:rw', 'hosts deny': undefined, 'read only': 'no', list: 'yes' },
     },
     {
-      name: 'plain daemon, tlsOnly module: closed to every address, not listed, read only, no users named',
+      name: 'plain daemon, tlsOnly module: closed to every address, read only, no users named, listed as asked',
       input: { modules: [baseModule({ ...grant, tlsOnly: true })] },
       globals: { 'proxy protocol': undefined },
-      module: { 'hosts allow': '', 'hosts deny': '*', list: 'no', 'read only': 'yes', 'auth users': undefined },
+      module: { 'hosts allow': '', 'hosts deny': '*', list: 'yes', 'read only': 'yes', 'auth users': undefined },
+    },
+    {
+      name: 'plain daemon, unlisted tlsOnly module stays unlisted',
+      input: { modules: [baseModule({ ...grant, tlsOnly: true, list: false })] },
+      globals: {},
+      module: { 'hosts allow': '', 'hosts deny': '*', list: 'no' },
     },
     {
       name: 'plain daemon, tlsOnly module under a global allow list: the empty module list overrides it',

@@ -203,12 +203,13 @@ export function renderRsyncdConf(input: RenderInput): RenderResult {
     lines.push('', `[${m.name}]`);
     const p = (name: string, value: string | number) => lines.push(`    ${name} = ${value}`);
     if (m.tlsOnly === true && input.transport !== 'tls') {
-      // Present (so a plaintext client is told "access denied", not "unknown module") but closed to every address:
-      // the empty allow list overrides a global one, and rsync checks hosts before it asks for a password.
+      // Present but closed to every address: the empty allow list overrides a global one, and rsync checks hosts
+      // before it asks for a password. A listed module tells a plaintext client "access denied"; an unlisted one
+      // stays hidden ("Unknown module"), as the module asked.
       lines.push('    # tlsOnly: reachable only through the TLS listener');
       p('path', m.path);
       p('read only', 'yes');
-      p('list', 'no');
+      p('list', yesNo(m.list));
       lines.push('    hosts allow =');
       p('hosts deny', '*');
       continue;
