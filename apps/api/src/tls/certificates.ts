@@ -134,7 +134,13 @@ export async function issueServerCertificate(opts: {
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
-      new x509.SubjectAlternativeNameExtension([...dns.map((value) => ({ type: 'dns' as const, value })), ...ip.map((value) => ({ type: 'ip' as const, value }))], false),
+      // Each address twice: as an IP entry (what RFC 6125 clients such as Node check) and as a DNS entry, because
+      // rsync-ssl runs `openssl s_client -verify_hostname HOST`, which compares an address given as HOST with the DNS
+      // entries only; without it `rsync-ssl user@192.0.2.7::module` would fail verification.
+      new x509.SubjectAlternativeNameExtension(
+        [...dns.map((value) => ({ type: 'dns' as const, value })), ...ip.map((value) => ({ type: 'ip' as const, value })), ...ip.map((value) => ({ type: 'dns' as const, value }))],
+        false,
+      ),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(caCert.publicKey),
     ],
@@ -148,7 +154,10 @@ export function describeCertificate(pem: string): CertificateInfo {
   const dnsNames: string[] = [];
   const ipAddresses: string[] = [];
   for (const entry of (cert.subjectAltName ?? '').split(/,\s*/)) {
-    if (entry.startsWith('DNS:')) dnsNames.push(entry.slice(4));
+    // Addresses also written as DNS entries (see issueServerCertificate) are listed once, as addresses.
+    if (entry.startsWith('DNS:')) {
+      if (net.isIP(entry.slice(4)) === 0) dnsNames.push(entry.slice(4));
+    }
     else if (entry.startsWith('IP Address:')) ipAddresses.push(entry.slice(11).toLowerCase());
   }
   return {

@@ -30,6 +30,12 @@ export class TlsDaemonSupervisor extends DaemonSupervisor {
     this.paths = { ...paths, configFile: paths.tlsConfigFile, pidFile: paths.tlsPidFile };
   }
 
+  /** Stops through the serialised path, so a start still under way at shutdown cannot leave a daemon behind. */
+  override async onApplicationShutdown(): Promise<void> {
+    await this.stop();
+    await super.onApplicationShutdown();
+  }
+
   protected override async prepareSpawn(): Promise<void> {
     this.setListen(await freeLoopbackPort(), TLS_BACKEND_HOST);
   }

@@ -43,6 +43,7 @@ export class TlsService implements OnApplicationBootstrap, OnApplicationShutdown
   private publicHost = '';
   private lastError: string | null = null;
   private namesTimer: NodeJS.Timeout | null = null;
+  private shuttingDown = false;
   /** Start/stop one at a time (two admins toggling at once). */
   private op: Promise<unknown> = Promise.resolve();
 
@@ -56,6 +57,10 @@ export class TlsService implements OnApplicationBootstrap, OnApplicationShutdown
     this.address = config.rsyncAddress;
   }
 
+  /**
+   * Does not hold up the server's start (the HTTP port opens after every bootstrap hook): the certificate and the
+   * second daemon come up in the background, and GET /api/v1/tls says when the listener is up.
+   */
   async onApplicationBootstrap(): Promise<void> {
     const row = await this.repo.findOneBy({ id: 1 });
     if (!row) await this.repo.insert({ id: 1, enabled: true, updatedAt: new Date() });
@@ -72,6 +77,14 @@ export class TlsService implements OnApplicationBootstrap, OnApplicationShutdown
         if (this.front.listening) await this.serialise(() => this.restartFront());
       }
     });
+    void this.serialise(() => this.bringUp()).catch((err: unknown) => {
+      this.lastError = (err as Error).message;
+      this.logger.error(`TLS listener off: ${this.lastError}`);
+    });
+  }
+
+  private async bringUp(): Promise<void> {
+    if (this.shuttingDown) return;
     if (!this.writer.lastWritten) {
       try {
         await this.writer.regenerate();
@@ -91,13 +104,16 @@ export class TlsService implements OnApplicationBootstrap, OnApplicationShutdown
     }
     this.namesTimer = setInterval(() => void this.store.refreshNames(this.publicHost), NAMES_CHECK_MS);
     this.namesTimer.unref();
-    if (this.enabled && this.config.startDaemon) await this.serialise(() => this.startListener());
+    if (this.enabled && this.config.startDaemon && !this.shuttingDown) await this.startListener();
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.shuttingDown = true;
+    await this.op; // a start still under way finishes first, then everything it started is stopped
     if (this.namesTimer) clearInterval(this.namesTimer);
     this.store.close();
     await this.front.stop();
+    await this.supervisor.stop();
   }
 
   async setEnabled(enabled: boolean): Promise<{ before: { enabled: boolean }; after: { enabled: boolean } }> {
