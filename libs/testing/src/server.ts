@@ -187,7 +187,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         const res = await fetch(`${baseUrl}/api/v1/health`).catch(() => null);
         return res && (opts.waitForDaemon === false ? res.status > 0 : res.status === 200);
       },
-      30_000,
+      60_000, // a loaded CI machine (argon2 for the first admin, two daemons) can take more than 30 s
     );
   } catch (err) {
     child.kill('SIGKILL');
