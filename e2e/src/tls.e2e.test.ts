@@ -217,7 +217,8 @@ describe('rsync over TLS with the private CA', () => {
     assert.notEqual(plain.code, 0, 'plaintext push into a tlsOnly module');
     assert.match(plain.stderr, /access denied/i);
     assert.deepEqual(fs.readdirSync(path.join(server.storageRoot, 'secure')), []);
-    const overTls = await rsyncSsl(['-a', `${src}/`, `${USER}@localhost::secure`], { RSYNC_SSL_CA_CERT: caFile, RSYNC_SSL_PORT: String(server.rsyncTlsPort) });
+    // By address this time: host-name verification stays on and passes (the certificate names its addresses).
+    const overTls = await rsyncSsl(['-a', `${src}/`, `${USER}@127.0.0.1::secure`], { RSYNC_SSL_CA_CERT: caFile, RSYNC_SSL_PORT: String(server.rsyncTlsPort) });
     assert.equal(overTls.code, 0, overTls.stderr);
     assert.deepEqual(treeDigest(path.join(server.storageRoot, 'secure')), treeDigest(src));
     const plainOther = await rsync(['-a', `--password-file=${passwordFile(PASSWORD)}`, `${src}/`, `${USER}@127.0.0.1::open/plain2`, `--port=${server.rsyncPort}`]);
@@ -231,6 +232,27 @@ describe('rsync over TLS with the private CA', () => {
     assert.notEqual(res.code, 0);
     assert.match(res.stderr, /verify|certificate/i);
     assert.equal(fs.existsSync(path.join(server.storageRoot, 'open', 'wrongca')), false);
+  });
+
+  test('a new public host gets into the server certificate (issued anew, served without a restart)', async () => {
+    const before = (await server.admin.get('/api/v1/tls')).body.certificate.fingerprint256;
+    const res = await server.admin.put('/api/v1/daemon/settings', { publicHost: 'hub.rsynchub.test' });
+    assert.equal(res.status, 200, res.text);
+    const status = await waitFor('the re-issued certificate', async () => {
+      const s = (await server.admin.get('/api/v1/tls')).body;
+      return s.certificate.dnsNames.includes('hub.rsynchub.test') ? s : null;
+    });
+    assert.notEqual(status.certificate.fingerprint256, before);
+    const peer = await new Promise<crypto.X509Certificate>((resolve, reject) => {
+      const s = require('node:tls').connect({ host: '127.0.0.1', port: server.rsyncTlsPort, servername: 'localhost', ca: fs.readFileSync(caFile) }, () => {
+        resolve(s.getPeerX509Certificate());
+        s.destroy();
+      });
+      s.on('error', reject);
+    });
+    assert.equal(peer.fingerprint256, status.certificate.fingerprint256, 'the listener presents the new certificate');
+    assert.equal(peer.checkHost('hub.rsynchub.test'), 'hub.rsynchub.test');
+    assert.equal(status.ca.fingerprint256, new crypto.X509Certificate(fs.readFileSync(caFile)).fingerprint256, 'same CA: sources keep trusting it');
   });
 
   test('the console setting turns the listener off (connections refused) and on again', async () => {
