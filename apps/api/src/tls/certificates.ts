@@ -158,7 +158,7 @@ export function describeCertificate(pem: string): CertificateInfo {
     if (entry.startsWith('DNS:')) {
       if (net.isIP(entry.slice(4)) === 0) dnsNames.push(entry.slice(4));
     }
-    else if (entry.startsWith('IP Address:')) ipAddresses.push(entry.slice(11).toLowerCase());
+    else if (entry.startsWith('IP Address:')) ipAddresses.push(compactIp(entry.slice(11)));
   }
   return {
     subject: cert.subject.replace(/\n/g, ', '),
@@ -175,7 +175,8 @@ export function describeCertificate(pem: string): CertificateInfo {
 /** Why the server certificate must be issued anew, or null: a wanted name is missing, or it expires within 30 days. */
 export function reissueReason(cert: CertificateInfo, wantedNames: string[], now: Date = new Date()): string | null {
   const { dns, ip } = splitNames(wantedNames);
-  const missing = [...dns.filter((n) => !cert.dnsNames.includes(n)), ...ip.filter((a) => !cert.ipAddresses.includes(normaliseIp(a)))];
+  const have = cert.ipAddresses.map(normaliseIp);
+  const missing = [...dns.filter((n) => !cert.dnsNames.includes(n)), ...ip.filter((a) => !have.includes(normaliseIp(a)))];
   if (missing.length > 0) return `names added: ${missing.join(', ')}`;
   if (cert.notAfter.getTime() - now.getTime() < 30 * DAY_MS) return `expires ${cert.notAfter.toISOString()}`;
   return null;
@@ -189,6 +190,11 @@ export function normaliseIp(address: string): string {
   const t = tail ? tail.split(':') : [];
   const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
   return groups.map((g) => parseInt(g, 16).toString(16)).join(':');
+}
+
+/** The usual short spelling of an address (`0:0:0:0:0:0:0:1` -> `::1`), as the WHATWG URL parser writes it. */
+export function compactIp(address: string): string {
+  return net.isIPv6(address) ? new URL(`http://[${address}]/`).hostname.slice(1, -1) : address;
 }
 
 /** `sha256:ab12...` (lower-case hex, no colons) from the `AB:12:...` form. */
