@@ -1,6 +1,6 @@
 /**
  * Benchmarks print numbers; they are not tests. `npm run bench` runs them all; `node bench/dist/index.js NAME...`
- * runs some (ingest, latency, throughput, agent, flood, scale).
+ * runs some (ingest, latency, throughput, agent, flood, scale, tls).
  */
 import { benchAgent } from './agent';
 import { benchFlood } from './flood';
@@ -8,6 +8,7 @@ import { benchIngestion } from './ingest';
 import { benchLatency } from './latency';
 import { benchScale } from './scale';
 import { benchThroughput } from './throughput';
+import { benchTls } from './tls';
 
 const all: Record<string, () => Promise<void>> = {
   ingest: () => benchIngestion(Number(process.env.BENCH_LINES ?? 1_000_000)),
@@ -15,6 +16,7 @@ const all: Record<string, () => Promise<void>> = {
   throughput: () => benchThroughput(Number(process.env.BENCH_MB ?? 200), Number(process.env.BENCH_RUNS ?? 40)),
   agent: () => benchAgent(),
   scale: () => benchScale(),
+  tls: () => benchTls(Number(process.env.BENCH_TLS_MB ?? 200), Number(process.env.BENCH_TLS_RUNS ?? 5)),
   flood: () => benchFlood(Number(process.env.BENCH_FLOOD_ADDRESSES ?? 60), Number(process.env.BENCH_FLOOD_CONNECTIONS ?? 4), Number(process.env.BENCH_FLOOD_SECONDS ?? 20), Number(process.env.BENCH_FLOOD_RATE ?? 1000)),
 };
 

@@ -15,8 +15,9 @@ import { MetricsModule } from './metrics/metrics.controller';
 import { AlertsModule } from './alerts/alerts.module';
 import { BansModule } from './bans/bans.module';
 import { ConnectionTestModule } from './connection-test/connection-test.module';
+import { TlsModule } from './tls/tls.module';
 
 @Module({
-  imports: [ConfigModule, DatabaseModule, AuthModule, EventsModule, AuditModule, DaemonModule, RsyncUsersModule, ModulesModule, ImportModule, HealthModule, TransfersModule, SourcesModule, MetricsModule, AlertsModule, BansModule, ConnectionTestModule],
+  imports: [ConfigModule, DatabaseModule, AuthModule, EventsModule, AuditModule, DaemonModule, RsyncUsersModule, ModulesModule, ImportModule, HealthModule, TransfersModule, SourcesModule, MetricsModule, AlertsModule, BansModule, ConnectionTestModule, TlsModule],
 })
 export class AppModule {}

@@ -12,7 +12,8 @@ import { API_PREFIX, FieldError } from '@rsynchub/contracts';
 import { AppModule } from './app.module';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { ValidationFailed } from './common/errors';
-import { APP_CONFIG, AppConfig } from './config/app-config';
+import { APP_CONFIG, AppConfig, loadAppConfig } from './config/app-config';
+import { followCertificateRenewals, httpsOptionsFor } from './tls/https-console';
 import { AuditService } from './audit/audit.service';
 import { auditEntryFor } from './audit/audit.interceptor';
 import { AdminsService } from './auth/admins.service';
@@ -42,7 +43,9 @@ export async function createApp(options: CreateAppOptions = {}): Promise<INestAp
   const app = await NestFactory.create<NestExpressApplication>(AppModule, {
     logger: options.logger ?? ['log', 'warn', 'error'],
     bodyParser: true,
+    httpsOptions: await httpsOptionsFor(loadAppConfig()),
   });
+  followCertificateRenewals(app);
   app.useBodyParser('json', { limit: '2mb', verify: rejectDeepJson });
   const config = app.get<AppConfig>(APP_CONFIG);
   // Off unless RSYNCHUB_TRUST_PROXY says which proxy to believe (req.ip, req.secure then come from X-Forwarded-*).

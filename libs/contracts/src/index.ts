@@ -6,6 +6,7 @@
 export const API_PREFIX = '/api/v1';
 
 export * from './alerts';
+export * from './tls';
 import type { AlertDto } from './alerts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -198,6 +199,11 @@ export interface ModuleFields {
   useChroot: boolean | null;
   /** Must be true for `uid`/`gid` root or 0 (transfers as root); never set by an import. Default false. */
   allowRootIds: boolean;
+  /**
+   * Accept this module only through RsyncHub's TLS listener (rsync-ssl, the agent with `tls: true`): the plain
+   * daemon's config refuses every address for it. Default false (absent means false).
+   */
+  tlsOnly?: boolean;
 }
 
 export type CreateModuleRequest = Pick<ModuleFields, 'name' | 'path'> & Partial<Omit<ModuleFields, 'name' | 'path'>>;

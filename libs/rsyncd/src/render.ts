@@ -20,6 +20,7 @@ import {
   validateModule,
 } from './validate';
 import { applyBans, checkBannableAddress } from './bans';
+import * as net from 'node:net';
 
 /** Thrown when a value would be unsafe to render. `issues` lists every problem found, not just the first. */
 export class RsyncdConfigError extends Error {
@@ -59,6 +60,14 @@ export interface RenderInput {
   knownUsers?: string[];
   /** Client addresses banned for password guessing: every module is closed to them (see bans.ts). */
   bans?: string[];
+  /**
+   * Which daemon the file is for. 'plain' (default): the daemon clients reach directly; `tlsOnly` modules refuse every
+   * address in it. 'tls': the daemon behind RsyncHub's TLS listener, reached only through it on loopback; every
+   * connection starts with a PROXY header carrying the real client address (see renderTlsGlobals).
+   */
+  transport?: 'plain' | 'tls';
+  /** transport 'tls': the peers allowed to send the PROXY header (the TLS listener's own loopback address). */
+  proxyProtocolHosts?: string[];
 }
 
 export interface RenderResult {
@@ -105,6 +114,14 @@ function validateInput(input: RenderInput, enabled: { m: ModuleFields; index: nu
   if (input.postXferExec !== undefined) {
     const msg = checkHookPath(input.postXferExec);
     if (msg) issues.push({ field: 'postXferExec', message: msg });
+  }
+
+  if (input.transport === 'tls') {
+    const hosts = input.proxyProtocolHosts ?? [];
+    if (hosts.length === 0) issues.push({ field: 'proxyProtocolHosts', message: 'must name the TLS listener\'s address (anyone else could forge a client address)' });
+    hosts.forEach((h, i) => {
+      if (net.isIP(h) === 0) issues.push({ field: `proxyProtocolHosts[${i}]`, message: 'must be an IP address' });
+    });
   }
 
   (input.bans ?? []).forEach((b, i) => {
@@ -178,6 +195,11 @@ export function renderRsyncdConf(input: RenderInput): RenderResult {
   g('secrets file', paths.secretsFile);
   // A non-root daemon cannot chroot (and since 3.2.7 an unset value only logs a warning); say so explicitly.
   if (!runningAsRoot) g('use chroot', 'no');
+  if (input.transport === 'tls') {
+    // Global by rsync's design: every connection must start with a PROXY header, and only the listener may send one.
+    g('proxy protocol', 'yes');
+    g('proxy protocol hosts', (input.proxyProtocolHosts ?? []).join(' '));
+  }
 
   const warnings: Record<string, string[]> = {};
   const sorted = [...enabled].sort((a, b) => compareNames(a.m.name, b.m.name));
@@ -185,6 +207,18 @@ export function renderRsyncdConf(input: RenderInput): RenderResult {
     const w: string[] = [];
     lines.push('', `[${m.name}]`);
     const p = (name: string, value: string | number) => lines.push(`    ${name} = ${value}`);
+    if (m.tlsOnly === true && input.transport !== 'tls') {
+      // Present but closed to every address: the empty allow list overrides a global one, and rsync checks hosts
+      // before it asks for a password. A listed module tells a plaintext client "access denied"; an unlisted one
+      // stays hidden ("Unknown module"), as the module asked.
+      lines.push('    # tlsOnly: reachable only through the TLS listener');
+      p('path', m.path);
+      p('read only', 'yes');
+      p('list', yesNo(m.list));
+      lines.push('    hosts allow =');
+      p('hosts deny', '*');
+      continue;
+    }
     p('path', m.path);
     if (m.comment !== '') p('comment', m.comment);
     p('read only', yesNo(m.readOnly));

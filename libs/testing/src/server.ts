@@ -99,6 +99,8 @@ export interface RunningServer {
   baseUrl: string;
   httpPort: number;
   rsyncPort: number;
+  /** The rsync-over-TLS listener's port (RSYNCHUB_RSYNC_TLS_PORT; a free one unless the test sets it). */
+  rsyncTlsPort: number;
   dataDir: string;
   storageRoot: string;
   adminPassword: string;
@@ -125,6 +127,7 @@ export interface StartOptions {
   /** Reuse ports, e.g. to restart a server on the same data dir. */
   httpPort?: number;
   rsyncPort?: number;
+  rsyncTlsPort?: number;
   /**
    * Default true: RSYNCHUB_RSYNC_PORT/RSYNCHUB_RSYNC_ADDRESS pin the daemon's port and address (the API then
    * refuses to change them). false: the server runs without them, taking both from its database; on a fresh data
@@ -139,9 +142,10 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const storageRoot = path.join(dataDir, 'modules');
   const httpPort = opts.httpPort ?? (await freePort());
   const rsyncPort = opts.rsyncPort ?? (await freePort());
+  const rsyncTlsPort = opts.rsyncTlsPort ?? (opts.env?.RSYNCHUB_RSYNC_TLS_PORT ? Number(opts.env.RSYNCHUB_RSYNC_TLS_PORT) : await freePort());
   const pinned = opts.pinListen !== false;
   if (!pinned && !fs.existsSync(path.join(dataDir, 'rsynchub.sqlite'))) {
-    const first = await startServer({ ...opts, dataDir, httpPort, rsyncPort, pinListen: true });
+    const first = await startServer({ ...opts, dataDir, httpPort, rsyncPort, rsyncTlsPort, pinListen: true });
     await first.stop();
   }
   const listenEnv: Record<string, string> = pinned ? { RSYNCHUB_RSYNC_PORT: String(rsyncPort), RSYNCHUB_RSYNC_ADDRESS: '127.0.0.1' } : {};
@@ -164,6 +168,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       RSYNCHUB_HTTP_HOST: '127.0.0.1',
       ...listenEnv,
       RSYNCHUB_ADMIN_PASSWORD: adminPassword,
+      // Never the default 8874: tests run side by side.
+      RSYNCHUB_RSYNC_TLS_PORT: String(rsyncTlsPort),
       NO_COLOR: '1',
       ...opts.env,
     },
@@ -181,7 +187,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         const res = await fetch(`${baseUrl}/api/v1/health`).catch(() => null);
         return res && (opts.waitForDaemon === false ? res.status > 0 : res.status === 200);
       },
-      30_000,
+      60_000, // a loaded CI machine (argon2 for the first admin, two daemons) can take more than 30 s
     );
   } catch (err) {
     child.kill('SIGKILL');
@@ -193,6 +199,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     baseUrl,
     httpPort,
     rsyncPort,
+    rsyncTlsPort,
     dataDir,
     storageRoot,
     adminPassword,

@@ -32,6 +32,7 @@ export const ROUTE_ACTIONS: Record<string, string | ((body: Record<string, unkno
   'POST /api/v1/alerts/channels/:id/test': 'alert.channel.test',
   'POST /api/v1/sources/heartbeat': 'source.heartbeat',
   'DELETE /api/v1/bans/:address': 'ban.lift',
+  'PUT /api/v1/tls': 'tls.settings.update',
 };
 
 /** Routes whose calls are too frequent and too harmless to audit one by one (a heartbeat every few seconds). */

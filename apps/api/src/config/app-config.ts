@@ -40,6 +40,47 @@ export interface AppConfig {
   trustProxy: false | number | string[];
   /** A source is `stale` after this many seconds without a heartbeat, `offline` after 10x (RSYNCHUB_SOURCE_STALE_SECONDS). */
   sourceStaleSeconds: number;
+  /** rsync over TLS (README "Encrypted transport"). */
+  tls: TlsConfig;
+}
+
+export interface TlsConfig {
+  /** RSYNCHUB_RSYNC_TLS_PORT: the rsync-over-TLS listener (default 8874; 874, rsync-ssl's default, as root). */
+  rsyncTlsPort: number;
+  /** RSYNCHUB_TLS_CERT / RSYNCHUB_TLS_KEY: an admin-provided certificate (chain) and key, reloaded when they change. */
+  certFile: string | undefined;
+  keyFile: string | undefined;
+  /** Console and API over HTTPS: RSYNCHUB_HTTPS=1, or by default when a certificate is provided (RSYNCHUB_HTTPS=0 keeps HTTP). */
+  https: boolean;
+  /** RSYNCHUB_HTTPS_PORT (default 3443). */
+  httpsPort: number;
+  /** With HTTPS on, RSYNCHUB_HTTP_PORT answers with redirects to HTTPS unless RSYNCHUB_HTTP_REDIRECT=0 (then no HTTP listener). */
+  httpRedirect: boolean;
+}
+
+function boolFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new Error(`${name} must be 1 or 0 (true/false, yes/no, on/off), got "${env[name]}"`);
+}
+
+export function tlsConfigFromEnv(env: NodeJS.ProcessEnv, cwd: string): TlsConfig {
+  const certFile = env.RSYNCHUB_TLS_CERT ? path.resolve(cwd, env.RSYNCHUB_TLS_CERT) : undefined;
+  const keyFile = env.RSYNCHUB_TLS_KEY ? path.resolve(cwd, env.RSYNCHUB_TLS_KEY) : undefined;
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new Error('RSYNCHUB_TLS_CERT and RSYNCHUB_TLS_KEY must be set together (the certificate chain and its private key)');
+  }
+  const root = process.getuid?.() === 0;
+  return {
+    rsyncTlsPort: intFromEnv(env, 'RSYNCHUB_RSYNC_TLS_PORT', root ? 874 : 8874, 1, 65535),
+    certFile,
+    keyFile,
+    https: boolFromEnv(env, 'RSYNCHUB_HTTPS', certFile !== undefined),
+    httpsPort: intFromEnv(env, 'RSYNCHUB_HTTPS_PORT', 3443, 0, 65535),
+    httpRedirect: boolFromEnv(env, 'RSYNCHUB_HTTP_REDIRECT', true),
+  };
 }
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
@@ -147,5 +188,6 @@ export function loadAppConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
       neverBan: networksFromEnv(env, 'RSYNCHUB_BAN_NEVER'),
     },
     trustProxy: trustProxyFromEnv(env.RSYNCHUB_TRUST_PROXY),
+    tls: tlsConfigFromEnv(env, cwd),
   };
 }

@@ -8,6 +8,9 @@ export interface DaemonPaths {
   pidFile: string;
   lockDir: string;
   logFile: string;
+  /** The second daemon's, behind the TLS listener (same modules, users and log file; see apps/api/src/tls). */
+  tlsConfigFile: string;
+  tlsPidFile: string;
 }
 
 export function daemonPaths(dataDir: string): DaemonPaths {
@@ -18,5 +21,7 @@ export function daemonPaths(dataDir: string): DaemonPaths {
     pidFile: path.join(dataDir, 'rsyncd.pid'),
     lockDir: path.join(dataDir, 'locks'),
     logFile: path.join(dataDir, 'rsyncd.log'),
+    tlsConfigFile: path.join(dataDir, 'rsyncd-tls.conf'),
+    tlsPidFile: path.join(dataDir, 'rsyncd-tls.pid'),
   };
 }

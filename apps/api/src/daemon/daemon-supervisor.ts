@@ -44,8 +44,8 @@ function canConnect(host: string, port: number): Promise<boolean> {
  */
 @Injectable()
 export class DaemonSupervisor implements OnApplicationShutdown {
-  private readonly logger = new Logger(DaemonSupervisor.name);
-  private readonly paths: DaemonPaths;
+  protected readonly logger = new Logger(this.constructor.name);
+  protected paths: DaemonPaths;
   private child: ChildProcess | null = null;
   private state: DaemonState = 'stopped';
   private wanted = false;
@@ -151,11 +151,15 @@ export class DaemonSupervisor implements OnApplicationShutdown {
     this.statusChanges.next(this.status());
   }
 
+  /** Runs before every spawn (first start and restarts); a subclass may move the listen socket here. */
+  protected async prepareSpawn(): Promise<void> {}
+
   private async spawnDaemon(): Promise<void> {
     if (this.restartTimer) {
       clearTimeout(this.restartTimer);
       this.restartTimer = null;
     }
+    await this.prepareSpawn();
     const probe = await probeRsync(this.config.rsyncBinary);
     this.version = probe.version;
     if (!probe.ok) {

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource, EntityManager } from 'typeorm';
 import type { DaemonSettingsDto, ModuleFields } from '@rsynchub/contracts';
-import { RsyncdConfigError, renderRsyncdConf, renderSecretsFile, verifyConfigWithDaemon } from '@rsynchub/rsyncd';
+import { RsyncdConfigError, renderRsyncdConf, renderSecretsFile, verifyConfigWithDaemon, type RenderInput } from '@rsynchub/rsyncd';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ValidationFailed } from '../common/errors';
 import { DbWriteQueue } from '../database/db-write-queue';
@@ -24,6 +24,8 @@ export interface ConfigSources {
 
 export interface WrittenConfig {
   config: string;
+  /** The same modules for the daemon behind the TLS listener (proxy protocol on; tlsOnly modules open). */
+  tlsConfig: string;
   settings: DaemonSettingsDto;
   warnings: Record<string, string[]>;
   writtenAt: Date;
@@ -125,6 +127,7 @@ export class RsyncdConfigWriter {
             { file: this.paths.secretsFile, content: secretsText },
             { file: this.paths.motdFile, content: written.settings.motd ? written.settings.motd.replace(/\n?$/, '\n') : '' },
             { file: this.paths.configFile, content: written.config },
+            { file: this.paths.tlsConfigFile, content: written.tlsConfig },
           ];
           swapped = writeFilesAtomically(files);
           for (const f of files) this.expected.set(f.file, sha256(f.content));
@@ -186,7 +189,7 @@ export class RsyncdConfigWriter {
 
   /** The files the writer owns (for watching them). */
   get ownedFiles(): string[] {
-    return [this.paths.secretsFile, this.paths.motdFile, this.paths.configFile];
+    return [this.paths.secretsFile, this.paths.motdFile, this.paths.configFile, this.paths.tlsConfigFile];
   }
 
   private rememberFilesOnDisk(): void {
@@ -219,7 +222,7 @@ export class RsyncdConfigWriter {
     const modules = await this.requireSource('modules')(em);
     const bans = this.sources.bans ? await this.sources.bans(em) : [];
     try {
-      const { text, warnings } = renderRsyncdConf({
+      const input: RenderInput = {
         settings,
         modules,
         runningAsRoot: process.getuid?.() === 0,
@@ -232,8 +235,11 @@ export class RsyncdConfigWriter {
         },
         transferLogFormat: this.transferLogFormat,
         bans,
-      });
-      return { config: text, settings, warnings, writtenAt: new Date() };
+      };
+      const { text, warnings } = renderRsyncdConf(input);
+      // Same lock dir and log file: max connections count across both daemons, one log is ingested.
+      const tls = renderRsyncdConf({ ...input, transport: 'tls', proxyProtocolHosts: ['127.0.0.1'], paths: { ...input.paths, pidFile: this.paths.tlsPidFile } });
+      return { config: text, tlsConfig: tls.text, settings, warnings, writtenAt: new Date() };
     } catch (err) {
       if (err instanceof RsyncdConfigError) throw new ValidationFailed(err.issues);
       throw err;

@@ -41,6 +41,8 @@ class ModuleOptionsBody {
   @IsOptional() @ValidateIf((_, v) => v !== null) @IsBoolean() useChroot?: boolean | null;
   @ApiPropertyOptional({ default: false, description: 'must be true for uid/gid root or 0 (transfers as root)' })
   @IsOptional() @IsBoolean() allowRootIds?: boolean;
+  @ApiPropertyOptional({ default: false, description: 'accept this module only through the TLS listener (rsync-ssl, agent with tls: true)' })
+  @IsOptional() @IsBoolean() tlsOnly?: boolean;
 }
 
 export class CreateModuleBody extends ModuleOptionsBody implements CreateModuleRequest {

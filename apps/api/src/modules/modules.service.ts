@@ -274,6 +274,7 @@ export class ModulesService implements OnModuleInit {
       gid: e.gid,
       useChroot: e.useChroot,
       allowRootIds: e.allowRootIds,
+      tlsOnly: e.tlsOnly,
     };
   }
 
@@ -299,6 +300,7 @@ export class ModulesService implements OnModuleInit {
       gid: f.gid,
       useChroot: f.useChroot,
       allowRootIds: f.allowRootIds,
+      tlsOnly: f.tlsOnly ?? false,
       createdAt: stored.createdAt.toISOString(),
       updatedAt: stored.updatedAt.toISOString(),
       warnings: this.writer.lastWritten?.warnings[f.name] ?? [],

@@ -27,6 +27,7 @@ export class RsyncModuleEntity {
   @Column('integer', { name: 'use_chroot', nullable: true, transformer: nullableBoolean }) useChroot!: boolean | null;
   @Column('text') anonymous!: ModuleAnonymousAccess;
   @Column('boolean', { name: 'allow_root_ids' }) allowRootIds!: boolean;
+  @Column('boolean', { name: 'tls_only', default: false }) tlsOnly!: boolean;
   @Column('datetime', { name: 'created_at' }) createdAt!: Date;
   @Column('datetime', { name: 'updated_at' }) updatedAt!: Date;
 }

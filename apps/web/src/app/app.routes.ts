@@ -17,6 +17,7 @@ export const routes: Routes = [
       { path: 'users', title: 'Rsync users · RsyncHub', loadComponent: () => import('./pages/rsync-users/rsync-users.page').then((m) => m.RsyncUsersPage) },
       { path: 'import', canActivate: [adminGuard], title: 'Import · RsyncHub', loadComponent: () => import('./pages/import/import.page').then((m) => m.ImportPage) },
       { path: 'sources', title: 'Sources · RsyncHub', loadComponent: () => import('./pages/sources/sources.page').then((m) => m.SourcesPage) },
+      { path: 'tls', title: 'Encryption · RsyncHub', loadComponent: () => import('./pages/tls/tls.page').then((m) => m.TlsPage) },
       { path: 'daemon', title: 'Daemon · RsyncHub', loadComponent: () => import('./pages/daemon/daemon.page').then((m) => m.DaemonPage) },
       { path: 'transfers', title: 'Transfers · RsyncHub', loadComponent: () => import('./pages/transfers/transfers.page').then((m) => m.TransfersPage) },
       { path: 'transfers/:id', title: 'Transfer · RsyncHub', loadComponent: () => import('./pages/transfers/transfer-detail.page').then((m) => m.TransferDetailPage) },

@@ -39,6 +39,7 @@ import {
   type UpdateRsyncUserRequest, type ModuleActivityDto
 } from '@rsynchub/contracts';
 import type { TestConnectionRequest, TestConnectionResult } from '@rsynchub/contracts';
+import type { TlsStatusDto, UpdateTlsRequest } from '@rsynchub/contracts';
 import { toApiError } from './api-error';
 import { queryString } from './format';
 
@@ -181,5 +182,21 @@ export class ApiService {
   }
   testConnection(module: string, body: TestConnectionRequest) {
     return this.call<TestConnectionResult>('POST', `modules/${encodeURIComponent(module)}/test-connection`, body);
+  }
+
+  // TLS listener and certificates (issue 11)
+  tls() {
+    return this.call<TlsStatusDto>('GET', 'tls');
+  }
+  updateTls(body: UpdateTlsRequest) {
+    return this.call<TlsStatusDto>('PUT', 'tls', body);
+  }
+  /** The private CA certificate as text (also downloadable at the same URL). */
+  async tlsCaPem(): Promise<string> {
+    try {
+      return await firstValueFrom(this.http.get(this.url('tls/ca.pem'), { responseType: 'text', withCredentials: true }));
+    } catch (err) {
+      throw toApiError(err);
+    }
   }
 }

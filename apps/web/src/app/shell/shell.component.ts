@@ -26,6 +26,7 @@ const NAV: NavItem[] = [
   { path: '/import', label: 'Import', adminOnly: true },
   { path: '/sources', label: 'Sources' },
   { path: '/daemon', label: 'Daemon' },
+  { path: '/tls', label: 'Encryption' },
   { path: '/transfers', label: 'Transfers' },
   { path: '/alerts', label: 'Alerts' },
   { path: '/audit', label: 'Audit log' },

@@ -6,7 +6,7 @@ import { MatFormFieldModule } from '@angular/material/form-field';
 import { MatInputModule } from '@angular/material/input';
 import { MatProgressBarModule } from '@angular/material/progress-bar';
 import { MatDialog } from '@angular/material/dialog';
-import type { DaemonStatusDto, ModuleDto, SourceDto, TestConnectionResult, TransferSessionDto } from '@rsynchub/contracts';
+import type { DaemonStatusDto, ModuleDto, SourceDto, TestConnectionResult, TlsStatusDto, TransferSessionDto } from '@rsynchub/contracts';
 import { ApiService } from '../../core/api.service';
 import { confirmModuleDelete } from './confirm-module-delete';
 import { AuthService } from '../../core/auth.service';
@@ -18,6 +18,7 @@ import { CopyBlockComponent } from '../../shared/copy-block.component';
 import { accessLabel, anonymousLabel } from './modules.page';
 import { agentConfig, agentTokenFileCommand, passwordFileCommand, rsyncCommand, rsyncPullCommand, sersyncConfXml, type ConnectTarget } from './connect-snippets';
 import { formatAge, formatLag } from '../sources/source-format';
+import { agentTlsConfig, rsyncSslCommand, rsyncSslPullCommand, type TlsTarget } from './tls-snippets';
 
 @Component({
   selector: 'rh-module-detail-page',
@@ -80,6 +81,20 @@ export class ModuleDetailPage implements OnInit {
   readonly pwFile = computed(() => passwordFileCommand());
   readonly agent = computed(() => (this.target() ? agentConfig(this.target()!) : ''));
   readonly sersync = computed(() => (this.target() ? sersyncConfXml(this.target()!) : ''));
+  /** The TLS listener (issue 11): when it listens, the panel offers the encrypted snippets first. */
+  readonly tls = signal<TlsStatusDto | null>(null);
+  readonly tlsTarget = computed<TlsTarget | null>(() => {
+    const s = this.tls();
+    if (!s || !s.listening) return null;
+    return { port: s.port, fingerprint: s.certificate?.fingerprint ?? null, privateCa: s.ca !== null };
+  });
+  readonly sslCommand = computed(() => {
+    const t = this.target();
+    const tls = this.tlsTarget();
+    if (!t || !tls) return '';
+    return this.pulls() ? rsyncSslPullCommand(t, tls) : rsyncSslCommand(t, tls);
+  });
+  readonly agentTls = computed(() => (this.target() && this.tlsTarget() ? agentTlsConfig(this.target()!, this.tlsTarget()!) : ''));
 
   /** Loads again after a live-stream reconnect or resync: the server may have changed (or restarted) meanwhile. */
   private readonly refetch = refetchOnReconnect(() => Promise.all([this.load(), this.loadSources()]));
@@ -92,12 +107,14 @@ export class ModuleDetailPage implements OnInit {
   async load(): Promise<void> {
     this.loading.set(true);
     try {
-      const [m, d, settings] = await Promise.all([
+      const [m, d, settings, tls] = await Promise.all([
         this.api.module(this.name()),
         this.api.daemon().catch(() => null),
         this.api.daemonSettings().catch(() => null),
+        this.api.tls().catch(() => null),
       ]);
       this.module.set(m);
+      this.tls.set(tls);
       this.daemon.set(d);
       this.publicHost.set(settings?.publicHostEffective || settings?.publicHost || null);
       const rw = m.users.find((u) => u.access === 'rw') ?? m.users[0];

@@ -1,0 +1,29 @@
+import { Module } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { DaemonModule } from '../daemon/daemon.module';
+import { CertificateStore } from './certificate-store';
+import { TlsController } from './tls.controller';
+import { TlsDaemonSupervisor } from './tls-daemon-supervisor';
+import { TlsSettingsEntity } from './tls-settings.entity';
+import { CERTIFICATE_STORE, TlsService } from './tls.service';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([TlsSettingsEntity]), DaemonModule],
+  controllers: [TlsController],
+  providers: [
+    TlsDaemonSupervisor,
+    TlsService,
+    {
+      provide: CERTIFICATE_STORE,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => {
+        const logger = new Logger('TlsCertificates');
+        return new CertificateStore(config.dataDir, config.tls, { log: (m) => logger.log(m), warn: (m) => logger.warn(m), error: (m) => logger.error(m) });
+      },
+    },
+  ],
+  exports: [TlsService],
+})
+export class TlsModule {}

@@ -1,0 +1,197 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Repository } from 'typeorm';
+import type { TlsCertificateDto, TlsStatusDto } from '@rsynchub/contracts';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
+import { CertificateStore } from './certificate-store';
+import { CertificateInfo, compactFingerprint } from './certificates';
+import { TlsDaemonSupervisor, TLS_BACKEND_HOST } from './tls-daemon-supervisor';
+import { TlsFront } from './tls-front';
+import { TlsSettingsEntity } from './tls-settings.entity';
+
+export const CERTIFICATE_STORE = Symbol('CERTIFICATE_STORE');
+
+/** A new network address gets into the private CA's server certificate within this. */
+const NAMES_CHECK_MS = 10 * 60_000;
+
+function certificateDto(info: CertificateInfo | null): TlsCertificateDto | null {
+  if (!info) return null;
+  return {
+    subject: info.subject,
+    issuer: info.issuer,
+    notBefore: info.notBefore.toISOString(),
+    notAfter: info.notAfter.toISOString(),
+    dnsNames: info.dnsNames,
+    ipAddresses: info.ipAddresses,
+    fingerprint256: info.fingerprint256,
+    fingerprint: compactFingerprint(info.fingerprint256),
+  };
+}
+
+/**
+ * The rsync-over-TLS listener as a whole: the console setting, the certificate, the proxy-protocol daemon and the
+ * TLS front in front of it. Never fails the server's start: a port in use or an unreadable certificate shows in
+ * GET /api/v1/tls and the plain daemon keeps serving.
+ */
+@Injectable()
+export class TlsService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(TlsService.name);
+  private readonly front = new TlsFront();
+  private enabled = true;
+  private address: string;
+  private publicHost = '';
+  private lastError: string | null = null;
+  private namesTimer: NodeJS.Timeout | null = null;
+  private shuttingDown = false;
+  /** Start/stop one at a time (two admins toggling at once). */
+  private op: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    @InjectRepository(TlsSettingsEntity) private readonly repo: Repository<TlsSettingsEntity>,
+    private readonly writer: RsyncdConfigWriter,
+    private readonly supervisor: TlsDaemonSupervisor,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(CERTIFICATE_STORE) readonly store: CertificateStore,
+  ) {
+    this.address = config.rsyncAddress;
+  }
+
+  /**
+   * Does not hold up the server's start (the HTTP port opens after every bootstrap hook): the certificate and the
+   * second daemon come up in the background, and GET /api/v1/tls says when the listener is up.
+   */
+  async onApplicationBootstrap(): Promise<void> {
+    const row = await this.repo.findOneBy({ id: 1 });
+    if (!row) await this.repo.insert({ id: 1, enabled: true, updatedAt: new Date() });
+    this.enabled = row?.enabled ?? true;
+    this.store.onChange((served) => this.front.setCertificate(served.certPem, served.keyPem));
+    this.writer.onWritten(async (written) => {
+      const publicHost = written.settings.publicHost ?? '';
+      if (publicHost !== this.publicHost) {
+        this.publicHost = publicHost;
+        await this.store.refreshNames(publicHost);
+      }
+      if (written.settings.address !== this.address) {
+        this.address = written.settings.address;
+        if (this.front.listening) await this.serialise(() => this.restartFront());
+      }
+    });
+    void this.serialise(() => this.bringUp()).catch((err: unknown) => {
+      this.lastError = (err as Error).message;
+      this.logger.error(`TLS listener off: ${this.lastError}`);
+    });
+  }
+
+  private async bringUp(): Promise<void> {
+    if (this.shuttingDown) return;
+    if (!this.writer.lastWritten) {
+      try {
+        await this.writer.regenerate();
+      } catch (err) {
+        this.lastError = `no daemon configuration to serve: ${(err as Error).message}`;
+      }
+    }
+    this.publicHost = this.writer.lastWritten?.settings.publicHost ?? '';
+    this.address = this.writer.lastWritten?.settings.address ?? this.address;
+    try {
+      await this.store.load(this.publicHost);
+      this.store.watch();
+    } catch (err) {
+      this.lastError = (err as Error).message;
+      this.logger.error(`TLS listener off: ${this.lastError}`);
+      return;
+    }
+    this.namesTimer = setInterval(() => void this.store.refreshNames(this.publicHost), NAMES_CHECK_MS);
+    this.namesTimer.unref();
+    if (this.enabled && this.config.startDaemon && !this.shuttingDown) await this.startListener();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.shuttingDown = true;
+    await this.op; // a start still under way finishes first, then everything it started is stopped
+    if (this.namesTimer) clearInterval(this.namesTimer);
+    this.store.close();
+    await this.front.stop();
+    await this.supervisor.stop();
+  }
+
+  async setEnabled(enabled: boolean): Promise<{ before: { enabled: boolean }; after: { enabled: boolean } }> {
+    const before = { enabled: this.enabled };
+    await this.repo.update({ id: 1 }, { enabled, updatedAt: new Date() });
+    this.enabled = enabled;
+    await this.serialise(() => (enabled ? this.startListener() : this.stopListener()));
+    return { before, after: { enabled } };
+  }
+
+  status(): TlsStatusDto {
+    const served = this.store.current;
+    const daemon = this.supervisor.status();
+    const listening = this.front.listening && daemon.state === 'running';
+    const daemonProblem = this.enabled && daemon.lastError ? `TLS daemon: ${daemon.lastError}` : null;
+    return {
+      enabled: this.enabled,
+      port: this.config.tls.rsyncTlsPort,
+      address: this.address,
+      listening,
+      lastError: this.lastError ?? this.store.lastError ?? daemonProblem,
+      certificateSource: this.store.provided ? 'provided' : 'private-ca',
+      certificate: certificateDto(served?.leaf ?? null),
+      ca: certificateDto(served?.ca ?? null),
+      connections: { accepted: this.front.accepted, handshakeFailures: this.front.handshakeFailures, active: this.front.active },
+    };
+  }
+
+  caPem(): string | null {
+    return this.store.current?.caPem ?? null;
+  }
+
+  private serialise<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.op.then(fn);
+    this.op = run.catch(() => undefined);
+    return run;
+  }
+
+  private async startListener(): Promise<void> {
+    const served = this.store.current;
+    if (!served) return;
+    this.lastError = null;
+    await this.supervisor.start();
+    await this.restartFront();
+  }
+
+  private async restartFront(): Promise<void> {
+    const served = this.store.current;
+    if (!served) return;
+    try {
+      await this.front.start({
+        host: this.address,
+        port: this.config.tls.rsyncTlsPort,
+        cert: served.certPem,
+        key: served.keyPem,
+        backend: () => {
+          const s = this.supervisor.status();
+          return s.state === 'running' ? { host: TLS_BACKEND_HOST, port: s.port } : null;
+        },
+      });
+      this.lastError = null;
+      this.logger.log(`rsync over TLS on ${this.address}:${this.config.tls.rsyncTlsPort} (certificate ${served.leaf.fingerprint256})`);
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      this.lastError =
+        e.code === 'EADDRINUSE'
+          ? `port ${this.config.tls.rsyncTlsPort} on ${this.address} is already in use by another program (RSYNCHUB_RSYNC_TLS_PORT)`
+          : e.code === 'EACCES'
+            ? `port ${this.config.tls.rsyncTlsPort} needs root (ports below 1024 are privileged); set RSYNCHUB_RSYNC_TLS_PORT`
+            : `cannot listen on ${this.address}:${this.config.tls.rsyncTlsPort}: ${e.message}`;
+      this.logger.error(`TLS listener off: ${this.lastError}`);
+      await this.supervisor.stop();
+    }
+  }
+
+  private async stopListener(): Promise<void> {
+    await this.front.stop();
+    await this.supervisor.stop();
+    this.lastError = null;
+  }
+}
