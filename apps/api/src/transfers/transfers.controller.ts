@@ -1,9 +1,10 @@
-import { Controller, Get, Param, ParseIntPipe, Query, Res } from '@nestjs/common';
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import { ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { FileEventDto, ModuleActivityDto, Page, StatsDto, TransferSessionDto } from '@rsynchub/contracts';
 import { FileEventQueryDto, TransferQueryDto } from '../common/query.dto';
 import { TransfersService } from './transfers.service';
+import { ParseIdPipe } from '../common/parse-id.pipe';
 
 function sendCsv(res: Response, filename: string): void {
   res.setHeader('Content-Type', 'text/csv; charset=utf-8');
@@ -30,13 +31,13 @@ export class TransfersController {
   }
 
   @Get('transfers/:id')
-  get(@Param('id', ParseIntPipe) id: number): Promise<TransferSessionDto> {
+  get(@Param('id', new ParseIdPipe('transfer session')) id: number): Promise<TransferSessionDto> {
     return this.transfers.get(id);
   }
 
   @Get('transfers/:id/files')
   async files(
-    @Param('id', ParseIntPipe) id: number,
+    @Param('id', new ParseIdPipe('transfer session')) id: number,
     @Query() q: FileEventQueryDto,
     @Res({ passthrough: true }) res: Response,
   ): Promise<Page<FileEventDto> | string> {
