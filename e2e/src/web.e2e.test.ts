@@ -309,7 +309,7 @@ describe('web console', () => {
       assert.match(res.stderr, /Unknown module/i);
     }));
 
-  test('deleting a granted rsync user is refused with an offer to remove the grants', () =>
+  test('deleting a granted rsync user says so up front and removes the grants with it in one step', () =>
     step(async () => {
       // A second user keeps the module password-protected once USER's grant is removed (removing a module's last
       // grant is refused: the module would become open to anyone).
@@ -322,11 +322,10 @@ describe('web console', () => {
       assert.equal(created.status, 201, created.text);
       await page.goto(url('/users'));
       await page.click(byTestId(`rsync-user-delete-${USER}`));
+      assert.match(await page.innerText(byTestId('confirm-message')), /still granted on module granted/);
+      assert.equal((await page.innerText(byTestId('confirm-ok'))).trim(), 'Remove grants and delete');
+      await screenshot(page, 'rsync-user-delete-with-grants');
       await page.click(byTestId('confirm-ok'));
-      const blocked = await page.waitForSelector(byTestId('delete-blocked'));
-      assert.match(await blocked.innerText(), /granted|grant|module/i);
-      await screenshot(page, 'rsync-user-delete-blocked');
-      await page.click(byTestId('delete-with-grants'));
       await page.waitForSelector(byTestId(`rsync-user-row-${USER}`), { state: 'detached' });
       assert.equal((await server.admin.get(`/api/v1/rsync-users/${USER}`)).status, 404);
     }));
