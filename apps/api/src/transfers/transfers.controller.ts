@@ -4,7 +4,7 @@ import type { Response } from 'express';
 import type { FileEventDto, ModuleActivityDto, Page, StatsDto, TransferSessionDto } from '@rsynchub/contracts';
 import { FileEventQueryDto, TransferQueryDto } from '../common/query.dto';
 import { TransfersService } from './transfers.service';
-import { ParseIdPipe } from '../common/parse-id.pipe';
+import { parseId } from '../common/parse-id';
 
 function sendCsv(res: Response, filename: string): void {
   res.setHeader('Content-Type', 'text/csv; charset=utf-8');
@@ -31,16 +31,17 @@ export class TransfersController {
   }
 
   @Get('transfers/:id')
-  get(@Param('id', new ParseIdPipe('transfer session')) id: number): Promise<TransferSessionDto> {
-    return this.transfers.get(id);
+  get(@Param('id') rawId: string): Promise<TransferSessionDto> {
+    return this.transfers.get(parseId(rawId, 'transfer session'));
   }
 
   @Get('transfers/:id/files')
   async files(
-    @Param('id', new ParseIdPipe('transfer session')) id: number,
+    @Param('id') rawId: string,
     @Query() q: FileEventQueryDto,
     @Res({ passthrough: true }) res: Response,
   ): Promise<Page<FileEventDto> | string> {
+    const id = parseId(rawId, 'transfer session');
     if (q.format === 'csv') {
       sendCsv(res, `rsynchub-transfer-${id}-files.csv`);
       return this.transfers.filesCsv(id, q);

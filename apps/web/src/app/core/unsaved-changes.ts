@@ -10,8 +10,10 @@ export interface HasUnsavedChanges {
 }
 
 /** Leaving a page with unsaved edits (a link, the nav, back) asks first; staying keeps the edits. */
-export const unsavedChangesGuard: CanDeactivateFn<HasUnsavedChanges> = async (page) => {
+export const unsavedChangesGuard: CanDeactivateFn<HasUnsavedChanges> = async (page, _route, _state, next) => {
   if (!page?.hasUnsavedChanges?.()) return true;
+  // Logged out, or the session ended (401): the edits could not be saved anyway, and asking would strand the page.
+  if (next?.url.startsWith('/login')) return true;
   const dialog = inject(MatDialog);
   const ref = dialog.open<ConfirmDialogComponent, ConfirmData, ConfirmResult>(ConfirmDialogComponent, {
     data: {
