@@ -309,7 +309,7 @@ describe('selects and module settings', () => {
       const dir = path.join(server.storageRoot, 'imported1');
       const config = `[imported1]\n  path = ${dir}\n  auth users = ${USER}\n  uid = nobody\n  gid = nogroup\n  use chroot = no\n  exclude = *.tmp *.bak\n  list = yes\n  read only = no\n`;
       const res = await server.admin.post('/api/v1/import', { config, skipExisting: true });
-      assert.equal(res.status, 201, res.text);
+      assert.equal(res.status, 200, res.text);
       assert.deepEqual(res.body.createdModules, ['imported1'], res.text);
       await page.goto(url('/modules'));
       const extras = await page.waitForSelector(byTestId('module-extras-imported1'));
