@@ -55,6 +55,13 @@ describe('applyServerErrors', () => {
     expect(f.controls.name.valid).toBe(true);
   });
 
+  it('field names that are not controls (even "__proto__", "constructor") stay for the banner', () => {
+    const f = form();
+    const odd = [{ field: '__proto__', message: 'x' }, { field: 'constructor', message: 'y' }, { field: 'toString[0]', message: 'z' }];
+    expect(applyServerErrors(f.controls, err(odd), opts)).toEqual(odd);
+    expect(f.valid).toBe(true);
+  });
+
   it('a disabled control cannot show it: the detail stays for the banner', () => {
     const f = form();
     f.controls.name.disable();

@@ -80,7 +80,9 @@ export function applyServerErrors(
   const byControl = new Map<AbstractControl, string[]>();
   const rest: FieldError[] = [];
   for (const d of error.details) {
-    const ctrl = controls[String(detailPath(d)[0] ?? d.field)];
+    const key = String(detailPath(d)[0] ?? d.field);
+    // Own keys only: a field named like "constructor" or "__proto__" must not reach Object.prototype.
+    const ctrl = Object.prototype.hasOwnProperty.call(controls, key) ? controls[key] : undefined;
     if (!ctrl || ctrl.disabled) {
       rest.push(d);
       continue;
