@@ -56,7 +56,7 @@ describe('alerts page', () => {
       await page.fill(byTestId('channel-name'), 'browser hook');
       await page.fill(byTestId('channel-url'), 'ftp://127.0.0.1/nope');
       await page.click(byTestId('channel-save'));
-      assert.match(await page.innerText(`${byTestId('channel-form')} ${byTestId('error-banner')}`), /webhook\.url/);
+      assert.match(await page.innerText(`${byTestId('channel-form')} ${byTestId('error-banner')}`), /Webhook url/);
       await page.fill(byTestId('channel-url'), `${hook.url}/browser`);
       await page.click(byTestId('channel-save'));
       await page.waitForSelector(byTestId('channel-browser hook'));

@@ -20,13 +20,20 @@ export interface ApiErrorBody {
   error: string;
   /** Human message, naming the field and the rule where there is one. */
   message: string;
-  /** Per-field problems, when the request body was invalid. */
+  /** Per-field problems: when the request body was invalid (400), or a value clashes with an existing one (409). */
   details?: FieldError[];
 }
 
 export interface FieldError {
+  /** The field as the request names it, list entries with a 0-based index: `hostsAllow[2]`, `users[0].access`. */
   field: string;
+  /** The rule the value broke, said of the field ("must be ..."), without the field's name in front. */
   message: string;
+  /**
+   * `field` split into its steps, for clients that map errors onto their own inputs: `['hostsAllow', 2]`,
+   * `['users', 0, 'access']`. Numbers are 0-based list indexes (a console shows "line 3" for index 2).
+   */
+  path?: (string | number)[];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -79,6 +86,17 @@ export interface CreateAdminRequest {
 export interface UpdateAdminRequest {
   password?: string;
   role?: AdminRole;
+}
+
+/** `POST /api/v1/admins/{id}/password`: another admin's temporary password; generated when left out. */
+export interface ResetAdminPasswordRequest {
+  password?: string;
+}
+
+export interface ResetAdminPasswordResponse {
+  admin: AdminDto;
+  /** Only when the server generated it: shown once, never stored in plain text. */
+  temporaryPassword?: string;
 }
 
 export interface ApiTokenDto {

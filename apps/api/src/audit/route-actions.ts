@@ -9,6 +9,7 @@ export const ROUTE_ACTIONS: Record<string, string | ((body: Record<string, unkno
   'POST /api/v1/admins': 'admin.create',
   'PATCH /api/v1/admins/:id': (b) => (b.password !== undefined ? 'admin.password.reset' : 'admin.update'),
   'DELETE /api/v1/admins/:id': 'admin.delete',
+  'POST /api/v1/admins/:id/password': 'admin.password.reset',
   'POST /api/v1/tokens': 'token.create',
   'DELETE /api/v1/tokens/:id': 'token.revoke',
   'POST /api/v1/rsync-users': 'rsync-user.create',

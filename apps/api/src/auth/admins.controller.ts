@@ -1,10 +1,10 @@
 import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseIntPipe, Patch, Post, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiConflictResponse, ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
-import type { AdminDto } from '@rsynchub/contracts';
+import type { AdminDto, ResetAdminPasswordResponse } from '@rsynchub/contracts';
 import { AdminsService } from './admins.service';
 import { AdminOnly, CurrentPrincipal } from './decorators';
-import { AdminView, CreateAdminRequestBody, UpdateAdminRequestBody } from './dto';
+import { AdminView, CreateAdminRequestBody, ResetAdminPasswordRequestBody, UpdateAdminRequestBody } from './dto';
 import { Principal } from './principal';
 import { requestContext } from './request-context';
 
@@ -45,6 +45,19 @@ export class AdminsController {
     @Req() req: Request,
   ): Promise<AdminDto> {
     return this.admins.update(principal, id, body, requestContext(req));
+  }
+
+  @Post(':id/password')
+  @HttpCode(HttpStatus.OK)
+  @ApiOkResponse({ description: 'The account must change the temporary password at its next login; its sessions and tokens are revoked. `temporaryPassword` only when generated.' })
+  @ApiConflictResponse({ description: 'Resetting your own password (use POST /api/v1/auth/password).' })
+  resetPassword(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', ParseIntPipe) id: number,
+    @Body() body: ResetAdminPasswordRequestBody,
+    @Req() req: Request,
+  ): Promise<ResetAdminPasswordResponse> {
+    return this.admins.resetPassword(principal, id, body.password, requestContext(req));
   }
 
   @Delete(':id')

@@ -4,7 +4,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import type { AdminDto, AdminRole, CreateAdminRequest, UpdateAdminRequest } from '@rsynchub/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { conflict, notFound } from '../common/errors';
+import { conflict, FieldConflict, notFound } from '../common/errors';
 import { AuthEvents } from './auth-events';
 import { AuthService, RequestContext } from './auth.service';
 import { AdminEntity } from './entities/admin.entity';
@@ -170,6 +170,20 @@ export class AdminsService implements OnApplicationBootstrap {
     return toAdminDto(after);
   }
 
+  /**
+   * Another admin's password reset to a temporary one: given, or generated (and then returned once). The account
+   * must change it at its next login; its sessions and tokens are revoked; audited as `admin.password.reset`.
+   */
+  async resetPassword(actor: Principal, id: number, password: string | undefined, ctx: RequestContext): Promise<{ admin: AdminDto; temporaryPassword?: string }> {
+    if (id === actor.adminId) {
+      throw conflict('you cannot reset your own password here; change it on your account page (POST /api/v1/auth/password asks for the current one)');
+    }
+    await this.find(id);
+    const temporary = password ?? generatePassword();
+    const admin = await this.update(actor, id, { password: temporary }, ctx);
+    return password === undefined ? { admin, temporaryPassword: temporary } : { admin };
+  }
+
   /** Deleting cascades to the account's sessions and tokens (foreign keys ON DELETE CASCADE). */
   async remove(actor: Principal, id: number, ctx: RequestContext): Promise<void> {
     const deleted = await this.writes.transaction(async (m) => {
@@ -213,6 +227,6 @@ export class AdminsService implements OnApplicationBootstrap {
   }
 
   private duplicate(username: string): ConflictException {
-    return conflict(`an admin named "${username}" already exists (names are case-insensitive)`);
+    return new FieldConflict('username', 'is already taken by another account (names are case-insensitive)', `an admin named "${username}" already exists (names are case-insensitive)`);
   }
 }

@@ -343,7 +343,7 @@ describe('API tokens', () => {
     const { token } = await login('admin', ADMIN_PASSWORD);
     const blank = await call('post', 'tokens', { token, body: { name: '  ' } });
     assert.equal(blank.status, 400, blank.text);
-    assert.deepEqual(blank.body.details, [{ field: 'name', message: 'must not be blank' }]);
+    assert.deepEqual(blank.body.details, [{ field: 'name', message: 'must not be blank', path: ['name'] }]);
     assert.equal((await call('post', 'tokens', { token, body: { name: 'x', secret: 'mine' } })).status, 400);
   });
 });

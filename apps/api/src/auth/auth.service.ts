@@ -223,7 +223,7 @@ export class AuthService {
     if (!admin) throw new UnauthorizedException('authentication required');
     if (!(await this.hasher.verify(admin.passwordHash, currentPassword, this.throttle.laneFor(ip, Date.now())))) {
       this.throttle.recordFailure(principal.username, ip, Date.now());
-      throw new ValidationFailed([{ field: 'currentPassword', message: 'is not the current password' }]);
+      throw new ValidationFailed([{ field: 'currentPassword', message: 'is wrong' }]);
     }
     if (newPassword === currentPassword) {
       throw new ValidationFailed([{ field: 'newPassword', message: 'must differ from the current password' }]);

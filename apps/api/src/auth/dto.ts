@@ -12,6 +12,7 @@ import {
   LoginRequest,
   LoginResponse,
   MeResponse,
+  ResetAdminPasswordRequest,
   UpdateAdminRequest,
 } from '@rsynchub/contracts';
 import { API_TOKEN_SCOPES, type ApiTokenScope } from '@rsynchub/contracts';
@@ -81,6 +82,20 @@ export class UpdateAdminRequestBody implements UpdateAdminRequest {
   @IsOptional()
   @IsIn(ADMIN_ROLES)
   role?: AdminRole;
+}
+
+export class ResetAdminPasswordRequestBody implements ResetAdminPasswordRequest {
+  @ApiPropertyOptional({
+    format: 'password',
+    minLength: MIN_PASSWORD_LENGTH,
+    maxLength: MAX_PASSWORD_LENGTH,
+    description: 'The temporary password; leave it out to have a strong one generated and returned once.',
+  })
+  @IsOptional()
+  @IsString()
+  @MinLength(MIN_PASSWORD_LENGTH)
+  @MaxLength(MAX_PASSWORD_LENGTH)
+  password?: string;
 }
 
 export class CreateApiTokenRequestBody implements CreateApiTokenRequest {

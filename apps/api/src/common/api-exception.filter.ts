@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import type { ApiErrorBody } from '@rsynchub/contracts';
-import { ValidationFailed } from './errors';
+import { FieldConflict, ValidationFailed } from './errors';
 
 const ERROR_KINDS: Record<number, string> = {
   400: 'validation',
@@ -43,6 +43,9 @@ export class ApiExceptionFilter implements ExceptionFilter {
   private toBody(exception: unknown): ApiErrorBody {
     if (exception instanceof ValidationFailed) {
       return { statusCode: 400, error: 'validation', message: exception.message, details: exception.details };
+    }
+    if (exception instanceof FieldConflict) {
+      return { statusCode: 409, error: 'conflict', message: exception.message, details: exception.details };
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();

@@ -5,7 +5,7 @@ import { EntityManager, Repository } from 'typeorm';
 import type { CreateModuleRequest, FieldError, ModuleDto, ModuleFields, UpdateModuleRequest } from '@rsynchub/contracts';
 import { checkModulePathOverlap, moduleWithDefaults, pathRelation, validateModule } from '@rsynchub/rsyncd';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { assertValid, conflict, notFound, ValidationFailed } from '../common/errors';
+import { assertValid, FieldConflict, notFound, ValidationFailed } from '../common/errors';
 import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
 import { PendingDirs } from '../database/pending-dirs';
 import { RsyncUsersService } from '../rsync-users/rsync-users.service';
@@ -56,6 +56,8 @@ export class ModulesService implements OnModuleInit {
     // Anonymous read is read-only by definition; say it in the model instead of refusing the obvious request.
     if (req.anonymous === 'read' && req.readOnly === undefined) fields.readOnly = true;
     assertValid(validateModule(fields, { roots: this.config.storageRoots }));
+    // A taken name is the problem to report, not the path that the name suggested (which then overlaps too).
+    await this.assertNameFree(this.modules.manager, fields.name);
     await this.assertNoOverlap(this.modules.manager, fields.path, null);
     return this.applyWithDirectory(fields, (em) => this.createWithin(em, fields)).then(async (change) => ({
       ...change,
@@ -69,9 +71,7 @@ export class ModulesService implements OnModuleInit {
    */
   async createWithin(em: EntityManager, fields: ModuleFields): Promise<ModuleChange> {
     const repo = em.getRepository(RsyncModuleEntity);
-    if (await repo.findOneBy({ name: fields.name })) {
-      throw conflict(`a module named "${fields.name}" already exists (names are case-insensitive)`);
-    }
+    await this.assertNameFree(em, fields.name);
     await this.assertUsersExist(em, fields);
     await this.assertNoOverlap(em, fields.path, null);
     const now = new Date();
@@ -79,6 +79,17 @@ export class ModulesService implements OnModuleInit {
     await repo.insert({ ...columns, createdAt: now, updatedAt: now });
     await this.users.setGrants(em, fields.name, users);
     return { before: null, after: null };
+  }
+
+  /** 409 on `name` when a module has this name already (rsync compares section names case-insensitively). */
+  private async assertNameFree(em: EntityManager, name: string): Promise<void> {
+    const existing = await em.getRepository(RsyncModuleEntity).findOneBy({ name });
+    if (!existing) return;
+    throw new FieldConflict(
+      'name',
+      existing.name === name ? 'is already taken by another module' : `is already taken by module "${existing.name}" (names are case-insensitive)`,
+      `a module named "${name}" already exists (names are case-insensitive)`,
+    );
   }
 
   async exists(em: EntityManager, name: string): Promise<boolean> {

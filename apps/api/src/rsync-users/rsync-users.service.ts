@@ -9,7 +9,7 @@ import type {
   UpdateRsyncUserRequest,
 } from '@rsynchub/contracts';
 import { checkConfigValue, checkRsyncPassword, checkRsyncUserName } from '@rsynchub/rsyncd';
-import { assertValid, conflict, notFound } from '../common/errors';
+import { assertValid, conflict, FieldConflict, notFound } from '../common/errors';
 import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
 import { ModuleGrantEntity, RsyncUserEntity } from './rsync-user.entity';
 import { generateRsyncPassword, SecretBox } from './secret-box';
@@ -65,7 +65,14 @@ export class RsyncUsersService implements OnModuleInit {
     const password = req.password ?? generated!;
     const repo = em.getRepository(RsyncUserEntity);
     // COLLATE NOCASE makes this lookup case-insensitive, like the unique index.
-    if (await repo.findOneBy({ name: req.name })) throw conflict(`an rsync user named "${req.name}" already exists (names are case-insensitive)`);
+    const taken = await repo.findOneBy({ name: req.name });
+    if (taken) {
+      throw new FieldConflict(
+        'name',
+        taken.name === req.name ? 'is already taken by another rsync user' : `is already taken by rsync user "${taken.name}" (names are case-insensitive)`,
+        `an rsync user named "${req.name}" already exists (names are case-insensitive)`,
+      );
+    }
     const now = new Date();
     const saved = await repo.save(
       repo.create({
@@ -123,7 +130,7 @@ export class RsyncUsersService implements OnModuleInit {
       if (grants.length > 0 && !removeGrants) {
         const modules = grants.map((g) => g.moduleName).sort();
         throw conflict(
-          `rsync user "${entity.name}" is still granted on module${modules.length > 1 ? 's' : ''} ${modules.join(', ')}; remove the grant first or delete with ?removeGrants=true`,
+          `rsync user "${entity.name}" is still granted on module${modules.length > 1 ? 's' : ''} ${modules.join(', ')}; remove ${modules.length > 1 ? 'those grants' : 'that grant'} first, or delete the user together with its grants (removeGrants=true)`,
         );
       }
       await em.getRepository(ModuleGrantEntity).delete({ userId: entity.id });

@@ -1,9 +1,10 @@
-import { Controller, Get, Param, ParseIntPipe, Query, Res } from '@nestjs/common';
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import { ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { FileEventDto, ModuleActivityDto, Page, StatsDto, TransferSessionDto } from '@rsynchub/contracts';
 import { FileEventQueryDto, TransferQueryDto } from '../common/query.dto';
 import { TransfersService } from './transfers.service';
+import { parseId } from '../common/parse-id';
 
 function sendCsv(res: Response, filename: string): void {
   res.setHeader('Content-Type', 'text/csv; charset=utf-8');
@@ -30,16 +31,17 @@ export class TransfersController {
   }
 
   @Get('transfers/:id')
-  get(@Param('id', ParseIntPipe) id: number): Promise<TransferSessionDto> {
-    return this.transfers.get(id);
+  get(@Param('id') rawId: string): Promise<TransferSessionDto> {
+    return this.transfers.get(parseId(rawId, 'transfer session'));
   }
 
   @Get('transfers/:id/files')
   async files(
-    @Param('id', ParseIntPipe) id: number,
+    @Param('id') rawId: string,
     @Query() q: FileEventQueryDto,
     @Res({ passthrough: true }) res: Response,
   ): Promise<Page<FileEventDto> | string> {
+    const id = parseId(rawId, 'transfer session');
     if (q.format === 'csv') {
       sendCsv(res, `rsynchub-transfer-${id}-files.csv`);
       return this.transfers.filesCsv(id, q);

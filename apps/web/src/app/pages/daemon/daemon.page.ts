@@ -1,4 +1,4 @@
-import { Component, OnInit, computed, inject, signal } from '@angular/core';
+import { Component, ElementRef, Injector, OnInit, computed, inject, signal } from '@angular/core';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
 import { FormBuilder, ReactiveFormsModule, Validators } from '@angular/forms';
 import { MatFormFieldModule } from '@angular/material/form-field';
@@ -9,7 +9,9 @@ import { MatProgressBarModule } from '@angular/material/progress-bar';
 import type { DaemonConfigDto, DaemonSettingsViewDto, DaemonStatusDto } from '@rsynchub/contracts';
 import { ApiService } from '../../core/api.service';
 import { AuthService } from '../../core/auth.service';
-import { fieldMessages, type ApiError } from '../../core/api-error';
+import type { ApiError } from '../../core/api-error';
+import { applyServerErrors, bannerRemainder, focusFirstProblem, type FormErrorOptions } from '../../core/form-errors';
+import { warnBeforeUnload, type HasUnsavedChanges } from '../../core/unsaved-changes';
 import { formatDuration, formatTime, splitList } from '../../core/format';
 import { LiveEventsService } from '../../core/live-events.service';
 import { refetchOnReconnect } from '../../core/refetch-on-reconnect';
@@ -25,8 +27,17 @@ import { BansSectionComponent } from './bans-section.component';
   imports: [ReactiveFormsModule, MatFormFieldModule, MatInputModule, MatButtonModule, MatCheckboxModule, MatProgressBarModule, MatDialogModule, ErrorBannerComponent, CopyBlockComponent, BansSectionComponent],
   templateUrl: './daemon.page.html',
 })
-export class DaemonPage implements OnInit {
+export class DaemonPage implements OnInit, HasUnsavedChanges {
   private readonly api = inject(ApiService);
+  private readonly host = inject<ElementRef<HTMLElement>>(ElementRef);
+  private readonly injector = inject(Injector);
+  readonly errorOptions: FormErrorOptions = {
+    labels: {
+      port: 'Port', address: 'Address', maxConnections: 'Max connections', timeout: 'Timeout', hostsAllow: 'Hosts allow', hostsDeny: 'Hosts deny',
+      publicHost: 'Public host', motd: 'Message of the day', reverseLookup: 'Reverse lookup',
+    },
+    lists: { hostsAllow: 'line', hostsDeny: 'line' },
+  };
   private readonly dialog = inject(MatDialog);
   readonly auth = inject(AuthService);
   readonly live = inject(LiveEventsService);
@@ -66,6 +77,7 @@ export class DaemonPage implements OnInit {
   readonly publicHostEffective = signal<string | null>(null);
 
   constructor() {
+    warnBeforeUnload(() => this.hasUnsavedChanges());
     this.live
       .on('daemon.status')
       .pipe(takeUntilDestroyed())
@@ -74,6 +86,11 @@ export class DaemonPage implements OnInit {
 
   ngOnInit(): void {
     void this.load();
+  }
+
+  /** Settings edited and not saved. */
+  hasUnsavedChanges(): boolean {
+    return this.form.dirty && !this.saving();
   }
 
   async load(opts: { keepEdits?: boolean } = {}): Promise<void> {
@@ -107,6 +124,7 @@ export class DaemonPage implements OnInit {
     this.saved.set(false);
     if (this.form.invalid) {
       this.form.markAllAsTouched();
+      focusFirstProblem(this.host.nativeElement, this.injector);
       return;
     }
     this.saving.set(true);
@@ -128,14 +146,8 @@ export class DaemonPage implements OnInit {
       this.config.set(config);
     } catch (err) {
       const e = err as ApiError;
-      this.formError.set(e);
-      for (const f of Object.keys(this.form.controls) as (keyof typeof this.form.controls)[]) {
-        const msgs = fieldMessages(e, f);
-        if (msgs.length) {
-          this.form.controls[f].setErrors({ server: msgs.join('; ') });
-          this.form.controls[f].markAsTouched();
-        }
-      }
+      this.formError.set(bannerRemainder(e, applyServerErrors(this.form.controls, e, this.errorOptions)));
+      focusFirstProblem(this.host.nativeElement, this.injector);
     } finally {
       this.saving.set(false);
     }

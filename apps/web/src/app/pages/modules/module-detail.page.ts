@@ -16,6 +16,7 @@ import { refetchOnReconnect } from '../../core/refetch-on-reconnect';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
 import { CopyBlockComponent } from '../../shared/copy-block.component';
 import { accessLabel, anonymousLabel } from './modules.page';
+import { moduleSettings } from './module-summary';
 import { agentConfig, agentTokenFileCommand, passwordFileCommand, rsyncCommand, rsyncPullCommand, sersyncConfXml, type ConnectTarget } from './connect-snippets';
 import { formatAge, formatLag } from '../sources/source-format';
 import { agentTlsConfig, rsyncSslCommand, rsyncSslPullCommand, type TlsTarget } from './tls-snippets';
@@ -74,6 +75,8 @@ export class ModuleDetailPage implements OnInit {
       agentName: this.agentName().trim() || undefined,
     };
   });
+  /** Every setting the module has, uid/gid/chroot from an import included. */
+  readonly settings = computed(() => (this.module() ? moduleSettings(this.module()!) : []));
   /** Read-only modules refuse pushes: they get the pull command. */
   readonly pulls = computed(() => this.module()?.readOnly === true);
   readonly command = computed(() => (this.target() ? (this.pulls() ? rsyncPullCommand(this.target()!) : rsyncCommand(this.target()!)) : ''));

@@ -84,14 +84,46 @@ describe('ModuleFormPage (create)', () => {
       { status: 400, statusText: 'Bad Request' },
     );
     await settle(fixture);
-    expect(text('error-banner')).toMatch(/invalid module: path must be inside/);
-    expect(text('module-path-error')).toBe('must be inside one of the module roots (/srv/hub)');
-    expect(root.querySelector('[data-testid="module-grants"]')!.textContent).toMatch(/unknown rsync user 'bob'/);
+    // Each detail once, on what it concerns: no banner repeating them in API wording.
+    expect(text('error-banner')).toBeNull();
+    expect(text('module-path-error')).toBe('Path on this server must be inside one of the module roots (/srv/hub).');
+    expect(text('module-grants-error')).toBe("User 1 (bob): unknown rsync user 'bob'");
 
     // Fixing the field clears its server error.
     typeInto(root, 'module-path', '/srv/hub/web');
     await settle(fixture);
     expect(text('module-path-error')).toBeNull();
+  });
+
+  it('names a host list entry by its line (1-based), on the Hosts allow field, and keeps unplaceable details in the banner', async () => {
+    typeInto(root, 'module-name', 'web');
+    typeInto(root, 'module-hosts-allow', '10.0.0.1\n10.0.0.2\n10.0.0.300');
+    await submit();
+    http.expectOne('/api/v1/modules').flush(
+      {
+        statusCode: 400,
+        error: 'validation',
+        message: 'hostsAllow[2]: must be an IP address, a CIDR range, a host name or a wildcard; uid: must be a user name or a number',
+        details: [
+          { field: 'hostsAllow[2]', message: 'must be an IP address, a CIDR range, a host name or a wildcard', path: ['hostsAllow', 2] },
+          { field: 'uid', message: 'must be a user name or a number', path: ['uid'] },
+        ],
+      },
+      { status: 400, statusText: 'Bad Request' },
+    );
+    await settle(fixture);
+    expect(text('module-hosts-allow-error')).toBe('Line 3 must be an IP address, a CIDR range, a host name or a wildcard.');
+    expect(text('error-banner')).toBe('Uid must be a user name or a number.');
+    expect(root.textContent).not.toContain('hostsAllow[2]');
+  });
+
+  it('the "Fix the highlighted fields first." banner goes once the fields are fixed', async () => {
+    typeInto(root, 'module-name', 'bad name');
+    await submit();
+    expect(text('error-banner')).toMatch(/Fix the highlighted fields/);
+    typeInto(root, 'module-name', 'good-name');
+    await settle(fixture);
+    expect(text('error-banner')).toBeNull();
   });
 
   it('pre-selects the first rsync user with rw, so a new module is never anonymous by accident', async () => {

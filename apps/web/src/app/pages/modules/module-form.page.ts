@@ -1,4 +1,4 @@
-import { Component, OnInit, computed, inject, input, signal } from '@angular/core';
+import { Component, ElementRef, Injector, OnInit, computed, inject, input, signal } from '@angular/core';
 import { AbstractControl, FormArray, FormBuilder, FormControl, FormGroup, ReactiveFormsModule, ValidationErrors, Validators } from '@angular/forms';
 import { Router, RouterLink } from '@angular/router';
 import { takeUntilDestroyed } from '@angular/core/rxjs-interop';
@@ -10,7 +10,9 @@ import { MatProgressBarModule } from '@angular/material/progress-bar';
 import type { CreateModuleRequest, ModuleAccess, ModuleAnonymousAccess, ModuleDto, RsyncUserDto, UpdateModuleRequest } from '@rsynchub/contracts';
 import { ApiService } from '../../core/api.service';
 import { AuthService } from '../../core/auth.service';
-import { fieldMessages, type ApiError } from '../../core/api-error';
+import type { ApiError } from '../../core/api-error';
+import { applyServerErrors, bannerRemainder, detailPath, focusFirstProblem, spellOut, type FormErrorOptions } from '../../core/form-errors';
+import { warnBeforeUnload, type HasUnsavedChanges } from '../../core/unsaved-changes';
 import { splitList } from '../../core/format';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
 import { storageRootsHint, suggestModulePath } from './path-suggestion';
@@ -42,8 +44,32 @@ interface GrantGroup {
   access: FormControl<ModuleAccess>;
 }
 
-/** Server field name -> control path in this form. */
-const SERVER_FIELDS = ['name', 'path', 'comment', 'maxConnections', 'timeout', 'hostsAllow', 'hostsDeny', 'refuseOptions', 'excludes', 'users'] as const;
+/** How this form names the server's fields, and how it counts list entries (see core/form-errors). */
+export const MODULE_FORM_ERRORS: FormErrorOptions = {
+  labels: {
+    name: 'Name',
+    path: 'Path on this server',
+    comment: 'Comment',
+    readOnly: 'Access',
+    writeOnly: 'Access',
+    hostsAllow: 'Hosts allow',
+    hostsDeny: 'Hosts deny',
+    maxConnections: 'Max connections',
+    timeout: 'Timeout',
+    refuseOptions: 'Refuse options',
+    excludes: 'Excludes',
+    users: 'Users allowed',
+    anonymous: 'Without a password',
+  },
+  lists: { hostsAllow: 'line', hostsDeny: 'line', excludes: 'line', refuseOptions: 'entry' },
+};
+
+/** What each access mode means, shown under the (short) choice so the select never cuts its text. */
+export const ACCESS_MODE_HINTS: Record<'rw' | 'ro' | 'wo', string> = {
+  rw: 'Clients push and pull.',
+  ro: 'Clients only pull; user grants must be ro.',
+  wo: 'Clients only push.',
+};
 
 @Component({
   selector: 'rh-module-form-page',
@@ -51,8 +77,14 @@ const SERVER_FIELDS = ['name', 'path', 'comment', 'maxConnections', 'timeout', '
   templateUrl: './module-form.page.html',
   styleUrl: './module-form.page.css',
 })
-export class ModuleFormPage implements OnInit {
+export class ModuleFormPage implements OnInit, HasUnsavedChanges {
   private readonly api = inject(ApiService);
+  private readonly host = inject<ElementRef<HTMLElement>>(ElementRef);
+  private readonly injector = inject(Injector);
+  readonly errorOptions = MODULE_FORM_ERRORS;
+  readonly modeHints = ACCESS_MODE_HINTS;
+  /** Server details shown with the grants (users, anonymous), not on an input of their own. */
+  readonly grantErrors = signal<string[]>([]);
   private readonly router = inject(Router);
   private readonly fb = inject(FormBuilder).nonNullable;
   readonly auth = inject(AuthService);
@@ -93,6 +125,16 @@ export class ModuleFormPage implements OnInit {
 
   constructor() {
     this.form.controls.name.valueChanges.pipe(takeUntilDestroyed()).subscribe(() => this.suggestPath());
+    // "Fix the highlighted fields first." goes as soon as they are fixed, not at the next submit.
+    this.form.statusChanges.pipe(takeUntilDestroyed()).subscribe(() => {
+      if (this.error()?.kind === 'client' && this.form.valid) this.error.set(null);
+    });
+    warnBeforeUnload(() => this.hasUnsavedChanges());
+  }
+
+  /** Edited and not saved (asked before leaving: route guard and the browser's beforeunload). */
+  hasUnsavedChanges(): boolean {
+    return this.form.dirty && !this.saving();
   }
 
   get grants(): FormArray<FormGroup<GrantGroup>> {
@@ -168,8 +210,15 @@ export class ModuleFormPage implements OnInit {
     this.grants.push(this.fb.group({ name: [name, Validators.required], access: [access] }));
   }
 
+  /** The Add-user button: a change of the admin's own, unlike the grant the form starts with. */
+  addGrantByHand(): void {
+    this.addGrant();
+    this.form.markAsDirty();
+  }
+
   removeGrant(i: number): void {
     this.grants.removeAt(i);
+    this.form.markAsDirty();
   }
 
   /** The anonymous choice as it will be sent: with users granted there is no anonymous access. */
@@ -205,10 +254,12 @@ export class ModuleFormPage implements OnInit {
     if (this.form.invalid) {
       this.form.markAllAsTouched();
       this.error.set({ status: 0, kind: 'client', message: 'Fix the highlighted fields first.', details: [] });
+      focusFirstProblem(this.host.nativeElement, this.injector);
       return;
     }
     this.saving.set(true);
     this.error.set(null);
+    this.grantErrors.set([]);
     try {
       const body = this.body();
       let saved: ModuleDto;
@@ -218,32 +269,49 @@ export class ModuleFormPage implements OnInit {
       } else {
         saved = await this.api.createModule(body);
       }
+      this.form.markAsPristine();
       await this.router.navigate(['/modules', saved.name], { state: { warnings: saved.warnings } });
     } catch (err) {
-      const e = err as ApiError;
-      this.error.set(e);
-      this.showServerErrors(e);
+      this.showServerErrors(err as ApiError);
     } finally {
       this.saving.set(false);
     }
   }
 
-  /** Puts the server's per-field messages under the matching inputs. */
+  /**
+   * Each server detail once, on what it concerns: the input of its field, or the grants (users, anonymous); only
+   * what fits nowhere stays in the banner. Then focus goes to the first of them.
+   */
   private showServerErrors(e: ApiError): void {
-    for (const field of SERVER_FIELDS) {
-      const msgs = fieldMessages(e, field);
-      if (!msgs.length || field === 'users') continue;
-      const ctrl = this.form.get(field);
-      ctrl?.setErrors({ ...(ctrl.errors ?? {}), server: msgs.join('; ') });
-      ctrl?.markAsTouched();
+    const c = this.form.controls;
+    const rest = applyServerErrors(
+      {
+        name: c.name, path: c.path, comment: c.comment, readOnly: c.mode, writeOnly: c.mode, hostsAllow: c.hostsAllow, hostsDeny: c.hostsDeny,
+        maxConnections: c.maxConnections, timeout: c.timeout, refuseOptions: c.refuseOptions, excludes: c.excludes,
+      },
+      e,
+      this.errorOptions,
+    );
+    const aboutGrants = (f: unknown) => f === 'users' || f === 'anonymous';
+    this.grantErrors.set(rest.filter((d) => aboutGrants(detailPath(d)[0])).map((d) => this.grantMessage(d.field, detailPath(d), d.message)));
+    this.error.set(bannerRemainder(e, rest.filter((d) => !aboutGrants(detailPath(d)[0]))));
+    focusFirstProblem(this.host.nativeElement, this.injector);
+  }
+
+  /** `users[1].access` -> "User 2 (bob): access is 'rw' but …"; `users` / `anonymous` with the grants' own words. */
+  private grantMessage(field: string, path: (string | number)[], message: string): string {
+    const [first, index, ...rest] = path;
+    if (first === 'users' && typeof index === 'number') {
+      const who = this.grants.at(index)?.controls.name.value;
+      // "name" says nothing the user's own name in brackets does not; "access" does.
+      const sub = rest.filter((s) => s !== 'name').map((s) => spellOut(String(s)).toLowerCase()).join(' ');
+      return `User ${index + 1}${who ? ` (${who})` : ''}: ${sub ? sub + ' ' : ''}${message}`;
     }
+    return `${this.errorOptions.labels?.[String(first)] ?? field}: ${message}`;
   }
 
   usersError(): string[] {
-    // Grant problems (e.g. an rw grant on a read-only module) are shown with the grants they are about.
-    const e = this.error();
-    const grantFields = (e?.details ?? []).filter((d) => /^users\[\d+\]/.test(d.field)).map((d) => `${d.field}: ${d.message}`);
-    return [...fieldMessages(e, 'users'), ...fieldMessages(e, 'anonymous'), ...grantFields];
+    return this.grantErrors();
   }
 
   err(field: string): string | null {

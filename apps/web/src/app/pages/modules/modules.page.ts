@@ -15,6 +15,7 @@ import type { ApiError } from '../../core/api-error';
 import { formatBytes, formatTime } from '../../core/format';
 import { refetchOnReconnect } from '../../core/refetch-on-reconnect';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
+import { moduleExtras } from './module-summary';
 
 export interface ModuleRow {
   name: string;
@@ -99,6 +100,12 @@ export function toRow(m: ModuleDto, activity: ModuleActivityDto | null): ModuleR
             <th mat-header-cell *matHeaderCellDef mat-sort-header>Access</th>
             <td mat-cell *matCellDef="let r">{{ r.access }}</td>
           </ng-container>
+          <ng-container matColumnDef="settings">
+            <th mat-header-cell *matHeaderCellDef>Settings</th>
+            <td mat-cell *matCellDef="let r" [attr.data-testid]="'module-extras-' + r.name">
+              @for (x of extras(r.module); track $index) {<span class="rh-chip">{{ x }}</span>} @empty {<span class="rh-muted">defaults</span>}
+            </td>
+          </ng-container>
           <ng-container matColumnDef="lastActivity">
             <th mat-header-cell *matHeaderCellDef mat-sort-header>Last activity</th>
             <td mat-cell *matCellDef="let r">{{ r.lastActivity ? fmt(r.lastActivity) : '—' }}</td>
@@ -128,7 +135,7 @@ export function toRow(m: ModuleDto, activity: ModuleActivityDto | null): ModuleR
     </div>
   `,
   styles: `.modules-table { width: 100%; } td.actions { white-space: nowrap; text-align: right; }
-    @media (max-width: 600px) { .mat-column-path, .mat-column-access, .mat-column-lastActivity, .mat-column-lastPushSize { display: none; } }`,
+    @media (max-width: 600px) { .mat-column-path, .mat-column-access, .mat-column-settings, .mat-column-lastActivity, .mat-column-lastPushSize { display: none; } }`,
 })
 export class ModulesPage implements OnInit {
   private readonly api = inject(ApiService);
@@ -141,10 +148,11 @@ export class ModulesPage implements OnInit {
   readonly error = signal<ApiError | null>(null);
   readonly notice = signal<string | null>(null);
   readonly filter = signal('');
-  readonly columns = computed(() => ['name', 'path', 'users', 'access', 'lastActivity', 'lastPushSize', ...(this.auth.canEdit() ? ['actions'] : [])]);
+  readonly columns = computed(() => ['name', 'path', 'users', 'access', 'settings', 'lastActivity', 'lastPushSize', ...(this.auth.canEdit() ? ['actions'] : [])]);
   readonly fmt = formatTime;
   readonly bytes = formatBytes;
   readonly anon = anonymousLabel;
+  readonly extras = moduleExtras;
 
   constructor() {
     this.data.filterPredicate = (r, f) => `${r.name} ${r.path} ${r.users} ${r.access}`.toLowerCase().includes(f);

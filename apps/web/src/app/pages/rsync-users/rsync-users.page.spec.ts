@@ -68,17 +68,36 @@ describe('RsyncUsersPage', () => {
     expect(q('rsync-user-name-error')?.textContent).toMatch(/lower-case/);
   });
 
-  it('offers "remove grants and delete" when the server refuses because a module grants the user', async () => {
+  it('says up front that a granted user has grants, and removes them with the user in one step', async () => {
+    const open = vi.spyOn(TestBed.inject(MatDialog), 'open');
     const pending = fixture.componentInstance.remove(user('alice', [{ module: 'web', access: 'rw' }]));
     await Promise.resolve();
     await Promise.resolve();
+    const data = (open.mock.calls.at(-1)![1] as { data: { message: string; confirmLabel: string } }).data;
+    expect(data.message).toMatch(/alice is still granted on module web \(rw\)/);
+    expect(data.confirmLabel).toBe('Remove grants and delete');
+    http.expectOne('/api/v1/rsync-users/alice?removeGrants=true').flush(null, { status: 204, statusText: 'No Content' });
+    await settle(fixture);
+    http.expectOne('/api/v1/rsync-users').flush([]);
+    await pending;
+    await settle(fixture);
+    expect(q('delete-blocked')).toBeNull();
+  });
+
+  it('a grant made after the page loaded: the refusal is said in words and the one-step delete is offered', async () => {
+    const pending = fixture.componentInstance.remove(user('alice'));
+    await Promise.resolve();
+    await Promise.resolve();
     http.expectOne('/api/v1/rsync-users/alice').flush(
-      { statusCode: 409, error: 'conflict', message: "rsync user 'alice' is granted by module(s) web" },
+      { statusCode: 409, error: 'conflict', message: 'rsync user "alice" is still granted on module web; remove that grant first, or delete the user together with its grants (removeGrants=true)' },
       { status: 409, statusText: 'Conflict' },
     );
     await pending;
     await settle(fixture);
-    expect(q('delete-blocked')?.textContent).toMatch(/granted by module\(s\) web/);
+    http.expectOne('/api/v1/rsync-users').flush([user('alice', [{ module: 'web', access: 'rw' }])]);
+    await settle(fixture);
+    expect(q('delete-blocked')?.textContent).toMatch(/alice was granted on a module meanwhile/);
+    expect(q('delete-blocked')?.textContent).not.toMatch(/removeGrants/);
 
     q('delete-with-grants')!.click();
     await settle(fixture);

@@ -1,4 +1,4 @@
-import { Component, OnInit, inject, signal } from '@angular/core';
+import { Component, ElementRef, Injector, OnInit, inject, signal } from '@angular/core';
 import { FormBuilder, FormGroupDirective, ReactiveFormsModule, Validators } from '@angular/forms';
 import { RouterLink } from '@angular/router';
 import { MatFormFieldModule } from '@angular/material/form-field';
@@ -10,7 +10,9 @@ import { firstValueFrom } from 'rxjs';
 import type { RsyncUserDto } from '@rsynchub/contracts';
 import { ApiService } from '../../core/api.service';
 import { AuthService } from '../../core/auth.service';
-import { fieldMessages, type ApiError } from '../../core/api-error';
+import type { ApiError } from '../../core/api-error';
+import { applyServerErrors, bannerRemainder, focusFirstProblem, type FormErrorOptions } from '../../core/form-errors';
+import { warnBeforeUnload, type HasUnsavedChanges } from '../../core/unsaved-changes';
 import { formatTime } from '../../core/format';
 import { refetchOnReconnect } from '../../core/refetch-on-reconnect';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
@@ -32,8 +34,11 @@ export interface ShownSecret {
   imports: [ReactiveFormsModule, RouterLink, MatFormFieldModule, MatInputModule, MatButtonModule, MatProgressBarModule, ErrorBannerComponent, CopyBlockComponent],
   templateUrl: './rsync-users.page.html',
 })
-export class RsyncUsersPage implements OnInit {
+export class RsyncUsersPage implements OnInit, HasUnsavedChanges {
   private readonly api = inject(ApiService);
+  private readonly host = inject<ElementRef<HTMLElement>>(ElementRef);
+  private readonly injector = inject(Injector);
+  readonly errorOptions: FormErrorOptions = { labels: { name: 'Name', comment: 'Comment', password: 'Password' } };
   private readonly dialog = inject(MatDialog);
   readonly auth = inject(AuthService);
   readonly users = signal<RsyncUserDto[]>([]);
@@ -55,8 +60,17 @@ export class RsyncUsersPage implements OnInit {
   /** Loads again after a live-stream reconnect or resync: the server may have changed (or restarted) meanwhile. */
   private readonly refetch = refetchOnReconnect(() => this.load());
 
+  constructor() {
+    warnBeforeUnload(() => this.hasUnsavedChanges());
+  }
+
   ngOnInit(): void {
     void this.load();
+  }
+
+  /** Something typed into the New-user form and not created yet. */
+  hasUnsavedChanges(): boolean {
+    return this.form.dirty && !this.saving();
   }
 
   async load(): Promise<void> {
@@ -75,6 +89,7 @@ export class RsyncUsersPage implements OnInit {
   async create(formDir?: FormGroupDirective): Promise<void> {
     if (this.form.invalid) {
       this.form.markAllAsTouched();
+      focusFirstProblem(this.host.nativeElement, this.injector);
       return;
     }
     this.saving.set(true);
@@ -88,14 +103,9 @@ export class RsyncUsersPage implements OnInit {
       await this.load();
     } catch (err) {
       const e = err as ApiError;
-      this.formError.set(e);
-      for (const f of ['name', 'comment', 'password'] as const) {
-        const msgs = fieldMessages(e, f);
-        if (msgs.length) {
-          this.form.controls[f].setErrors({ server: msgs.join('; ') });
-          this.form.controls[f].markAsTouched();
-        }
-      }
+      const rest = applyServerErrors(this.form.controls, e, this.errorOptions);
+      this.formError.set(bannerRemainder(e, rest));
+      focusFirstProblem(this.host.nativeElement.querySelector<HTMLElement>('[data-testid="rsync-user-form"]') ?? this.host.nativeElement, this.injector);
     } finally {
       this.saving.set(false);
     }
@@ -118,17 +128,25 @@ export class RsyncUsersPage implements OnInit {
     }
   }
 
+  /**
+   * A user still granted somewhere is said so up front, and the one button removes the grants and the user
+   * together; a user without grants is simply deleted.
+   */
   async remove(u: RsyncUserDto): Promise<void> {
     this.blockedDelete.set(null);
-    const ok = await this.confirm({
-      title: `Delete rsync user ${u.name}?`,
-      message: u.modules.length
-        ? `Modules granting ${u.name}: ${u.modules.map((m) => m.module).join(', ')}. The server refuses while grants exist.`
-        : `${u.name} can no longer log in to any module.`,
-      confirmLabel: 'Delete',
-    });
+    const granted = u.modules.length > 0;
+    const list = u.modules.map((m) => `${m.module} (${m.access})`).join(', ');
+    const ok = await this.confirm(
+      granted
+        ? {
+            title: `Delete rsync user ${u.name} and its grants?`,
+            message: `${u.name} is still granted on ${u.modules.length === 1 ? 'module' : 'modules'} ${list}. Deleting removes ${u.modules.length === 1 ? 'that grant' : 'those grants'} too: clients logging in there as ${u.name} stop working.`,
+            confirmLabel: 'Remove grants and delete',
+          }
+        : { title: `Delete rsync user ${u.name}?`, message: `${u.name} can no longer log in to any module.`, confirmLabel: 'Delete' },
+    );
     if (!ok.confirmed) return;
-    await this.doDelete(u, false);
+    await this.doDelete(u, granted);
   }
 
   async removeWithGrants(): Promise<void> {
@@ -145,8 +163,11 @@ export class RsyncUsersPage implements OnInit {
       await this.load();
     } catch (err) {
       const e = err as ApiError;
-      if (e.status === 409 && !removeGrants) this.blockedDelete.set({ user: u, message: e.message });
-      else this.error.set(e);
+      // A grant made after this page loaded: say so in words, and offer the same one-step delete.
+      if (e.status === 409 && !removeGrants) {
+        this.blockedDelete.set({ user: u, message: `${u.name} was granted on a module meanwhile, so it was not deleted.` });
+        void this.load();
+      } else this.error.set(e);
     }
   }
 

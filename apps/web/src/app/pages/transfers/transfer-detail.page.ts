@@ -102,11 +102,25 @@ export class TransferDetailPage implements OnInit {
   }
 
   private load(): void {
+    // Sessions are numbered: anything else names no session, said plainly instead of asking the server.
+    if (!/^\d{1,15}$/.test(this.id())) {
+      this.error.set(this.noSuchTransfer());
+      return;
+    }
     this.api.transfer(Number(this.id())).then(
       (s) => this.session.set(s),
-      (e: ApiError) => this.error.set(e),
+      (e: ApiError) => this.error.set(e.status === 404 ? this.noSuchTransfer() : e),
     );
     this.reload();
+  }
+
+  private noSuchTransfer(): ApiError {
+    return {
+      status: 404,
+      kind: 'not_found',
+      message: `No such transfer: there is no transfer session "${this.id()}" (it may never have existed, or retention removed it).`,
+      details: [],
+    };
   }
 
   reload(): void {
@@ -129,7 +143,7 @@ export class TransferDetailPage implements OnInit {
       this.files.update((cur) => (append ? [...cur, ...page.items] : page.items));
       this.nextCursor.set(page.nextCursor);
     } catch (err) {
-      if (!this.error()) this.error.set(err as ApiError);
+      if (!this.error()) this.error.set((err as ApiError).status === 404 ? this.noSuchTransfer() : (err as ApiError));
     } finally {
       this.loading.set(false);
     }
