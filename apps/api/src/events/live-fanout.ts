@@ -35,12 +35,16 @@ interface Group {
   /** Lower-cased. */
   modules: Set<string> | null;
   members: Set<WebSocket>;
-  /** The waiting files, one JSON fragment per event (see fileFragment). */
-  pendingFiles: string[];
-  /** The id of the newest file event in pendingFiles: the batch goes out with it. */
-  pendingFilesId: number;
+  /** What waits for the next batch, in id order. */
+  pending: Pending[];
   lastFilesSentAt: number;
 }
+
+/**
+ * A run of file events (one JSON fragment per event, see fileFragment; the run goes out as one `session.file` with
+ * the id of its newest event), or a running session's progress snapshot.
+ */
+type Pending = { kind: 'files'; fragments: string[]; id: number } | { kind: 'progress'; session: unknown; event: LiveEvent };
 
 interface Member {
   group: Group;
@@ -72,10 +76,51 @@ function wants(group: Group, e: LiveEvent, module: string | null): boolean {
   return true;
 }
 
+function addFiles(pending: Pending[], fragment: string, id: number): void {
+  const last = pending.at(-1);
+  if (last?.kind === 'files') {
+    last.fragments.push(fragment);
+    last.id = id;
+  } else {
+    pending.push({ kind: 'files', fragments: [fragment], id });
+  }
+}
+
+/**
+ * A progress snapshot replaces a waiting one of the same session (clients replace, never add up, so the older one
+ * says nothing the newer does not). The file runs on both sides of the one taken out become one run: the order of
+ * ids is kept, so one busy session costs a client two messages per batch, not two per ingestion pass.
+ */
+function addProgress(pending: Pending[], e: LiveEvent): void {
+  const session = progressKey(e);
+  const older = pending.findIndex((p) => p.kind === 'progress' && p.session === session);
+  if (older !== -1) {
+    pending.splice(older, 1);
+    const before = pending[older - 1];
+    const after = pending[older];
+    if (before?.kind === 'files' && after?.kind === 'files') {
+      before.fragments.push(...after.fragments);
+      before.id = after.id;
+      pending.splice(older, 1);
+    }
+  }
+  pending.push({ kind: 'progress', session, event: e });
+}
+
+function progressKey(e: LiveEvent): unknown {
+  const data = e.data as { id?: unknown; daemonPid?: unknown } | null;
+  return data?.id ?? data?.daemonPid ?? e.id;
+}
+
 export class LiveFanout {
   private readonly groups = new Map<string, Group>();
   private readonly members = new Map<WebSocket, Member>();
   private readonly opts: LiveFanoutOptions;
+  /**
+   * The frames of events sent since the last tick, so each is built once whichever groups send it. Emptied at every
+   * tick (which leaves nothing waiting), so it never holds more than one batch window's events.
+   */
+  private readonly frames = new Map<LiveEvent, Buffer>();
 
   constructor(
     private readonly source: LiveEventSource,
@@ -139,14 +184,17 @@ export class LiveFanout {
   /** One event from the hub: to every group that wants it, serialized at most once. */
   dispatch(e: LiveEvent): void {
     const module = e.module === null ? null : e.module.toLowerCase();
-    if (e.type === 'session.file') {
+    if (e.type === 'session.file' || e.type === 'session.progress') {
       let fragment: string | undefined;
       const now = this.opts.now();
       for (const group of this.groups.values()) {
         if (!wants(group, e, module)) continue;
-        fragment ??= fileFragment(e.data as unknown[]);
-        group.pendingFiles.push(fragment);
-        group.pendingFilesId = e.id;
+        if (e.type === 'session.file') {
+          fragment ??= fileFragment(e.data as unknown[]);
+          addFiles(group.pending, fragment, e.id);
+        } else {
+          addProgress(group.pending, e);
+        }
         // Leading edge: a quiet stream sends at once; a busy one is gathered and sent by tick().
         if (now - group.lastFilesSentAt >= this.opts.batchMs) this.flush(group);
       }
@@ -157,7 +205,7 @@ export class LiveFanout {
       if (!wants(group, e, module)) continue;
       // Waiting files go out first: ids on the wire only ever increase, so "the last id I saw" is a true resume point.
       this.flush(group);
-      frame ??= messageFrame({ type: e.type, id: e.id, at: e.at, data: e.data });
+      frame ??= this.eventFrame(e);
       for (const client of group.members) this.sendFrame(client, frame);
     }
   }
@@ -165,11 +213,21 @@ export class LiveFanout {
   /** Every batchMs: the gathered files go out, and every client's backlog is checked. */
   tick(): void {
     for (const group of this.groups.values()) {
-      if (group.pendingFiles.length > 0) this.flush(group);
+      if (group.pending.length > 0) this.flush(group);
       // Nothing new to send: still check. The message that pushed a client over the limit may have been the last
       // one; without this check such a client would never be dropped.
       else for (const client of group.members) this.stalled(client);
     }
+    this.frames.clear();
+  }
+
+  private eventFrame(e: LiveEvent): Buffer {
+    let frame = this.frames.get(e);
+    if (!frame) {
+      frame = messageFrame({ type: e.type, id: e.id, at: e.at, data: e.data });
+      this.frames.set(e, frame);
+    }
+    return frame;
   }
 
   /** Closes every client (server shutdown). */
@@ -189,8 +247,7 @@ export class LiveFanout {
         events: filter.events ? new Set(filter.events) : null,
         modules: filter.modules ? new Set(filter.modules.map((m) => m.toLowerCase())) : null,
         members: new Set(),
-        pendingFiles: [],
-        pendingFilesId: 0,
+        pending: [],
         lastFilesSentAt: 0,
       };
       this.groups.set(key, group);
@@ -225,14 +282,17 @@ export class LiveFanout {
   }
 
   private flush(group: Group): void {
-    if (group.pendingFiles.length === 0) return;
-    const fragments = group.pendingFiles;
-    group.pendingFiles = [];
+    if (group.pending.length === 0) return;
+    const pending = group.pending;
+    group.pending = [];
     const now = this.opts.now();
     group.lastFilesSentAt = now;
     if (group.members.size === 0) return;
-    const frame = fileBatchFrame(group.pendingFilesId, new Date(now).toISOString(), fragments);
-    for (const client of group.members) this.sendFrame(client, frame);
+    const at = new Date(now).toISOString();
+    for (const item of pending) {
+      const frame = item.kind === 'files' ? fileBatchFrame(item.id, at, item.fragments) : this.eventFrame(item.event);
+      for (const client of group.members) this.sendFrame(client, frame);
+    }
   }
 
   /** A message for one client only (hello, replay, resync, error). */
