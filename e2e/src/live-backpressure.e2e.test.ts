@@ -58,3 +58,15 @@ test('a client that stopped reading is dropped and does not hold up ingestion or
   stalled.close();
   healthy.close();
 });
+
+test('odd client messages get an error and never stop the server (a JSON null used to crash it)', async () => {
+  const live = await LiveClient.connect(server.baseUrl, { authorization: `Bearer ${server.admin.token}` });
+  const odd = ['null', '1', '"subscribe"', '[]', 'not json', '{"type":null}', 'x'.repeat(1024 * 1024)];
+  for (const text of odd) live.ws.send(text);
+  // A subscribe with wrong field types is taken as "everything" for those fields, not an error.
+  live.send({ type: 'subscribe', events: 'session.file', modules: [1, null, 'FLOOD'] });
+  await waitFor('an error for every odd message', () => live.messages.filter((m) => m.type === 'error').length === odd.length);
+  assert.equal((await server.admin.get('/api/v1/health')).status, 200, 'the server still answers');
+  assert.equal(live.ws.readyState, live.ws.OPEN, 'the socket is still open');
+  live.close();
+});
