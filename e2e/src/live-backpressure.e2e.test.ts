@@ -70,3 +70,16 @@ test('odd client messages get an error and never stop the server (a JSON null us
   assert.equal(live.ws.readyState, live.ws.OPEN, 'the socket is still open');
   live.close();
 });
+
+test('a client message over 1 MiB closes that socket (1009) before it is parsed; the server and other clients go on', async () => {
+  const headers = { authorization: `Bearer ${server.admin.token}` };
+  const big = await LiveClient.connect(server.baseUrl, headers);
+  const other = await LiveClient.connect(server.baseUrl, headers);
+  const closed = new Promise<number>((resolve) => big.ws.once('close', (code) => resolve(code)));
+  big.ws.send(JSON.stringify({ type: 'subscribe', modules: ['m'.repeat(1024 * 1024)] }));
+  const timeout = new Promise<string>((resolve) => setTimeout(() => resolve('still open after 15 s'), 15_000).unref());
+  assert.equal(await Promise.race([closed, timeout]), 1009);
+  assert.equal((await server.admin.get('/api/v1/health')).status, 200, 'the server still answers');
+  assert.equal(other.ws.readyState, other.ws.OPEN);
+  other.close();
+});

@@ -13,6 +13,9 @@ import { filterFromSubscribe, LiveFanout } from './live-fanout';
 /** File events are gathered and sent as arrays at most this often, so a burst never floods a browser. */
 const FILE_BATCH_MS = 100;
 
+/** The largest message a client may send (a subscribe naming thousands of modules still fits). */
+const MAX_CLIENT_MESSAGE_BYTES = 1024 * 1024;
+
 /** Open sockets are re-checked this often, so an expired session does not keep a stream alive. */
 const RECHECK_MS = 30_000;
 /** Credential changes that end sessions or tokens: every socket is re-checked at once. */
@@ -34,7 +37,8 @@ export function lastEventIdFromUrl(url: string | undefined): number | undefined 
  * `/api/v1/events`: a plain WebSocket any client can use. Authenticated at the HTTP upgrade with the same session
  * cookie or bearer token as REST (refused with 401 before any frame otherwise), and checked against the Origin.
  */
-@WebSocketGateway({ path: '/api/v1/events' })
+// Clients only send subscribe messages; a bigger one is refused (ws closes the socket with 1009) before it is parsed.
+@WebSocketGateway({ path: '/api/v1/events', maxPayload: MAX_CLIENT_MESSAGE_BYTES })
 export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGatewayConnection<WebSocket>, OnModuleDestroy {
   private readonly logger = new Logger(LiveEventsGateway.name);
   /**
