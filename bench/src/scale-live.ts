@@ -74,6 +74,7 @@ async function round(server: RunningServer, clients: number, n: number, src: str
     await Promise.all(pools.map((p, i) => ask(p, { cmd: 'connect', url, authorization, count: per(i) }, 'ready', 300_000)));
     await Promise.all(pools.map((p) => ask(p, { cmd: 'start' }, 'started')));
     const cpu0 = cpuSeconds(server.process.pid!);
+    const user0 = cpuTimes(server.process.pid!).user;
     const clientCpu0 = pools.reduce((n, p) => n + cpuSeconds(p.pid!), 0);
     fs.appendFileSync(logFile, `${stamp()} [${pid}] rsync to probe/ from probe@probe (10.9.0.1)\n`);
 
@@ -111,6 +112,7 @@ async function round(server: RunningServer, clients: number, n: number, src: str
     );
     const totalSeconds = (performance.now() - t0) / 1000;
     const cpu = cpuSeconds(server.process.pid!) - cpu0;
+    const user = cpuTimes(server.process.pid!).user - user0;
     const clientCpu = pools.reduce((n, p) => n + cpuSeconds(p.pid!), 0) - clientCpu0;
     const latencies = reports.flatMap((r) => r.latencies);
     const paths = reports.flatMap((r) => r.paths);
@@ -124,7 +126,7 @@ async function round(server: RunningServer, clients: number, n: number, src: str
     const load = os.loadavg()[0]!;
     console.log(
       `  ${clients} clients: push ${fmt(pushSeconds, 1)} s, all delivered after ${fmt(totalSeconds, 1)} s, ${probes} probes x ${clients} clients = ${latencies.length} samples, ` +
-        `file events per client ${most} (${incomplete} short) in ${fmt(reports.reduce((n, r) => n + r.messages, 0) / clients, 0)} messages, closed ${closed}, server CPU ${fmt(cpu, 1)} s (${fmt((cpu * 1000) / clients, 1)} ms per client), the clients' CPU ${fmt(clientCpu, 1)} s, max ${fmt(Math.max(...latencies), 0)} ms, load ${fmt(load, 1)}`,
+        `file events per client ${most} (${incomplete} short) in ${fmt(reports.reduce((n, r) => n + r.messages, 0) / clients, 0)} messages, closed ${closed}, server CPU ${fmt(cpu, 1)} s (user ${fmt(user, 1)} s, system ${fmt(cpu - user, 1)} s; ${fmt((cpu * 1000) / clients, 1)} ms per client), the clients' CPU ${fmt(clientCpu, 1)} s, max ${fmt(Math.max(...latencies), 0)} ms, load ${fmt(load, 1)}`,
     );
     if (clients === 1) {
       return { what: 'live: event latency, 1 client (the floor), 10k-file push', measured: `p50 ${fmt(p50, 0)} ms, p99 ${fmt(p99, 0)} ms, drops ${drops}, server CPU ${fmt(cpu, 1)} s (load ${fmt(load, 1)})`, target: '-' };
@@ -165,6 +167,12 @@ function ask<T = unknown>(child: ChildProcess, msg: object, key: string, timeout
 
 /** User + system CPU seconds of a process so far (Linux /proc). */
 function cpuSeconds(pid: number): number {
+  const { user, system } = cpuTimes(pid);
+  return user + system;
+}
+
+/** User (JavaScript, mostly) and system (socket copies, mostly) CPU seconds of a process so far. */
+function cpuTimes(pid: number): { user: number; system: number } {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
 }

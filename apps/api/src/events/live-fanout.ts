@@ -133,14 +133,6 @@ export class LiveFanout {
     return this.members.size;
   }
 
-  clients(): WebSocket[] {
-    return [...this.members.keys()];
-  }
-
-  has(client: WebSocket): boolean {
-    return this.members.has(client);
-  }
-
   /**
    * A new connection: `hello`, then (when it resumes) what it missed, then the live stream. One synchronous step, so
    * no event can fall between the replay and the stream or come twice.
