@@ -222,8 +222,10 @@ test('a client that stopped reading is dropped once its backlog stays over 4 MiB
     // Whatever the kernel can take for the stalled socket, plus twice the limit, stays in Node: over 4 MiB for sure.
     const perEvent = 1000 * 1100;
     const events = Math.ceil((kernelSendBufferMax() + 2 * LIVE_STALL_LIMITS.maxBufferedBytes) / perEvent);
+    const flood = Array.from({ length: events * 1000 }, (_, i) => file(`flood-${i}-`, 1000));
+    // One event, built beforehand: the backlog cannot start before t0, so the drop must come >= 3 s after it.
     const t0 = Date.now();
-    for (let e = 0; e < events; e++) hub.publish('session.file', Array.from({ length: 1000 }, (_, i) => file(`flood-${e}-${i}-`, 1000)) as any, 'flood');
+    hub.publish('session.file', flood as any, 'flood');
     await waitFor('a backlog over 4 MiB in Node', () => [...wss.clients].some((c) => c.bufferedAmount > LIVE_STALL_LIMITS.maxBufferedBytes) || drops.length > 0);
     const drop = await waitFor('the stalled client to be dropped', () => drops[0], 30_000);
     const waited = drop.at - t0;
