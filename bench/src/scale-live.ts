@@ -1,6 +1,178 @@
+/**
+ * Issue 10, row "live stream": event latency at 100 / 300 / 1,000 live clients during a 10k-file push, with the real
+ * server, the real daemon and the real rsync client. Latency = probe line appended to the daemon's log -> the file
+ * event received by a client (ingestion, fan-out and the <= 100 ms file batching included), every client, every probe.
+ * Drops = clients the server closed during the run, or that missed any file event (all clients subscribe to
+ * everything, so all must count the same number of file events).
+ * 1,000 clients only with BENCH_SCALE_FULL=1 (it takes minutes on a 2-CPU machine). BENCH_LIVE_CLIENTS=100,300 overrides.
+ * One client first: the floor (ingestion, batching, this machine's load) that the fan-out adds to.
+ */
+import { ChildProcess, fork } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { passwordFile, rsync, RunningServer, startServer, waitFor } from '@rsynchub/testing';
+import { PROBE_END, PROBE_PREFIX } from './scale-live-clients';
 import { type ScaleRow } from './scale-row';
+import { fmt, percentile } from './stats';
 
-/** Scale rows for the live area (issue 10). Not measured yet. */
-export async function scaleLive(_full: boolean): Promise<ScaleRow[]> {
-  return [{ what: 'live: not measured yet', measured: '-', target: '-', met: false }];
+const FILES = 10_000;
+const PROBE_EVERY_MS = 50;
+const POOLS = 2;
+
+interface PoolReport {
+  latencies: number[];
+  paths: number[];
+  messages: number;
+  sawEnd: number;
+  open: number;
+  closesDuringRun: number;
+}
+
+export async function scaleLive(full: boolean): Promise<ScaleRow[]> {
+  const sizes = process.env.BENCH_LIVE_CLIENTS ? process.env.BENCH_LIVE_CLIENTS.split(',').map(Number) : full ? [1, 100, 300, 1000] : [1, 100, 300];
+  const shm = fs.existsSync('/dev/shm') ? fs.mkdtempSync('/dev/shm/rh-live-') : fs.mkdtempSync(path.join(os.tmpdir(), 'rh-live-'));
+  const src = path.join(shm, 'src');
+  for (let d = 0; d < 100; d++) {
+    fs.mkdirSync(path.join(src, `d${d}`), { recursive: true });
+    for (let i = 0; i < FILES / 100; i++) fs.writeFileSync(path.join(src, `d${d}`, `file-${i}.dat`), crypto.randomBytes(200));
+  }
+  const storage = path.join(shm, 'storage');
+  fs.mkdirSync(storage);
+  const server = await startServer({ env: { RSYNCHUB_STORAGE_ROOTS: storage } });
+  const password = crypto.randomBytes(12).toString('hex');
+  const pw = passwordFile(password);
+  const rows: ScaleRow[] = [];
+  try {
+    must(await server.admin.post('/api/v1/rsync-users', { name: 'livebench', password }), 'create the rsync user');
+    must(await server.admin.post('/api/v1/modules', { name: 'livebench', path: path.join(storage, 'livebench'), users: [{ name: 'livebench', access: 'rw' }] }), 'create the module');
+    const token = must(await server.admin.post('/api/v1/tokens', { name: 'live-bench', scope: 'read' }), 'create a read token').body.secret as string;
+    for (const [i, clients] of sizes.entries()) rows.push(await round(server, clients, i + 1, src, pw, `Bearer ${token}`));
+  } finally {
+    await server.stop();
+    fs.rmSync(shm, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+function must<T extends { status: number; body: any }>(res: T, what: string): T {
+  if (res.status >= 300) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res;
+}
+
+/** `n`: the round's number (its push is the module's n-th session). */
+async function round(server: RunningServer, clients: number, n: number, src: string, pw: string, authorization: string): Promise<ScaleRow> {
+  const url = server.baseUrl.replace(/^http/, 'ws') + '/api/v1/events';
+  const pools = Array.from({ length: POOLS }, () => fork(path.join(__dirname, 'scale-live-clients.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const logFile = path.join(server.dataDir, 'rsyncd.log');
+  const pid = 3_900_000 + clients;
+  const stamp = () => new Date().toISOString().replace('T', ' ').replace(/-/g, '/').slice(0, 19);
+  const probeLine = (name: string) => `${stamp()} [${pid}] recv|10.9.0.1|probe|probe|probe|1|1|>f+++++++++|2026/11/25-10:00:00|${name}\n`;
+  try {
+    const per = (i: number) => Math.floor(clients / POOLS) + (i < clients % POOLS ? 1 : 0);
+    await Promise.all(pools.map((p, i) => ask(p, { cmd: 'connect', url, authorization, count: per(i) }, 'ready', 300_000)));
+    await Promise.all(pools.map((p) => ask(p, { cmd: 'start' }, 'started')));
+    const cpu0 = cpuSeconds(server.process.pid!);
+    const user0 = cpuTimes(server.process.pid!).user;
+    const clientCpu0 = pools.reduce((n, p) => n + cpuSeconds(p.pid!), 0);
+    fs.appendFileSync(logFile, `${stamp()} [${pid}] rsync to probe/ from probe@probe (10.9.0.1)\n`);
+
+    const t0 = performance.now();
+    let pushing = true;
+    const push = rsync(['-rt', `--password-file=${pw}`, `${src}/`, `livebench@127.0.0.1::livebench/round-${clients}/`, `--port=${server.rsyncPort}`]).finally(() => (pushing = false));
+    let probes = 0;
+    while (pushing) {
+      fs.appendFileSync(logFile, probeLine(`${PROBE_PREFIX}${(performance.timeOrigin + performance.now()).toFixed(3)}`));
+      probes++;
+      await new Promise((r) => setTimeout(r, PROBE_EVERY_MS));
+    }
+    const res = await push;
+    if (res.code !== 0) throw new Error(`push failed: ${res.stderr}`);
+    const pushSeconds = (performance.now() - t0) / 1000;
+    // Everything the push logged is ingested and fanned out before this marker (the stream keeps order).
+    await waitFor(
+      'the push to be ingested',
+      async () => {
+        const items = (await server.admin.get('/api/v1/transfers?module=livebench')).body.items as { status: string; fileCount: number }[];
+        return items.filter((t) => t.status !== 'active' && t.fileCount >= FILES).length >= n;
+      },
+      120_000,
+    );
+    fs.appendFileSync(logFile, probeLine(PROBE_END));
+    fs.appendFileSync(logFile, `${stamp()} [${pid}] sent 1 bytes  received ${probes} bytes  total size ${probes}\n`);
+    let reports: PoolReport[] = [];
+    await waitFor(
+      'every client to see the end marker (or be gone)',
+      async () => {
+        reports = await Promise.all(pools.map((p) => ask<PoolReport>(p, { cmd: 'report' }, 'report')));
+        return reports.every((r) => r.sawEnd >= r.open);
+      },
+      300_000,
+    );
+    const totalSeconds = (performance.now() - t0) / 1000;
+    const cpu = cpuSeconds(server.process.pid!) - cpu0;
+    const user = cpuTimes(server.process.pid!).user - user0;
+    const clientCpu = pools.reduce((n, p) => n + cpuSeconds(p.pid!), 0) - clientCpu0;
+    const latencies = reports.flatMap((r) => r.latencies);
+    const paths = reports.flatMap((r) => r.paths);
+    const most = Math.max(...paths);
+    const incomplete = paths.filter((n) => n < most).length;
+    const closed = reports.reduce((n, r) => n + r.closesDuringRun, 0);
+    const drops = closed + incomplete;
+    const p50 = percentile(latencies, 50);
+    const p99 = percentile(latencies, 99);
+    const target = clients <= 100 ? 250 : 1000;
+    const load = os.loadavg()[0]!;
+    console.log(
+      `  ${clients} clients: push ${fmt(pushSeconds, 1)} s, all delivered after ${fmt(totalSeconds, 1)} s, ${probes} probes x ${clients} clients = ${latencies.length} samples, ` +
+        `file events per client ${most} (${incomplete} short) in ${fmt(reports.reduce((n, r) => n + r.messages, 0) / clients, 0)} messages, closed ${closed}, server CPU ${fmt(cpu, 1)} s (user ${fmt(user, 1)} s, system ${fmt(cpu - user, 1)} s; ${fmt((cpu * 1000) / clients, 1)} ms per client), the clients' CPU ${fmt(clientCpu, 1)} s, max ${fmt(Math.max(...latencies), 0)} ms, load ${fmt(load, 1)}`,
+    );
+    if (clients === 1) {
+      return { what: 'live: event latency, 1 client (the floor), 10k-file push', measured: `p50 ${fmt(p50, 0)} ms, p99 ${fmt(p99, 0)} ms, drops ${drops}, server CPU ${fmt(cpu, 1)} s (load ${fmt(load, 1)})`, target: '-' };
+    }
+    return {
+      what: `live: event latency, ${clients} clients, ${FILES / 1000}k-file push`,
+      measured: `p50 ${fmt(p50, 0)} ms, p99 ${fmt(p99, 0)} ms, drops ${drops}, server CPU ${fmt(cpu, 1)} s (load ${fmt(load, 1)})`,
+      target: `p99 < ${target === 250 ? '250 ms' : '1 s'}, no drops`,
+      met: p99 < target && drops === 0 && latencies.length > 0 && most >= FILES,
+    };
+  } finally {
+    for (const p of pools) {
+      if (p.connected) p.send({ cmd: 'close' });
+    }
+    await Promise.all(pools.map((p) => (p.exitCode === null ? new Promise((r) => p.once('exit', r)) : undefined)));
+  }
+}
+
+function ask<T = unknown>(child: ChildProcess, msg: object, key: string, timeoutMs = 60_000): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`client pool: no ${key} within ${timeoutMs} ms`)), timeoutMs);
+    const onMessage = (m: Record<string, unknown>) => {
+      if (!(key in m)) return;
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+      resolve(m[key] as T);
+    };
+    const onExit = (code: number | null) => {
+      clearTimeout(timer);
+      reject(new Error(`client pool exited with ${code}`));
+    };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+    child.send(msg);
+  });
+}
+
+/** User + system CPU seconds of a process so far (Linux /proc). */
+function cpuSeconds(pid: number): number {
+  const { user, system } = cpuTimes(pid);
+  return user + system;
+}
+
+/** User (JavaScript, mostly) and system (socket copies, mostly) CPU seconds of a process so far. */
+function cpuTimes(pid: number): { user: number; system: number } {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
 }

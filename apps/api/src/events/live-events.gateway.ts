@@ -3,39 +3,28 @@ import { OnGatewayConnection, OnGatewayInit, WebSocketGateway } from '@nestjs/we
 import type { IncomingMessage } from 'node:http';
 import { Subscription } from 'rxjs';
 import { WebSocket, WebSocketServer } from 'ws';
-import { LIVE_EVENT_TYPES, LiveEventType, LiveHello, LiveMessage, LiveResync } from '@rsynchub/contracts';
 import { AuthEvents } from '../auth/auth-events';
 import { AuthService } from '../auth/auth.service';
 import { isOriginAllowed } from '../auth/secrets';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { LiveEvent, LiveEventsHub } from './live-events.hub';
+import { LiveEventsHub } from './live-events.hub';
+import { filterFromSubscribe, LiveFanout } from './live-fanout';
 
 /** File events are gathered and sent as arrays at most this often, so a burst never floods a browser. */
 const FILE_BATCH_MS = 100;
-/** A client whose unsent data exceeds this is dropped (it can reconnect); ingestion and others never wait for it. */
-const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
-/**
- * ...once it has stayed above that for this long. One big batch (a flood of files, a replay) is above the limit for
- * the few milliseconds a reading client needs to take it; a client that stopped reading stays above it.
- */
-const STALL_MS = 3_000;
+
+/** The largest message a client may send (a subscribe naming thousands of modules still fits). */
+const MAX_CLIENT_MESSAGE_BYTES = 1024 * 1024;
 
 /** Open sockets are re-checked this often, so an expired session does not keep a stream alive. */
 const RECHECK_MS = 30_000;
 /** Credential changes that end sessions or tokens: every socket is re-checked at once. */
 const REVOKING_EVENTS = new Set(['logout', 'token.revoked', 'password.changed', 'admin.updated', 'admin.deleted']);
 
-interface ClientState {
-  /** The upgrade request's credentials, re-checked while the socket lives. */
-  credentials: { cookieHeader?: string; authorization?: string };
-  events: Set<LiveEventType> | null;
-  modules: Set<string> | null;
-  pendingFiles: unknown[];
-  /** Since when the client's unsent data has been above MAX_BUFFERED_BYTES (null: it is not). */
-  overLimitSince: number | null;
-  /** The id of the newest file event in pendingFiles: the batch goes out with it. */
-  pendingFilesId: number;
-  lastFilesSentAt: number;
+/** The upgrade request's credentials, re-checked while the socket lives. */
+interface Credentials {
+  cookieHeader?: string;
+  authorization?: string;
 }
 
 /** `lastEventId` from the upgrade URL's query (`/api/v1/events?lastEventId=N`); undefined when absent. */
@@ -48,10 +37,16 @@ export function lastEventIdFromUrl(url: string | undefined): number | undefined 
  * `/api/v1/events`: a plain WebSocket any client can use. Authenticated at the HTTP upgrade with the same session
  * cookie or bearer token as REST (refused with 401 before any frame otherwise), and checked against the Origin.
  */
-@WebSocketGateway({ path: '/api/v1/events' })
+// Clients only send subscribe messages; a bigger one is refused (ws closes the socket with 1009) before it is parsed.
+@WebSocketGateway({ path: '/api/v1/events', maxPayload: MAX_CLIENT_MESSAGE_BYTES })
 export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGatewayConnection<WebSocket>, OnModuleDestroy {
   private readonly logger = new Logger(LiveEventsGateway.name);
-  private readonly clients = new Map<WebSocket, ClientState>();
+  /**
+   * Who gets what: a client that stops reading is dropped once its backlog in Node stays over 4 MiB for 3 s (see
+   * stall-rule.ts); ingestion and other clients never wait for it.
+   */
+  private readonly fanout: LiveFanout;
+  private readonly credentials = new Map<WebSocket, Credentials>();
   private subscription: Subscription | null = null;
   private revocations: Subscription | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
@@ -62,7 +57,15 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
     private readonly auth: AuthService,
     private readonly authEvents: AuthEvents,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.fanout = new LiveFanout(hub, {
+      batchMs: FILE_BATCH_MS,
+      onDrop: (client) => {
+        this.credentials.delete(client);
+        this.logger.warn('dropping a live-events client that does not keep up');
+      },
+    });
+  }
 
   afterInit(server: WebSocketServer): void {
     // ws reads verifyClient at every upgrade, so setting it here refuses before the handshake completes.
@@ -87,8 +90,8 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
         )
         .catch(() => done(false, 500, 'authentication failed'));
     };
-    this.subscription = this.hub.events.subscribe((e) => this.dispatch(e));
-    this.flushTimer = setInterval(() => this.flushFiles(), FILE_BATCH_MS);
+    this.subscription = this.hub.events.subscribe((e) => this.fanout.dispatch(e));
+    this.flushTimer = setInterval(() => this.fanout.tick(), FILE_BATCH_MS);
     this.flushTimer.unref();
     this.recheckTimer = setInterval(() => void this.recheckAll(), RECHECK_MS);
     this.recheckTimer.unref();
@@ -98,48 +101,43 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
   }
 
   handleConnection(client: WebSocket, req: IncomingMessage): void {
-    const state: ClientState = {
-      credentials: { cookieHeader: req.headers.cookie, authorization: req.headers.authorization },
-      events: null,
-      modules: null,
-      pendingFiles: [],
-      overLimitSince: null,
-      pendingFilesId: 0,
-      lastFilesSentAt: 0,
+    this.credentials.set(client, { cookieHeader: req.headers.cookie, authorization: req.headers.authorization });
+    client.on('message', (raw) => this.onClientMessage(client, raw.toString()));
+    const gone = () => {
+      this.fanout.remove(client);
+      this.credentials.delete(client);
     };
-    client.on('message', (raw) => this.onClientMessage(client, state, raw.toString()));
-    client.on('close', () => this.clients.delete(client));
-    client.on('error', () => this.clients.delete(client));
-    const hello: LiveHello = { events: LIVE_EVENT_TYPES, lastEventId: this.hub.lastEventId };
-    this.send(client, { type: 'hello', at: new Date().toISOString(), data: hello });
-    // Replay and registration happen in one synchronous step: no event can fall between them or come twice.
-    const resumeFrom = lastEventIdFromUrl(req.url);
-    if (resumeFrom !== undefined) this.replay(client, state, resumeFrom);
-    this.clients.set(client, state);
+    client.on('close', gone);
+    client.on('error', gone);
+    this.fanout.add(client, lastEventIdFromUrl(req.url));
   }
 
-  /** Sends the events after `afterId` that the client wants, or `resync` when they are gone. */
-  private replay(client: WebSocket, state: ClientState, afterId: number): void {
-    const answer = this.hub.since(afterId);
-    if (!answer.ok) {
-      const resync: LiveResync = { reason: answer.reason, lastEventId: this.hub.lastEventId };
-      this.send(client, { type: 'resync', at: new Date().toISOString(), data: resync });
-      return;
-    }
-    for (const e of answer.events) if (this.wants(state, e)) this.send(client, { type: e.type, id: e.id, at: e.at, data: e.data });
-  }
-
-  /** Closes every socket whose session or token is no longer valid (logged out, revoked, expired, account gone). */
+  /**
+   * Closes every socket whose session or token is no longer valid (logged out, revoked, expired, account gone).
+   * Sockets opened with the same credentials are checked once for all (a thousand dashboards of one token: one look-up).
+   */
   async recheckAll(): Promise<void> {
-    for (const [client, state] of [...this.clients]) {
+    const byCredentials = new Map<string, WebSocket[]>();
+    for (const [client, c] of this.credentials) {
+      const key = JSON.stringify([c.cookieHeader ?? null, c.authorization ?? null]);
+      const list = byCredentials.get(key);
+      if (list) list.push(client);
+      else byCredentials.set(key, [client]);
+    }
+    for (const clients of byCredentials.values()) {
+      const credentials = this.credentials.get(clients[0]!);
+      if (!credentials) continue;
       let principal = null;
       try {
-        principal = await this.auth.authenticate(state.credentials);
+        principal = await this.auth.authenticate(credentials);
       } catch {
         /* treated as invalid */
       }
-      if (!principal && this.clients.has(client)) {
-        this.clients.delete(client);
+      if (principal) continue;
+      for (const client of clients) {
+        if (!this.credentials.has(client)) continue;
+        this.credentials.delete(client);
+        this.fanout.remove(client);
         client.close(4401, 'authentication expired or revoked');
       }
     }
@@ -150,90 +148,22 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
     this.revocations?.unsubscribe();
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.recheckTimer) clearInterval(this.recheckTimer);
-    for (const client of this.clients.keys()) client.close(1001, 'server shutting down');
+    this.fanout.closeAll(1001, 'server shutting down');
+    this.credentials.clear();
   }
 
-  private onClientMessage(client: WebSocket, state: ClientState, text: string): void {
+  private onClientMessage(client: WebSocket, text: string): void {
     let msg: { type?: unknown; events?: unknown; modules?: unknown; lastEventId?: unknown };
     try {
       msg = JSON.parse(text);
     } catch {
-      this.send(client, { type: 'error', at: new Date().toISOString(), data: { message: 'messages must be JSON' } });
+      this.fanout.sendOne(client, { type: 'error', at: new Date().toISOString(), data: { message: 'messages must be JSON' } });
       return;
     }
-    if (msg.type !== 'subscribe') {
-      this.send(client, { type: 'error', at: new Date().toISOString(), data: { message: 'unknown message type; send {"type":"subscribe",...}' } });
+    if (msg?.type !== 'subscribe') {
+      this.fanout.sendOne(client, { type: 'error', at: new Date().toISOString(), data: { message: 'unknown message type; send {"type":"subscribe",...}' } });
       return;
     }
-    const events = Array.isArray(msg.events) ? msg.events.filter((e): e is LiveEventType => LIVE_EVENT_TYPES.includes(e as LiveEventType)) : null;
-    const modules = Array.isArray(msg.modules) ? msg.modules.filter((m): m is string => typeof m === 'string').map((m) => m.toLowerCase()) : null;
-    state.events = events ? new Set(events) : null;
-    state.modules = modules ? new Set(modules) : null;
-    if (msg.lastEventId !== undefined) {
-      // Whatever is waiting in the batch is in the replay too (if wanted): drop it rather than send it twice.
-      state.pendingFiles = [];
-      this.replay(client, state, typeof msg.lastEventId === 'number' ? msg.lastEventId : Number.NaN);
-    }
-  }
-
-  private wants(state: ClientState, e: LiveEvent): boolean {
-    if (state.events && !state.events.has(e.type)) return false;
-    if (state.modules && e.module !== null && !state.modules.has(e.module.toLowerCase())) return false;
-    if (state.modules && e.module === null && (e.type.startsWith('session.') || e.type === 'auth.failed')) return false;
-    return true;
-  }
-
-  private dispatch(e: LiveEvent): void {
-    for (const [client, state] of this.clients) {
-      if (!this.wants(state, e)) continue;
-      if (e.type === 'session.file') {
-        state.pendingFiles.push(...(e.data as unknown[]));
-        state.pendingFilesId = e.id;
-        // Leading edge: a quiet stream sends at once; a busy one is gathered and sent by the timer.
-        if (Date.now() - state.lastFilesSentAt >= FILE_BATCH_MS) this.flushClient(client, state);
-        continue;
-      }
-      // Waiting files go out first: ids on the wire only ever increase, so "the last id I saw" is a true resume point.
-      if (state.pendingFiles.length > 0) this.flushClient(client, state);
-      this.send(client, { type: e.type, id: e.id, at: e.at, data: e.data });
-    }
-  }
-
-  private flushFiles(): void {
-    for (const [client, state] of this.clients) {
-      if (state.pendingFiles.length > 0) this.flushClient(client, state);
-      // Nothing new to send: still check. send() checks before it queues, so the message that pushed a client over
-      // the limit may have been the last one; without this check such a client would never be dropped.
-      else this.stalled(client, state);
-    }
-  }
-
-  private flushClient(client: WebSocket, state: ClientState): void {
-    const batch = state.pendingFiles;
-    state.pendingFiles = [];
-    state.lastFilesSentAt = Date.now();
-    this.send(client, { type: 'session.file', id: state.pendingFilesId, at: new Date().toISOString(), data: batch });
-  }
-
-  /** True (and the client dropped) when it has not taken its data for STALL_MS; ingestion and others never wait. */
-  private stalled(client: WebSocket, state: ClientState): boolean {
-    if (client.bufferedAmount <= MAX_BUFFERED_BYTES) {
-      state.overLimitSince = null;
-      return false;
-    }
-    const now = Date.now();
-    state.overLimitSince ??= now;
-    if (now - state.overLimitSince < STALL_MS) return false;
-    this.logger.warn('dropping a live-events client that does not keep up');
-    this.clients.delete(client);
-    client.terminate();
-    return true;
-  }
-
-  private send(client: WebSocket, msg: LiveMessage): void {
-    if (client.readyState !== WebSocket.OPEN) return;
-    const state = this.clients.get(client);
-    if (state && this.stalled(client, state)) return;
-    client.send(JSON.stringify(msg));
+    this.fanout.subscribe(client, filterFromSubscribe(msg), msg.lastEventId);
   }
 }

@@ -1,0 +1,313 @@
+/**
+ * The live stream's fan-out: which client gets which event, in which frame. Clients with the same filter form a group;
+ * each event is serialized once (once per group for a batch of files) and the same bytes are handed to every member,
+ * so the work per client and per event batch is a filter lookup and a socket write — no per-client JSON. Knows
+ * nothing of Nest or auth: the gateway hands it sockets that passed the upgrade checks.
+ */
+import { WebSocket } from 'ws';
+import { LIVE_EVENT_TYPES, LiveEventType, LiveHello, LiveMessage, LiveResync } from '@rsynchub/contracts';
+import type { LiveEvent } from './live-events.hub';
+import { fileBatchFrame, fileFragment, messageFrame } from './live-frames';
+import type { ReplayAnswer } from './replay-buffer';
+import { LIVE_STALL_LIMITS, StallLimits, stallVerdict } from './stall-rule';
+
+/** What the fan-out needs of the hub. */
+export interface LiveEventSource {
+  readonly lastEventId: number;
+  since(afterId: number): ReplayAnswer<LiveEvent>;
+}
+
+export interface LiveFanoutOptions {
+  /** File events are gathered and sent as one array at most this often, so a burst never floods a browser. */
+  batchMs: number;
+  limits: StallLimits;
+  /** Called when a client is dropped for not keeping up (after it was terminated). */
+  onDrop: (client: WebSocket) => void;
+  now: () => number;
+}
+
+export const DEFAULT_FANOUT_OPTIONS: LiveFanoutOptions = { batchMs: 100, limits: LIVE_STALL_LIMITS, onDrop: () => undefined, now: Date.now };
+
+/** Clients with one filter: they get the same frames. */
+interface Group {
+  key: string;
+  events: Set<LiveEventType> | null;
+  /** Lower-cased. */
+  modules: Set<string> | null;
+  members: Set<WebSocket>;
+  /** What waits for the next batch, in id order. */
+  pending: Pending[];
+  lastFilesSentAt: number;
+}
+
+/**
+ * A run of file events (one JSON fragment per event, see fileFragment; the run goes out as one `session.file` with
+ * the id of its newest event), or a running session's progress snapshot.
+ */
+type Pending = { kind: 'files'; fragments: string[]; id: number } | { kind: 'progress'; session: unknown; event: LiveEvent };
+
+interface Member {
+  group: Group;
+  /** Since when the client's unsent data has been above the limit (null: it is not). */
+  overLimitSince: number | null;
+}
+
+export interface LiveFilter {
+  events: LiveEventType[] | null;
+  modules: string[] | null;
+}
+
+/** The filter of a subscribe message (unknown event types and non-strings ignored; absent: everything). */
+export function filterFromSubscribe(msg: { events?: unknown; modules?: unknown }): LiveFilter {
+  const events = Array.isArray(msg.events) ? msg.events.filter((e): e is LiveEventType => LIVE_EVENT_TYPES.includes(e as LiveEventType)) : null;
+  const modules = Array.isArray(msg.modules) ? msg.modules.filter((m): m is string => typeof m === 'string').map((m) => m.toLowerCase()) : null;
+  return { events, modules };
+}
+
+function filterKey(f: LiveFilter): string {
+  const sorted = (xs: string[] | null) => (xs ? [...new Set(xs)].sort() : null);
+  return JSON.stringify([sorted(f.events), sorted(f.modules)]);
+}
+
+function wants(group: Group, e: LiveEvent, module: string | null): boolean {
+  if (group.events && !group.events.has(e.type)) return false;
+  if (group.modules && module !== null && !group.modules.has(module)) return false;
+  if (group.modules && module === null && (e.type.startsWith('session.') || e.type === 'auth.failed')) return false;
+  return true;
+}
+
+function addFiles(pending: Pending[], fragment: string, id: number): void {
+  const last = pending.at(-1);
+  if (last?.kind === 'files') {
+    last.fragments.push(fragment);
+    last.id = id;
+  } else {
+    pending.push({ kind: 'files', fragments: [fragment], id });
+  }
+}
+
+/**
+ * A progress snapshot replaces a waiting one of the same session (clients replace, never add up, so the older one
+ * says nothing the newer does not). The file runs on both sides of the one taken out become one run: the order of
+ * ids is kept, so one busy session costs a client two messages per batch, not two per ingestion pass.
+ */
+function addProgress(pending: Pending[], e: LiveEvent): void {
+  const session = progressKey(e);
+  const older = pending.findIndex((p) => p.kind === 'progress' && p.session === session);
+  if (older !== -1) {
+    pending.splice(older, 1);
+    const before = pending[older - 1];
+    const after = pending[older];
+    if (before?.kind === 'files' && after?.kind === 'files') {
+      before.fragments.push(...after.fragments);
+      before.id = after.id;
+      pending.splice(older, 1);
+    }
+  }
+  pending.push({ kind: 'progress', session, event: e });
+}
+
+function progressKey(e: LiveEvent): unknown {
+  const data = e.data as { id?: unknown; daemonPid?: unknown } | null;
+  return data?.id ?? data?.daemonPid ?? e.id;
+}
+
+export class LiveFanout {
+  private readonly groups = new Map<string, Group>();
+  private readonly members = new Map<WebSocket, Member>();
+  private readonly opts: LiveFanoutOptions;
+  /**
+   * The frames of events sent since the last tick, so each is built once whichever groups send it. Emptied at every
+   * tick (which leaves nothing waiting), so it never holds more than one batch window's events.
+   */
+  private readonly frames = new Map<LiveEvent, Buffer>();
+
+  constructor(
+    private readonly source: LiveEventSource,
+    opts: Partial<LiveFanoutOptions> = {},
+  ) {
+    this.opts = { ...DEFAULT_FANOUT_OPTIONS, ...opts };
+  }
+
+  get size(): number {
+    return this.members.size;
+  }
+
+  /**
+   * A new connection: `hello`, then (when it resumes) what it missed, then the live stream. One synchronous step, so
+   * no event can fall between the replay and the stream or come twice.
+   */
+  add(client: WebSocket, resumeFrom: number | undefined): void {
+    const hello: LiveHello = { events: LIVE_EVENT_TYPES, lastEventId: this.source.lastEventId };
+    this.sendOne(client, { type: 'hello', at: new Date(this.opts.now()).toISOString(), data: hello });
+    const group = this.groupFor({ events: null, modules: null });
+    // Files gathered before this client connected are not its own: they go to the others first.
+    this.flush(group);
+    if (resumeFrom !== undefined) this.replay(client, group, resumeFrom);
+    this.join(client, group);
+  }
+
+  /** A subscribe message: a new filter, and with `lastEventId` a replay of what that filter wants after it. */
+  subscribe(client: WebSocket, filter: LiveFilter, lastEventId?: unknown): void {
+    const member = this.members.get(client);
+    if (!member) return;
+    const next = this.groupFor(filter);
+    if (lastEventId === undefined) {
+      if (next === member.group) return;
+      // Files already gathered under the old filter still reach it (as they would have without the change).
+      this.flush(member.group);
+      this.leave(client, member);
+      this.flush(next);
+      this.join(client, next);
+      return;
+    }
+    // Whatever is waiting in the batch is in the replay too (if wanted): leave it behind rather than send it twice.
+    this.leave(client, member);
+    this.flush(next);
+    this.replay(client, next, typeof lastEventId === 'number' ? lastEventId : Number.NaN);
+    this.join(client, next);
+  }
+
+  remove(client: WebSocket): void {
+    const member = this.members.get(client);
+    if (member) this.leave(client, member);
+  }
+
+  /** One event from the hub: to every group that wants it, serialized at most once. */
+  dispatch(e: LiveEvent): void {
+    const module = e.module === null ? null : e.module.toLowerCase();
+    if (e.type === 'session.file' || e.type === 'session.progress') {
+      let fragment: string | undefined;
+      const now = this.opts.now();
+      for (const group of this.groups.values()) {
+        if (!wants(group, e, module)) continue;
+        if (e.type === 'session.file') {
+          fragment ??= fileFragment(e.data as unknown[]);
+          addFiles(group.pending, fragment, e.id);
+        } else {
+          addProgress(group.pending, e);
+        }
+        // Leading edge: a quiet stream sends at once; a busy one is gathered and sent by tick().
+        if (now - group.lastFilesSentAt >= this.opts.batchMs) this.flush(group);
+      }
+      return;
+    }
+    let frame: Buffer | undefined;
+    for (const group of this.groups.values()) {
+      if (!wants(group, e, module)) continue;
+      // Waiting files go out first: ids on the wire only ever increase, so "the last id I saw" is a true resume point.
+      this.flush(group);
+      frame ??= this.eventFrame(e);
+      for (const client of group.members) this.sendFrame(client, frame);
+    }
+  }
+
+  /** Every batchMs: the gathered files go out, and every client's backlog is checked. */
+  tick(): void {
+    for (const group of this.groups.values()) {
+      if (group.pending.length > 0) this.flush(group);
+      // Nothing new to send: still check. The message that pushed a client over the limit may have been the last
+      // one; without this check such a client would never be dropped.
+      else for (const client of group.members) this.stalled(client);
+    }
+    this.frames.clear();
+  }
+
+  private eventFrame(e: LiveEvent): Buffer {
+    let frame = this.frames.get(e);
+    if (!frame) {
+      frame = messageFrame({ type: e.type, id: e.id, at: e.at, data: e.data });
+      this.frames.set(e, frame);
+    }
+    return frame;
+  }
+
+  /** Closes every client (server shutdown). */
+  closeAll(code: number, reason: string): void {
+    for (const client of [...this.members.keys()]) {
+      this.remove(client);
+      client.close(code, reason);
+    }
+  }
+
+  private groupFor(filter: LiveFilter): Group {
+    const key = filterKey(filter);
+    let group = this.groups.get(key);
+    if (!group) {
+      group = {
+        key,
+        events: filter.events ? new Set(filter.events) : null,
+        modules: filter.modules ? new Set(filter.modules.map((m) => m.toLowerCase())) : null,
+        members: new Set(),
+        pending: [],
+        lastFilesSentAt: 0,
+      };
+      this.groups.set(key, group);
+    }
+    return group;
+  }
+
+  private join(client: WebSocket, group: Group): void {
+    // The group may have been let go when its last member left a moment ago (a resume onto the same filter).
+    if (!this.groups.has(group.key)) this.groups.set(group.key, group);
+    group.members.add(client);
+    this.members.set(client, { group, overLimitSince: null });
+  }
+
+  private leave(client: WebSocket, member: Member): void {
+    this.members.delete(client);
+    member.group.members.delete(client);
+    if (member.group.members.size === 0) this.groups.delete(member.group.key);
+  }
+
+  /** Sends the events after `afterId` that the group's filter wants, or `resync` when they are gone. */
+  private replay(client: WebSocket, group: Group, afterId: number): void {
+    const answer = this.source.since(afterId);
+    if (!answer.ok) {
+      const resync: LiveResync = { reason: answer.reason, lastEventId: this.source.lastEventId };
+      this.sendOne(client, { type: 'resync', at: new Date(this.opts.now()).toISOString(), data: resync });
+      return;
+    }
+    for (const e of answer.events) {
+      if (wants(group, e, e.module === null ? null : e.module.toLowerCase())) this.sendOne(client, { type: e.type, id: e.id, at: e.at, data: e.data });
+    }
+  }
+
+  private flush(group: Group): void {
+    if (group.pending.length === 0) return;
+    const pending = group.pending;
+    group.pending = [];
+    const now = this.opts.now();
+    group.lastFilesSentAt = now;
+    if (group.members.size === 0) return;
+    const at = new Date(now).toISOString();
+    for (const item of pending) {
+      const frame = item.kind === 'files' ? fileBatchFrame(item.id, at, item.fragments) : this.eventFrame(item.event);
+      for (const client of group.members) this.sendFrame(client, frame);
+    }
+  }
+
+  /** A message for one client only (hello, replay, resync, error). */
+  sendOne(client: WebSocket, msg: LiveMessage): void {
+    this.sendFrame(client, messageFrame(msg));
+  }
+
+  private sendFrame(client: WebSocket, frame: Buffer): void {
+    if (client.readyState !== WebSocket.OPEN) return;
+    if (this.stalled(client)) return;
+    client.send(frame, { binary: false });
+  }
+
+  /** True (and the client dropped) when it has not taken its data for too long; ingestion and others never wait. */
+  private stalled(client: WebSocket): boolean {
+    const member = this.members.get(client);
+    if (!member) return false;
+    const verdict = stallVerdict(client.bufferedAmount, member.overLimitSince, this.opts.now(), this.opts.limits);
+    member.overLimitSince = verdict.overLimitSince;
+    if (!verdict.drop) return false;
+    this.leave(client, member);
+    client.terminate();
+    this.opts.onDrop(client);
+    return true;
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * A pool of live-stream clients in its own process (forked by scale-live.ts), so the clients' reading does not run on
+ * the bench's event loop that writes the probes. Each client is a real `ws` WebSocket subscribed to everything, like
+ * the dashboard. Per message it only scans bytes (no JSON.parse): probe file names carry the time they were written,
+ * and `"path":` is counted to prove every client got every file event.
+ *
+ * IPC: { cmd: 'connect', url, authorization, count } -> { ready }; { cmd: 'start' } (reset counters) -> { started };
+ * { cmd: 'report' } -> { report }; { cmd: 'close' } -> exits.
+ */
+import { WebSocket } from 'ws';
+
+export const PROBE_PREFIX = 'probe-t';
+export const PROBE_END = 'probe-end';
+
+interface ClientStats {
+  ws: WebSocket;
+  paths: number;
+  messages: number;
+  sawEnd: boolean;
+  closed: boolean;
+}
+
+const PATH_KEY = Buffer.from('"path":');
+const clients: ClientStats[] = [];
+let latencies: number[] = [];
+let closesDuringRun = 0;
+let running = false;
+
+const nowMs = () => performance.timeOrigin + performance.now();
+
+function onMessage(c: ClientStats, buf: Buffer): void {
+  if (!running) return;
+  const now = nowMs();
+  c.messages++;
+  for (let at = buf.indexOf(PATH_KEY); at !== -1; at = buf.indexOf(PATH_KEY, at + PATH_KEY.length)) c.paths++;
+  for (let at = buf.indexOf(PROBE_PREFIX); at !== -1; at = buf.indexOf(PROBE_PREFIX, at + PROBE_PREFIX.length)) {
+    let end = at + PROBE_PREFIX.length;
+    while (end < buf.length && ((buf[end]! >= 0x30 && buf[end]! <= 0x39) || buf[end] === 0x2e)) end++;
+    latencies.push(now - Number(buf.toString('latin1', at + PROBE_PREFIX.length, end)));
+  }
+  if (buf.includes(PROBE_END)) c.sawEnd = true;
+}
+
+function connectOne(url: string, authorization: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers: { authorization } });
+    const c: ClientStats = { ws, paths: 0, messages: 0, sawEnd: false, closed: false };
+    ws.on('message', (raw: Buffer) => onMessage(c, raw));
+    ws.on('close', () => {
+      c.closed = true;
+      if (running) closesDuringRun++;
+    });
+    ws.once('open', () => {
+      clients.push(c);
+      resolve();
+    });
+    ws.once('error', reject);
+  });
+}
+
+process.on('message', (msg: { cmd: string; url?: string; authorization?: string; count?: number }) => {
+  void (async () => {
+    if (msg.cmd === 'connect') {
+      // A few at a time: a thousand upgrades at once would measure the auth look-ups, not the stream.
+      for (let done = 0; done < msg.count!; ) {
+        const n = Math.min(25, msg.count! - done);
+        await Promise.all(Array.from({ length: n }, () => connectOne(msg.url!, msg.authorization!)));
+        done += n;
+      }
+      process.send!({ ready: clients.length });
+    } else if (msg.cmd === 'start') {
+      for (const c of clients) {
+        c.paths = 0;
+        c.messages = 0;
+        c.sawEnd = false;
+      }
+      latencies = [];
+      closesDuringRun = 0;
+      running = true;
+      process.send!({ started: true });
+    } else if (msg.cmd === 'report') {
+      process.send!({
+        report: {
+          latencies,
+          paths: clients.map((c) => c.paths),
+          messages: clients.reduce((n, c) => n + c.messages, 0),
+          sawEnd: clients.filter((c) => c.sawEnd).length,
+          open: clients.filter((c) => !c.closed).length,
+          closesDuringRun,
+        },
+      });
+    } else if (msg.cmd === 'close') {
+      running = false;
+      for (const c of clients) c.ws.terminate();
+      process.exit(0);
+    }
+  })().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+});
