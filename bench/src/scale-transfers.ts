@@ -49,7 +49,7 @@ export async function scaleTransfers(full: boolean): Promise<ScaleRow[]> {
       met: lRate >= 100_000,
     });
     const big = await ingest(server, () => writeBigSession(logFile, size.bigSession));
-    const sessions = totalSessions((await server.admin.get('/metrics')).text);
+    const sessions = totalSessions(await metricsText(server));
     const bigId = (await server.admin.get('/api/v1/transfers?limit=1&module=big')).body.items[0].id as number;
 
     // ---- streamed CSV of the big session: time, RSS growth, /health meanwhile; then four at once
@@ -122,13 +122,25 @@ function totalSessions(text: string): number {
   return n;
 }
 
+/** GET /metrics, retried: under heavy load a keep-alive socket the server just closed can reset one request. */
+async function metricsText(server: RunningServer): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return (await server.admin.get('/metrics')).text;
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await sleep(200);
+    }
+  }
+}
+
 /** Appends lines with `write` and times the server until it has ingested them all. */
 async function ingest<T extends { lines: number }>(server: RunningServer, write: () => T): Promise<{ written: T; seconds: number }> {
-  const before = ingestedLines((await server.admin.get('/metrics')).text);
+  const before = ingestedLines(await metricsText(server));
   const t0 = performance.now();
   const written = write();
   for (;;) {
-    const n = ingestedLines((await server.admin.get('/metrics')).text);
+    const n = ingestedLines(await metricsText(server));
     if (n >= before + written.lines) break;
     if (performance.now() - t0 > 1_800_000) throw new Error(`ingestion stalled at ${n - before} of ${written.lines} lines`);
     await sleep(50);
