@@ -27,10 +27,11 @@ function likeContains(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
-const SESSION_CSV_PAGE = 2_000;
+const SESSION_CSV_PAGE = 1_000;
 /** `path=` on the sessions list looks at this many of the newest file events (documented in the README). */
-export const PATH_SEARCH_WINDOW = 200_000;
-const FILE_CSV_PAGE = 5_000;
+export const PATH_SEARCH_WINDOW = 100_000;
+/** Small pages: each is rendered in one go on the event loop, so other requests wait at most one page. */
+const FILE_CSV_PAGE = 1_000;
 
 const SESSION_CSV_COLUMNS: CsvColumn<TransferSessionDto>[] = [
   { header: 'id', value: (r) => r.id },
