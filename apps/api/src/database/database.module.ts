@@ -26,6 +26,8 @@ export const MIGRATIONS_GLOB = path.resolve(__dirname, '../../../../migrations/d
           autoLoadEntities: true,
           synchronize: false,
           migrationsRun: true,
+          // Each migration in its own transaction, so one that must run outside any (VACUUM) can say so.
+          migrationsTransactionMode: 'each' as const,
           migrations: [MIGRATIONS_GLOB],
           logging: ['error' as const],
         };

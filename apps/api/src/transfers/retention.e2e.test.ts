@@ -35,6 +35,7 @@ function session(pid: number, day: string, files: number, close = true): string 
 before(async () => {
   app = await createApp({ logger: false });
   await app.init();
+  app.get(RetentionService).onApplicationShutdown(); // this test prunes by hand: no scheduled run (30 s after start) in between
 });
 
 after(async () => {

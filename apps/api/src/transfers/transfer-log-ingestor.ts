@@ -1,5 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { DataSource, EntityManager } from 'typeorm';
 import type { FileEventDto } from '@rsynchub/contracts';
 import { emptyEffects, parseLogLine, SessionTracker, TrackerEffects, TRANSFER_LOG_FORMAT } from '@rsynchub/rsync-log';
@@ -12,13 +14,21 @@ import { FilePosition, LogFollower } from './log-follower';
 import { trackedFileToDto, trackedFromRow, trackedToDto } from './transfer-mappers';
 import { IngestStateEntity, TransferSessionEntity } from './transfer.entities';
 
+/** After the log grew, wait this long before reading, so a burst of lines lands in one transaction. */
 const POLL_MS = 25;
+/**
+ * With no change notice, read anyway this often: catches what a watch cannot see (network file systems, a missed
+ * event) and closes sessions whose process vanished. Idle, the server does nothing else for the log.
+ */
+const IDLE_POLL_MS = 1_000;
 /** A session whose process is gone and that wrote nothing for this long ended without a summary line. */
 const VANISHED_QUIET_MS = 2_000;
 /** A rotated log file that has been quiet this long (and has no open session left) is let go. */
 const DRAIN_QUIET_MS = 5 * 60_000;
 /** SQLite allows 32766 bound variables per statement; 8 per file row. */
 const FILE_ROWS_PER_INSERT = 4000;
+/** 17 bound values per inserted session row, 14 per updated one. */
+const SESSION_ROWS_PER_STATEMENT = 1000;
 
 function pidAlive(pid: number): boolean {
   try {
@@ -52,6 +62,8 @@ export class TransferLogIngestor implements OnModuleInit, OnApplicationShutdown 
   private follower: LogFollower | null = null;
   private tracker = new SessionTracker();
   private timer: NodeJS.Timeout | null = null;
+  private wakeTimer: NodeJS.Timeout | null = null;
+  private watcher: fs.FSWatcher | null = null;
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
@@ -71,13 +83,50 @@ export class TransferLogIngestor implements OnModuleInit, OnApplicationShutdown 
 
   async onModuleInit(): Promise<void> {
     await this.restore();
-    this.timer = setInterval(() => this.kick(), POLL_MS);
+    this.timer = setInterval(() => this.kick(), this.watchLogDir() ? IDLE_POLL_MS : POLL_MS);
     this.timer.unref();
+  }
+
+  /**
+   * Wakes ingestion when anything named like the log changes in its directory (writes, rotation). Returns false
+   * when the directory cannot be watched: then the log is polled every POLL_MS as before.
+   */
+  private watchLogDir(): boolean {
+    const base = path.basename(this.logFile);
+    try {
+      fs.mkdirSync(path.dirname(this.logFile), { recursive: true });
+      this.watcher = fs.watch(path.dirname(this.logFile), { persistent: false }, (_event, name) => {
+        if (name === null || String(name).startsWith(base)) this.wake();
+      });
+    } catch (err) {
+      this.logger.warn(`cannot watch the log directory (${(err as Error).message}): polling every ${POLL_MS} ms`);
+      return false;
+    }
+    this.watcher.on('error', (err) => {
+      this.logger.warn(`log directory watch failed (${err.message}): polling every ${POLL_MS} ms`);
+      this.watcher?.close();
+      this.watcher = null;
+      if (this.timer) clearInterval(this.timer);
+      this.timer = this.stopped ? null : setInterval(() => this.kick(), POLL_MS);
+      this.timer?.unref();
+    });
+    return true;
+  }
+
+  private wake(): void {
+    if (this.wakeTimer || this.stopped) return;
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = null;
+      this.kick();
+    }, POLL_MS);
+    this.wakeTimer.unref();
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.watcher?.close();
     await this.running;
     this.follower?.close();
   }
@@ -153,24 +202,43 @@ export class TransferLogIngestor implements OnModuleInit, OnApplicationShutdown 
     }
   }
 
-  /** Writes a batch; returns the id given to each file event (same order as fx.files). */
+  /**
+   * Writes a batch; returns the id given to each file event (same order as fx.files). Rows go in as multi-row
+   * statements (a few hundred sessions or thousands of files per statement), so a batch of one-file sessions costs
+   * a handful of round trips to SQLite instead of two per session.
+   */
   private async commit(em: EntityManager, fx: TrackerEffects, positions: FilePosition[]): Promise<number[]> {
-    for (const s of fx.inserted) {
-      await em.query(
+    for (let i = 0; i < fx.inserted.length; i += SESSION_ROWS_PER_STATEMENT) {
+      const slice = fx.inserted.slice(i, i + SESSION_ROWS_PER_STATEMENT);
+      const params: unknown[] = [];
+      for (const s of slice) {
+        params.push(s.daemonPid, s.module, s.user, s.clientIp, s.clientHost, s.direction, s.startedAt.toISOString(), s.endedAt?.toISOString() ?? null,
+          s.bytesReceived, s.bytesSent, s.totalSize, s.fileCount, s.dirCount, s.deletedCount, s.status, s.exitCode, s.error);
+      }
+      // The driver answers an INSERT with the last row id; one multi-row INSERT in a transaction nobody else writes
+      // to gets consecutive AUTOINCREMENT ids (the counters' triggers write to other tables only).
+      const last = (await em.query(
         `INSERT INTO transfer_sessions (daemon_pid, module, user, client_ip, client_host, direction, started_at, ended_at,
           bytes_received, bytes_sent, total_size, file_count, dir_count, deleted_count, status, exit_code, error)
-         VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
-        [s.daemonPid, s.module, s.user, s.clientIp, s.clientHost, s.direction, s.startedAt.toISOString(), s.endedAt?.toISOString() ?? null,
-          s.bytesReceived, s.bytesSent, s.totalSize, s.fileCount, s.dirCount, s.deletedCount, s.status, s.exitCode, s.error],
-      );
-      s.id = (await em.query('SELECT last_insert_rowid() AS id'))[0].id as number;
+         VALUES ${slice.map(() => '(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)').join(',')}`,
+        params,
+      )) as number;
+      slice.forEach((s, k) => (s.id = last - slice.length + 1 + k));
     }
-    for (const s of fx.updated) {
+    const updated = [...fx.updated];
+    for (let i = 0; i < updated.length; i += SESSION_ROWS_PER_STATEMENT) {
+      const slice = updated.slice(i, i + SESSION_ROWS_PER_STATEMENT);
+      const params: unknown[] = [];
+      for (const s of slice) {
+        params.push(s.id, s.module, s.user, s.direction, s.endedAt?.toISOString() ?? null, s.bytesReceived, s.bytesSent, s.totalSize, s.fileCount,
+          s.dirCount, s.deletedCount, s.status, s.exitCode, s.error);
+      }
       await em.query(
-        `UPDATE transfer_sessions SET module = ?, user = ?, direction = ?, ended_at = ?, bytes_received = ?, bytes_sent = ?, total_size = ?,
-          file_count = ?, dir_count = ?, deleted_count = ?, status = ?, exit_code = ?, error = ? WHERE id = ?`,
-        [s.module, s.user, s.direction, s.endedAt?.toISOString() ?? null, s.bytesReceived, s.bytesSent, s.totalSize, s.fileCount,
-          s.dirCount, s.deletedCount, s.status, s.exitCode, s.error, s.id],
+        `UPDATE transfer_sessions SET module = v.column2, user = v.column3, direction = v.column4, ended_at = v.column5, bytes_received = v.column6,
+          bytes_sent = v.column7, total_size = v.column8, file_count = v.column9, dir_count = v.column10, deleted_count = v.column11,
+          status = v.column12, exit_code = v.column13, error = v.column14
+         FROM (VALUES ${slice.map(() => '(?,?,?,?,?,?,?,?,?,?,?,?,?,?)').join(',')}) AS v WHERE transfer_sessions.id = v.column1`,
+        params,
       );
     }
     const ids: number[] = [];
@@ -178,9 +246,8 @@ export class TransferLogIngestor implements OnModuleInit, OnApplicationShutdown 
       const slice = fx.files.slice(i, i + FILE_ROWS_PER_INSERT);
       const params: unknown[] = [];
       for (const f of slice) params.push(f.session.id, f.at.toISOString(), f.op, f.path, f.size, f.bytes, f.itemize);
-      await em.query(`INSERT INTO file_events (session_id, at, op, path, size, bytes, itemize) VALUES ${slice.map(() => '(?,?,?,?,?,?,?)').join(',')}`, params);
       // One multi-row INSERT in a transaction nobody else writes to: its AUTOINCREMENT ids are consecutive.
-      const last = (await em.query('SELECT last_insert_rowid() AS id'))[0].id as number;
+      const last = (await em.query(`INSERT INTO file_events (session_id, at, op, path, size, bytes, itemize) VALUES ${slice.map(() => '(?,?,?,?,?,?,?)').join(',')}`, params)) as number;
       for (let k = 0; k < slice.length; k++) ids.push(last - slice.length + 1 + k);
     }
     await em.query(`INSERT INTO ingest_state (id, files_json, updated_at) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET files_json = excluded.files_json, updated_at = excluded.updated_at`, [

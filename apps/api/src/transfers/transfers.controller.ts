@@ -1,14 +1,21 @@
-import { Controller, Get, Param, Query, Res } from '@nestjs/common';
+import { Controller, Get, Param, Query, Res, StreamableFile } from '@nestjs/common';
 import { ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
+import type { Readable } from 'node:stream';
 import type { FileEventDto, ModuleActivityDto, Page, StatsDto, TransferSessionDto } from '@rsynchub/contracts';
 import { FileEventQueryDto, TransferQueryDto } from '../common/query.dto';
 import { TransfersService } from './transfers.service';
 import { parseId } from '../common/parse-id';
 
-function sendCsv(res: Response, filename: string): void {
-  res.setHeader('Content-Type', 'text/csv; charset=utf-8');
-  res.setHeader('Content-Disposition', `attachment; filename="${filename}"`);
+/**
+ * A CSV export streamed as it is rendered. A client that goes away stops the rendering; a failure half-way aborts
+ * the response (the client sees a broken transfer, never a CSV that merely looks complete).
+ */
+function sendCsv(res: Response, filename: string, body: Readable): StreamableFile {
+  res.on('close', () => body.destroy());
+  return new StreamableFile(body, { type: 'text/csv; charset=utf-8', disposition: `attachment; filename="${filename}"` }).setErrorHandler(
+    (_err, response) => (response as Response).destroy(),
+  );
 }
 
 @ApiTags('transfers')
@@ -17,11 +24,8 @@ export class TransfersController {
   constructor(private readonly transfers: TransfersService) {}
 
   @Get('transfers')
-  async list(@Query() q: TransferQueryDto, @Res({ passthrough: true }) res: Response): Promise<Page<TransferSessionDto> | string> {
-    if (q.format === 'csv') {
-      sendCsv(res, 'rsynchub-transfers.csv');
-      return this.transfers.csv(q);
-    }
+  async list(@Query() q: TransferQueryDto, @Res({ passthrough: true }) res: Response): Promise<Page<TransferSessionDto> | StreamableFile> {
+    if (q.format === 'csv') return sendCsv(res, 'rsynchub-transfers.csv', this.transfers.csv(q));
     return this.transfers.list(q);
   }
 
@@ -40,12 +44,9 @@ export class TransfersController {
     @Param('id') rawId: string,
     @Query() q: FileEventQueryDto,
     @Res({ passthrough: true }) res: Response,
-  ): Promise<Page<FileEventDto> | string> {
+  ): Promise<Page<FileEventDto> | StreamableFile> {
     const id = parseId(rawId, 'transfer session');
-    if (q.format === 'csv') {
-      sendCsv(res, `rsynchub-transfer-${id}-files.csv`);
-      return this.transfers.filesCsv(id, q);
-    }
+    if (q.format === 'csv') return sendCsv(res, `rsynchub-transfer-${id}-files.csv`, await this.transfers.filesCsv(id, q));
     return this.transfers.filesOf(id, q);
   }
 

@@ -14,7 +14,8 @@ import {
 } from '@rsynchub/contracts';
 import { BadRequestException } from '@nestjs/common';
 import { entryKindSql } from '@rsynchub/rsync-log';
-import { toCsv } from '../common/csv';
+import { Readable } from 'node:stream';
+import { csvStream, type CsvColumn } from './csv-stream';
 import { activeSecondsByMinute } from './active-seconds';
 import { decodeCursor, encodeCursor, parseLimit, parseTime } from '../common/pagination';
 import { TransferLogIngestor } from './transfer-log-ingestor';
@@ -25,6 +26,42 @@ import { FileEventEntity, TransferSessionEntity } from './transfer.entities';
 function likeContains(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
+
+const SESSION_CSV_PAGE = 1_000;
+/** `path=` on the sessions list looks at this many of the newest file events (documented in the README). */
+export const PATH_SEARCH_WINDOW = 100_000;
+/** Small pages: each is rendered in one go on the event loop, so other requests wait at most one page. */
+const FILE_CSV_PAGE = 1_000;
+
+const SESSION_CSV_COLUMNS: CsvColumn<TransferSessionDto>[] = [
+  { header: 'id', value: (r) => r.id },
+  { header: 'started_at', value: (r) => r.startedAt },
+  { header: 'ended_at', value: (r) => r.endedAt },
+  { header: 'module', value: (r) => r.module },
+  { header: 'user', value: (r) => r.user },
+  { header: 'client_ip', value: (r) => r.clientIp },
+  { header: 'client_host', value: (r) => r.clientHost },
+  { header: 'direction', value: (r) => r.direction },
+  { header: 'status', value: (r) => r.status },
+  { header: 'exit_code', value: (r) => r.exitCode },
+  { header: 'error', value: (r) => r.error },
+  { header: 'bytes_received', value: (r) => r.bytesReceived },
+  { header: 'bytes_sent', value: (r) => r.bytesSent },
+  { header: 'total_size', value: (r) => r.totalSize },
+  { header: 'files', value: (r) => r.fileCount },
+  { header: 'directories', value: (r) => r.dirCount },
+  { header: 'deleted', value: (r) => r.deletedCount },
+];
+
+const FILE_CSV_COLUMNS: CsvColumn<FileEventDto>[] = [
+  { header: 'id', value: (r) => r.id },
+  { header: 'at', value: (r) => r.at },
+  { header: 'op', value: (r) => r.op },
+  { header: 'path', value: (r) => r.path },
+  { header: 'size', value: (r) => r.size },
+  { header: 'bytes', value: (r) => r.bytes },
+  { header: 'itemize', value: (r) => r.itemize },
+];
 
 @Injectable()
 export class TransfersService {
@@ -41,39 +78,29 @@ export class TransfersService {
     return { items, nextCursor: rows.length > limit ? encodeCursor(items[items.length - 1]!.id) : null };
   }
 
-  async csv(q: TransferQuery): Promise<string> {
-    const rows = (await this.filtered(q).take(100_000).getMany()).map(sessionRowToDto);
-    return toCsv(rows, [
-      { header: 'id', value: (r) => r.id },
-      { header: 'started_at', value: (r) => r.startedAt },
-      { header: 'ended_at', value: (r) => r.endedAt },
-      { header: 'module', value: (r) => r.module },
-      { header: 'user', value: (r) => r.user },
-      { header: 'client_ip', value: (r) => r.clientIp },
-      { header: 'client_host', value: (r) => r.clientHost },
-      { header: 'direction', value: (r) => r.direction },
-      { header: 'status', value: (r) => r.status },
-      { header: 'exit_code', value: (r) => r.exitCode },
-      { header: 'error', value: (r) => r.error },
-      { header: 'bytes_received', value: (r) => r.bytesReceived },
-      { header: 'bytes_sent', value: (r) => r.bytesSent },
-      { header: 'total_size', value: (r) => r.totalSize },
-      { header: 'files', value: (r) => r.fileCount },
-      { header: 'directories', value: (r) => r.dirCount },
-      { header: 'deleted', value: (r) => r.deletedCount },
-    ]);
+  /** Every matching session, newest first, streamed page by page (no row limit). */
+  csv(q: TransferQuery): Readable {
+    const base = () => this.filtered(q);
+    base(); // validates the query now, so a bad filter is a 400 before any byte is sent
+    return csvStream<TransferSessionDto>(SESSION_CSV_COLUMNS, async (last) => {
+      const qb = base();
+      if (last) qb.andWhere('s.id < :csvAfter', { csvAfter: last.id });
+      return (await qb.take(SESSION_CSV_PAGE).getMany()).map(sessionRowToDto);
+    });
   }
 
-  /** Newest session and newest successful push of every module that has any. */
+  /**
+   * Newest session and newest successful push of every module that has any: read from `module_activity` (kept by
+   * triggers), so the cost follows the number of modules, not of sessions.
+   */
   async activityByModule(): Promise<ModuleActivityDto[]> {
     const rows: { module: string; lastSessionAt: string; lastStatus: TransferStatus; lastPushAt: string | null; lastPushSize: number | null; lastPushFiles: number | null }[] =
       await this.sessions.manager.query(
         `SELECT s.module AS module, s.started_at AS lastSessionAt, s.status AS lastStatus,
            p.started_at AS lastPushAt, p.total_size AS lastPushSize, p.file_count AS lastPushFiles
-         FROM transfer_sessions s
-         JOIN (SELECT MAX(id) AS id FROM transfer_sessions WHERE module IS NOT NULL GROUP BY module COLLATE NOCASE) latest ON latest.id = s.id
-         LEFT JOIN (SELECT module, MAX(id) AS id FROM transfer_sessions WHERE direction = 'push' AND status = 'success' GROUP BY module COLLATE NOCASE) lp ON lp.module = s.module COLLATE NOCASE
-         LEFT JOIN transfer_sessions p ON p.id = lp.id
+         FROM module_activity a
+         JOIN transfer_sessions s ON s.id = a.last_session_id
+         LEFT JOIN transfer_sessions p ON p.id = a.last_push_id
          ORDER BY s.module`,
       );
     return rows;
@@ -93,18 +120,19 @@ export class TransfersService {
     return { items, nextCursor: rows.length > limit ? encodeCursor(items[items.length - 1]!.id) : null };
   }
 
-  async filesCsv(id: number, q: FileEventQuery): Promise<string> {
+  /** Every matching file event of a session, in arrival order, streamed page by page (no row limit). */
+  async filesCsv(id: number, q: FileEventQuery): Promise<Readable> {
     await this.get(id);
-    const rows = (await this.filesFiltered(id, q).take(1_000_000).getMany()).map(fileRowToDto);
-    return toCsv(rows, [
-      { header: 'id', value: (r) => r.id },
-      { header: 'at', value: (r) => r.at },
-      { header: 'op', value: (r) => r.op },
-      { header: 'path', value: (r) => r.path },
-      { header: 'size', value: (r) => r.size },
-      { header: 'bytes', value: (r) => r.bytes },
-      { header: 'itemize', value: (r) => r.itemize },
-    ]);
+    this.filesFiltered(id, q); // validates the query before any byte is sent
+    return csvStream<FileEventDto>(FILE_CSV_COLUMNS, async (last) => {
+      const qb = this.filesFiltered(id, q);
+      if (last) qb.andWhere('f.id > :csvAfter', { csvAfter: last.id });
+      const rows: FileEventDto[] = await qb
+        .select(['f.id AS id', 'f.session_id AS sessionId', 'f.at AS at', 'f.op AS op', 'f.path AS path', 'f.size AS size', 'f.bytes AS bytes', 'f.itemize AS itemize'])
+        .limit(FILE_CSV_PAGE)
+        .getRawMany();
+      return rows;
+    });
   }
 
   /** Live figures: over the last `windowSeconds` per module, per-minute series for the last hour, today's totals. */
@@ -176,11 +204,10 @@ export class TransfersService {
     };
   }
 
-  /** Per-module totals for Prometheus. */
+  /** Per-module totals for Prometheus: running counters (kept by triggers), as many rows as modules × outcomes. */
   async totalsByModule(): Promise<{ module: string; status: string; sessions: number; bytesReceived: number; bytesSent: number; files: number; dirs: number }[]> {
     return this.sessions.manager.query(
-      `SELECT COALESCE(module, '') AS module, status, COUNT(*) AS sessions, SUM(bytes_received) AS bytesReceived, SUM(bytes_sent) AS bytesSent,
-         SUM(file_count) AS files, SUM(dir_count) AS dirs FROM transfer_sessions GROUP BY module, status`,
+      `SELECT module, status, sessions, bytes_received AS bytesReceived, bytes_sent AS bytesSent, files, dirs FROM transfer_counters ORDER BY module, status`,
     );
   }
 
@@ -200,7 +227,12 @@ export class TransfersService {
     if (from) qb.andWhere('s.started_at >= :from', { from });
     if (to) qb.andWhere('s.started_at < :to', { to });
     if (q.path) {
-      qb.andWhere(`EXISTS (SELECT 1 FROM file_events f WHERE f.session_id = s.id AND f.path LIKE :path ESCAPE '\\')`, { path: likeContains(q.path) });
+      // Substring search cannot use an index: it is bounded to the newest PATH_SEARCH_WINDOW file events (a rowid
+      // range), so its cost stays flat however long the history grows.
+      qb.andWhere(
+        `s.id IN (SELECT f.session_id FROM file_events f WHERE f.id > (SELECT COALESCE(MAX(id), 0) FROM file_events) - ${PATH_SEARCH_WINDOW} AND f.path LIKE :path ESCAPE '\\')`,
+        { path: likeContains(q.path) },
+      );
     }
     return qb;
   }
