@@ -8,6 +8,7 @@ import { moduleWithDefaults, PathOverlapIndex, pathRelation, validateModule } fr
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { assertValid, conflict, notFound, ValidationFailed } from '../common/errors';
 import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
+import { insertRows, sqliteDatetime } from '../database/bulk-insert';
 import { PendingDirs } from '../database/pending-dirs';
 import { RsyncUsersService } from '../rsync-users/rsync-users.service';
 import { resolveDeepest } from '../config/storage-roots';
@@ -105,11 +106,18 @@ export class ModulesService implements OnModuleInit {
    * made the directories (see prepareDirectories) under the config writer's lock.
    */
   async createManyWithin(em: EntityManager, list: ModuleFields[]): Promise<void> {
-    const now = new Date();
-    for (let i = 0; i < list.length; i += 200) {
-      const rows = list.slice(i, i + 200).map(({ users: _users, ...columns }) => ({ ...columns, createdAt: now, updatedAt: now }));
-      await em.createQueryBuilder().insert().into(RsyncModuleEntity).values(rows).updateEntity(false).execute();
-    }
+    const now = sqliteDatetime(new Date());
+    const json = (v: string[]) => JSON.stringify(v);
+    const bool = (v: boolean) => (v ? 1 : 0);
+    await insertRows(
+      em,
+      'rsync_modules',
+      ['name', 'path', 'comment', 'read_only', 'write_only', 'list', 'ignore_errors', 'max_connections', 'timeout', 'hosts_allow', 'hosts_deny',
+        'refuse_options', 'excludes', 'enabled', 'uid', 'gid', 'use_chroot', 'anonymous', 'allow_root_ids', 'created_at', 'updated_at'],
+      list.map((m) => [m.name, m.path, m.comment, bool(m.readOnly), bool(m.writeOnly), bool(m.list), bool(m.ignoreErrors), m.maxConnections, m.timeout,
+        json(m.hostsAllow), json(m.hostsDeny), json(m.refuseOptions), json(m.excludes), bool(m.enabled), m.uid, m.gid,
+        m.useChroot === null ? null : bool(m.useChroot), m.anonymous, bool(m.allowRootIds), now, now]),
+    );
     await this.users.setGrantsMany(em, list.map((m) => ({ moduleName: m.name, grants: m.users })));
   }
 

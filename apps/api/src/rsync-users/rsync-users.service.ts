@@ -10,6 +10,7 @@ import type {
 } from '@rsynchub/contracts';
 import { checkConfigValue, checkRsyncPassword, checkRsyncUserName } from '@rsynchub/rsyncd';
 import { assertValid, conflict, notFound } from '../common/errors';
+import { insertRows, sqliteDatetime } from '../database/bulk-insert';
 import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
 import { ModuleGrantEntity, RsyncUserEntity } from './rsync-user.entity';
 import { generateRsyncPassword, SecretBox } from './secret-box';
@@ -106,18 +107,13 @@ export class RsyncUsersService implements OnModuleInit {
 
   /** Inserts planned users (checked by the caller: valid, new names) in a few statements. */
   async insertPlannedWithin(em: EntityManager, planned: PlannedRsyncUser[]): Promise<void> {
-    const now = new Date();
-    for (let i = 0; i < planned.length; i += 200) {
-      const rows = planned.slice(i, i + 200).map((u) => ({
-        name: u.name,
-        comment: u.comment,
-        passwordEncrypted: u.passwordEncrypted,
-        passwordUpdatedAt: now,
-        createdAt: now,
-        updatedAt: now,
-      }));
-      await em.createQueryBuilder().insert().into(RsyncUserEntity).values(rows).updateEntity(false).execute();
-    }
+    const now = sqliteDatetime(new Date());
+    await insertRows(
+      em,
+      'rsync_users',
+      ['name', 'comment', 'password_encrypted', 'password_updated_at', 'created_at', 'updated_at'],
+      planned.map((u) => [u.name, u.comment, u.passwordEncrypted, now, now, now]),
+    );
   }
 
   /** Lower-cased names of every rsync user. */
@@ -137,9 +133,7 @@ export class RsyncUsersService implements OnModuleInit {
         return { moduleName, userId, access: g.access, position };
       }),
     );
-    for (let i = 0; i < grants.length; i += 200) {
-      await em.createQueryBuilder().insert().into(ModuleGrantEntity).values(grants.slice(i, i + 200)).updateEntity(false).execute();
-    }
+    await insertRows(em, 'module_grants', ['module_name', 'user_id', 'access', 'position'], grants.map((g) => [g.moduleName, g.userId, g.access, g.position]));
   }
 
   async exists(em: EntityManager, name: string): Promise<boolean> {
