@@ -246,9 +246,19 @@ export class RsyncdConfigWriter {
   }
 
   private async render(em: EntityManager): Promise<WrittenConfig> {
+    return this.renderFrom(await this.gather(em));
+  }
+
+  /** What the config is made of, as `em` sees it (the database half of a render). */
+  private async gather(em: EntityManager): Promise<{ settings: DaemonSettingsDto; modules: ModuleFields[]; bans: string[] }> {
     const settings = await this.requireSource('settings')(em);
     const modules = await this.requireSource('modules')(em);
     const bans = this.sources.bans ? await this.sources.bans(em) : [];
+    return { settings, modules, bans };
+  }
+
+  /** The CPU half of a render (no database): thousands of sections when settings or bans changed. */
+  private renderFrom({ settings, modules, bans }: { settings: DaemonSettingsDto; modules: ModuleFields[]; bans: string[] }): WrittenConfig {
     try {
       const { text, warnings } = renderRsyncdConf({
         settings,
@@ -281,19 +291,23 @@ export class RsyncdConfigWriter {
     }
   }
 
-  /** Runs `mutation` and renders the config it leads to, in a transaction that is then rolled back. */
+  /**
+   * Runs `mutation` in a transaction that is then rolled back, and renders the config it led to. Only the reads are
+   * inside the transaction: rendering (all sections again after a settings or ban change) does not hold the queue,
+   * and it leaves the render cache warm for the real run.
+   */
   private async dryRun(mutation: (em: EntityManager) => Promise<unknown>): Promise<string> {
-    let config: string | null = null;
+    let inputs: Awaited<ReturnType<RsyncdConfigWriter['gather']>> | null = null;
     try {
       await this.writes.transaction(async (em) => {
         await mutation(em);
-        config = (await this.render(em)).config;
+        inputs = await this.gather(em);
         throw ROLLBACK;
       });
     } catch (err) {
       if (err !== ROLLBACK) throw err;
     }
-    return config!;
+    return this.renderFrom(inputs!).config;
   }
 
   /**
