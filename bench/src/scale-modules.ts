@@ -16,6 +16,12 @@ const load = () => `load ${os.loadavg()[0]!.toFixed(1)}`;
 
 export async function scaleModules(full: boolean): Promise<ScaleRow[]> {
   const rows: ScaleRow[] = [];
+  // Each row as soon as it is measured (the whole area takes minutes).
+  const push0 = rows.push.bind(rows);
+  rows.push = (...r: ScaleRow[]) => {
+    for (const x of r) console.log(`  measured: ${x.what}: ${x.measured} (target ${x.target})`);
+    return push0(...r);
+  };
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-scale-modules-'));
   const storage = path.join(root, 'modules');
   const server = await startServer({ env: { RSYNCHUB_STORAGE_ROOTS: storage } });

@@ -317,7 +317,9 @@ export class RsyncdConfigWriter {
   private async prove(configText: string): Promise<void> {
     const started = performance.now();
     const part = configToProve(configText, this.accepted);
-    const outcome = await verifyConfigWithDaemon(part.text, '', { rsyncPath: this.config.rsyncBinary });
+    // A generous deadline: the proof holds up only other config changes now, and a false "refused" on a loaded
+    // machine (rsync slow to start) would fail an admin's change for nothing.
+    const outcome = await verifyConfigWithDaemon(part.text, '', { rsyncPath: this.config.rsyncBinary, timeoutMs: PROOF_TIMEOUT_MS });
     this.lastProof = { sections: part.sections, skipped: part.skipped, ms: performance.now() - started };
     if (!outcome.ok) {
       this.logger.warn(`generated config refused by rsync: ${outcome.error}`);
@@ -325,6 +327,8 @@ export class RsyncdConfigWriter {
     }
   }
 }
+
+const PROOF_TIMEOUT_MS = 20_000;
 
 /** Thrown inside a dry run's transaction to roll it back. */
 const ROLLBACK = Symbol('dry run');
