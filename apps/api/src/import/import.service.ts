@@ -7,6 +7,8 @@ import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
 import { ModulesService } from '../modules/modules.service';
 import { PlannedRsyncUser, RsyncUsersService } from '../rsync-users/rsync-users.service';
 
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /**
  * Takes over a hand-written rsyncd.conf (and its secrets file): everything it can map becomes modules and users in
  * one config change, and everything it cannot map is reported, never silently dropped.
@@ -44,7 +46,7 @@ export class ImportService {
         },
         async () => {
           const decided = await this.decide(mapped, baseSkipped, req.skipExisting === true);
-          const made = this.modules.prepareDirectories(decided.modules);
+          const made = await this.modules.prepareDirectories(decided.modules);
           dirs = made;
           for (const [m, reason] of made.failed) decided.response.skipped.push({ kind: 'module', name: m.name, reason });
           decided.modules = decided.modules.filter((m) => !made.failed.has(m));
@@ -94,7 +96,9 @@ export class ImportService {
     const resolve = this.modules.resolver();
     const real = new PathOverlapIndex(existing.map((m) => ({ name: m.name, path: resolve(m.path) })));
     const accepted: ModuleFields[] = [];
-    for (const module of mapped.modules) {
+    for (const [i, module] of mapped.modules.entries()) {
+      // Thousands of checks (and lstat calls) in one go would stall log ingestion in this same process.
+      if (i % 250 === 249) await yieldToEventLoop();
       if (moduleNames.has(module.name.toLowerCase())) {
         if (skipExisting) {
           skipped.push({ kind: 'module', name: module.name, reason: 'a module with this name already exists; kept as it is' });

@@ -169,11 +169,13 @@ export class ModulesService implements OnModuleInit {
    * prepareDirectory for many modules at once (an import): one record of the pending directories, and a module whose
    * directory cannot be made is reported (field and reason), not thrown.
    */
-  prepareDirectories(list: ModuleFields[]): { failed: Map<ModuleFields, string>; undo: () => void; committed: () => void } {
+  async prepareDirectories(list: ModuleFields[]): Promise<{ failed: Map<ModuleFields, string>; undo: () => void; committed: () => void }> {
     const pending = this.pendingDirs.recordMany(list.map((m) => m.path));
     const created: string[] = [];
     const failed = new Map<ModuleFields, string>();
-    for (const m of list) {
+    for (const [i, m] of list.entries()) {
+      // Thousands of mkdir calls in one go would stall log ingestion in this same process.
+      if (i % 250 === 249) await new Promise<void>((resolve) => setImmediate(resolve));
       const dir = ensureModuleDirectory(m.path, this.config.storageRoots, this.config.dataDir);
       if (dir.error) {
         failed.set(m, `path ${dir.error}`);
