@@ -239,6 +239,24 @@ export interface DeleteModuleResponse {
   purged: boolean;
 }
 
+/** `GET /api/v1/modules?limit=&offset=&q=`: one page of modules by name (case-insensitive), see ModulePage. */
+export interface ModuleListQuery {
+  /** 1..500; the response is a ModulePage (without limit: the whole list as an array, as before). */
+  limit?: number;
+  /** Modules to skip (default 0). */
+  offset?: number;
+  /** Only names starting with this (case-insensitive). */
+  q?: string;
+}
+
+export interface ModulePage {
+  items: ModuleDto[];
+  /** How many modules match `q` in all (not only on this page). */
+  total: number;
+  limit: number;
+  offset: number;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Daemon
 // ---------------------------------------------------------------------------------------------------------------

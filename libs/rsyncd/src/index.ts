@@ -5,3 +5,5 @@ export * from './parse';
 export * from './import';
 export * from './verify';
 export * from './bans';
+export * from './sections';
+export * from './path-index';

@@ -68,6 +68,57 @@ export interface RenderInput {
   transport?: 'plain' | 'tls';
   /** transport 'tls': the peers allowed to send the PROXY header (the TLS listener's own loopback address). */
   proxyProtocolHosts?: string[];
+  /**
+   * Optional memory of earlier renders: a module whose fields and surroundings (settings, paths, bans...) are the
+   * same as last time reuses its checked, rendered section instead of checking and rendering it again. With
+   * thousands of modules that is most of a render's time; the output is the same with or without it.
+   */
+  cache?: RenderCache;
+}
+
+interface CachedSection {
+  /** validateModule's findings (and the path-depth check), without the `modules[i].` prefix. */
+  issues: FieldError[];
+  lines: string[];
+  warnings: string[];
+}
+
+/** See RenderInput.cache. Holds only the sections of the last render, so it never outgrows the config. */
+export class RenderCache {
+  private context = '';
+  private entries = new Map<string, CachedSection>();
+  private used = new Map<string, CachedSection>();
+  hits = 0;
+  misses = 0;
+
+  /** @internal Starts a render in `context`; everything cached under another context is forgotten. */
+  begin(context: string): void {
+    if (context !== this.context) {
+      this.entries.clear();
+      this.context = context;
+    }
+    this.used = new Map();
+    this.hits = 0;
+    this.misses = 0;
+  }
+
+  /** @internal */
+  section(key: string, make: () => CachedSection): CachedSection {
+    let entry = this.used.get(key) ?? this.entries.get(key);
+    if (entry) this.hits++;
+    else {
+      this.misses++;
+      entry = make();
+    }
+    this.used.set(key, entry);
+    return entry;
+  }
+
+  /** @internal A render completed: keep what it used. */
+  end(): void {
+    this.entries = this.used;
+    this.used = new Map();
+  }
 }
 
 export interface RenderResult {
@@ -92,7 +143,7 @@ function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function validateInput(input: RenderInput, enabled: { m: ModuleFields; index: number }[]): FieldError[] {
+function validateInput(input: RenderInput, enabled: { m: ModuleFields; index: number; section: CachedSection }[]): FieldError[] {
   const issues: FieldError[] = [];
   for (const e of validateDaemonSettings(input.settings)) issues.push({ field: `settings.${e.field}`, message: e.message });
 
@@ -130,16 +181,8 @@ function validateInput(input: RenderInput, enabled: { m: ModuleFields; index: nu
   });
 
   const byKey = new Map<string, string>();
-  for (const { m, index } of enabled) {
-    // Without roots, check the path's shape with a root of "/" (anything absolute and normalised but "/").
-    const roots = input.roots ?? ['/'];
-    for (const e of validateModule(m, { roots, knownUsers: input.knownUsers })) {
-      issues.push({ field: `modules[${index}].${e.field}`, message: e.message });
-    }
-    if (input.roots === undefined && checkModulePath(m.path, roots) === null && m.path.split('/').length < 3) {
-      // A top-level directory such as /etc is never a sensible module, even without configured roots.
-      issues.push({ field: `modules[${index}].path`, message: 'must be below a top-level directory' });
-    }
+  for (const { m, index, section } of enabled) {
+    for (const e of section.issues) issues.push({ field: `modules[${index}].${e.field}`, message: e.message });
     // rsync compares section names case-insensitively: [Data] and [data] would be merged into one module.
     const key = typeof m.name === 'string' ? m.name.toLowerCase() : '';
     const prev = byKey.get(key);
@@ -158,7 +201,14 @@ function validateInput(input: RenderInput, enabled: { m: ModuleFields; index: nu
  * first). Output is deterministic: modules sorted by name (case-insensitive), parameters in a fixed order.
  */
 export function renderRsyncdConf(input: RenderInput): RenderResult {
-  const enabled = input.modules.map((m, index) => ({ m, index })).filter(({ m }) => m.enabled !== false);
+  const cache = input.cache;
+  cache?.begin(
+    JSON.stringify([input.settings, input.paths, input.runningAsRoot, input.postXferExec ?? null, input.roots ?? null, input.knownUsers ?? null, input.bans ?? [], input.transport ?? 'plain']),
+  );
+  const enabled = input.modules
+    .map((m, index) => ({ m, index }))
+    .filter(({ m }) => m.enabled !== false)
+    .map(({ m, index }) => ({ m, index, section: cache ? cache.section(JSON.stringify(m), () => checkedSection(m, input)) : checkedSection(m, input) }));
   const issues = validateInput(input, enabled);
   if (issues.length > 0) throw new RsyncdConfigError(issues);
 
@@ -203,89 +253,109 @@ export function renderRsyncdConf(input: RenderInput): RenderResult {
 
   const warnings: Record<string, string[]> = {};
   const sorted = [...enabled].sort((a, b) => compareNames(a.m.name, b.m.name));
-  for (const { m } of sorted) {
-    const w: string[] = [];
-    lines.push('', `[${m.name}]`);
-    const p = (name: string, value: string | number) => lines.push(`    ${name} = ${value}`);
-    if (m.tlsOnly === true && input.transport !== 'tls') {
-      // Present but closed to every address: the empty allow list overrides a global one, and rsync checks hosts
-      // before it asks for a password. A listed module tells a plaintext client "access denied"; an unlisted one
-      // stays hidden ("Unknown module"), as the module asked.
-      lines.push('    # tlsOnly: reachable only through the TLS listener');
-      p('path', m.path);
-      p('read only', 'yes');
-      p('list', yesNo(m.list));
-      lines.push('    hosts allow =');
-      p('hosts deny', '*');
-      continue;
-    }
-    p('path', m.path);
-    if (m.comment !== '') p('comment', m.comment);
-    p('read only', yesNo(m.readOnly));
-    p('write only', yesNo(m.writeOnly));
-    p('list', yesNo(m.list));
-    p('ignore errors', yesNo(m.ignoreErrors));
-    // 0 means "not set" for a module: it inherits the daemon-wide default.
-    const maxConnections = m.maxConnections > 0 ? m.maxConnections : settings.maxConnections;
-    if (maxConnections > 0) {
-      p('max connections', maxConnections);
-      // rsync counts connections with record locks in the lock file; modules sharing one file share the count.
-      p('lock file', `${paths.lockDir}/${m.name}.lock`);
-    }
-    if (m.timeout > 0) p('timeout', m.timeout);
-    // Both lists always spelled out as the module has them in effect (its own, or the global default), rewritten by
-    // applyBans so that rsync admits exactly "allowed and not denied and not banned": left to inheritance, a module
-    // list next to the other global list would admit every address matching neither (review F1).
-    const effAllow = m.hostsAllow.length > 0 ? m.hostsAllow : settings.hostsAllow;
-    const effDeny = m.hostsDeny.length > 0 ? m.hostsDeny : settings.hostsDeny;
-    const bans = input.bans ?? [];
-    if (effAllow.length > 0 || effDeny.length > 0 || bans.length > 0) {
-      const access = applyBans(effAllow, effDeny, bans);
-      // An empty value overrides a global allow list (rsync treats an empty list as none): everything cut out.
-      if (access.allow.length > 0 || settings.hostsAllow.length > 0) lines.push(`    hosts allow =${access.allow.length > 0 ? ` ${access.allow.join(' ')}` : ''}`);
-      if (access.deny.length > 0) p('hosts deny', access.deny.join(' '));
-      if (access.unenforced.length > 0) {
-        w.push(`banned ${access.unenforced.join(', ')} may still connect: a hosts allow entry that is not an address or network admits it`);
-      }
-      // A name / wildcard / @netgroup deny entry cannot be cut out of the allow list. Names match nothing while
-      // reverse lookup is off, so only the others are worth a warning.
-      const unenforcedDeny = access.unenforcedDeny.filter((d) => settings.reverseLookup || /^[0-9a-fA-F:.*?[\]/]+$/.test(d));
-      if (unenforcedDeny.length > 0) {
-        w.push(`hosts deny ${unenforcedDeny.join(', ')} may not be enforced: rsync admits an address matching hosts allow before it reads hosts deny, and this entry is not an address or network that can be cut out of the allow list`);
-      }
-    }
-    if (m.users.length > 0) {
-      p('auth users', m.users.map((u) => `${u.name}:${u.access}`).join(', '));
-      p('secrets file', paths.secretsFile);
-    } else if (m.anonymous === 'read-write') {
-      w.push(
-        m.writeOnly
-          ? 'anonymous write: anyone who can reach the daemon can push into this module without a password'
-          : 'anonymous read-write: anyone who can reach the daemon can read, push into and delete from this module without a password',
-      );
-    } else {
-      w.push('anonymous read: anyone who can reach the daemon can download this module without a password');
-    }
-    const byName = [...m.hostsAllow, ...m.hostsDeny].filter(needsReverseLookup);
-    if (byName.length > 0 && !settings.reverseLookup) {
-      w.push(`hosts entries ${byName.join(', ')} are matched against the client's host name, which rsync does not look up while reverse lookup is off: they match nothing`);
-    }
-    if (m.refuseOptions.length > 0) p('refuse options', m.refuseOptions.join(' '));
-    if (m.excludes.length > 0) p('exclude', m.excludes.join(' '));
-    if (input.postXferExec !== undefined) p('post-xfer exec', input.postXferExec);
-    if (runningAsRoot) {
-      if (m.uid !== null) p('uid', m.uid);
-      if (m.gid !== null) p('gid', m.gid);
-      if (m.useChroot !== null) p('use chroot', yesNo(m.useChroot));
-    } else {
-      if (m.uid !== null) w.push('uid is ignored: the server does not run as root');
-      if (m.gid !== null) w.push('gid is ignored: the server does not run as root');
-      if (m.useChroot === true) w.push('use chroot is ignored: the server does not run as root');
-    }
-    if (w.length > 0) warnings[m.name] = w;
+  for (const { m, section } of sorted) {
+    lines.push('', ...section.lines);
+    if (section.warnings.length > 0) warnings[m.name] = section.warnings;
   }
+  cache?.end();
   lines.push('');
   return { text: lines.join('\n'), warnings };
+}
+
+/** One module's checks and, when it passes them, its `[name]` section (lines without the blank line before it). */
+function checkedSection(m: ModuleFields, input: RenderInput): CachedSection {
+  // Without roots, check the path's shape with a root of "/" (anything absolute and normalised but "/").
+  const roots = input.roots ?? ['/'];
+  const issues = validateModule(m, { roots, knownUsers: input.knownUsers });
+  if (input.roots === undefined && checkModulePath(m.path, roots) === null && m.path.split('/').length < 3) {
+    // A top-level directory such as /etc is never a sensible module, even without configured roots.
+    issues.push({ field: 'path', message: 'must be below a top-level directory' });
+  }
+  if (issues.length > 0) return { issues, lines: [], warnings: [] };
+  return { issues: [], ...renderSection(m, input) };
+}
+
+function renderSection(m: ModuleFields, input: RenderInput): { lines: string[]; warnings: string[] } {
+  const { settings, paths, runningAsRoot } = input;
+  const w: string[] = [];
+  const lines: string[] = [`[${m.name}]`];
+  const p = (name: string, value: string | number) => lines.push(`    ${name} = ${value}`);
+  if (m.tlsOnly === true && input.transport !== 'tls') {
+    // Present but closed to every address: the empty allow list overrides a global one, and rsync checks hosts
+    // before it asks for a password. A listed module tells a plaintext client "access denied"; an unlisted one
+    // stays hidden ("Unknown module"), as the module asked.
+    lines.push('    # tlsOnly: reachable only through the TLS listener');
+    p('path', m.path);
+    p('read only', 'yes');
+    p('list', yesNo(m.list));
+    lines.push('    hosts allow =');
+    p('hosts deny', '*');
+    return { lines, warnings: [] };
+  }
+  p('path', m.path);
+  if (m.comment !== '') p('comment', m.comment);
+  p('read only', yesNo(m.readOnly));
+  p('write only', yesNo(m.writeOnly));
+  p('list', yesNo(m.list));
+  p('ignore errors', yesNo(m.ignoreErrors));
+  // 0 means "not set" for a module: it inherits the daemon-wide default.
+  const maxConnections = m.maxConnections > 0 ? m.maxConnections : settings.maxConnections;
+  if (maxConnections > 0) {
+    p('max connections', maxConnections);
+    // rsync counts connections with record locks in the lock file; modules sharing one file share the count.
+    p('lock file', `${paths.lockDir}/${m.name}.lock`);
+  }
+  if (m.timeout > 0) p('timeout', m.timeout);
+  // Both lists always spelled out as the module has them in effect (its own, or the global default), rewritten by
+  // applyBans so that rsync admits exactly "allowed and not denied and not banned": left to inheritance, a module
+  // list next to the other global list would admit every address matching neither (review F1).
+  const effAllow = m.hostsAllow.length > 0 ? m.hostsAllow : settings.hostsAllow;
+  const effDeny = m.hostsDeny.length > 0 ? m.hostsDeny : settings.hostsDeny;
+  const bans = input.bans ?? [];
+  if (effAllow.length > 0 || effDeny.length > 0 || bans.length > 0) {
+    const access = applyBans(effAllow, effDeny, bans);
+    // An empty value overrides a global allow list (rsync treats an empty list as none): everything cut out.
+    if (access.allow.length > 0 || settings.hostsAllow.length > 0) lines.push(`    hosts allow =${access.allow.length > 0 ? ` ${access.allow.join(' ')}` : ''}`);
+    if (access.deny.length > 0) p('hosts deny', access.deny.join(' '));
+    if (access.unenforced.length > 0) {
+      w.push(`banned ${access.unenforced.join(', ')} may still connect: a hosts allow entry that is not an address or network admits it`);
+    }
+    // A name / wildcard / @netgroup deny entry cannot be cut out of the allow list. Names match nothing while
+    // reverse lookup is off, so only the others are worth a warning.
+    const unenforcedDeny = access.unenforcedDeny.filter((d) => settings.reverseLookup || /^[0-9a-fA-F:.*?[\]/]+$/.test(d));
+    if (unenforcedDeny.length > 0) {
+      w.push(`hosts deny ${unenforcedDeny.join(', ')} may not be enforced: rsync admits an address matching hosts allow before it reads hosts deny, and this entry is not an address or network that can be cut out of the allow list`);
+    }
+  }
+  if (m.users.length > 0) {
+    p('auth users', m.users.map((u) => `${u.name}:${u.access}`).join(', '));
+    p('secrets file', paths.secretsFile);
+  } else if (m.anonymous === 'read-write') {
+    w.push(
+      m.writeOnly
+        ? 'anonymous write: anyone who can reach the daemon can push into this module without a password'
+        : 'anonymous read-write: anyone who can reach the daemon can read, push into and delete from this module without a password',
+    );
+  } else {
+    w.push('anonymous read: anyone who can reach the daemon can download this module without a password');
+  }
+  const byName = [...m.hostsAllow, ...m.hostsDeny].filter(needsReverseLookup);
+  if (byName.length > 0 && !settings.reverseLookup) {
+    w.push(`hosts entries ${byName.join(', ')} are matched against the client's host name, which rsync does not look up while reverse lookup is off: they match nothing`);
+  }
+  if (m.refuseOptions.length > 0) p('refuse options', m.refuseOptions.join(' '));
+  if (m.excludes.length > 0) p('exclude', m.excludes.join(' '));
+  if (input.postXferExec !== undefined) p('post-xfer exec', input.postXferExec);
+  if (runningAsRoot) {
+    if (m.uid !== null) p('uid', m.uid);
+    if (m.gid !== null) p('gid', m.gid);
+    if (m.useChroot !== null) p('use chroot', yesNo(m.useChroot));
+  } else {
+    if (m.uid !== null) w.push('uid is ignored: the server does not run as root');
+    if (m.gid !== null) w.push('gid is ignored: the server does not run as root');
+    if (m.useChroot === true) w.push('use chroot is ignored: the server does not run as root');
+  }
+  return { lines, warnings: w };
 }
 
 /** Renders the secrets file: `name:password` lines sorted by name. Throws RsyncdConfigError on any invalid entry. */

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource, EntityManager } from 'typeorm';
 import type { DaemonSettingsDto, ModuleFields } from '@rsynchub/contracts';
-import { RsyncdConfigError, renderRsyncdConf, renderSecretsFile, verifyConfigWithDaemon, type RenderInput } from '@rsynchub/rsyncd';
+import { configToProve, RenderCache, RsyncdConfigError, renderRsyncdConf, renderSecretsFile, splitConfigSections, verifyConfigWithDaemon, type RenderInput } from '@rsynchub/rsyncd';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ValidationFailed } from '../common/errors';
 import { DbWriteQueue } from '../database/db-write-queue';
@@ -35,12 +35,17 @@ type Listener = (written: WrittenConfig, previous: WrittenConfig | null) => void
 
 /**
  * The only writer of rsyncd.conf and the secrets file. Every change that affects them runs through `change()`:
- * the database change and the file swap commit together or not at all. Order of a change:
- *   1. run the caller's change inside a transaction (serialised: one change at a time);
- *   2. render both files from the state the transaction now sees;
- *   3. prove the config with a throwaway daemon on a spare loopback port;
- *   4. swap the files in atomically (0600);
- *   5. commit. A failure in any step rolls the transaction back and leaves the old files in place.
+ * the database change and the file swap commit together or not at all. Changes run one at a time (a lock of their
+ * own, apart from the database write queue). Order of a change:
+ *   1. (optional) the caller's `prepare` step, under the same lock (e.g. checks against the files on disk, mkdir);
+ *   2. a dry run: the caller's mutation in a transaction that renders the config it leads to and is rolled back;
+ *   3. the proof, OUTSIDE any transaction (log ingestion and other writes go on meanwhile): a throwaway daemon on a
+ *      spare loopback port must accept that config: its global part and every section that is not already in
+ *      the live config (see configToProve: rsync's acceptance of a section depends on that section alone);
+ *   4. the mutation again, for real, in a transaction: render both files, check the config is the one proven (if
+ *      anything else changed it meanwhile, prove again, inside), swap the files in atomically (0600), commit.
+ * A failure in any step leaves the database and the old files as they were. A mutation therefore must be
+ * repeatable: the same database state must lead it to the same config (it may differ in what it returns).
  * The running daemon re-reads rsyncd.conf on every connection, so no restart is needed for module or user changes.
  */
 @Injectable()
@@ -55,6 +60,15 @@ export class RsyncdConfigWriter {
   private tempsChecked = false;
   /** Extra global lines owned by other domains (e.g. transfer logging); set before the first write. */
   private transferLogFormat: string | undefined;
+  /** Serialises config changes (see the class comment) without holding the database queue during a proof. */
+  private lock: Promise<unknown> = Promise.resolve();
+  /** Each module's rendered section, reused while the module and the settings around it stay the same. */
+  private readonly renderCache = new RenderCache();
+  private readonly tlsRenderCache = new RenderCache();
+  /** The sections of the config this process last proved and wrote (null until the first write: prove it all). */
+  private accepted: Set<string> | null = null;
+  /** What the last proof covered (for the benchmark and logs). */
+  lastProof: { sections: number; skipped: number; ms: number } | null = null;
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -66,6 +80,11 @@ export class RsyncdConfigWriter {
 
   get filePaths(): DaemonPaths {
     return this.paths;
+  }
+
+  /** For reads a `prepare` step makes (outside any transaction). */
+  get readManager(): EntityManager {
+    return this.dataSource.manager;
   }
 
   get lastWritten(): WrittenConfig | null {
@@ -85,9 +104,17 @@ export class RsyncdConfigWriter {
     this.listeners.push(listener);
   }
 
-  /** Applies `mutation` and the matching files together; see the class comment. */
-  change<T>(mutation: (em: EntityManager) => Promise<T>): Promise<T> {
-    return this.changeNow(mutation);
+  /**
+   * Applies `mutation` and the matching files together; see the class comment. `prepare` runs first under the same
+   * lock, so what it checks cannot change before the mutation commits (config changes all go through here).
+   */
+  change<T>(mutation: (em: EntityManager) => Promise<T>, prepare?: () => Promise<void> | void): Promise<T> {
+    const run = this.lock.then(async () => {
+      if (prepare) await prepare();
+      return this.changeNow(mutation);
+    });
+    this.lock = run.catch(() => undefined);
+    return run;
   }
 
   /** Re-renders from the database as it is (start-up, or after a crash left files behind). */
@@ -110,6 +137,9 @@ export class RsyncdConfigWriter {
       this.tempsChecked = true;
       this.removeTemps('left by an earlier run');
     }
+    // Steps 2 and 3 of the class comment: the config this change leads to, proven without holding the write queue.
+    const draft = await this.dryRun(mutation);
+    await this.prove(draft);
     try {
       result = await this.writes.transaction(async (em) => {
         previous = this.last;
@@ -119,7 +149,8 @@ export class RsyncdConfigWriter {
         written = await this.render(em);
         const secrets = await this.requireSource('secrets')(em);
         const secretsText = this.renderSecretsOrFail(secrets);
-        await this.prove(written.config, secretsText);
+        // Something outside config changes wrote what the config is made of between the dry run and now.
+        if (written.config !== draft) await this.prove(written.config);
         try {
           fs.mkdirSync(this.paths.lockDir, { recursive: true, mode: 0o700 });
           // Secrets first: a config naming a user the secrets file lacks only denies that user.
@@ -148,6 +179,7 @@ export class RsyncdConfigWriter {
       }
       throw err;
     }
+    this.accepted = new Set(splitConfigSections(written.config).sections);
     for (const listener of this.listeners) {
       try {
         await listener(written, previous);
@@ -218,9 +250,19 @@ export class RsyncdConfigWriter {
   }
 
   private async render(em: EntityManager): Promise<WrittenConfig> {
+    return this.renderFrom(await this.gather(em));
+  }
+
+  /** What the config is made of, as `em` sees it (the database half of a render). */
+  private async gather(em: EntityManager): Promise<{ settings: DaemonSettingsDto; modules: ModuleFields[]; bans: string[] }> {
     const settings = await this.requireSource('settings')(em);
     const modules = await this.requireSource('modules')(em);
     const bans = this.sources.bans ? await this.sources.bans(em) : [];
+    return { settings, modules, bans };
+  }
+
+  /** The CPU half of a render (no database): thousands of sections when settings or bans changed. */
+  private renderFrom({ settings, modules, bans }: { settings: DaemonSettingsDto; modules: ModuleFields[]; bans: string[] }): WrittenConfig {
     try {
       const input: RenderInput = {
         settings,
@@ -235,10 +277,14 @@ export class RsyncdConfigWriter {
         },
         transferLogFormat: this.transferLogFormat,
         bans,
+        cache: this.renderCache,
       };
       const { text, warnings } = renderRsyncdConf(input);
-      // Same lock dir and log file: max connections count across both daemons, one log is ingested.
-      const tls = renderRsyncdConf({ ...input, transport: 'tls', proxyProtocolHosts: ['127.0.0.1'], paths: { ...input.paths, pidFile: this.paths.tlsPidFile } });
+      // Same lock dir and log file: max connections count across both daemons, one log is ingested. A cache of its
+      // own: the TLS file's sections differ (tlsOnly modules), and one shared cache would be reset by every switch.
+      const tls = renderRsyncdConf({
+        ...input, transport: 'tls', proxyProtocolHosts: ['127.0.0.1'], paths: { ...input.paths, pidFile: this.paths.tlsPidFile }, cache: this.tlsRenderCache,
+      });
       return { config: text, tlsConfig: tls.text, settings, warnings, writtenAt: new Date() };
     } catch (err) {
       if (err instanceof RsyncdConfigError) throw new ValidationFailed(err.issues);
@@ -255,14 +301,47 @@ export class RsyncdConfigWriter {
     }
   }
 
-  private async prove(configText: string, secretsText: string): Promise<void> {
-    const outcome = await verifyConfigWithDaemon(configText, secretsText, { rsyncPath: this.config.rsyncBinary });
+  /**
+   * Runs `mutation` in a transaction that is then rolled back, and renders the config it led to. Only the reads are
+   * inside the transaction: rendering (all sections again after a settings or ban change) does not hold the queue,
+   * and it leaves the render cache warm for the real run.
+   */
+  private async dryRun(mutation: (em: EntityManager) => Promise<unknown>): Promise<string> {
+    let inputs: Awaited<ReturnType<RsyncdConfigWriter['gather']>> | null = null;
+    try {
+      await this.writes.transaction(async (em) => {
+        await mutation(em);
+        inputs = await this.gather(em);
+        throw ROLLBACK;
+      });
+    } catch (err) {
+      if (err !== ROLLBACK) throw err;
+    }
+    return this.renderFrom(inputs!).config;
+  }
+
+  /**
+   * The listing a proof asks for never opens the secrets file (and the config names the live one anyway), so the
+   * throwaway daemon gets an empty one: no copy of the passwords is written to a temp dir.
+   */
+  private async prove(configText: string): Promise<void> {
+    const started = performance.now();
+    const part = configToProve(configText, this.accepted);
+    // A generous deadline: the proof holds up only other config changes now, and a false "refused" on a loaded
+    // machine (rsync slow to start) would fail an admin's change for nothing.
+    const outcome = await verifyConfigWithDaemon(part.text, '', { rsyncPath: this.config.rsyncBinary, timeoutMs: PROOF_TIMEOUT_MS });
+    this.lastProof = { sections: part.sections, skipped: part.skipped, ms: performance.now() - started };
     if (!outcome.ok) {
       this.logger.warn(`generated config refused by rsync: ${outcome.error}`);
       throw new BadRequestException(`the rsync daemon refused the generated configuration: ${outcome.error}`);
     }
   }
 }
+
+const PROOF_TIMEOUT_MS = 20_000;
+
+/** Thrown inside a dry run's transaction to roll it back. */
+const ROLLBACK = Symbol('dry run');
 
 function sha256(text: string): string {
   return crypto.createHash('sha256').update(text).digest('hex');

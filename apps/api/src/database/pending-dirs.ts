@@ -31,15 +31,24 @@ export class PendingDirs {
    * the mkdir; call the returned `done` once the change committed (or was undone).
    */
   record(leaf: string): { done: () => void } {
-    let top: string | null = null;
-    for (let d = leaf; !fs.existsSync(d); d = path.dirname(d)) {
-      top = d;
-      if (path.dirname(d) === d) break;
+    return this.recordMany([leaf]);
+  }
+
+  /** `record` for many directories with one write of the file (a bulk import creates thousands). */
+  recordMany(leaves: string[]): { done: () => void } {
+    const entries: PendingDir[] = [];
+    for (const leaf of leaves) {
+      let top: string | null = null;
+      for (let d = leaf; !fs.existsSync(d); d = path.dirname(d)) {
+        top = d;
+        if (path.dirname(d) === d) break;
+      }
+      if (top !== null) entries.push({ top, leaf });
     }
-    if (top === null) return { done: () => undefined };
-    const entry: PendingDir = { top, leaf };
-    this.write([...this.read(), entry]);
-    return { done: () => this.write(this.read().filter((e) => !(e.top === entry.top && e.leaf === entry.leaf))) };
+    if (entries.length === 0) return { done: () => undefined };
+    this.write([...this.read(), ...entries]);
+    const mine = new Set(entries.map((e) => `${e.top}\0${e.leaf}`));
+    return { done: () => this.write(this.read().filter((e) => !mine.has(`${e.top}\0${e.leaf}`))) };
   }
 
   /**

@@ -117,15 +117,45 @@ export function purgePlan(modulePath: string, roots: string[], dataDir: string):
  */
 export function chownForDaemon(dir: string, uid: string | null, gid: string | null): void {
   if (process.getuid?.() !== 0) return;
-  const user = uid ?? 'nobody';
-  const group = gid ?? defaultGroupOf(user);
-  execFileSync('chown', [`${user}:${group}`, dir], { stdio: 'ignore' });
+  const ids = numericIds(uid ?? 'nobody', gid);
+  fs.chownSync(dir, ids.uid, ids.gid);
 }
 
-function defaultGroupOf(user: string): string {
+/**
+ * Account names to numbers, looked up with `id`/`getent` (NSS: files, LDAP...) and remembered for a minute: a bulk
+ * import chowns thousands of directories to the same account, and a process per directory took seconds.
+ */
+const idCache = new Map<string, { uid: number; gid: number; at: number }>();
+const ID_CACHE_MS = 60_000;
+
+function numericIds(user: string, group: string | null): { uid: number; gid: number } {
+  const key = `${user}:${group ?? ''}`;
+  const hit = idCache.get(key);
+  if (hit && Date.now() - hit.at < ID_CACHE_MS) return hit;
+  const uid = /^\d+$/.test(user) ? Number(user) : lookupNumber('id', ['-u', user], `unknown user ${user}`);
+  let gid: number;
+  if (group === null) {
+    // The user's primary group, as `chown user:` would pick; nogroup for a uid without an account.
+    try {
+      gid = lookupNumber('id', ['-g', user], '');
+    } catch {
+      gid = lookupNumber('getent', ['group', 'nogroup'], 'no group nogroup', 2);
+    }
+  } else gid = /^\d+$/.test(group) ? Number(group) : lookupNumber('getent', ['group', group], `unknown group ${group}`, 2);
+  const ids = { uid, gid, at: Date.now() };
+  idCache.set(key, ids);
+  return ids;
+}
+
+/** The number in a command's output (`field` counts from 0 in a colon-separated line); throws `unknown` without one. */
+function lookupNumber(cmd: string, args: string[], unknown: string, field?: number): number {
+  let out: string;
   try {
-    return execFileSync('id', ['-gn', user], { encoding: 'utf8' }).trim();
+    out = execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
   } catch {
-    return 'nogroup';
+    throw new Error(unknown);
   }
+  const value = field === undefined ? out : out.split('\n')[0]!.split(':')[field];
+  if (value === undefined || !/^\d+$/.test(value)) throw new Error(unknown);
+  return Number(value);
 }

@@ -1,9 +1,10 @@
-import { Body, Controller, Delete, Get, Param, Patch, Post, Query, Req } from '@nestjs/common';
+import { BadRequestException, Body, Controller, Delete, Get, Param, Patch, Post, Query, Req } from '@nestjs/common';
 import type { Request } from 'express';
 import { setAuditChange } from '../audit/audit-change';
 import { ApiQuery, ApiTags } from '@nestjs/swagger';
-import type { DeleteModuleResponse, ModuleDto } from '@rsynchub/contracts';
-import { CreateModuleBody, UpdateModuleBody } from './modules.dto';
+import type { DeleteModuleResponse, ModuleDto, ModulePage } from '@rsynchub/contracts';
+import { parseLimit } from '../common/pagination';
+import { CreateModuleBody, ModuleListQueryBody, UpdateModuleBody } from './modules.dto';
 import { ModulesService } from './modules.service';
 
 @ApiTags('modules')
@@ -11,9 +12,17 @@ import { ModulesService } from './modules.service';
 export class ModulesController {
   constructor(private readonly modules: ModulesService) {}
 
+  /** Without `limit`: every module, as an array (as before). With it: one page and the total (see ModulePage). */
   @Get()
-  list(): Promise<ModuleDto[]> {
-    return this.modules.list();
+  list(@Query() query: ModuleListQueryBody): Promise<ModuleDto[] | ModulePage> {
+    if (query.limit === undefined) {
+      if (query.offset !== undefined || query.q !== undefined) throw new BadRequestException('limit: is required with offset or q');
+      return this.modules.list();
+    }
+    const limit = parseLimit(query.limit, 50, 500);
+    const offset = query.offset === undefined || query.offset === '' ? 0 : Number(query.offset);
+    if (!Number.isSafeInteger(offset) || offset < 0 || !/^\d+$/.test(query.offset ?? '0')) throw new BadRequestException('offset: must be an integer of 0 or more');
+    return this.modules.page(limit, offset, query.q ?? '');
   }
 
   @Get(':name')

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, ValidateIf, ValidateNested } from 'class-validator';
+import { IsArray, IsBoolean, IsIn, IsInt, IsOptional, IsString, MaxLength, ValidateIf, ValidateNested } from 'class-validator';
 import type { CreateModuleRequest, ModuleAccess, ModuleAnonymousAccess, ModuleUserGrant, UpdateModuleRequest } from '@rsynchub/contracts';
 
 // Shape checks only. What may reach rsyncd.conf (names, paths, hosts, injection) is decided by @rsynchub/rsyncd
@@ -54,4 +54,12 @@ export class CreateModuleBody extends ModuleOptionsBody implements CreateModuleR
 
 export class UpdateModuleBody extends ModuleOptionsBody implements UpdateModuleRequest {
   @ApiPropertyOptional() @IsOptional() @IsString() path?: string;
+}
+
+/** `GET /modules` query: strings as they arrive (ranges are checked in the controller, naming the parameter). */
+export class ModuleListQueryBody {
+  @ApiPropertyOptional({ description: '1..500: answer one page, as {items, total, limit, offset}; without it, the whole list as an array' })
+  @IsOptional() @IsString() @MaxLength(10) limit?: string;
+  @ApiPropertyOptional({ description: 'modules to skip (with limit)' }) @IsOptional() @IsString() @MaxLength(10) offset?: string;
+  @ApiPropertyOptional({ description: 'only names starting with this, case-insensitive (with limit)' }) @IsOptional() @IsString() @MaxLength(128) q?: string;
 }

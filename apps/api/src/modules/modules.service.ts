@@ -1,12 +1,14 @@
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { EntityManager, Repository } from 'typeorm';
-import type { CreateModuleRequest, FieldError, ModuleDto, ModuleFields, UpdateModuleRequest } from '@rsynchub/contracts';
-import { checkModulePathOverlap, moduleWithDefaults, pathRelation, validateModule } from '@rsynchub/rsyncd';
+import type { CreateModuleRequest, FieldError, ModuleDto, ModuleFields, ModulePage, UpdateModuleRequest } from '@rsynchub/contracts';
+import { moduleWithDefaults, PathOverlapIndex, pathRelation, validateModule } from '@rsynchub/rsyncd';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { assertValid, FieldConflict, notFound, ValidationFailed } from '../common/errors';
 import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
+import { insertRows, sqliteDatetime } from '../database/bulk-insert';
 import { PendingDirs } from '../database/pending-dirs';
 import { RsyncUsersService } from '../rsync-users/rsync-users.service';
 import { resolveDeepest } from '../config/storage-roots';
@@ -46,6 +48,25 @@ export class ModulesService implements OnModuleInit {
     return entities.map((e) => this.toDto(this.toFields(e, grants.get(e.name.toLowerCase()) ?? []), e));
   }
 
+  /**
+   * One page of the list in name order (case-insensitive, as the names are unique), optionally only names starting
+   * with `prefix`: the database does the paging and the counting, and only the page's grants are read.
+   */
+  async page(limit: number, offset: number, prefix: string): Promise<ModulePage> {
+    const em = this.modules.manager;
+    const qb = em.getRepository(RsyncModuleEntity).createQueryBuilder('m');
+    // LIKE ignores ASCII case, as the names' collation does; % _ and the escape character itself match literally.
+    if (prefix !== '') qb.where(`m.name LIKE :prefix ESCAPE '!'`, { prefix: prefix.replace(/[!%_]/g, '!$&') + '%' });
+    const [entities, total] = await qb.orderBy('m.name', 'ASC').addOrderBy('m.id', 'ASC').skip(offset).take(limit).getManyAndCount();
+    const grants = await this.users.grantsOfModules(em, entities.map((e) => e.name));
+    return {
+      items: entities.map((e) => this.toDto(this.toFields(e, grants.get(e.name.toLowerCase()) ?? []), e)),
+      total,
+      limit,
+      offset,
+    };
+  }
+
   async get(name: string): Promise<ModuleDto> {
     const entity = await this.findOrFail(this.modules.manager, name);
     return this.toDto(await this.fieldsOf(this.modules.manager, entity), entity);
@@ -58,8 +79,7 @@ export class ModulesService implements OnModuleInit {
     assertValid(validateModule(fields, { roots: this.config.storageRoots }));
     // A taken name is the problem to report, not the path that the name suggested (which then overlaps too).
     await this.assertNameFree(this.modules.manager, fields.name);
-    await this.assertNoOverlap(this.modules.manager, fields.path, null);
-    return this.applyWithDirectory(fields, (em) => this.createWithin(em, fields)).then(async (change) => ({
+    return this.applyWithDirectory(fields, null, (em) => this.createWithin(em, fields)).then(async (change) => ({
       ...change,
       after: await this.get(fields.name),
     }));
@@ -73,7 +93,7 @@ export class ModulesService implements OnModuleInit {
     const repo = em.getRepository(RsyncModuleEntity);
     await this.assertNameFree(em, fields.name);
     await this.assertUsersExist(em, fields);
-    await this.assertNoOverlap(em, fields.path, null);
+    await this.assertNoLexicalOverlap(em, fields.path, null);
     const now = new Date();
     const { users, ...columns } = fields;
     await repo.insert({ ...columns, createdAt: now, updatedAt: now });
@@ -90,6 +110,32 @@ export class ModulesService implements OnModuleInit {
       existing.name === name ? 'is already taken by another module' : `is already taken by module "${existing.name}" (names are case-insensitive)`,
       `a module named "${name}" already exists (names are case-insensitive)`,
     );
+  }
+
+  /**
+   * Inserts many validated modules (an import) in a few statements. The caller checked names, users and paths and
+   * made the directories (see prepareDirectories) under the config writer's lock.
+   */
+  async createManyWithin(em: EntityManager, list: ModuleFields[]): Promise<void> {
+    const now = sqliteDatetime(new Date());
+    const json = (v: string[]) => JSON.stringify(v);
+    const bool = (v: boolean) => (v ? 1 : 0);
+    await insertRows(
+      em,
+      'rsync_modules',
+      ['name', 'path', 'comment', 'read_only', 'write_only', 'list', 'ignore_errors', 'max_connections', 'timeout', 'hosts_allow', 'hosts_deny',
+        'refuse_options', 'excludes', 'enabled', 'uid', 'gid', 'use_chroot', 'anonymous', 'allow_root_ids', 'created_at', 'updated_at'],
+      list.map((m) => [m.name, m.path, m.comment, bool(m.readOnly), bool(m.writeOnly), bool(m.list), bool(m.ignoreErrors), m.maxConnections, m.timeout,
+        json(m.hostsAllow), json(m.hostsDeny), json(m.refuseOptions), json(m.excludes), bool(m.enabled), m.uid, m.gid,
+        m.useChroot === null ? null : bool(m.useChroot), m.anonymous, bool(m.allowRootIds), now, now]),
+    );
+    await this.users.setGrantsMany(em, list.map((m) => ({ moduleName: m.name, grants: m.users })));
+  }
+
+  /** Lower-cased names of every module. */
+  async existingNames(em: EntityManager): Promise<Set<string>> {
+    const rows: { name: string }[] = await em.query(`SELECT name FROM rsync_modules`);
+    return new Set(rows.map((r) => r.name.toLowerCase()));
   }
 
   async exists(em: EntityManager, name: string): Promise<boolean> {
@@ -130,6 +176,41 @@ export class ModulesService implements OnModuleInit {
     return { undo, committed: () => pending.done() };
   }
 
+  /**
+   * prepareDirectory for many modules at once (an import): one record of the pending directories, and a module whose
+   * directory cannot be made is reported (field and reason), not thrown.
+   */
+  async prepareDirectories(list: ModuleFields[]): Promise<{ failed: Map<ModuleFields, string>; undo: () => void; committed: () => void }> {
+    const pending = this.pendingDirs.recordMany(list.map((m) => m.path));
+    const created: string[] = [];
+    const failed = new Map<ModuleFields, string>();
+    for (const [i, m] of list.entries()) {
+      // Thousands of mkdir calls in one go would stall log ingestion in this same process.
+      if (i % 250 === 249) await new Promise<void>((resolve) => setImmediate(resolve));
+      const dir = ensureModuleDirectory(m.path, this.config.storageRoots, this.config.dataDir);
+      if (dir.error) {
+        failed.set(m, `path ${dir.error}`);
+        continue;
+      }
+      if (!dir.created) continue;
+      try {
+        chownForDaemon(m.path, m.uid, m.gid);
+        created.push(dir.created);
+      } catch (err) {
+        fs.rmSync(dir.created, { recursive: true, force: true });
+        failed.set(m, `uid the directory could not be handed to the daemon's account: ${(err as Error).message.split('\n')[0]}`);
+      }
+    }
+    return {
+      failed,
+      undo: () => {
+        for (const d of created) fs.rmSync(d, { recursive: true, force: true });
+        pending.done();
+      },
+      committed: () => pending.done(),
+    };
+  }
+
   async update(name: string, req: UpdateModuleRequest): Promise<ModuleChange> {
     if ('name' in req) throw new ValidationFailed([{ field: 'name', message: 'cannot be changed; create a new module instead' }]);
     const current = await this.fieldsOf(this.modules.manager, await this.findOrFail(this.modules.manager, name));
@@ -139,12 +220,11 @@ export class ModulesService implements OnModuleInit {
     if (req.users !== undefined && req.users.length > 0 && req.anonymous === undefined) fields.anonymous = 'none';
     if (req.anonymous === 'read' && req.readOnly === undefined) fields.readOnly = true;
     assertValid(validateModule(fields, { roots: this.config.storageRoots }));
-    await this.assertNoOverlap(this.modules.manager, fields.path, current.name);
-    return this.applyWithDirectory(fields, async (em) => {
+    return this.applyWithDirectory(fields, current.name, async (em) => {
       const entity = await this.findOrFail(em, name);
       const before = this.toDto(await this.fieldsOf(em, entity), entity);
       await this.assertUsersExist(em, fields);
-      await this.assertNoOverlap(em, fields.path, entity.name);
+      await this.assertNoLexicalOverlap(em, fields.path, entity.name);
       const { users, name: _name, ...columns } = fields;
       await em.getRepository(RsyncModuleEntity).update({ id: entity.id }, { ...columns, updatedAt: new Date() });
       if (req.users !== undefined) await this.users.setGrants(em, entity.name, users);
@@ -192,25 +272,85 @@ export class ModulesService implements OnModuleInit {
   }
 
   /**
+   * The same check on the paths as stored only, in SQL (no pass over every module in JavaScript, no filesystem):
+   * what a mutation re-checks inside its transaction. The full check (`assertNoOverlap`) ran before, under the
+   * config writer's lock, so nothing could have moved in between.
+   */
+  private async assertNoLexicalOverlap(em: EntityManager, modulePath: string, exceptName: string | null): Promise<void> {
+    const rows: { name: string; path: string }[] = await em.query(
+      `SELECT name, path FROM rsync_modules
+        WHERE (?2 IS NULL OR name <> ?2 COLLATE NOCASE)
+          AND (path = ?1 OR substr(?1, 1, length(path) + 1) = path || '/' OR substr(path, 1, length(?1) + 1) = ?1 || '/')
+        LIMIT 1`,
+      [modulePath, exceptName],
+    );
+    const issue = new PathOverlapIndex(rows).check(modulePath);
+    if (issue) throw new ValidationFailed([{ field: 'path', message: issue }]);
+  }
+
+  /**
    * Decided on the paths as written AND as resolved (symlinks followed, for paths that do not exist yet through their
-   * deepest existing ancestor): a link inside the storage could otherwise make two modules share data.
+   * deepest existing ancestor): a link inside the storage could otherwise make two modules share data. Every
+   * module's path is read once; resolving them costs one lstat each (their parent directories are resolved once).
    */
   async overlapIssue(em: EntityManager, modulePath: string, exceptName: string | null): Promise<string | null> {
-    const others = (await em.getRepository(RsyncModuleEntity).find({ select: { name: true, path: true } })).filter(
-      (m) => exceptName === null || m.name.toLowerCase() !== exceptName.toLowerCase(),
-    );
-    const lexical = checkModulePathOverlap(modulePath, others);
+    const except = exceptName?.toLowerCase();
+    const others = (await this.allPaths(em)).filter((m) => m.name.toLowerCase() !== except);
+    const lexical = new PathOverlapIndex(others).check(modulePath);
     if (lexical) return lexical;
     const real = this.resolved(modulePath);
     if (real === null) return null; // unresolvable: creating the directory reports why
+    return this.resolvedOverlap(real, others, this.resolver());
+  }
+
+  /** Every module's name and path, without hydrating entities. */
+  async allPaths(em: EntityManager): Promise<{ name: string; path: string }[]> {
+    return em.query(`SELECT name, path FROM rsync_modules`);
+  }
+
+  /** The resolved-path half of overlapIssue, for callers that check many paths against the same modules. */
+  resolvedOverlap(real: string, others: { name: string; path: string }[], resolve: (p: string) => string): string | null {
     for (const o of others) {
-      const otherReal = this.resolved(o.path) ?? o.path;
+      const otherReal = resolve(o.path);
       const rel = pathRelation(real, otherReal);
       if (rel === 'equal') return `resolves to ${real}, the same directory as module "${o.name}"`;
       if (rel === 'inside') return `resolves to ${real}, inside module "${o.name}" (${otherReal})`;
       if (rel === 'contains') return `resolves to ${real}, which contains module "${o.name}" (${otherReal})`;
     }
     return null;
+  }
+
+  /**
+   * resolveDeepest for many module paths at once (the same results): a path that is not itself a symbolic link
+   * resolves to its parent's real location plus its own name, and module paths share few parents. Unresolvable
+   * paths stand for themselves, as before.
+   */
+  resolver(): (p: string) => string {
+    const parents = new Map<string, string | null>();
+    const memo = new Map<string, string>();
+    return (p) => {
+      const known = memo.get(p);
+      if (known !== undefined) return known;
+      const parent = path.dirname(p);
+      let realParent = parents.get(parent);
+      if (realParent === undefined) {
+        realParent = this.resolved(parent);
+        parents.set(parent, realParent);
+      }
+      let viaParent = false;
+      if (realParent !== null) {
+        try {
+          // Missing (resolved through its deepest existing ancestor, the parent's resolution) or not a link.
+          const st = fs.lstatSync(p, { throwIfNoEntry: false });
+          viaParent = st === undefined || !st.isSymbolicLink();
+        } catch {
+          viaParent = false; // ENOTDIR, EACCES...: resolveDeepest decides, as before
+        }
+      }
+      const out = viaParent ? path.join(realParent!, path.basename(p)) : (this.resolved(p) ?? p);
+      memo.set(p, out);
+      return out;
+    };
   }
 
   private resolved(p: string): string | null {
@@ -222,15 +362,23 @@ export class ModulesService implements OnModuleInit {
     }
   }
 
-  private async applyWithDirectory(fields: ModuleFields, mutation: (em: EntityManager) => Promise<ModuleChange>): Promise<ModuleChange> {
-    const dir = this.prepareDirectory(fields);
+  /**
+   * Runs a module change with its directory: the full overlap check (paths as resolved on disk) and the mkdir
+   * happen under the config writer's lock, once, before the change's transactions; a refused change removes the
+   * directory it made.
+   */
+  private async applyWithDirectory(fields: ModuleFields, exceptName: string | null, mutation: (em: EntityManager) => Promise<ModuleChange>): Promise<ModuleChange> {
+    let dir: { undo: () => void; committed: () => void } | null = null;
     try {
-      const change = await this.writer.change(mutation);
-      dir.committed();
+      const change = await this.writer.change(mutation, async () => {
+        await this.assertNoOverlap(this.modules.manager, fields.path, exceptName);
+        dir = this.prepareDirectory(fields);
+      });
+      (dir as { committed: () => void } | null)?.committed();
       return change;
     } catch (err) {
       // A refused change leaves nothing behind, not even the directory it made.
-      dir.undo();
+      (dir as { undo: () => void } | null)?.undo();
       throw err;
     }
   }
@@ -250,16 +398,45 @@ export class ModulesService implements OnModuleInit {
     return entity;
   }
 
+  /**
+   * What the config is rendered from, read on every config change: plain rows, not hydrated entities (at 10,000
+   * modules entity hydration alone took longer than the rest of the change).
+   */
   private async fieldsOfAll(em: EntityManager): Promise<ModuleFields[]> {
-    const [entities, grants] = await Promise.all([
-      em.getRepository(RsyncModuleEntity).find({ order: { name: 'ASC' } }),
+    const [rows, grants] = await Promise.all([
+      em.query(`SELECT * FROM rsync_modules ORDER BY name`) as Promise<Record<string, unknown>[]>,
       this.users.grantsByModule(em),
     ]);
-    return entities.map((e) => this.toFields(e, grants.get(e.name.toLowerCase()) ?? []));
+    const list = (v: unknown) => (typeof v === 'string' && v !== '' ? (JSON.parse(v) as string[]) : []);
+    return rows.map((r) => {
+      const name = r['name'] as string;
+      const e = {
+        name,
+        path: r['path'] as string,
+        comment: r['comment'] as string,
+        readOnly: !!r['read_only'],
+        writeOnly: !!r['write_only'],
+        list: !!r['list'],
+        ignoreErrors: !!r['ignore_errors'],
+        maxConnections: r['max_connections'] as number,
+        timeout: r['timeout'] as number,
+        hostsAllow: list(r['hosts_allow']),
+        hostsDeny: list(r['hosts_deny']),
+        anonymous: r['anonymous'] as RsyncModuleEntity['anonymous'],
+        refuseOptions: list(r['refuse_options']),
+        excludes: list(r['excludes']),
+        enabled: !!r['enabled'],
+        uid: (r['uid'] as string | null) ?? null,
+        gid: (r['gid'] as string | null) ?? null,
+        useChroot: r['use_chroot'] === null || r['use_chroot'] === undefined ? null : r['use_chroot'] === 1,
+        allowRootIds: !!r['allow_root_ids'],
+      } as RsyncModuleEntity;
+      return this.toFields(e, grants.get(name.toLowerCase()) ?? []);
+    });
   }
 
   private async fieldsOf(em: EntityManager, e: RsyncModuleEntity): Promise<ModuleFields> {
-    const grants = await this.users.grantsByModule(em);
+    const grants = await this.users.grantsOfModules(em, [e.name]);
     return this.toFields(e, grants.get(e.name.toLowerCase()) ?? []);
   }
 

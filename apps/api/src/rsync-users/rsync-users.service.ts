@@ -10,11 +10,21 @@ import type {
 } from '@rsynchub/contracts';
 import { checkConfigValue, checkRsyncPassword, checkRsyncUserName } from '@rsynchub/rsyncd';
 import { assertValid, conflict, FieldConflict, notFound } from '../common/errors';
+import { insertRows, sqliteDatetime } from '../database/bulk-insert';
 import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
 import { ModuleGrantEntity, RsyncUserEntity } from './rsync-user.entity';
 import { generateRsyncPassword, SecretBox } from './secret-box';
 import { rsyncPasswordWeakness } from './password-rule';
 import type { FieldError } from '@rsynchub/contracts';
+
+/** A user a bulk change will create, its password already sealed (see planNewUsers). */
+export interface PlannedRsyncUser {
+  name: string;
+  comment: string;
+  passwordEncrypted: string;
+  /** Set when the password was generated (never logged). */
+  generatedPassword?: string;
+}
 
 /** What a change did, for the audit log: never carries a password. */
 export interface RsyncUserChange {
@@ -25,6 +35,9 @@ export interface RsyncUserChange {
 
 @Injectable()
 export class RsyncUsersService implements OnModuleInit {
+  /** Sealed password -> password, for the secrets file (see secretsForConfig). */
+  private decrypted = new Map<string, string>();
+
   constructor(
     @InjectRepository(RsyncUserEntity) private readonly users: Repository<RsyncUserEntity>,
     private readonly box: SecretBox,
@@ -86,6 +99,48 @@ export class RsyncUsersService implements OnModuleInit {
     );
     const [user] = await this.toDtos(em, [saved]);
     return { user: user!, generatedPassword: generated, before: null, after: user!, passwordChanged: true };
+  }
+
+  /**
+   * Seals the passwords of users a bulk change will create, before the change runs: the config writer runs a
+   * mutation twice (dry run, then for real), and both runs must write the same users.
+   */
+  planNewUsers(reqs: CreateRsyncUserRequest[]): PlannedRsyncUser[] {
+    return reqs.map((r) => {
+      const generated = r.password === undefined ? generateRsyncPassword() : undefined;
+      return { name: r.name, comment: r.comment ?? '', passwordEncrypted: this.box.encrypt(r.password ?? generated!), generatedPassword: generated };
+    });
+  }
+
+  /** Inserts planned users (checked by the caller: valid, new names) in a few statements. */
+  async insertPlannedWithin(em: EntityManager, planned: PlannedRsyncUser[]): Promise<void> {
+    const now = sqliteDatetime(new Date());
+    await insertRows(
+      em,
+      'rsync_users',
+      ['name', 'comment', 'password_encrypted', 'password_updated_at', 'created_at', 'updated_at'],
+      planned.map((u) => [u.name, u.comment, u.passwordEncrypted, now, now, now]),
+    );
+  }
+
+  /** Lower-cased names of every rsync user. */
+  async existingNames(em: EntityManager): Promise<Set<string>> {
+    const rows: { name: string }[] = await em.query(`SELECT name FROM rsync_users`);
+    return new Set(rows.map((r) => r.name.toLowerCase()));
+  }
+
+  /** The grants of many new modules at once (a bulk import); every user named must exist. */
+  async setGrantsMany(em: EntityManager, entries: { moduleName: string; grants: ModuleUserGrant[] }[]): Promise<void> {
+    const rows: { id: number; name: string }[] = await em.query(`SELECT id, name FROM rsync_users`);
+    const ids = new Map(rows.map((r) => [r.name.toLowerCase(), r.id]));
+    const grants = entries.flatMap(({ moduleName, grants: list }) =>
+      list.map((g, position) => {
+        const userId = ids.get(g.name.toLowerCase());
+        if (userId === undefined) throw new Error(`rsync user "${g.name}" does not exist`);
+        return { moduleName, userId, access: g.access, position };
+      }),
+    );
+    await insertRows(em, 'module_grants', ['module_name', 'user_id', 'access', 'position'], grants.map((g) => [g.moduleName, g.userId, g.access, g.position]));
   }
 
   async exists(em: EntityManager, name: string): Promise<boolean> {
@@ -179,9 +234,40 @@ export class RsyncUsersService implements OnModuleInit {
     return map;
   }
 
+  /** Grants of the named modules only (e.g. one page of the list, or one module), keyed like grantsByModule. */
+  async grantsOfModules(em: EntityManager, moduleNames: string[]): Promise<Map<string, ModuleUserGrant[]>> {
+    const map = new Map<string, ModuleUserGrant[]>();
+    // Well under SQLite's bound-parameter limit per statement.
+    for (let i = 0; i < moduleNames.length; i += 500) {
+      const chunk = moduleNames.slice(i, i + 500);
+      const rows: { module_name: string; name: string; access: 'rw' | 'ro' }[] = await em.query(
+        `SELECT g.module_name, u.name, g.access FROM module_grants g JOIN rsync_users u ON u.id = g.user_id
+          WHERE g.module_name IN (${chunk.map(() => '?').join(', ')}) ORDER BY g.module_name, g.position`,
+        chunk,
+      );
+      for (const r of rows) {
+        const key = r.module_name.toLowerCase();
+        if (!map.has(key)) map.set(key, []);
+        map.get(key)!.push({ name: r.name, access: r.access });
+      }
+    }
+    return map;
+  }
+
+  /**
+   * Every user's password for the secrets file. Each change renders the file anew; a password is decrypted once per
+   * sealed value (the cache keeps only the current ones), not once per user per change.
+   */
   private async secretsForConfig(em: EntityManager): Promise<{ name: string; password: string }[]> {
-    const users = await em.getRepository(RsyncUserEntity).find({ order: { name: 'ASC' } });
-    return users.map((u) => ({ name: u.name, password: this.box.decrypt(u.passwordEncrypted) }));
+    const rows: { name: string; sealed: string }[] = await em.query(`SELECT name, password_encrypted AS sealed FROM rsync_users ORDER BY name`);
+    const next = new Map<string, string>();
+    const out = rows.map((u) => {
+      const password = next.get(u.sealed) ?? this.decrypted.get(u.sealed) ?? this.box.decrypt(u.sealed);
+      next.set(u.sealed, password);
+      return { name: u.name, password };
+    });
+    this.decrypted = next;
+    return out;
   }
 
   private checkComment(comment: string | undefined, issues: FieldError[]): void {

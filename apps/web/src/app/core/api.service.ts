@@ -38,6 +38,7 @@ import {
   type UpdateModuleRequest,
   type UpdateRsyncUserRequest, type ModuleActivityDto
 } from '@rsynchub/contracts';
+import type { ModulePage } from '@rsynchub/contracts';
 import type { ResetAdminPasswordRequest, ResetAdminPasswordResponse, TestConnectionRequest, TestConnectionResult } from '@rsynchub/contracts';
 import type { TlsStatusDto, UpdateTlsRequest } from '@rsynchub/contracts';
 import { toApiError } from './api-error';
@@ -120,6 +121,10 @@ export class ApiService {
   // modules
   modules() {
     return this.call<ModuleDto[]>('GET', 'modules');
+  }
+  /** One page of modules by name; `q` keeps names starting with it (case-insensitive). */
+  modulePage(limit: number, offset: number, q: string) {
+    return this.call<ModulePage>('GET', 'modules', undefined, { limit, offset, q: q || undefined });
   }
   module(name: string) {
     return this.call<ModuleDto>('GET', `modules/${encodeURIComponent(name)}`);

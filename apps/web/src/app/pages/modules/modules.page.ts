@@ -7,6 +7,7 @@ import { MatInputModule } from '@angular/material/input';
 import { MatButtonModule } from '@angular/material/button';
 import { MatDialog } from '@angular/material/dialog';
 import { MatProgressBarModule } from '@angular/material/progress-bar';
+import { MatPaginatorModule, type PageEvent } from '@angular/material/paginator';
 import type { ModuleActivityDto, ModuleDto } from '@rsynchub/contracts';
 import { ApiService } from '../../core/api.service';
 import { confirmModuleDelete } from './confirm-module-delete';
@@ -60,7 +61,7 @@ export function toRow(m: ModuleDto, activity: ModuleActivityDto | null): ModuleR
 
 @Component({
   selector: 'rh-modules-page',
-  imports: [RouterLink, MatTableModule, MatSortModule, MatFormFieldModule, MatInputModule, MatButtonModule, MatProgressBarModule, ErrorBannerComponent],
+  imports: [RouterLink, MatTableModule, MatSortModule, MatPaginatorModule, MatFormFieldModule, MatInputModule, MatButtonModule, MatProgressBarModule, ErrorBannerComponent],
   template: `
     <div class="rh-page-header">
       <h1>Modules</h1>
@@ -73,7 +74,7 @@ export function toRow(m: ModuleDto, activity: ModuleActivityDto | null): ModuleR
     <div class="rh-card">
       <mat-form-field appearance="outline" subscriptSizing="dynamic" style="width: min(360px, 100%)">
         <mat-label>Filter</mat-label>
-        <input matInput (input)="filter.set($any($event.target).value)" placeholder="name, path, user…" data-testid="module-filter" />
+        <input matInput (input)="onFilter($any($event.target).value)" placeholder="name starts with…" data-testid="module-filter" />
       </mat-form-field>
       @if (loading()) {<mat-progress-bar mode="indeterminate" />}
       <div class="rh-table-wrap">
@@ -132,6 +133,8 @@ export function toRow(m: ModuleDto, activity: ModuleActivityDto | null): ModuleR
           </tr>
         </table>
       </div>
+      <mat-paginator [length]="total()" [pageIndex]="pageIndex()" [pageSize]="pageSize()" [pageSizeOptions]="[25, 50, 100, 200]"
+        (page)="onPage($event)" aria-label="Pages of modules" data-testid="modules-paginator" />
     </div>
   `,
   styles: `.modules-table { width: 100%; } td.actions { white-space: nowrap; text-align: right; }
@@ -154,9 +157,15 @@ export class ModulesPage implements OnInit {
   readonly anon = anonymousLabel;
   readonly extras = moduleExtras;
 
+  /** Server-side paging (10,000 modules are megabytes as one list): the page shown and how many match in all. */
+  readonly total = signal(0);
+  readonly pageIndex = signal(0);
+  readonly pageSize = signal(50);
+  private filterTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Only the newest request may fill the table (a slow older page must not overwrite it). */
+  private requestNo = 0;
+
   constructor() {
-    this.data.filterPredicate = (r, f) => `${r.name} ${r.path} ${r.users} ${r.access}`.toLowerCase().includes(f);
-    effect(() => (this.data.filter = this.filter().trim().toLowerCase()));
     effect(() => {
       const s = this.sort();
       if (s) this.data.sort = s;
@@ -171,16 +180,43 @@ export class ModulesPage implements OnInit {
   }
 
   async load(): Promise<void> {
+    const no = ++this.requestNo;
     this.loading.set(true);
     try {
-      const [modules, last] = await Promise.all([this.api.modules(), this.activity()]);
-      this.data.data = modules.map((m) => toRow(m, last.get(m.name.toLowerCase()) ?? null));
+      const size = this.pageSize();
+      const q = this.filter().trim();
+      const [first, last] = await Promise.all([this.api.modulePage(size, this.pageIndex() * size, q), this.activity()]);
+      let page = first;
+      if (page.items.length === 0 && page.total > 0) {
+        // The page emptied (modules deleted meanwhile): show the last page that has modules.
+        this.pageIndex.set(Math.floor((page.total - 1) / size));
+        page = await this.api.modulePage(size, this.pageIndex() * size, q);
+      }
+      if (no !== this.requestNo) return;
+      this.total.set(page.total);
+      this.data.data = page.items.map((m) => toRow(m, last.get(m.name.toLowerCase()) ?? null));
       this.error.set(null);
     } catch (err) {
-      this.error.set(err as ApiError);
+      if (no === this.requestNo) this.error.set(err as ApiError);
     } finally {
-      this.loading.set(false);
+      if (no === this.requestNo) this.loading.set(false);
     }
+  }
+
+  /** The filter is a name prefix the server applies; typing waits a moment so each keystroke is not a request. */
+  onFilter(value: string): void {
+    this.filter.set(value);
+    clearTimeout(this.filterTimer);
+    this.filterTimer = setTimeout(() => {
+      this.pageIndex.set(0);
+      void this.load();
+    }, 250);
+  }
+
+  onPage(e: PageEvent): void {
+    this.pageIndex.set(e.pageIndex);
+    this.pageSize.set(e.pageSize);
+    void this.load();
   }
 
   /** Newest session and push per module (lower-cased name: rsync matches module names case-insensitively). */
