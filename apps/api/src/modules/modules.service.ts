@@ -430,6 +430,9 @@ export class ModulesService implements OnModuleInit {
         gid: (r['gid'] as string | null) ?? null,
         useChroot: r['use_chroot'] === null || r['use_chroot'] === undefined ? null : r['use_chroot'] === 1,
         allowRootIds: !!r['allow_root_ids'],
+        // Every column the render needs: a field left out here is silently its default in rsyncd.conf (tlsOnly would
+        // open a TLS-only module to plaintext clients).
+        tlsOnly: !!r['tls_only'],
       } as RsyncModuleEntity;
       return this.toFields(e, grants.get(name.toLowerCase()) ?? []);
     });
