@@ -1,4 +1,5 @@
 import * as http from 'node:http';
+import * as os from 'node:os';
 import { startServer, type RunningServer } from '@rsynchub/testing';
 import { fmt, header, percentile } from './stats';
 
@@ -42,11 +43,6 @@ function agentFrom(address: string, sockets: number): http.Agent {
   return new http.Agent({ keepAlive: true, maxSockets: sockets, localAddress: address } as http.AgentOptions);
 }
 
-function summary(label: string, values: number[]): string {
-  if (values.length === 0) return `${label.padEnd(34)} (none)`;
-  return `${label.padEnd(34)} n=${String(values.length).padStart(5)}  p50 ${fmt(percentile(values, 50)).padStart(7)} ms  p95 ${fmt(percentile(values, 95)).padStart(7)} ms  max ${fmt(Math.max(...values)).padStart(8)} ms`;
-}
-
 async function auditRowCount(server: RunningServer): Promise<number> {
   let count = 0;
   let cursor: string | null = null;
@@ -65,7 +61,9 @@ async function auditRowCount(server: RunningServer): Promise<number> {
  */
 export async function benchFlood(addresses = 60, perAddress = 4, seconds = 20, rate = 1000): Promise<void> {
   header(`login flood: ${addresses} addresses x ${perAddress} connections, up to ${rate} attempts/s for ${seconds} s, admin at 127.0.0.1 meanwhile`);
-  const server = await startServer();
+  // BENCH_SERVER_NODE_OPTIONS (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`) profiles the server during the bench.
+  const nodeOptions = process.env.BENCH_SERVER_NODE_OPTIONS;
+  const server = await startServer(nodeOptions ? { env: { NODE_OPTIONS: nodeOptions } } : {});
   const adminAgent = agentFrom('127.0.0.1', 4);
   const freshAgent = agentFrom('127.0.0.250', 1);
   try {
@@ -100,6 +98,7 @@ export async function benchFlood(addresses = 60, perAddress = 4, seconds = 20, r
     const idleEnd = Date.now() + Math.min(8, seconds) * 1000;
     await measureAdmin(() => Date.now() > idleEnd, idle.reads, idle.logins, idle.fresh);
     const auditBefore = await auditRowCount(server);
+    const loadBefore = os.loadavg().map((l) => l.toFixed(2)).join(' ');
 
     // Flood.
     const statuses = new Map<number, number>();
@@ -140,18 +139,23 @@ export async function benchFlood(addresses = 60, perAddress = 4, seconds = 20, r
     const auditAfter = await auditRowCount(server);
 
     const total = [...statuses.values()].reduce((s, n) => s + n, 0);
-    console.log(summary('admin GET, idle', idle.reads));
-    console.log(summary('admin GET, during flood', during.reads));
-    console.log(summary('admin login (known addr), idle', idle.logins));
-    console.log(summary('admin login (known addr), flood', during.logins));
-    console.log(summary('admin login (new addr), idle', idle.fresh));
-    console.log(summary('admin login (new addr), flood', during.fresh));
+    const cell = (values: number[], p: number) => (values.length === 0 ? '-' : fmt(percentile(values, p)));
+    const row = (label: string, a: string, b: string) => console.log(`${label.padEnd(40)} ${a.padStart(12)} ${b.padStart(14)}`);
+    row('', 'idle', 'during flood');
+    for (const p of [50, 95, 99]) row(`admin GET p${p} (ms)`, cell(idle.reads, p), cell(during.reads, p));
+    row('admin GET max (ms)', cell(idle.reads, 100), cell(during.reads, 100));
+    row('admin GET count', String(idle.reads.length), String(during.reads.length));
+    row('admin login, known address p50/max (ms)', `${cell(idle.logins, 50)}/${cell(idle.logins, 100)}`, `${cell(during.logins, 50)}/${cell(during.logins, 100)}`);
+    row('admin login, new address p50/max (ms)', `${cell(idle.fresh, 50)}/${cell(idle.fresh, 100)}`, `${cell(during.fresh, 50)}/${cell(during.fresh, 100)}`);
+    row('login attempts answered per s', '-', fmt(total / seconds, 0));
+    row('  of them 429 (throttled/busy) per s', '-', fmt((statuses.get(429) ?? 0) / seconds, 0));
+    row('  of them 401 (password checked) per s', '-', fmt((statuses.get(401) ?? 0) / seconds, 1));
+    row('flood attempt answered p50/p95 (ms)', '-', `${cell(floodMs, 50)}/${cell(floodMs, 95)}`);
+    row('audit rows written', '-', `${auditAfter - auditBefore} for ${total}`);
     console.log(
-      `flood: ${total} login attempts in ${seconds} s (${fmt(total / seconds, 0)}/s); ` +
-        [...statuses.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s === 0 ? 'error' : s}: ${n}`).join(', '),
+      `flood statuses: ` + [...statuses.entries()].sort(([a], [b]) => a - b).map(([s, n]) => `${s === 0 ? 'error' : s}: ${n}`).join(', ') +
+        `; load average before/after: ${loadBefore} / ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (${os.availableParallelism()} cores)`,
     );
-    console.log(summary('flood attempt answered in', floodMs));
-    console.log(`audit rows written by the flood: ${auditAfter - auditBefore} (for ${total} attempts)`);
     const p95 = percentile(during.reads, 95);
     console.log(`target p95 < 250 ms for the admin's requests during the flood: ${p95 < 250 ? 'met' : 'MISSED'} (${fmt(p95)} ms)`);
     if (process.env.BENCH_FLOOD_DEBUG) console.log(server.output().slice(-3000));
