@@ -15,6 +15,7 @@ import type {
   WebhookChannelConfig,
 } from '@rsynchub/contracts';
 import { assertValid, conflict } from '../common/errors';
+import { classifyDeliveryError } from './delivery/classify-delivery-error';
 import { DbWriteQueue } from '../database/db-write-queue';
 import { SecretBox } from '../rsync-users/secret-box';
 import { AlertChannelEntity } from './alert-channel.entity';
@@ -244,9 +245,7 @@ export class AlertChannelsService {
   }
 }
 
-/** A delivery error in words, without anything secret (nodemailer and fetch errors carry no credentials). */
+/** A delivery error in fixed words (see classifyDeliveryError): never the remote server's text, never the URL. */
 export function describeError(err: unknown): string {
-  const e = err as { message?: string; cause?: { code?: string; message?: string }; responseCode?: number };
-  const cause = e.cause?.code ?? e.cause?.message;
-  return `${e.message ?? String(err)}${cause && !String(e.message).includes(cause) ? ` (${cause})` : ''}`.slice(0, 500);
+  return classifyDeliveryError(err);
 }
