@@ -141,7 +141,7 @@ export type UpdateAlertChannelRequest = Partial<Omit<CreateAlertChannelRequest, 
 
 export interface AlertChannelTestResponse {
   ok: boolean;
-  /** Why the test message was not accepted (HTTP status, SMTP reply, connection error). */
+  /** Why the test message was not accepted, as a fixed class (HTTP status, SMTP code, refused, timeout, TLS, ...), never the remote's text. */
   error: string | null;
 }
 
