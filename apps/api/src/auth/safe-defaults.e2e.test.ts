@@ -281,6 +281,21 @@ describe('login floods (item 8)', () => {
     assert.match(rows.find((r) => /throttled/.test(r.detail ?? ''))!.detail!, /^throttled: 60 login attempts refused from 127\.0\.0\.2 between /);
   });
 
+  it('several flooding addresses at once: each gets its own aggregate row with its own count, also as counts grow', async () => {
+    const waves: [string, number][] = [['127.0.0.21', 7], ['127.0.0.22', 11], ['127.0.0.23', 13]];
+    for (const [from] of waves) for (let i = 0; i < 5; i++) assert.equal((await direct.login('flooded2', `wrong-${i}`, { from })).status, 401);
+    const counts = async () => {
+      const rows = (await direct.auditOf(root, 'auth.login')).filter((e) => /^throttled/.test(e.detail ?? ''));
+      return new Map(waves.map(([ip]) => [ip, rows.filter((r) => r.clientIp === ip).map((r) => (r.after as { throttledAttempts: number }).throttledAttempts)]));
+    };
+    const expect = (extra: number) => JSON.stringify(waves.map(([ip, n]) => [ip, [n + extra]]));
+    await Promise.all(waves.flatMap(([from, n]) => Array.from({ length: n }, () => direct.login('flooded2', 'still-wrong', { from }))));
+    await waitFor('one row per address with its count', async () => JSON.stringify([...(await counts())]) === expect(0));
+    // More refusals after the rows exist: the counts are raised in place, each on its own row.
+    await Promise.all(waves.flatMap(([from]) => [0, 1].map(() => direct.login('flooded2', 'still-wrong', { from }))));
+    await waitFor('the counts raised in place', async () => JSON.stringify([...(await counts())]) === expect(2));
+  });
+
   it('an address locked out for "admin" does not lock out the admin at another address', async () => {
     const attacker = '127.0.0.3';
     for (let i = 0; i < 20; i++) {
