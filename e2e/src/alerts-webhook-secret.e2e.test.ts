@@ -6,6 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
+import * as path from 'node:path';
+import sqlite3 from 'sqlite3';
 import { startWebhookReceiver } from './support/alert-receivers';
 import { RunningServer, startServer } from './support/server';
 
@@ -69,5 +71,32 @@ describe('webhook URLs are secrets', () => {
     assert.equal(moved.status, 200, moved.text);
     assert.equal((await server.admin.post(`/api/v1/alerts/channels/${id}/test`, {})).body.ok, true);
     assert.equal(receiver.received[1]!.path, '/other');
+  });
+
+  test('a webhook row stored before URLs were sealed is sealed at the next start and still delivers', async () => {
+    const { dataDir, httpPort, rsyncPort } = server;
+    await server.stop();
+    const legacyUrl = `${receiver.url.replace(/\/$/, '')}/legacy?token=${TOKEN}`;
+    const db = new sqlite3.Database(path.join(dataDir, 'rsynchub.sqlite'));
+    const now = new Date().toISOString();
+    await new Promise<void>((resolve, reject) =>
+      db.run(
+        `INSERT INTO alert_channels (name, type, enabled, min_severity, send_resolved, config_json, secret_enc, created_at, updated_at) VALUES ('legacy', 'webhook', 1, 'warning', 1, ?, NULL, ?, ?)`,
+        [JSON.stringify({ url: legacyUrl, format: 'json' }), now, now],
+        (err) => (err ? reject(err) : resolve()),
+      ),
+    );
+    await new Promise<void>((r) => db.close(() => r()));
+    server = await startServer({ dataDir, httpPort, rsyncPort });
+    const check = new sqlite3.Database(path.join(dataDir, 'rsynchub.sqlite'), sqlite3.OPEN_READONLY);
+    const row = await new Promise<{ id: number; config_json: string; secret_enc: string | null }>((resolve, reject) =>
+      check.get(`SELECT id, config_json, secret_enc FROM alert_channels WHERE name = 'legacy'`, (err, r) => (err ? reject(err) : resolve(r as never))),
+    );
+    await new Promise<void>((r) => check.close(() => r()));
+    assert.ok(!row.config_json.includes(TOKEN), `config_json still holds the token: ${row.config_json}`);
+    assert.ok(row.secret_enc && !row.secret_enc.includes(TOKEN));
+    assert.equal((await server.admin.get(`/api/v1/alerts/channels/${row.id}`)).body.webhook.url, `http://${new URL(receiver.url).host}/…`);
+    assert.equal((await server.admin.post(`/api/v1/alerts/channels/${row.id}/test`, {})).body.ok, true);
+    assert.equal(receiver.received.at(-1)!.path, `/legacy?token=${TOKEN}`);
   });
 });

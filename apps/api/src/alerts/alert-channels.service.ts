@@ -1,4 +1,4 @@
-import { Injectable, NotFoundException } from '@nestjs/common';
+import { Injectable, NotFoundException, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import * as os from 'node:os';
@@ -49,13 +49,24 @@ export function alertPayload(event: AlertWebhookPayload['event'], alert: AlertDt
 
 /** Delivery channels: CRUD, the encrypted SMTP password, sending, and the record of each delivery. */
 @Injectable()
-export class AlertChannelsService {
+export class AlertChannelsService implements OnModuleInit {
   constructor(
     @InjectRepository(AlertChannelEntity) private readonly channels: Repository<AlertChannelEntity>,
     @InjectRepository(AlertDeliveryEntity) private readonly deliveries: Repository<AlertDeliveryEntity>,
     private readonly writes: DbWriteQueue,
     private readonly box: SecretBox,
   ) {}
+
+  /** Webhook rows written before URLs were sealed: seal the URL now and keep only its redacted form in config_json. */
+  async onModuleInit(): Promise<void> {
+    const legacy = await this.channels.find({ where: { type: 'webhook' } });
+    for (const r of legacy.filter((x) => x.secretEnc === null)) {
+      const config = JSON.parse(r.configJson) as WebhookChannelConfig;
+      await this.writes.run((em) =>
+        em.getRepository(AlertChannelEntity).update({ id: r.id }, { secretEnc: this.box.encrypt(config.url), configJson: JSON.stringify(withoutSecret(config)) }),
+      );
+    }
+  }
 
   async list(): Promise<AlertChannelDto[]> {
     const rows = await this.channels.find({ order: { id: 'ASC' } });
