@@ -1,7 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { API_PREFIX, ApiErrorBody } from '@rsynchub/contracts';
 import type { AuditAggregator } from '../audit/audit-aggregator';
-import type { AuthEvents } from './auth-events';
 import type { LoginThrottle } from './login-throttle';
 import { PasswordWorkBusy, PasswordWorkGate, PasswordWorkTicket } from './password-work-gate';
 
@@ -20,25 +19,22 @@ function refuse(res: Response, wait: number, message: string): void {
 }
 
 /**
- * Every login is admitted or refused here, in memory, before Nest's guards, pipes, interceptors and any database
- * work: an address over its per-address limit, a (username, address) pair over its limit, and an attempt for which
- * the password queue of its lane (PasswordWorkGate) has no place get 429 at once. A flood of thousands per second
+ * Every login is admitted or refused here, in memory, before its body is parsed and before Nest's guards, pipes,
+ * interceptors and any database work: an address over its per-address limit, and an attempt for which the password
+ * queue of its lane (PasswordWorkGate) has no place, get 429 at once (the per-(username, address) limit needs the
+ * body: AuthService checks it, still before any database work). A flood of thousands per second
  * then costs a few map lookups each and leaves the CPU, the thread pool and SQLite to everybody else. Refusals are
  * counted in the audit log like any throttled login (one row per address and minute, AuditAggregator). An admitted
  * login carries its place in the queue to AuthService (given back when the response ends, if unused).
  */
-export function earlyLoginRefusal(throttle: LoginThrottle, gate: PasswordWorkGate, aggregator: AuditAggregator, events: AuthEvents): RequestHandler {
+export function earlyLoginRefusal(throttle: LoginThrottle, gate: PasswordWorkGate, aggregator: AuditAggregator): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     if (req.method !== 'POST' || req.path !== LOGIN_PATH) return next();
     const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     const now = Date.now();
-    const username = (req.body as { username?: unknown } | undefined)?.username;
-    const wait = typeof username === 'string' ? throttle.retryAfterSeconds(username, ip, now) : throttle.addressRetryAfterSeconds(ip, now);
+    const wait = throttle.addressRetryAfterSeconds(ip, now);
     if (wait > 0) {
       void aggregator.count(ip, now);
-      if (typeof username === 'string') {
-        events.emit({ type: 'login.failed', actor: { adminId: null, username: username.slice(0, 64) }, target: null, ip, reason: 'throttled' });
-      }
       return refuse(res, wait, `too many failed logins; try again in ${wait} seconds`);
     }
     let ticket: PasswordWorkTicket;
