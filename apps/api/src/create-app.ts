@@ -18,7 +18,7 @@ import { auditEntryFor } from './audit/audit.interceptor';
 import { AdminsService } from './auth/admins.service';
 import { AuthService } from './auth/auth.service';
 import { PASSWORD_CHANGE_REQUIRED } from './auth/auth.guard';
-import { earlyLoginRefusal } from './auth/early-login-refusal';
+import { earlyLoginRefusal, loginAdmission } from './auth/early-login-refusal';
 import { LoginThrottle } from './auth/login-throttle';
 import { PasswordWorkGate } from './auth/password-work-gate';
 import { AuditAggregator } from './audit/audit-aggregator';
@@ -53,6 +53,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<INestAp
   // Before the body parser: a refused login flood costs no body parsing either.
   app.use(earlyLoginRefusal(app.get(LoginThrottle), app.get(PasswordWorkGate), app.get(AuditAggregator)));
   app.useBodyParser('json', { limit: '2mb', verify: rejectDeepJson });
+  app.use(loginAdmission(app.get(LoginThrottle), app.get(PasswordWorkGate), app.get(AuditAggregator)));
   app.use(compressStatic());
   app.use(cookieParser());
   app.setGlobalPrefix(API_PREFIX.slice(1), { exclude: ['metrics'] });

@@ -19,13 +19,12 @@ function refuse(res: Response, wait: number, message: string): void {
 }
 
 /**
- * Every login is admitted or refused here, in memory, before its body is parsed and before Nest's guards, pipes,
- * interceptors and any database work: an address over its per-address limit, and an attempt for which the password
- * queue of its lane (PasswordWorkGate) has no place, get 429 at once (the per-(username, address) limit needs the
- * body: AuthService checks it, still before any database work). A flood of thousands per second
- * then costs a few map lookups each and leaves the CPU, the thread pool and SQLite to everybody else. Refusals are
- * counted in the audit log like any throttled login (one row per address and minute, AuditAggregator). An admitted
- * login carries its place in the queue to AuthService (given back when the response ends, if unused).
+ * Every login is checked here, in memory, before its body is parsed and before Nest's guards, pipes, interceptors
+ * and any database work: an address over its per-address limit, and an attempt whose lane in the password queue
+ * (PasswordWorkGate) is full, get 429 at once (the per-(username, address) limit needs the body: AuthService checks
+ * it, still before any database work). Nothing is reserved yet: a client that never finishes sending its body
+ * must not hold a place in the queue (see `loginAdmission`). Refusals are counted in the audit log like any
+ * throttled login (one row per address and minute, AuditAggregator).
  */
 export function earlyLoginRefusal(throttle: LoginThrottle, gate: PasswordWorkGate, aggregator: AuditAggregator): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
@@ -37,6 +36,24 @@ export function earlyLoginRefusal(throttle: LoginThrottle, gate: PasswordWorkGat
       void aggregator.count(ip, now);
       return refuse(res, wait, `too many failed logins; try again in ${wait} seconds`);
     }
+    if (gate.isFull(throttle.laneFor(ip, now))) {
+      void aggregator.count(ip, now);
+      const busy = new PasswordWorkBusy();
+      return refuse(res, busy.retryAfterSeconds, busy.message);
+    }
+    next();
+  };
+}
+
+/**
+ * Right after the body parser: the login takes its place in the password queue (429 at once when the lane filled
+ * up meanwhile) and carries it to AuthService; the place is given back when the response ends, if unused.
+ */
+export function loginAdmission(throttle: LoginThrottle, gate: PasswordWorkGate, aggregator: AuditAggregator): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (req.method !== 'POST' || req.path !== LOGIN_PATH) return next();
+    const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
+    const now = Date.now();
     let ticket: PasswordWorkTicket;
     try {
       ticket = gate.admit(throttle.laneFor(ip, now));

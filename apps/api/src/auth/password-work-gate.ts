@@ -87,11 +87,16 @@ export class PasswordWorkGate {
     this.suspectShare = Math.min(1, Math.max(0.05, limits.suspectShare ?? 1));
   }
 
-  /** Takes a place in `lane` now, or throws PasswordWorkBusy at once when the lane is full. */
-  admit(lane: PasswordWorkLane): PasswordWorkTicket {
+  /** True when `admit(lane)` would refuse now (a check that reserves nothing). */
+  isFull(lane: PasswordWorkLane): boolean {
     // Free slots count too: many requests admitted in the same tick, before any reached run(), stay bounded.
     const freeSlots = Math.max(0, this.limits.concurrent - this.running);
-    if (this.pending[lane] >= this.limits.queued[lane] + freeSlots) throw new PasswordWorkBusy();
+    return this.pending[lane] >= this.limits.queued[lane] + freeSlots;
+  }
+
+  /** Takes a place in `lane` now, or throws PasswordWorkBusy at once when the lane is full. */
+  admit(lane: PasswordWorkLane): PasswordWorkTicket {
+    if (this.isFull(lane)) throw new PasswordWorkBusy();
     this.pending[lane]++;
     return new Ticket(lane, (l) => this.pending[l]--);
   }
