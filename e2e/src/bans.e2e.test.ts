@@ -102,6 +102,26 @@ describe('automatic bans of rsync password guessers', () => {
     assert.equal((await server.admin.delete('/api/v1/bans/10.9.8.7')).status, 404);
   });
 
+  test("the server's own Test connection never counts toward a ban of its address; a real client there still does", async () => {
+    const failuresFrom = async (ip: string) =>
+      ((await server.admin.get('/api/v1/transfers?status=auth_failed&limit=200')).body.items as { clientIp: string }[]).filter((s) => s.clientIp === ip).length;
+    assert.equal((await server.admin.post('/api/v1/rsync-users', { name: 'outsider', password: crypto.randomBytes(12).toString('hex') })).status, 201);
+    const before = await failuresFrom('127.0.0.1');
+    // A user without a grant on the module: the daemon refuses the login and logs an auth failure from 127.0.0.1.
+    for (let i = 0; i < THRESHOLD + 2; i++) {
+      const res = await server.admin.post('/api/v1/modules/open/test-connection', { user: 'outsider' });
+      assert.equal(res.body.problem, 'auth_failed', res.text);
+    }
+    await waitFor('the probes\' auth failures ingested', async () => (await failuresFrom('127.0.0.1')) >= before + THRESHOLD + 2);
+    // Real guessing from the same address is still counted: the ban comes from these, not from the probes.
+    const realStart = new Date().toISOString();
+    await guess('127.0.0.1', THRESHOLD);
+    await waitFor('127.0.0.1 banned by the real guesses', () => banned('127.0.0.1'));
+    const ban = (await server.admin.get('/api/v1/bans')).body.items.find((b: { address: string }) => b.address === '127.0.0.1');
+    assert.ok(ban.bannedAt >= realStart, `banned at ${ban.bannedAt}, before the real guesses began (${realStart}): the probes counted`);
+    assert.equal((await server.admin.delete('/api/v1/bans/127.0.0.1')).status, 200);
+  });
+
   test('guessing from many addresses at once bans every one of them; the rest of the world keeps working', async () => {
     const addresses = Array.from({ length: 20 }, (_, i) => `127.0.1.${i + 1}`);
     await Promise.all(addresses.map((a) => guess(a, THRESHOLD)));

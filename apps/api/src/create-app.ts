@@ -19,8 +19,9 @@ import { auditEntryFor } from './audit/audit.interceptor';
 import { AdminsService } from './auth/admins.service';
 import { AuthService } from './auth/auth.service';
 import { PASSWORD_CHANGE_REQUIRED } from './auth/auth.guard';
-import { earlyLoginRefusal } from './auth/early-login-refusal';
+import { earlyLoginRefusal, loginAdmission } from './auth/early-login-refusal';
 import { LoginThrottle } from './auth/login-throttle';
+import { PasswordWorkGate } from './auth/password-work-gate';
 import { AuditAggregator } from './audit/audit-aggregator';
 import { RefusalLimiter } from './common/refusal-limiter';
 import { compressStatic, noStoreForApi, securityHeaders, staticCacheControl } from './common/web-hygiene';
@@ -46,14 +47,16 @@ export async function createApp(options: CreateAppOptions = {}): Promise<INestAp
     httpsOptions: await httpsOptionsFor(loadAppConfig()),
   });
   followCertificateRenewals(app);
-  app.useBodyParser('json', { limit: '2mb', verify: rejectDeepJson });
   const config = app.get<AppConfig>(APP_CONFIG);
   // Off unless RSYNCHUB_TRUST_PROXY says which proxy to believe (req.ip, req.secure then come from X-Forwarded-*).
   app.set('trust proxy', config.trustProxy);
   app.disable('x-powered-by');
   for (const handler of securityHeaders()) app.use(handler);
   app.use(noStoreForApi());
-  app.use(earlyLoginRefusal(app.get(LoginThrottle), app.get(AuditAggregator)));
+  // Before the body parser: a refused login flood costs no body parsing either.
+  app.use(earlyLoginRefusal(app.get(LoginThrottle), app.get(PasswordWorkGate), app.get(AuditAggregator)));
+  app.useBodyParser('json', { limit: '2mb', verify: rejectDeepJson });
+  app.use(loginAdmission(app.get(LoginThrottle), app.get(PasswordWorkGate), app.get(AuditAggregator)));
   app.use(compressStatic());
   app.use(cookieParser());
   app.setGlobalPrefix(API_PREFIX.slice(1), { exclude: ['metrics'] });

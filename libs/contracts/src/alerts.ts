@@ -76,7 +76,10 @@ export type WebhookFormat = 'json' | 'slack' | 'ntfy';
 export const WEBHOOK_FORMATS: readonly WebhookFormat[] = ['json', 'slack', 'ntfy'];
 
 export interface WebhookChannelConfig {
-  /** http:// or https:// only. */
+  /**
+   * http:// or https:// only. A secret (it may carry credentials or a token): sent in full only by the admin; the API
+   * returns it redacted to scheme, host and port followed by `…` (e.g. `https://hooks.example.com/…`).
+   */
   url: string;
   format: WebhookFormat;
 }
@@ -130,12 +133,15 @@ export interface CreateAlertChannelRequest {
   email?: EmailChannelConfig & { password?: string };
 }
 
-/** `webhook` / `email` replace the whole config; an absent email `password` keeps the stored one, `""` removes it. */
-export type UpdateAlertChannelRequest = Partial<Omit<CreateAlertChannelRequest, 'type'>>;
+/**
+ * `webhook` / `email` replace the whole config; an absent email `password` keeps the stored one, `""` removes it; an
+ * absent webhook `url`, or the redacted one the API returned, keeps the stored URL.
+ */
+export type UpdateAlertChannelRequest = Partial<Omit<CreateAlertChannelRequest, 'type' | 'webhook'>> & { webhook?: { url?: string; format: WebhookFormat } };
 
 export interface AlertChannelTestResponse {
   ok: boolean;
-  /** Why the test message was not accepted (HTTP status, SMTP reply, connection error). */
+  /** Why the test message was not accepted, as a fixed class (HTTP status, SMTP code, refused, timeout, TLS, ...), never the remote's text. */
   error: string | null;
 }
 

@@ -1,4 +1,4 @@
-import { Injectable, NotFoundException } from '@nestjs/common';
+import { Injectable, NotFoundException, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import * as os from 'node:os';
@@ -15,6 +15,7 @@ import type {
   WebhookChannelConfig,
 } from '@rsynchub/contracts';
 import { assertValid, conflict } from '../common/errors';
+import { classifyDeliveryError } from './delivery/classify-delivery-error';
 import { DbWriteQueue } from '../database/db-write-queue';
 import { SecretBox } from '../rsync-users/secret-box';
 import { AlertChannelEntity } from './alert-channel.entity';
@@ -48,13 +49,24 @@ export function alertPayload(event: AlertWebhookPayload['event'], alert: AlertDt
 
 /** Delivery channels: CRUD, the encrypted SMTP password, sending, and the record of each delivery. */
 @Injectable()
-export class AlertChannelsService {
+export class AlertChannelsService implements OnModuleInit {
   constructor(
     @InjectRepository(AlertChannelEntity) private readonly channels: Repository<AlertChannelEntity>,
     @InjectRepository(AlertDeliveryEntity) private readonly deliveries: Repository<AlertDeliveryEntity>,
     private readonly writes: DbWriteQueue,
     private readonly box: SecretBox,
   ) {}
+
+  /** Webhook rows written before URLs were sealed: seal the URL now and keep only its redacted form in config_json. */
+  async onModuleInit(): Promise<void> {
+    const legacy = await this.channels.find({ where: { type: 'webhook' } });
+    for (const r of legacy.filter((x) => x.secretEnc === null)) {
+      const config = JSON.parse(r.configJson) as WebhookChannelConfig;
+      await this.writes.run((em) =>
+        em.getRepository(AlertChannelEntity).update({ id: r.id }, { secretEnc: this.box.encrypt(config.url), configJson: JSON.stringify(withoutSecret(config)) }),
+      );
+    }
+  }
 
   async list(): Promise<AlertChannelDto[]> {
     const rows = await this.channels.find({ order: { id: 'ASC' } });
@@ -71,15 +83,16 @@ export class AlertChannelsService {
     assertValid(issues);
     await this.assertNameFree(body.name, null);
     const now = new Date().toISOString();
-    const password = body.type === 'email' && body.email?.password ? body.email.password : null;
+    // The channel's secret: the SMTP password, or the whole webhook URL (it may carry credentials or a token).
+    const secret = body.type === 'email' ? (body.email?.password || null) : (body.webhook?.url ?? null);
     const row: Omit<AlertChannelEntity, 'id'> = {
       name: body.name,
       type: body.type,
       enabled: body.enabled ?? true,
       minSeverity: body.minSeverity ?? 'warning',
       sendResolved: body.sendResolved ?? true,
-      configJson: JSON.stringify(config),
-      secretEnc: password ? this.box.encrypt(password) : null,
+      configJson: JSON.stringify(withoutSecret(config)),
+      secretEnc: secret ? this.box.encrypt(secret) : null,
       createdAt: now,
       updatedAt: now,
     };
@@ -95,10 +108,17 @@ export class AlertChannelsService {
     if (existing.type === 'email' && body.webhook) issues.push({ field: 'webhook', message: 'this is an email channel' });
     let configJson = existing.configJson;
     let secretEnc = existing.secretEnc;
-    const ownConfig = existing.type === 'webhook' ? body.webhook : body.email;
-    if (ownConfig) {
-      configJson = JSON.stringify(this.configFor(existing.type, existing.type === 'webhook' ? body.webhook : undefined, existing.type === 'email' ? body.email : undefined, issues));
-      if (body.email && body.email.password !== undefined) secretEnc = body.email.password === '' ? null : this.box.encrypt(body.email.password);
+    if (existing.type === 'webhook' && body.webhook) {
+      // Left out, or sent back as the API showed it (redacted): the stored URL stays.
+      const storedUrl = this.webhookUrlOf(existing);
+      const keep = body.webhook.url === undefined || body.webhook.url === redactWebhookUrl(storedUrl);
+      const url = keep ? storedUrl : body.webhook.url!;
+      configJson = JSON.stringify(withoutSecret(this.configFor('webhook', { url, format: body.webhook.format }, undefined, issues)));
+      if (!keep) secretEnc = this.box.encrypt(url);
+      else if (secretEnc === null) secretEnc = this.box.encrypt(storedUrl); // a row from before URLs were sealed
+    } else if (existing.type === 'email' && body.email) {
+      configJson = JSON.stringify(this.configFor('email', undefined, body.email, issues));
+      if (body.email.password !== undefined) secretEnc = body.email.password === '' ? null : this.box.encrypt(body.email.password);
     }
     assertValid(issues);
     if (body.name !== undefined) await this.assertNameFree(body.name, id);
@@ -175,9 +195,9 @@ export class AlertChannelsService {
       type: r.type,
       minSeverity: r.minSeverity,
       sendResolved: r.sendResolved,
-      webhook: r.type === 'webhook' ? (config as WebhookChannelConfig) : null,
+      webhook: r.type === 'webhook' ? { ...(config as WebhookChannelConfig), url: this.webhookUrlOf(r) } : null,
       email: r.type === 'email' ? (config as EmailChannelConfig) : null,
-      password: r.secretEnc ? this.box.decrypt(r.secretEnc) : null,
+      password: r.type === 'email' && r.secretEnc ? this.box.decrypt(r.secretEnc) : null,
     };
   }
 
@@ -219,6 +239,11 @@ export class AlertChannelsService {
     if (other && other.id !== exceptId) throw conflict(`an alert channel named "${name}" already exists`);
   }
 
+  /** The full webhook URL: sealed in secret_enc (rows written before URLs were sealed keep it in config_json). */
+  private webhookUrlOf(r: AlertChannelEntity): string {
+    return r.secretEnc ? this.box.decrypt(r.secretEnc) : (JSON.parse(r.configJson) as WebhookChannelConfig).url;
+  }
+
   private async findOrFail(id: number): Promise<AlertChannelEntity> {
     const row = await this.channels.findOneBy({ id });
     if (!row) throw new NotFoundException(`alert channel ${id} does not exist`);
@@ -235,7 +260,7 @@ export class AlertChannelsService {
       enabled: r.enabled,
       minSeverity: r.minSeverity,
       sendResolved: r.sendResolved,
-      webhook: r.type === 'webhook' ? (config as WebhookChannelConfig) : null,
+      webhook: r.type === 'webhook' ? { format: (config as WebhookChannelConfig).format, url: redactWebhookUrl((config as WebhookChannelConfig).url) } : null,
       email: r.type === 'email' ? { ...(config as EmailChannelConfig), passwordSet: r.secretEnc !== null } : null,
       createdAt: r.createdAt,
       updatedAt: r.updatedAt,
@@ -244,9 +269,26 @@ export class AlertChannelsService {
   }
 }
 
-/** A delivery error in words, without anything secret (nodemailer and fetch errors carry no credentials). */
+/**
+ * A webhook URL as the API shows it: scheme, host and port, then `…`. The path, query and user info may hold a token
+ * or credentials, so they are never returned, logged or audited.
+ */
+export function redactWebhookUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}/…`;
+  } catch {
+    return '…';
+  }
+}
+
+/** The config as stored in config_json: a webhook's URL only in its redacted form (the full one is sealed). */
+function withoutSecret(config: WebhookChannelConfig | EmailChannelConfig | null): WebhookChannelConfig | EmailChannelConfig | null {
+  if (config && 'url' in config) return { ...config, url: redactWebhookUrl(config.url) };
+  return config;
+}
+
+/** A delivery error in fixed words (see classifyDeliveryError): never the remote server's text, never the URL. */
 export function describeError(err: unknown): string {
-  const e = err as { message?: string; cause?: { code?: string; message?: string }; responseCode?: number };
-  const cause = e.cause?.code ?? e.cause?.message;
-  return `${e.message ?? String(err)}${cause && !String(e.message).includes(cause) ? ` (${cause})` : ''}`.slice(0, 500);
+  return classifyDeliveryError(err);
 }

@@ -29,6 +29,19 @@ export class WebhookConfigBody implements WebhookChannelConfig {
   format!: WebhookFormat;
 }
 
+/** On update the URL may be left out (or sent back redacted, as the API shows it) to keep the stored one. */
+export class WebhookUpdateBody {
+  @ApiPropertyOptional({ description: 'Omit (or send the redacted form the API returned) to keep the stored URL' })
+  @IsOptional()
+  @IsString()
+  @Length(1, 2000)
+  url?: string;
+
+  @ApiProperty({ enum: WEBHOOK_FORMATS })
+  @IsIn(WEBHOOK_FORMATS as string[])
+  format!: WebhookFormat;
+}
+
 export class EmailConfigBody implements EmailChannelConfig {
   @ApiProperty({ example: 'smtp.example.com' }) @IsString() @Length(1, 253) host!: string;
   @ApiProperty({ example: 587 }) @IsInt() @Min(1) @Max(65535) port!: number;
@@ -58,7 +71,7 @@ export class UpdateAlertChannelBody implements UpdateAlertChannelRequest {
   @ApiPropertyOptional() @IsOptional() @IsBoolean() enabled?: boolean;
   @ApiPropertyOptional({ enum: ALERT_SEVERITIES }) @IsOptional() @IsIn(ALERT_SEVERITIES as string[]) minSeverity?: AlertSeverity;
   @ApiPropertyOptional() @IsOptional() @IsBoolean() sendResolved?: boolean;
-  @ApiPropertyOptional({ type: WebhookConfigBody }) @IsOptional() @ValidateNested() @Type(() => WebhookConfigBody) webhook?: WebhookConfigBody;
+  @ApiPropertyOptional({ type: WebhookUpdateBody }) @IsOptional() @ValidateNested() @Type(() => WebhookUpdateBody) webhook?: WebhookUpdateBody;
   @ApiPropertyOptional({ type: EmailConfigBody }) @IsOptional() @ValidateNested() @Type(() => EmailConfigBody) email?: EmailConfigBody;
 }
 

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DaemonModule } from '../daemon/daemon.module';
 import { ModulesModule } from '../modules/modules.module';
-import { SecretBox } from '../rsync-users/secret-box';
+import { SecretBoxModule } from '../rsync-users/secret-box.module';
 import { SourcesModule } from '../sources/sources';
 import { TransfersModule } from '../transfers/transfers.module';
 import { AlertChannelEntity } from './alert-channel.entity';
@@ -18,13 +18,11 @@ import { AlertsController } from './alerts.controller';
 import { AlertsService } from './alerts.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([AlertEntity, AlertChannelEntity, AlertDeliveryEntity, AlertRuleSettingsEntity]), DaemonModule, ModulesModule, SourcesModule, TransfersModule],
+  imports: [TypeOrmModule.forFeature([AlertEntity, AlertChannelEntity, AlertDeliveryEntity, AlertRuleSettingsEntity]), DaemonModule, ModulesModule, SourcesModule, TransfersModule, SecretBoxModule],
   // Channels first: its static `alerts/channels` routes must be matched before `alerts/:id`.
   controllers: [AlertChannelsController, AlertsController],
   providers: [
     { provide: ALERTS_CONFIG, useFactory: () => loadAlertsConfig() },
-    // Same key file as the rsync passwords (<data dir>/secret.key): one key to back up.
-    SecretBox,
     AlertChannelsService,
     AlertInputsCollector,
     AlertNotifier,

@@ -54,11 +54,53 @@ export class AuditService {
     private readonly hub: LiveEventsHub,
   ) {}
 
-  /** Appends an entry. Secrets are redacted here, whatever the caller passed. */
-  async record(entry: NewAuditEntry): Promise<AuditEntryDto> {
-    const dto = await this.writes.run((em) => this.insertIn(em, entry));
-    this.announce(dto);
-    return dto;
+  /** Entries waiting for the next group commit (see `record`). */
+  private batch: { entry: NewAuditEntry; resolve: (dto: AuditEntryDto) => void; reject: (err: unknown) => void }[] = [];
+
+  /**
+   * Appends an entry. Secrets are redacted here, whatever the caller passed. Group commit: entries recorded while
+   * the write queue is busy are inserted together in one transaction (one fsync, one place in the queue) when their
+   * turn comes, so a burst of failed logins cannot queue hundreds of commits in front of an admin's own writes. Each
+   * caller still gets its entry back only once it is committed.
+   */
+  record(entry: NewAuditEntry): Promise<AuditEntryDto> {
+    return new Promise<AuditEntryDto>((resolve, reject) => {
+      this.batch.push({ entry, resolve, reject });
+      if (this.batch.length === 1) void this.commitBatch();
+    });
+  }
+
+  private async commitBatch(): Promise<void> {
+    let taken: typeof this.batch = [];
+    let dtos: AuditEntryDto[];
+    try {
+      dtos = await this.writes.transaction(async (em) => {
+        // Taken when the turn comes, not when queued: everything recorded meanwhile joins this commit.
+        taken = this.batch;
+        this.batch = [];
+        const out: AuditEntryDto[] = [];
+        for (const item of taken) out.push(await this.insertIn(em, item.entry));
+        return out;
+      });
+    } catch (err) {
+      // One bad entry must not lose the others: write them one by one.
+      for (const item of taken) {
+        this.writes.run((em) => this.insertIn(em, item.entry)).then((dto) => {
+          this.announce(dto);
+          item.resolve(dto);
+        }, item.reject);
+      }
+      if (taken.length === 0) {
+        const failed = this.batch;
+        this.batch = [];
+        for (const item of failed) item.reject(err);
+      }
+      return;
+    }
+    taken.forEach((item, i) => {
+      this.announce(dtos[i]!);
+      item.resolve(dtos[i]!);
+    });
   }
 
   /**

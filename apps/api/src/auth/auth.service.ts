@@ -11,7 +11,7 @@ import { ApiTokenEntity } from './entities/api-token.entity';
 import { LoginThrottle } from './login-throttle';
 import { toAdminDto } from './mappers';
 import { PasswordHasher } from './passwords';
-import { PasswordWorkBusy } from './password-work-gate';
+import { PasswordWorkBusy, PasswordWorkTicket } from './password-work-gate';
 import { adminPasswordWeakness } from './password-strength';
 import { Principal } from './principal';
 import { API_TOKEN_PREFIX, bearerToken, generateSecretToken, readCookie, SESSION_COOKIE, SESSION_TOKEN_PREFIX, sha256Hex } from './secrets';
@@ -36,6 +36,8 @@ export interface AuthenticatedRequestInfo {
 export interface RequestContext {
   ip: string | null;
   userAgent?: string | null;
+  /** The password-check place the login middleware admitted this request with (earlyLoginRefusal). */
+  passwordWork?: PasswordWorkTicket;
 }
 
 /** 429 carrying the wait, so the controller can send `Retry-After`. */
@@ -155,9 +157,16 @@ export class AuthService {
     const ip = ctx.ip ?? 'unknown';
     const attempted = username.slice(0, 64);
     this.refuseIfThrottled(username, ctx);
-    const admin = await this.admins.findOne({ where: { username } });
-    const lane = this.throttle.laneFor(ip, Date.now());
-    const ok = admin ? await this.hasher.verify(admin.passwordHash, password, lane) : await this.hasher.verifyDummy(password, lane);
+    // The place in the password queue comes first: an attempt turned away (429) never costs a database round trip.
+    const ticket = ctx.passwordWork ?? this.hasher.admit(this.throttle.laneFor(ip, Date.now()));
+    let admin: AdminEntity | null;
+    let ok: boolean;
+    try {
+      admin = await this.admins.findOne({ where: { username } });
+      ok = admin ? await this.hasher.verify(admin.passwordHash, password, ticket) : await this.hasher.verifyDummy(password, ticket);
+    } finally {
+      ticket.release();
+    }
     if (!admin || !ok) {
       this.throttle.recordFailure(username, ip, Date.now());
       this.events.emit({

@@ -63,4 +63,35 @@ describe('PasswordWorkGate', () => {
     assert.equal(await gate.run('trusted', async () => 'ok'), 'ok');
     assert.equal(gate.load().running, 0);
   });
+
+  it('admit() refuses at once when the lane is full, counting admitted tickets that have not run yet; an unused ticket gives its place back', async () => {
+    const gate = new PasswordWorkGate({ concurrent: 1, queued: { trusted: 1, unknown: 1, suspect: 2 } });
+    // Idle: one free slot plus two queue places; many admissions in the same tick (before any run) stay bounded.
+    const tickets = [gate.admit('suspect'), gate.admit('suspect'), gate.admit('suspect')];
+    assert.throws(() => gate.admit('suspect'), (err: unknown) => err instanceof PasswordWorkBusy);
+    assert.doesNotThrow(() => gate.admit('trusted').release(), 'other lanes keep their places');
+    tickets[2]!.release();
+    tickets[2]!.release(); // idempotent
+    const again = gate.admit('suspect');
+    assert.throws(() => gate.admit('suspect'), (err: unknown) => err instanceof PasswordWorkBusy);
+    // A ticket is used by run(); releasing it afterwards changes nothing.
+    assert.equal(await gate.run(tickets[0]!, async () => 'ran'), 'ran');
+    tickets[0]!.release();
+    const third = gate.admit('suspect'); // the place the finished run left
+    assert.throws(() => gate.admit('suspect'), (err: unknown) => err instanceof PasswordWorkBusy);
+    for (const t of [tickets[1]!, again, third]) t.release();
+    assert.deepEqual([gate.admit('suspect'), gate.admit('suspect'), gate.admit('suspect')].length, 3);
+  });
+
+  it('suspectShare pauses the suspect lane after each suspect check; other lanes do not wait', async () => {
+    const gate = new PasswordWorkGate({ concurrent: 1, queued: { trusted: 5, unknown: 5, suspect: 5 }, suspectShare: 0.5 });
+    const slow = () => new Promise<number>((r) => setTimeout(() => r(performance.now()), 60));
+    const firstEnd = await gate.run('suspect', slow);
+    const t0 = performance.now();
+    await gate.run('trusted', async () => undefined);
+    assert.ok(performance.now() - t0 < 40, 'a trusted check does not wait for the pause');
+    const started = await gate.run('suspect', async () => performance.now());
+    // The first suspect check took ~60 ms, so at a share of 0.5 the next one starts no earlier than ~60 ms after it.
+    assert.ok(started - firstEnd >= 50, `next suspect check started ${(started - firstEnd).toFixed(0)} ms after the first ended`);
+  });
 });

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import * as argon2 from 'argon2';
 import { randomBytes } from 'node:crypto';
-import { PasswordWorkGate, PasswordWorkLane } from './password-work-gate';
+import { PasswordWorkGate, PasswordWorkLane, PasswordWorkTicket } from './password-work-gate';
 
 export const MIN_PASSWORD_LENGTH = 12;
 /** argon2 cost grows with input; an upper bound keeps a huge "password" from being a cheap DoS. */
@@ -21,12 +21,17 @@ export class PasswordHasher {
     return this.gate.run('trusted', () => this.hashNow(password));
   }
 
-  verify(hash: string, password: string, lane: PasswordWorkLane = 'trusted'): Promise<boolean> {
+  /** A place in `lane` taken now (PasswordWorkBusy at once when full), for a `verify` after other work. */
+  admit(lane: PasswordWorkLane): PasswordWorkTicket {
+    return this.gate.admit(lane);
+  }
+
+  verify(hash: string, password: string, lane: PasswordWorkLane | PasswordWorkTicket = 'trusted'): Promise<boolean> {
     return this.gate.run(lane, () => this.verifyNow(hash, password));
   }
 
   /** Spends the same work as `verify` on a real hash and always answers false. */
-  async verifyDummy(password: string, lane: PasswordWorkLane = 'trusted'): Promise<false> {
+  async verifyDummy(password: string, lane: PasswordWorkLane | PasswordWorkTicket = 'trusted'): Promise<false> {
     this.dummyHash ??= this.hashNow(randomBytes(16).toString('base64url'));
     const dummy = await this.dummyHash;
     await this.gate.run(lane, () => this.verifyNow(dummy, password));

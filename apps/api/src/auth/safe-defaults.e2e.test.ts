@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
+import * as net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -279,6 +280,43 @@ describe('login floods (item 8)', () => {
     });
     assert.equal(rows.length, 5 + 1, `5 wrong passwords + 1 aggregate, got ${rows.map((r) => r.detail).join(' | ')}`);
     assert.match(rows.find((r) => /throttled/.test(r.detail ?? ''))!.detail!, /^throttled: 60 login attempts refused from 127\.0\.0\.2 between /);
+  });
+
+  it('several flooding addresses at once: each gets its own aggregate row with its own count, also as counts grow', async () => {
+    const waves: [string, number][] = [['127.0.0.21', 7], ['127.0.0.22', 11], ['127.0.0.23', 13]];
+    for (const [from] of waves) for (let i = 0; i < 5; i++) assert.equal((await direct.login('flooded2', `wrong-${i}`, { from })).status, 401);
+    const counts = async () => {
+      const rows = (await direct.auditOf(root, 'auth.login')).filter((e) => /^throttled/.test(e.detail ?? ''));
+      return new Map(waves.map(([ip]) => [ip, rows.filter((r) => r.clientIp === ip).map((r) => (r.after as { throttledAttempts: number }).throttledAttempts)]));
+    };
+    const expect = (extra: number) => JSON.stringify(waves.map(([ip, n]) => [ip, [n + extra]]));
+    await Promise.all(waves.flatMap(([from, n]) => Array.from({ length: n }, () => direct.login('flooded2', 'still-wrong', { from }))));
+    await waitFor('one row per address with its count', async () => JSON.stringify([...(await counts())]) === expect(0));
+    // More refusals after the rows exist: the counts are raised in place, each on its own row.
+    await Promise.all(waves.flatMap(([from]) => [0, 1].map(() => direct.login('flooded2', 'still-wrong', { from }))));
+    await waitFor('the counts raised in place', async () => JSON.stringify([...(await counts())]) === expect(2));
+  });
+
+  it('logins whose body never arrives hold no place in the password queue (a new address still logs in)', async () => {
+    // 40 unfinished logins from addresses the server has never seen: headers sent, body promised, never sent.
+    const stalled = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        new Promise<net.Socket>((resolve) => {
+          const s = net.connect({ host: '127.0.0.1', port: direct.port, localAddress: `127.0.2.${i + 1}` }, () => {
+            s.write(`POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n`);
+            resolve(s);
+          });
+          s.on('error', () => undefined);
+        }),
+      ),
+    );
+    try {
+      await new Promise((r) => setTimeout(r, 200)); // let the server read every request head (not a correctness wait: the login below must succeed whatever)
+      const res = await direct.login('admin', ADMIN_PASSWORD, { from: '127.0.2.200' });
+      assert.equal(res.status, 200, res.text);
+    } finally {
+      for (const s of stalled) s.destroy();
+    }
   });
 
   it('an address locked out for "admin" does not lock out the admin at another address', async () => {

@@ -5,10 +5,12 @@ import { DaemonModule } from '../daemon/daemon.module';
 import { BanEntity } from './ban.entity';
 import { BansController } from './bans.controller';
 import { BansService } from './bans.service';
+import { OwnProbes } from './own-probes';
 
 @Module({
   imports: [TypeOrmModule.forFeature([BanEntity]), DaemonModule, AuditModule],
   controllers: [BansController],
-  providers: [BansService],
+  providers: [BansService, OwnProbes],
+  exports: [OwnProbes],
 })
 export class BansModule {}

@@ -12,6 +12,7 @@ import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
 import { LiveEventsHub } from '../events/live-events.hub';
 import { BanEntity } from './ban.entity';
 import { FailureWindow } from './failure-window';
+import { OwnProbes } from './own-probes';
 
 /** How often expiries are looked for. A ban ends at most this late. */
 const SWEEP_MS = 1_000;
@@ -52,6 +53,7 @@ export class BansService implements OnModuleInit, OnApplicationShutdown {
     private readonly audit: AuditService,
     private readonly hub: LiveEventsHub,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly ownProbes: OwnProbes,
   ) {
     const b = config.bans;
     this.window = new FailureWindow(Math.max(1, b.threshold), b.windowSeconds * 1000);
@@ -71,7 +73,11 @@ export class BansService implements OnModuleInit, OnApplicationShutdown {
     });
     for (const row of await this.repo.find()) this.active.set(row.address, Date.parse(row.expiresAt));
     this.subscription = this.hub.events.subscribe((e) => {
-      if (e.type === 'auth.failed') this.onAuthFailed((e.data as TransferSessionDto).clientIp);
+      if (e.type !== 'auth.failed') return;
+      const session = e.data as TransferSessionDto;
+      // The server's own "Test connection" is the admin testing, not someone guessing: it never counts.
+      if (this.ownProbes.consume(session.clientIp, session.module, session.user)) return;
+      this.onAuthFailed(session.clientIp);
     });
     this.timer = setInterval(() => this.sweep(), SWEEP_MS);
     this.timer.unref();

@@ -3,6 +3,7 @@ import { HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
 import type { TestConnectionRequest, TestConnectionResult } from '@rsynchub/contracts';
 import { ValidationFailed } from '../common/errors';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { OwnProbes } from '../bans/own-probes';
 import { DaemonService } from '../daemon/daemon.service';
 import { ModulesService } from '../modules/modules.service';
 import { RsyncUsersService } from '../rsync-users/rsync-users.service';
@@ -12,6 +13,8 @@ const RUN_TIMEOUT_MS = 30_000;
 /** Tests running at once; more get 429 (each one is an rsync process and a daemon connection). */
 export const MAX_CONCURRENT_TESTS = 4;
 const MAX_OUTPUT = 64 * 1024;
+/** The login name rsync sends when the test has no user (it takes $USER). */
+const PROBE_LOGIN_NAME = 'rsynchub-test';
 
 /** Address the server's own client dials: the daemon's bind address, or loopback when it listens on all of them. */
 export function daemonDialAddress(bound: string): string {
@@ -32,6 +35,7 @@ export class ConnectionTestService {
     private readonly users: RsyncUsersService,
     private readonly daemon: DaemonService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly ownProbes: OwnProbes,
   ) {}
 
   private running = 0;
@@ -64,7 +68,14 @@ export class ConnectionTestService {
     if (status.state !== 'running') {
       return { ok: false, command, problem: 'daemon_not_running', message: `the rsync daemon is ${status.state}; start it on the Daemon page`, exitCode: null, output: '' };
     }
-    const run = await this.runRsync(['--list-only', '--no-motd', '--contimeout=10', '--timeout=20', url], password);
+    // Bound to the address it dials, so the daemon logs exactly the address announced to the ban rule.
+    const ended = this.ownProbes.expect(host, module.name, user ?? PROBE_LOGIN_NAME);
+    let run: Awaited<ReturnType<ConnectionTestService['runRsync']>>;
+    try {
+      run = await this.runRsync(['--list-only', '--no-motd', '--contimeout=10', '--timeout=20', `--address=${host}`, url], password);
+    } finally {
+      ended();
+    }
     const output = (run.code === 0 ? run.stdout : run.stderr).split('\n').slice(0, 20).join('\n').slice(0, 2000);
     if (run.code === 0) {
       const entries = run.stdout.split('\n').filter((l) => l.trim() !== '').length;
@@ -78,7 +89,7 @@ export class ConnectionTestService {
     return new Promise((resolve) => {
       // The password goes through the environment, never argv (visible in ps) or a file; stdin is closed so rsync
       // can never wait for a typed password.
-      const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', RSYNC_PASSWORD: password, USER: 'rsynchub-test', LANG: 'C' };
+      const env: NodeJS.ProcessEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', RSYNC_PASSWORD: password, USER: PROBE_LOGIN_NAME, LANG: 'C' };
       const child = spawn(this.config.rsyncBinary, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       let stdout = '';
       let stderr = '';

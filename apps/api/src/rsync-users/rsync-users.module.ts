@@ -4,12 +4,12 @@ import { DaemonModule } from '../daemon/daemon.module';
 import { ModuleGrantEntity, RsyncUserEntity } from './rsync-user.entity';
 import { RsyncUsersController } from './rsync-users.controller';
 import { RsyncUsersService } from './rsync-users.service';
-import { SecretBox } from './secret-box';
+import { SecretBoxModule } from './secret-box.module';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([RsyncUserEntity, ModuleGrantEntity]), DaemonModule],
+  imports: [TypeOrmModule.forFeature([RsyncUserEntity, ModuleGrantEntity]), DaemonModule, SecretBoxModule],
   controllers: [RsyncUsersController],
-  providers: [RsyncUsersService, SecretBox],
+  providers: [RsyncUsersService],
   exports: [RsyncUsersService],
 })
 export class RsyncUsersModule {}

@@ -1,16 +1,17 @@
 import * as nodemailer from 'nodemailer';
 import type { AlertWebhookPayload, EmailChannelConfig, WebhookChannelConfig } from '@rsynchub/contracts';
 import { emailMessage, webhookRequest } from './format';
+import { WebhookStatusError } from './classify-delivery-error';
 
 const TIMEOUT_MS = 10_000;
 
-/** POSTs the message; resolves on a 2xx answer, throws with the status (and the start of the answer) otherwise. */
+/** POSTs the message; resolves on a 2xx answer, throws WebhookStatusError (the status only) otherwise. */
 export async function sendWebhook(config: WebhookChannelConfig, payload: AlertWebhookPayload): Promise<void> {
   const { body, headers } = webhookRequest(config.format, payload);
   const res = await fetch(config.url, { method: 'POST', body, headers: { 'user-agent': 'RsyncHub-alerts/1', ...headers }, signal: AbortSignal.timeout(TIMEOUT_MS), redirect: 'error' });
   if (!res.ok) {
-    const text = (await res.text().catch(() => '')).slice(0, 200).replace(/\s+/g, ' ');
-    throw new Error(`HTTP ${res.status}${text ? `: ${text}` : ''}`);
+    await res.arrayBuffer().catch(() => undefined);
+    throw new WebhookStatusError(res.status);
   }
   await res.arrayBuffer().catch(() => undefined);
 }
