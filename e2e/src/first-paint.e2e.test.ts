@@ -33,7 +33,7 @@ async function hold(page: Page, pattern: string | ((url: URL) => boolean)): Prom
   await page.route(pattern, async (route: Route) => {
     count++;
     await gate;
-    await route.continue().catch(() => undefined);
+    await route.continue().catch((e: Error) => console.log(`held request not continued: ${e.message}`));
   });
   return { held: () => count, release: () => open() };
 }
@@ -121,7 +121,10 @@ describe('first paint', () => {
         transfers.release();
         stats.release();
         // This server has no sessions: once the answers are in, the empty state says so.
-        await page.waitForSelector('[data-testid="live-empty"]');
+        await page.waitForSelector('[data-testid="live-empty"]').catch(async (e) => {
+          console.log(await page.innerText('main'));
+          throw e;
+        });
         await page.waitForSelector('[data-testid="chart-empty"]');
         assert.equal(await page.$('[data-testid="live-skeleton"]'), null);
         assert.equal(await page.$('[data-testid="chart-skeleton"]'), null);

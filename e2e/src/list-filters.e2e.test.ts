@@ -209,7 +209,7 @@ describe('transfers and audit filters in the browser', () => {
         await page.goto(`${server.baseUrl}/transfers`);
         await page.waitForSelector('[data-testid="transfers-table"]');
         const boxes = await page.$$eval('[data-testid="transfer-status"] .rh-status', (els) => els.map((e) => { const r = e.getBoundingClientRect(); return { left: r.left, right: r.right, width: r.width }; }));
-        assert.ok(boxes.length >= 3);
+        assert.ok(boxes.length >= 3, `${boxes.length} status badges`);
         for (const b of boxes) assert.ok(b.width > 0 && b.left >= 0 && b.right <= PHONE.width, `status badge on screen: ${JSON.stringify(b)}`);
         const scrolls = await page.$eval('[data-testid="transfers-table"]', (t) => t.parentElement!.scrollWidth > t.parentElement!.clientWidth);
         assert.equal(scrolls, false, 'the transfer table fits the phone screen');

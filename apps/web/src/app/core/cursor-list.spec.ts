@@ -78,3 +78,16 @@ describe('CursorList.mergeNewest (live updates)', () => {
     expect(list.items()).toEqual([1]);
   });
 });
+
+describe('CursorList.mergeNewest racing a new search', () => {
+  it('drops a refresh that answers after the filters changed', async () => {
+    let releaseOld!: (p: Page<number>) => void;
+    const list = new CursorList<number, { module?: string }>((q) => (q.module === 'old' ? new Promise((r) => (releaseOld = r)) : Promise.resolve({ items: [42], nextCursor: null })), 'n/a', 2);
+    list.query.set({ module: 'old' });
+    const refresh = list.mergeNewest((n) => n);
+    await list.search({ module: 'new' });
+    releaseOld({ items: [1, 2], nextCursor: null });
+    await refresh;
+    expect(list.items()).toEqual([42]);
+  });
+});

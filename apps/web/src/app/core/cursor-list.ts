@@ -62,12 +62,15 @@ export class CursorList<T, Q extends object> {
    */
   async mergeNewest(id: (item: T) => number): Promise<void> {
     if (this.loading()) return;
+    const query = this.query();
     let page: Page<T>;
     try {
-      page = await this.load({ ...this.query(), limit: this.pageSize });
+      page = await this.load({ ...query, limit: this.pageSize });
     } catch {
       return;
     }
+    // The filters changed (or a reload started) meanwhile: that answer is the one to show, not this one.
+    if (this.query() !== query || this.loading()) return;
     const current = this.items();
     if (current.length <= this.pageSize || page.nextCursor === null) {
       this.items.set(page.items);

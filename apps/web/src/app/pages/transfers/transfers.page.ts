@@ -47,13 +47,13 @@ import { ErrorBannerComponent } from '../../shared/error-banner.component';
       @if (items().length) {
         <div class="rh-table-wrap" tabindex="0" role="region" aria-label="Transfer sessions">
           <table class="rh-table" data-testid="transfers-table">
-            <thead><tr><th>Started</th><th class="wide">Ended</th><th>Module</th><th>User</th><th class="wide">Client</th><th class="wide">Dir.</th><th>Files</th><th class="wide">Bytes in/out</th><th>Status</th></tr></thead>
+            <thead><tr><th>Started</th><th class="wide">Ended</th><th>Module</th><th class="wide">User</th><th class="wide">Client</th><th class="wide">Dir.</th><th class="wide">Files</th><th class="wide">Bytes in/out</th><th>Status</th></tr></thead>
             <tbody>
               @for (s of items(); track s.id) {
                 <tr class="clickable" tabindex="0" (click)="open(s)" (keydown.enter)="open(s)" [attr.data-testid]="'transfer-row-' + s.id">
                   <td>{{ fmtTime(s.startedAt) }}</td><td class="wide">{{ fmtTime(s.endedAt) }}</td>
-                  <td>{{ s.module ?? '—' }}</td><td>{{ s.user ?? '—' }}</td><td class="wide">{{ s.clientIp }}</td><td class="wide">{{ s.direction ?? '—' }}</td>
-                  <td [attr.title]="fmtCount(s.dirCount) + ' directories'">{{ fmtCount(s.fileCount) }}@if (s.deletedCount) { (−{{ fmtCount(s.deletedCount) }})}</td>
+                  <td>{{ s.module ?? '—' }}</td><td class="wide">{{ s.user ?? '—' }}</td><td class="wide">{{ s.clientIp }}</td><td class="wide">{{ s.direction ?? '—' }}</td>
+                  <td class="wide" [attr.title]="fmtCount(s.dirCount) + ' directories'">{{ fmtCount(s.fileCount) }}@if (s.deletedCount) { (−{{ fmtCount(s.deletedCount) }})}</td>
                   <td class="wide">{{ fmtBytes(s.bytesReceived) }} / {{ fmtBytes(s.bytesSent) }}</td>
                   <td data-testid="transfer-status"><span class="rh-status" [class]="s.status" [attr.title]="s.error ?? ''">{{ s.status }}</span></td>
                 </tr>
@@ -67,9 +67,12 @@ import { ErrorBannerComponent } from '../../shared/error-banner.component';
       }
     </div>
   `,
-  // On a phone the table keeps what tells sessions apart and how they went (status); the rest is one tap away.
+  // On a phone the table keeps when, where and how it went (status) on screen; the rest is one tap away (the row).
   styles: `
-    @media (max-width: 800px) { .wide { display: none; } }
+    @media (max-width: 800px) {
+      .wide { display: none; }
+      .rh-table td { overflow-wrap: anywhere; }
+    }
   `,
 })
 export class TransfersPage implements OnInit {
