@@ -71,7 +71,8 @@ import { ErrorBannerComponent } from '../../shared/error-banner.component';
   styles: `
     @media (max-width: 800px) {
       .wide { display: none; }
-      .rh-table td { overflow-wrap: anywhere; }
+      .rh-table td { overflow-wrap: break-word; }
+      .rh-status { white-space: nowrap; }
     }
   `,
 })
