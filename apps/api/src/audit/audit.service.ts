@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Brackets, EntityManager, Repository } from 'typeorm';
 import type { AuditEntryDto, AuditQuery, Page } from '@rsynchub/contracts';
 import { toCsv } from '../common/csv';
+import { likePrefix } from '../common/like';
 import { decodeCursor, encodeCursor, parseLimit, parseTime } from '../common/pagination';
 import { DbWriteQueue } from '../database/db-write-queue';
 import { LiveEventsHub } from '../events/live-events.hub';
@@ -162,11 +163,12 @@ export class AuditService {
     const qb = this.entries.createQueryBuilder('a').orderBy('a.id', 'DESC');
     const cursor = decodeCursor(q.cursor);
     if (cursor !== null) qb.andWhere('a.id < :cursor', { cursor });
-    if (q.actor) qb.andWhere('a.actor = :actor', { actor: q.actor });
+    // Actor and target (a module, user, address...) match by prefix, like the transfer list's module and user.
+    if (q.actor) qb.andWhere(`a.actor LIKE :actor ESCAPE '\\'`, { actor: likePrefix(q.actor) });
     if (q.action) {
       qb.andWhere(new Brackets((b) => b.where('a.action = :action', { action: q.action }).orWhere('a.action LIKE :prefix', { prefix: `${q.action}.%` })));
     }
-    if (q.target) qb.andWhere('a.target = :target', { target: q.target });
+    if (q.target) qb.andWhere(`a.target LIKE :target ESCAPE '\\'`, { target: likePrefix(q.target) });
     if (q.outcome) qb.andWhere('a.outcome = :outcome', { outcome: q.outcome });
     const from = parseTime('from', q.from);
     const to = parseTime('to', q.to);

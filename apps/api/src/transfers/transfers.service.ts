@@ -16,6 +16,7 @@ import { BadRequestException } from '@nestjs/common';
 import { entryKindSql } from '@rsynchub/rsync-log';
 import { Readable } from 'node:stream';
 import { csvStream, type CsvColumn } from './csv-stream';
+import { likePrefix } from '../common/like';
 import { activeSecondsByMinute } from './active-seconds';
 import { decodeCursor, encodeCursor, parseLimit, parseTime } from '../common/pagination';
 import { TransferLogIngestor } from './transfer-log-ingestor';
@@ -215,8 +216,9 @@ export class TransfersService {
     const qb = this.sessions.createQueryBuilder('s').orderBy('s.id', 'DESC');
     const cursor = decodeCursor(q.cursor);
     if (cursor !== null) qb.andWhere('s.id < :cursor', { cursor });
-    if (q.module) qb.andWhere('s.module = :module COLLATE NOCASE', { module: q.module });
-    if (q.user) qb.andWhere('s.user = :user', { user: q.user });
+    // Module and user match by prefix (issue 13: "web" finds web and webshop), case-insensitive like the module always was.
+    if (q.module) qb.andWhere(`s.module LIKE :module ESCAPE '\\'`, { module: likePrefix(q.module) });
+    if (q.user) qb.andWhere(`s.user LIKE :user ESCAPE '\\'`, { user: likePrefix(q.user) });
     if (q.ip) qb.andWhere('s.client_ip = :ip', { ip: q.ip });
     if (q.status) {
       if (!TRANSFER_STATUSES.includes(q.status as TransferStatus)) throw new BadRequestException(`status: must be one of ${TRANSFER_STATUSES.join(', ')}`);

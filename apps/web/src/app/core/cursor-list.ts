@@ -54,6 +54,34 @@ export class CursorList<T, Q extends object> {
     return this.fetch(true);
   }
 
+  /**
+   * Something new may match (a live event): reads the first page again and merges it in without a spinner, keeping
+   * the older pages already loaded. `id` orders items newest first (larger = newer). An item within the new first
+   * page's range that no longer matches (a running session that ended, under a status filter) goes; a failure keeps
+   * the list.
+   */
+  async mergeNewest(id: (item: T) => number): Promise<void> {
+    if (this.loading()) return;
+    const query = this.query();
+    let page: Page<T>;
+    try {
+      page = await this.load({ ...query, limit: this.pageSize });
+    } catch {
+      return;
+    }
+    // The filters changed (or a reload started) meanwhile: that answer is the one to show, not this one.
+    if (this.query() !== query || this.loading()) return;
+    const current = this.items();
+    if (current.length <= this.pageSize || page.nextCursor === null) {
+      this.items.set(page.items);
+      this.nextCursor.set(page.nextCursor);
+    } else {
+      const oldest = Math.min(...page.items.map(id));
+      this.items.set([...page.items, ...current.filter((item) => id(item) < oldest)]);
+    }
+    this.error.set(null);
+  }
+
   private async fetch(append: boolean): Promise<void> {
     this.loading.set(true);
     try {

@@ -1,4 +1,4 @@
-import { Component, OnDestroy, OnInit, computed, inject } from '@angular/core';
+import { Component, ElementRef, OnDestroy, OnInit, computed, inject, viewChild } from '@angular/core';
 import { BreakpointObserver } from '@angular/cdk/layout';
 import { toSignal } from '@angular/core/rxjs-interop';
 import { Router, RouterLink, RouterLinkActive, RouterOutlet } from '@angular/router';
@@ -60,8 +60,16 @@ export class ShellComponent implements OnInit, OnDestroy {
     }
   });
 
+  private readonly main = viewChild.required<ElementRef<HTMLElement>>('main');
+
   ngOnInit(): void {
     this.live.connect();
+  }
+
+  /** The skip link: focus the page content itself (a `#main-content` navigation would go through the router). */
+  skipToMain(event: Event): void {
+    event.preventDefault();
+    this.main().nativeElement.focus();
   }
 
   ngOnDestroy(): void {

@@ -12,7 +12,7 @@ import { LiveEventsService } from '../../core/live-events.service';
 import type { ApiError } from '../../core/api-error';
 import { formatBytes, formatCount, formatDuration, formatRate, formatTime } from '../../core/format';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
-import { bucketsFrom, pruneBuckets, throughputSeries, type BucketMap } from './throughput';
+import { bucketsFrom, pruneBuckets, throughputSeries, throughputSummary, type BucketMap } from './throughput';
 
 /**
  * A session in the live feed. Its counts and bytes are the server's (snapshots in session.started/progress/ended,
@@ -64,6 +64,10 @@ export class DashboardPage implements OnInit {
   readonly daemonBusy = signal(false);
   readonly stats = signal<StatsDto | null>(null);
   readonly statsError = signal<string | null>(null);
+  /** Until the first figures (or an error) arrive: skeletons, not dashes or "no transfers". */
+  readonly statsLoading = computed(() => this.stats() === null && this.statsError() === null);
+  /** The recent sessions arrived (or could not be read): until then skeletons, not "No sessions yet". */
+  readonly feedLoaded = signal(false);
   readonly sources = signal<SourceDto[] | null>(null);
   readonly feed = signal<FeedSession[]>([]);
   private readonly buckets = signal<BucketMap>(new Map(), { equal: () => false });
@@ -88,6 +92,9 @@ export class DashboardPage implements OnInit {
     return { labels: s.labels, datasets };
   });
   readonly chartEmpty = computed(() => this.chartData().datasets.length === 0);
+  /** The chart's text alternative. */
+  readonly chartSummary = computed(() => throughputSummary(throughputSeries(this.buckets(), this.now())));
+  readonly fmtFilesRate = (n: number) => (n >= 10 ? formatCount(Math.round(n)) : n.toLocaleString(undefined, { maximumFractionDigits: 2 }));
 
   readonly chartOptions: ChartConfiguration<'line'>['options'] = {
     responsive: true,
@@ -198,6 +205,8 @@ export class DashboardPage implements OnInit {
       });
     } catch {
       /* history not available: the feed fills from live events only */
+    } finally {
+      this.feedLoaded.set(true);
     }
   }
 

@@ -1,4 +1,4 @@
-import { bucketsFrom, minuteRate, pruneBuckets, throughputSeries } from './throughput';
+import { bucketsFrom, minuteRate, pruneBuckets, throughputSeries, throughputSummary, type ThroughputSeries, type ThroughputSummaryRow } from './throughput';
 
 const T0 = Date.parse('2026-01-01T10:00:00Z');
 const min = (n: number) => T0 + n * 60_000;
@@ -46,4 +46,38 @@ describe('throughput series', () => {
     const map = bucketsFrom([{ t: 'garbage', module: 'x', bytes: 1, files: 1, activeSeconds: 1 }]);
     expect(map.size).toBe(0);
   });
+});
+
+describe('throughput summary (the chart as text)', () => {
+  const labels = ['10:00', '10:01', '10:02', '10:03'];
+  const cases: { name: string; modules: ThroughputSeries['modules']; want: ThroughputSummaryRow[] }[] = [
+    { name: 'no modules', modules: [], want: [] },
+    { name: 'a module without any activity in the window is left out', modules: [{ module: 'idle', bytesPerSecond: [0, 0, 0, 0], filesPerSecond: [0, 0, 0, 0] }], want: [] },
+    {
+      name: 'peak, its minute, files/s peak, active minutes and the last active minute',
+      modules: [{ module: 'a', bytesPerSecond: [0, 500, 2000, 100], filesPerSecond: [0, 9, 1, 2] }],
+      want: [{ module: 'a', activeMinutes: 3, peakBytesPerSecond: 2000, peakAt: '10:02', peakFilesPerSecond: 9, lastActiveAt: '10:03' }],
+    },
+    {
+      name: 'only files moved: the peak minute is the first active one',
+      modules: [{ module: 'b', bytesPerSecond: [0, 0, 0, 0], filesPerSecond: [0, 0, 3, 0] }],
+      want: [{ module: 'b', activeMinutes: 1, peakBytesPerSecond: 0, peakAt: '10:02', peakFilesPerSecond: 3, lastActiveAt: '10:02' }],
+    },
+    {
+      name: 'one row per module, in the series order',
+      modules: [
+        { module: 'a', bytesPerSecond: [1, 0, 0, 0], filesPerSecond: [1, 0, 0, 0] },
+        { module: 'b', bytesPerSecond: [0, 0, 0, 7], filesPerSecond: [0, 0, 0, 1] },
+      ],
+      want: [
+        { module: 'a', activeMinutes: 1, peakBytesPerSecond: 1, peakAt: '10:00', peakFilesPerSecond: 1, lastActiveAt: '10:00' },
+        { module: 'b', activeMinutes: 1, peakBytesPerSecond: 7, peakAt: '10:03', peakFilesPerSecond: 1, lastActiveAt: '10:03' },
+      ],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      expect(throughputSummary({ labels, modules: c.modules })).toEqual(c.want);
+    });
+  }
 });

@@ -70,3 +70,44 @@ export function pruneBuckets(map: BucketMap, nowMs: number, minutes = 60): void 
   const start = minuteStart(nowMs) - (minutes - 1) * 60_000;
   for (const [k, b] of map) if (b.t < start) map.delete(k);
 }
+
+/** One row of the chart's text alternative: what the lines of one module show, in numbers. */
+export interface ThroughputSummaryRow {
+  module: string;
+  /** Minutes of the window in which the module moved data. */
+  activeMinutes: number;
+  peakBytesPerSecond: number;
+  /** Label (HH:MM) of the minute of the peak. */
+  peakAt: string;
+  peakFilesPerSecond: number;
+  /** Label of the newest minute with data. */
+  lastActiveAt: string;
+}
+
+/** The chart as a table (WCAG 1.1.1: a canvas says nothing to a screen reader): per module, peaks and activity. */
+export function throughputSummary(series: ThroughputSeries): ThroughputSummaryRow[] {
+  const rows: ThroughputSummaryRow[] = [];
+  for (const m of series.modules) {
+    let active = 0;
+    let peak = 0;
+    let peakAt = -1;
+    let peakFiles = 0;
+    let last = -1;
+    for (let i = 0; i < series.labels.length; i++) {
+      const bytes = m.bytesPerSecond[i] ?? 0;
+      const files = m.filesPerSecond[i] ?? 0;
+      if (bytes <= 0 && files <= 0) continue;
+      active++;
+      last = i;
+      // Only files moved (empty files, attribute changes): the peak minute is the first active one.
+      if (bytes > peak || peakAt < 0) {
+        peak = Math.max(peak, bytes);
+        peakAt = i;
+      }
+      peakFiles = Math.max(peakFiles, files);
+    }
+    if (last < 0) continue;
+    rows.push({ module: m.module, activeMinutes: active, peakBytesPerSecond: peak, peakAt: series.labels[peakAt] ?? '', peakFilesPerSecond: peakFiles, lastActiveAt: series.labels[last] });
+  }
+  return rows;
+}

@@ -77,7 +77,7 @@ export function toRow(m: ModuleDto, activity: ModuleActivityDto | null): ModuleR
         <input matInput (input)="onFilter($any($event.target).value)" placeholder="name starts with…" data-testid="module-filter" />
       </mat-form-field>
       @if (loading()) {<mat-progress-bar mode="indeterminate" />}
-      <div class="rh-table-wrap">
+      <div class="rh-table-wrap" tabindex="0" role="region" aria-label="Modules">
         <table mat-table [dataSource]="data" matSort class="modules-table" data-testid="modules-table">
           <ng-container matColumnDef="name">
             <th mat-header-cell *matHeaderCellDef mat-sort-header>Name</th>

@@ -27,7 +27,7 @@ import { formatAge, formatLag, pollIntervalMs, STATE_LABELS } from './source-for
     <div class="rh-card">
       @if (loading()) {<mat-progress-bar mode="indeterminate" />}
       @if (sources().length) {
-        <div class="rh-table-wrap">
+        <div class="rh-table-wrap" tabindex="0" role="region" aria-label="Sources">
           <table class="rh-table" data-testid="sources-table">
             <thead><tr><th>Source</th><th>State</th><th>Last seen</th><th>Target</th><th>Queue</th><th>Lag</th><th>Last success</th><th>Last error</th><th>Agent</th><th>Address</th></tr></thead>
             <tbody>

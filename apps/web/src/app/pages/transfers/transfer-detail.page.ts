@@ -53,7 +53,7 @@ import { ErrorBannerComponent } from '../../shared/error-banner.component';
       </div>
       @if (loading()) {<mat-progress-bar mode="indeterminate" />}
       @if (files().length) {
-        <div class="rh-table-wrap">
+        <div class="rh-table-wrap" tabindex="0" role="region" aria-label="Files of this session">
           <table class="rh-table" data-testid="transfer-files">
             <thead><tr><th>Time</th><th>Op</th><th>Path</th><th>Size</th><th>On the wire</th><th>Itemize</th></tr></thead>
             <tbody>
