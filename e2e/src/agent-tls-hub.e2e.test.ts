@@ -1,0 +1,128 @@
+/**
+ * Issue 11 end to end: the source agent pushes into a `tlsOnly` module of the real RsyncHub server through the server's
+ * own TLS listener, trusting it by the fingerprint the API shows (what the connect panel fills in), or by the CA file
+ * the console offers for download. A wrong fingerprint stops the target with an error that names the fix, and the
+ * plain daemon never sees the agent (nothing is retried in plaintext).
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ChildProcess, spawn } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { passwordFile, REPO_ROOT, RunningServer, startServer, treeDigest, waitFor } from '@rsynchub/testing';
+
+const AGENT = path.join(REPO_ROOT, 'apps/agent/dist/main.js');
+const USER = 'tlsagent';
+const PASSWORD = crypto.randomBytes(12).toString('hex');
+let server: RunningServer;
+const agents: ChildProcess[] = [];
+let work = '';
+
+before(async () => {
+  server = await startServer();
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-agent-tls-hub-'));
+  assert.equal((await server.admin.post('/api/v1/rsync-users', { name: USER, password: PASSWORD })).status, 201);
+  for (const name of ['sealed', 'sealed2']) {
+    const res = await server.admin.post('/api/v1/modules', { name, path: path.join(server.storageRoot, name), tlsOnly: true, users: [{ name: USER, access: 'rw' }] });
+    assert.equal(res.status, 201, res.text);
+  }
+  await waitFor('the TLS listener', async () => ((await server.admin.get('/api/v1/tls')).body.listening ? true : null), 60_000);
+});
+
+after(async () => {
+  for (const a of agents) {
+    if (a.exitCode === null && a.signalCode === null) {
+      a.kill('SIGTERM');
+      await new Promise((r) => a.once('exit', r));
+    }
+  }
+  await server?.stop();
+  if (work) fs.rmSync(work, { recursive: true, force: true });
+});
+
+/** Starts an agent watching a fresh directory, pushing to `module` over TLS with the given trust settings. */
+function startAgent(label: string, module: string, trust: Record<string, unknown>): { src: string; stateDir: string; output: () => string } {
+  const src = path.join(work, `${label}-src`);
+  const stateDir = path.join(work, `${label}-state`);
+  fs.mkdirSync(src);
+  const remote = { host: '127.0.0.1', port: server.rsyncTlsPort, module, user: USER, passwordFile: passwordFile(PASSWORD), tls: true, ...trust };
+  const configFile = path.join(work, `${label}.json`);
+  fs.writeFileSync(configFile, JSON.stringify({ name: label, watches: [{ path: src, remotes: [remote] }], retry: { initialDelayMs: 200, maxDelayMs: 2000 } }));
+  let out = '';
+  const child = spawn(process.execPath, [AGENT, 'run', '--config', configFile, '--state-dir', stateDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  agents.push(child);
+  return { src, stateDir, output: () => out };
+}
+
+function mirrored(src: string, dst: string): boolean {
+  try {
+    const a = treeDigest(src);
+    const b = treeDigest(dst);
+    return a.size > 0 && a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
+  } catch {
+    return false;
+  }
+}
+
+async function plainSessions(module: string): Promise<any[]> {
+  return (await server.admin.get(`/api/v1/transfers?limit=100&module=${module}`)).body.items;
+}
+
+test('an agent pinned to the fingerprint the API shows replicates into a tlsOnly module over the TLS listener', async () => {
+  const status = (await server.admin.get('/api/v1/tls')).body;
+  assert.match(status.certificate.fingerprint, /^sha256:[0-9a-f]{64}$/);
+  const agent = startAgent('pinned', 'sealed', { fingerprint: status.certificate.fingerprint });
+  fs.mkdirSync(path.join(agent.src, 'docs/deep'), { recursive: true });
+  for (let i = 0; i < 10; i++) fs.writeFileSync(path.join(agent.src, 'docs/deep', `n${i}.txt`), crypto.randomBytes(200));
+  fs.writeFileSync(path.join(agent.src, 'report.txt'), 'v1\n');
+  const target = path.join(server.storageRoot, 'sealed');
+  await waitFor('the tree on the target', () => mirrored(agent.src, target), 60_000).catch((e) => {
+    throw new Error(`${(e as Error).message}\n--- agent output ---\n${agent.output()}`);
+  });
+  fs.appendFileSync(path.join(agent.src, 'report.txt'), 'v2\n');
+  fs.rmSync(path.join(agent.src, 'docs/deep/n1.txt'));
+  await waitFor('the edits on the target', () => mirrored(agent.src, target), 60_000);
+  const sessions = await waitFor('the sessions recorded', async () => {
+    const s = await plainSessions('sealed');
+    return s.length >= 2 ? s : null;
+  });
+  assert.ok(sessions.every((s: any) => s.user === USER && s.clientIp === '127.0.0.1'), JSON.stringify(sessions.map((s: any) => [s.user, s.clientIp])));
+});
+
+test('an agent trusting the downloaded CA file (host name checked) replicates too', async () => {
+  const ca = await server.admin.get('/api/v1/tls/ca.pem');
+  assert.equal(ca.status, 200);
+  const caFile = path.join(work, 'ca.pem');
+  fs.writeFileSync(caFile, ca.text, { mode: 0o600 });
+  const agent = startAgent('cafile', 'sealed2', { caFile });
+  fs.writeFileSync(path.join(agent.src, 'a.txt'), crypto.randomBytes(500));
+  await waitFor('a.txt on the target', () => mirrored(agent.src, path.join(server.storageRoot, 'sealed2')), 60_000).catch((e) => {
+    throw new Error(`${(e as Error).message}\n--- agent output ---\n${agent.output()}`);
+  });
+});
+
+test('a wrong fingerprint stops the target with the fix named, and nothing reaches the server in plaintext', async () => {
+  const before = (await plainSessions('sealed')).length;
+  const agent = startAgent('wrongpin', 'sealed', { fingerprint: `sha256:${'ab'.repeat(32)}` });
+  fs.writeFileSync(path.join(agent.src, 'never.txt'), 'must not arrive\n');
+  const statusFile = path.join(agent.stateDir, 'state.json');
+  const target = await waitFor('the refusal in the agent state', () => {
+    try {
+      const state = JSON.parse(fs.readFileSync(statusFile, 'utf8'));
+      const t = state.targets?.[0];
+      return t?.lastError && /fingerprint/i.test(t.lastError) ? t : null;
+    } catch {
+      return null;
+    }
+  }, 60_000).catch((e) => {
+    throw new Error(`${(e as Error).message}\n--- agent output ---\n${agent.output()}`);
+  });
+  assert.match(target.lastError, /does not match the pinned sha256:abab/i);
+  assert.match(target.lastError, /console/i, 'the message says where to get the right fingerprint');
+  assert.ok(!fs.existsSync(path.join(server.storageRoot, 'sealed', 'never.txt')));
+  assert.equal((await plainSessions('sealed')).length, before, 'no session, not even a refused one: neither daemon saw the agent');
+});
