@@ -4,8 +4,10 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { RemoteConfig } from './config';
 import { filesFromBuffer } from './change-set';
+import { CONNECT_SETTINGS_ENV, type ConnectSettings, connectProg, parseConnectorLine } from './tls-options';
 
 export interface RsyncTarget {
   root: string;
@@ -44,9 +46,11 @@ export function buildRsyncArgs(t: RsyncTarget, mode: RunMode, extraExcludes: rea
   // waiting on the peer, so Nagle holding a write until the delayed ACK (40 ms on Linux) costs ~100 ms per run,
   // measured on loopback: a one-file push takes ~120 ms without this and ~15 ms with it. Bulk data is unaffected
   // (rsync writes large buffers). Params that set --sockopts themselves win.
-  if (!t.rsyncParams.some((p) => p.startsWith('--sockopts'))) args.push('--sockopts=TCP_NODELAY');
+  // Over TLS rsync talks to the connector through a socketpair: the connector sets TCP_NODELAY on the real socket and
+  // enforces connectTimeoutSec itself (neither option reaches a connect program).
+  if (!t.remote.tls && !t.rsyncParams.some((p) => p.startsWith('--sockopts'))) args.push('--sockopts=TCP_NODELAY');
   if (t.timeoutSec > 0) args.push(`--timeout=${t.timeoutSec}`);
-  if (t.connectTimeoutSec > 0) args.push(`--contimeout=${t.connectTimeoutSec}`);
+  if (t.connectTimeoutSec > 0 && !t.remote.tls) args.push(`--contimeout=${t.connectTimeoutSec}`);
   if (t.remote.passwordFile) args.push(`--password-file=${t.remote.passwordFile}`);
   for (const ex of [...t.excludes, ...extraExcludes]) args.push(`--exclude=${ex}`);
   if (mode === 'full') {
@@ -61,6 +65,26 @@ export function buildRsyncArgs(t: RsyncTarget, mode: RunMode, extraExcludes: rea
   }
   args.push(remoteUrl(t.remote));
   return args;
+}
+
+/** The connector rsync runs for a TLS remote (compiled next to this file). */
+export const TLS_CONNECTOR = path.join(__dirname, 'tls-connect.js');
+
+/**
+ * The environment of every rsync run (pushes, preflights, verification) for a remote: unchanged for plaintext; for a
+ * TLS remote, RSYNC_CONNECT_PROG runs the agent's connector in place of rsync's own TCP connection, so no run of a TLS
+ * remote can open a plaintext connection, whatever fails. RSYNC_SHELL (which would run the connect program) and
+ * RSYNC_PROXY (unused with a connect program) are dropped so the user's environment cannot change that.
+ */
+export function rsyncEnv(r: RemoteConfig, connectTimeoutSec: number, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv | undefined {
+  if (!r.tls) return undefined;
+  const settings: ConnectSettings = { host: r.host, port: r.port, timeoutMs: Math.max(0, connectTimeoutSec) * 1000 };
+  if (r.fingerprint) settings.fingerprint = r.fingerprint;
+  if (r.caFile) settings.caFile = r.caFile;
+  const env: NodeJS.ProcessEnv = { ...base, RSYNC_CONNECT_PROG: connectProg(process.execPath, TLS_CONNECTOR), [CONNECT_SETTINGS_ENV]: JSON.stringify(settings) };
+  delete env.RSYNC_SHELL;
+  delete env.RSYNC_PROXY;
+  return env;
 }
 
 export interface RsyncResult {
@@ -89,6 +113,8 @@ export interface RunOptions {
   stallKillMs?: number;
   /** Keep stdout in the result (dry-run preflights). */
   captureStdout?: boolean;
+  /** rsync's environment (rsyncEnv: the TLS connector); the agent's own when absent. */
+  env?: NodeJS.ProcessEnv;
 }
 
 function ioCounter(pid: number | undefined): number | null {
@@ -114,7 +140,7 @@ export function runRsync(args: readonly string[], opts: RunOptions): Promise<Rsy
     // (no --password-file) cannot open /dev/tty and hang the queue on a "Password:" prompt; stdin is /dev/null when it
     // carries no path list, for the same reason.
     const child = spawn(opts.rsyncBin ?? 'rsync', args, {
-      cwd: opts.cwd, stdio: [opts.paths ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true,
+      cwd: opts.cwd, stdio: [opts.paths ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true, ...(opts.env ? { env: opts.env } : {}),
     });
     let stderr = '';
     let stdout = '';
@@ -213,6 +239,14 @@ export function classifyExit(r: Pick<RsyncResult, 'code' | 'signal' | 'stderr' |
   if (r.stalled) return { ok: false, retryable: true, kind: 'stalled', message: 'rsync stalled (no I/O within the deadline) and was killed; is the target hung?' };
   if (r.code === 0) return { ok: true, retryable: false, kind: 'ok', message: 'ok' };
   if (r.code === 24) return { ok: true, retryable: false, kind: 'vanished', message: 'some source files vanished (deleted meanwhile)' };
+  // The TLS connector said why it gave up (its line is in rsync's stderr). A certificate that is not the trusted one,
+  // or no TLS at that port, needs someone to act: retried at the slowest pace, never in plaintext.
+  const tls = parseConnectorLine(r.stderr);
+  if (tls) {
+    return tls.kind === 'connect'
+      ? { ok: false, retryable: true, kind: 'connection', message: `TLS: ${tls.message}` }
+      : { ok: false, retryable: false, kind: 'tls', message: `TLS: ${tls.message}` };
+  }
   const lastLines = r.stderr.split('\n').filter((l) => l.trim() !== '').slice(-3).join(' | ');
   if (r.code === null) {
     return { ok: false, retryable: true, kind: r.signal ? 'killed' : 'spawn', message: r.signal ? `rsync killed by ${r.signal}` : lastLines };

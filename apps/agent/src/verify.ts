@@ -127,11 +127,12 @@ const ionice = ['/usr/bin/ionice', '/bin/ionice'].find((p) => {
 });
 
 /** Runs a verification dry run at the lowest priority (nice 19, idle I/O class where ionice exists). */
-export function runVerify(args: readonly string[], cwd: string, rsyncBin = 'rsync', signal?: AbortSignal): Promise<VerifyRunResult> {
+export function runVerify(args: readonly string[], cwd: string, rsyncBin = 'rsync', signal?: AbortSignal, env?: NodeJS.ProcessEnv): Promise<VerifyRunResult> {
   const started = Date.now();
   const [cmd, argv] = ionice ? [ionice, ['-c', '3', rsyncBin, ...args]] : [rsyncBin, [...args]];
   return new Promise((resolve) => {
-    const child = spawn(cmd, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'], signal, killSignal: 'SIGKILL' });
+    // env: the TLS connector of a tls remote (rsyncEnv); a verification must never go out in plaintext either.
+    const child = spawn(cmd, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'], signal, killSignal: 'SIGKILL', ...(env ? { env } : {}) });
     try {
       if (child.pid) os.setPriority(child.pid, 19);
     } catch {
