@@ -1,0 +1,122 @@
+/**
+ * What the agent's TLS transport costs per push (issue 11), side by side in one run against one bare `rsync --daemon`:
+ * - plain: `rsync` straight to the daemon's TCP port (what a plaintext remote does);
+ * - agent TLS: the same rsync with the agent's environment for a `tls: true` remote (rsyncEnv: RSYNC_CONNECT_PROG runs
+ *   apps/agent/dist/tls-connect.js, pinned fingerprint), through a TLS terminator in front of the same daemon;
+ * - rsync-ssl: the stock client script (openssl s_client, CA file + host name) through the same terminator, for
+ *   reference.
+ * For each: one small file pushed BENCH_AGENT_TLS_PUSHES times (p50/p99: the latency a push pays), and one file of
+ * BENCH_AGENT_TLS_MB MiB (throughput). Also the connector's start-up alone (node loading it and exiting) and `node -e 0`.
+ * The terminator is a node tls.Server in this process (the server's own TLS listener is another branch's work); it
+ * costs the TLS rows some throughput that a native terminator would not.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as tls from 'node:tls';
+import { freePort } from '@rsynchub/testing';
+import { startBareDaemon } from './agent-support';
+import { fmt, header, percentile } from './stats';
+
+const AGENT_DIST = process.env.BENCH_AGENT_MAIN ? path.dirname(process.env.BENCH_AGENT_MAIN) : path.resolve(__dirname, '../../apps/agent/dist');
+
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd?: string): Promise<{ ms: number; code: number | null; stderr: string }> {
+  const t0 = process.hrtime.bigint();
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ ms: Number(process.hrtime.bigint() - t0) / 1e6, code, stderr }));
+  });
+}
+
+/** A TLS terminator relaying to the daemon's plain port. */
+async function startTerminator(daemonPort: number, cert: string, key: string): Promise<{ port: number; close(): void }> {
+  const server = tls.createServer({ cert, key }, (clear) => {
+    const up = net.connect(daemonPort, '127.0.0.1');
+    up.setNoDelay(true);
+    clear.setNoDelay(true);
+    clear.pipe(up);
+    up.pipe(clear);
+    up.on('error', () => clear.destroy());
+    clear.on('error', () => up.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
+}
+
+export async function benchAgentTls(): Promise<void> {
+  const pushes = Number(process.env.BENCH_AGENT_TLS_PUSHES ?? 40);
+  const mb = Number(process.env.BENCH_AGENT_TLS_MB ?? 100);
+  const runner = await import(path.join(AGENT_DIST, 'rsync-runner.js')) as typeof import('../../apps/agent/src/rsync-runner');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-agent-tls-'));
+  const daemon = await startBareDaemon(path.join(dir, 'daemon'), await freePort(), ['plain', 'agent', 'ssl']);
+  // Certificate for localhost (rsync-ssl verifies the name); openssl is there wherever rsync-ssl is.
+  const key = path.join(dir, 'key.pem');
+  const cert = path.join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
+    '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
+  const terminator = await startTerminator(daemon.port, fs.readFileSync(cert, 'utf8'), fs.readFileSync(key, 'utf8'));
+  const fingerprint = new crypto.X509Certificate(fs.readFileSync(cert)).fingerprint256;
+  const src = path.join(dir, 'src');
+  fs.mkdirSync(src);
+  fs.writeFileSync(path.join(src, 'small.txt'), 'x'.repeat(100));
+  const big = path.join(dir, 'big.bin');
+  const chunk = crypto.randomBytes(1 << 20);
+  const fd = fs.openSync(big, 'w');
+  for (let i = 0; i < mb; i++) fs.writeSync(fd, chunk);
+  fs.closeSync(fd);
+
+  const base = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
+  const contenders = [
+    { label: 'plain rsync (TCP)', module: 'plain', env: base, cmd: 'rsync', url: (m: string) => `rsync://127.0.0.1:${daemon.port}/${m}/`, extra: ['--sockopts=TCP_NODELAY'] },
+    {
+      label: 'agent TLS connector (pinned)', module: 'agent', cmd: 'rsync', extra: [],
+      env: runner.rsyncEnv({ host: '127.0.0.1', port: terminator.port, module: 'agent', tls: true, fingerprint }, 10, base)!,
+      url: (m: string) => `rsync://127.0.0.1:${terminator.port}/${m}/`,
+    },
+    {
+      label: 'rsync-ssl (openssl, CA + name)', module: 'ssl', cmd: 'rsync-ssl', extra: [],
+      env: { ...base, RSYNC_SSL_PORT: String(terminator.port), RSYNC_SSL_CA_CERT: cert, RSYNC_SSL_TYPE: 'openssl' },
+      url: (m: string) => `localhost::${m}/`,
+    },
+  ];
+  const rows: string[][] = [];
+  try {
+    for (const c of contenders) {
+      const times: number[] = [];
+      for (let i = 0; i < pushes; i++) {
+        fs.utimesSync(path.join(src, 'small.txt'), new Date(), new Date(Date.now() - i * 1000)); // a change every time
+        const r = await timed(c.cmd, ['-a', '--ignore-times', ...c.extra, 'small.txt', c.url(c.module)], c.env, src);
+        if (r.code !== 0) throw new Error(`${c.label}: rsync exit ${r.code}: ${r.stderr.trim()}`);
+        times.push(r.ms);
+      }
+      fs.rmSync(path.join(daemon.moduleDir(c.module), 'big.bin'), { force: true });
+      const r = await timed(c.cmd, ['-a', '--whole-file', ...c.extra, big, c.url(c.module)], c.env);
+      if (r.code !== 0) throw new Error(`${c.label}: rsync exit ${r.code}: ${r.stderr.trim()}`);
+      rows.push([c.label, fmt(percentile(times, 50)), fmt(percentile(times, 99)), fmt(mb / (r.ms / 1000))]);
+    }
+    const start = async (args: string[]) => {
+      const t: number[] = [];
+      for (let i = 0; i < 20; i++) t.push((await timed(process.execPath, args, base)).ms);
+      return fmt(percentile(t, 50));
+    };
+    header(`agent TLS transport: one 100-byte file x${pushes}, one ${mb} MiB file; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    const widths = [32, 12, 12, 14];
+    const line = (cells: string[]) => console.log(cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(''));
+    line(['', 'push p50 ms', 'push p99 ms', `${mb} MiB MB/s`]);
+    for (const row of rows) line(row);
+    const plain = Number(rows[0]![1]!.replace(/,/g, ''));
+    const agent = Number(rows[1]![1]!.replace(/,/g, ''));
+    console.log(`added per push by the agent's TLS connector (p50): ${fmt(agent - plain)} ms (${fmt(agent / plain, 2)}x plain); ` +
+      `throughput ${fmt(Number(rows[1]![3]!.replace(/,/g, '')) / Number(rows[0]![3]!.replace(/,/g, '')), 2)}x plain`);
+    console.log(`start-up alone, p50 of 20: connector (loads and exits) ${await start([path.join(AGENT_DIST, 'tls-connect.js')])} ms; node -e 0 ${await start(['-e', '0'])} ms`);
+  } finally {
+    terminator.close();
+    await daemon.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
