@@ -75,7 +75,7 @@ function main(): void {
   const timer = setTimeout(() => fail('connect', `no TLS connection to ${where} within ${Math.round(s.timeoutMs / 1000)}s (connectTimeoutSec)`), s.timeoutMs);
   const remote = tls.connect(options);
   let established = false;
-  remote.on('error', (e: Error & { code?: string; cert?: tls.PeerCertificate }) => {
+  remote.on('error', (e: Error & { code?: string; reason?: string; cert?: tls.PeerCertificate }) => {
     if (established) fail('connect', `connection to ${where} lost (${e.code ?? 'error'}: ${e.message})`);
     const cert = e.cert ?? (remote.getPeerCertificate?.() as tls.PeerCertificate | undefined);
     const f = explainTlsError(e, s, cert && cert.subjectaltname !== undefined ? { altNames: cert.subjectaltname, validTo: cert.valid_to } : cert?.valid_to ? { validTo: cert.valid_to } : undefined);

@@ -47,14 +47,15 @@ test('shellWord / connectProg: quoted for sh -c, % doubled for rsync\'s %H', () 
 
 test('explainTlsError: each failure names its fix and its kind', () => {
   const s = { host: 'hub.example', port: 8874 };
-  const cases: [{ code?: string; message: string }, object, 'verify' | 'handshake' | 'connect', RegExp][] = [
+  const cases: [{ code?: string; message: string; reason?: string }, object, 'verify' | 'handshake' | 'connect', RegExp][] = [
     [{ code: 'ERR_TLS_CERT_ALTNAME_INVALID', message: "Hostname/IP does not match certificate's altnames" }, { caFile: '/etc/ca.pem' }, 'verify',
       /not valid for the name "hub\.example" \(it names DNS:other\.example\).*public host setting.*not retried in plaintext/],
     [{ code: 'CERT_HAS_EXPIRED', message: 'certificate has expired' }, { caFile: '/etc/ca.pem' }, 'verify', /has expired.*renew it on the server/],
     [{ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', message: 'unable to verify the first certificate' }, { caFile: '/etc/ca.pem' }, 'verify',
       /not trusted by the CA in caFile \/etc\/ca\.pem.*console's TLS page into \/etc\/ca\.pem/],
     [{ code: 'DEPTH_ZERO_SELF_SIGNED_CERT', message: 'self-signed certificate' }, {}, 'verify', /not trusted by the system's trusted CAs.*set caFile.*or fingerprint/],
-    [{ code: 'ERR_SSL_WRONG_VERSION_NUMBER', message: 'wrong version number' }, {}, 'handshake', /is 8874 the server's TLS port\?.*RSYNCHUB_RSYNC_TLS_PORT.*873/],
+    [{ code: 'ERR_SSL_WRONG_VERSION_NUMBER', message: '80:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/x.c:350:', reason: 'wrong version number' }, {}, 'handshake',
+      /failed \(ERR_SSL_WRONG_VERSION_NUMBER: wrong version number\): is 8874 the server's TLS port\?.*RSYNCHUB_RSYNC_TLS_PORT.*873/],
     [{ code: 'ECONNREFUSED', message: 'connect ECONNREFUSED' }, {}, 'connect', /cannot connect to hub\.example:8874 \(ECONNREFUSED/],
   ];
   for (const [err, extra, kind, re] of cases) {

@@ -73,7 +73,7 @@ export interface TlsFailure {
 }
 
 /** What a tls.connect error means for `host:port`, in words naming the fix. */
-export function explainTlsError(err: { code?: string; message: string }, s: Pick<ConnectSettings, 'host' | 'port' | 'caFile' | 'fingerprint'>, peer?: { altNames?: string; validTo?: string }): TlsFailure {
+export function explainTlsError(err: { code?: string; message: string; reason?: string }, s: Pick<ConnectSettings, 'host' | 'port' | 'caFile' | 'fingerprint'>, peer?: { altNames?: string; validTo?: string }): TlsFailure {
   const where = `${s.host}:${s.port}`;
   const code = err.code ?? '';
   const trust = s.caFile ? `the CA in caFile ${s.caFile}` : s.fingerprint ? 'the pinned fingerprint' : "the system's trusted CAs";
@@ -99,7 +99,8 @@ export function explainTlsError(err: { code?: string; message: string }, s: Pick
   if (/^ERR_SSL_|^ERR_TLS_|EPROTO/.test(code) || /wrong version number|packet length too long|unknown protocol|handshake/i.test(err.message)) {
     return {
       kind: 'handshake',
-      message: `TLS handshake with ${where} failed (${code || 'error'}: ${err.message}): is ${s.port} the server's TLS port? RsyncHub listens for TLS on RSYNCHUB_RSYNC_TLS_PORT (8874 by default), rsync-ssl setups on 874; a plain rsync port (873) cannot be used with tls: true; not retried in plaintext`,
+      // node's `reason` is OpenSSL's phrase ("wrong version number") without the library's error-stack noise.
+      message: `TLS handshake with ${where} failed (${code || 'error'}: ${err.reason ?? err.message}): is ${s.port} the server's TLS port? RsyncHub listens for TLS on RSYNCHUB_RSYNC_TLS_PORT (8874 by default), rsync-ssl setups on 874; a plain rsync port (873) cannot be used with tls: true; not retried in plaintext`,
     };
   }
   return { kind: 'connect', message: `cannot connect to ${where} (${code || 'error'}: ${err.message})` };
