@@ -96,8 +96,12 @@ function main(): void {
     const { input, output } = localStream();
     input.pipe(remote);
     remote.pipe(output);
-    // rsync closed its end (done, or killed): the server gets our close and should close too; do not wait forever.
-    input.once('end', () => setTimeout(() => process.exit(0), 5000).unref());
+    // rsync closed its end: it is done (or was killed) and reads nothing more. Exit once our close_notify is flushed
+    // rather than wait for the server's close: the agent's run ends when this process does (it holds rsync's stderr).
+    input.once('end', () => {
+      remote.end(() => process.exit(0));
+      setTimeout(() => process.exit(0), 2000).unref();
+    });
     input.once('error', () => remote.destroy());
   });
 }
