@@ -15,7 +15,7 @@ import { writeFileAtomic } from './journal';
 import { acquireInstanceLock, releaseInstanceLock } from './instance-lock';
 import { makeStateDir } from './state-dir';
 import type { Logger } from './log';
-import { type Progress, renderProgressBar, rsyncEnv, spawnCounter } from './rsync-runner';
+import { type Progress, renderProgressBar, spawnCounter, tlsTransport } from './rsync-runner';
 import { TargetQueue, type TargetStats } from './target-queue';
 import { inotifyWatchUsage, RootWatcher } from './watcher';
 import { sersyncExcludeMatchers } from './regex-excludes';
@@ -496,7 +496,7 @@ export class Agent {
       res = await runVerify(buildVerifyArgs({
         root: root.path, remote, rsyncParams: cfg.rsyncParams,
         excludes: cfg.excludes, timeoutSec: this.config.timeoutSec, connectTimeoutSec: this.config.connectTimeoutSec,
-      }, cfg.fullSyncExcludes), root.path, this.o.rsyncBin, this.verifyAbort.signal, rsyncEnv(remote, this.config.connectTimeoutSec));
+      }, cfg.fullSyncExcludes), root.path, this.o.rsyncBin, this.verifyAbort.signal, tlsTransport(remote, this.config.connectTimeoutSec));
     } finally {
       // Changes still queued explain differences too (seen before the run ended, not yet on the target).
       for (const e of q.journal.pending()) for (const c of e.changes) root.touched?.add(c.path);

@@ -15,7 +15,7 @@ export interface RemoteConfig {
   /** File holding the daemon password; must be mode 0600 (checked at start). */
   passwordFile?: string;
   /**
-   * Push over TLS (the agent's connector, see tls-connect.ts): the port is then the server's TLS port (874 unless
+   * Push over TLS (the agent's in-process relay, see tls-relay.ts): the port is then the server's TLS port (874 unless
    * given). Trust: the pinned fingerprint, the CA in caFile (plus the host name), both, or else the system CAs.
    */
   tls?: boolean;
@@ -303,7 +303,7 @@ export function validateConfig(raw: unknown): AgentConfig {
           problems.push(`${f}.rsyncParams: "${p}" is managed by the agent and cannot be set`);
         }
       }
-      // A remote shell turns an rsync:// push into daemon-over-shell, which never runs the TLS connector.
+      // A remote shell turns an rsync:// push into daemon-over-shell, which bypasses the TLS relay.
       const rsh = rsyncParams.find((p) => /^--rsh\b/.test(p) || /^-[A-Za-z0-9]*e/.test(p));
       if (rsh && remotes.some((r) => r.tls)) problems.push(`${f}.rsyncParams: "${rsh}" (a remote shell) cannot be combined with a tls remote; the agent makes the TLS connection itself`);
       const excludeRegex = strList(w.excludeRegex, `${f}.excludeRegex`);

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { RetryPolicy } from './config';
 import { type Change, mergeChanges, planPush, type PathState } from './change-set';
 import { Journal, type JournalEntry } from './journal';
-import { buildRsyncArgs, classifyExit, type Progress, type RsyncTarget, runRsync, remoteUrl, rsyncEnv, stallKillMs } from './rsync-runner';
+import { buildRsyncArgs, classifyExit, type Progress, type RsyncTarget, runRsync, remoteUrl, stallKillMs, type TlsTransport, tlsTransport } from './rsync-runner';
 import type { DeleteGuardConfig } from './config';
 import { collectRegexExcludes, exactRsyncPattern } from './regex-excludes';
 import type { Logger } from './log';
@@ -21,7 +21,7 @@ export interface TargetStats {
   port: number;
   module: string;
   url: string;
-  /** Pushed over TLS (the agent's connector), never in plaintext. */
+  /** Pushed over TLS (the agent's relay), never in plaintext. */
   tls: boolean;
   /** Pending batches in the journal. */
   pendingBatches: number;
@@ -147,14 +147,14 @@ export class TargetQueue {
   private readonly hardLinks: boolean;
   /** Set by resume(): the admin accepted the source as it is, so the next run skips the delete guard once. */
   private guardOverride = false;
-  /** rsync's environment for this remote: the TLS connector for a tls remote (every run, dry runs included). */
-  private readonly env: NodeJS.ProcessEnv | undefined;
+  /** A tls remote's transport: every run (dry runs included) goes through the agent's TLS relay. */
+  private readonly tls: TlsTransport | undefined;
 
   constructor(private readonly o: TargetQueueOptions) {
     this.journal = Journal.open(o.journalFile);
     this.hardLinks = o.target.rsyncParams.some((p) => p === '--hard-links' || /^-[A-Za-z0-9]*H/.test(p));
     const r = o.target.remote;
-    this.env = rsyncEnv(r, o.target.connectTimeoutSec);
+    this.tls = tlsTransport(r, o.target.connectTimeoutSec);
     this.stats = {
       id: o.id, root: o.target.root, host: r.host, port: r.port, module: r.module, url: remoteUrl(r), tls: r.tls === true,
       lastSuccessAt: null, lastError: null, lastErrorAt: null, lastErrorKind: null, consecutiveFailures: 0, nextRetryAt: null,
@@ -299,7 +299,7 @@ export class TargetQueue {
         // Preflight: what would this full sync delete? One extra file-list pass, no data moved.
         const dry = args.filter((a) => a !== '--info=progress2');
         dry.splice(dry.length - 2, 0, '--dry-run', '--stats');
-        const pre = await runRsync(dry, { cwd: t.root, rsyncBin: this.o.rsyncBin, stallKillMs: killMs, captureStdout: true, env: this.env });
+        const pre = await runRsync(dry, { cwd: t.root, rsyncBin: this.o.rsyncBin, stallKillMs: killMs, captureStdout: true, tls: this.tls });
         this.stats.rsyncRuns++;
         const preOut = classifyExit(pre);
         if (preOut.kind === 'tls') {
@@ -327,7 +327,7 @@ export class TargetQueue {
       this.guardOverride = false;
       this.o.log.info('full sync start', { target: this.o.id, url: this.stats.url, crontabfilter: scheduledOnly && this.o.fullSyncExcludes.length > 0 });
       const res = await runRsync(args, {
-        cwd: t.root, rsyncBin: this.o.rsyncBin, stallKillMs: killMs, env: this.env,
+        cwd: t.root, rsyncBin: this.o.rsyncBin, stallKillMs: killMs, tls: this.tls,
         onProgress: (p) => this.o.onProgress?.(this.o.id, p),
       });
       this.o.onProgress?.(this.o.id, null);
@@ -363,7 +363,7 @@ export class TargetQueue {
         if (list.length === 0) continue;
         const args = buildRsyncArgs(t, mode);
         if (mode === 'recursive') args.splice(args.length - 2, 0, ...this.regexExcludeArgs(list));
-        const res = await runRsync(args, { cwd: t.root, paths: list, rsyncBin: this.o.rsyncBin, stallKillMs: killMs, env: this.env });
+        const res = await runRsync(args, { cwd: t.root, paths: list, rsyncBin: this.o.rsyncBin, stallKillMs: killMs, tls: this.tls });
         this.stats.rsyncRuns++;
         const out = classifyExit(res);
         this.o.log.debug('rsync run', { target: this.o.id, mode, paths: list.length, code: res.code, durationMs: res.durationMs });

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectProg, explainTlsError, parseConnectorLine, parseFingerprint, pinMismatchMessage, shellWord, showFingerprint } from './tls-options';
-import { classifyExit, rsyncEnv } from './rsync-runner';
+import { explainTlsError, parseConnectorLine, parseFingerprint, pinMismatchMessage, showFingerprint } from './tls-options';
+import { buildRsyncArgs, classifyExit, tlsRunEnv, tlsTransport } from './rsync-runner';
+import { connectorLine, relayUrl } from './tls-relay';
 import { validateConfig } from './config';
 
 const HEX = 'c4bda5b7be6aad2be235b9a242485ab2ba492308c77a422266085d1a3137970d';
@@ -38,13 +39,6 @@ test('parseFingerprint: sha256:<hex>, bare hex, openssl\'s colon form (with its 
   assert.deepEqual(parseFingerprint(`${HEX}\n`), { fingerprint: CANON }, 'a trailing newline (pasted from a file) is whitespace');
 });
 
-test('shellWord / connectProg: quoted for sh -c, % doubled for rsync\'s %H', () => {
-  assert.equal(shellWord('/usr/bin/node'), "'/usr/bin/node'");
-  assert.equal(shellWord("/opt/it's/node"), `'/opt/it'\\''s/node'`);
-  assert.equal(shellWord('/opt/100%/x.js'), "'/opt/100%%/x.js'");
-  assert.equal(connectProg('/usr/bin/node', '/a b/tls-connect.js'), "exec '/usr/bin/node' '/a b/tls-connect.js'");
-});
-
 test('explainTlsError: each failure names its fix and its kind', () => {
   const s = { host: 'hub.example', port: 8874 };
   const cases: [{ code?: string; message: string; reason?: string }, object, 'verify' | 'handshake' | 'connect', RegExp][] = [
@@ -77,14 +71,25 @@ test('parseConnectorLine + classifyExit: a refused certificate is kind tls, not 
   assert.deepEqual([connect.retryable, connect.kind], [true, 'connection']);
 });
 
-test('rsyncEnv: plaintext remotes keep the environment; tls remotes get the connector, whatever the user\'s env says', () => {
-  assert.equal(rsyncEnv({ host: 'h', port: 873, module: 'm' }, 10), undefined);
-  const env = rsyncEnv({ host: 'h', port: 8874, module: 'm', tls: true, fingerprint: CANON }, 10, { PATH: '/bin', RSYNC_SHELL: '/bin/evil', RSYNC_PROXY: 'p:1', RSYNC_CONNECT_PROG: 'nc %H 873' })!;
-  assert.match(env.RSYNC_CONNECT_PROG!, /^exec '.*node[^']*' '.*tls-connect\.js'$/);
-  assert.equal(env.RSYNC_SHELL, undefined);
-  assert.equal(env.RSYNC_PROXY, undefined);
-  assert.equal(env.PATH, '/bin');
-  assert.deepEqual(JSON.parse(env.RSYNCHUB_AGENT_TLS_CONNECT!), { host: 'h', port: 8874, timeoutMs: 10_000, fingerprint: CANON });
+test('tlsTransport / tlsRunEnv: plaintext remotes have none; a tls remote\'s URL is swapped for the relay\'s, whatever the user\'s env says', () => {
+  assert.equal(tlsTransport({ host: 'h', port: 873, module: 'm' }, 10), undefined);
+  const r = { host: 'h', port: 8874, module: 'm', user: 'u', tls: true, fingerprint: CANON };
+  const t = tlsTransport(r, 10)!;
+  assert.deepEqual(t.settings, { host: 'h', port: 8874, timeoutMs: 10_000, fingerprint: CANON });
+  assert.equal(t.url, 'rsync://u@h:8874/m/');
+  assert.equal(t.localUrl(40001), 'rsync://u@127.0.0.1:40001/m/');
+  assert.equal(relayUrl({ module: 'm' }, 5), 'rsync://127.0.0.1:5/m/');
+  // The URL the relay swaps is the one every run's arguments end with.
+  const args = buildRsyncArgs({ root: '/a', remote: r, rsyncParams: ['-a'], excludes: [], timeoutSec: 0, connectTimeoutSec: 10 }, 'flat');
+  assert.equal(args[args.length - 1], t.url);
+  const env = tlsRunEnv({ PATH: '/bin', RSYNC_SHELL: '/bin/evil', RSYNC_PROXY: 'p:1', RSYNC_CONNECT_PROG: 'nc %H 873' });
+  assert.deepEqual(env, { PATH: '/bin' });
+});
+
+test('connectorLine: a relay failure reads back as the same kind and message (one line)', () => {
+  for (const kind of ['verify', 'handshake', 'connect'] as const) {
+    assert.deepEqual(parseConnectorLine(`rsync: did not see server greeting\n${connectorLine({ kind, message: 'a\n  b' })}`), { kind, message: 'a b' });
+  }
 });
 
 test('validateConfig: tls remotes (port 874 by default, fingerprint canonical) and every tls problem named', () => {

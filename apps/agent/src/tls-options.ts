@@ -1,17 +1,12 @@
 /**
- * TLS transport of a remote, the pure half: fingerprint parsing, the connector's settings (passed to it through the
- * environment of rsync, which runs it as RSYNC_CONNECT_PROG), and the words for each way a TLS connection fails.
- * Imported by the connector (tls-connect.ts) too, so it must stay free of other imports: the connector starts once per
- * rsync run and every module it loads costs start-up time.
+ * TLS transport of a remote, the pure half: fingerprint parsing, the relay's settings (tls-relay.ts), and the words for
+ * each way a TLS connection fails.
  */
 
 /** rsync-ssl's port (`RSYNC_SSL_PORT` default). RsyncHub's own TLS listener defaults to 8874 when not run as root. */
 export const DEFAULT_TLS_PORT = 874;
 
-/** Environment variable carrying the connector's settings (JSON of ConnectSettings) from the agent through rsync. */
-export const CONNECT_SETTINGS_ENV = 'RSYNCHUB_AGENT_TLS_CONNECT';
-
-/** Prefix of every line the connector writes; the agent recognises TLS failures in rsync's stderr by it. */
+/** Prefix of the line the relay adds to a run's stderr when TLS failed; classifyExit recognises TLS failures by it. */
 export const CONNECTOR_PREFIX = 'rsynchub-agent tls';
 
 /** Where to copy a fingerprint from (named in every verification error). */
@@ -24,7 +19,7 @@ export interface ConnectSettings {
   fingerprint?: string;
   /** PEM file of the CA(s) that must have signed the server certificate; the host name is verified too. */
   caFile?: string;
-  /** Give up on the TCP connect + TLS handshake after this long (rsync's --contimeout does not reach a connect program). */
+  /** Give up on the TCP connect + TLS handshake after this long (the relay's side; rsync's --contimeout only covers its local connection). */
   timeoutMs: number;
 }
 
@@ -48,16 +43,6 @@ export function parseFingerprint(input: string): { fingerprint: string } | { err
 /** How a fingerprint is shown in messages: `sha256:AB:CD:...`, which parseFingerprint accepts back as it is. */
 export function showFingerprint(canonical: string): string {
   return `sha256:${canonical}`;
-}
-
-/** Quotes one word for `sh -c` (rsync runs RSYNC_CONNECT_PROG with the shell), with `%` doubled for rsync's `%H`. */
-export function shellWord(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`.replace(/%/g, '%%');
-}
-
-/** The RSYNC_CONNECT_PROG value running the connector: `exec`, so the shell leaves no process of its own behind. */
-export function connectProg(nodeBin: string, connectorScript: string): string {
-  return `exec ${shellWord(nodeBin)} ${shellWord(connectorScript)}`;
 }
 
 export type TlsFailureKind = 'verify' | 'handshake' | 'connect';
@@ -112,7 +97,7 @@ export function pinMismatchMessage(where: string, got: string, pinned: string): 
     `if the server's certificate changed, copy the new fingerprint from ${FINGERPRINT_SOURCE} into the remote's fingerprint setting (never retried in plaintext)`;
 }
 
-/** A connector failure line as it appears in rsync's stderr, parsed back: `rsynchub-agent tls verify: ...`. */
+/** A relay failure line (connectorLine) as it appears in a run's stderr, parsed back: `rsynchub-agent tls verify: ...`. */
 export function parseConnectorLine(stderr: string): TlsFailure | null {
   const lines = stderr.split('\n');
   for (let i = lines.length - 1; i >= 0; i--) {
