@@ -52,7 +52,7 @@ const server = tls.createServer({ cert: fs.readFileSync(cert), key: fs.readFileS
 server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
 `;
 
-async function startTerminator(daemonPort: number, cert: string, key: string): Promise<{ port: number; close(): void }> {
+async function startTerminator(daemonPort: number, cert: string, key: string): Promise<{ port: number; pid: number; close(): void }> {
   const child = spawn(process.execPath, ['-e', TERMINATOR, String(daemonPort), cert, key], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
@@ -62,7 +62,7 @@ async function startTerminator(daemonPort: number, cert: string, key: string): P
     });
     child.once('exit', (code) => reject(new Error(`terminator exited (${code})`)));
   });
-  return { port, close: () => child.kill() };
+  return { port, pid: child.pid!, close: () => child.kill() };
 }
 
 export async function benchAgentTls(): Promise<void> {
@@ -120,6 +120,12 @@ export async function benchAgentTls(): Promise<void> {
     });
   }
   const rows: string[][] = [];
+  /** CPU seconds (user + sys) of a process, from /proc. */
+  const cpuOf = (pid: number) => {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (100 Hz on Linux)
+  };
+  const cpu: string[] = [];
   try {
     for (const c of contenders) {
       const times: number[] = [];
@@ -132,7 +138,13 @@ export async function benchAgentTls(): Promise<void> {
       }
       fs.rmSync(path.join(daemon.moduleDir(c.module), 'big.bin'), { force: true });
       const bigArgs = ['-a', '--whole-file', ...c.extra, big, c.url(c.module)];
+      const term0 = cpuOf(terminator.pid);
+      const self0 = process.cpuUsage();
       const r = c.run ? await c.run(bigArgs, undefined) : await timed(c.cmd, bigArgs, c.env);
+      const self = process.cpuUsage(self0);
+      const term = cpuOf(terminator.pid) - term0;
+      if (c.run) cpu.push(`agent relay ${fmt((self.user + self.system) / 1e6, 2)} s`);
+      if (c.module !== 'plain') cpu.push(`terminator (${c.module}) ${fmt(term, 2)} s`);
       if (r.code !== 0) throw new Error(`${c.label}: rsync exit ${r.code}: ${r.stderr.trim()}`);
       rows.push([c.label, fmt(percentile(times, 50)), fmt(percentile(times, 99)), fmt(mb / (r.ms / 1000))]);
     }
@@ -146,6 +158,7 @@ export async function benchAgentTls(): Promise<void> {
     console.log(`added per push by the agent's TLS relay (p50): ${fmt(agent - plain)} ms (${fmt(agent / plain, 2)}x plain); ` +
       `throughput ${fmt(Number(rows[1]![3]!.replace(/,/g, '')) / Number(rows[0]![3]!.replace(/,/g, '')), 2)}x plain`);
     const ssl = Number(rows[2]![1]!.replace(/,/g, ''));
+    console.log(`CPU for the ${mb} MiB push (user+sys): ${cpu.join(', ')}`);
     console.log(`rsync-ssl for comparison: ${fmt(ssl / plain, 2)}x plain per push, throughput ${fmt(Number(rows[2]![3]!.replace(/,/g, '')) / Number(rows[0]![3]!.replace(/,/g, '')), 2)}x plain`);
   } finally {
     terminator.close();

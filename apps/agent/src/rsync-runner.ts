@@ -109,7 +109,13 @@ export async function throughTlsRelay<R extends { stderr: string }>(
   spawnRun: (args: string[], env: NodeJS.ProcessEnv, started: (pid: number | undefined) => void) => Promise<R>,
 ): Promise<R> {
   if (!args.includes(t.url)) return refused(`internal error: the arguments do not hold ${t.url}; not run (it would go in plaintext)`);
-  const lease = await openTlsRelay(t.settings);
+  let lease;
+  try {
+    lease = await openTlsRelay(t.settings);
+  } catch (e) {
+    // No local port (fd exhaustion, no loopback): nothing was sent; an ordinary, retryable connection error.
+    return refused(connectorLine({ kind: 'connect', message: `cannot open the local TLS relay (${(e as Error).message})` }));
+  }
   let res: R;
   try {
     res = await spawnRun(args.map((a) => (a === t.url ? t.localUrl(lease.port) : a)), tlsRunEnv(), (pid) => lease.expect(pid));
