@@ -2,7 +2,7 @@
  * Test helpers for the TLS transport (not shipped behaviour): certificates made with @peculiar/x509, and a TLS
  * terminator in front of a real `rsync --daemon` that records what crossed the wire.
  *
- *   agent's connector --TLS--> [capture: raw TCP, counts connections, keeps the bytes] --> [tls.Server] --plain--> daemon
+ *   agent's TLS relay --TLS--> [capture: raw TCP, counts connections, keeps the bytes] --> [tls.Server] --plain--> daemon
  *
  * The capture front lets a test prove that nothing went in plaintext: every connection must start with a TLS
  * handshake record (0x16), and the bytes must not contain what the rsync protocol sends in the clear (`@RSYNCD:`, the

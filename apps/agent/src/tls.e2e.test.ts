@@ -1,5 +1,5 @@
 /**
- * Issue 11, agent side: pushes over TLS through the agent's connector (RSYNC_CONNECT_PROG), against a real
+ * Issue 11, agent side: pushes over TLS through the agent's in-process TLS relay (tls-relay.ts), against a real
  * `rsync --daemon` behind a TLS terminator with a wire capture (tls-test-support.ts). Real rsync, real certificates,
  * real inotify events. "Nothing in plaintext" is asserted on both sides: every connection at the TLS port starts with a
  * TLS handshake and the captured bytes hold neither the rsync greeting, the user name nor file contents; a refused
@@ -119,7 +119,7 @@ test('tls with a pinned fingerprint: the tree converges over TLS (verification t
     fs.renameSync(path.join(src, 'dir/sub'), path.join(src, 'dir/moved'));
     fs.rmSync(path.join(src, 'a.txt'));
     await waitConverged(src, [daemon.moduleDir], 'rename and delete over TLS', 30_000);
-    // Self-verification runs its own rsync: it must go through the connector as well (it would show up as a
+    // Self-verification runs its own rsync: it must go through the relay as well (it would show up as a
     // connection starting with '@' otherwise) and find nothing to do.
     await waitUntil(() => (Object.values(agent.verification())[0]?.runs ?? 0) >= 1, 'a verification run over TLS', 20_000);
     await waitUntil(() => Object.values(agent.verification())[0]!.lastResult === '0 differences', 'a clean verification over TLS', 20_000);
