@@ -134,9 +134,9 @@ export async function openTlsRelay(s: ConnectSettings): Promise<TlsRelayLease> {
   }
 
   const server = net.createServer({ pauseOnConnect: true, noDelay: true, highWaterMark: HIGH_WATER } as net.ServerOpts, (sock) => {
-    const holder = expectedPid === undefined ? false : socketHeldBy(expectedPid, sock.remotePort ?? 0, port);
-    // null: no /proc to ask (not Linux); the listener's short life and the one-connection rule still hold.
-    if (local || closed || holder === false) {
+    // Cheap checks first (a flood of connections costs no /proc reads once rsync is in). socketHeldBy null: no /proc to
+    // ask (not Linux); the listener's short life and the one-connection rule still hold.
+    if (local || closed || expectedPid === undefined || socketHeldBy(expectedPid, sock.remotePort ?? 0, port) === false) {
       refused++;
       sock.destroy();
       return;
