@@ -2,6 +2,7 @@
  * Wires watchers, batching, per-target queues, the state file and the optional hub heartbeat.
  */
 import type { SourceHeartbeatRequest } from '@rsynchub/contracts';
+import { X509Certificate } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -14,7 +15,7 @@ import { writeFileAtomic } from './journal';
 import { acquireInstanceLock, releaseInstanceLock } from './instance-lock';
 import { makeStateDir } from './state-dir';
 import type { Logger } from './log';
-import { type Progress, renderProgressBar, spawnCounter } from './rsync-runner';
+import { type Progress, renderProgressBar, spawnCounter, tlsTransport } from './rsync-runner';
 import { TargetQueue, type TargetStats } from './target-queue';
 import { inotifyWatchUsage, RootWatcher } from './watcher';
 import { sersyncExcludeMatchers } from './regex-excludes';
@@ -142,6 +143,10 @@ export function preflight(config: AgentConfig): string[] {
       problems.push(`watch path ${w.path} does not exist`);
     }
     for (const r of w.remotes) {
+      if (r.caFile) {
+        const p = caFileProblem(r.caFile);
+        if (p) problems.push(p);
+      }
       if (!r.passwordFile) continue;
       try {
         const st = fs.statSync(r.passwordFile);
@@ -153,6 +158,24 @@ export function preflight(config: AgentConfig): string[] {
     }
   }
   return problems;
+}
+
+/** Why a remote's caFile cannot be used (unreadable, or no PEM certificate in it), or null. */
+export function caFileProblem(file: string): string | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    return `caFile ${file} cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`;
+  }
+  const first = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(text);
+  try {
+    if (!first) throw new Error('no "BEGIN CERTIFICATE" block');
+    new X509Certificate(first[0]);
+  } catch (e) {
+    return `caFile ${file} holds no PEM certificate (${(e as Error).message}): download the CA certificate from the console's TLS page`;
+  }
+  return null;
 }
 
 function pidAlive(pid: number): boolean {
@@ -468,11 +491,12 @@ export class Agent {
     const t = q.snapshot();
     root.touched = new Set();
     let res;
+    const remote = cfg.remotes.find((r) => targetId(root.path, r) === t.id)!;
     try {
       res = await runVerify(buildVerifyArgs({
-        root: root.path, remote: cfg.remotes.find((r) => targetId(root.path, r) === t.id)!, rsyncParams: cfg.rsyncParams,
+        root: root.path, remote, rsyncParams: cfg.rsyncParams,
         excludes: cfg.excludes, timeoutSec: this.config.timeoutSec, connectTimeoutSec: this.config.connectTimeoutSec,
-      }, cfg.fullSyncExcludes), root.path, this.o.rsyncBin, this.verifyAbort.signal);
+      }, cfg.fullSyncExcludes), root.path, this.o.rsyncBin, this.verifyAbort.signal, tlsTransport(remote, this.config.connectTimeoutSec));
     } finally {
       // Changes still queued explain differences too (seen before the run ended, not yet on the target).
       for (const e of q.journal.pending()) for (const c of e.changes) root.touched?.add(c.path);

@@ -102,3 +102,13 @@ test('explainStartError names fs.inotify.max_user_watches for ENOSPC', () => {
   assert.match(explainStartError('inotify_add_watch on /x failed: No space left on device'), /fs\.inotify\.max_user_watches.*sysctl -w fs\.inotify\.max_user_watches=/);
   assert.equal(explainStartError('other'), 'other');
 });
+
+test('one-line form with --tls-fingerprint / --tls-ca-file: tls remotes on port 874 unless --port; refused with --config', () => {
+  const fp = 'ab'.repeat(32);
+  const { config } = loadConfig(parseCli(['--watch', '/src', '--to', 'u@hub::m', '--tls-fingerprint', `sha256:${fp}`]), {});
+  assert.deepEqual(config.watches[0].remotes, [{ host: 'hub', port: 874, module: 'm', user: 'u', tls: true, fingerprint: 'AB:'.repeat(31) + 'AB' }]);
+  const ca = loadConfig(parseCli(['--watch', '/src', '--to', 'hub::m', '--port', '8874', '--tls-ca-file', '/etc/ca.pem']), {}).config;
+  assert.deepEqual(ca.watches[0].remotes, [{ host: 'hub', port: 8874, module: 'm', tls: true, caFile: '/etc/ca.pem' }]);
+  assert.throws(() => loadConfig(parseCli(['--watch', '/src', '--to', 'hub::m', '--tls-fingerprint', 'nope']), {}), /remotes\[0\]\.fingerprint: must be a SHA-256/);
+  assert.throws(() => loadConfig(parseCli(['--config', '/x.yaml', '--tls']), {}), /belong to the one-line form/);
+});

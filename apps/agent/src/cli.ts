@@ -12,6 +12,7 @@ import { Agent, type AgentState, defaultStateDir, pidAlive, readState, AGENT_VER
 import { type AgentConfig, ConfigError, parseConfigText, parseRemoteSpec, validateConfig } from './config';
 import { createLogger, type LogLevel } from './log';
 import { importSersyncXml } from './sersync-import';
+import { DEFAULT_TLS_PORT } from './tls-options';
 import { PauseStore } from './target-control';
 
 export const USAGE = `rsynchub-agent ${AGENT_VERSION} - real-time trigger sync to RsyncHub / rsync daemon modules
@@ -21,6 +22,7 @@ Usage:
   rsynchub-agent [run] --from-sersync confxml.xml run from a sersync 2.5 confxml.xml (also: -o FILE)
   rsynchub-agent [run] --watch DIR --to user@host::module [--to ...] [--port N] [--password-file F]
                        [--params "-artz"] [--exclude PATTERN]... [--delay MS]
+                       [--tls (--tls-fingerprint SHA256 | --tls-ca-file CA.pem)]
   rsynchub-agent status [--state-dir DIR] [--json]
   rsynchub-agent pause --target TARGET [--reason TEXT] [--state-dir DIR]
   rsynchub-agent resume --target TARGET [--state-dir DIR]
@@ -36,6 +38,8 @@ Run options:
   --hub-url URL         report heartbeat and lag to a RsyncHub server
   --hub-token-file F    API token for --hub-url (or RSYNCHUB_TOKEN in the environment)
 
+--tls: push over TLS to the server's TLS port (--port, default 874), trusting the pinned certificate fingerprint
+(--tls-fingerprint, from the console's TLS page) or the CA in --tls-ca-file (host name verified); either implies --tls.
 pause/resume: TARGET is a target id, its URL, host::module, or a module name that names one target (see status).
 import-sersync --keep-update keeps -u in sersync's commonParams (dropped by default: it stops rollbacks).
 `;
@@ -64,6 +68,9 @@ export interface CliArgs {
   out?: string;
   hubUrl?: string;
   hubTokenFile?: string;
+  tls: boolean;
+  tlsFingerprint?: string;
+  tlsCaFile?: string;
   positional: string[];
 }
 
@@ -101,6 +108,9 @@ export function parseCli(argv: readonly string[]): CliArgs {
       out: { type: 'string' },
       'hub-url': { type: 'string' },
       'hub-token-file': { type: 'string' },
+      tls: { type: 'boolean' },
+      'tls-fingerprint': { type: 'string' },
+      'tls-ca-file': { type: 'string' },
       target: { type: 'string' },
       reason: { type: 'string' },
       'keep-update': { type: 'boolean' },
@@ -133,6 +143,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
     daemon: values.daemon ?? false,
     json: values.json ?? false,
     keepUpdate: values['keep-update'] ?? false,
+    tls: (values.tls ?? false) || values['tls-fingerprint'] !== undefined || values['tls-ca-file'] !== undefined,
     format,
     positional: pos,
   };
@@ -151,6 +162,8 @@ export function parseCli(argv: readonly string[]): CliArgs {
   if (values.out) args.out = values.out;
   if (values['hub-url']) args.hubUrl = values['hub-url'];
   if (values['hub-token-file']) args.hubTokenFile = values['hub-token-file'];
+  if (values['tls-fingerprint'] !== undefined) args.tlsFingerprint = values['tls-fingerprint'];
+  if (values['tls-ca-file'] !== undefined) args.tlsCaFile = path.resolve(values['tls-ca-file']);
   if (values.target) args.target = values.target;
   // Shown in status, logs and the console: one line, bounded.
   if (values.reason) args.reason = values.reason.replace(/[\x00-\x1f\x7f]+/g, ' ').trim().slice(0, 200);
@@ -166,9 +179,15 @@ export function parseCli(argv: readonly string[]): CliArgs {
 export function oneLineConfig(a: CliArgs): Record<string, unknown> {
   if (!a.watch || a.to.length === 0) throw new ConfigError(['one-line form needs --watch DIR and at least one --to user@host::module']);
   const remotes = a.to.map((spec) => {
-    const r = parseRemoteSpec(spec, a.port ?? 873);
+    const r = parseRemoteSpec(spec, a.port ?? (a.tls ? DEFAULT_TLS_PORT : 873));
     const rc: Record<string, unknown> = { ...r };
     if (a.port !== undefined && !spec.startsWith('rsync://')) rc.port = a.port;
+    if (a.tls) {
+      // validateConfig checks the fingerprint's form and the CA file's path like a config file's.
+      rc.tls = true;
+      if (a.tlsFingerprint !== undefined) rc.fingerprint = a.tlsFingerprint;
+      if (a.tlsCaFile !== undefined) rc.caFile = a.tlsCaFile;
+    }
     if (a.passwordFile && r.user) rc.passwordFile = a.passwordFile; // an anonymous module among them needs none
     return rc;
   });
@@ -189,6 +208,8 @@ export function loadConfig(a: CliArgs, env: NodeJS.ProcessEnv = process.env): { 
   const sources = [a.config, a.fromSersync, a.watch].filter(Boolean).length;
   if (sources === 0) throw new ConfigError(['no configuration: give --config FILE, --from-sersync FILE, or --watch DIR --to user@host::module']);
   if (sources > 1) throw new ConfigError(['give only one of --config, --from-sersync and --watch']);
+  // Ignoring them would push in plaintext while the command line says TLS.
+  if (a.tls && !a.watch) throw new ConfigError(['--tls, --tls-fingerprint and --tls-ca-file belong to the one-line form (--watch ... --to ...); in a config file set tls: true with fingerprint or caFile on each remote']);
   let raw: Record<string, unknown>;
   let warnings: string[] = [];
   if (a.config) {
@@ -273,7 +294,7 @@ export function formatStatus(state: AgentState, alive: boolean): string {
   const rows = [['TARGET', 'ID', 'WATCH', 'STATE', 'QUEUE', 'LAG', 'LAST SUCCESS', 'LAST ERROR']];
   for (const t of state.targets) {
     rows.push([
-      t.url, t.id, t.root, t.paused ? 'PAUSED' : 'active', String(t.queueLength) + (t.inFlight ? '*' : ''), formatDuration(t.lagMs),
+      t.url + (t.tls ? ' (tls)' : ''), t.id, t.root, t.paused ? 'PAUSED' : t.lastErrorKind === 'tls' ? 'TLS REFUSED' : 'active', String(t.queueLength) + (t.inFlight ? '*' : ''), formatDuration(t.lagMs),
       t.lastSuccessAt ?? 'never', t.lastError ? `${t.lastErrorAt ?? ''} ${t.lastError}`.trim() : '-',
     ]);
   }

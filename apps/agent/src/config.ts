@@ -3,6 +3,7 @@
  * password-file modes happen in cli.ts / agent.ts).
  */
 import * as YAML from 'yaml';
+import { DEFAULT_TLS_PORT, parseFingerprint } from './tls-options';
 
 export interface RemoteConfig {
   host: string;
@@ -13,6 +14,15 @@ export interface RemoteConfig {
   user?: string;
   /** File holding the daemon password; must be mode 0600 (checked at start). */
   passwordFile?: string;
+  /**
+   * Push over TLS (the agent's in-process relay, see tls-relay.ts): the port is then the server's TLS port (874 unless
+   * given). Trust: the pinned fingerprint, the CA in caFile (plus the host name), both, or else the system CAs.
+   */
+  tls?: boolean;
+  /** Pinned SHA-256 fingerprint of the server certificate, canonical `AB:CD:...` form (see parseFingerprint). */
+  fingerprint?: string;
+  /** PEM file of the CA that signs the server certificate (the host name is verified too). */
+  caFile?: string;
 }
 
 export interface RetryPolicy {
@@ -246,7 +256,7 @@ export function validateConfig(raw: unknown): AgentConfig {
       if (path !== undefined && !path.startsWith('/')) problems.push(`${f}.path: must be an absolute path`);
       const remotes: RemoteConfig[] = [];
       if (!Array.isArray(w.remotes) || w.remotes.length === 0) {
-        problems.push(`${f}.remotes: must be a non-empty list of { host, module, port?, user?, passwordFile? }`);
+        problems.push(`${f}.remotes: must be a non-empty list of { host, module, port?, user?, passwordFile?, tls?, fingerprint?, caFile? }`);
       } else {
         w.remotes.forEach((r: unknown, j: number) => {
           const rf = `${f}.remotes[${j}]`;
@@ -265,18 +275,21 @@ export function validateConfig(raw: unknown): AgentConfig {
           const host = str(r.host, `${rf}.host`, true);
           const module = str(r.module, `${rf}.module`, true);
           if (module !== undefined && /[/\s]/.test(module)) problems.push(`${rf}.module: must not contain "/" or spaces`);
-          const port = num(r.port, `${rf}.port`, DEFAULT_PORT, 1, 65535);
+          const tls = bool(r.tls, `${rf}.tls`, false);
+          const port = num(r.port, `${rf}.port`, tls ? DEFAULT_TLS_PORT : DEFAULT_PORT, 1, 65535);
           if (r.port !== undefined && !Number.isInteger(r.port)) problems.push(`${rf}.port: must be an integer`);
           const user = str(r.user, `${rf}.user`, false);
           const passwordFile = str(r.passwordFile, `${rf}.passwordFile`, false);
           if (passwordFile !== undefined && !user) problems.push(`${rf}.passwordFile: given without user`);
+          const tlsOptions = validateRemoteTls(r, rf, tls, problems);
           for (const k of Object.keys(r)) {
-            if (!['host', 'port', 'module', 'user', 'passwordFile'].includes(k)) problems.push(`${rf}.${k}: unknown setting`);
+            if (!['host', 'port', 'module', 'user', 'passwordFile', 'tls', 'fingerprint', 'caFile'].includes(k)) problems.push(`${rf}.${k}: unknown setting`);
           }
           if (host && module) {
             const rc: RemoteConfig = { host, port, module };
             if (user) rc.user = user;
             if (passwordFile) rc.passwordFile = passwordFile;
+            if (tls) Object.assign(rc, { tls: true }, tlsOptions);
             remotes.push(rc);
           }
         });
@@ -290,6 +303,9 @@ export function validateConfig(raw: unknown): AgentConfig {
           problems.push(`${f}.rsyncParams: "${p}" is managed by the agent and cannot be set`);
         }
       }
+      // A remote shell turns an rsync:// push into daemon-over-shell, which bypasses the TLS relay.
+      const rsh = rsyncParams.find((p) => /^--rsh\b/.test(p) || /^-[A-Za-z0-9]*e/.test(p));
+      if (rsh && remotes.some((r) => r.tls)) problems.push(`${f}.rsyncParams: "${rsh}" (a remote shell) cannot be combined with a tls remote; the agent makes the TLS connection itself`);
       const excludeRegex = strList(w.excludeRegex, `${f}.excludeRegex`);
       for (const re of excludeRegex) {
         try {
@@ -405,6 +421,33 @@ export function validateConfig(raw: unknown): AgentConfig {
 
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * The TLS settings of one remote (`tls`, `fingerprint`, `caFile`); problems are added to the list. A fingerprint or CA
+ * file without `tls: true` is refused rather than ignored: the push would go in plaintext while the config looks safe.
+ */
+function validateRemoteTls(r: Record<string, unknown>, rf: string, tls: boolean, problems: string[]): { fingerprint?: string; caFile?: string } {
+  const out: { fingerprint?: string; caFile?: string } = {};
+  if (r.fingerprint !== undefined) {
+    if (typeof r.fingerprint !== 'string') problems.push(`${rf}.fingerprint: must be a string (sha256:<64 hex digits>)`);
+    else {
+      const fp = parseFingerprint(r.fingerprint);
+      if ('error' in fp) problems.push(`${rf}.fingerprint: ${fp.error}`);
+      else out.fingerprint = fp.fingerprint;
+    }
+  }
+  if (r.caFile !== undefined) {
+    if (typeof r.caFile !== 'string' || r.caFile.trim() === '') problems.push(`${rf}.caFile: must be a non-empty string (a PEM file)`);
+    else if (!r.caFile.startsWith('/')) problems.push(`${rf}.caFile: must be an absolute path`);
+    else out.caFile = r.caFile;
+  }
+  if (!tls && (r.tls === undefined || r.tls === false)) {
+    for (const k of ['fingerprint', 'caFile'] as const) {
+      if (r[k] !== undefined) problems.push(`${rf}.${k}: needs tls: true (without it the push goes in plaintext and ${k} is not used)`);
+    }
+  }
+  return out;
 }
 
 function stripTrailingSlash(p: string): string {

@@ -7,6 +7,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RemoteConfig } from './config';
 import { filesFromBuffer } from './change-set';
+import { type ConnectSettings, parseConnectorLine } from './tls-options';
+import { connectorLine, openTlsRelay, relayUrl } from './tls-relay';
 
 export interface RsyncTarget {
   root: string;
@@ -82,6 +84,8 @@ export function buildRsyncArgs(t: RsyncTarget, mode: RunMode, extraExcludes: rea
   // waiting on the peer, so Nagle holding a write until the delayed ACK (40 ms on Linux) costs ~100 ms per run,
   // measured on loopback: a one-file push takes ~120 ms without this and ~15 ms with it. Bulk data is unaffected
   // (rsync writes large buffers). Params that set --sockopts themselves win.
+  // Over TLS rsync talks to the agent's relay on 127.0.0.1 (the same Nagle delay applies there); the relay sets
+  // TCP_NODELAY on the real socket and enforces connectTimeoutSec for the TLS connection.
   if (!t.rsyncParams.some((p) => p.startsWith('--sockopts'))) args.push('--sockopts=TCP_NODELAY');
   if (t.timeoutSec > 0 && passesRsyncTimeout(mode)) args.push(`--timeout=${t.timeoutSec}`);
   if (t.connectTimeoutSec > 0) args.push(`--contimeout=${t.connectTimeoutSec}`);
@@ -99,6 +103,65 @@ export function buildRsyncArgs(t: RsyncTarget, mode: RunMode, extraExcludes: rea
   }
   args.push(remoteUrl(t.remote));
   return args;
+}
+
+/** A TLS remote's transport: where the relay connects and what it trusts (tls-relay.ts), and the URL it replaces. */
+export interface TlsTransport {
+  /** rsync's URL of the real server (remoteUrl), replaced in the arguments by the relay's local URL. */
+  url: string;
+  /** The same URL pointed at the relay's port. */
+  localUrl(port: number): string;
+  settings: ConnectSettings;
+}
+
+/** The TLS transport of a remote; undefined for a plaintext one. */
+export function tlsTransport(r: RemoteConfig, connectTimeoutSec: number): TlsTransport | undefined {
+  if (!r.tls) return undefined;
+  const settings: ConnectSettings = { host: r.host, port: r.port, timeoutMs: Math.max(0, connectTimeoutSec) * 1000 };
+  if (r.fingerprint) settings.fingerprint = r.fingerprint;
+  if (r.caFile) settings.caFile = r.caFile;
+  return { url: remoteUrl(r), localUrl: (port) => relayUrl(r, port), settings };
+}
+
+/**
+ * rsync's environment for a run through the relay: the agent's own without RSYNC_CONNECT_PROG, RSYNC_SHELL and
+ * RSYNC_PROXY, each of which could send rsync somewhere other than the relay (the user's environment must not).
+ */
+export function tlsRunEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base };
+  delete env.RSYNC_CONNECT_PROG;
+  delete env.RSYNC_SHELL;
+  delete env.RSYNC_PROXY;
+  return env;
+}
+
+/**
+ * Runs one rsync process of a TLS remote through a relay opened for it alone (see tls-relay.ts): the remote URL in
+ * `args` is swapped for the relay's, `spawn` must call `started(pid)` right after spawning rsync (only that process's
+ * connection is relayed), and a TLS failure is added to the result's stderr as the connector line classifyExit knows.
+ * Arguments without the remote's URL are refused: rsync would connect to the real host in plaintext.
+ */
+export async function throughTlsRelay<R extends { stderr: string }>(
+  t: TlsTransport, args: readonly string[], refused: (message: string) => R,
+  spawnRun: (args: string[], env: NodeJS.ProcessEnv, started: (pid: number | undefined) => void) => Promise<R>,
+): Promise<R> {
+  if (!args.includes(t.url)) return refused(`internal error: the arguments do not hold ${t.url}; not run (it would go in plaintext)`);
+  let lease;
+  try {
+    lease = await openTlsRelay(t.settings);
+  } catch (e) {
+    // No local port (fd exhaustion, no loopback): nothing was sent; an ordinary, retryable connection error.
+    return refused(connectorLine({ kind: 'connect', message: `cannot open the local TLS relay (${(e as Error).message})` }));
+  }
+  let res: R;
+  try {
+    res = await spawnRun(args.map((a) => (a === t.url ? t.localUrl(lease.port) : a)), tlsRunEnv(), (pid) => lease.expect(pid));
+  } finally {
+    lease.close();
+  }
+  const f = lease.failure;
+  if (f) res.stderr = `${res.stderr}${res.stderr ? '\n' : ''}${connectorLine(f)}`;
+  return res;
 }
 
 export interface RsyncResult {
@@ -127,6 +190,10 @@ export interface RunOptions {
   stallKillMs?: number;
   /** Keep stdout in the result (dry-run preflights). */
   captureStdout?: boolean;
+  /** rsync's environment; the agent's own when absent. */
+  env?: NodeJS.ProcessEnv;
+  /** A TLS remote: the run goes through the agent's relay (throughTlsRelay). */
+  tls?: TlsTransport;
 }
 
 function ioCounter(pid: number | undefined): number | null {
@@ -171,6 +238,15 @@ export function rsyncExecutable(): string {
 export const spawnCounter = { count: 0 };
 
 export function runRsync(args: readonly string[], opts: RunOptions): Promise<RsyncResult> {
+  if (opts.tls) {
+    const t0 = Date.now();
+    return throughTlsRelay<RsyncResult>(opts.tls, args, (message) => ({ code: 1, signal: null, stderr: message, durationMs: 0 }),
+      (a, env, started) => spawnRsync(a, { ...opts, env }, started)).then((r) => ({ ...r, durationMs: Date.now() - t0 }));
+  }
+  return spawnRsync(args, opts);
+}
+
+function spawnRsync(args: readonly string[], opts: RunOptions, onSpawn?: (pid: number | undefined) => void): Promise<RsyncResult> {
   const started = Date.now();
   return new Promise((resolve) => {
     spawnCounter.count++;
@@ -178,8 +254,9 @@ export function runRsync(args: readonly string[], opts: RunOptions): Promise<Rsy
     // (no --password-file) cannot open /dev/tty and hang the queue on a "Password:" prompt; stdin is /dev/null when it
     // carries no path list, for the same reason.
     const child = spawn(opts.rsyncBin ?? rsyncExecutable(), args, {
-      cwd: opts.cwd, stdio: [opts.paths ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true,
+      cwd: opts.cwd, stdio: [opts.paths ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true, ...(opts.env ? { env: opts.env } : {}),
     });
+    onSpawn?.(child.pid);
     let stderr = '';
     let stdout = '';
     let outBuf = '';
@@ -277,6 +354,14 @@ export function classifyExit(r: Pick<RsyncResult, 'code' | 'signal' | 'stderr' |
   if (r.stalled) return { ok: false, retryable: true, kind: 'stalled', message: 'rsync stalled (no I/O within the deadline) and was killed; is the target hung?' };
   if (r.code === 0) return { ok: true, retryable: false, kind: 'ok', message: 'ok' };
   if (r.code === 24) return { ok: true, retryable: false, kind: 'vanished', message: 'some source files vanished (deleted meanwhile)' };
+  // The TLS relay said why it gave up (its line is added to rsync's stderr). A certificate that is not the trusted one,
+  // or no TLS at that port, needs someone to act: retried at the slowest pace, never in plaintext.
+  const tls = parseConnectorLine(r.stderr);
+  if (tls) {
+    return tls.kind === 'connect'
+      ? { ok: false, retryable: true, kind: 'connection', message: `TLS: ${tls.message}` }
+      : { ok: false, retryable: false, kind: 'tls', message: `TLS: ${tls.message}` };
+  }
   const lastLines = r.stderr.split('\n').filter((l) => l.trim() !== '').slice(-3).join(' | ');
   if (r.code === null) {
     return { ok: false, retryable: true, kind: r.signal ? 'killed' : 'spawn', message: r.signal ? `rsync killed by ${r.signal}` : lastLines };

@@ -31,6 +31,9 @@ test('stock sersync 2.5.4 confxml.xml -> equivalent agent config, unmapped items
   assert.match(text, /plugin sections \(command, socket, refreshCDN\)/);
   assert.doesNotMatch(text, /ssh/); // ssh start="false": nothing to report
   assert.match(text, /dropped -u, now "-artz".*newer on the target.*--keep-update/);
+  // sersync had no encryption: plaintext is kept (no remote gets tls) and the warning says how to turn TLS on.
+  assert.match(text, /1 remote\(s\) imported as plaintext rsync \(port 873\).*unencrypted.*tls: true.*fingerprint: sha256:.*caFile/);
+  assert.ok(validated.watches[0].remotes.every((r) => !('tls' in r)));
 });
 
 test('the how-to\'s variant (step 3.3): remote 107.170.213.95::myhub1 with auth admin1 and /etc/rsync.pas', () => {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import type { RetryPolicy } from './config';
 import { type Change, mergeChanges, planPush, type PathState } from './change-set';
 import { Journal, type JournalEntry } from './journal';
-import { buildRsyncArgs, classifyExit, compressionEnabled, SMALL_PUSH_BYTES, type Progress, type RsyncTarget, runRsync, remoteUrl, stallKillMs } from './rsync-runner';
+import { buildRsyncArgs, classifyExit, compressionEnabled, SMALL_PUSH_BYTES, type Progress, type RsyncTarget, runRsync, remoteUrl, stallKillMs, type TlsTransport, tlsTransport } from './rsync-runner';
 import type { DeleteGuardConfig } from './config';
 import { collectRegexExcludes, exactRsyncPattern } from './regex-excludes';
 import type { Logger } from './log';
@@ -21,6 +21,8 @@ export interface TargetStats {
   port: number;
   module: string;
   url: string;
+  /** Pushed over TLS (the agent's relay), never in plaintext. */
+  tls: boolean;
   /** Pending batches in the journal. */
   pendingBatches: number;
   /** Pending changed paths (a pending full sync counts as one). */
@@ -30,6 +32,8 @@ export interface TargetStats {
   lastSuccessAt: string | null;
   lastError: string | null;
   lastErrorAt: string | null;
+  /** Class of lastError ('tls': the server certificate was refused or the port speaks no TLS; see classifyExit). */
+  lastErrorKind: string | null;
   consecutiveFailures: number;
   nextRetryAt: string | null;
   inFlight: boolean;
@@ -159,14 +163,17 @@ export class TargetQueue {
   private readonly hardLinks: boolean;
   /** Set by resume(): the admin accepted the source as it is, so the next run skips the delete guard once. */
   private guardOverride = false;
+  /** A tls remote's transport: every run (dry runs included) goes through the agent's TLS relay. */
+  private readonly tls: TlsTransport | undefined;
 
   constructor(private readonly o: TargetQueueOptions) {
     this.journal = Journal.open(o.journalFile);
     this.hardLinks = o.target.rsyncParams.some((p) => p === '--hard-links' || /^-[A-Za-z0-9]*H/.test(p));
     const r = o.target.remote;
+    this.tls = tlsTransport(r, o.target.connectTimeoutSec);
     this.stats = {
-      id: o.id, root: o.target.root, host: r.host, port: r.port, module: r.module, url: remoteUrl(r),
-      lastSuccessAt: null, lastError: null, lastErrorAt: null, consecutiveFailures: 0, nextRetryAt: null,
+      id: o.id, root: o.target.root, host: r.host, port: r.port, module: r.module, url: remoteUrl(r), tls: r.tls === true,
+      lastSuccessAt: null, lastError: null, lastErrorAt: null, lastErrorKind: null, consecutiveFailures: 0, nextRetryAt: null,
       rsyncRuns: 0, pushedPaths: 0, fullSyncs: 0, paused: false, pauseReason: null, pausedAt: null, errorHistory: [],
     };
     const pending = this.journal.pendingCount;
@@ -290,6 +297,7 @@ export class TargetQueue {
     let taken: JournalEntry[];
     let ok: boolean;
     let errorMessage = '';
+    let errorKind = '';
     let retryable = true;
     const killMs = stallKillMs(t);
     if (this.refusedByRootCheck()) return;
@@ -307,9 +315,15 @@ export class TargetQueue {
         // Preflight: what would this full sync delete? One extra file-list pass, no data moved.
         const dry = args.filter((a) => a !== '--info=progress2');
         dry.splice(dry.length - 2, 0, '--dry-run', '--stats');
-        const pre = await runRsync(dry, { cwd: t.root, rsyncBin: this.o.rsyncBin, stallKillMs: killMs, captureStdout: true });
+        const pre = await runRsync(dry, { cwd: t.root, rsyncBin: this.o.rsyncBin, stallKillMs: killMs, captureStdout: true, tls: this.tls });
         this.stats.rsyncRuns++;
         const preOut = classifyExit(pre);
+        if (preOut.kind === 'tls') {
+          // The server certificate was refused: the full sync itself would be refused the same way.
+          this.inFlightIds = new Set();
+          this.recordFailure(preOut.message, preOut.kind, preOut.retryable);
+          return;
+        }
         const stats = preOut.ok ? parseDryRunStats(pre.stdout ?? '') : null;
         if (stats) {
           let empty = false;
@@ -329,7 +343,7 @@ export class TargetQueue {
       this.guardOverride = false;
       this.o.log.info('full sync start', { target: this.o.id, url: this.stats.url, crontabfilter: scheduledOnly && this.o.fullSyncExcludes.length > 0 });
       const res = await runRsync(args, {
-        cwd: t.root, rsyncBin: this.o.rsyncBin, stallKillMs: killMs,
+        cwd: t.root, rsyncBin: this.o.rsyncBin, stallKillMs: killMs, tls: this.tls,
         onProgress: (p) => this.o.onProgress?.(this.o.id, p),
       });
       this.o.onProgress?.(this.o.id, null);
@@ -338,6 +352,7 @@ export class TargetQueue {
       ok = out.ok;
       retryable = out.retryable;
       errorMessage = out.message;
+      errorKind = out.kind;
       if (ok) {
         this.stats.fullSyncs++;
         this.o.log.info('full sync done', { target: this.o.id, durationMs: res.durationMs, result: out.kind });
@@ -365,7 +380,7 @@ export class TargetQueue {
         const args = buildRsyncArgs(t, mode);
         if (mode === 'recursive') args.splice(args.length - 2, 0, ...this.regexExcludeArgs(list));
         else if (compressionEnabled(t.rsyncParams) && listedBytesBelow(t.root, list, SMALL_PUSH_BYTES)) args.splice(args.length - 2, 0, '--no-compress');
-        const res = await runRsync(args, { cwd: t.root, paths: list, rsyncBin: this.o.rsyncBin, stallKillMs: stallKillMs(t, mode) });
+        const res = await runRsync(args, { cwd: t.root, paths: list, rsyncBin: this.o.rsyncBin, stallKillMs: stallKillMs(t, mode), tls: this.tls });
         this.stats.rsyncRuns++;
         const out = classifyExit(res);
         this.o.log.debug('rsync run', { target: this.o.id, mode, paths: list.length, code: res.code, durationMs: res.durationMs });
@@ -373,6 +388,7 @@ export class TargetQueue {
           ok = false;
           retryable = out.retryable;
           errorMessage = out.message;
+          errorKind = out.kind;
           break;
         }
       }
@@ -389,20 +405,34 @@ export class TargetQueue {
       // A later success clears the last error; it stays in errorHistory with its time.
       this.stats.lastError = null;
       this.stats.lastErrorAt = null;
+      this.stats.lastErrorKind = null;
       this.stats.consecutiveFailures = 0;
       this.stats.nextRetryAt = null;
       return;
     }
+    this.recordFailure(errorMessage, errorKind, retryable);
+  }
+
+  /** Records a failed run (status, history) and schedules the retry. */
+  private recordFailure(errorMessage: string, errorKind: string, retryable: boolean): void {
     this.stats.consecutiveFailures++;
+    this.stats.lastErrorKind = errorKind || null;
     this.stats.lastError = errorMessage;
     this.stats.lastErrorAt = new Date().toISOString();
     this.stats.errorHistory = [...this.stats.errorHistory, { at: this.stats.lastErrorAt, error: errorMessage }].slice(-ERROR_HISTORY);
     // Non-retryable errors stay queued too (nothing is dropped) but wait the longest delay.
     const delay = retryable ? backoffDelay(this.o.retry, this.stats.consecutiveFailures) : this.o.retry.maxDelayMs;
     this.stats.nextRetryAt = new Date(Date.now() + delay).toISOString();
-    this.o.log.warn('push failed; will retry', {
-      target: this.o.id, error: errorMessage, retryable, retryInMs: delay, pendingBatches: this.journal.pendingCount,
-    });
+    if (errorKind === 'tls') {
+      // Loud: nothing moves until someone fixes the trust settings or the server; the changes stay journaled.
+      this.o.log.error('TLS connection refused: nothing pushed, never retried in plaintext', {
+        target: this.o.id, url: this.stats.url, error: errorMessage, retryInMs: delay, pendingBatches: this.journal.pendingCount,
+      });
+    } else {
+      this.o.log.warn('push failed; will retry', {
+        target: this.o.id, error: errorMessage, retryable, retryInMs: delay, pendingBatches: this.journal.pendingCount,
+      });
+    }
     if (!this.stopped) {
       this.retryTimer = setTimeout(() => {
         this.retryTimer = undefined;

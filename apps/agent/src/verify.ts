@@ -10,7 +10,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import type { Change, ChangeKind } from './change-set';
 import { decodePath } from './path-bytes';
-import { buildRsyncArgs, type RsyncTarget, rsyncExecutable } from './rsync-runner';
+import { buildRsyncArgs, type RsyncTarget, rsyncExecutable, throughTlsRelay, type TlsTransport } from './rsync-runner';
+import { parseConnectorLine } from './tls-options';
 
 export interface Difference {
   /** Relative path ('.' for the root). */
@@ -127,11 +128,26 @@ const ionice = ['/usr/bin/ionice', '/bin/ionice'].find((p) => {
 });
 
 /** Runs a verification dry run at the lowest priority (nice 19, idle I/O class where ionice exists). */
-export function runVerify(args: readonly string[], cwd: string, rsyncBin = rsyncExecutable(), signal?: AbortSignal): Promise<VerifyRunResult> {
+export async function runVerify(args: readonly string[], cwd: string, rsyncBin = rsyncExecutable(), signal?: AbortSignal, tls?: TlsTransport): Promise<VerifyRunResult> {
+  if (!tls) return spawnVerify(args, cwd, rsyncBin, signal);
+  // A verification must never go out in plaintext either: through the relay, like every run of a tls remote.
+  const t0 = Date.now();
+  const res = await throughTlsRelay(tls, args, (message) => ({ ok: false, diffs: [], message, durationMs: 0, stderr: message }),
+    (a, env, started) => spawnVerify(a, cwd, rsyncBin, signal, env, started));
+  const failure = parseConnectorLine(res.stderr);
+  return {
+    ok: res.ok, diffs: res.diffs, durationMs: Date.now() - t0,
+    message: !res.ok && failure ? `TLS: ${failure.message}` : res.message,
+  };
+}
+
+function spawnVerify(args: readonly string[], cwd: string, rsyncBin: string, signal?: AbortSignal, env?: NodeJS.ProcessEnv, onSpawn?: (pid: number | undefined) => void): Promise<VerifyRunResult & { stderr: string }> {
   const started = Date.now();
   const [cmd, argv] = ionice ? [ionice, ['-c', '3', rsyncBin, ...args]] : [rsyncBin, [...args]];
   return new Promise((resolve) => {
-    const child = spawn(cmd, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'], signal, killSignal: 'SIGKILL' });
+    const child = spawn(cmd, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'], signal, killSignal: 'SIGKILL', ...(env ? { env } : {}) });
+    // ionice execs rsync: the same pid holds the relay connection.
+    onSpawn?.(child.pid);
     try {
       if (child.pid) os.setPriority(child.pid, 19);
     } catch {
@@ -143,7 +159,7 @@ export function runVerify(args: readonly string[], cwd: string, rsyncBin = rsync
     child.stderr.on('data', (d: Buffer) => {
       if (stderr.length < 16 * 1024) stderr += d.toString();
     });
-    child.on('error', (e) => resolve({ ok: false, diffs: [], message: `cannot run rsync: ${e.message}`, durationMs: Date.now() - started }));
+    child.on('error', (e) => resolve({ ok: false, diffs: [], message: `cannot run rsync: ${e.message}`, durationMs: Date.now() - started, stderr }));
     child.on('close', (code) => {
       const ok = code === 0 || code === 24;
       resolve({
@@ -151,6 +167,7 @@ export function runVerify(args: readonly string[], cwd: string, rsyncBin = rsync
         diffs: ok ? parseItemized(Buffer.concat(out)) : [],
         message: ok ? 'ok' : `rsync exit ${code}: ${stderr.trim().split('\n').slice(-2).join(' | ')}`,
         durationMs: Date.now() - started,
+        stderr,
       });
     });
   });
