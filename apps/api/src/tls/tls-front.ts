@@ -19,8 +19,9 @@ export interface TlsFrontOptions {
 /**
  * The rsync-over-TLS listener: terminates TLS (what `rsync-ssl` and the agent speak), opens a loopback connection to
  * the daemon running with `proxy protocol = yes`, sends the PROXY line with the client's real address, then copies
- * bytes both ways. Only this process may talk to that daemon (`proxy protocol hosts = 127.0.0.1`); plain rsync keeps
- * its own daemon with no Node in its path.
+ * bytes both ways. `proxy protocol hosts = 127.0.0.1` keeps remote hosts from sending a PROXY line, but NOT other
+ * local processes: anything on this machine can connect to the loopback port and name any client address (see the
+ * README's known limitation). Plain rsync keeps its own daemon with no Node in its path.
  */
 export class TlsFront {
   private server: tls.Server | null = null;
