@@ -7,6 +7,14 @@ import { PasswordWorkBusy, PasswordWorkGate, PasswordWorkTicket } from './passwo
 const LOGIN_PATH = `${API_PREFIX}/auth/login`;
 const TICKET = Symbol('passwordWorkTicket');
 
+/**
+ * Whether Express will route this request to the login handler: it matches paths case-insensitively and with a
+ * trailing slash, so `/API/V1/AUTH/LOGIN/` is a login too and must not skip the checks below.
+ */
+function isLoginRequest(req: Request): boolean {
+  return req.method === 'POST' && req.path.replace(/\/+$/, '').toLowerCase() === LOGIN_PATH.toLowerCase();
+}
+
 /** The password-check place `earlyLoginRefusal` admitted this login with, if any. */
 export function admittedPasswordWork(req: Request): PasswordWorkTicket | undefined {
   return (req as Request & { [TICKET]?: PasswordWorkTicket })[TICKET];
@@ -28,7 +36,7 @@ function refuse(res: Response, wait: number, message: string): void {
  */
 export function earlyLoginRefusal(throttle: LoginThrottle, gate: PasswordWorkGate, aggregator: AuditAggregator): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    if (req.method !== 'POST' || req.path !== LOGIN_PATH) return next();
+    if (!isLoginRequest(req)) return next();
     const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     const now = Date.now();
     const wait = throttle.addressRetryAfterSeconds(ip, now);
@@ -51,7 +59,7 @@ export function earlyLoginRefusal(throttle: LoginThrottle, gate: PasswordWorkGat
  */
 export function loginAdmission(throttle: LoginThrottle, gate: PasswordWorkGate, aggregator: AuditAggregator): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    if (req.method !== 'POST' || req.path !== LOGIN_PATH) return next();
+    if (!isLoginRequest(req)) return next();
     const ip = req.ip ?? req.socket.remoteAddress ?? 'unknown';
     const now = Date.now();
     let ticket: PasswordWorkTicket;

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { LoginThrottle } from './login-throttle';
+import { LoginThrottle, throttleAddress } from './login-throttle';
 
 const limits = { perUserAndIp: 3, perIp: 5, windowMs: 60_000, maxKeys: 100 };
 
@@ -64,5 +64,29 @@ describe('LoginThrottle', () => {
     t.recordSuccess('admin', '10.0.0.2', 10);
     assert.equal(t.laneFor('10.0.0.2', 500), 'trusted');
     assert.equal(t.laneFor('10.0.0.2', 1011), 'unknown', 'known only for a while');
+  });
+  it('counts an IPv6 client by its /64 (one host owns a whole /64: a fresh address per attempt must not get a fresh budget)', () => {
+    const t = new LoginThrottle(limits);
+    for (let i = 1; i <= 5; i++) t.recordFailure('alice', `2001:db8:1:2::${i.toString(16)}`, i);
+    assert.ok(t.retryAfterSeconds('alice', '2001:db8:1:2:ffff:ffff:ffff:ffff', 10) > 0, 'per (user, /64)');
+    assert.ok(t.retryAfterSeconds('bob', '2001:db8:1:2::abcd', 10) > 0, 'per /64, any username');
+    assert.equal(t.retryAfterSeconds('alice', '2001:db8:1:3::1', 10), 0, 'the next /64 is someone else');
+  });
+
+  it('throttleAddress: IPv4 as is, IPv4-mapped IPv6 as IPv4, IPv6 as its /64', () => {
+    const table: [string, string][] = [
+      ['10.0.0.1', '10.0.0.1'],
+      ['::ffff:10.0.0.1', '10.0.0.1'],
+      ['::FFFF:192.0.2.7', '192.0.2.7'],
+      ['2001:db8:1:2::1', '2001:db8:1:2::/64'],
+      ['2001:DB8:1:2:aaaa:bbbb:cccc:dddd', '2001:db8:1:2::/64'],
+      ['2001:0db8:0001:0002::', '2001:db8:1:2::/64'],
+      ['2001:db8::1', '2001:db8:0:0::/64'],
+      ['::1', '0:0:0:0::/64'],
+      ['fe80::1%eth0', 'fe80:0:0:0::/64'],
+      ['64:ff9b::192.0.2.1', '64:ff9b:0:0::/64'],
+      ['unknown', 'unknown'],
+    ];
+    for (const [input, want] of table) assert.equal(throttleAddress(input), want, input);
   });
 });

@@ -1,3 +1,4 @@
+import * as net from 'node:net';
 import type { PasswordWorkLane } from './password-work-gate';
 
 /** Limits for failed logins. A success for (username, ip) clears that pair's failures. */
@@ -118,9 +119,27 @@ export class LoginThrottle {
 }
 
 function pairKey(username: string, ip: string): string {
-  return `u\u0000${username.toLowerCase()}\u0000${ip}`;
+  return `u\u0000${username.toLowerCase()}\u0000${throttleAddress(ip)}`;
 }
 
 function ipKey(ip: string): string {
-  return `i\u0000${ip}`;
+  return `i\u0000${throttleAddress(ip)}`;
+}
+
+/**
+ * The address failures are counted against: IPv4 as it is (an IPv4-mapped IPv6 address as its IPv4 one, so a
+ * dual-stack socket does not give one client two budgets), IPv6 by its /64. One host is routinely given a whole /64
+ * and may pick a new address for every attempt; counted per address, each would start with a fresh budget.
+ */
+export function throttleAddress(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1]!;
+  const bare = ip.replace(/%.*$/, '');
+  if (!net.isIPv6(bare)) return ip;
+  const [head, tail] = bare.includes('::') ? bare.split('::') : [bare, undefined];
+  const groups = (part: string | undefined) => (part ? part.split(':').flatMap((g) => (g.includes('.') ? ['0', '0'] : [g])) : []);
+  const h = groups(head);
+  const t = tail === undefined ? [] : groups(tail);
+  const full = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  return `${full.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
 }

@@ -55,6 +55,17 @@ export function pairProblem(certPem: string, keyPem: string): string | null {
 }
 
 /**
+ * Why a certificate is not valid now (expired, or not yet valid), or null. A renewal that swaps in such a file (a
+ * restored backup, a clock-skewed issuer) would break every client while the previous certificate still works.
+ */
+export function validityProblem(certPem: string, now = new Date()): string | null {
+  const { notBefore, notAfter } = describeCertificate(certPem);
+  if (notAfter.getTime() <= now.getTime()) return `the certificate expired on ${notAfter.toISOString()}`;
+  if (notBefore.getTime() > now.getTime()) return `the certificate is not valid before ${notBefore.toISOString()}`;
+  return null;
+}
+
+/**
  * The certificate both TLS listeners (rsync and, when on, HTTPS) present. Either the admin's files (re-read when they
  * change: a renewed Let's Encrypt certificate is picked up without a restart; a half-written or mismatched pair is
  * refused and the previous one kept), or a private CA made at first start that issues the server certificate for
@@ -144,7 +155,7 @@ export class CertificateStore {
   private reloadProvided(): void {
     const pair = readPair(this.config.certFile!, this.config.keyFile!);
     if (!pair || pair.certPem + pair.keyPem === this.lastProvided) return;
-    const problem = pairProblem(pair.certPem, pair.keyPem);
+    const problem = pairProblem(pair.certPem, pair.keyPem) ?? validityProblem(pair.certPem);
     if (problem) {
       // Often a renewal half done (the certificate written, the key not yet): keep serving the old pair, try again.
       const message = `new RSYNCHUB_TLS_CERT / RSYNCHUB_TLS_KEY not loaded (${problem}); still serving the previous certificate`;

@@ -1,11 +1,17 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { proxyV1Header } from './proxy-header';
+import { proxyV1Header, unmapIpv4 } from './proxy-header';
 
 /** A TLS handshake that does not finish within this is dropped (a slow-loris on the handshake holds nothing long). */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Open TLS connections at most; more are refused at accept (each one holds a daemon process too). */
 const MAX_CONNECTIONS = 1_000;
+/**
+ * Open TLS connections per client address. Each one holds a forked rsync daemon waiting for the client's greeting
+ * (the daemon has no time limit there), so without this one host could take all MAX_CONNECTIONS and lock every
+ * other source out. An agent pushes over one connection per run; 32 leaves room for many targets and manual runs.
+ */
+export const MAX_CONNECTIONS_PER_ADDRESS = 32;
 
 export interface TlsFrontOptions {
   host: string;
@@ -19,12 +25,17 @@ export interface TlsFrontOptions {
 /**
  * The rsync-over-TLS listener: terminates TLS (what `rsync-ssl` and the agent speak), opens a loopback connection to
  * the daemon running with `proxy protocol = yes`, sends the PROXY line with the client's real address, then copies
- * bytes both ways. Only this process may talk to that daemon (`proxy protocol hosts = 127.0.0.1`); plain rsync keeps
- * its own daemon with no Node in its path.
+ * bytes both ways. `proxy protocol hosts = 127.0.0.1` keeps remote hosts from sending a PROXY line, but NOT other
+ * local processes: anything on this machine can connect to the loopback port and name any client address (see the
+ * README's known limitation). Plain rsync keeps its own daemon with no Node in its path.
  */
 export class TlsFront {
   private server: tls.Server | null = null;
   private readonly sockets = new Set<net.Socket>();
+  /** Open connections (from TCP accept, before the handshake) per client address. */
+  private readonly perAddress = new Map<string, number>();
+  /** Connections closed at accept because their address already had MAX_CONNECTIONS_PER_ADDRESS open. */
+  refusedPerAddress = 0;
   accepted = 0;
   handshakeFailures = 0;
 
@@ -51,6 +62,8 @@ export class TlsFront {
       this.handshakeFailures++;
       socket.destroy();
     });
+    // Counted at TCP accept, before the handshake: a refused connection costs no TLS work.
+    server.on('connection', (socket: net.Socket) => this.admit(socket));
     server.on('secureConnection', (client) => this.relay(client, opts));
     server.on('error', () => undefined);
     await new Promise<void>((resolve, reject) => {
@@ -74,6 +87,22 @@ export class TlsFront {
     if (!server) return;
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private admit(socket: net.Socket): void {
+    const address = unmapIpv4(socket.remoteAddress ?? '');
+    const open = this.perAddress.get(address) ?? 0;
+    if (open >= MAX_CONNECTIONS_PER_ADDRESS) {
+      this.refusedPerAddress++;
+      socket.destroy();
+      return;
+    }
+    this.perAddress.set(address, open + 1);
+    socket.once('close', () => {
+      const left = (this.perAddress.get(address) ?? 1) - 1;
+      if (left <= 0) this.perAddress.delete(address);
+      else this.perAddress.set(address, left);
+    });
   }
 
   private relay(client: tls.TLSSocket, opts: TlsFrontOptions): void {
