@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import * as argon2 from 'argon2';
 import { randomBytes } from 'node:crypto';
+import { Argon2Worker } from './argon2-worker';
 import { PasswordWorkGate, PasswordWorkLane, PasswordWorkTicket } from './password-work-gate';
 
 export const MIN_PASSWORD_LENGTH = 12;
@@ -9,11 +10,13 @@ export const MAX_PASSWORD_LENGTH = 1024;
 
 /**
  * argon2id hashing, plus a dummy verification so unknown usernames cost as much time as known ones. Every call goes
- * through the PasswordWorkGate: bounded concurrency, trusted callers first, 429 at once when the queue is full.
+ * through the PasswordWorkGate: bounded concurrency, trusted callers first, 429 at once when the queue is full. The
+ * work itself runs in a lower-priority child process (Argon2Worker), in this process only if that one fails.
  */
 @Injectable()
-export class PasswordHasher {
+export class PasswordHasher implements OnApplicationShutdown {
   private dummyHash: Promise<string> | undefined;
+  private readonly worker = new Argon2Worker();
 
   constructor(private readonly gate: PasswordWorkGate) {}
 
@@ -38,15 +41,27 @@ export class PasswordHasher {
     return false;
   }
 
-  private hashNow(password: string): Promise<string> {
-    return argon2.hash(password, { type: argon2.argon2id });
+  onApplicationShutdown(): void {
+    this.worker.stop();
+  }
+
+  private async hashNow(password: string): Promise<string> {
+    try {
+      return await this.worker.hash(password);
+    } catch {
+      return argon2.hash(password, { type: argon2.argon2id }); // the worker is gone: never leave a login unanswered
+    }
   }
 
   private async verifyNow(hash: string, password: string): Promise<boolean> {
     try {
-      return await argon2.verify(hash, password);
+      return await this.worker.verify(hash, password);
     } catch {
-      return false; // malformed stored hash: treat as a mismatch, never as a match
+      try {
+        return await argon2.verify(hash, password);
+      } catch {
+        return false; // malformed stored hash: treat as a mismatch, never as a match
+      }
     }
   }
 }
