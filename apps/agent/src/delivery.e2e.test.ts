@@ -404,7 +404,10 @@ test('10. files written slowly cost a bounded number of rsync runs, and their fi
   await waitConverged(s.src, [s.daemon.moduleDir], 'final content of the slow files', 20_000);
   const runs = agent.targets()[0].rsyncRuns - runsBefore;
   t.diagnostic(`rsync runs for 3 files x 60 writes over 6 s: ${runs}; final content ${Date.now() - lastWrite} ms after the last write`);
-  assert.ok(runs <= 10, `${runs} rsync runs (18 before the per-path backoff)`);
+  // Bound: BUSY_AFTER (5) runs at once, backoff runs at 1 s, 2 s, 4 s within the 6 s, one after QUIET_MS: 9 when each
+  // tick's three writes share a batch. Under load a tick's writes can straddle two batches while a (now ~40 ms
+  // shorter) run is in flight, so allow 3 more: still bounded, against 18 before the backoff and 180 writes.
+  assert.ok(runs <= 12, `${runs} rsync runs (18 before the per-path backoff)`);
   // An ordinary edit right after is not held back.
   const t0 = Date.now();
   fs.writeFileSync(path.join(s.src, 'slow0.bin'), 'edited');
