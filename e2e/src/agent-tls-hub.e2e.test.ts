@@ -43,7 +43,7 @@ after(async () => {
 });
 
 /** Starts an agent watching a fresh directory, pushing to `module` over TLS with the given trust settings. */
-function startAgent(label: string, module: string, trust: Record<string, unknown>): { src: string; stateDir: string; output: () => string } {
+async function startAgent(label: string, module: string, trust: Record<string, unknown>): Promise<{ src: string; stateDir: string; output: () => string }> {
   const src = path.join(work, `${label}-src`);
   const stateDir = path.join(work, `${label}-state`);
   fs.mkdirSync(src);
@@ -55,6 +55,17 @@ function startAgent(label: string, module: string, trust: Record<string, unknown
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   agents.push(child);
+  // Changes count from the moment the watch is up (no full sync at start by default).
+  await waitFor(`agent ${label} watching`, () => {
+    try {
+      const state = JSON.parse(fs.readFileSync(path.join(stateDir, 'state.json'), 'utf8'));
+      return state.watches?.length > 0 && state.watches.every((w: { watching: boolean }) => w.watching);
+    } catch {
+      return false;
+    }
+  }, 30_000).catch((e) => {
+    throw new Error(`${(e as Error).message}\n--- agent output ---\n${out}`);
+  });
   return { src, stateDir, output: () => out };
 }
 
@@ -75,7 +86,7 @@ async function plainSessions(module: string): Promise<any[]> {
 test('an agent pinned to the fingerprint the API shows replicates into a tlsOnly module over the TLS listener', async () => {
   const status = (await server.admin.get('/api/v1/tls')).body;
   assert.match(status.certificate.fingerprint, /^sha256:[0-9a-f]{64}$/);
-  const agent = startAgent('pinned', 'sealed', { fingerprint: status.certificate.fingerprint });
+  const agent = await startAgent('pinned', 'sealed', { fingerprint: status.certificate.fingerprint });
   fs.mkdirSync(path.join(agent.src, 'docs/deep'), { recursive: true });
   for (let i = 0; i < 10; i++) fs.writeFileSync(path.join(agent.src, 'docs/deep', `n${i}.txt`), crypto.randomBytes(200));
   fs.writeFileSync(path.join(agent.src, 'report.txt'), 'v1\n');
@@ -98,7 +109,7 @@ test('an agent trusting the downloaded CA file (host name checked) replicates to
   assert.equal(ca.status, 200);
   const caFile = path.join(work, 'ca.pem');
   fs.writeFileSync(caFile, ca.text, { mode: 0o600 });
-  const agent = startAgent('cafile', 'sealed2', { caFile });
+  const agent = await startAgent('cafile', 'sealed2', { caFile });
   fs.writeFileSync(path.join(agent.src, 'a.txt'), crypto.randomBytes(500));
   await waitFor('a.txt on the target', () => mirrored(agent.src, path.join(server.storageRoot, 'sealed2')), 60_000).catch((e) => {
     throw new Error(`${(e as Error).message}\n--- agent output ---\n${agent.output()}`);
@@ -107,7 +118,7 @@ test('an agent trusting the downloaded CA file (host name checked) replicates to
 
 test('a wrong fingerprint stops the target with the fix named, and nothing reaches the server in plaintext', async () => {
   const before = (await plainSessions('sealed')).length;
-  const agent = startAgent('wrongpin', 'sealed', { fingerprint: `sha256:${'ab'.repeat(32)}` });
+  const agent = await startAgent('wrongpin', 'sealed', { fingerprint: `sha256:${'ab'.repeat(32)}` });
   fs.writeFileSync(path.join(agent.src, 'never.txt'), 'must not arrive\n');
   const statusFile = path.join(agent.stateDir, 'state.json');
   const target = await waitFor('the refusal in the agent state', () => {
