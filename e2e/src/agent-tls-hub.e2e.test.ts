@@ -132,8 +132,10 @@ test('a wrong fingerprint stops the target with the fix named, and nothing reach
   }, 60_000).catch((e) => {
     throw new Error(`${(e as Error).message}\n--- agent output ---\n${agent.output()}`);
   });
-  assert.match(target.lastError, /does not match the pinned sha256:abab/i);
-  assert.match(target.lastError, /console/i, 'the message says where to get the right fingerprint');
+  const presented = (await server.admin.get('/api/v1/tls')).body.certificate.fingerprint256 as string;
+  assert.ok(target.lastError.includes(`fingerprint sha256:${presented}`), `names the certificate the server presented: ${target.lastError}`);
+  assert.match(target.lastError, /does not match the pinned sha256:(AB:){31}AB/i);
+  assert.match(target.lastError, /console's Encryption page/, 'the message says where to get the right fingerprint');
   assert.ok(!fs.existsSync(path.join(server.storageRoot, 'sealed', 'never.txt')));
   assert.equal((await plainSessions('sealed')).length, before, 'no session, not even a refused one: neither daemon saw the agent');
 });

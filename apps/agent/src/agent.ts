@@ -173,7 +173,7 @@ export function caFileProblem(file: string): string | null {
     if (!first) throw new Error('no "BEGIN CERTIFICATE" block');
     new X509Certificate(first[0]);
   } catch (e) {
-    return `caFile ${file} holds no PEM certificate (${(e as Error).message}): download the CA certificate from the console's TLS page`;
+    return `caFile ${file} holds no PEM certificate (${(e as Error).message}): download the CA certificate from the console's Encryption page`;
   }
   return null;
 }

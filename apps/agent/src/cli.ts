@@ -39,7 +39,7 @@ Run options:
   --hub-token-file F    API token for --hub-url (or RSYNCHUB_TOKEN in the environment)
 
 --tls: push over TLS to the server's TLS port (--port, default 874), trusting the pinned certificate fingerprint
-(--tls-fingerprint, from the console's TLS page) or the CA in --tls-ca-file (host name verified); either implies --tls.
+(--tls-fingerprint, from the console's Encryption page) or the CA in --tls-ca-file (host name verified); either implies --tls.
 pause/resume: TARGET is a target id, its URL, host::module, or a module name that names one target (see status).
 import-sersync --keep-update keeps -u in sersync's commonParams (dropped by default: it stops rollbacks).
 `;

@@ -218,7 +218,7 @@ export function importSersyncXml(input: string | Buffer, options: SersyncImportO
   const remoteCount = watches.reduce((n, w) => n + (w.remotes as unknown[]).length, 0);
   if (remoteCount > 0) {
     warnings.push(`${remoteCount} remote(s) imported as plaintext rsync (port ${port}), as sersync pushed them: file contents and the user name cross the network unencrypted. ` +
-      "To encrypt, give each remote tls: true, the server's TLS port (port: 8874 for RsyncHub, 874 for rsync-ssl setups) and fingerprint: sha256:... (from the console's TLS page) or caFile: /path/ca.pem");
+      "To encrypt, give each remote tls: true, the server's TLS port (port: 8874 for RsyncHub, 874 for rsync-ssl setups) and fingerprint: sha256:... (from the console's Encryption page) or caFile: /path/ca.pem");
   }
 
   const config: Record<string, unknown> = { watches };

@@ -46,7 +46,7 @@ test('explainTlsError: each failure names its fix and its kind', () => {
       /not valid for the name "hub\.example" \(it names DNS:other\.example\).*public host setting.*not retried in plaintext/],
     [{ code: 'CERT_HAS_EXPIRED', message: 'certificate has expired' }, { caFile: '/etc/ca.pem' }, 'verify', /has expired.*renew it on the server/],
     [{ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', message: 'unable to verify the first certificate' }, { caFile: '/etc/ca.pem' }, 'verify',
-      /not trusted by the CA in caFile \/etc\/ca\.pem.*console's TLS page into \/etc\/ca\.pem/],
+      /not trusted by the CA in caFile \/etc\/ca\.pem.*console's Encryption page into \/etc\/ca\.pem/],
     [{ code: 'DEPTH_ZERO_SELF_SIGNED_CERT', message: 'self-signed certificate' }, {}, 'verify', /not trusted by the system's trusted CAs.*set caFile.*or fingerprint/],
     [{ code: 'ERR_SSL_WRONG_VERSION_NUMBER', message: '80:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/x.c:350:', reason: 'wrong version number' }, {}, 'handshake',
       /failed \(ERR_SSL_WRONG_VERSION_NUMBER: wrong version number\): is 8874 the server's TLS port\?.*RSYNCHUB_RSYNC_TLS_PORT.*873/],
@@ -57,7 +57,7 @@ test('explainTlsError: each failure names its fix and its kind', () => {
     assert.equal(f.kind, kind, err.code);
     assert.match(f.message, re, err.code);
   }
-  assert.match(pinMismatchMessage('h:874', 'AA:BB', CANON), new RegExp(`fingerprint sha256:AA:BB of h:874 does not match the pinned sha256:${CANON}; .*copy the new fingerprint from the console's TLS page`));
+  assert.match(pinMismatchMessage('h:874', 'AA:BB', CANON), new RegExp(`fingerprint sha256:AA:BB of h:874 does not match the pinned sha256:${CANON}; .*copy the new fingerprint from the console's Encryption page`));
 });
 
 test('parseConnectorLine + classifyExit: a refused certificate is kind tls, not retryable; a connect failure is retryable', () => {

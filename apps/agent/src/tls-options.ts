@@ -10,7 +10,7 @@ export const DEFAULT_TLS_PORT = 874;
 export const CONNECTOR_PREFIX = 'rsynchub-agent tls';
 
 /** Where to copy a fingerprint from (named in every verification error). */
-export const FINGERPRINT_SOURCE = "the console's TLS page";
+export const FINGERPRINT_SOURCE = "the console's Encryption page";
 
 export interface ConnectSettings {
   host: string;

@@ -163,7 +163,7 @@ test('tls with a wrong pinned fingerprint: a loud error naming both fingerprints
     assert.match(t.lastError!, /^TLS: server certificate fingerprint sha256:[0-9A-F:]+ of 127\.0\.0\.1:\d+ does not match the pinned sha256:/);
     assert.ok(t.lastError!.includes(real), `the message shows the server's real fingerprint ${real}: ${t.lastError}`);
     assert.ok(t.lastError!.includes(showFingerprint(wrong.toUpperCase().match(/../g)!.join(':'))), 'and the pinned one');
-    assert.match(t.lastError!, /copy the new fingerprint from the console's TLS page/);
+    assert.match(t.lastError!, /copy the new fingerprint from the console's Encryption page/);
     assert.equal(t.lastErrorKind, 'tls');
     assert.match(formatStatus(agent.snapshot(), true), /TLS REFUSED/);
     assert.ok(logs.some((l) => /"level":"error".*TLS connection refused: nothing pushed, never retried in plaintext/.test(l)), 'logged at error level');
@@ -209,7 +209,7 @@ test('tls with caFile: a certificate from another CA, or an expired one, is refu
   }, async ({ src, daemon, relay, agent }) => {
     writeTree(src);
     await waitUntil(() => agent.targets()[0]!.lastError !== null, 'the push refused');
-    assert.match(agent.targets()[0]!.lastError!, /is not trusted by the CA in caFile .*ca\.pem.*console's TLS page/);
+    assert.match(agent.targets()[0]!.lastError!, /is not trusted by the CA in caFile .*ca\.pem.*console's Encryption page/);
     assertAllEncrypted(relay);
     assert.equal(daemonConnections(daemon), 1, 'the daemon saw no connection but the readiness probe');
   });
