@@ -69,12 +69,15 @@ describe('live numbers', () => {
     const snapshots = live.messages.filter((m) => sessionOf(m) === id).map((m) => m.data.fileCount);
     assert.deepEqual([...snapshots].sort((a, b) => a - b), snapshots, 'counts only grow');
     assert.equal(ended.data.fileCount, 8);
-    assert.equal(ended.data.dirCount, 11);
+    // 10 directories below the root, plus the root itself when rsync itemizes it (it does when the root's time
+    // changes; seen not to in about half the runs of the merged build). Whichever it is, every surface must agree.
+    const dirs = ended.data.dirCount as number;
+    assert.ok(dirs === 10 || dirs === 11, `directories ${dirs}`);
     const liveFiles = live.messages.filter((m) => m.type === 'session.file').flatMap((m) => m.data).filter((f: any) => f.sessionId === id);
     assert.equal(liveFiles.filter((f: any) => f.itemize[1] === 'f').length, 8, 'the file events name 8 regular files');
 
     const history = (await server.admin.get(`/api/v1/transfers/${id}`)).body;
-    assert.deepEqual([history.fileCount, history.dirCount], [8, 11], 'history');
+    assert.deepEqual([history.fileCount, history.dirCount], [8, dirs], 'history');
     const stats = (await server.admin.get('/api/v1/stats')).body;
     assert.equal(stats.today.files, 8, 'stats today');
     assert.equal(stats.series.filter((b: any) => b.module === 'counted').reduce((n: number, b: any) => n + b.files, 0), 8, 'stats series');
@@ -82,10 +85,10 @@ describe('live numbers', () => {
     const header = csv[0]!.split(',');
     const row = csv[1]!.split(',');
     assert.equal(row[header.indexOf('files')], '8', 'CSV files');
-    assert.equal(row[header.indexOf('directories')], '11', 'CSV directories');
+    assert.equal(row[header.indexOf('directories')], String(dirs), 'CSV directories');
     const metrics = (await server.admin.get('/metrics')).text;
     assert.match(metrics, /^rsynchub_files_total\{module="counted"\} 8$/m, 'metrics');
-    assert.match(metrics, /^rsynchub_directories_total\{module="counted"\} 11$/m);
+    assert.match(metrics, new RegExp(`^rsynchub_directories_total\\{module="counted"\\} ${dirs}$`, 'm'));
     live.close();
   });
 
