@@ -362,12 +362,37 @@ describe('rsync over TLS with an admin-provided certificate (reloaded when the f
     assert.equal((await push('still-old')).code, 0);
   });
 
-  test('an expired certificate is refused by the client', async () => {
+  test('an expired certificate is not swapped in on reload; served at start-up (so the server starts), the client refuses it', async () => {
     const day = 86_400_000;
-    await install(await certificates.issueServerCertificate({ ca, names: ['localhost'], notBefore: new Date(Date.now() - 3 * day), notAfter: new Date(Date.now() - day) }));
-    const res = await push('expired');
-    assert.notEqual(res.code, 0);
-    assert.match(res.stderr, /expired/i);
-    assert.equal(fs.existsSync(path.join(server.storageRoot, 'open', 'expired')), false);
+    const expired = await certificates.issueServerCertificate({ ca, names: ['localhost'], notBefore: new Date(Date.now() - 3 * day), notAfter: new Date(Date.now() - day) });
+    // A reload keeps the certificate in service and says why (restoring last year's files must not break every client).
+    const before = (await server.admin.get('/api/v1/tls')).body.certificate.fingerprint256;
+    fs.writeFileSync(`${keyFile}.new`, expired.keyPem, { mode: 0o600 });
+    fs.renameSync(`${keyFile}.new`, keyFile);
+    fs.writeFileSync(`${certFile}.new`, expired.certPem, { mode: 0o600 });
+    fs.renameSync(`${certFile}.new`, certFile);
+    const status = await waitFor('the refusal of the expired pair', async () => {
+      const s = (await server.admin.get('/api/v1/tls')).body;
+      return s.lastError && /expired|not valid/i.test(s.lastError) ? s : null;
+    }, 20_000);
+    assert.equal(status.certificate.fingerprint256, before, 'the previous certificate keeps serving');
+    // A server started with it serves it, and rsync-ssl refuses it.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-tls-expired-'));
+    const cert = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    fs.writeFileSync(cert, expired.certPem);
+    fs.writeFileSync(key, expired.keyPem, { mode: 0o600 });
+    const second = await startServer({ env: { RSYNCHUB_TLS_CERT: cert, RSYNCHUB_TLS_KEY: key, RSYNCHUB_HTTPS: '0' } });
+    try {
+      assert.equal((await second.admin.post('/api/v1/rsync-users', { name: USER, password: PASSWORD })).status, 201);
+      assert.equal((await second.admin.post('/api/v1/modules', { name: 'open', path: path.join(second.storageRoot, 'open'), users: [{ name: USER, access: 'rw' }] })).status, 201);
+      await waitFor('the TLS listener', async () => (await second.admin.get('/api/v1/tls')).body.listening);
+      const res = await rsyncSsl(['-a', `${makeTree(1)}/`, `${USER}@localhost::open/expired`], { RSYNC_SSL_CA_CERT: caFile, RSYNC_SSL_PORT: String(second.rsyncTlsPort) });
+      assert.notEqual(res.code, 0);
+      assert.match(res.stderr, /expired/i);
+      assert.equal(fs.existsSync(path.join(second.storageRoot, 'open', 'expired')), false);
+    } finally {
+      await second.stop();
+    }
   });
 });
