@@ -1,7 +1,7 @@
 /**
  * A client that stops reading must not hold up ingestion or other clients: every event still reaches the others and
  * the database, the server keeps answering, and the server drops the stalled client once its backlog in Node stays
- * over 4 MiB for 3 s. The stalled client's receive buffer is made tiny (see support/slow-reader.ts): with Linux's
+ * over 4 MiB for 3 s. The stalled client's receive buffer is made tiny (see slowReader in libs/testing): with Linux's
  * default loopback buffers the kernel would absorb the whole flood and the server would never see a backlog.
  */
 import { after, before, test } from 'node:test';
@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LiveClient, RunningServer, startServer, waitFor } from '@rsynchub/testing';
-import { slowReader } from './support/slow-reader';
+import { slowReader } from '@rsynchub/testing';
 
 let server: RunningServer;
 

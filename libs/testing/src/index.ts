@@ -1,3 +1,4 @@
 export * from './server';
 export * from './rsync';
 export * from './live';
+export * from './slow-reader';

@@ -12,7 +12,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { AppConfig } from '../config/app-config';
 import { LiveEventsHub } from './live-events.hub';
 import { filterFromSubscribe, LiveFanout } from './live-fanout';
-import { slowReader } from './slow-reader';
+import { slowReader } from '@rsynchub/testing';
 import { LIVE_STALL_LIMITS } from './stall-rule';
 
 let server: http.Server;

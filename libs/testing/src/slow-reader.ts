@@ -1,9 +1,9 @@
 /**
- * Test support: a WebSocket client that completes the handshake and then never reads, on a socket whose receive
- * buffer is made tiny (SO_RCVBUF, set before connecting, so the advertised window stays small). Node cannot set
- * SO_RCVBUF on a TCP socket, so the client is a few lines of Perl (in every base system). With Linux's default
- * loopback buffers (tens of MB) a never-reading Node socket absorbs a whole flood in the kernel and the server never
- * sees a backlog; with this one the backlog stays in the server's Node process, where the stall rule looks.
+ * Test support for the API's unit tests and the e2e tests: a WebSocket client that completes the handshake and then
+ * never reads, on a socket whose receive buffer is made tiny (SO_RCVBUF, set before connecting, so the advertised
+ * window stays small). Node cannot set SO_RCVBUF on a TCP socket, so the client is a few lines of Perl (in every base
+ * system). With Linux's default loopback buffers (tens of MB) a never-reading Node socket absorbs a whole flood in
+ * the kernel and the server never sees a backlog; with this one the backlog stays in the server's Node process, where the stall rule looks.
  */
 import { spawn, ChildProcess } from 'node:child_process';
 
