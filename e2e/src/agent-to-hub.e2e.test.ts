@@ -71,10 +71,16 @@ test('the agent mirrors a watched tree into a RsyncHub module, and the server se
   fs.rmSync(path.join(src, 'docs/deep/n1.txt'));
   await waitFor('the edits on the target', mirrored, 20_000);
 
-  const sessions = (await server.admin.get('/api/v1/transfers?module=mirror')).body.items;
+  // The files are on the target before the daemon has finished the session and the server has ingested its end
+  // (where the deletion count is recorded), so wait for the session that carried the delete rather than reading once.
+  const listed = async () => (await server.admin.get('/api/v1/transfers?module=mirror')).body.items as any[];
+  await waitFor('the delete recorded as a deletion', async () => (await listed()).some((s: any) => s.deletedCount > 0), 20_000)
+    .catch(async (e) => {
+      assert.fail(`the delete travelled as a deletion: ${e.message}; sessions: ${JSON.stringify(await listed())}`);
+    });
+  const sessions = await listed();
   assert.ok(sessions.length >= 2, `the server recorded the agent's pushes (${sessions.length})`);
   assert.ok(sessions.every((s: any) => s.user === 'edge' && s.direction === 'push'));
-  assert.ok(sessions.some((s: any) => s.deletedCount > 0), 'the delete travelled as a deletion');
   // Heartbeats come every second: the one after the pushes says the queue is empty (an earlier one may not).
   const caughtUp = async () => {
     const src0 = (await server.admin.get('/api/v1/sources')).body.find((s: any) => s.name === 'edge-1');
