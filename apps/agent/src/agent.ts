@@ -16,6 +16,7 @@ import { acquireInstanceLock, releaseInstanceLock } from './instance-lock';
 import { makeStateDir } from './state-dir';
 import type { Logger } from './log';
 import { type Progress, renderProgressBar, spawnCounter, tlsTransport } from './rsync-runner';
+import { chooseTlsRelay } from './tls-native';
 import { TargetQueue, type TargetStats } from './target-queue';
 import { inotifyWatchUsage, RootWatcher } from './watcher';
 import { sersyncExcludeMatchers } from './regex-excludes';
@@ -313,6 +314,11 @@ export class Agent {
         afterBurstEvents: this.afterBurst.events, inotifyQueue: queue,
         why: 'the native watcher drops inotify queue overflows silently',
       });
+    }
+    if (this.config.watches.some((w) => w.remotes.some((r) => r.tls))) {
+      const relay = chooseTlsRelay();
+      if (relay.connector) this.o.log.info('TLS relay', { backend: 'native', connector: relay.connector, why: 'OpenSSL in C: the fastest path' });
+      else this.o.log.warn('TLS relay', { backend: 'node', why: relay.reason, cost: 'about 4x the CPU per byte of the native connector; same certificate checks' });
     }
     if (queue !== null && queue < 16384) {
       this.o.log.warn('small inotify queue: bursts will overflow it, each overflow means a full sync', { inotifyQueue: queue, fix: 'sysctl fs.inotify.max_queued_events=1048576' });
