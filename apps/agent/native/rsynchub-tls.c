@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -316,8 +317,8 @@ int main(int argc, char **argv) {
     X509_digest(leaf, EVP_sha256(), md, &len);
     char got[3 * EVP_MAX_MD_SIZE] = "";
     for (unsigned int i = 0; i < len; i++) sprintf(got + 3 * i, i + 1 < len ? "%02X:" : "%02X", md[i]);
-    if (strcmp(got, pin) != 0) kind_hint = "verify";
-    if (strcmp(got, pin) != 0) fail("PIN_MISMATCH", "the certificate's SHA-256 fingerprint is not the pinned one", got);
+    if (strcasecmp(got, pin) != 0) kind_hint = "verify";
+    if (strcasecmp(got, pin) != 0) fail("PIN_MISMATCH", "the certificate's SHA-256 fingerprint is not the pinned one", got);
   }
   if (!pin_only && SSL_get_verify_result(ssl) != X509_V_OK) {
     int e = (int)SSL_get_verify_result(ssl);
