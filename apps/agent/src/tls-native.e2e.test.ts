@@ -144,6 +144,8 @@ test('tls native: kill -9 of the connector mid-push fails that run as a retryabl
       await agent.start();
       assert.ok(logs.some((l) => l.includes('"msg":"TLS relay"') && l.includes('"backend":"native"')), 'the agent relays with the native connector');
       fs.writeFileSync(path.join(src, 'big.bin'), crypto.randomBytes(4 << 20));
+      // Mid-push: the connector has relayed the run to the daemon (the terminator's upstream connection is open).
+      await waitUntil(() => front.upstreamConnections >= 1, 'the big file\'s push under way', 20_000);
       let killed = 0;
       await waitUntil(() => {
         const pids = connectorsFor(front.port);
