@@ -15,7 +15,7 @@ if (process.platform !== 'linux') {
 }
 const cc = process.env.CC || 'cc';
 
-function build(name, libs, fallback) {
+function build(name, libs, fallback, { dropStale = false } = {}) {
   const src = path.join(here, `${name}.c`);
   const out = path.join(here, '..', 'dist', name);
   try {
@@ -27,6 +27,8 @@ function build(name, libs, fallback) {
   const r = spawnSync(cc, ['-O2', '-Wall', '-o', `${out}.tmp`, src, ...libs], { stdio: 'inherit' });
   if (r.status !== 0) {
     fs.rmSync(`${out}.tmp`, { force: true });
+    // A binary from older source must not run as if it were this one: the fallback named below takes over.
+    if (dropStale) fs.rmSync(out, { force: true });
     console.warn(`agent: cannot compile ${src} with ${cc} (${r.error?.message ?? `exit ${r.status}`}); ${fallback}`);
     return;
   }
@@ -34,4 +36,4 @@ function build(name, libs, fallback) {
 }
 
 build('rsynchub-inotify', [], 'the agent will fall back to @parcel/watcher, which cannot report overflows or non-UTF-8 names');
-build('rsynchub-tls', ['-lssl', '-lcrypto'], 'tls: true remotes will use the node relay (slower per byte; install libssl-dev and rebuild for the native one)');
+build('rsynchub-tls', ['-lssl', '-lcrypto'], 'tls: true remotes will use the node relay (slower per byte; install libssl-dev and rebuild for the native one)', { dropStale: true });
