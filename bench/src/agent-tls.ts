@@ -1,17 +1,18 @@
 /**
  * What the agent's TLS transport costs per push (issue 11), side by side in one run against one bare `rsync --daemon`:
  * - plain: `rsync` straight to the daemon's TCP port (what a plaintext remote does);
- * - agent TLS: the agent's own run path for a `tls: true` remote (runRsync with its TLS transport: the in-process relay
- *   of tls-relay.ts, in this process, pinned fingerprint), through a TLS terminator in front of the same daemon;
- * - rsync-ssl: the stock client script (openssl s_client, CA file + host name) through the same terminator, for
- *   reference;
+ * - agent TLS native: the agent's own run path for a `tls: true` remote (runRsync with its TLS transport) with the
+ *   native connector (apps/agent/dist/rsynchub-tls, C + OpenSSL, run by rsync as RSYNC_CONNECT_PROG), pinned;
+ * - agent TLS node relay: the same path with the in-process node relay (tls-relay.ts; the fallback when the native
+ *   connector is not built, and what the agent used before), pinned;
+ * - rsync-ssl: the stock client script (openssl s_client, CA file + host name), for reference;
  * - with BENCH_AGENT_TLS_CONNECTOR=<path of the old tls-connect.js> (a build of branch t11-agent): that node connector
  *   per run as RSYNC_CONNECT_PROG, for a before/after in the same run.
+ * All TLS rows go through one TLS terminator in front of the same daemon, standing in for the server's TLS listener:
+ * by default a node tls.Server in a child process (what the server's listener is today); with
+ * BENCH_AGENT_TLS_TERMINATOR=stunnel, Debian's stunnel4 (native: shows the client side's own ceiling).
  * For each: one small file pushed BENCH_AGENT_TLS_PUSHES times (p50/p99: the latency a push pays), and one file of
- * BENCH_AGENT_TLS_MB MiB (throughput).
- * The terminator is a node tls.Server in a child process (the server's own TLS listener is another branch's work), so
- * the relay here and the terminator do not share one event loop; it costs the TLS rows some throughput that a native
- * terminator would not.
+ * BENCH_AGENT_TLS_MB MiB pushed twice (throughput of the faster push), with the CPU the client-side relay and the terminator spent on it.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
@@ -52,7 +53,26 @@ const server = tls.createServer({ cert: fs.readFileSync(cert), key: fs.readFileS
 server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
 `;
 
-async function startTerminator(daemonPort: number, cert: string, key: string): Promise<{ port: number; pid: number; close(): void }> {
+async function startTerminator(daemonPort: number, cert: string, key: string, dir: string): Promise<{ port: number; pid: number; kind: string; close(): void }> {
+  if (process.env.BENCH_AGENT_TLS_TERMINATOR === 'stunnel') {
+    const port = await freePort();
+    const conf = path.join(dir, 'stunnel.conf');
+    fs.writeFileSync(conf, `foreground = yes\npid =\nsyslog = no\ndebug = 3\n[rsync]\naccept = 127.0.0.1:${port}\n` +
+      `connect = 127.0.0.1:${daemonPort}\ncert = ${cert}\nkey = ${key}\nsocket = l:TCP_NODELAY=1\nsocket = r:TCP_NODELAY=1\n`);
+    const child = spawn('stunnel4', [conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    for (let i = 0; ; i++) {
+      const up = await new Promise<boolean>((resolve) => {
+        const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+        s.on('error', () => resolve(false));
+      });
+      if (up) break;
+      if (i > 100 || child.exitCode !== null) throw new Error(`stunnel4 did not start: ${err}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return { port, pid: child.pid!, kind: 'stunnel4', close: () => child.kill() };
+  }
   const child = spawn(process.execPath, ['-e', TERMINATOR, String(daemonPort), cert, key], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
@@ -62,7 +82,43 @@ async function startTerminator(daemonPort: number, cert: string, key: string): P
     });
     child.once('exit', (code) => reject(new Error(`terminator exited (${code})`)));
   });
-  return { port, pid: child.pid!, close: () => child.kill() };
+  return { port, pid: child.pid!, kind: 'node tls.Server', close: () => child.kill() };
+}
+
+/** CPU seconds (user + sys) of a process, from /proc; 0 when it is gone. */
+function cpuOf(pid: number): number {
+  try {
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (100 Hz on Linux)
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Samples the CPU of this process's descendants named rsynchub-tls (the native connector: rsync forks, the fork runs
+ * it) every 20 ms, keeping each one's last reading: the connector's CPU for a run (within one sample of its exit).
+ */
+function connectorCpu(): { stop(): number } {
+  const seen = new Map<number, number>();
+  const sample = () => {
+    for (const e of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(e)) continue;
+      try {
+        const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+        if (!stat.includes('(rsynchub-tls)')) continue;
+        let ancestor = Number(e);
+        for (let up = 0; up < 4 && ancestor > 1 && ancestor !== process.pid; up++) {
+          ancestor = Number(fs.readFileSync(`/proc/${ancestor}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]);
+        }
+        if (ancestor === process.pid) seen.set(Number(e), cpuOf(Number(e)));
+      } catch {
+        // gone meanwhile
+      }
+    }
+  };
+  const timer = setInterval(sample, 20);
+  return { stop: () => { clearInterval(timer); return [...seen.values()].reduce((a, b) => a + b, 0); } };
 }
 
 export async function benchAgentTls(): Promise<void> {
@@ -70,13 +126,13 @@ export async function benchAgentTls(): Promise<void> {
   const mb = Number(process.env.BENCH_AGENT_TLS_MB ?? 100);
   const runner = await import(path.join(AGENT_DIST, 'rsync-runner.js')) as typeof import('../../apps/agent/src/rsync-runner');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-agent-tls-'));
-  const daemon = await startBareDaemon(path.join(dir, 'daemon'), await freePort(), ['plain', 'agent', 'ssl', 'old']);
+  const daemon = await startBareDaemon(path.join(dir, 'daemon'), await freePort(), ['plain', 'native', 'agent', 'ssl', 'old']);
   // Certificate for localhost (rsync-ssl verifies the name); openssl is there wherever rsync-ssl is.
   const key = path.join(dir, 'key.pem');
   const cert = path.join(dir, 'cert.pem');
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert,
     '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
-  const terminator = await startTerminator(daemon.port, cert, key);
+  const terminator = await startTerminator(daemon.port, cert, key, dir);
   const fingerprint = new crypto.X509Certificate(fs.readFileSync(cert)).fingerprint256;
   const src = path.join(dir, 'src');
   fs.mkdirSync(src);
@@ -88,19 +144,26 @@ export async function benchAgentTls(): Promise<void> {
   fs.closeSync(fd);
 
   const base = { PATH: process.env.PATH ?? '/usr/bin:/bin' };
-  const transport = runner.tlsTransport({ host: '127.0.0.1', port: terminator.port, module: 'agent', tls: true, fingerprint }, 10)!;
-  /** The agent's path: runRsync with the remote's TLS transport (the relay runs in this process, as in the agent). */
-  const viaRelay = async (args: string[], cwd: string | undefined) => {
+  const remote = { host: '127.0.0.1', port: terminator.port, tls: true, fingerprint };
+  const native = runner.tlsTransport({ ...remote, module: 'native' }, 10, path.join(AGENT_DIST, 'rsynchub-tls'))!;
+  const nodeRelay = runner.tlsTransport({ ...remote, module: 'agent' }, 10, null)!;
+  /** The agent's path: runRsync with the remote's TLS transport (native connector, or the relay in this process). */
+  const viaAgent = (transport: typeof native) => async (args: string[], cwd: string | undefined) => {
     const t0 = process.hrtime.bigint();
     const r = await runner.runRsync(args, { cwd: cwd ?? dir, tls: transport });
     return { ms: Number(process.hrtime.bigint() - t0) / 1e6, code: r.code, stderr: r.stderr };
   };
-  type Contender = { label: string; module: string; env: NodeJS.ProcessEnv; cmd: string; url: (m: string) => string; extra: string[]; run?: typeof viaRelay };
+  type Run = ReturnType<typeof viaAgent>;
+  type Contender = { label: string; module: string; env: NodeJS.ProcessEnv; cmd: string; url: (m: string) => string; extra: string[]; run?: Run; relay?: 'native' | 'node' };
   const contenders: Contender[] = [
     { label: 'plain rsync (TCP)', module: 'plain', env: base, cmd: 'rsync', url: (m: string) => `rsync://127.0.0.1:${daemon.port}/${m}/`, extra: ['--sockopts=TCP_NODELAY'] },
     {
-      label: 'agent TLS relay (pinned)', module: 'agent', cmd: 'rsync', extra: ['--sockopts=TCP_NODELAY'], env: base,
-      url: () => transport.url, run: viaRelay,
+      label: 'agent TLS native (pinned)', module: 'native', cmd: 'rsync', extra: ['--sockopts=TCP_NODELAY'], env: base,
+      url: () => native.url, run: viaAgent(native), relay: 'native',
+    },
+    {
+      label: 'agent TLS node relay (pinned)', module: 'agent', cmd: 'rsync', extra: ['--sockopts=TCP_NODELAY'], env: base,
+      url: () => nodeRelay.url, run: viaAgent(nodeRelay), relay: 'node',
     },
     {
       label: 'rsync-ssl (openssl, CA + name)', module: 'ssl', cmd: 'rsync-ssl', extra: [],
@@ -120,11 +183,6 @@ export async function benchAgentTls(): Promise<void> {
     });
   }
   const rows: string[][] = [];
-  /** CPU seconds (user + sys) of a process, from /proc. */
-  const cpuOf = (pid: number) => {
-    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (100 Hz on Linux)
-  };
   const cpu: string[] = [];
   try {
     for (const c of contenders) {
@@ -136,30 +194,35 @@ export async function benchAgentTls(): Promise<void> {
         if (r.code !== 0) throw new Error(`${c.label}: rsync exit ${r.code}: ${r.stderr.trim()}`);
         times.push(r.ms);
       }
-      fs.rmSync(path.join(daemon.moduleDir(c.module), 'big.bin'), { force: true });
-      const bigArgs = ['-a', '--whole-file', ...c.extra, big, c.url(c.module)];
-      const term0 = cpuOf(terminator.pid);
-      const self0 = process.cpuUsage();
-      const r = c.run ? await c.run(bigArgs, undefined) : await timed(c.cmd, bigArgs, c.env);
-      const self = process.cpuUsage(self0);
-      const term = cpuOf(terminator.pid) - term0;
-      if (c.run) cpu.push(`agent relay ${fmt((self.user + self.system) / 1e6, 2)} s`);
-      if (c.module !== 'plain') cpu.push(`terminator (${c.module}) ${fmt(term, 2)} s`);
-      if (r.code !== 0) throw new Error(`${c.label}: rsync exit ${r.code}: ${r.stderr.trim()}`);
-      rows.push([c.label, fmt(percentile(times, 50)), fmt(percentile(times, 99)), fmt(mb / (r.ms / 1000))]);
+      // The big file twice, the faster push counts (the first one through a node terminator also warms up its JIT);
+      // CPU is that of the counted push.
+      let best: { ms: number; relay: number; term: number } | undefined;
+      for (let round = 0; round < 2; round++) {
+        fs.rmSync(path.join(daemon.moduleDir(c.module), 'big.bin'), { force: true });
+        const bigArgs = ['-a', '--whole-file', ...c.extra, big, c.url(c.module)];
+        const term0 = cpuOf(terminator.pid);
+        const self0 = process.cpuUsage();
+        const sampler = c.relay === 'native' ? connectorCpu() : null;
+        const r = c.run ? await c.run(bigArgs, undefined) : await timed(c.cmd, bigArgs, c.env);
+        const self = process.cpuUsage(self0);
+        const term = cpuOf(terminator.pid) - term0;
+        const relay = sampler ? sampler.stop() : (self.user + self.system) / 1e6;
+        if (r.code !== 0) throw new Error(`${c.label}: rsync exit ${r.code}: ${r.stderr.trim()}`);
+        const got = fs.statSync(path.join(daemon.moduleDir(c.module), 'big.bin')).size;
+        if (got !== mb * 1024 * 1024) throw new Error(`${c.label}: ${got} bytes arrived of ${mb} MiB`);
+        if (!best || r.ms < best.ms) best = { ms: r.ms, relay, term };
+      }
+      if (c.relay) cpu.push(`${c.relay === 'native' ? 'native connector' : 'node relay'} ${fmt(best!.relay, 2)} s`);
+      if (c.module !== 'plain') cpu.push(`terminator (${c.module}) ${fmt(best!.term, 2)} s`);
+      rows.push([c.label, fmt(percentile(times, 50)), fmt(percentile(times, 99)), fmt(mb / (best!.ms / 1000))]);
     }
-    header(`agent TLS transport: one 100-byte file x${pushes}, one ${mb} MiB file; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-    const widths = [32, 12, 12, 14];
+    header(`agent TLS transport: one 100-byte file x${pushes}, one ${mb} MiB file; terminator: ${terminator.kind}; load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+    const widths = [34, 12, 12, 14, 12, 12];
     const line = (cells: string[]) => console.log(cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(''));
-    line(['', 'push p50 ms', 'push p99 ms', `${mb} MiB MB/s`]);
-    for (const row of rows) line(row);
-    const plain = Number(rows[0]![1]!.replace(/,/g, ''));
-    const agent = Number(rows[1]![1]!.replace(/,/g, ''));
-    console.log(`added per push by the agent's TLS relay (p50): ${fmt(agent - plain)} ms (${fmt(agent / plain, 2)}x plain); ` +
-      `throughput ${fmt(Number(rows[1]![3]!.replace(/,/g, '')) / Number(rows[0]![3]!.replace(/,/g, '')), 2)}x plain`);
-    const ssl = Number(rows[2]![1]!.replace(/,/g, ''));
+    line(['', 'push p50 ms', 'push p99 ms', `${mb} MiB MB/s`, 'p50 / plain', 'MB/s / plain']);
+    const num = (cell: string) => Number(cell.replace(/,/g, ''));
+    for (const row of rows) line([...row, `${fmt(num(row[1]!) / num(rows[0]![1]!), 2)}x`, `${fmt(num(row[3]!) / num(rows[0]![3]!), 2)}x`]);
     console.log(`CPU for the ${mb} MiB push (user+sys): ${cpu.join(', ')}`);
-    console.log(`rsync-ssl for comparison: ${fmt(ssl / plain, 2)}x plain per push, throughput ${fmt(Number(rows[2]![3]!.replace(/,/g, '')) / Number(rows[0]![3]!.replace(/,/g, '')), 2)}x plain`);
   } finally {
     terminator.close();
     await daemon.stop();

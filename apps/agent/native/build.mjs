@@ -1,28 +1,39 @@
-// Compiles the agent's inotify helper (rsynchub-inotify.c) into apps/agent/dist/, next to the compiled agent.
-// Run by `nx run agent:build` after tsc. Without a C compiler (or off Linux) the agent falls back to @parcel/watcher
-// and says so at start; the build does not fail for that.
+// Compiles the agent's native helpers into apps/agent/dist/, next to the compiled agent. Run by `nx run agent:build`
+// after tsc. The build does not fail when one cannot be built; the agent falls back and says so at start:
+// - rsynchub-inotify.c (the inotify watcher): without a C compiler (or off Linux) the agent uses @parcel/watcher;
+// - rsynchub-tls.c (the TLS connector of `tls: true` remotes, needs OpenSSL's headers: Debian `libssl-dev`): without
+//   it the agent relays TLS in-process with node (tls-relay.ts), slower per byte, with the same guarantees.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const src = path.join(here, 'rsynchub-inotify.c');
-const out = path.join(here, '..', 'dist', 'rsynchub-inotify');
 if (process.platform !== 'linux') {
-  console.warn('agent: not Linux, inotify helper not built (the agent uses @parcel/watcher)');
+  console.warn('agent: not Linux, native helpers not built (the agent uses @parcel/watcher and its node TLS relay)');
   process.exit(0);
 }
-try {
-  if (fs.statSync(out).mtimeMs >= fs.statSync(src).mtimeMs) process.exit(0);
-} catch {
-  // not built yet
-}
-fs.mkdirSync(path.dirname(out), { recursive: true });
 const cc = process.env.CC || 'cc';
-const r = spawnSync(cc, ['-O2', '-Wall', '-o', `${out}.tmp`, src], { stdio: 'inherit' });
-if (r.status !== 0) {
-  console.warn(`agent: cannot compile ${src} with ${cc} (${r.error?.message ?? `exit ${r.status}`}); the agent will fall back to @parcel/watcher, which cannot report overflows or non-UTF-8 names`);
-  process.exit(0);
+
+function build(name, libs, fallback, { dropStale = false } = {}) {
+  const src = path.join(here, `${name}.c`);
+  const out = path.join(here, '..', 'dist', name);
+  try {
+    if (fs.statSync(out).mtimeMs >= fs.statSync(src).mtimeMs) return;
+  } catch {
+    // not built yet
+  }
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const r = spawnSync(cc, ['-O2', '-Wall', '-o', `${out}.tmp`, src, ...libs], { stdio: 'inherit' });
+  if (r.status !== 0) {
+    fs.rmSync(`${out}.tmp`, { force: true });
+    // A binary from older source must not run as if it were this one: the fallback named below takes over.
+    if (dropStale) fs.rmSync(out, { force: true });
+    console.warn(`agent: cannot compile ${src} with ${cc} (${r.error?.message ?? `exit ${r.status}`}); ${fallback}`);
+    return;
+  }
+  fs.renameSync(`${out}.tmp`, out);
 }
-fs.renameSync(`${out}.tmp`, out);
+
+build('rsynchub-inotify', [], 'the agent will fall back to @parcel/watcher, which cannot report overflows or non-UTF-8 names');
+build('rsynchub-tls', ['-lssl', '-lcrypto'], 'tls: true remotes will use the node relay (slower per byte; install libssl-dev and rebuild for the native one)', { dropStale: true });

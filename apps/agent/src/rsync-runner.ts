@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import type { RemoteConfig } from './config';
 import { filesFromBuffer } from './change-set';
 import { type ConnectSettings, parseConnectorLine } from './tls-options';
+import { chooseTlsRelay, nativeRunEnv, translateNativeStderr } from './tls-native';
 import { connectorLine, openTlsRelay, relayUrl } from './tls-relay';
 
 export interface RsyncTarget {
@@ -112,15 +113,17 @@ export interface TlsTransport {
   /** The same URL pointed at the relay's port. */
   localUrl(port: number): string;
   settings: ConnectSettings;
+  /** The native connector rsync runs as RSYNC_CONNECT_PROG (tls-native.ts), or null: the in-process node relay. */
+  connector: string | null;
 }
 
-/** The TLS transport of a remote; undefined for a plaintext one. */
-export function tlsTransport(r: RemoteConfig, connectTimeoutSec: number): TlsTransport | undefined {
+/** The TLS transport of a remote; undefined for a plaintext one. `connector`: see chooseTlsRelay. */
+export function tlsTransport(r: RemoteConfig, connectTimeoutSec: number, connector: string | null = chooseTlsRelay().connector): TlsTransport | undefined {
   if (!r.tls) return undefined;
   const settings: ConnectSettings = { host: r.host, port: r.port, timeoutMs: Math.max(0, connectTimeoutSec) * 1000 };
   if (r.fingerprint) settings.fingerprint = r.fingerprint;
   if (r.caFile) settings.caFile = r.caFile;
-  return { url: remoteUrl(r), localUrl: (port) => relayUrl(r, port), settings };
+  return { url: remoteUrl(r), localUrl: (port) => relayUrl(r, port), settings, connector };
 }
 
 /**
@@ -146,6 +149,14 @@ export async function throughTlsRelay<R extends { stderr: string }>(
   spawnRun: (args: string[], env: NodeJS.ProcessEnv, started: (pid: number | undefined) => void) => Promise<R>,
 ): Promise<R> {
   if (!args.includes(t.url)) return refused(`internal error: the arguments do not hold ${t.url}; not run (it would go in plaintext)`);
+  if (t.connector) {
+    // The native connector: rsync runs it instead of opening a socket; its failure line becomes the connector line.
+    // rsync talks to it over a loopback TCP socket pair, where --sockopts=TCP_NODELAY matters as on any TCP connection
+    // (~60 ms per small push without it); the connector enforces connectTimeoutSec on the real connection.
+    const res = await spawnRun([...args], nativeRunEnv(t.connector, t.settings, tlsRunEnv()), () => undefined);
+    res.stderr = translateNativeStderr(res.stderr, t.settings);
+    return res;
+  }
   let lease;
   try {
     lease = await openTlsRelay(t.settings);

@@ -95,6 +95,8 @@ function linkCount(root: string, rel: string): number {
 export interface TargetQueueOptions {
   id: string;
   target: RsyncTarget;
+  /** A tls remote's relay: the native connector's path, or null for the node relay; absent: chooseTlsRelay(). */
+  tlsConnector?: string | null;
   journalFile: string;
   retry: RetryPolicy;
   maxPathsPerRun: number;
@@ -170,7 +172,7 @@ export class TargetQueue {
     this.journal = Journal.open(o.journalFile);
     this.hardLinks = o.target.rsyncParams.some((p) => p === '--hard-links' || /^-[A-Za-z0-9]*H/.test(p));
     const r = o.target.remote;
-    this.tls = tlsTransport(r, o.target.connectTimeoutSec);
+    this.tls = o.tlsConnector !== undefined ? tlsTransport(r, o.target.connectTimeoutSec, o.tlsConnector) : tlsTransport(r, o.target.connectTimeoutSec);
     this.stats = {
       id: o.id, root: o.target.root, host: r.host, port: r.port, module: r.module, url: remoteUrl(r), tls: r.tls === true,
       lastSuccessAt: null, lastError: null, lastErrorAt: null, lastErrorKind: null, consecutiveFailures: 0, nextRetryAt: null,

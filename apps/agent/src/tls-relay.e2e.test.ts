@@ -48,7 +48,7 @@ test('tls relay: a process that connects to the relay port when no run is in fli
   const front = await new TlsRelay(daemon.port, cert).start();
   const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
   try {
-    const transport = tlsTransport({ host: '127.0.0.1', port: front.port, module: 'm', user: USER, passwordFile: daemon.passwordFile, tls: true, fingerprint: cert.fingerprint }, 10)!;
+    const transport = tlsTransport({ host: '127.0.0.1', port: front.port, module: 'm', user: USER, passwordFile: daemon.passwordFile, tls: true, fingerprint: cert.fingerprint }, 10, null)!; // the node relay (the native connector has no local port)
     let relayPort = 0;
     const seen: Record<string, { refused: boolean; bytes: number }> = {};
     const res = await throughTlsRelay(transport, ['-a', `--password-file=${daemon.passwordFile}`, 'f.txt', transport.url], (m) => ({ code: 1, stderr: m }),

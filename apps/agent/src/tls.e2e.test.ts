@@ -20,6 +20,12 @@ import { makeCa, makeServerCert, type TestServerCert, TlsRelay } from './tls-tes
 import { showFingerprint } from './tls-options';
 
 const USER = 'tlspusher';
+/**
+ * Every test runs with both of the agent's TLS relays: the native connector (rsynchub-tls, C + OpenSSL, the default)
+ * and the in-process node relay (the fallback when the connector is not built; RSYNCHUB_AGENT_TLS_RELAY=node).
+ */
+const BACKENDS = ['native', 'node'] as const;
+type Backend = (typeof BACKENDS)[number];
 /** Marker in every file's contents: must never appear on the wire. */
 const SECRET = 'plaintext-marker-7f3a9c';
 
@@ -34,7 +40,7 @@ interface Setup {
 }
 
 async function withTlsAgent(
-  opts: { serverNames: string[]; remote: (ctx: { caFile: string; cert: TestServerCert }) => Record<string, unknown>; verifySec?: number; retry?: object; expired?: boolean },
+  opts: { backend: Backend; serverNames: string[]; remote: (ctx: { caFile: string; cert: TestServerCert }) => Record<string, unknown>; verifySec?: number; retry?: object; expired?: boolean },
   body: (s: Setup) => Promise<void>,
 ): Promise<void> {
   const work = tmpDir('tls');
@@ -68,9 +74,15 @@ async function withTlsAgent(
     heartbeat: { url: `http://127.0.0.1:${(hub.address() as { port: number }).port}`, token: 't', intervalSec: 1 },
     ...(opts.retry ? { retry: opts.retry } : {}),
   });
+  // The relay is chosen when the agent builds its queues (tls-native.ts chooseTlsRelay): native unless told otherwise.
+  const saved = process.env.RSYNCHUB_AGENT_TLS_RELAY;
+  process.env.RSYNCHUB_AGENT_TLS_RELAY = opts.backend === 'node' ? 'node' : '';
   const agent = new Agent(config, { stateDir: path.join(work, 'state'), log: createLogger('debug', (l) => logs.push(l)) });
+  if (saved === undefined) delete process.env.RSYNCHUB_AGENT_TLS_RELAY;
+  else process.env.RSYNCHUB_AGENT_TLS_RELAY = saved;
   try {
     await agent.start();
+    assert.ok(logs.some((l) => l.includes('"msg":"TLS relay"') && l.includes(`"backend":"${opts.backend}"`)), `the agent says it relays TLS with ${opts.backend}: ${logs.filter((l) => l.includes('TLS relay')).join(' ')}`);
     await body({ work, src, daemon, relay, agent, logs, heartbeats });
   } finally {
     await agent.stop();
@@ -107,10 +119,11 @@ function daemonConnections(daemon: RsyncDaemon): number {
   return (log.match(/connect from/g) ?? []).length;
 }
 
-test('tls with a pinned fingerprint: the tree converges over TLS (verification too), nothing in plaintext', async () => {
+for (const backend of BACKENDS) test(`tls with a pinned fingerprint: the tree converges over TLS (verification too), nothing in plaintext [${backend}]`, async () => {
   // The pin is the whole trust: the certificate names some other host and is signed by a CA the agent never sees.
   // Bare lowercase hex: one of the accepted forms (the others are in tls-options.test.ts).
   await withTlsAgent({
+    backend,
     serverNames: ['dns:elsewhere.example'], verifySec: 1,
     remote: ({ cert }) => ({ host: '127.0.0.1', fingerprint: cert.fingerprint.replace(/:/g, '').toLowerCase() }),
   }, async ({ src, daemon, relay, agent }) => {
@@ -132,8 +145,9 @@ test('tls with a pinned fingerprint: the tree converges over TLS (verification t
   });
 });
 
-test('tls with caFile and the right host name: the tree converges over TLS', async () => {
+for (const backend of BACKENDS) test(`tls with caFile and the right host name: the tree converges over TLS [${backend}]`, async () => {
   await withTlsAgent({
+    backend,
     serverNames: ['dns:localhost', 'ip:127.0.0.1'],
     remote: ({ caFile }) => ({ host: 'localhost', caFile }),
   }, async ({ src, daemon, relay, agent }) => {
@@ -144,10 +158,11 @@ test('tls with caFile and the right host name: the tree converges over TLS', asy
   });
 });
 
-test('tls with a wrong pinned fingerprint: a loud error naming both fingerprints and the fix, shown in status and the heartbeat; nothing in plaintext, no retry spin', async () => {
+for (const backend of BACKENDS) test(`tls with a wrong pinned fingerprint: a loud error naming both fingerprints and the fix, shown in status and the heartbeat; nothing in plaintext, no retry spin [${backend}]`, async () => {
   const wrong = crypto.createHash('sha256').update('some other certificate').digest('hex');
   let cert: TestServerCert | undefined;
   await withTlsAgent({
+    backend,
     serverNames: ['ip:127.0.0.1'],
     remote: ({ cert: c }) => {
       cert = c;
@@ -182,8 +197,9 @@ test('tls with a wrong pinned fingerprint: a loud error naming both fingerprints
   });
 });
 
-test('tls with caFile and a certificate for another name: refused (name named), nothing in plaintext', async () => {
+for (const backend of BACKENDS) test(`tls with caFile and a certificate for another name: refused (name named), nothing in plaintext [${backend}]`, async () => {
   await withTlsAgent({
+    backend,
     serverNames: ['dns:other.example'],
     remote: ({ caFile }) => ({ host: '127.0.0.1', caFile }),
   }, async ({ src, daemon, relay, agent }) => {
@@ -198,9 +214,10 @@ test('tls with caFile and a certificate for another name: refused (name named), 
   });
 });
 
-test('tls with caFile: a certificate from another CA, or an expired one, is refused with its reason', async () => {
+for (const backend of BACKENDS) test(`tls with caFile: a certificate from another CA, or an expired one, is refused with its reason [${backend}]`, async () => {
   const otherCa = await makeCa('someone else');
   await withTlsAgent({
+    backend,
     serverNames: ['ip:127.0.0.1'],
     remote: ({ caFile }) => {
       fs.writeFileSync(caFile, otherCa.certPem); // the agent trusts a different CA than the one that signed the server
@@ -214,6 +231,7 @@ test('tls with caFile: a certificate from another CA, or an expired one, is refu
     assert.equal(daemonConnections(daemon), 1, 'the daemon saw no connection but the readiness probe');
   });
   await withTlsAgent({
+    backend,
     serverNames: ['ip:127.0.0.1'], expired: true,
     remote: ({ caFile }) => ({ host: '127.0.0.1', caFile }),
   }, async ({ src, daemon, relay, agent }) => {

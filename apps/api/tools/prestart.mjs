@@ -74,6 +74,16 @@ function ccWorks() {
   return r.status === 0;
 }
 
+// The agent's native TLS connector (apps/agent/native/rsynchub-tls.c) needs OpenSSL's headers (Debian libssl-dev).
+// Without them the build still succeeds and TLS remotes use the node relay (slower per byte); the tests prove the
+// native one, so they need the headers.
+const SSL_PROBE = '#include <openssl/ssl.h>\nint main(void) { return SSL_CTX_new(TLS_client_method()) == 0; }\n';
+function sslDevWorks() {
+  if (process.platform !== 'linux') return true;
+  const r = spawnSync(process.env.CC || 'cc', ['-x', 'c', '-o', '/dev/null', '-', '-lssl', '-lcrypto'], { input: SSL_PROBE, stdio: ['pipe', 'ignore', 'ignore'] });
+  return r.status === 0;
+}
+
 const wanted = [];
 const v = rsyncVersion();
 if (!v || cmp(v, MIN_RSYNC) < 0) wanted.push({ pkg: 'rsync', why: v ? `rsync ${v.join('.')} is older than 3.5.0` : 'rsync is not installed' });
@@ -85,6 +95,13 @@ if (!hasCc && (forTests || (isRoot && hasApt))) {
 } else if (!hasCc) {
   say('no working C compiler (cc): the source agent built here falls back to @parcel/watcher (no overflow reports, no non-UTF-8 names). To build its inotify helper: apt-get install gcc libc6-dev');
 }
+const hasSslDev = !hasCc || sslDevWorks();
+if (!hasSslDev && (forTests || (isRoot && hasApt))) {
+  wanted.push({ pkg: 'libssl-dev', why: 'no OpenSSL headers (openssl/ssl.h): the agent\'s native TLS connector cannot be built' });
+} else if (!hasSslDev) {
+  say('no OpenSSL headers: the source agent built here relays TLS with node (slower per byte). To build its native TLS connector: apt-get install libssl-dev');
+}
+if (!hasCc && (forTests || (isRoot && hasApt))) wanted.push({ pkg: 'libssl-dev', why: 'the agent\'s native TLS connector needs OpenSSL\'s headers' });
 
 if (wanted.length > 0) {
   if (isRoot && hasApt) {
