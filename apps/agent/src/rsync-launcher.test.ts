@@ -214,7 +214,8 @@ test('encodeSpawn: argv[0] is the executable, then the arguments, the env and th
 });
 
 test('runRsync: a launcher killed mid-run loses nothing (the run is run again with node\'s spawn, whole stdin)', { skip: built ? false : 'launcher not built' }, async () => {
-  prepareRsyncSpawn();
+  delete process.env.RSYNCHUB_AGENT_SPAWN; // this test is about the launcher, whatever the suite runs with
+  assert.equal(prepareRsyncSpawn().way, 'launcher');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-launch-'));
   try {
     // A stand-in for rsync that takes its time, then keeps its whole stdin and counts its starts.
