@@ -92,3 +92,26 @@ test('kill -9 of the launcher again and again during 1,000 edits/s with odd name
   await waitConverged(src, [d.moduleDir], 'an edit after the fallback', 30_000);
   assert.doesNotMatch(output, /"level":"error"/);
 });
+
+test('kill -9 of the agent: its launcher exits too (no orphan helper)', { skip: built ? false : 'launcher not built' }, async () => {
+  const work = tmpDir('launcher');
+  cleanup.push(() => fs.rmSync(work, { recursive: true, force: true }));
+  const src = path.join(work, 'src');
+  const stateDir = path.join(work, 'state');
+  fs.mkdirSync(src);
+  const config = path.join(work, 'agent.json');
+  fs.writeFileSync(config, JSON.stringify({ watches: [{ path: src, remotes: ['rsync://127.0.0.1:9/m'] }] }));
+  const child = spawn(process.execPath, [MAIN, 'run', '--config', config, '--state-dir', stateDir], { stdio: 'ignore', env: { ...process.env, RSYNCHUB_AGENT_SPAWN: '' } });
+  let pid: number | undefined;
+  await waitUntil(() => {
+    try {
+      pid = (JSON.parse(fs.readFileSync(path.join(stateDir, 'state.json'), 'utf8')) as AgentState).rsyncLauncherPid;
+    } catch {
+      // not written yet
+    }
+    return pid !== undefined;
+  }, 'the launcher pid in state.json');
+  assert.match(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /rsynchub-spawn/);
+  child.kill('SIGKILL');
+  await waitUntil(() => !fs.existsSync(`/proc/${pid}`) || /^\S+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')), 'the launcher gone');
+});

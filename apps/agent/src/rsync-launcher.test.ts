@@ -121,6 +121,13 @@ withLauncher('stdin is /dev/null without a list; cwd is honoured', async (l) => 
   }
 });
 
+withLauncher('a process that exits without reading its 8 MiB stdin: its exit code, no hang, the launcher serves on', async (l) => {
+  const r = await run(l, { exe: '/bin/sh', args: ['-c', 'exit 5'], stdin: crypto.randomBytes(8 * 1024 * 1024) }).done;
+  assert.deepEqual([r.code, r.signal], [5, null]);
+  const ok = await run(l, { exe: '/bin/echo', args: ['next'] }).done;
+  assert.equal(ok.stdout.toString(), 'next\n');
+});
+
 withLauncher('exit codes come back as they are', async (l) => {
   for (const code of [0, 1, 23, 24, 127, 255]) {
     const r = await run(l, { exe: '/bin/sh', args: ['-c', `echo out; echo err >&2; exit ${code}`] }).done;

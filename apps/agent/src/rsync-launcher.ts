@@ -197,7 +197,18 @@ export class Launcher {
         return e.pid;
       },
       kill: (signal) => {
-        if (!e.done && !this.dead) this.sock.write(encodeKill(id, osConstants.signals[signal] ?? osConstants.signals.SIGKILL));
+        if (e.done || this.dead) return;
+        // Directly once the pid is known (not reaped: no 'X' yet), so a hung launcher cannot keep a stalled rsync alive;
+        // through the launcher before that (it handles requests in order, so after the start).
+        if (e.pid) {
+          try {
+            process.kill(e.pid, signal);
+            return;
+          } catch {
+            // fall through
+          }
+        }
+        this.sock.write(encodeKill(id, osConstants.signals[signal] ?? osConstants.signals.SIGKILL));
       },
     };
   }
