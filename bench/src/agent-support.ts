@@ -130,7 +130,8 @@ export async function startBareDaemon(dir: string, port: number, modules: string
 }
 
 /**
- * Polls /proc for the direct children of one process (all its threads: /proc/PID/task/TID/children) that run rsync.
+ * Polls /proc for the direct children of one process (all its threads: /proc/PID/task/TID/children) that run rsync,
+ * and those of its rsync launcher (the agent's rsynchub-spawn).
  * Counts distinct processes (pid + start time, so a reused pid is a new process) and remembers when one was last
  * seen, which tells when the contender is idle. A process shorter than the poll interval can be missed, so the count
  * is a lower bound.
@@ -168,10 +169,12 @@ export class RsyncChildTracker {
       return;
     }
     let active = 0;
-    for (const tid of tasks) {
+    // The agent starts rsync through its launcher (rsynchub-spawn): its children count as the agent's.
+    const owners = tasks.map((tid) => `/proc/${this.pid}/task/${tid}/children`);
+    for (let i = 0; i < owners.length; i++) {
       let children: string;
       try {
-        children = fs.readFileSync(`/proc/${this.pid}/task/${tid}/children`, 'utf8');
+        children = fs.readFileSync(owners[i], 'utf8');
       } catch {
         continue;
       }
@@ -187,6 +190,7 @@ export class RsyncChildTracker {
         const open = stat.indexOf('(');
         const close = stat.lastIndexOf(')');
         const comm = stat.slice(open + 1, close);
+        if (comm === 'rsynchub-spawn' && i < tasks.length) owners.push(`/proc/${c}/task/${c}/children`);
         if (comm !== 'rsync') continue;
         const startTime = stat.slice(close + 2).split(' ')[19]; // field 22 of stat, 20th after comm
         this.seen.add(`${c}:${startTime}`);

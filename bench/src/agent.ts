@@ -9,6 +9,8 @@
  * modules live; default the OS temp dir), BENCH_AGENT_MAIN (path of the agent's dist/main.js), BENCH_AGENT_KEEP=1 (keep
  * that directory, with each contender's log), BENCH_AGENT_EXTRA / BENCH_AGENT_WATCH_EXTRA (JSON merged into the agent's
  * config / its watch, e.g. '{"timeoutSec":0}' to see what one setting costs).
+ * Contenders: `agent` (rsync started by its native launcher), `agent(node spawn)` (RSYNCHUB_AGENT_SPAWN=node: node's
+ * child_process.spawn, as before the launcher), `agent(rsyncParams -a)` (burst only), lsyncd twice.
  * On a busy machine, run it as `chrt -f 50 node bench/dist/index.js agent` (root): the bench, the daemon and every
  * contender then preempt other work, and the numbers come out within ~20 % of a quiet machine's.
  *
@@ -35,6 +37,8 @@ const AGENT_MAIN = process.env.BENCH_AGENT_MAIN ?? path.resolve(__dirname, '../.
 const LSYNCD_DEFAULT_DELAY_SEC = 15;
 /** The agent with the baseline's rsync options, for the burst. */
 const AGENT_PLAIN = 'agent(rsyncParams -a)';
+/** The agent with RSYNCHUB_AGENT_SPAWN=node: rsync started by node's child_process.spawn instead of the launcher. */
+const AGENT_NODE = 'agent(node spawn)';
 /** Files the single edits rotate through: the first ones are creates, the rest overwrite existing files. */
 const EDIT_FILES = 5;
 /**
@@ -60,6 +64,8 @@ interface Contender {
   describeRuns?: (sinceMs: number) => string;
   /** rsync processes the contender says it spawned (the agent's state.json), when it tells. */
   selfReportedSpawns?: () => number | undefined;
+  /** The agent's rsync launcher: it reaps the rsync clients, so their CPU time is its children's. */
+  launcherPid?: () => number | undefined;
   stop(): Promise<void>;
 }
 
@@ -151,7 +157,7 @@ async function awaitReady(child: ChildProcess, what: string, ready: () => unknow
   }
 }
 
-async function startAgent(work: string, daemon: BareDaemon, module: string, label = 'agent', rsyncParams?: string): Promise<Contender> {
+async function startAgent(work: string, daemon: BareDaemon, module: string, label = 'agent', rsyncParams?: string, env?: NodeJS.ProcessEnv): Promise<Contender> {
   const src = path.join(work, `${module}-src`);
   const stateDir = path.join(work, `${module}-state`);
   const log = path.join(work, `${module}.log`);
@@ -161,9 +167,9 @@ async function startAgent(work: string, daemon: BareDaemon, module: string, labe
   // logging adds one line per batch and per rsync run, which tells where a burst's time goes.
   const watch = { path: src, remotes: [{ host: '127.0.0.1', port: daemon.port, module }], ...(rsyncParams ? { rsyncParams } : {}), ...JSON.parse(process.env.BENCH_AGENT_WATCH_EXTRA ?? '{}') };
   fs.writeFileSync(config, JSON.stringify({ name: 'bench', logLevel: 'debug', watches: [watch], ...JSON.parse(process.env.BENCH_AGENT_EXTRA ?? '{}') }, null, 2));
-  const child = spawnGroup(process.execPath, [AGENT_MAIN, 'run', '--config', config, '--state-dir', stateDir, '--log-file', log]);
+  const child = spawnGroup(process.execPath, [AGENT_MAIN, 'run', '--config', config, '--state-dir', stateDir, '--log-file', log], env ? { env: { ...process.env, ...env } } : {});
   const stateFile = path.join(stateDir, 'state.json');
-  type State = { rsyncSpawns: number; watches: { watching: boolean }[]; targets: { queueLength: number; inFlight: boolean }[] };
+  type State = { rsyncSpawns: number; rsyncLauncherPid?: number; watches: { watching: boolean }[]; targets: { queueLength: number; inFlight: boolean }[] };
   await awaitReady(child, 'agent watching', () => readJson<State>(stateFile)?.watches.every((w) => w.watching), 'log', log);
   const tracker = new RsyncChildTracker(child.pid!).start();
   return {
@@ -187,6 +193,7 @@ async function startAgent(work: string, daemon: BareDaemon, module: string, labe
       }
       return runs.join('; ');
     },
+    launcherPid: () => readJson<State>(stateFile)?.rsyncLauncherPid,
     selfReportedSpawns: () => {
       const s = readJson<State>(stateFile);
       return s && s.targets.every((t) => t.queueLength === 0 && !t.inFlight) ? s.rsyncSpawns : undefined;
@@ -290,6 +297,8 @@ async function measureBurst(c: Contender, daemonPid: number, layout: ReturnType<
   const seenBefore = c.tracker.total;
   const reportedBefore = c.selfReportedSpawns?.();
   const cpuBefore = cpuSeconds(c.pid);
+  const launcher = c.launcherPid?.();
+  const launcherBefore = launcher ? cpuSeconds(launcher) : undefined;
   const daemonBefore = cpuSeconds(daemonPid);
   const { startMs, endMs } = await writeBurstInWorker(c.src, layout.length);
   const res: BurstResult = { createdSec: (endMs - startMs) / 1000, spawnsSeen: 0 };
@@ -322,10 +331,13 @@ async function measureBurst(c: Contender, daemonPid: number, layout: ReturnType<
   res.spawnsSeen = c.tracker.total - seenBefore;
   if (c.describeRuns) res.runs = c.describeRuns(startMs);
   const cpuAfter = cpuSeconds(c.pid);
+  const launcherAfter = launcher ? cpuSeconds(launcher) : undefined;
   const daemonAfter = cpuSeconds(daemonPid);
+  // The launcher's own time is the agent's; the rsync clients it reaped are its children.
+  const viaLauncher = launcherBefore && launcherAfter ? { self: launcherAfter.self - launcherBefore.self, children: launcherAfter.children - launcherBefore.children } : { self: 0, children: 0 };
   res.cpu = {
-    contender: cpuAfter.self - cpuBefore.self,
-    rsyncClients: cpuAfter.children - cpuBefore.children,
+    contender: cpuAfter.self - cpuBefore.self + viaLauncher.self,
+    rsyncClients: cpuAfter.children - cpuBefore.children + viaLauncher.children,
     daemon: daemonAfter.self + daemonAfter.children - daemonBefore.self - daemonBefore.children,
   };
   if (reportedBefore !== undefined && c.selfReportedSpawns) {
@@ -390,6 +402,7 @@ export async function benchAgent(
   const baselineNoDelay: number[] = [];
   const burstPlans: { label: string; module: string; start: (d: BareDaemon, module: string) => Promise<Contender>; timeoutMs: number }[] = [
     { label: 'agent', module: 'agent', start: (d, m) => startAgent(work, d, m), timeoutMs: 120_000 },
+    { label: AGENT_NODE, module: 'agentnode', start: (d, m) => startAgent(work, d, m, AGENT_NODE, undefined, { RSYNCHUB_AGENT_SPAWN: 'node' }), timeoutMs: 120_000 },
     { label: AGENT_PLAIN, module: 'agentplain', start: (d, m) => startAgent(work, d, m, AGENT_PLAIN, '-a'), timeoutMs: 120_000 },
   ];
   const lsyncdDefault = `lsyncd(default delay ${LSYNCD_DEFAULT_DELAY_SEC} s)`;
@@ -516,7 +529,14 @@ export async function benchAgent(
       const r = ratios.get(label);
       return r ? `${label} ${r[key] <= 1.5 ? 'MET' : 'MISSED'} (${fmt(r[key], 2)}x)` : `${label} not run`;
     };
-    const agents = ['agent', AGENT_PLAIN].filter((l) => burstPlans.some((p) => p.label === l));
+    for (const series of latencyPlans.length ? EDIT_SERIES : []) {
+      const a = latency.get(`agent|${series.key}`);
+      const l = latency.get(`lsyncd(delay=0)|${series.key}`);
+      if (!a?.samples.length || !l?.samples.length) continue;
+      const cmp = (q: number) => `p${q} ${fmt(percentile(a.samples, q))} vs ${fmt(percentile(l.samples, q))} ms ${percentile(a.samples, q) < percentile(l.samples, q) ? 'MET' : 'MISSED'}`;
+      console.log(`target: agent single edit below lsyncd(delay=0) [${series.text}]: ${cmp(50)}, ${cmp(99)}`);
+    }
+    const agents = ['agent', AGENT_NODE, AGENT_PLAIN].filter((l) => burstPlans.some((p) => p.label === l));
     console.log(`targets: agent single-edit p50 < 300 ms (isolated edits): ${agentLat ? `${p50 < 300 && !agentLat.error ? 'MET' : 'MISSED'} (${fmt(p50)} ms)` : 'not measured'}`);
     console.log(`         burst <= 1.5x one plain rsync -a, from the last write (once the tree exists, like the baseline): ${agents.map((l) => verdict(l, 'tail')).join(', ')}`);
     console.log(`         burst <= 1.5x writing the tree + one plain rsync -a, from the first write: ${agents.map((l) => verdict(l, 'manual')).join(', ')}`);

@@ -1,6 +1,7 @@
 // Compiles the agent's native helpers into apps/agent/dist/, next to the compiled agent. Run by `nx run agent:build`
 // after tsc. The build does not fail when one cannot be built; the agent falls back and says so at start:
 // - rsynchub-inotify.c (the inotify watcher): without a C compiler (or off Linux) the agent uses @parcel/watcher;
+// - rsynchub-spawn.c (the rsync launcher): without it the agent starts rsync with node's spawn;
 // - rsynchub-tls.c (the TLS connector of `tls: true` remotes, needs OpenSSL's headers: Debian `libssl-dev`): without
 //   it the agent relays TLS in-process with node (tls-relay.ts), slower per byte, with the same guarantees.
 import { spawnSync } from 'node:child_process';
@@ -10,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 if (process.platform !== 'linux') {
-  console.warn('agent: not Linux, native helpers not built (the agent uses @parcel/watcher and its node TLS relay)');
+  console.warn("agent: not Linux, native helpers not built (the agent uses @parcel/watcher, node's spawn and its node TLS relay)");
   process.exit(0);
 }
 const cc = process.env.CC || 'cc';
@@ -36,4 +37,5 @@ function build(name, libs, fallback, { dropStale = false } = {}) {
 }
 
 build('rsynchub-inotify', [], 'the agent will fall back to @parcel/watcher, which cannot report overflows or non-UTF-8 names');
+build('rsynchub-spawn', [], 'the agent will start rsync with node\'s spawn, which blocks its event loop several ms per run', { dropStale: true });
 build('rsynchub-tls', ['-lssl', '-lcrypto'], 'tls: true remotes will use the node relay (slower per byte; install libssl-dev and rebuild for the native one)', { dropStale: true });

@@ -17,6 +17,7 @@ import { makeStateDir } from './state-dir';
 import type { Logger } from './log';
 import { type Progress, renderProgressBar, spawnCounter, tlsTransport } from './rsync-runner';
 import { chooseTlsRelay, type TlsRelayChoice } from './tls-native';
+import { launcherPid, prepareRsyncSpawn } from './rsync-launcher';
 import { TargetQueue, type TargetStats } from './target-queue';
 import { inotifyWatchUsage, RootWatcher } from './watcher';
 import { sersyncExcludeMatchers } from './regex-excludes';
@@ -79,6 +80,10 @@ export interface AgentState {
   running: boolean;
   /** rsync processes spawned since start. */
   rsyncSpawns: number;
+  /** How rsync is started: 'launcher' (the native posix_spawn helper) or 'node' (child_process.spawn). */
+  rsyncSpawn?: 'launcher' | 'node';
+  /** The launcher's pid while it runs (tests kill it). */
+  rsyncLauncherPid?: number;
   watches: {
     path: string; watching: boolean; lastEventAt: string | null;
     /** 'inotify': the agent's helper (exact overflows, raw names); 'parcel': the @parcel/watcher fallback. */
@@ -311,6 +316,8 @@ export class Agent {
     this.o.log.info('watcher', this.useHelper
       ? { backend: 'inotify', why: 'reports every event, inotify queue overflows and raw file names' }
       : { backend: 'parcel', warning: 'the agent\'s inotify helper is not available (not Linux, not built, or RSYNCHUB_AGENT_WATCHER=parcel): @parcel/watcher misses a path created and deleted between deliveries, cannot report overflows and mangles non-UTF-8 names; verification catches what it misses' });
+    // Once per process: how rsync runs are started (the native launcher, or node's spawn and why), launcher started now.
+    prepareRsyncSpawn((level, msg, fields) => this.o.log[level](msg, fields));
     if (this.useHelper) {
       // Overflows are reported by the kernel through the helper: no need to guess them from burst sizes.
     } else if (this.afterBurst.events > 0) {
@@ -662,6 +669,8 @@ export class Agent {
       updatedAt: new Date().toISOString(),
       running: this.running,
       rsyncSpawns: spawnCounter.count,
+      rsyncSpawn: prepareRsyncSpawn().way,
+      ...(launcherPid() ? { rsyncLauncherPid: launcherPid() } : {}),
       watches: this.roots.map((r) => ({
         path: r.path, watching: r.watching, lastEventAt: r.lastEventAt, watcher: this.useHelper ? 'inotify' : 'parcel',
         rootReplaced: r.rootReplaced, overflows: r.overflows,

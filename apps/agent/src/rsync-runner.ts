@@ -2,11 +2,11 @@
  * Builds rsync command lines for pushes (pure) and spawns them (edge). One process per run; the path list goes on stdin
  * (`--files-from=- --from0`), never on the command line, so a burst of 10,000 paths is one process.
  */
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RemoteConfig } from './config';
 import { filesFromBuffer } from './change-set';
+import { type RunHandlers, startProcess, startWithNode } from './rsync-launcher';
 import { type ConnectSettings, parseConnectorLine } from './tls-options';
 import { chooseTlsRelay, nativeRunEnv, translateNativeStderr } from './tls-native';
 import { connectorLine, openTlsRelay, relayUrl } from './tls-relay';
@@ -257,17 +257,14 @@ export function runRsync(args: readonly string[], opts: RunOptions): Promise<Rsy
   return spawnRsync(args, opts);
 }
 
-function spawnRsync(args: readonly string[], opts: RunOptions, onSpawn?: (pid: number | undefined) => void): Promise<RsyncResult> {
+function spawnRsync(args: readonly string[], opts: RunOptions, onSpawn?: (pid: number | undefined) => void, way?: 'node'): Promise<RsyncResult> {
   const started = Date.now();
   return new Promise((resolve) => {
     spawnCounter.count++;
-    // detached: rsync gets a session of its own, without a controlling terminal, so a daemon asking for a password
-    // (no --password-file) cannot open /dev/tty and hang the queue on a "Password:" prompt; stdin is /dev/null when it
-    // carries no path list, for the same reason.
-    const child = spawn(opts.rsyncBin ?? rsyncExecutable(), args, {
-      cwd: opts.cwd, stdio: [opts.paths ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true, ...(opts.env ? { env: opts.env } : {}),
-    });
-    onSpawn?.(child.pid);
+    let exe = opts.rsyncBin ?? rsyncExecutable();
+    const env = opts.env ?? process.env;
+    // The launcher's posix_spawn does not search PATH (node's spawn does): a bare name given in rsyncBin is looked up.
+    if (!exe.includes('/')) exe = resolveRsyncBin(exe, env.PATH ?? '');
     let stderr = '';
     let stdout = '';
     let outBuf = '';
@@ -275,6 +272,45 @@ function spawnRsync(args: readonly string[], opts: RunOptions, onSpawn?: (pid: n
     let timer: NodeJS.Timeout | undefined;
     let lastIo = -1;
     let lastActivity = Date.now();
+    const req = { exe, args, cwd: opts.cwd, env, stdin: opts.paths ? filesFromBuffer(opts.paths) : null };
+    const handlers: RunHandlers = {
+      // Called before rsync can connect anywhere (a TLS run's relay accepts only this pid's connection).
+      onPid: (pid) => onSpawn?.(pid),
+      onStderr: (d) => {
+        lastActivity = Date.now();
+        if (stderr.length < 64 * 1024) stderr += d.toString();
+      },
+      onStdout: (d) => {
+        lastActivity = Date.now();
+        if (opts.captureStdout && stdout.length < 64 * 1024 * 1024) stdout += d.toString();
+        if (!opts.onProgress) return;
+        outBuf += d.toString();
+        // progress2 rewrites one line with \r; take every complete segment.
+        const parts = outBuf.split(/[\r\n]/);
+        outBuf = parts.pop() ?? '';
+        for (const part of parts) {
+          const p = parseProgress2(part);
+          if (p) opts.onProgress(p);
+        }
+      },
+      onError: (e) => {
+        if (timer) clearInterval(timer);
+        resolve({ code: null, signal: null, stderr: `cannot run rsync: ${e.message}`, durationMs: Date.now() - started });
+      },
+      onClose: (code, signal) => {
+        if (timer) clearInterval(timer);
+        const res: RsyncResult = { code, signal, stderr: stderr.trim(), durationMs: Date.now() - started };
+        if (stalled) res.stalled = true;
+        if (opts.captureStdout) res.stdout = stdout;
+        resolve(res);
+      },
+      // The launcher died mid-run and its rsync was killed: the same run again, with node's spawn (no change lost).
+      onLost: () => {
+        if (timer) clearInterval(timer);
+        void spawnRsync(args, opts, onSpawn, 'node').then((r) => resolve({ ...r, durationMs: Date.now() - started }));
+      },
+    };
+    const child = way === 'node' ? startWithNode(req, handlers) : startProcess(req, handlers, onSpawn !== undefined);
     if (opts.stallKillMs && opts.stallKillMs > 0) {
       const limit = opts.stallKillMs;
       timer = setInterval(() => {
@@ -289,40 +325,6 @@ function spawnRsync(args: readonly string[], opts: RunOptions, onSpawn?: (pid: n
           if (timer) clearInterval(timer);
         }
       }, Math.max(50, Math.min(5000, Math.floor(limit / 4))));
-    }
-    child.stderr!.on('data', (d: Buffer) => {
-      lastActivity = Date.now();
-      if (stderr.length < 64 * 1024) stderr += d.toString();
-    });
-    child.stdout!.on('data', (d: Buffer) => {
-      lastActivity = Date.now();
-      if (opts.captureStdout && stdout.length < 64 * 1024 * 1024) stdout += d.toString();
-      if (!opts.onProgress) return;
-      outBuf += d.toString();
-      // progress2 rewrites one line with \r; take every complete segment.
-      const parts = outBuf.split(/[\r\n]/);
-      outBuf = parts.pop() ?? '';
-      for (const part of parts) {
-        const p = parseProgress2(part);
-        if (p) opts.onProgress(p);
-      }
-    });
-    child.on('error', (e) => {
-      if (timer) clearInterval(timer);
-      resolve({ code: null, signal: null, stderr: `cannot run rsync: ${e.message}`, durationMs: Date.now() - started });
-    });
-    child.on('close', (code, signal) => {
-      if (timer) clearInterval(timer);
-      const res: RsyncResult = { code, signal, stderr: stderr.trim(), durationMs: Date.now() - started };
-      if (stalled) res.stalled = true;
-      if (opts.captureStdout) res.stdout = stdout;
-      resolve(res);
-    });
-    if (child.stdin) {
-      child.stdin.on('error', () => {
-        // rsync may exit (auth failure) before reading its list; the exit code tells the story.
-      });
-      child.stdin.end(filesFromBuffer(opts.paths ?? []));
     }
   });
 }
