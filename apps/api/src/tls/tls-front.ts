@@ -194,7 +194,29 @@ export class TlsFront {
       setTimeout(() => client.destroy(), 30_000).unref();
     });
     upstream.write(proxyV1Header({ address: client.remoteAddress, port: client.remotePort }, { address: client.localAddress, port: client.localPort }));
-    client.pipe(upstream);
+    relayBatched(client, upstream);
     upstream.pipe(client);
   }
+}
+
+/**
+ * `from.pipe(to)`, but the TLS records decrypted in one turn of the event loop (up to 16 KB each) go to the daemon
+ * in one writev instead of one write each: fewer system calls on the push path, the heavy direction.
+ */
+function relayBatched(from: net.Socket, to: net.Socket): void {
+  let corked = false;
+  const flush = () => {
+    corked = false;
+    to.uncork();
+  };
+  from.on('data', (chunk: Buffer) => {
+    if (!corked) {
+      corked = true;
+      to.cork();
+      setImmediate(flush);
+    }
+    if (!to.write(chunk)) from.pause();
+  });
+  to.on('drain', () => from.resume());
+  from.on('end', () => to.end());
 }
