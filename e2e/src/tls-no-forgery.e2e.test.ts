@@ -173,6 +173,30 @@ describe('rsync over TLS: no daemon that trusts a PROXY line is reachable (F1)',
     assert.deepEqual(sessions.filter((s: any) => s.clientIp === FORGED), [], 'no session under the forged address');
   });
 
+  test('a PROXY line sent inside TLS is not taken as a second header, and garbage gets the connection closed', async () => {
+    const ca = (await server.admin.get('/api/v1/tls/ca.pem')).text;
+    const overTls = (payload: string) =>
+      new Promise<string>((resolve) => {
+        let answer = '';
+        const s = require('node:tls').connect({ host: '127.0.0.1', port: server.rsyncTlsPort, servername: 'localhost', ca }, () => s.write(payload));
+        const done = () => {
+          s.destroy();
+          resolve(answer);
+        };
+        s.setTimeout(10_000, done);
+        s.on('data', (d: Buffer) => (answer += d.toString('latin1')));
+        s.on('error', done);
+        s.on('end', done);
+        s.on('close', done);
+      });
+    const forged = await overTls(`PROXY TCP4 ${FORGED} 127.0.0.1 40000 8874\r\n@RSYNCD: 32.0 md5\nanonsecret\n`);
+    assert.doesNotMatch(forged, /@RSYNCD: OK/, forged);
+    // The per-connection daemon reads garbage as a bad greeting, says so and hangs up (no hang, no crash).
+    const garbage = await overTls('\x00\xff garbage \r\n'.repeat(100));
+    assert.doesNotMatch(garbage, /@RSYNCD: OK/);
+    assert.equal((await server.admin.get('/api/v1/health')).status, 200);
+  });
+
   test('a server killed with SIGKILL mid-push leaves no per-connection rsync serving', async () => {
     const caFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rh-inetd-')), 'ca.pem');
     fs.writeFileSync(caFile, (await server.admin.get('/api/v1/tls/ca.pem')).text);
