@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as tls from 'node:tls';
 import { freePort, passwordFile, rsync, sleep, startServer, waitFor, type RsyncResult } from '@rsynchub/testing';
 import { fmt, header, median } from './stats';
 
@@ -29,6 +30,39 @@ function portOpen(port: number): Promise<boolean> {
     const s = net.connect({ host: '127.0.0.1', port });
     s.once('connect', () => (s.destroy(), resolve(true)));
     s.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * The client side's own ceiling: what rsync-ssl runs (openssl s_client, fed by a pipe as rsync feeds it) pushing
+ * `mb` MB into a TLS sink that only counts bytes (this process). No rsync on either side: no push through rsync-ssl
+ * can be faster than this, whatever the server does. Seconds from the client's start to the last byte received.
+ */
+function clientCeiling(mb: number, certPem: string, keyPem: string): Promise<number> {
+  const total = mb * 1024 * 1024;
+  return new Promise((resolve, reject) => {
+    let client: ChildProcess | null = null;
+    let started = 0;
+    const sink = tls.createServer({ cert: certPem, key: keyPem }, (socket) => {
+      let received = 0;
+      socket.on('data', (d: Buffer) => {
+        received += d.length;
+        if (received >= total) {
+          const seconds = (performance.now() - started) / 1000;
+          socket.destroy();
+          client?.kill('SIGKILL');
+          sink.close();
+          resolve(seconds);
+        }
+      });
+      socket.on('error', reject);
+    });
+    sink.listen(0, '127.0.0.1', () => {
+      const { port } = sink.address() as net.AddressInfo;
+      started = performance.now();
+      client = spawn('sh', ['-c', `head -c ${total} /dev/zero | exec openssl s_client -quiet -connect 127.0.0.1:${port}`], { stdio: 'ignore' });
+      client.once('exit', (code) => code !== null && code !== 0 && reject(new Error(`openssl s_client exited with ${code}`)));
+    });
   });
 }
 
@@ -64,19 +98,24 @@ export async function benchTls(totalMb = 200, runs = 5): Promise<void> {
   if (stunnel) {
     stunnelPort = await freePort();
     const conf = path.join(shm, 'stunnel.conf');
-    const tlsDir = path.join(server.dataDir, 'tls');
+    const stunnelTlsDir = path.join(server.dataDir, 'tls');
     fs.writeFileSync(
       conf,
-      ['foreground = yes', 'pid =', 'debug = 3', '[rsync]', `accept = 127.0.0.1:${stunnelPort}`, `connect = 127.0.0.1:${server.rsyncPort}`, `cert = ${tlsDir}/server.pem`, `key = ${tlsDir}/server.key`, ''].join('\n'),
+      ['foreground = yes', 'pid =', 'debug = 3', '[rsync]', `accept = 127.0.0.1:${stunnelPort}`, `connect = 127.0.0.1:${server.rsyncPort}`, `cert = ${stunnelTlsDir}/server.pem`, `key = ${stunnelTlsDir}/server.key`, ''].join('\n'),
     );
     stunnelChild = spawn(stunnel, [conf], { stdio: 'ignore', detached: true });
     await waitFor('stunnel', () => portOpen(stunnelPort), 30_000);
   }
 
-  const kinds = ['plain', 'tls', ...(stunnel ? ['stunnel'] : [])] as const;
+  const kinds = ['plain', 'tls', ...(stunnel ? ['stunnel'] : []), 'ceiling'] as const;
   type Kind = (typeof kinds)[number];
   const timings: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k, [] as number[]]));
-  const push = (kind: Kind): Promise<RsyncResult> => {
+  const tlsDir = path.join(server.dataDir, 'tls');
+  const push = async (kind: Kind): Promise<RsyncResult> => {
+    if (kind === 'ceiling') {
+      await clientCeiling(totalMb, fs.readFileSync(path.join(tlsDir, 'server.pem'), 'utf8'), fs.readFileSync(path.join(tlsDir, 'server.key'), 'utf8'));
+      return { code: 0, stdout: '', stderr: '' };
+    }
     if (kind === 'plain') return rsync(['-rt', `--password-file=${pw}`, `${src}/`, 'bench@127.0.0.1::bench', `--port=${server.rsyncPort}`]);
     const port = kind === 'tls' ? server.rsyncTlsPort : stunnelPort;
     return rsyncSsl(['-rt', `--password-file=${pw}`, `${src}/`, 'bench@localhost::bench'], { RSYNC_SSL_CA_CERT: caFile, RSYNC_SSL_PORT: String(port) });
@@ -99,7 +138,10 @@ export async function benchTls(totalMb = 200, runs = 5): Promise<void> {
       console.log(`${k.padEnd(8)} median ${fmt(med(k), 2)} s (${fmt(totalMb / med(k))} MB/s)  runs ${timings[k]!.map((x) => fmt(x, 2)).join(', ')}`);
     }
     const tlsVsPlain = med('plain') / med('tls');
+    console.log('(ceiling: openssl s_client alone, as rsync-ssl runs it, into a TLS sink that discards: no rsync on either side)');
     console.log(`TLS throughput / plaintext: ${fmt(tlsVsPlain, 3)} (target >= 0.8)`);
+    console.log(`client ceiling / plaintext: ${fmt(med('plain') / med('ceiling'), 3)} (what rsync-ssl's client side allows at most)`);
+    console.log(`TLS throughput / ceiling:   ${fmt(med('ceiling') / med('tls'), 3)}`);
     if (stunnel) console.log(`TLS throughput / stunnel:   ${fmt(med('stunnel') / med('tls'), 3)} (target >= 1.0, i.e. no slower than stunnel)`);
     console.log(`load average after: ${os.loadavg().map((l) => fmt(l, 1)).join(' ')}`);
   } finally {

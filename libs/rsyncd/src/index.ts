@@ -4,6 +4,7 @@ export * from './render';
 export * from './parse';
 export * from './import';
 export * from './verify';
+export * from './inetd';
 export * from './bans';
 export * from './sections';
 export * from './path-index';

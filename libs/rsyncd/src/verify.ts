@@ -37,6 +37,14 @@ const CONFIG_COMPLAINTS = [
   /failed to parse config/i,
 ];
 
+/** The lines of a daemon log that say it ignored or rejected part of its config. */
+export function configComplaints(log: string): string[] {
+  return log
+    .split('\n')
+    .filter((l) => CONFIG_COMPLAINTS.some((re) => re.test(l)))
+    .map((l) => l.trim());
+}
+
 /** Asks the OS for a free TCP port on 127.0.0.1 (listen on 0, read the port, close). */
 export function getFreePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -230,9 +238,9 @@ export async function verifyConfigWithDaemon(
     if (list.code !== 0) {
       return { ok: false, error: `listing the modules failed (exit ${list.code}): ${(list.stderr + list.stdout).trim()}` };
     }
-    const complaints = log.split('\n').filter((l) => CONFIG_COMPLAINTS.some((re) => re.test(l)));
+    const complaints = configComplaints(log);
     if (complaints.length > 0) {
-      return { ok: false, error: `the daemon complained about the config: ${complaints.map((l) => l.trim()).join(' | ')}` };
+      return { ok: false, error: `the daemon complained about the config: ${complaints.join(' | ')}` };
     }
     return { ok: true, modules: parseModuleListing(list.stdout) };
   } catch (e) {

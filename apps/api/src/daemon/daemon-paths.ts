@@ -8,8 +8,9 @@ export interface DaemonPaths {
   pidFile: string;
   lockDir: string;
   logFile: string;
-  /** The second daemon's, behind the TLS listener (same modules, users and log file; see apps/api/src/tls). */
+  /** The per-connection daemons' behind the TLS listener (same modules, users and log file; see apps/api/src/tls). */
   tlsConfigFile: string;
+  /** Written only by the listening TLS daemon of earlier versions (inetd mode writes none): to stop a leftover. */
   tlsPidFile: string;
 }
 

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource, EntityManager } from 'typeorm';
 import type { DaemonSettingsDto, ModuleFields } from '@rsynchub/contracts';
-import { configToProve, RenderCache, RsyncdConfigError, renderRsyncdConf, renderSecretsFile, splitConfigSections, verifyConfigWithDaemon, type RenderInput } from '@rsynchub/rsyncd';
+import { configToProve, RenderCache, RsyncdConfigError, renderRsyncdConf, renderSecretsFile, splitConfigSections, verifyConfigWithDaemon, verifyInetdConfig, type RenderInput } from '@rsynchub/rsyncd';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ValidationFailed } from '../common/errors';
 import { DbWriteQueue } from '../database/db-write-queue';
@@ -67,6 +67,8 @@ export class RsyncdConfigWriter {
   private readonly tlsRenderCache = new RenderCache();
   /** The sections of the config this process last proved and wrote (null until the first write: prove it all). */
   private accepted: Set<string> | null = null;
+  /** The same for the TLS daemon's config (proven apart: it has its own globals and the full tlsOnly sections). */
+  private tlsAccepted: Set<string> | null = null;
   /** What the last proof covered (for the benchmark and logs). */
   lastProof: { sections: number; skipped: number; ms: number } | null = null;
 
@@ -139,7 +141,8 @@ export class RsyncdConfigWriter {
     }
     // Steps 2 and 3 of the class comment: the config this change leads to, proven without holding the write queue.
     const draft = await this.dryRun(mutation);
-    await this.prove(draft);
+    // Two rsync processes side by side: the wait is mostly their start-up.
+    await Promise.all([this.prove(draft.config), this.proveTls(draft.tlsConfig)]);
     try {
       result = await this.writes.transaction(async (em) => {
         previous = this.last;
@@ -150,7 +153,8 @@ export class RsyncdConfigWriter {
         const secrets = await this.requireSource('secrets')(em);
         const secretsText = this.renderSecretsOrFail(secrets);
         // Something outside config changes wrote what the config is made of between the dry run and now.
-        if (written.config !== draft) await this.prove(written.config);
+        if (written.config !== draft.config) await this.prove(written.config);
+        if (written.tlsConfig !== draft.tlsConfig) await this.proveTls(written.tlsConfig);
         try {
           fs.mkdirSync(this.paths.lockDir, { recursive: true, mode: 0o700 });
           // Secrets first: a config naming a user the secrets file lacks only denies that user.
@@ -180,6 +184,7 @@ export class RsyncdConfigWriter {
       throw err;
     }
     this.accepted = new Set(splitConfigSections(written.config).sections);
+    this.tlsAccepted = new Set(splitConfigSections(written.tlsConfig).sections);
     for (const listener of this.listeners) {
       try {
         await listener(written, previous);
@@ -306,7 +311,7 @@ export class RsyncdConfigWriter {
    * inside the transaction: rendering (all sections again after a settings or ban change) does not hold the queue,
    * and it leaves the render cache warm for the real run.
    */
-  private async dryRun(mutation: (em: EntityManager) => Promise<unknown>): Promise<string> {
+  private async dryRun(mutation: (em: EntityManager) => Promise<unknown>): Promise<{ config: string; tlsConfig: string }> {
     let inputs: Awaited<ReturnType<RsyncdConfigWriter['gather']>> | null = null;
     try {
       await this.writes.transaction(async (em) => {
@@ -317,7 +322,8 @@ export class RsyncdConfigWriter {
     } catch (err) {
       if (err !== ROLLBACK) throw err;
     }
-    return this.renderFrom(inputs!).config;
+    const { config, tlsConfig } = this.renderFrom(inputs!);
+    return { config, tlsConfig };
   }
 
   /**
@@ -334,6 +340,20 @@ export class RsyncdConfigWriter {
     if (!outcome.ok) {
       this.logger.warn(`generated config refused by rsync: ${outcome.error}`);
       throw new BadRequestException(`the rsync daemon refused the generated configuration: ${outcome.error}`);
+    }
+  }
+
+  /**
+   * The TLS daemon's config (rsyncd-tls.conf), proven the way it is used: one inetd-mode rsync on a private pair,
+   * given a PROXY line and a module-list request (see verifyInetdConfig). Only its globals and the sections not
+   * already accepted, as for the plain file.
+   */
+  private async proveTls(configText: string): Promise<void> {
+    const part = configToProve(configText, this.tlsAccepted);
+    const outcome = await verifyInetdConfig(part.text, { rsyncPath: this.config.rsyncBinary, timeoutMs: PROOF_TIMEOUT_MS });
+    if (!outcome.ok) {
+      this.logger.warn(`generated TLS daemon config refused by rsync: ${outcome.error}`);
+      throw new BadRequestException(`the rsync daemon refused the generated configuration for the TLS listener (rsyncd-tls.conf): ${outcome.error}`);
     }
   }
 }

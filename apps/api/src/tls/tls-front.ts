@@ -1,5 +1,7 @@
+import type { ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
+import { connectedLoopbackPair, spawnInetdDaemon } from '@rsynchub/rsyncd';
 import { proxyV1Header, unmapIpv4 } from './proxy-header';
 
 /** A TLS handshake that does not finish within this is dropped (a slow-loris on the handshake holds nothing long). */
@@ -18,16 +20,19 @@ export interface TlsFrontOptions {
   port: number;
   cert: string;
   key: string;
-  /** Where the proxy-protocol daemon listens now (null: not running, connections are closed). */
-  backend: () => { host: string; port: number } | null;
+  /** The daemon to run for a connection (null: none to run now, the connection is closed). */
+  daemon: () => { rsyncPath: string; configFile: string } | null;
 }
 
+/** A per-connection daemon still running this long after a stop was asked for is killed. */
+const STOP_GRACE_MS = 5_000;
+
 /**
- * The rsync-over-TLS listener: terminates TLS (what `rsync-ssl` and the agent speak), opens a loopback connection to
- * the daemon running with `proxy protocol = yes`, sends the PROXY line with the client's real address, then copies
- * bytes both ways. `proxy protocol hosts = 127.0.0.1` keeps remote hosts from sending a PROXY line, but NOT other
- * local processes: anything on this machine can connect to the loopback port and name any client address (see the
- * README's known limitation). Plain rsync keeps its own daemon with no Node in its path.
+ * The rsync-over-TLS listener: terminates TLS (what `rsync-ssl` and the agent speak), then, per connection, starts
+ * one `rsync --daemon` in inetd mode (config with `proxy protocol = yes`) on a private, already-connected loopback
+ * pair, writes the PROXY line with the client's real address on Node's end and copies bytes both ways. No daemon
+ * that trusts a PROXY line listens anywhere, so no other local process can name a client address (review F1).
+ * Plain rsync keeps its own daemon with no Node in its path.
  */
 export class TlsFront {
   private server: tls.Server | null = null;
@@ -38,6 +43,14 @@ export class TlsFront {
   refusedPerAddress = 0;
   accepted = 0;
   handshakeFailures = 0;
+  /** The per-connection daemons running now. */
+  private readonly children = new Set<ChildProcess>();
+  /** What the last per-connection daemon that failed to start said (cleared by the next one that starts). */
+  lastDaemonError: string | null = null;
+
+  get daemons(): number {
+    return this.children.size;
+  }
 
   get active(): number {
     return this.sockets.size;
@@ -87,6 +100,25 @@ export class TlsFront {
     if (!server) return;
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await this.stopDaemons();
+  }
+
+  /** Each daemon's whole group (it forks the transfer processes): SIGTERM, SIGKILL after a grace period. */
+  private async stopDaemons(): Promise<void> {
+    const children = [...this.children];
+    const signal = (child: ChildProcess, sig: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, sig);
+      } catch {
+        /* already gone */
+      }
+    };
+    const exits = children.map((c) => (c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r()))));
+    for (const c of children) signal(c, 'SIGTERM');
+    const timer = setTimeout(() => children.forEach((c) => signal(c, 'SIGKILL')), STOP_GRACE_MS);
+    await Promise.all(exits);
+    clearTimeout(timer);
+    for (const c of children) signal(c, 'SIGKILL'); // transfer processes that outlived their parent
   }
 
   private admit(socket: net.Socket): void {
@@ -106,36 +138,85 @@ export class TlsFront {
   }
 
   private relay(client: tls.TLSSocket, opts: TlsFrontOptions): void {
-    const backend = opts.backend();
-    if (!backend) {
+    const daemon = opts.daemon();
+    if (!daemon) {
       client.destroy();
       return;
     }
     this.accepted++;
     client.setNoDelay(true);
-    const upstream = net.connect({ host: backend.host, port: backend.port });
-    upstream.setNoDelay(true);
     this.sockets.add(client);
+    client.on('error', () => client.destroy());
+    client.on('close', () => this.sockets.delete(client));
+    // The client's first bytes wait in the TLS socket (nothing reads it before the pipe below).
+    connectedLoopbackPair().then(
+      (pair) => this.startDaemon(client, pair, daemon),
+      (err: Error) => {
+        this.lastDaemonError = `cannot connect a daemon for a TLS connection: ${err.message}`;
+        client.destroy();
+      },
+    );
+  }
+
+  private startDaemon(client: tls.TLSSocket, pair: Awaited<ReturnType<typeof connectedLoopbackPair>>, daemon: { rsyncPath: string; configFile: string }): void {
+    if (client.destroyed || !this.server) {
+      pair.ours.destroy();
+      pair.theirs.destroy();
+      return;
+    }
+    const upstream = pair.ours;
+    const child = spawnInetdDaemon(pair, { rsyncPath: daemon.rsyncPath, configFile: daemon.configFile, stderr: 'pipe' });
+    this.children.add(child);
+    let stderr = '';
+    child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-1000)));
+    child.once('error', (err) => {
+      this.lastDaemonError = `cannot start rsync for a TLS connection: ${err.message}`;
+      upstream.destroy();
+    });
+    child.once('exit', () => {
+      this.children.delete(child);
+      // rsync writes to stderr only when it cannot get going at all (its log file takes the rest).
+      if (stderr.trim()) this.lastDaemonError = `rsync for a TLS connection: ${stderr.trim().split('\n').slice(-3).join(' | ')}`;
+    });
+    child.once('spawn', () => {
+      if (!stderr) this.lastDaemonError = null;
+    });
     const closeBoth = () => {
       client.destroy();
       upstream.destroy();
     };
-    client.on('error', closeBoth);
     upstream.on('error', closeBoth);
-    client.on('close', () => {
-      upstream.destroy();
-      this.sockets.delete(client);
-    });
+    client.on('close', () => upstream.destroy());
     // The daemon hung up: what it sent last is still queued for the client, so end (flush + close_notify), never
     // destroy; a client that then does not close its side is dropped after a while.
     upstream.on('close', () => {
       client.end();
       setTimeout(() => client.destroy(), 30_000).unref();
     });
-    upstream.once('connect', () => {
-      upstream.write(proxyV1Header({ address: client.remoteAddress, port: client.remotePort }, { address: client.localAddress, port: client.localPort }));
-      client.pipe(upstream);
-      upstream.pipe(client);
-    });
+    upstream.write(proxyV1Header({ address: client.remoteAddress, port: client.remotePort }, { address: client.localAddress, port: client.localPort }));
+    relayBatched(client, upstream);
+    upstream.pipe(client);
   }
+}
+
+/**
+ * `from.pipe(to)`, but the TLS records decrypted in one turn of the event loop (up to 16 KB each) go to the daemon
+ * in one writev instead of one write each: fewer system calls on the push path, the heavy direction.
+ */
+function relayBatched(from: net.Socket, to: net.Socket): void {
+  let corked = false;
+  const flush = () => {
+    corked = false;
+    to.uncork();
+  };
+  from.on('data', (chunk: Buffer) => {
+    if (!corked) {
+      corked = true;
+      to.cork();
+      setImmediate(flush);
+    }
+    if (!to.write(chunk)) from.pause();
+  });
+  to.on('drain', () => from.resume());
+  from.on('end', () => to.end());
 }

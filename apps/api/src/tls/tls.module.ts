@@ -5,7 +5,6 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { DaemonModule } from '../daemon/daemon.module';
 import { CertificateStore } from './certificate-store';
 import { TlsController } from './tls.controller';
-import { TlsDaemonSupervisor } from './tls-daemon-supervisor';
 import { TlsSettingsEntity } from './tls-settings.entity';
 import { CERTIFICATE_STORE, TlsService } from './tls.service';
 
@@ -13,7 +12,6 @@ import { CERTIFICATE_STORE, TlsService } from './tls.service';
   imports: [TypeOrmModule.forFeature([TlsSettingsEntity]), DaemonModule],
   controllers: [TlsController],
   providers: [
-    TlsDaemonSupervisor,
     TlsService,
     {
       provide: CERTIFICATE_STORE,

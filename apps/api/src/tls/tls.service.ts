@@ -1,12 +1,13 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import * as fs from 'node:fs';
 import { Repository } from 'typeorm';
 import type { TlsCertificateDto, TlsStatusDto } from '@rsynchub/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
 import { CertificateStore } from './certificate-store';
 import { CertificateInfo, compactFingerprint } from './certificates';
-import { TlsDaemonSupervisor, TLS_BACKEND_HOST } from './tls-daemon-supervisor';
+import { verifyInetdConfig } from '@rsynchub/rsyncd';
 import { TlsFront } from './tls-front';
 import { TlsSettingsEntity } from './tls-settings.entity';
 
@@ -30,8 +31,8 @@ function certificateDto(info: CertificateInfo | null): TlsCertificateDto | null 
 }
 
 /**
- * The rsync-over-TLS listener as a whole: the console setting, the certificate, the proxy-protocol daemon and the
- * TLS front in front of it. Never fails the server's start: a port in use or an unreadable certificate shows in
+ * The rsync-over-TLS listener as a whole: the console setting, the certificate, and the TLS front that runs one
+ * proxy-protocol daemon per connection (inetd mode, see tls-front.ts). Never fails the server's start: a port in use or an unreadable certificate shows in
  * GET /api/v1/tls and the plain daemon keeps serving.
  */
 @Injectable()
@@ -50,7 +51,6 @@ export class TlsService implements OnApplicationBootstrap, OnApplicationShutdown
   constructor(
     @InjectRepository(TlsSettingsEntity) private readonly repo: Repository<TlsSettingsEntity>,
     private readonly writer: RsyncdConfigWriter,
-    private readonly supervisor: TlsDaemonSupervisor,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(CERTIFICATE_STORE) readonly store: CertificateStore,
   ) {
@@ -59,12 +59,13 @@ export class TlsService implements OnApplicationBootstrap, OnApplicationShutdown
 
   /**
    * Does not hold up the server's start (the HTTP port opens after every bootstrap hook): the certificate and the
-   * second daemon come up in the background, and GET /api/v1/tls says when the listener is up.
+   * listener come up in the background, and GET /api/v1/tls says when the listener is up.
    */
   async onApplicationBootstrap(): Promise<void> {
     const row = await this.repo.findOneBy({ id: 1 });
     if (!row) await this.repo.insert({ id: 1, enabled: true, updatedAt: new Date() });
     this.enabled = row?.enabled ?? true;
+    this.stopLeftoverListeningDaemon();
     this.store.onChange((served) => this.front.setCertificate(served.certPem, served.keyPem));
     this.writer.onWritten(async (written) => {
       const publicHost = written.settings.publicHost ?? '';
@@ -113,7 +114,6 @@ export class TlsService implements OnApplicationBootstrap, OnApplicationShutdown
     if (this.namesTimer) clearInterval(this.namesTimer);
     this.store.close();
     await this.front.stop();
-    await this.supervisor.stop();
   }
 
   async setEnabled(enabled: boolean): Promise<{ before: { enabled: boolean }; after: { enabled: boolean } }> {
@@ -126,9 +126,8 @@ export class TlsService implements OnApplicationBootstrap, OnApplicationShutdown
 
   status(): TlsStatusDto {
     const served = this.store.current;
-    const daemon = this.supervisor.status();
-    const listening = this.front.listening && daemon.state === 'running';
-    const daemonProblem = this.enabled && daemon.lastError ? `TLS daemon: ${daemon.lastError}` : null;
+    const listening = this.front.listening;
+    const daemonProblem = this.enabled && this.front.lastDaemonError ? `TLS daemon: ${this.front.lastDaemonError}` : null;
     return {
       enabled: this.enabled,
       port: this.config.tls.rsyncTlsPort,
@@ -156,8 +155,46 @@ export class TlsService implements OnApplicationBootstrap, OnApplicationShutdown
     const served = this.store.current;
     if (!served) return;
     this.lastError = null;
-    await this.supervisor.start();
+    // The file on disk was proven when it was written, but maybe by an older RsyncHub or an older rsync: a refusal
+    // here shows in GET /api/v1/tls instead of as a failure on every connection.
+    const configFile = this.writer.filePaths.tlsConfigFile;
+    let text: string;
+    try {
+      text = fs.readFileSync(configFile, 'utf8');
+    } catch (err) {
+      this.lastError = `no TLS daemon configuration at ${configFile}: ${(err as Error).message}`;
+      return;
+    }
+    const proof = await verifyInetdConfig(text, { rsyncPath: this.config.rsyncBinary, timeoutMs: 20_000 });
+    if (!proof.ok) {
+      this.lastError = `TLS daemon configuration refused by rsync: ${proof.error}`;
+      this.logger.error(`TLS listener off: ${this.lastError}`);
+      return;
+    }
     await this.restartFront();
+  }
+
+  /**
+   * An earlier RsyncHub ran the TLS daemon as a listening process on loopback (review F1). One left behind by a
+   * SIGKILL of such a version would keep listening for forged PROXY lines: stop it if its pid file names it.
+   */
+  private stopLeftoverListeningDaemon(): void {
+    const pidFile = this.writer.filePaths.tlsPidFile;
+    try {
+      const pid = Number(fs.readFileSync(pidFile, 'utf8').trim());
+      const cmdline = Number.isInteger(pid) && pid > 1 ? fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8') : '';
+      if (cmdline.includes('--daemon') && cmdline.includes(this.writer.filePaths.tlsConfigFile) && cmdline.includes('--port')) {
+        this.logger.warn(`stopping a listening TLS daemon left over from an earlier version (pid ${pid})`);
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          process.kill(pid, 'SIGKILL');
+        }
+      }
+    } catch {
+      /* none */
+    }
+    fs.rmSync(pidFile, { force: true });
   }
 
   private async restartFront(): Promise<void> {
@@ -169,10 +206,7 @@ export class TlsService implements OnApplicationBootstrap, OnApplicationShutdown
         port: this.config.tls.rsyncTlsPort,
         cert: served.certPem,
         key: served.keyPem,
-        backend: () => {
-          const s = this.supervisor.status();
-          return s.state === 'running' ? { host: TLS_BACKEND_HOST, port: s.port } : null;
-        },
+        daemon: () => ({ rsyncPath: this.config.rsyncBinary, configFile: this.writer.filePaths.tlsConfigFile }),
       });
       this.lastError = null;
       this.logger.log(`rsync over TLS on ${this.address}:${this.config.tls.rsyncTlsPort} (certificate ${served.leaf.fingerprint256})`);
@@ -185,13 +219,11 @@ export class TlsService implements OnApplicationBootstrap, OnApplicationShutdown
             ? `port ${this.config.tls.rsyncTlsPort} needs root (ports below 1024 are privileged); set RSYNCHUB_RSYNC_TLS_PORT`
             : `cannot listen on ${this.address}:${this.config.tls.rsyncTlsPort}: ${e.message}`;
       this.logger.error(`TLS listener off: ${this.lastError}`);
-      await this.supervisor.stop();
     }
   }
 
   private async stopListener(): Promise<void> {
     await this.front.stop();
-    await this.supervisor.stop();
     this.lastError = null;
   }
 }
