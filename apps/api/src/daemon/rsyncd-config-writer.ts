@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource, EntityManager } from 'typeorm';
 import type { DaemonSettingsDto, ModuleFields } from '@rsynchub/contracts';
-import { configToProve, RenderCache, RsyncdConfigError, renderRsyncdConf, renderSecretsFile, splitConfigSections, verifyConfigWithDaemon, type RenderInput } from '@rsynchub/rsyncd';
+import { configToProve, RenderCache, RsyncdConfigError, renderRsyncdConf, renderSecretsFile, splitConfigSections, sweepStaleProofs, verifyConfigWithDaemon, type RenderInput } from '@rsynchub/rsyncd';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ValidationFailed } from '../common/errors';
 import { DbWriteQueue } from '../database/db-write-queue';
@@ -39,8 +39,8 @@ type Listener = (written: WrittenConfig, previous: WrittenConfig | null) => void
  * own, apart from the database write queue). Order of a change:
  *   1. (optional) the caller's `prepare` step, under the same lock (e.g. checks against the files on disk, mkdir);
  *   2. a dry run: the caller's mutation in a transaction that renders the config it leads to and is rolled back;
- *   3. the proof, OUTSIDE any transaction (log ingestion and other writes go on meanwhile): a throwaway daemon on a
- *      spare loopback port must accept that config: its global part and every section that is not already in
+ *   3. the proof, OUTSIDE any transaction (log ingestion and other writes go on meanwhile): the real daemon code
+ *      (`rsync --server --daemon` over a pipe, no port; see verifyConfigWithDaemon) must accept that config: its global part and every section that is not already in
  *      the live config (see configToProve: rsync's acceptance of a section depends on that section alone);
  *   4. the mutation again, for real, in a transaction: render both files, check the config is the one proven (if
  *      anything else changed it meanwhile, prove again, inside), swap the files in atomically (0600), commit.
@@ -136,6 +136,9 @@ export class RsyncdConfigWriter {
     if (!this.tempsChecked) {
       this.tempsChecked = true;
       this.removeTemps('left by an earlier run');
+      // A server killed mid-proof by an older version left its throwaway daemon serving on loopback: end it.
+      const killed = await sweepStaleProofs().catch(() => []);
+      if (killed.length > 0) this.logger.warn(`killed ${killed.length} proof daemon(s) left behind by an earlier run (pids ${killed.join(', ')})`);
     }
     // Steps 2 and 3 of the class comment: the config this change leads to, proven without holding the write queue.
     const draft = await this.dryRun(mutation);
@@ -322,7 +325,7 @@ export class RsyncdConfigWriter {
 
   /**
    * The listing a proof asks for never opens the secrets file (and the config names the live one anyway), so the
-   * throwaway daemon gets an empty one: no copy of the passwords is written to a temp dir.
+   * proof's rsync gets an empty one: no copy of the passwords is written to a temp dir.
    */
   private async prove(configText: string): Promise<void> {
     const started = performance.now();
