@@ -30,15 +30,23 @@ test('a config with the PROXY protocol on (the TLS listener\'s daemon) is proven
 });
 
 test('a broken config is refused with rsync\'s own words, and no proof dir is left', async () => {
-  const before = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('rsynchub-verify-')).length;
-  const r = await verifyConfigWithDaemon('[a\n', '');
-  assert.equal(r.ok, false);
-  assert.match((r as { error: string }).error, /Badly formed line|Failed/);
-  const missing = await verifyConfigWithDaemon('[a]\n path = /tmp\n', '', { rsyncPath: '/nonexistent/rsync' });
-  assert.equal(missing.ok, false);
-  assert.match((missing as { error: string }).error, /cannot start/);
-  const afterCount = fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('rsynchub-verify-')).length;
-  assert.ok(afterCount <= before, 'the proofs removed their dirs');
+  // A temp dir of this test's own (proofs of other test files run meanwhile in the shared one).
+  const tmp = tempDir();
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
+  try {
+    const r = await verifyConfigWithDaemon('[a\n', '');
+    assert.equal(r.ok, false);
+    assert.match((r as { error: string }).error, /Badly formed line|Failed/);
+    const missing = await verifyConfigWithDaemon('[a]\n path = /tmp\n', '', { rsyncPath: '/nonexistent/rsync' });
+    assert.equal(missing.ok, false);
+    assert.match((missing as { error: string }).error, /cannot start/);
+    assert.deepEqual(fs.readdirSync(tmp), [], 'the proofs removed their dirs');
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 });
 
 test('sweepStaleProofs removes stale proof dirs and kills their processes, and leaves a proof in flight alone', async () => {

@@ -57,6 +57,13 @@ export class RsyncdConfigWriter {
   private readonly listeners: Listener[] = [];
   /** sha256 of what RsyncHub last wrote to each file (mode 0600), to notice changes made outside it. */
   private readonly expected = new Map<string, string>();
+  /**
+   * Inode, size, mtime and ctime of each file when its hash above was last confirmed. While they are unchanged the
+   * content is too (any write moves ctime, which user space cannot set back), so the drift check, which runs every
+   * 2 s and after each write, re-reads and hashes a file only when they moved: at 6,000 modules the two configs are
+   * 2.6 MB, and hashing them on every check took a large part of the server's CPU during module creates.
+   */
+  private readonly expectedStat = new Map<string, string>();
   private tempsChecked = false;
   /** Extra global lines owned by other domains (e.g. transfer logging); set before the first write. */
   private transferLogFormat: string | undefined;
@@ -164,7 +171,10 @@ export class RsyncdConfigWriter {
             { file: this.paths.tlsConfigFile, content: written.tlsConfig },
           ];
           swapped = writeFilesAtomically(files);
-          for (const f of files) this.expected.set(f.file, sha256(f.content));
+          for (const f of files) {
+            this.expected.set(f.file, sha256(f.content));
+            this.expectedStat.set(f.file, statSignature(f.file));
+          }
         } catch (err) {
           this.removeTemps('after a failed write');
           throw new InternalServerErrorException(`could not write the daemon configuration: ${(err as Error).message}`);
@@ -213,8 +223,11 @@ export class RsyncdConfigWriter {
         continue;
       }
       if ((st.mode & 0o777) !== 0o600) problems.push(`${name}: mode ${(st.mode & 0o777).toString(8)} (expected 600)`);
+      const signature = signatureOf(st);
+      if (this.expectedStat.get(file) === signature) continue;
       try {
         if (sha256(fs.readFileSync(file, 'utf8')) !== hash) problems.push(`${name}: content changed`);
+        else this.expectedStat.set(file, signature);
       } catch (err) {
         problems.push(`${name}: cannot be read (${(err as Error).message})`);
       }
@@ -231,8 +244,10 @@ export class RsyncdConfigWriter {
     for (const file of this.ownedFiles) {
       try {
         this.expected.set(file, sha256(fs.readFileSync(file, 'utf8')));
+        this.expectedStat.set(file, statSignature(file));
       } catch {
         this.expected.delete(file);
+        this.expectedStat.delete(file);
       }
     }
   }
@@ -345,6 +360,19 @@ const PROOF_TIMEOUT_MS = 20_000;
 
 /** Thrown inside a dry run's transaction to roll it back. */
 const ROLLBACK = Symbol('dry run');
+
+function signatureOf(st: fs.Stats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+}
+
+/** The file's signature now ('' if it cannot be read: never equal to a real one, so the content is checked). */
+function statSignature(file: string): string {
+  try {
+    return signatureOf(fs.lstatSync(file));
+  } catch {
+    return '';
+  }
+}
 
 function sha256(text: string): string {
   return crypto.createHash('sha256').update(text).digest('hex');
