@@ -299,7 +299,8 @@ const STALE_PROOF_AGE_MS = 60_000;
  * modules on loopback. For each `rsynchub-verify-*` dir this finds the processes running with a path inside it (by
  * their command line, plus the pid in its `rsyncd.pid`) and, when the dir is stale (older than a proof's deadline,
  * or every such process is orphaned, i.e. its parent is PID 1), kills them with SIGKILL and removes the dir. A dir
- * of a proof still in flight in another server on this machine is left alone. Linux only (reads /proc); elsewhere
+ * of a proof still in flight in another server on this machine is left alone, and so is a dir of another account;
+ * a pid file only counts when that process's command line names the dir. Linux only (reads /proc); elsewhere
  * it only removes stale dirs. Returns the pids it killed.
  */
 export async function sweepStaleProofs(tmp = tmpdir(), now = Date.now()): Promise<number[]> {
@@ -310,7 +311,9 @@ export async function sweepStaleProofs(tmp = tmpdir(), now = Date.now()): Promis
   for (const name of names) {
     const dir = join(tmp, name);
     const info = await stat(dir).catch(() => null);
-    if (!info?.isDirectory()) continue;
+    // Only dirs this account made (a proof's mkdtemp): someone else's dir in a shared /tmp is not ours to clear,
+    // nor are processes that merely name it.
+    if (!info?.isDirectory() || (process.getuid && info.uid !== process.getuid())) continue;
     const mine = procs.filter((p) => p.cmdline.includes(`${dir}/`));
     const pidFromFile = Number((await readFile(join(dir, 'rsyncd.pid'), 'utf8').catch(() => '')).trim());
     if (pidFromFile > 0 && !mine.some((p) => p.pid === pidFromFile)) {
