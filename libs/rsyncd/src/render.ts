@@ -203,12 +203,22 @@ function validateInput(input: RenderInput, enabled: { m: ModuleFields; index: nu
 export function renderRsyncdConf(input: RenderInput): RenderResult {
   const cache = input.cache;
   cache?.begin(
-    JSON.stringify([input.settings, input.paths, input.runningAsRoot, input.postXferExec ?? null, input.roots ?? null, input.knownUsers ?? null, input.bans ?? [], input.transport ?? 'plain']),
+    // Not the known users: they matter to a section only through its own grants, so that part is in the section's
+    // key (below). With them here, every rsync-user create or delete re-checked and re-rendered every module.
+    JSON.stringify([input.settings, input.paths, input.runningAsRoot, input.postXferExec ?? null, input.roots ?? null, input.knownUsers === undefined, input.bans ?? [], input.transport ?? 'plain']),
   );
+  const known = input.knownUsers ? new Set(input.knownUsers) : null;
+  const sectionKey = (m: ModuleFields) => {
+    const json = JSON.stringify(m);
+    if (!known || !Array.isArray(m.users)) return json;
+    let flags = '';
+    for (const u of m.users) flags += known.has(u?.name) ? '1' : '0';
+    return `${json}|${flags}`;
+  };
   const enabled = input.modules
     .map((m, index) => ({ m, index }))
     .filter(({ m }) => m.enabled !== false)
-    .map(({ m, index }) => ({ m, index, section: cache ? cache.section(JSON.stringify(m), () => checkedSection(m, input)) : checkedSection(m, input) }));
+    .map(({ m, index }) => ({ m, index, section: cache ? cache.section(sectionKey(m), () => checkedSection(m, input)) : checkedSection(m, input) }));
   const issues = validateInput(input, enabled);
   if (issues.length > 0) throw new RsyncdConfigError(issues);
 

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource, EntityManager } from 'typeorm';
 import type { DaemonSettingsDto, ModuleFields } from '@rsynchub/contracts';
-import { configToProve, RenderCache, RsyncdConfigError, renderRsyncdConf, renderSecretsFile, splitConfigSections, verifyConfigWithDaemon, verifyInetdConfig, type RenderInput } from '@rsynchub/rsyncd';
+import { configToProve, RenderCache, RsyncdConfigError, renderRsyncdConf, renderSecretsFile, splitConfigSections, sweepStaleProofs, verifyConfigWithDaemon, verifyInetdConfig, type RenderInput } from '@rsynchub/rsyncd';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ValidationFailed } from '../common/errors';
 import { DbWriteQueue } from '../database/db-write-queue';
@@ -39,8 +39,8 @@ type Listener = (written: WrittenConfig, previous: WrittenConfig | null) => void
  * own, apart from the database write queue). Order of a change:
  *   1. (optional) the caller's `prepare` step, under the same lock (e.g. checks against the files on disk, mkdir);
  *   2. a dry run: the caller's mutation in a transaction that renders the config it leads to and is rolled back;
- *   3. the proof, OUTSIDE any transaction (log ingestion and other writes go on meanwhile): a throwaway daemon on a
- *      spare loopback port must accept that config: its global part and every section that is not already in
+ *   3. the proof, OUTSIDE any transaction (log ingestion and other writes go on meanwhile): the real daemon code
+ *      (`rsync --server --daemon` over a pipe, no port; see verifyConfigWithDaemon) must accept that config: its global part and every section that is not already in
  *      the live config (see configToProve: rsync's acceptance of a section depends on that section alone);
  *   4. the mutation again, for real, in a transaction: render both files, check the config is the one proven (if
  *      anything else changed it meanwhile, prove again, inside), swap the files in atomically (0600), commit.
@@ -57,6 +57,13 @@ export class RsyncdConfigWriter {
   private readonly listeners: Listener[] = [];
   /** sha256 of what RsyncHub last wrote to each file (mode 0600), to notice changes made outside it. */
   private readonly expected = new Map<string, string>();
+  /**
+   * Inode, size, mtime and ctime of each file when its hash above was last confirmed. While they are unchanged the
+   * content is too (any write moves ctime, which user space cannot set back), so the drift check, which runs every
+   * 2 s and after each write, re-reads and hashes a file only when they moved: at 6,000 modules the two configs are
+   * 2.6 MB, and hashing them on every check took a large part of the server's CPU during module creates.
+   */
+  private readonly expectedStat = new Map<string, string>();
   private tempsChecked = false;
   /** Extra global lines owned by other domains (e.g. transfer logging); set before the first write. */
   private transferLogFormat: string | undefined;
@@ -138,6 +145,9 @@ export class RsyncdConfigWriter {
     if (!this.tempsChecked) {
       this.tempsChecked = true;
       this.removeTemps('left by an earlier run');
+      // A server killed mid-proof by an older version left its throwaway daemon serving on loopback: end it.
+      const killed = await sweepStaleProofs().catch(() => []);
+      if (killed.length > 0) this.logger.warn(`killed ${killed.length} proof daemon(s) left behind by an earlier run (pids ${killed.join(', ')})`);
     }
     // Steps 2 and 3 of the class comment: the config this change leads to, proven without holding the write queue.
     const draft = await this.dryRun(mutation);
@@ -165,7 +175,10 @@ export class RsyncdConfigWriter {
             { file: this.paths.tlsConfigFile, content: written.tlsConfig },
           ];
           swapped = writeFilesAtomically(files);
-          for (const f of files) this.expected.set(f.file, sha256(f.content));
+          for (const f of files) {
+            this.expected.set(f.file, sha256(f.content));
+            this.expectedStat.set(f.file, statSignature(f.file));
+          }
         } catch (err) {
           this.removeTemps('after a failed write');
           throw new InternalServerErrorException(`could not write the daemon configuration: ${(err as Error).message}`);
@@ -215,8 +228,11 @@ export class RsyncdConfigWriter {
         continue;
       }
       if ((st.mode & 0o777) !== 0o600) problems.push(`${name}: mode ${(st.mode & 0o777).toString(8)} (expected 600)`);
+      const signature = signatureOf(st);
+      if (this.expectedStat.get(file) === signature) continue;
       try {
         if (sha256(fs.readFileSync(file, 'utf8')) !== hash) problems.push(`${name}: content changed`);
+        else this.expectedStat.set(file, signature);
       } catch (err) {
         problems.push(`${name}: cannot be read (${(err as Error).message})`);
       }
@@ -233,8 +249,10 @@ export class RsyncdConfigWriter {
     for (const file of this.ownedFiles) {
       try {
         this.expected.set(file, sha256(fs.readFileSync(file, 'utf8')));
+        this.expectedStat.set(file, statSignature(file));
       } catch {
         this.expected.delete(file);
+        this.expectedStat.delete(file);
       }
     }
   }
@@ -267,7 +285,8 @@ export class RsyncdConfigWriter {
   }
 
   /** The CPU half of a render (no database): thousands of sections when settings or bans changed. */
-  private renderFrom({ settings, modules, bans }: { settings: DaemonSettingsDto; modules: ModuleFields[]; bans: string[] }): WrittenConfig {
+  /** `withTls` false: the TLS daemon's file is left out (''): a dry run proves only the plain config. */
+  private renderFrom({ settings, modules, bans }: { settings: DaemonSettingsDto; modules: ModuleFields[]; bans: string[] }, withTls = true): WrittenConfig {
     try {
       const input: RenderInput = {
         settings,
@@ -287,6 +306,7 @@ export class RsyncdConfigWriter {
       const { text, warnings } = renderRsyncdConf(input);
       // Same lock dir and log file: max connections count across both daemons, one log is ingested. A cache of its
       // own: the TLS file's sections differ (tlsOnly modules), and one shared cache would be reset by every switch.
+      if (!withTls) return { config: text, tlsConfig: '', settings, warnings, writtenAt: new Date() };
       const tls = renderRsyncdConf({
         ...input, transport: 'tls', proxyProtocolHosts: ['127.0.0.1'], paths: { ...input.paths, pidFile: this.paths.tlsPidFile }, cache: this.tlsRenderCache,
       });
@@ -322,13 +342,15 @@ export class RsyncdConfigWriter {
     } catch (err) {
       if (err !== ROLLBACK) throw err;
     }
+    // Both files are proven before either is written (the TLS one by an inetd-mode rsync): the TLS render costs one
+    // more pass over the sections per change, the price of never writing a TLS config rsync refuses.
     const { config, tlsConfig } = this.renderFrom(inputs!);
     return { config, tlsConfig };
   }
 
   /**
    * The listing a proof asks for never opens the secrets file (and the config names the live one anyway), so the
-   * throwaway daemon gets an empty one: no copy of the passwords is written to a temp dir.
+   * proof's rsync gets an empty one: no copy of the passwords is written to a temp dir.
    */
   private async prove(configText: string): Promise<void> {
     const started = performance.now();
@@ -362,6 +384,19 @@ const PROOF_TIMEOUT_MS = 20_000;
 
 /** Thrown inside a dry run's transaction to roll it back. */
 const ROLLBACK = Symbol('dry run');
+
+function signatureOf(st: fs.Stats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+}
+
+/** The file's signature now ('' if it cannot be read: never equal to a real one, so the content is checked). */
+function statSignature(file: string): string {
+  try {
+    return signatureOf(fs.lstatSync(file));
+  } catch {
+    return '';
+  }
+}
 
 function sha256(text: string): string {
   return crypto.createHash('sha256').update(text).digest('hex');

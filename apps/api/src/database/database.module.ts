@@ -6,6 +6,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ConfigModule } from '../config/config.module';
 import { DbWriteQueue } from './db-write-queue';
 import { PendingDirs } from './pending-dirs';
+import { sqliteDriver } from './sqlite-driver';
 
 /** Compiled migrations live in the top-level `migrations/` project; the schema changes only through them. */
 export const MIGRATIONS_GLOB = path.resolve(__dirname, '../../../../migrations/dist/*.js');
@@ -20,6 +21,8 @@ export const MIGRATIONS_GLOB = path.resolve(__dirname, '../../../../migrations/d
         fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
         return {
           type: 'sqlite' as const,
+          // Without verbose mode (a stack trace per statement), unless RSYNCHUB_SQLITE_VERBOSE=1: see sqlite-driver.ts.
+          driver: sqliteDriver(),
           database: path.join(config.dataDir, 'rsynchub.sqlite'),
           enableWAL: true,
           busyTimeout: 5000,
