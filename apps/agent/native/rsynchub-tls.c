@@ -295,7 +295,9 @@ int main(int argc, char **argv) {
   if (!is_ip) SSL_set_tlsext_host_name(ssl, host);
   if (!pin_only) {
     X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
-    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    /* NEVER_CHECK_SUBJECT: only subjectAltName names count. Without it OpenSSL falls back to the subject CN when the
+     * certificate has no DNS name, and a CA-signed certificate that merely says CN=<host> would pass. */
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
     if (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, host) != 1 : X509_VERIFY_PARAM_set1_host(param, host, 0) != 1) {
       fail("ERR_TLS_CERT_ALTNAME_INVALID", "the host name cannot be checked", NULL);
     }
