@@ -15,6 +15,7 @@ import * as tls from 'node:tls';
 import * as x509 from '@peculiar/x509';
 import { waitUntil } from './e2e-support';
 import { NATIVE_TLS_CONNECTOR } from './tls-native';
+import { openTlsRelay } from './tls-relay';
 import { makeCa, makeServerCert, type TestCa } from './tls-test-support';
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
@@ -164,4 +165,32 @@ test('tls native hostile: when rsync goes away while the server has stopped read
   } finally {
     await srv.close();
   }
+});
+
+test('tls node relay (the fallback) hostile: with caFile, a CN-only certificate is refused as a name mismatch, before the relay would forward anything', async () => {
+  const ca = await makeCa();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-hostile-'));
+  const caFile = path.join(dir, 'ca.pem');
+  fs.writeFileSync(caFile, ca.certPem);
+  for (const [label, cert, expectOk] of [
+    ['CN only', await makeCnOnlyCert(ca, 'localhost'), false],
+    ['DNS SAN', await makeServerCert(ca, ['dns:localhost']), true],
+  ] as const) {
+    const srv = await tlsServer(cert);
+    const lease = await openTlsRelay({ host: 'localhost', port: srv.port, caFile, timeoutMs: 10_000 });
+    try {
+      if (expectOk) {
+        await waitUntil(() => srv.secureConnections() > 0, `${label}: the handshake completes`, 15_000);
+        assert.equal(lease.failure, null, `${label}: ${lease.failure?.message}`);
+      } else {
+        await waitUntil(() => lease.failure !== null, `${label}: the relay reports a failure`, 15_000);
+        assert.equal(lease.failure!.kind, 'verify', lease.failure!.message);
+        assert.match(lease.failure!.message, /not valid for the name "localhost"/);
+      }
+    } finally {
+      lease.close();
+      await srv.close();
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
 });
