@@ -11,6 +11,7 @@ import { webcrypto } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as net from 'node:net';
 import * as tls from 'node:tls';
 import * as x509 from '@peculiar/x509';
 import { waitUntil } from './e2e-support';
@@ -193,4 +194,48 @@ test('tls node relay (the fallback) hostile: with caFile, a CN-only certificate 
     }
   }
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('tls native hostile: a TLS 1.1 server, a server that sends garbage, and one that closes mid-handshake are each a clean failure (exit 1, a coded line), never a hang', async () => {
+  const ca = await makeCa();
+  const cert = await makeServerCert(ca, ['ip:127.0.0.1']);
+  const cases: { label: string; code: RegExp; listen: () => Promise<{ port: number; close: () => void }> }[] = [
+    {
+      label: 'TLS 1.1 only', code: /code=ERR_SSL_/,
+      listen: async () => {
+        const srv = tls.createServer({ cert: cert.certPem, key: cert.keyPem, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' }, (s) => s.destroy());
+        srv.on('tlsClientError', () => undefined);
+        await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+        return { port: (srv.address() as { port: number }).port, close: () => srv.close() };
+      },
+    },
+    {
+      label: 'garbage', code: /code=ERR_SSL_/,
+      listen: async () => {
+        const srv = net.createServer((s) => { s.on('error', () => undefined); s.end('HTTP/1.1 400 Bad Request\r\n\r\n' + 'x'.repeat(10_000)); });
+        await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+        return { port: (srv.address() as { port: number }).port, close: () => srv.close() };
+      },
+    },
+    {
+      label: 'closes mid-handshake', code: /code=(ECONNRESET|ERR_SSL_)/,
+      listen: async () => {
+        const srv = net.createServer((s) => { s.on('error', () => undefined); s.once('data', () => s.destroy()); });
+        await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+        return { port: (srv.address() as { port: number }).port, close: () => srv.close() };
+      },
+    },
+  ];
+  for (const c of cases) {
+    const srv = await c.listen();
+    try {
+      const run = runConnector({ RSYNCHUB_TLS_HOST: '127.0.0.1', RSYNCHUB_TLS_PORT: String(srv.port), RSYNCHUB_TLS_FINGERPRINT: cert.fingerprint, RSYNCHUB_TLS_TIMEOUT_MS: '10000' });
+      run.child.stdin!.write('@RSYNCD: 31.0\n');
+      assert.equal(await run.exit, 1, `${c.label}: ${run.stderr()}`);
+      assert.match(run.stderr(), /^rsynchub-agent tls-native:/m, c.label);
+      assert.match(run.stderr(), c.code, `${c.label}: ${run.stderr()}`);
+    } finally {
+      srv.close();
+    }
+  }
 });
