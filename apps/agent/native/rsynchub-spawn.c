@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/close_range.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -369,6 +370,11 @@ int main(void) {
   prctl(PR_SET_PDEATHSIG, SIGKILL); /* the agent died without closing fd 3 (it cannot, but be sure) */
   if (fcntl(CTL, F_GETFD) < 0) { fputs("rsynchub-spawn: fd 3 must be the agent's control socket\n", stderr); return 2; }
   fcntl(CTL, F_SETFD, FD_CLOEXEC);
+  /* Descriptors the agent inherited without close-on-exec from whatever started it (a supervisor's lock file, a
+   * shell's pipe) came along to us: none of them may reach rsync. */
+  if (close_range(CTL + 1, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    for (int fd = CTL + 1; fd < 65536; fd++) fcntl(fd, F_SETFD, FD_CLOEXEC);
+  }
   fcntl(CTL, F_SETFL, fcntl(CTL, F_GETFL) & ~O_NONBLOCK);
   signal(SIGPIPE, SIG_IGN);
   sigfillset(&all_signals);

@@ -295,7 +295,9 @@ int main(int argc, char **argv) {
   if (!is_ip) SSL_set_tlsext_host_name(ssl, host);
   if (!pin_only) {
     X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
-    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    /* NEVER_CHECK_SUBJECT: only subjectAltName names count. Without it OpenSSL falls back to the subject CN when the
+     * certificate has no DNS name, and a CA-signed certificate that merely says CN=<host> would pass. */
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS | X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
     if (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(param, host) != 1 : X509_VERIFY_PARAM_set1_host(param, host, 0) != 1) {
       fail("ERR_TLS_CERT_ALTNAME_INVALID", "the host name cannot be checked", NULL);
     }
@@ -339,6 +341,10 @@ static void relay(SSL *ssl, int s) {
   static unsigned char up[BUF], down[BUF];
   size_t up_len = 0, up_off = 0, down_len = 0, down_off = 0;
   int in_eof = 0, tls_eof = 0;
+  /* rsync closed its end while we were not reading it (blocked on a server that stopped reading): from then on only
+   * a short grace to flush what is pending, then we leave; else a stalled server would keep us (and rsync's stderr,
+   * which we inherit, so the agent never sees the run end) forever. */
+  int rsync_closed = 0;
   /* rsync's end is a loopback TCP socket pair (rsync's socketpair_tcp), not a unix one, and rsync sets no option on it:
    * Nagle on rsync's side holds each small protocol message until our ACK of the previous one, which the kernel delays
    * by up to 40 ms. So: no Nagle on our side, and an immediate ACK for everything rsync sends (TCP_QUICKACK, which the
@@ -401,12 +407,16 @@ static void relay(SSL *ssl, int s) {
     if (down_off == down_len) down_len = down_off = 0;
     if (tls_eof && down_len == 0) return;
     if (progress) continue;
-    struct pollfd p[3];
-    int np = 0;
+    struct pollfd p[4];
+    int np = 0, watch = -1;
     if (want_in) p[np++] = (struct pollfd){0, POLLIN, 0};
+    else if (!in_eof && !rsync_closed) { watch = np; p[np++] = (struct pollfd){0, POLLRDHUP, 0}; }
     if (want_out) p[np++] = (struct pollfd){1, POLLOUT, 0};
     if (want_s) p[np++] = (struct pollfd){s, want_s, 0};
     if (np == 0) continue;
-    while (poll(p, np, -1) < 0 && errno == EINTR) {}
+    int r;
+    while ((r = poll(p, np, rsync_closed ? 5000 : -1)) < 0 && errno == EINTR) {}
+    if (r == 0 && rsync_closed) return; /* rsync is gone and the server takes nothing: give up */
+    if (watch >= 0 && (p[watch].revents & (POLLRDHUP | POLLHUP | POLLERR))) rsync_closed = 1;
   }
 }

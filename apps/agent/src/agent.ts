@@ -84,6 +84,8 @@ export interface AgentState {
   rsyncSpawn?: 'launcher' | 'node';
   /** The launcher's pid while it runs (tests kill it). */
   rsyncLauncherPid?: number;
+  /** With a tls remote: which relay carries it, 'native' (the OpenSSL connector) or 'node' (the in-process relay). */
+  tlsRelay?: 'native' | 'node';
   watches: {
     path: string; watching: boolean; lastEventAt: string | null;
     /** 'inotify': the agent's helper (exact overflows, raw names); 'parcel': the @parcel/watcher fallback. */
@@ -671,6 +673,7 @@ export class Agent {
       rsyncSpawns: spawnCounter.count,
       rsyncSpawn: prepareRsyncSpawn().way,
       ...(launcherPid() ? { rsyncLauncherPid: launcherPid() } : {}),
+      ...(this.config.watches.some((w) => w.remotes.some((r) => r.tls)) ? { tlsRelay: this.tlsRelay.connector ? 'native' as const : 'node' as const } : {}),
       watches: this.roots.map((r) => ({
         path: r.path, watching: r.watching, lastEventAt: r.lastEventAt, watcher: this.useHelper ? 'inotify' : 'parcel',
         rootReplaced: r.rootReplaced, overflows: r.overflows,

@@ -290,7 +290,7 @@ export function formatDetection(state: AgentState): string[] {
 /** Human status table from a state snapshot. */
 export function formatStatus(state: AgentState, alive: boolean): string {
   const lines: string[] = [];
-  lines.push(`agent ${state.name} (${state.hostname}) v${state.version}: ${alive && state.running ? `running, pid ${state.pid}` : 'NOT RUNNING'}; started ${state.startedAt}; state updated ${state.updatedAt}; rsync runs ${state.rsyncSpawns}`);
+  lines.push(`agent ${state.name} (${state.hostname}) v${state.version}: ${alive && state.running ? `running, pid ${state.pid}` : 'NOT RUNNING'}; started ${state.startedAt}; state updated ${state.updatedAt}; rsync runs ${state.rsyncSpawns}${state.tlsRelay ? `; TLS relay ${state.tlsRelay}` : ''}${state.rsyncSpawn ? `; rsync started by ${state.rsyncSpawn}` : ''}`);
   const rows = [['TARGET', 'ID', 'WATCH', 'STATE', 'QUEUE', 'LAG', 'LAST SUCCESS', 'LAST ERROR']];
   for (const t of state.targets) {
     rows.push([

@@ -94,6 +94,19 @@ export function relayUrl(r: { user?: string; module: string }, port: number): st
 /** Large reads: fewer, fuller TLS records and fewer syscalls per MiB (node's default is 16 KiB). */
 const HIGH_WATER = 256 * 1024;
 
+/**
+ * Node's host name check without its fallback to the subject CN (which node still takes when a certificate has no
+ * subjectAltName): only subjectAltName names count, as with the native connector (X509_CHECK_FLAG_NEVER_CHECK_SUBJECT).
+ */
+export function checkSanIdentity(host: string, cert: tls.PeerCertificate): Error | undefined {
+  if (!cert.subjectaltname) {
+    return Object.assign(new Error(`Hostname/IP does not match certificate's altnames: Host: ${host}. is not in the cert's altnames: (none)`), {
+      code: 'ERR_TLS_CERT_ALTNAME_INVALID', reason: 'the certificate has no subjectAltName (a name in the subject CN alone is not accepted)', host, cert,
+    });
+  }
+  return tls.checkServerIdentity(host, cert);
+}
+
 export async function openTlsRelay(s: ConnectSettings): Promise<TlsRelayLease> {
   const where = `${s.host}:${s.port}`;
   let failure: TlsFailure | null = null;
@@ -168,7 +181,7 @@ export async function openTlsRelay(s: ConnectSettings): Promise<TlsRelayLease> {
       ...(ca ? { ca } : {}),
       // A pin is the trust anchor on its own (the certificate may be self-signed, for any name): checked below, before
       // any byte is relayed. Otherwise the chain and the host name are verified by node (CA file, or the system CAs).
-      ...(pinOnly ? { rejectUnauthorized: false, checkServerIdentity: () => undefined } : { rejectUnauthorized: true }),
+      ...(pinOnly ? { rejectUnauthorized: false, checkServerIdentity: () => undefined } : { rejectUnauthorized: true, checkServerIdentity: checkSanIdentity }),
     } as unknown as tls.ConnectionOptions);
     remote = r;
     if (s.timeoutMs > 0) {

@@ -142,6 +142,9 @@ for (const backend of BACKENDS) test(`tls with a pinned fingerprint: the tree co
     assert.equal(t.tls, true);
     assert.equal(t.lastError, null);
     assert.match(formatStatus(agent.snapshot(), true), /rsync:\/\/tlspusher@127\.0\.0\.1:\d+\/m\/ \(tls\)\s+\S+\s+\S+\s+active/);
+    // status says which paths run: the TLS relay (native connector or node relay) and how rsync is started.
+    assert.equal(agent.snapshot().tlsRelay, backend);
+    assert.match(formatStatus(agent.snapshot(), true), new RegExp(`; TLS relay ${backend}; rsync started by (launcher|node)\\b`));
   });
 });
 

@@ -1,0 +1,241 @@
+/**
+ * Hostile review of the native TLS connector (native/rsynchub-tls.c), run directly as rsync runs it: settings in the
+ * environment, rsync's connection on stdin/stdout. The server is a real node TLS server that records every decrypted
+ * byte it receives, so "nothing is forwarded before the certificate is accepted" is checked where it matters.
+ */
+import 'reflect-metadata';
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { webcrypto } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as net from 'node:net';
+import * as tls from 'node:tls';
+import * as x509 from '@peculiar/x509';
+import { waitUntil } from './e2e-support';
+import { NATIVE_TLS_CONNECTOR } from './tls-native';
+import { openTlsRelay } from './tls-relay';
+import { makeCa, makeServerCert, type TestCa } from './tls-test-support';
+
+const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+const DAY = 86_400_000;
+
+/** A CA-signed server certificate whose only name is its subject CN (no subjectAltName at all). */
+async function makeCnOnlyCert(ca: TestCa, cn: string): Promise<{ certPem: string; keyPem: string }> {
+  const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as webcrypto.CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: '0a0b', subject: `CN=${cn}`, issuer: ca.cert.subject, notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + 30 * DAY),
+    signingKey: ca.keys.privateKey, publicKey: keys.publicKey, signingAlgorithm: ALG,
+    extensions: [new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth])],
+  });
+  const keyPem = x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY');
+  return { certPem: cert.toString('pem'), keyPem };
+}
+
+interface Server {
+  port: number;
+  /** Decrypted bytes the server received from clients. */
+  received: () => number;
+  secureConnections: () => number;
+  close(): Promise<void>;
+}
+
+async function tlsServer(cert: { certPem: string; keyPem: string }, onSecure?: (s: tls.TLSSocket) => void): Promise<Server> {
+  let received = 0;
+  let secure = 0;
+  const sockets = new Set<tls.TLSSocket>();
+  const srv = tls.createServer({ cert: cert.certPem, key: cert.keyPem }, (s) => {
+    secure++;
+    sockets.add(s);
+    s.on('error', () => undefined);
+    s.on('close', () => sockets.delete(s));
+    if (onSecure) onSecure(s);
+    else s.on('data', (d: Buffer) => { received += d.length; });
+  });
+  srv.on('tlsClientError', () => undefined);
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    port: (srv.address() as { port: number }).port,
+    received: () => received,
+    secureConnections: () => secure,
+    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); srv.close(() => r()); }),
+  };
+}
+
+function runConnector(env: Record<string, string>, hangMs = 20_000): { child: ChildProcess; stderr: () => string; exit: Promise<number | null | 'hung'> } {
+  const child = spawn(NATIVE_TLS_CONNECTOR, [], { env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stdout!.on('data', () => undefined);
+  child.stdin!.on('error', () => undefined);
+  // An exit within hangMs, or 'hung' (the connector kept relaying or waiting): killed then, so a test fails instead of hanging.
+  const exit = new Promise<number | null | 'hung'>((r) => {
+    const t = setTimeout(() => { child.kill('SIGKILL'); r('hung'); }, hangMs);
+    child.on('exit', (code) => { clearTimeout(t); r(code); });
+  });
+  return { child, stderr: () => err, exit };
+}
+
+test('tls native hostile: with caFile, a certificate that names the host only in its subject CN (no subjectAltName) is refused before any rsync byte is forwarded; the same CA with a DNS SAN passes', async () => {
+  const ca = await makeCa();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-hostile-'));
+  const caFile = path.join(dir, 'ca.pem');
+  fs.writeFileSync(caFile, ca.certPem);
+  for (const [label, cert, expectOk] of [
+    ['CN only', await makeCnOnlyCert(ca, 'localhost'), false],
+    ['DNS SAN', await makeServerCert(ca, ['dns:localhost']), true],
+  ] as const) {
+    const srv = await tlsServer(cert);
+    try {
+      const run = runConnector({ RSYNCHUB_TLS_HOST: 'localhost', RSYNCHUB_TLS_PORT: String(srv.port), RSYNCHUB_TLS_CA_FILE: caFile, RSYNCHUB_TLS_TIMEOUT_MS: '10000' });
+      run.child.stdin!.write('@RSYNCD: 31.0 sha512 sha256\n');
+      if (expectOk) {
+        await waitUntil(() => srv.received() > 0, `${label}: the bytes reach the server`, 15_000);
+        run.child.stdin!.end();
+        assert.equal(await run.exit, 0, `${label}: ${run.stderr()}`);
+      } else {
+        const code = await run.exit;
+        assert.equal(srv.received(), 0, `${label}: nothing forwarded (the server got ${srv.received()} bytes)`);
+        assert.equal(code, 1, `${label}: refused (${run.stderr()})`);
+        assert.match(run.stderr(), /code=ERR_TLS_CERT_ALTNAME_INVALID/, `${label}: ${run.stderr()}`);
+        assert.equal(srv.received(), 0, `${label}: nothing forwarded`);
+      }
+    } finally {
+      await srv.close();
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('tls native hostile: an IP host with a certificate naming that address only as a DNS SAN is refused; a wrong pin forwards nothing', async () => {
+  const ca = await makeCa();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-hostile-'));
+  const caFile = path.join(dir, 'ca.pem');
+  fs.writeFileSync(caFile, ca.certPem);
+  const cert = await makeServerCert(ca, ['dns:127.0.0.1']);
+  const srv = await tlsServer(cert);
+  try {
+    const run = runConnector({ RSYNCHUB_TLS_HOST: '127.0.0.1', RSYNCHUB_TLS_PORT: String(srv.port), RSYNCHUB_TLS_CA_FILE: caFile, RSYNCHUB_TLS_TIMEOUT_MS: '10000' });
+    run.child.stdin!.write('@RSYNCD: 31.0\n');
+    assert.equal(await run.exit, 1, run.stderr());
+    assert.match(run.stderr(), /code=ERR_TLS_CERT_ALTNAME_INVALID/);
+    // A pin that differs in its last digit, in lower case: refused, nothing forwarded.
+    const wrong = cert.fingerprint.slice(0, -1) + (cert.fingerprint.endsWith('0') ? '1' : '0');
+    const pinRun = runConnector({ RSYNCHUB_TLS_HOST: '127.0.0.1', RSYNCHUB_TLS_PORT: String(srv.port), RSYNCHUB_TLS_FINGERPRINT: wrong.toLowerCase(), RSYNCHUB_TLS_TIMEOUT_MS: '10000' });
+    pinRun.child.stdin!.write('@RSYNCD: 31.0\n');
+    assert.equal(await pinRun.exit, 1, pinRun.stderr());
+    assert.match(pinRun.stderr(), /code=PIN_MISMATCH/);
+    // A pin that is only a prefix of the right one: refused.
+    const prefixRun = runConnector({ RSYNCHUB_TLS_HOST: '127.0.0.1', RSYNCHUB_TLS_PORT: String(srv.port), RSYNCHUB_TLS_FINGERPRINT: cert.fingerprint.slice(0, 30), RSYNCHUB_TLS_TIMEOUT_MS: '10000' });
+    assert.equal(await prefixRun.exit, 1, prefixRun.stderr());
+    assert.equal(srv.received(), 0, 'nothing forwarded');
+  } finally {
+    await srv.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('tls native hostile: when rsync goes away while the server has stopped reading (the connector blocked on a full send buffer), the connector exits instead of holding rsync\'s stderr forever', async () => {
+  const ca = await makeCa();
+  const cert = await makeServerCert(ca, ['ip:127.0.0.1']);
+  // The server completes the handshake, then never reads again: the connector's writes back up.
+  const srv = await tlsServer(cert, (s) => s.pause());
+  try {
+    const run = runConnector({ RSYNCHUB_TLS_HOST: '127.0.0.1', RSYNCHUB_TLS_PORT: String(srv.port), RSYNCHUB_TLS_FINGERPRINT: cert.fingerprint, RSYNCHUB_TLS_TIMEOUT_MS: '10000' }, 120_000);
+    const chunk = Buffer.alloc(1 << 20, 0x61);
+    for (let i = 0; i < 64; i++) run.child.stdin!.write(chunk);
+    // Stuck: the connector stops taking bytes from its stdin (a full TLS send buffer) and stays so.
+    let stuckSince = 0;
+    await waitUntil(() => {
+      if (run.child.stdin!.writableLength === 0) { stuckSince = 0; return false; }
+      const before = run.child.stdin!.writableLength;
+      if (!stuckSince) stuckSince = Date.now();
+      return before > 0 && Date.now() - stuckSince > 1000;
+    }, 'the connector blocked on the stalled server', 30_000);
+    assert.equal(run.child.exitCode, null, 'still running while rsync is there');
+    // rsync is killed (the stall watchdog): its end of the connection closes.
+    run.child.stdin!.destroy();
+    run.child.stdout!.destroy();
+    const gone = Date.now();
+    const code = await Promise.race([run.exit, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 20_000))]);
+    run.child.kill('SIGKILL');
+    assert.notEqual(code, 'hung', 'the connector exited within 20 s of rsync going away');
+    assert.ok(Date.now() - gone < 20_000);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('tls node relay (the fallback) hostile: with caFile, a CN-only certificate is refused as a name mismatch, before the relay would forward anything', async () => {
+  const ca = await makeCa();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-hostile-'));
+  const caFile = path.join(dir, 'ca.pem');
+  fs.writeFileSync(caFile, ca.certPem);
+  for (const [label, cert, expectOk] of [
+    ['CN only', await makeCnOnlyCert(ca, 'localhost'), false],
+    ['DNS SAN', await makeServerCert(ca, ['dns:localhost']), true],
+  ] as const) {
+    const srv = await tlsServer(cert);
+    const lease = await openTlsRelay({ host: 'localhost', port: srv.port, caFile, timeoutMs: 10_000 });
+    try {
+      if (expectOk) {
+        await waitUntil(() => srv.secureConnections() > 0, `${label}: the handshake completes`, 15_000);
+        assert.equal(lease.failure, null, `${label}: ${lease.failure?.message}`);
+      } else {
+        await waitUntil(() => lease.failure !== null, `${label}: the relay reports a failure`, 15_000);
+        assert.equal(lease.failure!.kind, 'verify', lease.failure!.message);
+        assert.match(lease.failure!.message, /not valid for the name "localhost"/);
+      }
+    } finally {
+      lease.close();
+      await srv.close();
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('tls native hostile: a TLS 1.1 server, a server that sends garbage, and one that closes mid-handshake are each a clean failure (exit 1, a coded line), never a hang', async () => {
+  const ca = await makeCa();
+  const cert = await makeServerCert(ca, ['ip:127.0.0.1']);
+  const cases: { label: string; code: RegExp; listen: () => Promise<{ port: number; close: () => void }> }[] = [
+    {
+      label: 'TLS 1.1 only', code: /code=ERR_SSL_/,
+      listen: async () => {
+        const srv = tls.createServer({ cert: cert.certPem, key: cert.keyPem, minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' }, (s) => s.destroy());
+        srv.on('tlsClientError', () => undefined);
+        await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+        return { port: (srv.address() as { port: number }).port, close: () => srv.close() };
+      },
+    },
+    {
+      label: 'garbage', code: /code=ERR_SSL_/,
+      listen: async () => {
+        const srv = net.createServer((s) => { s.on('error', () => undefined); s.end('HTTP/1.1 400 Bad Request\r\n\r\n' + 'x'.repeat(10_000)); });
+        await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+        return { port: (srv.address() as { port: number }).port, close: () => srv.close() };
+      },
+    },
+    {
+      label: 'closes mid-handshake', code: /code=(ECONNRESET|ERR_SSL_)/,
+      listen: async () => {
+        const srv = net.createServer((s) => { s.on('error', () => undefined); s.once('data', () => s.destroy()); });
+        await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+        return { port: (srv.address() as { port: number }).port, close: () => srv.close() };
+      },
+    },
+  ];
+  for (const c of cases) {
+    const srv = await c.listen();
+    try {
+      const run = runConnector({ RSYNCHUB_TLS_HOST: '127.0.0.1', RSYNCHUB_TLS_PORT: String(srv.port), RSYNCHUB_TLS_FINGERPRINT: cert.fingerprint, RSYNCHUB_TLS_TIMEOUT_MS: '10000' });
+      run.child.stdin!.write('@RSYNCD: 31.0\n');
+      assert.equal(await run.exit, 1, `${c.label}: ${run.stderr()}`);
+      assert.match(run.stderr(), /^rsynchub-agent tls-native:/m, c.label);
+      assert.match(run.stderr(), c.code, `${c.label}: ${run.stderr()}`);
+    } finally {
+      srv.close();
+    }
+  }
+});
