@@ -21,8 +21,16 @@ interface ClientStats {
 }
 
 const PATH_KEY = Buffer.from('"path":');
+const AT_KEY = Buffer.from('"at":"');
 const clients: ClientStats[] = [];
 let latencies: number[] = [];
+/**
+ * Each probe's latency split where the server stamped the message: a `session.file` batch's top-level `at` is the
+ * moment the fan-out sent it. probe written -> sent is the server's part (log read, ingestion, commit, batching);
+ * sent -> received is the delivery (the socket write, the kernel, this pool getting the CPU and reading it).
+ */
+let toServerSend: number[] = [];
+let serverSendToClient: number[] = [];
 let closesDuringRun = 0;
 let running = false;
 
@@ -33,10 +41,20 @@ function onMessage(c: ClientStats, buf: Buffer): void {
   const now = nowMs();
   c.messages++;
   for (let at = buf.indexOf(PATH_KEY); at !== -1; at = buf.indexOf(PATH_KEY, at + PATH_KEY.length)) c.paths++;
+  let sentAt: number | null = null;
   for (let at = buf.indexOf(PROBE_PREFIX); at !== -1; at = buf.indexOf(PROBE_PREFIX, at + PROBE_PREFIX.length)) {
     let end = at + PROBE_PREFIX.length;
     while (end < buf.length && ((buf[end]! >= 0x30 && buf[end]! <= 0x39) || buf[end] === 0x2e)) end++;
-    latencies.push(now - Number(buf.toString('latin1', at + PROBE_PREFIX.length, end)));
+    const written = Number(buf.toString('latin1', at + PROBE_PREFIX.length, end));
+    latencies.push(now - written);
+    if (sentAt === null) {
+      const k = buf.indexOf(AT_KEY); // the message's own `at` comes before its data
+      sentAt = k === -1 ? Number.NaN : Date.parse(buf.toString('latin1', k + AT_KEY.length, k + AT_KEY.length + 24));
+    }
+    if (Number.isFinite(sentAt)) {
+      toServerSend.push(sentAt - written);
+      serverSendToClient.push(now - sentAt);
+    }
   }
   if (buf.includes(PROBE_END)) c.sawEnd = true;
 }
@@ -75,6 +93,8 @@ process.on('message', (msg: { cmd: string; url?: string; authorization?: string;
         c.sawEnd = false;
       }
       latencies = [];
+      toServerSend = [];
+      serverSendToClient = [];
       closesDuringRun = 0;
       running = true;
       process.send!({ started: true });
@@ -82,6 +102,8 @@ process.on('message', (msg: { cmd: string; url?: string; authorization?: string;
       process.send!({
         report: {
           latencies,
+          toServerSend,
+          serverSendToClient,
           paths: clients.map((c) => c.paths),
           messages: clients.reduce((n, c) => n + c.messages, 0),
           sawEnd: clients.filter((c) => c.sawEnd).length,

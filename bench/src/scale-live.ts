@@ -23,6 +23,8 @@ const POOLS = 2;
 
 interface PoolReport {
   latencies: number[];
+  toServerSend: number[];
+  serverSendToClient: number[];
   paths: number[];
   messages: number;
   sawEnd: number;
@@ -122,11 +124,15 @@ async function round(server: RunningServer, clients: number, n: number, src: str
     const drops = closed + incomplete;
     const p50 = percentile(latencies, 50);
     const p99 = percentile(latencies, 99);
+    // where the time goes (see scale-live-clients.ts): the server's part, then the delivery to the clients
+    const serverPart = reports.flatMap((r) => r.toServerSend);
+    const delivery = reports.flatMap((r) => r.serverSendToClient);
+    const split = `probe -> server send p50 ${fmt(percentile(serverPart, 50), 0)} / p99 ${fmt(percentile(serverPart, 99), 0)} ms; server send -> client p50 ${fmt(percentile(delivery, 50), 0)} / p99 ${fmt(percentile(delivery, 99), 0)} ms`;
     const target = clients <= 100 ? 250 : 1000;
     const load = os.loadavg()[0]!;
     console.log(
       `  ${clients} clients: push ${fmt(pushSeconds, 1)} s, all delivered after ${fmt(totalSeconds, 1)} s, ${probes} probes x ${clients} clients = ${latencies.length} samples, ` +
-        `file events per client ${most} (${incomplete} short) in ${fmt(reports.reduce((n, r) => n + r.messages, 0) / clients, 0)} messages, closed ${closed}, server CPU ${fmt(cpu, 1)} s (user ${fmt(user, 1)} s, system ${fmt(cpu - user, 1)} s; ${fmt((cpu * 1000) / clients, 1)} ms per client), the clients' CPU ${fmt(clientCpu, 1)} s, max ${fmt(Math.max(...latencies), 0)} ms, load ${fmt(load, 1)}`,
+        `file events per client ${most} (${incomplete} short) in ${fmt(reports.reduce((n, r) => n + r.messages, 0) / clients, 0)} messages, closed ${closed}, server CPU ${fmt(cpu, 1)} s (user ${fmt(user, 1)} s, system ${fmt(cpu - user, 1)} s; ${fmt((cpu * 1000) / clients, 1)} ms per client), the clients' CPU ${fmt(clientCpu, 1)} s, max ${fmt(Math.max(...latencies), 0)} ms, ${split}, load ${fmt(load, 1)}`,
     );
     if (clients === 1) {
       return { what: 'live: event latency, 1 client (the floor), 10k-file push', measured: `p50 ${fmt(p50, 0)} ms, p99 ${fmt(p99, 0)} ms, drops ${drops}, server CPU ${fmt(cpu, 1)} s (load ${fmt(load, 1)})`, target: '-' };
