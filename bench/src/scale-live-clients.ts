@@ -7,7 +7,30 @@
  * IPC: { cmd: 'connect', url, authorization, count } -> { ready }; { cmd: 'start' } (reset counters) -> { started };
  * { cmd: 'report' } -> { report }; { cmd: 'close' } -> exits.
  */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { WebSocket } from 'ws';
+
+/**
+ * Under `chrt -f` (the quiet-machine recipe) the pools must not stay SCHED_FIFO: with more busy FIFO threads than
+ * cores, a pool's main thread spins in V8 waiting for its own helper threads, which can never run (FIFO does not
+ * share a core among equals). Both pools then held 95 % of a core each for minutes, starving the server (which then
+ * looked seconds late). So a pool leaves real time for the normal scheduler at the highest nice, before it connects:
+ * real-time server, daemon and rsync first, the clients next, everything else on the machine after them.
+ */
+function leaveRealTime(): void {
+  const policy = Number(fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[38]);
+  if (policy !== 1 && policy !== 2) return; // SCHED_FIFO or SCHED_RR
+  spawnSync('chrt', ['--other', '--all-tasks', '--pid', '0', String(process.pid)]);
+  for (const tid of fs.readdirSync('/proc/self/task')) {
+    try {
+      os.setPriority(Number(tid), -20);
+    } catch {
+      // not allowed: the normal priority then
+    }
+  }
+}
 
 export const PROBE_PREFIX = 'probe-t';
 export const PROBE_END = 'probe-end';
@@ -79,6 +102,8 @@ function connectOne(url: string, authorization: string): Promise<void> {
 process.on('message', (msg: { cmd: string; url?: string; authorization?: string; count?: number }) => {
   void (async () => {
     if (msg.cmd === 'connect') {
+      // here, not at load: scale-live.ts imports this file for its constants, and must keep its own scheduling
+      leaveRealTime();
       // A few at a time: a thousand upgrades at once would measure the auth look-ups, not the stream.
       for (let done = 0; done < msg.count!; ) {
         const n = Math.min(25, msg.count! - done);
