@@ -100,6 +100,14 @@ const QUERIES: TransferQuery[] = [
   { user: 'alice', status: 'error' },
   { user: 'u', status: 'auth_failed' },
   { module: 'web', ip: '10.0.0.5', status: 'success' },
+  // hostile: wildcards, the escape character, a quote, non-ASCII, a NUL, the longest allowed value
+  { user: '%' },
+  { user: '_' },
+  { module: '\\' },
+  { user: "'" },
+  { user: 'é' },
+  { module: 'w\u0000' },
+  { user: 'a'.repeat(128) },
 ];
 
 let app: INestApplication;
