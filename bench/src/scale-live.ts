@@ -23,6 +23,8 @@ const POOLS = 2;
 
 interface PoolReport {
   latencies: number[];
+  toServerSend: number[];
+  serverSendToClient: number[];
   paths: number[];
   messages: number;
   sawEnd: number;
@@ -76,6 +78,7 @@ async function round(server: RunningServer, clients: number, n: number, src: str
     const cpu0 = cpuSeconds(server.process.pid!);
     const user0 = cpuTimes(server.process.pid!).user;
     const clientCpu0 = pools.reduce((n, p) => n + cpuSeconds(p.pid!), 0);
+    const clientWait0 = pools.reduce((n, p) => n + runQueueWait(p.pid!), 0);
     fs.appendFileSync(logFile, `${stamp()} [${pid}] rsync to probe/ from probe@probe (10.9.0.1)\n`);
 
     const t0 = performance.now();
@@ -114,6 +117,7 @@ async function round(server: RunningServer, clients: number, n: number, src: str
     const cpu = cpuSeconds(server.process.pid!) - cpu0;
     const user = cpuTimes(server.process.pid!).user - user0;
     const clientCpu = pools.reduce((n, p) => n + cpuSeconds(p.pid!), 0) - clientCpu0;
+    const clientWait = pools.reduce((n, p) => n + runQueueWait(p.pid!), 0) - clientWait0;
     const latencies = reports.flatMap((r) => r.latencies);
     const paths = reports.flatMap((r) => r.paths);
     const most = Math.max(...paths);
@@ -122,11 +126,15 @@ async function round(server: RunningServer, clients: number, n: number, src: str
     const drops = closed + incomplete;
     const p50 = percentile(latencies, 50);
     const p99 = percentile(latencies, 99);
+    // where the time goes (see scale-live-clients.ts): the server's part, then the delivery to the clients
+    const serverPart = reports.flatMap((r) => r.toServerSend);
+    const delivery = reports.flatMap((r) => r.serverSendToClient);
+    const split = `probe -> server send p50 ${fmt(percentile(serverPart, 50), 0)} / p99 ${fmt(percentile(serverPart, 99), 0)} ms; server send -> client p50 ${fmt(percentile(delivery, 50), 0)} / p99 ${fmt(percentile(delivery, 99), 0)} ms`;
     const target = clients <= 100 ? 250 : 1000;
     const load = os.loadavg()[0]!;
     console.log(
       `  ${clients} clients: push ${fmt(pushSeconds, 1)} s, all delivered after ${fmt(totalSeconds, 1)} s, ${probes} probes x ${clients} clients = ${latencies.length} samples, ` +
-        `file events per client ${most} (${incomplete} short) in ${fmt(reports.reduce((n, r) => n + r.messages, 0) / clients, 0)} messages, closed ${closed}, server CPU ${fmt(cpu, 1)} s (user ${fmt(user, 1)} s, system ${fmt(cpu - user, 1)} s; ${fmt((cpu * 1000) / clients, 1)} ms per client), the clients' CPU ${fmt(clientCpu, 1)} s, max ${fmt(Math.max(...latencies), 0)} ms, load ${fmt(load, 1)}`,
+        `file events per client ${most} (${incomplete} short) in ${fmt(reports.reduce((n, r) => n + r.messages, 0) / clients, 0)} messages, closed ${closed}, server CPU ${fmt(cpu, 1)} s (user ${fmt(user, 1)} s, system ${fmt(cpu - user, 1)} s; ${fmt((cpu * 1000) / clients, 1)} ms per client), the clients' CPU ${fmt(clientCpu, 1)} s (waiting for a CPU while runnable ${fmt(clientWait, 1)} s), max ${fmt(Math.max(...latencies), 0)} ms, ${split}, load ${fmt(load, 1)}`,
     );
     if (clients === 1) {
       return { what: 'live: event latency, 1 client (the floor), 10k-file push', measured: `p50 ${fmt(p50, 0)} ms, p99 ${fmt(p99, 0)} ms, drops ${drops}, server CPU ${fmt(cpu, 1)} s (load ${fmt(load, 1)})`, target: '-' };
@@ -163,6 +171,20 @@ function ask<T = unknown>(child: ChildProcess, msg: object, key: string, timeout
     child.once('exit', onExit);
     child.send(msg);
   });
+}
+
+/**
+ * Seconds a process's threads spent runnable but waiting for a CPU so far (Linux schedstat): a client pool that is
+ * late while this grows is starved by other work on the machine, not slow itself.
+ */
+function runQueueWait(pid: number): number {
+  let ns = 0;
+  try {
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1] ?? 0);
+  } catch {
+    return Number.NaN; // no schedstat on this kernel
+  }
+  return ns / 1e9;
 }
 
 /** User + system CPU seconds of a process so far (Linux /proc). */
