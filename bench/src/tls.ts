@@ -5,21 +5,11 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { freePort, passwordFile, rsync, sleep, startServer, waitFor, type RsyncResult } from '@rsynchub/testing';
+import { freePort, passwordFile, rsync, rsyncSsl, sleep, startServer, waitFor, type RsyncResult } from '@rsynchub/testing';
 import { fmt, header, median } from './stats';
 
 const STUNNEL_CANDIDATES = ['/usr/bin/stunnel4', '/usr/bin/stunnel', '/usr/local/bin/stunnel'];
 
-function rsyncSsl(args: string[], env: Record<string, string>): Promise<RsyncResult> {
-  return new Promise((resolve) => {
-    const child = spawn('rsync-ssl', args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 function emptyDir(dir: string): void {
   for (const e of fs.readdirSync(dir)) fs.rmSync(path.join(dir, e), { recursive: true, force: true });
@@ -118,7 +108,8 @@ export async function benchTls(totalMb = 200, runs = 5): Promise<void> {
     }
     if (kind === 'plain') return rsync(['-rt', `--password-file=${pw}`, `${src}/`, 'bench@127.0.0.1::bench', `--port=${server.rsyncPort}`]);
     const port = kind === 'tls' ? server.rsyncTlsPort : stunnelPort;
-    return rsyncSsl(['-rt', `--password-file=${pw}`, `${src}/`, 'bench@localhost::bench'], { RSYNC_SSL_CA_CERT: caFile, RSYNC_SSL_PORT: String(port) });
+    // No time limit: a big BENCH_TLS_MB on a slow machine may take longer than a test's minute.
+    return rsyncSsl(['-rt', `--password-file=${pw}`, `${src}/`, 'bench@localhost::bench'], { RSYNC_SSL_CA_CERT: caFile, RSYNC_SSL_PORT: String(port) }, 0);
   };
   try {
     for (let r = 0; r <= runs; r++) {

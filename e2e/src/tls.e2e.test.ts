@@ -6,13 +6,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { makeTree, passwordFile, rsync, treeDigest, type RsyncResult } from './support/rsync';
+import { makeTree, passwordFile, rsync, rsyncSsl as rsyncSslClient, treeDigest, type RsyncResult } from './support/rsync';
 import { REPO_ROOT, RunningServer, freePort, startServer, waitFor } from './support/server';
 
 const USER = 'tlspusher';
@@ -28,20 +27,9 @@ const certificates = require(path.join(REPO_ROOT, 'apps/api/dist/tls/certificate
   issueServerCertificate(o: { ca: PemPair; names: string[]; notBefore?: Date; notAfter?: Date }): Promise<PemPair>;
 };
 
-/** Runs the stock rsync-ssl script; `host` is what it verifies the certificate against. */
+/** The stock rsync-ssl script with the test user's password; `host` is what it verifies the certificate against. */
 function rsyncSsl(args: string[], env: Record<string, string>): Promise<RsyncResult> {
-  return new Promise((resolve) => {
-    const child = spawn('rsync-ssl', args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', RSYNC_PASSWORD: PASSWORD, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+  return rsyncSslClient(args, { RSYNC_PASSWORD: PASSWORD, ...env });
 }
 
 /** A TCP relay from 127.0.0.1:<port> to `target`, connecting out from 127.0.0.2, keeping every byte in both directions. */

@@ -12,13 +12,23 @@ export interface RsyncResult {
 
 /** Runs the real rsync client. */
 export function rsync(args: string[], env: Record<string, string> = {}): Promise<RsyncResult> {
+  return runClient('rsync', args, env);
+}
+
+/** Runs the stock `rsync-ssl` script (Debian's rsync package); it verifies the certificate against the host named. */
+export function rsyncSsl(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<RsyncResult> {
+  return runClient('rsync-ssl', args, env, timeoutMs);
+}
+
+/** One client run with a minimal environment, its output collected; killed after `timeoutMs` (0: never). */
+function runClient(command: string, args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<RsyncResult> {
   return new Promise((resolve) => {
-    const child = spawn('rsync', args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const timer = timeoutMs > 0 ? setTimeout(() => child.kill('SIGKILL'), timeoutMs) : undefined;
     child.on('close', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
