@@ -112,6 +112,12 @@ describe('the seed flow over REST', () => {
     assert.ok(generatedFiles().secrets.includes('admin1:rotated-password-99'));
   });
 
+  test('the database and its WAL files are mode 0600 (they hold password hashes and sealed secrets)', async () => {
+    const files = fs.readdirSync(server.dataDir).filter((f) => f.startsWith('rsynchub.sqlite'));
+    assert.ok(files.includes('rsynchub.sqlite') && files.includes('rsynchub.sqlite-wal'), files.join(' '));
+    for (const f of files) assert.equal(fs.statSync(path.join(server.dataDir, f)).mode & 0o777, 0o600, f);
+  });
+
   test('a user still granted on a module cannot be deleted', async () => {
     const del = await server.admin.delete('/api/v1/rsync-users/reader');
     assert.equal(del.status, 409);

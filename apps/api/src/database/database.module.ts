@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ConfigModule } from '../config/config.module';
 import { DbWriteQueue } from './db-write-queue';
+import { ownerOnlyDatabaseFiles } from './database-files';
 import { PendingDirs } from './pending-dirs';
 import { sqliteDriver } from './sqlite-driver';
 
@@ -19,11 +20,13 @@ export const MIGRATIONS_GLOB = path.resolve(__dirname, '../../../../migrations/d
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => {
         fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+        const database = path.join(config.dataDir, 'rsynchub.sqlite');
+        ownerOnlyDatabaseFiles(database);
         return {
           type: 'sqlite' as const,
           // Without verbose mode (a stack trace per statement), unless RSYNCHUB_SQLITE_VERBOSE=1: see sqlite-driver.ts.
           driver: sqliteDriver(),
-          database: path.join(config.dataDir, 'rsynchub.sqlite'),
+          database,
           enableWAL: true,
           busyTimeout: 5000,
           autoLoadEntities: true,
