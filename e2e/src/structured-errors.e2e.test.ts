@@ -113,6 +113,25 @@ describe('plain 404s', () => {
       assert.match(res.body.message, /transfer session .* does not exist/);
     }
   });
+
+  test('every other numeric id in a URL says which thing does not exist, naming what the client wrote', async () => {
+    const cases: Array<[string, string, string, RegExp]> = [
+      ['get', '/api/v1/admins/abc', '', /^admin "abc" does not exist$/],
+      ['get', '/api/v1/admins/1e3', '', /^admin "1e3" does not exist$/],
+      ['get', '/api/v1/admins/999999', '', /admin .*999999.* does not exist/],
+      ['patch', '/api/v1/admins/-1', '{}', /^admin "-1" does not exist$/],
+      ['delete', '/api/v1/tokens/abc', '', /^token "abc" does not exist$/],
+      ['get', '/api/v1/alerts/abc', '', /^alert "abc" does not exist$/],
+      ['post', '/api/v1/alerts/1.5/ack', '{}', /^alert "1.5" does not exist$/],
+      ['get', '/api/v1/alerts/channels/x1', '', /^alert channel "x1" does not exist$/],
+    ];
+    for (const [method, p, body, message] of cases) {
+      const res = await server.admin.request(method.toUpperCase(), p, body ? JSON.parse(body) : undefined);
+      assert.equal(res.status, 404, `${method} ${p}: ${res.text}`);
+      assert.doesNotMatch(res.text, /numeric string|Validation failed/);
+      assert.match(res.body.message, message, `${method} ${p}`);
+    }
+  });
 });
 
 describe('an admin resets another admin\'s password', () => {

@@ -1,10 +1,11 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseIntPipe, Patch, Post, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Patch, Post, Req } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import type { AlertChannelDto, AlertChannelTestResponse, AlertDto } from '@rsynchub/contracts';
 import { setAuditChange } from '../audit/audit-change';
 import { AlertChannelsService } from './alert-channels.service';
 import { CreateAlertChannelBody, UpdateAlertChannelBody } from './alerts.dto';
+import { IdParam } from '../common/parse-id';
 
 /** Sample alert for "Send test": clearly marked, never stored. */
 function sampleAlert(): AlertDto {
@@ -38,7 +39,7 @@ export class AlertChannelsController {
   }
 
   @Get(':id')
-  get(@Param('id', ParseIntPipe) id: number): Promise<AlertChannelDto> {
+  get(@IdParam('alert channel') id: number): Promise<AlertChannelDto> {
     return this.channels.get(id);
   }
 
@@ -50,7 +51,7 @@ export class AlertChannelsController {
   }
 
   @Patch(':id')
-  async update(@Param('id', ParseIntPipe) id: number, @Body() body: UpdateAlertChannelBody, @Req() req: Request): Promise<AlertChannelDto> {
+  async update(@IdParam('alert channel') id: number, @Body() body: UpdateAlertChannelBody, @Req() req: Request): Promise<AlertChannelDto> {
     const change = await this.channels.update(id, body);
     // The audit log records that the SMTP password changed, never what it is.
     setAuditChange(req, { before: change.before, after: { ...change.after, passwordChanged: body.email?.password !== undefined }, target: change.after!.name });
@@ -59,14 +60,14 @@ export class AlertChannelsController {
 
   @Delete(':id')
   @HttpCode(204)
-  async remove(@Param('id', ParseIntPipe) id: number, @Req() req: Request): Promise<void> {
+  async remove(@IdParam('alert channel') id: number, @Req() req: Request): Promise<void> {
     const change = await this.channels.remove(id);
     setAuditChange(req, { ...change, target: change.before!.name });
   }
 
   @Post(':id/test')
   @HttpCode(200)
-  async test(@Param('id', ParseIntPipe) id: number, @Req() req: Request): Promise<AlertChannelTestResponse> {
+  async test(@IdParam('alert channel') id: number, @Req() req: Request): Promise<AlertChannelTestResponse> {
     const res = await this.channels.test(id, sampleAlert());
     setAuditChange(req, { after: res });
     return res;

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, ParseIntPipe, Post, Put, Query, Req } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Put, Query, Req } from '@nestjs/common';
 import { ApiBody, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import type { AlertDto, AlertRuleDto, Page, StorageUsageDto } from '@rsynchub/contracts';
@@ -7,6 +7,7 @@ import { CurrentPrincipal } from '../auth/decorators';
 import type { Principal } from '../auth/principal';
 import { AlertQueryDto } from './alerts.dto';
 import { AlertsService } from './alerts.service';
+import { IdParam } from '../common/parse-id';
 
 @ApiTags('alerts')
 @Controller('alerts')
@@ -38,13 +39,13 @@ export class AlertsController {
   }
 
   @Get(':id')
-  get(@Param('id', ParseIntPipe) id: number): Promise<AlertDto> {
+  get(@IdParam('alert') id: number): Promise<AlertDto> {
     return this.alerts.get(id);
   }
 
   @Post(':id/ack')
   @HttpCode(200)
-  async ack(@Param('id', ParseIntPipe) id: number, @CurrentPrincipal() principal: Principal, @Req() req: Request): Promise<AlertDto> {
+  async ack(@IdParam('alert') id: number, @CurrentPrincipal() principal: Principal, @Req() req: Request): Promise<AlertDto> {
     const change = await this.alerts.acknowledge(id, principal.username);
     setAuditChange(req, { before: { acknowledgedAt: change.before.acknowledgedAt }, after: { acknowledgedAt: change.after.acknowledgedAt, acknowledgedBy: change.after.acknowledgedBy }, target: String(id) });
     return change.after;

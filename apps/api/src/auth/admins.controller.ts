@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseIntPipe, Patch, Post, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Patch, Post, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiConflictResponse, ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import type { AdminDto, ResetAdminPasswordResponse } from '@rsynchub/contracts';
@@ -7,6 +7,7 @@ import { AdminOnly, CurrentPrincipal } from './decorators';
 import { AdminView, CreateAdminRequestBody, ResetAdminPasswordRequestBody, UpdateAdminRequestBody } from './dto';
 import { Principal } from './principal';
 import { requestContext } from './request-context';
+import { IdParam } from '../common/parse-id';
 
 @ApiTags('admins')
 @ApiBearerAuth()
@@ -24,7 +25,7 @@ export class AdminsController {
 
   @Get(':id')
   @ApiOkResponse({ type: AdminView })
-  get(@Param('id', ParseIntPipe) id: number): Promise<AdminDto> {
+  get(@IdParam('admin') id: number): Promise<AdminDto> {
     return this.admins.get(id);
   }
 
@@ -40,7 +41,7 @@ export class AdminsController {
   @ApiConflictResponse({ description: 'Demoting yourself or the last admin, or setting your own password here.' })
   update(
     @CurrentPrincipal() principal: Principal,
-    @Param('id', ParseIntPipe) id: number,
+    @IdParam('admin') id: number,
     @Body() body: UpdateAdminRequestBody,
     @Req() req: Request,
   ): Promise<AdminDto> {
@@ -53,7 +54,7 @@ export class AdminsController {
   @ApiConflictResponse({ description: 'Resetting your own password (use POST /api/v1/auth/password).' })
   resetPassword(
     @CurrentPrincipal() principal: Principal,
-    @Param('id', ParseIntPipe) id: number,
+    @IdParam('admin') id: number,
     @Body() body: ResetAdminPasswordRequestBody,
     @Req() req: Request,
   ): Promise<ResetAdminPasswordResponse> {
@@ -64,7 +65,7 @@ export class AdminsController {
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'Deleted, with its sessions and tokens.' })
   @ApiConflictResponse({ description: 'Deleting yourself or the last admin.' })
-  remove(@CurrentPrincipal() principal: Principal, @Param('id', ParseIntPipe) id: number, @Req() req: Request): Promise<void> {
+  remove(@CurrentPrincipal() principal: Principal, @IdParam('admin') id: number, @Req() req: Request): Promise<void> {
     return this.admins.remove(principal, id, requestContext(req));
   }
 }

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, ParseIntPipe, Post, Req } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Post, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiCookieAuth, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import type { ApiTokenDto, CreateApiTokenResponse } from '@rsynchub/contracts';
@@ -7,6 +7,7 @@ import { AdminOnly, AllowAuditor, CurrentPrincipal } from './decorators';
 import { ApiTokenView, CreateApiTokenRequestBody, CreateApiTokenResponseView } from './dto';
 import { Principal } from './principal';
 import { requestContext } from './request-context';
+import { IdParam } from '../common/parse-id';
 
 @ApiTags('tokens')
 @ApiBearerAuth()
@@ -34,7 +35,7 @@ export class ApiTokensController {
   @AdminOnly()
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiNoContentResponse({ description: 'Revoked; the token stops working at once.' })
-  revoke(@CurrentPrincipal() principal: Principal, @Param('id', ParseIntPipe) id: number, @Req() req: Request): Promise<void> {
+  revoke(@CurrentPrincipal() principal: Principal, @IdParam('token') id: number, @Req() req: Request): Promise<void> {
     return this.tokens.revoke(principal, id, requestContext(req));
   }
 }

@@ -422,7 +422,8 @@ describe('admin accounts', () => {
     // The column is COLLATE NOCASE, so "CAROL" is the same account at login.
     assert.equal((await call('post', 'auth/login', { body: { username: 'CAROL', password: 'carol-password-0123' } })).status, 200);
     assert.equal((await call('get', 'admins/999999', { token })).status, 404);
-    assert.equal((await call('get', 'admins/abc', { token })).status, 400);
+    // A non-numeric id names no account: a 404 like any unknown id (not Nest's "numeric string is expected" 400).
+    assert.equal((await call('get', 'admins/abc', { token })).status, 404);
   });
 
   it('you cannot delete or demote yourself, nor set your own password without the current one', async () => {

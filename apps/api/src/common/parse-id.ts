@@ -1,4 +1,4 @@
-import { NotFoundException } from '@nestjs/common';
+import { createParamDecorator, ExecutionContext, NotFoundException } from '@nestjs/common';
 
 /**
  * A numeric id from a URL (`/transfers/:id`), taken as the raw string (the global ValidationPipe would already have
@@ -12,3 +12,11 @@ export function parseId(raw: string, kind: string): number {
   if (!Number.isSafeInteger(id)) throw new NotFoundException(`${kind} "${text.slice(0, 64)}" does not exist`);
   return id;
 }
+
+/**
+ * The route's `:id` through `parseId`: `@IdParam('admin') id: number`. A custom decorator, not a pipe on `@Param`,
+ * because the global ValidationPipe would turn the text into a number first (`+"abc"` is NaN, `+"1e3"` is 1000) and
+ * the 404 could no longer name what the client asked for.
+ */
+export const IdParam = (kind: string): ParameterDecorator =>
+  createParamDecorator((_: unknown, ctx: ExecutionContext) => parseId(ctx.switchToHttp().getRequest<{ params: Record<string, string> }>().params.id, kind))();
