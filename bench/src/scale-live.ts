@@ -139,7 +139,7 @@ async function round(server: RunningServer, clients: number, n: number, src: str
       `  ${clients} clients: push ${fmt(pushSeconds, 1)} s, all delivered after ${fmt(totalSeconds, 1)} s, ${probes} probes x ${clients} clients = ${latencies.length} samples, ` +
         `file events per client ${most} (${incomplete} clients short, ${outOfOrder} frames out of order) in ${fmt(messages, 0)} messages, closed ${closed}, ` +
         `server CPU ${fmt(cpu, 1)} s (user ${fmt(user, 1)} s, system ${fmt(cpu - user, 1)} s${perClient}), ` +
-        `the clients' CPU ${fmt(clientCpu, 1)} s (waiting for a CPU while runnable ${fmt(clientWait, 1)} s; ${loopDelay}), max ${fmt(Math.max(...latencies), 0)} ms, ${split}, load ${fmt(load, 1)}`,
+        `the clients' CPU ${fmt(clientCpu, 1)} s (waiting for a CPU while runnable ${fmt(clientWait, 1)} s; ${loopDelay}), max ${fmt(latencies.reduce((m, x) => Math.max(m, x), 0), 0)} ms, ${split}, load ${fmt(load, 1)}`,
     );
     if (clients === 1) {
       return { what: 'live: event latency, 1 client (the floor), 10k-file push', measured: `p50 ${fmt(p50, 0)} ms, p99 ${fmt(p99, 0)} ms, drops ${drops}, server CPU ${fmt(cpu, 1)} s (load ${fmt(load, 1)})`, target: '-' };
