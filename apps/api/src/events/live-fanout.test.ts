@@ -270,38 +270,36 @@ test('a client that stopped reading is dropped once its backlog stays over 4 MiB
 
 test('progress snapshots of a session waiting in a batch are replaced by the newest; files and id order are kept', () =>
   withManualFanout(async () => {
-    {
-      const r = await connect();
-      await waitFor('the client to be registered', () => fanout.size === 1);
-      const ids: Record<string, number> = {};
-      const pub = (name: string, publish: () => void) => {
-        publish();
-        ids[name] = hub.lastEventId;
-      };
-      const progress = (pid: number, bytes: number) => ({ ...session('p', pid), bytesReceived: bytes });
-      // One synchronous run of publishes (like one ingestion pass): gathered, then sent together.
-      pub('F1', () => hub.publish('session.file', [file('p-1')] as any, 'p'));
-      pub('Q1', () => hub.publish('session.progress', progress(8, 1), 'p')); // another session: kept
-      pub('F2', () => hub.publish('session.file', [file('p-2')] as any, 'p'));
-      pub('P1', () => hub.publish('session.progress', progress(7, 1), 'p'));
-      pub('F3', () => hub.publish('session.file', [file('p-3'), file('p-4')] as any, 'p'));
-      pub('P2', () => hub.publish('session.progress', progress(7, 2), 'p'));
-      fanout.tick();
-      await waitFor('the batch', () => r.messages.some((m) => m.id === ids.P2));
-      const got = r.messages.slice(1).map((m) => [m.type, m.id, m.type === 'session.file' ? m.data.map((f: { path: string }) => f.path) : m.data.bytesReceived]);
-      assert.deepEqual(got, [
-        ['session.file', ids.F1, ['p-1']],
-        ['session.progress', ids.Q1, 1],
-        // P1 was replaced by P2, so the files on both sides of it are one batch, with the id of its newest file.
-        ['session.file', ids.F3, ['p-2', 'p-3', 'p-4']],
-        ['session.progress', ids.P2, 2],
-      ]);
-      // The replay still has every snapshot (a resume gets exactly what was published).
-      const replay = hub.since(ids.F1!);
-      assert.ok(replay.ok && replay.events.filter((e) => e.type === 'session.progress').length === 3);
-      r.close();
-      await waitFor('the client to be gone', () => fanout.size === 0);
-    }
+    const r = await connect();
+    await waitFor('the client to be registered', () => fanout.size === 1);
+    const ids: Record<string, number> = {};
+    const pub = (name: string, publish: () => void) => {
+      publish();
+      ids[name] = hub.lastEventId;
+    };
+    const progress = (pid: number, bytes: number) => ({ ...session('p', pid), bytesReceived: bytes });
+    // One synchronous run of publishes (like one ingestion pass): gathered, then sent together.
+    pub('F1', () => hub.publish('session.file', [file('p-1')] as any, 'p'));
+    pub('Q1', () => hub.publish('session.progress', progress(8, 1), 'p')); // another session: kept
+    pub('F2', () => hub.publish('session.file', [file('p-2')] as any, 'p'));
+    pub('P1', () => hub.publish('session.progress', progress(7, 1), 'p'));
+    pub('F3', () => hub.publish('session.file', [file('p-3'), file('p-4')] as any, 'p'));
+    pub('P2', () => hub.publish('session.progress', progress(7, 2), 'p'));
+    fanout.tick();
+    await waitFor('the batch', () => r.messages.some((m) => m.id === ids.P2));
+    const got = r.messages.slice(1).map((m) => [m.type, m.id, m.type === 'session.file' ? m.data.map((f: { path: string }) => f.path) : m.data.bytesReceived]);
+    assert.deepEqual(got, [
+      ['session.file', ids.F1, ['p-1']],
+      ['session.progress', ids.Q1, 1],
+      // P1 was replaced by P2, so the files on both sides of it are one batch, with the id of its newest file.
+      ['session.file', ids.F3, ['p-2', 'p-3', 'p-4']],
+      ['session.progress', ids.P2, 2],
+    ]);
+    // The replay still has every snapshot (a resume gets exactly what was published).
+    const replay = hub.since(ids.F1!);
+    assert.ok(replay.ok && replay.events.filter((e) => e.type === 'session.progress').length === 3);
+    r.close();
+    await waitFor('the client to be gone', () => fanout.size === 0);
   }));
 
 test('the window adapts: one pass goes out at once and together when quiet; a steady stream waits for the window, not a timer tick', async () => {
