@@ -422,9 +422,11 @@ my $buf;
 while (1) { my $n = sysread($s, $buf, 65536); last if !$n; syswrite(STDOUT, $buf); }
 `;
 
-/** Text frames of a server-to-client WebSocket byte stream (unmasked, unfragmented), parsed as JSON. */
-function framesOf(bytes: Buffer): any[] {
-  const out: any[] = [];
+/**
+ * Text frames of a server-to-client WebSocket byte stream (unmasked, unfragmented), parsed as JSON into `out`;
+ * returns the bytes of an incomplete last frame, to be passed again with what follows.
+ */
+function framesOf(bytes: Buffer, out: any[]): Buffer {
   let i = 0;
   while (i + 2 <= bytes.length) {
     const len7 = bytes[i + 1]! & 0x7f;
@@ -435,7 +437,7 @@ function framesOf(bytes: Buffer): any[] {
     if ((bytes[i]! & 0x0f) === 1) out.push(JSON.parse(bytes.toString('utf8', i + hdr, i + hdr + len)));
     i += hdr + len;
   }
-  return out;
+  return bytes.subarray(i);
 }
 
 for (const replayRoom of ['kept', 'evicted'] as const) {
@@ -451,8 +453,10 @@ for (const replayRoom of ['kept', 'evicted'] as const) {
     const feed = ownHub.events.subscribe((e) => own.dispatch(e));
     const ticks = setInterval(() => own.tick(), 100);
     const child = spawn('perl', ['-e', PAUSED_READER, String(port), '4096'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    const raw: Buffer[] = [];
-    child.stdout!.on('data', (d: Buffer) => raw.push(d));
+    // parsed as it arrives (this process also runs the server: re-parsing everything at each check starved it)
+    const got: any[] = [];
+    let carry: Buffer = Buffer.alloc(0);
+    child.stdout!.on('data', (d: Buffer) => (carry = framesOf(carry.length === 0 ? d : Buffer.concat([carry, d]), got)));
     let err = '';
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
     try {
@@ -466,11 +470,13 @@ for (const replayRoom of ['kept', 'evicted'] as const) {
         const files = Array.from({ length: perEvent }, (_, i) => file(`fall-${k}-${i}-`, 1000));
         for (const f of files) names.push(f.path);
         ownHub.publish('session.file', files as any, 'fall');
-        await new Promise((res) => setTimeout(res, 20));
+        // longer than the widest batch window: each event is its own frame (the bound below is one frame)
+        await new Promise((res) => setTimeout(res, 120));
         for (const c of wss.clients) maxBacklog = Math.max(maxBacklog, c.bufferedAmount);
       }
       const limit = LIVE_STALL_LIMITS.maxBufferedBytes;
-      const frameBytes = 1100 * perEvent + 100;
+      // the largest frame: one event's files, as JSON, plus the message around them
+      const frameBytes = Buffer.byteLength(JSON.stringify(Array.from({ length: perEvent }, (_, i) => file(`fall-${flood}-${i}-`, 1000)))) + 200;
       assert.ok(maxBacklog > limit, `the paused client fell behind (backlog ${maxBacklog})`);
       assert.ok(maxBacklog <= limit + frameBytes, `its backlog stayed bounded: ${maxBacklog} <= ${limit} + one frame`);
       // The others never waited: the reading client got the whole flood while the other one was paused.
@@ -481,12 +487,11 @@ for (const replayRoom of ['kept', 'evicted'] as const) {
       // Now it reads: it is caught up, then gets the live stream.
       child.stdin!.write('go\n');
       const lastId = ownHub.lastEventId;
-      await waitFor('the paused client to catch up', () => framesOf(Buffer.concat(raw)).some((m) => m.id === lastId || m.type === 'resync'), 30_000);
+      await waitFor('the paused client to catch up', () => got.some((m) => m.id === lastId || m.type === 'resync'), 30_000);
       ownHub.publish('session.file', [file('after-1')] as any, 'fall');
       ownHub.publish('session.ended', session('fall', 6), 'fall');
       const endId = ownHub.lastEventId;
-      await waitFor('the live stream after the catch-up', () => framesOf(Buffer.concat(raw)).some((m) => m.id === endId), 30_000);
-      const got = framesOf(Buffer.concat(raw));
+      await waitFor('the live stream after the catch-up', () => got.some((m) => m.id === endId), 30_000);
       const paths = got.filter((m) => m.type === 'session.file').flatMap((m) => m.data.map((f: { path: string }) => f.path));
       const ids = got.filter((m) => m.id !== undefined).map((m) => m.id);
       assert.ok(ids.every((id, k) => k === 0 || id > ids[k - 1]), 'ids only increase');

@@ -246,14 +246,29 @@ export class LiveFanout {
 
   /**
    * A client that was behind took most of its backlog: it gets the events it was not sent (from the replay buffer,
-   * as on a reconnect), or a `resync` when they are gone, then the live stream again. Runs right after flushAll, so
-   * nothing of the replay also waits in its group's batch.
+   * as on a reconnect), or a `resync` when they are gone, then the live stream again. The replay goes only as far as
+   * the backlog limit allows; the rest follows at later ticks (the client stays behind until it has all of it), so a
+   * slow client's catch-up never builds the backlog the limit keeps away. Runs right after flushAll, so nothing of
+   * the replay also waits in its group's batch.
    */
   private catchUp(client: WebSocket, member: Member): void {
+    const answer = this.source.since(member.lastSentId);
+    if (!answer.ok) {
+      member.behind = false;
+      member.lastSentId = this.source.lastEventId;
+      const resync: LiveResync = { reason: answer.reason, lastEventId: this.source.lastEventId };
+      this.sendOne(client, { type: 'resync', at: new Date(this.opts.now()).toISOString(), data: resync });
+      return;
+    }
+    const group = member.group;
+    for (const e of answer.events) {
+      if (!wants(group, e, e.module === null ? null : e.module.toLowerCase())) continue;
+      if (client.bufferedAmount > this.opts.limits.maxBufferedBytes) return; // the rest at a later tick
+      this.sendOne(client, { type: e.type, id: e.id, at: e.at, data: e.data });
+      member.lastSentId = e.id;
+    }
     member.behind = false;
-    const from = member.lastSentId;
     member.lastSentId = this.source.lastEventId;
-    this.replay(client, member.group, from);
   }
 
   /**
