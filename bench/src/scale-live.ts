@@ -13,24 +13,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { passwordFile, rsync, RunningServer, startServer, waitFor } from '@rsynchub/testing';
-import { PROBE_END, PROBE_PREFIX } from './scale-live-clients';
+import { PROBE_END, PROBE_PREFIX, type PoolReport } from './scale-live-clients';
 import { type ScaleRow } from './scale-row';
 import { fmt, percentile } from './stats';
 
 const FILES = 10_000;
-const PROBE_EVERY_MS = 50;
+const PROBE_EVERY_MS = 20;
 const POOLS = 2;
-
-interface PoolReport {
-  latencies: number[];
-  toServerSend: number[];
-  serverSendToClient: number[];
-  paths: number[];
-  messages: number;
-  sawEnd: number;
-  open: number;
-  closesDuringRun: number;
-}
 
 export async function scaleLive(full: boolean): Promise<ScaleRow[]> {
   const sizes = process.env.BENCH_LIVE_CLIENTS ? process.env.BENCH_LIVE_CLIENTS.split(',').map(Number) : full ? [1, 100, 300, 1000] : [1, 100, 300];
@@ -63,16 +52,19 @@ function must<T extends { status: number; body: any }>(res: T, what: string): T 
   return res;
 }
 
+/** Server CPU of the 1-client round, the floor the other rounds are compared with (null before it ran). */
+let floorCpu: number | null = null;
+
 /** `n`: the round's number (its push is the module's n-th session). */
 async function round(server: RunningServer, clients: number, n: number, src: string, pw: string, authorization: string): Promise<ScaleRow> {
   const url = server.baseUrl.replace(/^http/, 'ws') + '/api/v1/events';
-  const pools = Array.from({ length: POOLS }, () => fork(path.join(__dirname, 'scale-live-clients.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const pools = Array.from({ length: Math.min(POOLS, clients) }, () => fork(path.join(__dirname, 'scale-live-clients.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   const logFile = path.join(server.dataDir, 'rsyncd.log');
   const pid = 3_900_000 + clients;
   const stamp = () => new Date().toISOString().replace('T', ' ').replace(/-/g, '/').slice(0, 19);
   const probeLine = (name: string) => `${stamp()} [${pid}] recv|10.9.0.1|probe|probe|probe|1|1|>f+++++++++|2026/11/25-10:00:00|${name}\n`;
   try {
-    const per = (i: number) => Math.floor(clients / POOLS) + (i < clients % POOLS ? 1 : 0);
+    const per = (i: number) => Math.floor(clients / pools.length) + (i < clients % pools.length ? 1 : 0);
     await Promise.all(pools.map((p, i) => ask(p, { cmd: 'connect', url, authorization, count: per(i) }, 'ready', 300_000)));
     await Promise.all(pools.map((p) => ask(p, { cmd: 'start' }, 'started')));
     const cpu0 = cpuSeconds(server.process.pid!);
@@ -82,48 +74,54 @@ async function round(server: RunningServer, clients: number, n: number, src: str
     fs.appendFileSync(logFile, `${stamp()} [${pid}] rsync to probe/ from probe@probe (10.9.0.1)\n`);
 
     const t0 = performance.now();
-    let pushing = true;
-    const push = rsync(['-rt', `--password-file=${pw}`, `${src}/`, `livebench@127.0.0.1::livebench/round-${clients}/`, `--port=${server.rsyncPort}`]).finally(() => (pushing = false));
+    const push = rsync(['-rt', `--password-file=${pw}`, `${src}/`, `livebench@127.0.0.1::livebench/round-${clients}/`, `--port=${server.rsyncPort}`]);
+    // Probes go on until the push is ingested: its 10k lines can take longer to ingest than rsync takes to send them.
     let probes = 0;
-    while (pushing) {
+    const probeTimer = setInterval(() => {
       fs.appendFileSync(logFile, probeLine(`${PROBE_PREFIX}${(performance.timeOrigin + performance.now()).toFixed(3)}`));
       probes++;
-      await new Promise((r) => setTimeout(r, PROBE_EVERY_MS));
+    }, PROBE_EVERY_MS);
+    let pushSeconds = 0;
+    try {
+      const res = await push;
+      if (res.code !== 0) throw new Error(`push failed: ${res.stderr}`);
+      pushSeconds = (performance.now() - t0) / 1000;
+      // Everything the push logged is ingested and fanned out before the end marker (the stream keeps order).
+      await waitFor(
+        'the push to be ingested',
+        async () => {
+          const items = (await server.admin.get('/api/v1/transfers?module=livebench')).body.items as { status: string; fileCount: number }[];
+          return items.filter((t) => t.status !== 'active' && t.fileCount >= FILES).length >= n;
+        },
+        120_000,
+      );
+    } finally {
+      clearInterval(probeTimer);
     }
-    const res = await push;
-    if (res.code !== 0) throw new Error(`push failed: ${res.stderr}`);
-    const pushSeconds = (performance.now() - t0) / 1000;
-    // Everything the push logged is ingested and fanned out before this marker (the stream keeps order).
-    await waitFor(
-      'the push to be ingested',
-      async () => {
-        const items = (await server.admin.get('/api/v1/transfers?module=livebench')).body.items as { status: string; fileCount: number }[];
-        return items.filter((t) => t.status !== 'active' && t.fileCount >= FILES).length >= n;
-      },
-      120_000,
-    );
     fs.appendFileSync(logFile, probeLine(PROBE_END));
     fs.appendFileSync(logFile, `${stamp()} [${pid}] sent 1 bytes  received ${probes} bytes  total size ${probes}\n`);
-    let reports: PoolReport[] = [];
     await waitFor(
       'every client to see the end marker (or be gone)',
       async () => {
-        reports = await Promise.all(pools.map((p) => ask<PoolReport>(p, { cmd: 'report' }, 'report')));
-        return reports.every((r) => r.sawEnd >= r.open);
+        const status = await Promise.all(pools.map((p) => ask<{ sawEnd: number; open: number }>(p, { cmd: 'status' }, 'status')));
+        return status.every((r) => r.sawEnd >= r.open);
       },
       300_000,
     );
     const totalSeconds = (performance.now() - t0) / 1000;
+    const reports = await Promise.all(pools.map((p) => ask<PoolReport>(p, { cmd: 'report' }, 'report')));
     const cpu = cpuSeconds(server.process.pid!) - cpu0;
     const user = cpuTimes(server.process.pid!).user - user0;
     const clientCpu = pools.reduce((n, p) => n + cpuSeconds(p.pid!), 0) - clientCpu0;
     const clientWait = pools.reduce((n, p) => n + runQueueWait(p.pid!), 0) - clientWait0;
     const latencies = reports.flatMap((r) => r.latencies);
-    const paths = reports.flatMap((r) => r.paths);
-    const most = Math.max(...paths);
-    const incomplete = paths.filter((n) => n < most).length;
+    // each pool's full reader counted the file events; every other client got the same frames as its pool's reader
+    const most = Math.min(...reports.map((r) => r.fullReaderPaths));
+    const incomplete = reports.reduce((n, r) => n + r.incomplete, 0) + reports.filter((r) => r.fullReaderPaths !== Math.max(...reports.map((x) => x.fullReaderPaths))).length;
+    const outOfOrder = reports.reduce((n, r) => n + r.outOfOrder, 0);
     const closed = reports.reduce((n, r) => n + r.closesDuringRun, 0);
-    const drops = closed + incomplete;
+    const drops = closed + incomplete + outOfOrder;
+    const messages = reports.reduce((n, r) => n + r.messages, 0) / clients;
     const p50 = percentile(latencies, 50);
     const p99 = percentile(latencies, 99);
     // where the time goes (see scale-live-clients.ts): the server's part, then the delivery to the clients
@@ -132,9 +130,16 @@ async function round(server: RunningServer, clients: number, n: number, src: str
     const split = `probe -> server send p50 ${fmt(percentile(serverPart, 50), 0)} / p99 ${fmt(percentile(serverPart, 99), 0)} ms; server send -> client p50 ${fmt(percentile(delivery, 50), 0)} / p99 ${fmt(percentile(delivery, 99), 0)} ms`;
     const target = clients <= 100 ? 250 : 1000;
     const load = os.loadavg()[0]!;
+    // What the clients cost the server: CPU above the 1-client round (same push), per client and message sent.
+    if (clients === 1) floorCpu = cpu;
+    const perClient =
+      clients > 1 && floorCpu !== null ? `; above the 1-client round ${fmt(cpu - floorCpu, 1)} s = ${fmt(((cpu - floorCpu) * 1e6) / ((clients - 1) * messages), 1)} us per extra client and message` : '';
+    const loopDelay = `the pools' event loop delay p50 ${reports.map((r) => fmt(r.loopDelayP50, 0)).join('/')} ms, p99 ${reports.map((r) => fmt(r.loopDelayP99, 0)).join('/')} ms`;
     console.log(
       `  ${clients} clients: push ${fmt(pushSeconds, 1)} s, all delivered after ${fmt(totalSeconds, 1)} s, ${probes} probes x ${clients} clients = ${latencies.length} samples, ` +
-        `file events per client ${most} (${incomplete} short) in ${fmt(reports.reduce((n, r) => n + r.messages, 0) / clients, 0)} messages, closed ${closed}, server CPU ${fmt(cpu, 1)} s (user ${fmt(user, 1)} s, system ${fmt(cpu - user, 1)} s; ${fmt((cpu * 1000) / clients, 1)} ms per client), the clients' CPU ${fmt(clientCpu, 1)} s (waiting for a CPU while runnable ${fmt(clientWait, 1)} s), max ${fmt(Math.max(...latencies), 0)} ms, ${split}, load ${fmt(load, 1)}`,
+        `file events per client ${most} (${incomplete} clients short, ${outOfOrder} frames out of order) in ${fmt(messages, 0)} messages, closed ${closed}, ` +
+        `server CPU ${fmt(cpu, 1)} s (user ${fmt(user, 1)} s, system ${fmt(cpu - user, 1)} s${perClient}), ` +
+        `the clients' CPU ${fmt(clientCpu, 1)} s (waiting for a CPU while runnable ${fmt(clientWait, 1)} s; ${loopDelay}), max ${fmt(latencies.reduce((m, x) => Math.max(m, x), 0), 0)} ms, ${split}, load ${fmt(load, 1)}`,
     );
     if (clients === 1) {
       return { what: 'live: event latency, 1 client (the floor), 10k-file push', measured: `p50 ${fmt(p50, 0)} ms, p99 ${fmt(p99, 0)} ms, drops ${drops}, server CPU ${fmt(cpu, 1)} s (load ${fmt(load, 1)})`, target: '-' };

@@ -10,7 +10,10 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { LiveEventsHub } from './live-events.hub';
 import { filterFromSubscribe, LiveFanout } from './live-fanout';
 
-/** File events are gathered and sent as arrays at most this often, so a burst never floods a browser. */
+/**
+ * The widest batch window: file events and progress wait at most this long (under load; a quiet stream sends at
+ * once, see LiveFanout.windowMs). Also how often every client's backlog is checked.
+ */
 const FILE_BATCH_MS = 100;
 
 /** The largest message a client may send (a subscribe naming thousands of modules still fits). */

@@ -36,13 +36,15 @@ before(async () => {
   wss = new WebSocketServer({ server });
   wss.on('connection', (ws, req) => {
     const raw = new URL(req.url ?? '/', 'http://x').searchParams.get('lastEventId');
-    ws.on('close', () => fanout.remove(ws));
+    // The fan-out it joined, even after a test swapped in another one.
+    const joined = fanout;
+    ws.on('close', () => joined.remove(ws));
     ws.on('message', (raw) => {
       const msg = JSON.parse(raw.toString());
-      fanout.subscribe(ws, filterFromSubscribe(msg), msg.lastEventId);
+      joined.subscribe(ws, filterFromSubscribe(msg), msg.lastEventId);
       subscribed++;
     });
-    fanout.add(ws, raw === null ? undefined : Number(raw));
+    joined.add(ws, raw === null ? undefined : Number(raw));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
@@ -138,42 +140,65 @@ test('clients with the same filter get the same bytes; narrower filters get only
   for (const r of [...all, onlyA, onlyAudit]) r.close();
 });
 
-test('a resume while files are gathered gets every file after its id exactly once, then the live stream', async () => {
-  const watcher = await connect();
-  let n = 0;
-  const publish = (count: number) => {
-    for (let i = 0; i < count; i++) hub.publish('session.file', [file(`r-${n++}`)] as any, 'r');
-  };
-  publish(1); // the leading edge: sent at once, so the next ones wait for the timer
-  publish(20);
-  const resumeAfter = hub.lastEventId - 10; // the last 10 published are still waiting in the group's batch
-  const resumed = await connect(`?lastEventId=${resumeAfter}`);
-  publish(30);
-  hub.publish('session.ended', session('r', 2), 'r');
-  await waitFor('both to see the end', () => [watcher, resumed].every((r) => parsed(r).some((m) => m.type === 'session.ended')));
-  const all = Array.from({ length: 51 }, (_, i) => `r-${i}`);
-  assert.deepEqual(filesOf(watcher), all);
-  assert.deepEqual(filesOf(resumed), all.slice(11), 'exactly the files after the id, in order, none twice');
-
-  // The same through a subscribe message on an open socket, onto the same filter: once the client has everything,
-  // it asks again for what came after r-52's event.
-  let afterR52 = 0;
-  for (let i = 0; i < 5; i++) {
-    publish(1);
-    if (n - 1 === 52) afterR52 = hub.lastEventId;
+/**
+ * Runs `body` with a fan-out whose window is an hour: the first batch goes out at once, every later one only when
+ * the test calls tick() (or an event of another type flushes it), so what is gathered together is certain.
+ */
+async function withManualFanout(body: (manual: LiveFanout) => Promise<void>): Promise<void> {
+  const shared = fanout;
+  manualTicks = true;
+  fanout = new LiveFanout(hub, { batchMs: 3_600_000, minBatchMs: 3_600_000 });
+  try {
+    await body(fanout);
+  } finally {
+    fanout.closeAll(1001, 'test done');
+    fanout = shared;
+    manualTicks = false;
   }
-  await waitFor('r-55 to arrive', () => filesOf(resumed).includes('r-55'));
-  const handled = subscribed;
-  resumed.ws.send(JSON.stringify({ type: 'subscribe', lastEventId: afterR52 }));
-  await waitFor('the subscribe to be handled', () => subscribed === handled + 1);
-  publish(3);
-  hub.publish('session.ended', session('r', 3), 'r');
-  await waitFor('the second end', () => parsed(resumed).filter((m) => m.type === 'session.ended').length === 2);
-  const upToR55 = Array.from({ length: 56 }, (_, i) => `r-${i}`).slice(11);
-  assert.deepEqual(filesOf(resumed), [...upToR55, 'r-53', 'r-54', 'r-55', 'r-56', 'r-57', 'r-58'], 'the replay asked for, then the stream');
-  watcher.close();
-  resumed.close();
-});
+}
+
+const nextTurn = () => new Promise((r) => setImmediate(r));
+
+test('a resume while files are gathered gets every file after its id exactly once, then the live stream', () =>
+  withManualFanout(async (manual) => {
+    const watcher = await connect();
+    await waitFor('the watcher to be registered', () => manual.size === 1);
+    let n = 0;
+    const publish = (count: number) => {
+      for (let i = 0; i < count; i++) hub.publish('session.file', [file(`r-${n++}`)] as any, 'r');
+    };
+    publish(1); // a quiet stream: sent at once, so the next ones wait for the window (an hour here)
+    await nextTurn();
+    publish(20);
+    const resumeAfter = hub.lastEventId - 10; // the last 10 published are still waiting in the group's batch
+    const resumed = await connect(`?lastEventId=${resumeAfter}`);
+    publish(30);
+    hub.publish('session.ended', session('r', 2), 'r');
+    await waitFor('both to see the end', () => [watcher, resumed].every((r) => parsed(r).some((m) => m.type === 'session.ended')));
+    const all = Array.from({ length: 51 }, (_, i) => `r-${i}`);
+    assert.deepEqual(filesOf(watcher), all);
+    assert.deepEqual(filesOf(resumed), all.slice(11), 'exactly the files after the id, in order, none twice');
+
+    // The same through a subscribe message on an open socket, onto the same filter: once the client has everything,
+    // it asks again for what came after r-52's event.
+    let afterR52 = 0;
+    for (let i = 0; i < 5; i++) {
+      publish(1);
+      if (n - 1 === 52) afterR52 = hub.lastEventId;
+    }
+    manual.tick();
+    await waitFor('r-55 to arrive', () => filesOf(resumed).includes('r-55'));
+    const handled = subscribed;
+    resumed.ws.send(JSON.stringify({ type: 'subscribe', lastEventId: afterR52 }));
+    await waitFor('the subscribe to be handled', () => subscribed === handled + 1);
+    publish(3);
+    hub.publish('session.ended', session('r', 3), 'r');
+    await waitFor('the second end', () => parsed(resumed).filter((m) => m.type === 'session.ended').length === 2);
+    const upToR55 = Array.from({ length: 56 }, (_, i) => `r-${i}`).slice(11);
+    assert.deepEqual(filesOf(resumed), [...upToR55, 'r-53', 'r-54', 'r-55', 'r-56', 'r-57', 'r-58'], 'the replay asked for, then the stream');
+    watcher.close();
+    resumed.close();
+  }));
 
 /**
  * A reading client in its own process (so its reading does not compete with the server's event loop in this one):
@@ -243,12 +268,8 @@ test('a client that stopped reading is dropped once its backlog stays over 4 MiB
   }
 });
 
-test('progress snapshots of a session waiting in a batch are replaced by the newest; files and id order are kept', async () => {
-  // A fan-out whose batches only go out when the test ticks, so what is gathered together is certain.
-  const shared = fanout;
-  manualTicks = true;
-  fanout = new LiveFanout(hub, { batchMs: 3_600_000 });
-  try {
+test('progress snapshots of a session waiting in a batch are replaced by the newest; files and id order are kept', () =>
+  withManualFanout(async () => {
     const r = await connect();
     await waitFor('the client to be registered', () => fanout.size === 1);
     const ids: Record<string, number> = {};
@@ -257,7 +278,7 @@ test('progress snapshots of a session waiting in a batch are replaced by the new
       ids[name] = hub.lastEventId;
     };
     const progress = (pid: number, bytes: number) => ({ ...session('p', pid), bytesReceived: bytes });
-    // The first file goes out at once (leading edge); everything after it waits for the tick.
+    // One synchronous run of publishes (like one ingestion pass): gathered, then sent together.
     pub('F1', () => hub.publish('session.file', [file('p-1')] as any, 'p'));
     pub('Q1', () => hub.publish('session.progress', progress(8, 1), 'p')); // another session: kept
     pub('F2', () => hub.publish('session.file', [file('p-2')] as any, 'p'));
@@ -279,8 +300,225 @@ test('progress snapshots of a session waiting in a batch are replaced by the new
     assert.ok(replay.ok && replay.events.filter((e) => e.type === 'session.progress').length === 3);
     r.close();
     await waitFor('the client to be gone', () => fanout.size === 0);
+  }));
+
+test('the window adapts: one pass goes out at once and together when quiet; a steady stream waits for the window, not a timer tick', async () => {
+  // The tick (batchMs) never comes in this test: whatever arrives was sent by the adaptive window alone.
+  const shared = fanout;
+  manualTicks = true;
+  const windowMs = 1500;
+  fanout = new LiveFanout(hub, { batchMs: 3_600_000, minBatchMs: windowMs, costFactor: 0 });
+  try {
+    const r = await connect();
+    await waitFor('the client to be registered', () => fanout.size === 1);
+    const progress = (pid: number, files: number) => ({ ...session('w', pid), fileCount: files });
+    // One ingestion pass: its files and its progress snapshot, published in one synchronous run.
+    const pass = (name: string, files: number) => {
+      hub.publish('session.file', [file(name)] as any, 'w');
+      hub.publish('session.progress', progress(9, files), 'w');
+      return { id: hub.lastEventId, at: Date.now() };
+    };
+    const sentAt = (id: number) => {
+      const i = r.messages.findIndex((m) => m.id === id);
+      if (i === -1) return null;
+      const files = r.messages[i - 1]!;
+      assert.equal(files.type, 'session.file', 'the files of the pass come right before its progress');
+      return Date.parse((files as { at?: string }).at!);
+    };
+    const p1 = pass('w-1', 1);
+    const at1 = await waitFor('the first pass', () => sentAt(p1.id));
+    const p2 = pass('w-2', 2); // right after: a steady stream
+    const at2 = await waitFor('the second pass', () => sentAt(p2.id), 15_000);
+    assert.ok(at2 - at1 >= windowMs - 5, `the second batch waited for the window: ${at2 - at1} ms after the first`);
+    // Quiet for longer than the window: the next pass goes at once.
+    await new Promise((res) => setTimeout(res, windowMs + 100));
+    const p3 = pass('w-3', 3);
+    const at3 = await waitFor('the third pass', () => sentAt(p3.id));
+    assert.ok(at3 - p3.at < windowMs, `sent ${at3 - p3.at} ms after it was published, without waiting for a window`);
+    assert.deepEqual(
+      r.messages.slice(1).map((m) => [m.type, m.type === 'session.file' ? m.data.map((f: { path: string }) => f.path) : m.data.fileCount]),
+      [
+        ['session.file', ['w-1']],
+        ['session.progress', 1],
+        ['session.file', ['w-2']],
+        ['session.progress', 2],
+        ['session.file', ['w-3']],
+        ['session.progress', 3],
+      ],
+      'one frame of files and one progress per pass',
+    );
+    r.close();
+    await waitFor('the client to be gone', () => fanout.size === 0);
   } finally {
+    fanout.closeAll(1001, 'test done');
     fanout = shared;
     manualTicks = false;
   }
 });
+
+test('a burst of 20,000 file events in uneven passes, with the default adaptive window: every client gets every file once, in order; a resume mid-burst gets exactly the rest', async () => {
+  const clients = await Promise.all([connect(), connect(), connect('', false)]);
+  await waitFor('the clients to be registered', () => fanout.size >= 3);
+  const names: string[] = [];
+  let resumed: Recorder | null = null;
+  let resumeFrom = 0;
+  let publishes = 0;
+  let rnd = 7;
+  const random = (n: number) => ((rnd = (rnd * 1103515245 + 12345) % 2 ** 31) % n);
+  while (names.length < 20_000) {
+    // a pass: a few runs of files of two sessions, their progress, now and then a session start
+    if (random(10) === 0) hub.publish('session.started', session('burst', 100 + random(5)), 'burst');
+    for (let run = 0; run <= random(3); run++) {
+      const count = 1 + random(120);
+      const files = Array.from({ length: count }, (_, k) => file(`burst-${names.length + k}`));
+      for (const f of files) names.push(f.path);
+      hub.publish('session.file', files as any, 'burst');
+      publishes++;
+    }
+    hub.publish('session.progress', { ...session('burst', 100), fileCount: names.length }, 'burst');
+    if (resumed === null && names.length > 10_000) {
+      resumeFrom = names.length;
+      const from = hub.lastEventId;
+      resumed = await connect(`?lastEventId=${from}`);
+    }
+    // between passes: sometimes nothing (the next pass right away), sometimes a short pause
+    const pause = random(4);
+    await (pause === 0 ? nextTurn() : new Promise((res) => setTimeout(res, pause)));
+  }
+  hub.publish('session.ended', session('burst', 100), 'burst');
+  const ended = (r: Recorder) => parsed(r).some((m) => m.type === 'session.ended');
+  await waitFor('every client to see the end', () => [...clients, resumed!].every(ended), 60_000);
+  for (const r of [clients[0]!, clients[1]!]) {
+    assert.deepEqual(filesOf(r), names, 'every file once, in order');
+    const ids = parsed(r).filter((m) => m.id !== undefined).map((m) => m.id!);
+    assert.ok(ids.every((id, k) => k === 0 || id > ids[k - 1]!), 'ids only increase');
+    const frames = parsed(r).filter((m) => m.type === 'session.file').length;
+    assert.ok(frames < publishes, `runs published in one pass share a frame (${frames} frames for ${publishes} publishes)`);
+  }
+  assert.equal(filesOf(clients[2]!).length, names.length, 'the byte-counting client too');
+  assert.deepEqual(filesOf(resumed!), names.slice(resumeFrom), 'the resumed client: exactly the files after its id');
+  for (const r of [...clients, resumed!]) r.close();
+  await waitFor('the clients to be gone', () => fanout.size === 0);
+});
+
+/**
+ * A client that stops reading until told to go on: like slowReader (a tiny SO_RCVBUF set before connecting, so the
+ * backlog builds in the server's Node process, not in the kernel), but on "go" on its stdin it reads everything and
+ * copies the raw WebSocket bytes to its stdout, parsed here.
+ */
+const PAUSED_READER = String.raw`
+use strict; use Socket;
+my ($port, $rcvbuf) = @ARGV;
+socket(my $s, PF_INET, SOCK_STREAM, getprotobyname('tcp')) or die "socket: $!";
+setsockopt($s, SOL_SOCKET, SO_RCVBUF, pack('i', $rcvbuf)) or die "setsockopt: $!";
+connect($s, sockaddr_in($port, inet_aton('127.0.0.1'))) or die "connect: $!";
+my $key = join('', map { chr(65 + int(rand(26))) } 1..22) . '==';
+syswrite($s, "GET / HTTP/1.1\r\nHost: 127.0.0.1:$port\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: $key\r\nSec-WebSocket-Version: 13\r\n\r\n");
+my $head = '';
+while ($head !~ /\r\n\r\n/) { sysread($s, $head, 1, length $head) or die "closed during the handshake\n"; }
+binmode STDOUT; $| = 1; print STDERR "open\n";
+my $go = <STDIN>;
+my $buf;
+while (1) { my $n = sysread($s, $buf, 65536); last if !$n; syswrite(STDOUT, $buf); }
+`;
+
+/**
+ * Text frames of a server-to-client WebSocket byte stream (unmasked, unfragmented), parsed as JSON into `out`;
+ * returns the bytes of an incomplete last frame, to be passed again with what follows.
+ */
+function framesOf(bytes: Buffer, out: any[]): Buffer {
+  let i = 0;
+  while (i + 2 <= bytes.length) {
+    const len7 = bytes[i + 1]! & 0x7f;
+    const hdr = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0);
+    if (i + hdr > bytes.length) break;
+    const len = len7 === 126 ? bytes.readUInt16BE(i + 2) : len7 === 127 ? Number(bytes.readBigUInt64BE(i + 2)) : len7;
+    if (i + hdr + len > bytes.length) break;
+    if ((bytes[i]! & 0x0f) === 1) out.push(JSON.parse(bytes.toString('utf8', i + hdr, i + hdr + len)));
+    i += hdr + len;
+  }
+  return bytes.subarray(i);
+}
+
+for (const replayRoom of ['kept', 'evicted'] as const) {
+  test(`a client that falls behind is not queued for beyond the limit; once it reads again it gets what it missed (replay ${replayRoom}: ${replayRoom === 'kept' ? 'the events' : 'a resync'}), and the others never wait`, async () => {
+    // Its own hub, so the replay buffer can be small; a stall time long enough that the paused client is not dropped.
+    const flood = 16;
+    const perEvent = 1000;
+    const ownHub = new LiveEventsHub({ liveReplayEvents: replayRoom === 'kept' ? 1_000_000 : 3 * perEvent } as AppConfig);
+    const shared = fanout;
+    manualTicks = true;
+    const own = new LiveFanout(ownHub, { limits: { maxBufferedBytes: LIVE_STALL_LIMITS.maxBufferedBytes, stallMs: 600_000 } });
+    fanout = own;
+    const feed = ownHub.events.subscribe((e) => own.dispatch(e));
+    const ticks = setInterval(() => own.tick(), 100);
+    const child = spawn('perl', ['-e', PAUSED_READER, String(port), '4096'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // parsed as it arrives (this process also runs the server: re-parsing everything at each check starved it)
+    const got: any[] = [];
+    let carry: Buffer = Buffer.alloc(0);
+    child.stdout!.on('data', (d: Buffer) => (carry = framesOf(carry.length === 0 ? d : Buffer.concat([carry, d]), got)));
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    try {
+      await waitFor('the paused reader to connect', () => err.includes('open'));
+      const healthy = await readerProcess(`ws://127.0.0.1:${port}/`);
+      await waitFor('both clients to be registered', () => own.size === 2);
+      // ~1.1 MB per event, each its own pass: far more than the kernel takes for the paused socket plus the limit.
+      const names: string[] = [];
+      let maxBacklog = 0;
+      for (let k = 0; k < flood; k++) {
+        const files = Array.from({ length: perEvent }, (_, i) => file(`fall-${k}-${i}-`, 1000));
+        for (const f of files) names.push(f.path);
+        ownHub.publish('session.file', files as any, 'fall');
+        // longer than the widest batch window: each event is its own frame (the bound below is one frame)
+        await new Promise((res) => setTimeout(res, 120));
+        for (const c of wss.clients) maxBacklog = Math.max(maxBacklog, c.bufferedAmount);
+      }
+      const limit = LIVE_STALL_LIMITS.maxBufferedBytes;
+      // the largest frame: one event's files, as JSON, plus the message around them
+      const frameBytes = Buffer.byteLength(JSON.stringify(Array.from({ length: perEvent }, (_, i) => file(`fall-${flood}-${i}-`, 1000)))) + 200;
+      assert.ok(maxBacklog > limit, `the paused client fell behind (backlog ${maxBacklog})`);
+      assert.ok(maxBacklog <= limit + frameBytes, `its backlog stayed bounded: ${maxBacklog} <= ${limit} + one frame`);
+      // The others never waited: the reading client got the whole flood while the other one was paused.
+      ownHub.publish('session.ended', session('fall', 5), 'fall');
+      await waitFor('the reading client to see the end', () => healthy.lines.find((l) => l.startsWith('ended ')), 30_000);
+      assert.deepEqual(healthy.lines, ['open', `ended ${names.length}`]);
+
+      // Now it reads: it is caught up, then gets the live stream.
+      child.stdin!.write('go\n');
+      const lastId = ownHub.lastEventId;
+      await waitFor('the paused client to catch up', () => got.some((m) => m.id === lastId || m.type === 'resync'), 30_000);
+      ownHub.publish('session.file', [file('after-1')] as any, 'fall');
+      ownHub.publish('session.ended', session('fall', 6), 'fall');
+      const endId = ownHub.lastEventId;
+      await waitFor('the live stream after the catch-up', () => got.some((m) => m.id === endId), 30_000);
+      const paths = got.filter((m) => m.type === 'session.file').flatMap((m) => m.data.map((f: { path: string }) => f.path));
+      const ids = got.filter((m) => m.id !== undefined).map((m) => m.id);
+      assert.ok(ids.every((id, k) => k === 0 || id > ids[k - 1]), 'ids only increase');
+      assert.equal(own.size, 2, 'nobody was dropped');
+      if (replayRoom === 'kept') {
+        assert.equal(got.filter((m) => m.type === 'resync').length, 0);
+        assert.deepEqual(paths, [...names, 'after-1'], 'every file once, in order: what was queued, then the replay, then the stream');
+      } else {
+        const resync = got.findIndex((m) => m.type === 'resync');
+        assert.ok(resync > 0, 'told to re-fetch: what it missed is gone from the replay buffer');
+        assert.equal(got[resync].data.lastEventId, lastId, 'the resync names where the stream is now');
+        assert.ok(paths.length < names.length, 'it did not get the evicted files');
+        assert.deepEqual(
+          got.slice(resync + 1).map((m) => m.type),
+          ['session.file', 'session.ended'],
+          'then the live stream',
+        );
+        assert.deepEqual(paths.slice(0, -1), names.slice(0, paths.length - 1), 'what it got before falling behind is a prefix, in order');
+      }
+      healthy.child.kill();
+    } finally {
+      clearInterval(ticks);
+      feed.unsubscribe();
+      child.kill('SIGKILL');
+      own.closeAll(1001, 'test done');
+      fanout = shared;
+      manualTicks = false;
+    }
+  });
+}

@@ -18,15 +18,32 @@ export interface LiveEventSource {
 }
 
 export interface LiveFanoutOptions {
-  /** File events are gathered and sent as one array at most this often, so a burst never floods a browser. */
+  /**
+   * The longest a file event or progress snapshot waits to be sent (the batch window at its widest, under load).
+   * A quiet stream sends at once; see `minBatchMs` and `costFactor` for how wide the window is in between.
+   */
   batchMs: number;
+  /** Under a steady stream, batches go out at most this often per client (so a busy push never floods a browser). */
+  minBatchMs: number;
+  /**
+   * The window also grows to `costFactor` times what the last send to every client took, so the fan-out never takes
+   * more than about 1 / (1 + costFactor) of the CPU: many clients get fewer, bigger batches; few get them at once.
+   */
+  costFactor: number;
   limits: StallLimits;
   /** Called when a client is dropped for not keeping up (after it was terminated). */
   onDrop: (client: WebSocket) => void;
   now: () => number;
 }
 
-export const DEFAULT_FANOUT_OPTIONS: LiveFanoutOptions = { batchMs: 100, limits: LIVE_STALL_LIMITS, onDrop: () => undefined, now: Date.now };
+export const DEFAULT_FANOUT_OPTIONS: LiveFanoutOptions = {
+  batchMs: 100,
+  minBatchMs: 20,
+  costFactor: 4,
+  limits: LIVE_STALL_LIMITS,
+  onDrop: () => undefined,
+  now: Date.now,
+};
 
 /** Clients with one filter: they get the same frames. */
 interface Group {
@@ -37,7 +54,6 @@ interface Group {
   members: Set<WebSocket>;
   /** What waits for the next batch, in id order. */
   pending: Pending[];
-  lastFilesSentAt: number;
 }
 
 /**
@@ -50,6 +66,13 @@ interface Member {
   group: Group;
   /** Since when the client's unsent data has been above the limit (null: it is not). */
   overLimitSince: number | null;
+  /** The id of the newest event this client was sent (or did not want): where a catch-up replay starts. */
+  lastSentId: number;
+  /**
+   * Set while the client is behind: its backlog went over the limit, so frames are not queued for it any more (its
+   * backlog stays bounded) and it gets what it missed, or a `resync`, once it has taken most of its backlog.
+   */
+  behind: boolean;
 }
 
 export interface LiveFilter {
@@ -121,6 +144,11 @@ export class LiveFanout {
    * tick (which leaves nothing waiting), so it never holds more than one batch window's events.
    */
   private readonly frames = new Map<LiveEvent, Buffer>();
+  /** The next send of gathered batches, when one is planned. */
+  private flushTimer: { cancel(): void } | null = null;
+  /** When gathered batches last went out (performance.now()), and what sending them took (ms). */
+  private lastFlushAt = Number.NEGATIVE_INFINITY;
+  private lastFlushCost = 0;
 
   constructor(
     private readonly source: LiveEventSource,
@@ -152,6 +180,8 @@ export class LiveFanout {
     const member = this.members.get(client);
     if (!member) return;
     const next = this.groupFor(filter);
+    // A client that is behind has not been sent everything up to now: it changes filter from where it is.
+    if (lastEventId === undefined && member.behind) lastEventId = member.lastSentId;
     if (lastEventId === undefined) {
       if (next === member.group) return;
       // Files already gathered under the old filter still reach it (as they would have without the change).
@@ -178,7 +208,6 @@ export class LiveFanout {
     const module = e.module === null ? null : e.module.toLowerCase();
     if (e.type === 'session.file' || e.type === 'session.progress') {
       let fragment: string | undefined;
-      const now = this.opts.now();
       for (const group of this.groups.values()) {
         if (!wants(group, e, module)) continue;
         if (e.type === 'session.file') {
@@ -187,8 +216,7 @@ export class LiveFanout {
         } else {
           addProgress(group.pending, e);
         }
-        // Leading edge: a quiet stream sends at once; a busy one is gathered and sent by tick().
-        if (now - group.lastFilesSentAt >= this.opts.batchMs) this.flush(group);
+        this.schedule();
       }
       return;
     }
@@ -198,19 +226,91 @@ export class LiveFanout {
       // Waiting files go out first: ids on the wire only ever increase, so "the last id I saw" is a true resume point.
       this.flush(group);
       frame ??= this.eventFrame(e);
-      for (const client of group.members) this.sendFrame(client, frame);
+      for (const client of group.members) this.sendFrame(client, frame, e.id);
     }
   }
 
-  /** Every batchMs: the gathered files go out, and every client's backlog is checked. */
+  /** Every batchMs: whatever is gathered goes out, and every client's backlog is checked. */
   tick(): void {
+    this.flushAll();
+    // Nothing new to send: still check. The message that pushed a client over the limit may have been the last one;
+    // without this check such a client would never be dropped.
     for (const group of this.groups.values()) {
-      if (group.pending.length > 0) this.flush(group);
-      // Nothing new to send: still check. The message that pushed a client over the limit may have been the last
-      // one; without this check such a client would never be dropped.
-      else for (const client of group.members) this.stalled(client);
+      for (const client of group.members) {
+        if (this.stalled(client)) continue;
+        const member = this.members.get(client)!;
+        if (member.behind && client.bufferedAmount <= this.opts.limits.maxBufferedBytes / 2) this.catchUp(client, member);
+      }
     }
+  }
+
+  /**
+   * A client that was behind took most of its backlog: it gets the events it was not sent (from the replay buffer,
+   * as on a reconnect), or a `resync` when they are gone, then the live stream again. The replay goes only as far as
+   * the backlog limit allows; the rest follows at later ticks (the client stays behind until it has all of it), so a
+   * slow client's catch-up never builds the backlog the limit keeps away. Runs right after flushAll, so nothing of
+   * the replay also waits in its group's batch.
+   */
+  private catchUp(client: WebSocket, member: Member): void {
+    const answer = this.source.since(member.lastSentId);
+    if (!answer.ok) {
+      member.behind = false;
+      member.lastSentId = this.source.lastEventId;
+      const resync: LiveResync = { reason: answer.reason, lastEventId: this.source.lastEventId };
+      this.sendOne(client, { type: 'resync', at: new Date(this.opts.now()).toISOString(), data: resync });
+      return;
+    }
+    const group = member.group;
+    for (const e of answer.events) {
+      if (!wants(group, e, e.module === null ? null : e.module.toLowerCase())) continue;
+      if (client.bufferedAmount > this.opts.limits.maxBufferedBytes) return; // the rest at a later tick
+      this.sendOne(client, { type: e.type, id: e.id, at: e.at, data: e.data });
+      member.lastSentId = e.id;
+    }
+    member.behind = false;
+    member.lastSentId = this.source.lastEventId;
+  }
+
+  /**
+   * The batch window, adaptive: when the last batch went out at least a window ago (a quiet stream), what was just
+   * gathered goes out as soon as the publisher's synchronous run ends (one ingestion pass publishes its files and
+   * progress together: one frame each, not one per call). Under a steady stream, batches go out once per window:
+   * minBatchMs, wider when sending to every client got costly, never wider than batchMs.
+   */
+  get windowMs(): number {
+    return Math.min(this.opts.batchMs, Math.max(this.opts.minBatchMs, this.opts.costFactor * this.lastFlushCost));
+  }
+
+  private schedule(): void {
+    if (this.flushTimer) return;
+    const wait = this.lastFlushAt + this.windowMs - performance.now();
+    if (wait <= 0) {
+      const immediate = setImmediate(() => this.flushAll());
+      immediate.unref();
+      this.flushTimer = { cancel: () => clearImmediate(immediate) };
+    } else {
+      const timeout = setTimeout(() => this.flushAll(), wait);
+      timeout.unref();
+      this.flushTimer = { cancel: () => clearTimeout(timeout) };
+    }
+  }
+
+  /** Sends every group's gathered batch now. */
+  private flushAll(): void {
+    this.cancelFlush();
+    let sent = false;
+    const t0 = performance.now();
+    for (const group of this.groups.values()) sent = this.flush(group) || sent;
     this.frames.clear();
+    if (!sent) return;
+    const t1 = performance.now();
+    this.lastFlushAt = t1;
+    this.lastFlushCost = t1 - t0;
+  }
+
+  private cancelFlush(): void {
+    this.flushTimer?.cancel();
+    this.flushTimer = null;
   }
 
   private eventFrame(e: LiveEvent): Buffer {
@@ -224,6 +324,7 @@ export class LiveFanout {
 
   /** Closes every client (server shutdown). */
   closeAll(code: number, reason: string): void {
+    this.cancelFlush();
     for (const client of [...this.members.keys()]) {
       this.remove(client);
       client.close(code, reason);
@@ -240,7 +341,6 @@ export class LiveFanout {
         modules: filter.modules ? new Set(filter.modules.map((m) => m.toLowerCase())) : null,
         members: new Set(),
         pending: [],
-        lastFilesSentAt: 0,
       };
       this.groups.set(key, group);
     }
@@ -251,7 +351,8 @@ export class LiveFanout {
     // The group may have been let go when its last member left a moment ago (a resume onto the same filter).
     if (!this.groups.has(group.key)) this.groups.set(group.key, group);
     group.members.add(client);
-    this.members.set(client, { group, overLimitSince: null });
+    // Whatever was published up to now was sent to it (replay, or the group's batch flushed before it joined).
+    this.members.set(client, { group, overLimitSince: null, lastSentId: this.source.lastEventId, behind: false });
   }
 
   private leave(client: WebSocket, member: Member): void {
@@ -273,28 +374,42 @@ export class LiveFanout {
     }
   }
 
-  private flush(group: Group): void {
-    if (group.pending.length === 0) return;
+  /** Sends the group's gathered batch; true if anything went to a client. */
+  private flush(group: Group): boolean {
+    if (group.pending.length === 0) return false;
     const pending = group.pending;
     group.pending = [];
-    const now = this.opts.now();
-    group.lastFilesSentAt = now;
-    if (group.members.size === 0) return;
-    const at = new Date(now).toISOString();
+    if (group.members.size === 0) return false;
+    const at = new Date(this.opts.now()).toISOString();
     for (const item of pending) {
       const frame = item.kind === 'files' ? fileBatchFrame(item.id, at, item.fragments) : this.eventFrame(item.event);
-      for (const client of group.members) this.sendFrame(client, frame);
+      const id = item.kind === 'files' ? item.id : item.event.id;
+      for (const client of group.members) this.sendFrame(client, frame, id);
     }
+    return true;
   }
 
   /** A message for one client only (hello, replay, resync, error). */
   sendOne(client: WebSocket, msg: LiveMessage): void {
-    this.sendFrame(client, messageFrame(msg));
+    this.sendFrame(client, messageFrame(msg), null);
   }
 
-  private sendFrame(client: WebSocket, frame: Buffer): void {
+  /**
+   * `id`: the stream event the frame carries (null: a message for this client alone, always queued). A stream frame
+   * is not queued for a client whose backlog is over the limit: it is marked behind and caught up later (tick).
+   */
+  private sendFrame(client: WebSocket, frame: Buffer, id: number | null): void {
     if (client.readyState !== WebSocket.OPEN) return;
     if (this.stalled(client)) return;
+    const member = this.members.get(client);
+    if (member && id !== null) {
+      if (member.behind) return;
+      if (client.bufferedAmount > this.opts.limits.maxBufferedBytes) {
+        member.behind = true;
+        return;
+      }
+      member.lastSentId = id;
+    }
     client.send(frame, { binary: false });
   }
 
