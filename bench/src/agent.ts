@@ -3,12 +3,15 @@
  * - single-edit latency: a file written and closed on the source -> identical content in the target module (p50/p99);
  * - a burst of 10,000 small files: first write -> the target tree identical, against one plain `rsync -a` of the
  *   same tree as the baseline, with the number of rsync processes each contender spawned.
- * Contenders run one after the other, each with its own source directory and its own module.
+ * Each contender has its own source directory and its own module. For the single edits all latency contenders run side by
+ * side (idle but for the one being edited) and take turns in blocks of 10 edits, so load changes on a shared machine fall
+ * on all of them alike; for the burst they run one after the other.
  * Env: BENCH_AGENT_EDITS (50; 0 skips the edits), BENCH_AGENT_BURST (10000), BENCH_AGENT_ROUNDS (3 burst rounds),
  * BENCH_AGENT_ONLY (comma-separated contender labels, e.g. `agent`; default all), BENCH_AGENT_DIR (where sources and
  * modules live; default the OS temp dir), BENCH_AGENT_MAIN (path of the agent's dist/main.js), BENCH_AGENT_KEEP=1 (keep
  * that directory, with each contender's log), BENCH_AGENT_EXTRA / BENCH_AGENT_WATCH_EXTRA (JSON merged into the agent's
- * config / its watch, e.g. '{"timeoutSec":0}' to see what one setting costs).
+ * config / its watch, e.g. '{"timeoutSec":0}' to see what one setting costs), BENCH_AGENT_VARIANT_ENV (JSON: adds the
+ * contender `agent(variant)`, the agent with these environment variables, e.g. '{"RSYNCHUB_AGENT_SPAWN":"node"}').
  * Contenders: `agent` (rsync started by its native launcher), `agent(node spawn)` (RSYNCHUB_AGENT_SPAWN=node: node's
  * child_process.spawn, as before the launcher), `agent(rsyncParams -a)` (burst only), lsyncd twice.
  * On a busy machine, run it as `chrt -f 50 node bench/dist/index.js agent` (root): the bench, the daemon and every
@@ -39,6 +42,8 @@ const LSYNCD_DEFAULT_DELAY_SEC = 15;
 const AGENT_PLAIN = 'agent(rsyncParams -a)';
 /** The agent with RSYNCHUB_AGENT_SPAWN=node: rsync started by node's child_process.spawn instead of the launcher. */
 const AGENT_NODE = 'agent(node spawn)';
+/** The agent with BENCH_AGENT_VARIANT_ENV added to its environment (an A/B of a setting, side by side with `agent`). */
+const AGENT_VARIANT = 'agent(variant)';
 /** Files the single edits rotate through: the first ones are creates, the rest overwrite existing files. */
 const EDIT_FILES = 5;
 /**
@@ -242,13 +247,28 @@ async function startLsyncd(work: string, daemon: BareDaemon, module: string, del
   };
 }
 
+/** A contender's edit sequence across blocks: the next edit's number, the last write, each file's last size. */
+interface EditCursor {
+  next: number;
+  lastWrite: number;
+  lastSize: Map<string, number>;
+}
+
+/**
+ * Single edits run in blocks of this many, the contenders taking turns block by block (all of them started once, side
+ * by side): a change of machine load during the series then falls on every contender alike, not on whichever ran at
+ * that moment. The first edit of a block follows a pause (the other contenders' blocks): it is made but not counted.
+ */
+const EDIT_BLOCK = 10;
+
 /** One edit at a time: write + close, then poll the target every 5 ms until its content is identical. */
-async function measureLatency(c: Contender, edits: number, gapMs: number): Promise<LatencyResult> {
+async function measureLatency(c: Contender, edits: number, gapMs: number, cursor: EditCursor = { next: 0, lastWrite: 0, lastSize: new Map() }, uncounted = 0): Promise<LatencyResult> {
   const samples: number[] = [];
-  let lastWrite = 0;
-  const lastSize = new Map<string, number>();
+  let lastWrite = cursor.lastWrite;
+  const lastSize = cursor.lastSize;
   try {
-    for (let i = 0; i < edits; i++) {
+    for (let n = 0; n < edits + uncounted; n++) {
+      const i = cursor.next++;
       await c.tracker.waitIdle(c.quietMs, 60_000, `${c.label} before edit ${i}`);
       const wait = lastWrite + gapMs - performance.now();
       if (wait > 0) await sleep(wait);
@@ -277,12 +297,38 @@ async function measureLatency(c: Contender, edits: number, gapMs: number): Promi
         if (performance.now() > deadline) throw new Error(`edit ${i} (${rel}) not on the target after 30 s`);
         await sleep(5);
       }
-      samples.push(performance.now() - t0);
+      if (n >= uncounted) samples.push(performance.now() - t0);
     }
   } catch (e) {
     return { samples, error: (e as Error).message };
+  } finally {
+    cursor.lastWrite = lastWrite;
   }
   return { samples };
+}
+
+/** The edit series for all latency contenders at once, in blocks taking turns (see EDIT_BLOCK). */
+async function measureLatencyInterleaved(cs: readonly Contender[], edits: number, gapMs: number): Promise<Map<string, LatencyResult>> {
+  const out = new Map<string, LatencyResult>(cs.map((c) => [c.label, { samples: [] }]));
+  const cursors = new Map<string, EditCursor>(cs.map((c) => [c.label, { next: 0, lastWrite: 0, lastSize: new Map() }]));
+  for (let b = 0; b * EDIT_BLOCK < edits; b++) {
+    const n = Math.min(EDIT_BLOCK, edits - b * EDIT_BLOCK);
+    for (let k = 0; k < cs.length; k++) {
+      const c = cs[(b + k) % cs.length]!; // each block starts with another contender
+      const acc = out.get(c.label)!;
+      if (acc.error) continue;
+      // Only the contender being edited has its rsync children polled (the polling costs CPU the others would share).
+      c.tracker.start();
+      try {
+        const r = await measureLatency(c, n, gapMs, cursors.get(c.label)!, 1);
+        acc.samples.push(...r.samples);
+        if (r.error) acc.error = r.error;
+      } finally {
+        c.tracker.stop();
+      }
+    }
+  }
+  return out;
 }
 
 /**
@@ -412,6 +458,8 @@ export async function benchAgent(
       { label: lsyncdDefault, module: 'lsyncddef', start: (d, m) => startLsyncd(work, d, m, undefined, lsyncdDefault), timeoutMs: 180_000 },
     );
   }
+  const variantEnv = process.env.BENCH_AGENT_VARIANT_ENV ? JSON.parse(process.env.BENCH_AGENT_VARIANT_ENV) as NodeJS.ProcessEnv : undefined;
+  if (variantEnv) burstPlans.splice(1, 0, { label: AGENT_VARIANT, module: 'agentvariant', start: (d, m) => startAgent(work, d, m, AGENT_VARIANT, undefined, variantEnv), timeoutMs: 120_000 });
   const only = (process.env.BENCH_AGENT_ONLY ?? '').split(',').map((l) => l.trim()).filter(Boolean);
   if (only.length) burstPlans.splice(0, burstPlans.length, ...burstPlans.filter((p) => only.includes(p.label)));
   const latencyPlans = edits > 0 ? burstPlans.filter((p) => p.label !== lsyncdDefault && p.label !== AGENT_PLAIN) : [];
@@ -441,15 +489,36 @@ export async function benchAgent(
     const d = daemon;
 
     header('single edits');
-    for (const plan of latencyPlans) {
-      await runContender(() => plan.start(d, `${plan.module}-edits`), plan.label, async (c) => {
-        for (const series of EDIT_SERIES) {
-          const lat = await measureLatency(c, edits, series.gapMs);
-          latency.set(`${c.label}|${series.key}`, lat);
-          const s = lat.samples;
-          console.log(`${c.label.padEnd(16)} ${series.text}: ${latencyText(lat)}  min ${fmt(Math.min(...s))} mean ${fmt(s.reduce((a, b) => a + b, 0) / (s.length || 1))} max ${fmt(Math.max(...s))} ms (${s.length} edits)`);
+    if (latencyPlans.length > 0) {
+      // All latency contenders run side by side, idle but for the one being edited; edits go in blocks, taking turns.
+      const started: Contender[] = [];
+      try {
+        for (const plan of latencyPlans) {
+          try {
+            const c = await plan.start(d, `${plan.module}-edits`);
+            c.tracker.stop();
+            contenders.push(c);
+            started.push(c);
+          } catch (e) {
+            console.log(`   ${plan.label}: cannot start: ${(e as Error).message}`);
+          }
         }
-      });
+        console.log(`(${started.map((c) => c.label).join(', ')} started side by side; blocks of ${EDIT_BLOCK} edits, taking turns, the first edit of each block not counted)`);
+        for (const series of EDIT_SERIES) {
+          const results = await measureLatencyInterleaved(started, edits, series.gapMs);
+          for (const c of started) {
+            const lat = results.get(c.label)!;
+            latency.set(`${c.label}|${series.key}`, lat);
+            const s = lat.samples;
+            console.log(`${c.label.padEnd(16)} ${series.text}: ${latencyText(lat)}  min ${fmt(Math.min(...s))} mean ${fmt(s.reduce((a, b) => a + b, 0) / (s.length || 1))} max ${fmt(Math.max(...s))} ms (${s.length} edits)`);
+          }
+        }
+      } finally {
+        for (const c of started) {
+          await c.stop().catch(() => undefined);
+          contenders.splice(contenders.indexOf(c), 1);
+        }
+      }
     }
 
     header(`burst of ${burstFiles.toLocaleString('en-US')} files`);

@@ -12,13 +12,21 @@
  *   'S' id flags exe cwd argc arg... envc env... stdinLen stdinBytes   start a run; flags: 1 = stdin is a pipe fed with
  *        stdinBytes, then closed (else /dev/null); 2 = gate: report the pid, but exec only after 'G' (the TLS relay
  *        must know the pid before rsync can connect)
- *   'K' id signal     send a signal to the run's process (if not reaped yet)
+ *   'K' id signal     send a signal to the run's process (if it has not exited)
  *   'G' id            let a gated run exec
+ *   'A' id            the agent has read the run's 'X' (or 'F'): its process may be reaped now
+ *   'C'               close: start nothing more; exit once every run has ended and been acknowledged
+ * A request longer than MAX_REQUEST is refused (the launcher exits with a message; the agent sends larger runs
+ * through node's spawn), so a corrupt length cannot make it allocate gigabytes.
  * Replies (launcher -> agent):
  *   'P' id pid        started (for a gated run: forked, waiting for 'G')
  *   'F' id errno text could not start (no 'X' follows)
  *   'O' id bytes      stdout data        'E' id bytes   stderr data
  *   'X' id code sig   exited (code -1 when killed by signal sig), after all its stdout and stderr
+ * A run's process is reaped only after the agent acknowledged its end ('A'): until then its pid stays taken (a zombie),
+ * so the agent's direct kill (its watchdog does not wait for a hung launcher) can never reach a process that got the pid
+ * again. A gated run's exec is awaited in the poll loop, never by a blocking read, so a child stopped (SIGSTOP) before
+ * its exec cannot freeze the launcher and the other runs.
  * Like node's spawn with detached: true, each rsync gets a session of its own (no controlling terminal, so no password
  * prompt can hang it), default signal dispositions and an empty signal mask. When the agent goes away (EOF on fd 3)
  * the launcher exits; runs still going keep running, as they did with node's spawn.
@@ -41,6 +49,8 @@
 #include <unistd.h>
 
 #define CTL 3
+/* The largest request accepted: a path list of 100,000 paths of 2 KiB fits; the agent never sends more. */
+#define MAX_REQUEST (256u << 20)
 
 extern char **environ;
 
@@ -51,7 +61,8 @@ struct run {
   int ef;                 /* gated runs: error pipe (errno of a failed chdir/exec; EOF once exec succeeded) */
   char *data;             /* stdin bytes still to write */
   size_t len, off;
-  int reaped, status, failed;
+  int exited, code, sig, failed; /* exited: seen by waitid(WNOWAIT), not reaped yet; code -1 = killed by sig */
+  int reported, acked;            /* 'X' (or 'F') sent; the agent's 'A' received: then it is reaped and freed */
 };
 
 static struct run **runs;
@@ -116,9 +127,9 @@ static void free_run(size_t i) {
   runs[i] = runs[--nruns];
 }
 
-static struct run *find_run(uint32_t id) {
+static struct run *find_run(uint32_t id, int failed_too) {
   for (size_t i = 0; i < nruns; i++)
-    if (runs[i]->id == id && !runs[i]->failed) return runs[i];
+    if (runs[i]->id == id && (failed_too || !runs[i]->failed)) return runs[i];
   return NULL;
 }
 
@@ -164,6 +175,7 @@ static char **rdlist(struct reader *r, int *has_nul) {
 }
 
 static int set_cloexec_pipe(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+static int closing;
 
 static sigset_t all_signals;
 
@@ -210,7 +222,7 @@ static void start_run(const unsigned char *p, size_t n) {
   if (set_cloexec_pipe(out) < 0 || set_cloexec_pipe(err) < 0) { fail_run(id, errno, "pipe"); goto done; }
   pid_t pid = -1;
   if (flags & 2) {
-    if (set_cloexec_pipe(gate) < 0 || set_cloexec_pipe(ef) < 0) { fail_run(id, errno, "pipe"); goto done; }
+    if (set_cloexec_pipe(gate) < 0 || pipe2(ef, O_CLOEXEC | O_NONBLOCK) < 0) { fail_run(id, errno, "pipe"); goto done; }
     pid = gated_start(exe, cwd, argv, envp, in[0], out[1], err[1], gate[0], ef[1]);
     if (pid < 0) { fail_run(id, errno, "fork"); goto done; }
     close_fd(&gate[0]);
@@ -268,15 +280,19 @@ done:
   free_list(envp);
 }
 
-/* A gated run's error pipe, once its child has let go of it (exec'd or died): a failed chdir/exec becomes 'F'. */
+/* A gated run's error pipe (non-blocking): a failed chdir/exec becomes 'F'; EOF means the exec happened. Called when
+ * the pipe is readable and when the child has exited; a child that has not got there yet (even a stopped one) leaves
+ * the pipe open for a later call. */
 static void check_exec(struct run *r) {
   if (r->ef < 0) return;
   int e = 0;
   ssize_t n;
   while ((n = read(r->ef, &e, sizeof e)) < 0 && errno == EINTR) {}
+  if (n < 0 && errno == EAGAIN) return;
   close_fd(&r->ef);
   if (n == (ssize_t)sizeof e) {
-    r->failed = 1; /* reaped quietly; the agent hears 'F' instead of 'X' */
+    r->failed = 1; /* the agent hears 'F' instead of 'X' */
+    r->reported = 1;
     close_fd(&r->in);
     fail_run(r->id, e, "exec");
   }
@@ -287,21 +303,31 @@ static void go_run(struct run *r) {
   char g = 'g';
   (void)!write(r->gate, &g, 1);
   close_fd(&r->gate);
-  check_exec(r); /* the exec follows at once: this read ends when it happened (or failed) */
+  check_exec(r); /* usually not yet: the poll loop watches the pipe until the exec happened (or failed) */
 }
 
 static void handle_request(const unsigned char *p, size_t n) {
   if (n < 1) return;
   char type = (char)p[0];
   p++, n--;
-  if (type == 'S') { start_run(p, n); return; }
+  if (type == 'C') { closing = 1; return; }
+  if (type == 'S') {
+    if (closing) {
+      if (n >= 4) fail_run(get32(p), ESHUTDOWN, "the launcher is closing");
+      return;
+    }
+    start_run(p, n);
+    return;
+  }
   if (n < 4) return;
-  struct run *r = find_run(get32(p));
+  struct run *r = find_run(get32(p), type == 'A');
   if (!r) return;
   if (type == 'K' && n >= 8) {
-    if (!r->reaped) kill(r->pid, (int)get32(p + 4));
+    if (!r->exited) kill(r->pid, (int)get32(p + 4));
   } else if (type == 'G') {
     go_run(r);
+  } else if (type == 'A') {
+    r->acked = 1;
   }
 }
 
@@ -330,39 +356,43 @@ static void pump_input(struct run *r) {
   r->data = NULL;
 }
 
-static void reap(void) {
-  int status;
-  pid_t pid;
-  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-    for (size_t i = 0; i < nruns; i++) {
-      struct run *r = runs[i];
-      if (r->pid != pid) continue;
-      if (r->gate >= 0) close_fd(&r->gate);
-      check_exec(r); /* died before or at its exec (its write, if any, is in the pipe) */
-      r->reaped = 1;
-      r->status = status;
-      close_fd(&r->in);
-      close_fd(&r->gate);
-      break;
-    }
+/* Notes runs whose process has exited, without reaping it (WNOWAIT): the pid stays taken until the agent's 'A'. */
+static void notice_exits(void) {
+  for (size_t i = 0; i < nruns; i++) {
+    struct run *r = runs[i];
+    if (r->exited) continue;
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, (id_t)r->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid != r->pid) continue;
+    r->exited = 1;
+    if (si.si_code == CLD_EXITED) { r->code = si.si_status; r->sig = 0; }
+    else { r->code = -1; r->sig = si.si_status; }
+    close_fd(&r->gate);
+    check_exec(r); /* died before or at its exec (its write, if any, is in the pipe) */
+    close_fd(&r->ef);
+    close_fd(&r->in);
   }
 }
 
-/* A run is done once reaped and its stdout and stderr are at EOF: then 'X' (node's 'close' waits for the same). */
+/* A run is done once exited and its stdout and stderr are at EOF: then 'X' (node's 'close' waits for the same). It is
+ * reaped and forgotten once the agent acknowledged that 'X' (or the 'F' of a failed exec). */
 static void finish_runs(void) {
   for (size_t i = 0; i < nruns;) {
     struct run *r = runs[i];
-    if (r->reaped == 1 && r->out < 0 && r->err < 0) {
-      if (!r->failed) {
-        uint32_t v[2];
-        if (WIFEXITED(r->status)) { v[0] = (uint32_t)WEXITSTATUS(r->status); v[1] = 0; }
-        else { v[0] = (uint32_t)-1; v[1] = (uint32_t)WTERMSIG(r->status); }
+    if (r->exited && r->out < 0 && r->err < 0) {
+      if (!r->reported) {
+        uint32_t v[2] = { (uint32_t)r->code, (uint32_t)r->sig };
         reply('X', r->id, v, 2, NULL, 0);
+        r->reported = 1;
       }
-      free_run(i);
-    } else {
-      i++;
+      if (r->acked) {
+        int st;
+        while (waitpid(r->pid, &st, WNOHANG) < 0 && errno == EINTR) {}
+        free_run(i);
+        continue;
+      }
     }
+    i++;
   }
 }
 
@@ -394,7 +424,8 @@ int main(void) {
   int *what = NULL;
   size_t pcap = 0;
   for (;;) {
-    size_t need = 2 + nruns * 3;
+    if (closing && nruns == 0) return 0;
+    size_t need = 2 + nruns * 4;
     if (need > pcap) {
       pcap = need * 2;
       pfd = xrealloc(pfd, sizeof *pfd * pcap);
@@ -409,6 +440,7 @@ int main(void) {
       if (r->out >= 0) { owner[np] = r; what[np] = 1; pfd[np++] = (struct pollfd){ r->out, POLLIN, 0 }; }
       if (r->err >= 0) { owner[np] = r; what[np] = 2; pfd[np++] = (struct pollfd){ r->err, POLLIN, 0 }; }
       if (r->in >= 0) { owner[np] = r; what[np] = 0; pfd[np++] = (struct pollfd){ r->in, POLLOUT, 0 }; }
+      if (r->ef >= 0 && r->gate < 0) { owner[np] = r; what[np] = 3; pfd[np++] = (struct pollfd){ r->ef, POLLIN, 0 }; }
     }
     if (poll(pfd, np, -1) < 0) {
       if (errno == EINTR) continue;
@@ -420,12 +452,13 @@ int main(void) {
       struct run *r = owner[i];
       if (what[i] == 1) pump_output(r, &r->out, 'O');
       else if (what[i] == 2) pump_output(r, &r->err, 'E');
+      else if (what[i] == 3) check_exec(r);
       else pump_input(r);
     }
     if (pfd[1].revents) {
       struct signalfd_siginfo si;
       while (read(sfd, &si, sizeof si) > 0) {}
-      reap();
+      notice_exits();
     }
     if (pfd[0].revents) {
       if (bcap - blen < 65536) buf = xrealloc(buf, bcap = (bcap + 65536) * 2);
@@ -436,6 +469,10 @@ int main(void) {
       size_t off = 0;
       while (blen - off >= 4) {
         uint32_t len = get32(buf + off);
+        if (len > MAX_REQUEST) {
+          fprintf(stderr, "rsynchub-spawn: a request of %u bytes is over the limit of %u; the control stream is corrupt, exiting\n", len, MAX_REQUEST);
+          return 2;
+        }
         if (blen - off - 4 < len) {
           if (bcap < (size_t)len + 4) buf = xrealloc(buf, bcap = (size_t)len + 4 + 65536);
           break;
@@ -446,7 +483,7 @@ int main(void) {
       memmove(buf, buf + off, blen - off);
       blen -= off;
     }
-    reap(); /* a run started above may already have exited */
+    notice_exits(); /* a run started above may already have exited */
     finish_runs();
   }
 }

@@ -41,6 +41,7 @@ function run(l: Launcher, req: Partial<LaunchRequest> & { exe: string }, gated =
       onClose: (code, signal) => resolve({ ...o, stdout: Buffer.concat(chunks), code, signal }),
       onLost: (why) => resolve({ ...o, lost: why }),
     }, gated);
+    assert.ok(h, 'the launcher took the run');
     kill = (s) => h.kill(s);
   });
   return { done, kill: (s) => kill(s) };

@@ -84,6 +84,22 @@ export function encodeGo(id: number): Buffer {
   return Buffer.concat([u32(5), Buffer.from('G'), u32(id)]);
 }
 
+/** 'A': the run's 'X' or 'F' was read; the launcher may reap its process now (the pid stays taken until then). */
+export function encodeAck(id: number): Buffer {
+  return Buffer.concat([u32(5), Buffer.from('A'), u32(id)]);
+}
+
+/** 'C': start nothing more, exit once the runs in flight have ended and been acknowledged. */
+export function encodeClose(): Buffer {
+  return Buffer.concat([u32(1), Buffer.from('C')]);
+}
+
+/**
+ * The largest request the launcher accepts (MAX_REQUEST in rsynchub-spawn.c): a longer frame length is taken for a
+ * corrupt stream and ends the launcher instead of making it allocate that much. Larger runs go through node's spawn.
+ */
+export const MAX_REQUEST_BYTES = 256 * 1024 * 1024;
+
 export interface Reply {
   type: 'P' | 'F' | 'O' | 'E' | 'X';
   id: number;
@@ -160,11 +176,13 @@ export class Launcher {
   private readonly runs = new Map<number, Entry>();
   private readonly decoder = new ReplyDecoder();
   private nextId = 1;
+  /** close() was called: no new runs; the launcher exits once the runs in flight have ended. */
+  private closing = false;
   dead = false;
   /** Why it died (for the log). */
   deathReason = '';
 
-  constructor(helper: string, private readonly onDeath: (why: string) => void) {
+  constructor(helper: string, private readonly onDeath: (why: string) => void, private readonly maxRequestBytes = MAX_REQUEST_BYTES) {
     this.child = spawn(helper, [], { stdio: ['ignore', 'ignore', 'inherit', 'pipe'] });
     this.sock = this.child.stdio[3] as Socket;
     this.child.unref();
@@ -186,20 +204,26 @@ export class Launcher {
     return this.runs.size;
   }
 
-  start(req: LaunchRequest, h: RunHandlers, gated: boolean): RunHandle {
+  /** Starts a run; null when this launcher cannot take it (closing, or a request over MAX_REQUEST_BYTES). */
+  start(req: LaunchRequest, h: RunHandlers, gated: boolean): RunHandle | null {
+    if (this.closing || this.dead) return null;
     const id = this.nextId++;
+    const frame = encodeSpawn(id, req, gated);
+    if (frame.length - 4 > this.maxRequestBytes) return null;
     const e: Entry = { handlers: h, gated, done: false };
     this.runs.set(id, e);
     this.sock.ref();
-    this.sock.write(encodeSpawn(id, req, gated));
+    this.sock.write(frame);
     return {
       get pid() {
         return e.pid;
       },
       kill: (signal) => {
         if (e.done || this.dead) return;
-        // Directly once the pid is known (not reaped: no 'X' yet), so a hung launcher cannot keep a stalled rsync alive;
-        // through the launcher before that (it handles requests in order, so after the start).
+        // Directly once the pid is known, so a hung launcher cannot keep a stalled rsync alive; through the launcher
+        // before that (it handles requests in order, so after the start). The direct kill cannot reach another
+        // process: the launcher reaps a run's process only after our 'A', sent once its 'X' made this run done, so
+        // until then the pid is the run's process or its zombie, never a new process's.
         if (e.pid) {
           try {
             process.kill(e.pid, signal);
@@ -239,22 +263,40 @@ export class Launcher {
         break;
       case 'F':
         this.finish(r.id);
+        this.ack(r.id);
         e.handlers.onError(Object.assign(new Error(`spawn ${errnoName(r.a!)} (${r.data!.toString()})`), { code: errnoName(r.a!) }));
         break;
       case 'X':
         this.finish(r.id);
+        this.ack(r.id);
         e.handlers.onClose(r.a! >= 0 ? r.a! : null, r.a! >= 0 ? null : signalName(r.b!));
         break;
     }
   }
 
-  /** Ends the launcher (the agent stops using it; runs in flight keep going, like node-spawned ones). */
+  /** The run is done here (done: no direct kill any more): its process may be reaped. */
+  private ack(id: number): void {
+    if (!this.dead) this.sock.write(encodeAck(id));
+  }
+
+  /**
+   * Ends the launcher: it starts nothing more, and exits once the runs in flight have ended; they keep going and report
+   * as usual (they are not killed, nor run again).
+   */
   close(): void {
-    this.sock.end();
+    if (this.closing || this.dead) return;
+    this.closing = true;
+    this.sock.write(encodeClose());
   }
 
   private die(why: string): void {
     if (this.dead) return;
+    if (this.closing && this.runs.size === 0) {
+      // The exit close() asked for.
+      this.dead = true;
+      this.sock.destroy();
+      return;
+    }
     this.dead = true;
     this.deathReason = why;
     this.sock.destroy();
@@ -409,5 +451,6 @@ export function startProcess(req: LaunchRequest, h: RunHandlers, gated = false):
     queueMicrotask(() => h.onError(new Error(`an argument or environment variable holds a NUL byte: ${JSON.stringify(bad)}`)));
     return { pid: undefined, kill: () => undefined };
   }
-  return l.start({ ...req, cwd: path.resolve(req.cwd) }, h, gated);
+  // A request the launcher would refuse as too large (a huge path list) goes through node's spawn.
+  return l.start({ ...req, cwd: path.resolve(req.cwd) }, h, gated) ?? startWithNode(req, h);
 }
