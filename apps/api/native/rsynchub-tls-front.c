@@ -422,8 +422,11 @@ static void relay(SSL *ssl, int c, int d, int err_r) {
     if (progress) continue;
     struct pollfd p[3];
     int np = 0;
-    p[np++] = (struct pollfd){c, want_c ? want_c : (client_eof ? 0 : POLLIN), 0};
-    p[np++] = (struct pollfd){d, want_d, 0};
+    /* Only what a call above asked for: polling the client for input while our buffer toward the daemon is full (or a
+     * hung-up socket with nothing wanted) would wake poll again and again, a busy loop while the other side drains. */
+    short ev_c = want_c;
+    p[np++] = (struct pollfd){ev_c ? c : -1, ev_c, 0};
+    p[np++] = (struct pollfd){want_d ? d : -1, want_d, 0};
     p[np++] = (struct pollfd){err_r, POLLIN, 0}; /* poll skips a negative fd */
     int timeout = -1;
     if (client_shut) {
@@ -600,7 +603,7 @@ static void accept_all(int l) {
 }
 
 static int open_listener(void) {
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV};
+  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
   struct addrinfo *res = NULL;
   int rc = getaddrinfo(opt_host, opt_port, &hints, &res);
   if (rc != 0) {
