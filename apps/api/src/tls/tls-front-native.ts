@@ -213,6 +213,8 @@ export class NativeTlsFront implements TlsFrontRunner {
           case 'cert-error':
             this.lastFrontError = `the native TLS front refused the certificate: ${rest}`;
             this.logger.error(this.lastFrontError);
+            // At start the front waits for a usable certificate before it opens the port: no use keeping it.
+            if (!this.up) child.kill('SIGKILL');
             settle(new FrontStartError(this.lastFrontError, 'ECERT'));
             break;
           case 'open':
