@@ -33,6 +33,8 @@ const STOP_GRACE_MS = 5_000;
  * pair, writes the PROXY line with the client's real address on Node's end and copies bytes both ways. No daemon
  * that trusts a PROXY line listens anywhere, so no other local process can name a client address (review F1).
  * Plain rsync keeps its own daemon with no Node in its path.
+ * The fallback front (RSYNCHUB_TLS_FRONT=node, or the native one not built): the default is the native process
+ * supervised by tls-front-native.ts, which does the same per connection without Node in the data path.
  */
 export class TlsFront {
   readonly kind = 'node' as const;

@@ -32,7 +32,7 @@ function certificateDto(info: CertificateInfo | null): TlsCertificateDto | null 
 
 /**
  * The rsync-over-TLS listener as a whole: the console setting, the certificate, and the TLS front that runs one
- * proxy-protocol daemon per connection (inetd mode, see tls-front.ts). Never fails the server's start: a port in use or an unreadable certificate shows in
+ * proxy-protocol daemon per connection (inetd mode; the native front tls-front-native.ts, or the Node one tls-front.ts). Never fails the server's start: a port in use or an unreadable certificate shows in
  * GET /api/v1/tls and the plain daemon keeps serving.
  */
 @Injectable()
