@@ -339,7 +339,7 @@ static int read_daemon_stderr(int fd) {
 static void relay(SSL *ssl, int c, int d, int err_r) {
   static unsigned char up[BUF], down[BUF];
   size_t up_len = 0, up_off = 0, down_len = 0, down_off = 0;
-  int client_eof = 0, daemon_eof = 0, daemon_shut = 0, client_shut = 0;
+  int client_eof = 0, daemon_eof = 0, daemon_shut = 0, client_shut = 0, up_dead = 0;
   long linger_until = 0;
   int one = 1;
   set_nonblock(c);
@@ -365,7 +365,7 @@ static void relay(SSL *ssl, int c, int d, int err_r) {
       else return;
       break;
     }
-    if (client_shut) up_len = up_off = 0; /* after our close_notify: drop */
+    if (client_shut || up_dead) up_len = up_off = 0; /* after our close_notify, or with no daemon reading: drop */
     while (up_off < up_len) {
       ssize_t n = write(d, up + up_off, up_len - up_off);
       if (n > 0) {
@@ -374,8 +374,12 @@ static void relay(SSL *ssl, int c, int d, int err_r) {
         continue;
       }
       if (n < 0 && (errno == EAGAIN || errno == EINTR)) want_d |= POLLOUT;
-      else if (daemon_eof) up_len = up_off = 0; /* the daemon is gone: the client's tail goes nowhere */
-      else return;
+      else {
+        /* The daemon stopped reading (it exited after a last message, e.g. an @ERROR): the client's tail goes nowhere,
+         * but what the daemon sent before is still relayed below, up to its end of stream. */
+        up_dead = 1;
+        up_len = up_off = 0;
+      }
       break;
     }
     if (up_off == up_len) up_len = up_off = 0;
