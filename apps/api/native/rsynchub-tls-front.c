@@ -447,25 +447,21 @@ static void relay(SSL *ssl, int c, int d, int err_r) {
   }
 }
 
+static pid_t handshake_daemon = 0;
+
+/* The handshake took too long: the daemon started for it goes first (killed, it logs nothing), then this process dies
+ * of SIGALRM, which the front counts as a handshake failure. */
+static void on_handshake_timeout(int sig) {
+  (void)sig;
+  if (handshake_daemon > 0) kill(handshake_daemon, SIGKILL);
+  signal(SIGALRM, SIG_DFL);
+  raise(SIGALRM);
+}
+
 static void handle_connection(int c, const struct sockaddr_storage *peer) {
-  /* A client that never finishes the handshake is killed by SIGALRM (default action): it held only this process. */
-  alarm((unsigned)((opt_handshake_ms + 999) / 1000));
-  SSL *ssl = SSL_new(ctx);
-  if (!ssl || !SSL_set_fd(ssl, c) || SSL_accept(ssl) != 1) {
-    event("handshake-failure");
-    _exit(1);
-  }
-  alarm(0);
-  struct sockaddr_storage local;
-  socklen_t llen = sizeof local;
-  char src[INET6_ADDRSTRLEN] = "", dst[INET6_ADDRSTRLEN] = "";
-  int sport = 0, dport = 0, sfam = 0, dfam = 0;
-  char proxy[200];
-  if (getsockname(c, (struct sockaddr *)&local, &llen) == 0 && address_text(peer, src, sizeof src, &sport, &sfam) == 0 &&
-      address_text(&local, dst, sizeof dst, &dport, &dfam) == 0 && sfam == dfam && sport > 0 && dport > 0)
-    snprintf(proxy, sizeof proxy, "PROXY TCP%d %s %s %d %d\r\n", sfam, src, dst, sport, dport);
-  else
-    snprintf(proxy, sizeof proxy, "PROXY UNKNOWN\r\n"); /* rsync then uses the socket's own address, never a made-up one */
+  /* The daemon starts first, on its private pair, and loads while the client does its part of the handshake: its
+   * exec and config load overlap the handshake instead of following it. It reads nothing but the PROXY line, which
+   * is written only after the handshake; a failed handshake SIGKILLs it before it could log anything. */
   int ours, theirs, errp[2];
   if (loopback_pair(&ours, &theirs) != 0) {
     event("daemon-error cannot connect a daemon for a TLS connection: %s", strerror(errno));
@@ -482,6 +478,29 @@ static void handle_connection(int c, const struct sockaddr_storage *peer) {
     event("daemon-error cannot start rsync for a TLS connection: %s", strerror(errno));
     _exit(1);
   }
+  handshake_daemon = daemon;
+  /* A client that never finishes the handshake is killed by SIGALRM: it held only this process and its daemon. */
+  signal(SIGALRM, on_handshake_timeout);
+  alarm((unsigned)((opt_handshake_ms + 999) / 1000));
+  SSL *ssl = SSL_new(ctx);
+  if (!ssl || !SSL_set_fd(ssl, c) || SSL_accept(ssl) != 1) {
+    kill(daemon, SIGKILL);
+    event("handshake-failure");
+    _exit(1);
+  }
+  alarm(0);
+  signal(SIGALRM, SIG_DFL);
+  handshake_daemon = 0;
+  struct sockaddr_storage local;
+  socklen_t llen = sizeof local;
+  char src[INET6_ADDRSTRLEN] = "", dst[INET6_ADDRSTRLEN] = "";
+  int sport = 0, dport = 0, sfam = 0, dfam = 0;
+  char proxy[200];
+  if (getsockname(c, (struct sockaddr *)&local, &llen) == 0 && address_text(peer, src, sizeof src, &sport, &sfam) == 0 &&
+      address_text(&local, dst, sizeof dst, &dport, &dfam) == 0 && sfam == dfam && sport > 0 && dport > 0)
+    snprintf(proxy, sizeof proxy, "PROXY TCP%d %s %s %d %d\r\n", sfam, src, dst, sport, dport);
+  else
+    snprintf(proxy, sizeof proxy, "PROXY UNKNOWN\r\n"); /* rsync then uses the socket's own address, never a made-up one */
   event("open %d", (int)getpid());
   /* The PROXY line is the first thing the daemon reads; a loopback socket takes 100 bytes at once. */
   size_t plen = strlen(proxy);
