@@ -56,84 +56,146 @@ function clientCeiling(mb: number, certPem: string, keyPem: string): Promise<num
   });
 }
 
-/**
- * Push throughput into one managed server, side by side in one run: plain rsync to its daemon; `rsync-ssl` to its
- * TLS listener (Node TLS + proxy-protocol daemon); `rsync-ssl` to stunnel4 in front of the same plain daemon with the
- * same certificate (the anchor). Both TLS runs use the same client (rsync-ssl -> openssl s_client), so the difference
- * is the server side. Source and target in tmpfs; the first round is a warm-up; the order rotates every round.
- */
-export async function benchTls(totalMb = 200, runs = 5): Promise<void> {
-  header(`TLS push throughput: plaintext vs RsyncHub TLS listener vs stunnel4 (${totalMb} MB in tmpfs, ${runs} runs each after a warm-up; load average ${os.loadavg().map((l) => fmt(l, 1)).join(' ')}, ${os.cpus().length} CPUs)`);
-  const stunnel = STUNNEL_CANDIDATES.find((p) => fs.existsSync(p)) ?? null;
-  if (!stunnel) console.log('stunnel: SKIPPED (stunnel4 is not installed: apt-get install stunnel4); plaintext and TLS only');
-  const shm = fs.existsSync('/dev/shm') ? fs.mkdtempSync('/dev/shm/rh-bench-tls-') : fs.mkdtempSync(path.join(os.tmpdir(), 'rh-bench-tls-'));
-  const src = fs.mkdtempSync(path.join(shm, 'src-'));
-  const files = 10;
-  for (let i = 0; i < files; i++) fs.writeFileSync(path.join(src, `big-${i}.bin`), crypto.randomBytes(Math.ceil((totalMb * 1024 * 1024) / files)));
-  const storage = path.join(shm, 'storage');
+/** The agent's native TLS connector (apps/agent/native/rsynchub-tls.c), used here as a plain client of the front. */
+const AGENT_CONNECTOR = path.resolve(__dirname, '../../apps/agent/dist/rsynchub-tls');
+
+interface BenchServer {
+  server: Awaited<ReturnType<typeof startServer>>;
+  target: string;
+  caFile: string;
+  front: string;
+}
+
+async function benchServer(shm: string, name: string, env: Record<string, string>, password: string): Promise<BenchServer> {
+  const storage = path.join(shm, `storage-${name}`);
   fs.mkdirSync(storage);
-  const server = await startServer({ env: { RSYNCHUB_STORAGE_ROOTS: storage } });
-  const password = crypto.randomBytes(12).toString('hex');
-  const pw = passwordFile(password);
+  const server = await startServer({ env: { RSYNCHUB_STORAGE_ROOTS: storage, ...env } });
   await server.admin.post('/api/v1/rsync-users', { name: 'bench', password });
   const target = path.join(storage, 'bench');
   const created = await server.admin.post('/api/v1/modules', { name: 'bench', path: target, users: [{ name: 'bench', access: 'rw' }] });
   if (created.status !== 201) throw new Error(`module: ${created.text}`);
   await waitFor('the TLS listener', async () => (await server.admin.get('/api/v1/tls')).body.listening, 60_000);
-  const caFile = path.join(shm, 'ca.pem');
+  const status = (await server.admin.get('/api/v1/tls')).body as { front?: { kind: string; why: string | null } };
+  const caFile = path.join(shm, `ca-${name}.pem`);
   fs.writeFileSync(caFile, (await server.admin.get('/api/v1/tls/ca.pem')).text);
+  return { server, target, caFile, front: status.front ? `${status.front.kind}${status.front.why ? ` (${status.front.why})` : ''}` : 'unknown' };
+}
 
+/**
+ * Push throughput into managed servers, side by side in one run (issue 11's anchor and the fronts):
+ * - `plain`: rsync to the daemon;
+ * - `native`: `rsync-ssl` (openssl s_client) to the TLS port with the native front (rsynchub-tls-front);
+ * - `node`: the same client to a second server forced to the Node front (RSYNCHUB_TLS_FRONT=node);
+ * - `stunnel`: the same client to stunnel4 in front of the first server's plain daemon, same certificate (the anchor);
+ * - `native/stc`, `stunnel/stc`: `rsync-ssl` with RSYNC_SSL_TYPE=stunnel (a client that is not s_client) to each;
+ * - `native/agt`: rsync through the agent's native connector (RSYNC_CONNECT_PROG) to the native front;
+ * - `ceiling`: openssl s_client alone into a sink (what rsync-ssl's client side allows at most).
+ * Then connection set-up: the median time of a one-small-file push for each. Source and target in tmpfs; the first
+ * round is a warm-up; the order rotates every round.
+ */
+export async function benchTls(totalMb = 200, runs = 5): Promise<void> {
+  header(`TLS push throughput: plaintext vs RsyncHub TLS fronts vs stunnel4 (${totalMb} MB in tmpfs, ${runs} runs each after a warm-up; load average ${os.loadavg().map((l) => fmt(l, 1)).join(' ')}, ${os.cpus().length} CPUs)`);
+  const stunnel = STUNNEL_CANDIDATES.find((p) => fs.existsSync(p)) ?? null;
+  if (!stunnel) console.log('stunnel: SKIPPED (stunnel4 is not installed: apt-get install stunnel4)');
+  const connector = fs.existsSync(AGENT_CONNECTOR) ? AGENT_CONNECTOR : null;
+  if (!connector) console.log(`agent connector: SKIPPED (${AGENT_CONNECTOR} not built: nx run agent:build)`);
+  const shm = fs.existsSync('/dev/shm') ? fs.mkdtempSync('/dev/shm/rh-bench-tls-') : fs.mkdtempSync(path.join(os.tmpdir(), 'rh-bench-tls-'));
+  const src = fs.mkdtempSync(path.join(shm, 'src-'));
+  const small = fs.mkdtempSync(path.join(shm, 'small-'));
+  fs.writeFileSync(path.join(small, 'one.txt'), 'one small file\n');
+  const files = 10;
+  for (let i = 0; i < files; i++) fs.writeFileSync(path.join(src, `big-${i}.bin`), crypto.randomBytes(Math.ceil((totalMb * 1024 * 1024) / files)));
+  const password = crypto.randomBytes(12).toString('hex');
+  const pw = passwordFile(password);
   let stunnelChild: ChildProcess | null = null;
-  let stunnelPort = 0;
-  if (stunnel) {
-    stunnelPort = await freePort();
-    const conf = path.join(shm, 'stunnel.conf');
-    const stunnelTlsDir = path.join(server.dataDir, 'tls');
-    fs.writeFileSync(
-      conf,
-      ['foreground = yes', 'pid =', 'debug = 3', '[rsync]', `accept = 127.0.0.1:${stunnelPort}`, `connect = 127.0.0.1:${server.rsyncPort}`, `cert = ${stunnelTlsDir}/server.pem`, `key = ${stunnelTlsDir}/server.key`, ''].join('\n'),
-    );
-    stunnelChild = spawn(stunnel, [conf], { stdio: 'ignore', detached: true });
-    await waitFor('stunnel', () => portOpen(stunnelPort), 30_000);
-  }
-
-  const kinds = ['plain', 'tls', ...(stunnel ? ['stunnel'] : []), 'ceiling'] as const;
-  type Kind = (typeof kinds)[number];
-  const timings: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k, [] as number[]]));
-  const tlsDir = path.join(server.dataDir, 'tls');
-  const push = async (kind: Kind): Promise<RsyncResult> => {
-    if (kind === 'ceiling') {
-      await clientCeiling(totalMb, fs.readFileSync(path.join(tlsDir, 'server.pem'), 'utf8'), fs.readFileSync(path.join(tlsDir, 'server.key'), 'utf8'));
-      return { code: 0, stdout: '', stderr: '' };
-    }
-    if (kind === 'plain') return rsync(['-rt', `--password-file=${pw}`, `${src}/`, 'bench@127.0.0.1::bench', `--port=${server.rsyncPort}`]);
-    const port = kind === 'tls' ? server.rsyncTlsPort : stunnelPort;
-    // No time limit: a big BENCH_TLS_MB on a slow machine may take longer than a test's minute.
-    return rsyncSsl(['-rt', `--password-file=${pw}`, `${src}/`, 'bench@localhost::bench'], { RSYNC_SSL_CA_CERT: caFile, RSYNC_SSL_PORT: String(port) }, 0);
-  };
+  const servers: BenchServer[] = [];
   try {
+    const main = await benchServer(shm, 'native', {}, password);
+    servers.push(main);
+    const nodeFront = await benchServer(shm, 'node', { RSYNCHUB_TLS_FRONT: 'node' }, password);
+    servers.push(nodeFront);
+    console.log(`fronts: first server ${main.front}; second server ${nodeFront.front}`);
+
+    let stunnelPort = 0;
+    const tlsDir = path.join(main.server.dataDir, 'tls');
+    if (stunnel) {
+      stunnelPort = await freePort();
+      const conf = path.join(shm, 'stunnel.conf');
+      fs.writeFileSync(
+        conf,
+        ['foreground = yes', 'pid =', 'debug = 3', '[rsync]', `accept = 127.0.0.1:${stunnelPort}`, `connect = 127.0.0.1:${main.server.rsyncPort}`, `cert = ${tlsDir}/server.pem`, `key = ${tlsDir}/server.key`, ''].join('\n'),
+      );
+      stunnelChild = spawn(stunnel, [conf], { stdio: 'ignore', detached: true });
+      await waitFor('stunnel', () => portOpen(stunnelPort), 30_000);
+    }
+
+    const kinds = ['plain', 'native', 'node', ...(stunnel ? ['stunnel', 'native/stc', 'stunnel/stc'] : []), ...(connector ? ['native/agt'] : []), 'ceiling'];
+    const timings: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k, [] as number[]]));
+    const setup: Record<string, number[]> = Object.fromEntries(kinds.filter((k) => k !== 'ceiling').map((k) => [k, [] as number[]]));
+    const push = async (kind: string, from: string): Promise<RsyncResult> => {
+      if (kind === 'ceiling') {
+        await clientCeiling(totalMb, fs.readFileSync(path.join(tlsDir, 'server.pem'), 'utf8'), fs.readFileSync(path.join(tlsDir, 'server.key'), 'utf8'));
+        return { code: 0, stdout: '', stderr: '' };
+      }
+      if (kind === 'plain') return rsync(['-rt', `--password-file=${pw}`, `${from}/`, 'bench@127.0.0.1::bench', `--port=${main.server.rsyncPort}`]);
+      const srv = kind === 'node' ? nodeFront : main;
+      const port = kind.startsWith('stunnel') ? stunnelPort : srv.server.rsyncTlsPort;
+      if (kind === 'native/agt') {
+        return rsync(['-rt', `--password-file=${pw}`, `${from}/`, 'bench@localhost::bench'], {
+          RSYNC_CONNECT_PROG: `exec '${connector}'`,
+          RSYNCHUB_TLS_HOST: 'localhost',
+          RSYNCHUB_TLS_PORT: String(port),
+          RSYNCHUB_TLS_CA_FILE: srv.caFile,
+        });
+      }
+      const type: Record<string, string> = kind.endsWith('/stc') ? { RSYNC_SSL_TYPE: 'stunnel' } : {};
+      // No time limit: a big BENCH_TLS_MB on a slow machine may take longer than a test's minute.
+      return rsyncSsl(['-rt', `--password-file=${pw}`, `${from}/`, 'bench@localhost::bench'], { RSYNC_SSL_CA_CERT: srv.caFile, RSYNC_SSL_PORT: String(port), ...type }, 0);
+    };
+    const clear = () => {
+      emptyDir(main.target);
+      emptyDir(nodeFront.target);
+    };
     for (let r = 0; r <= runs; r++) {
       const order = kinds.map((_, i) => kinds[(i + r) % kinds.length]!);
       for (const kind of order) {
-        emptyDir(target);
+        clear();
         execFileSync('sync');
         await sleep(300);
         const t = performance.now();
-        const res = await push(kind);
+        const res = await push(kind, src);
         if (res.code !== 0) throw new Error(`${kind} push failed: ${res.stderr}`);
         if (r > 0) timings[kind]!.push((performance.now() - t) / 1000);
       }
     }
-    const med = (k: string) => median(timings[k]!);
-    for (const k of kinds) {
-      console.log(`${k.padEnd(8)} median ${fmt(med(k), 2)} s (${fmt(totalMb / med(k))} MB/s)  runs ${timings[k]!.map((x) => fmt(x, 2)).join(', ')}`);
+    // Connection set-up: one small file, a fresh connection (and, for TLS, a handshake and a daemon) each time.
+    const smallRuns = Math.max(10, runs * 4);
+    for (let r = 0; r <= smallRuns; r++) {
+      for (const kind of Object.keys(setup)) {
+        clear();
+        const t = performance.now();
+        const res = await push(kind, small);
+        if (res.code !== 0) throw new Error(`${kind} small push failed: ${res.stderr}`);
+        if (r > 0) setup[kind]!.push(performance.now() - t);
+      }
     }
-    const tlsVsPlain = med('plain') / med('tls');
-    console.log('(ceiling: openssl s_client alone, as rsync-ssl runs it, into a TLS sink that discards: no rsync on either side)');
-    console.log(`TLS throughput / plaintext: ${fmt(tlsVsPlain, 3)} (target >= 0.8)`);
-    console.log(`client ceiling / plaintext: ${fmt(med('plain') / med('ceiling'), 3)} (what rsync-ssl's client side allows at most)`);
-    console.log(`TLS throughput / ceiling:   ${fmt(med('ceiling') / med('tls'), 3)}`);
-    if (stunnel) console.log(`TLS throughput / stunnel:   ${fmt(med('stunnel') / med('tls'), 3)} (target >= 1.0, i.e. no slower than stunnel)`);
+    const med = (k: string) => median(timings[k]!);
+    console.log('kind         throughput                      one-small-file push (set-up)');
+    for (const k of kinds) {
+      const s = setup[k] ? `${fmt(median(setup[k]!), 1)} ms median of ${setup[k]!.length}` : '';
+      console.log(`${k.padEnd(12)} ${fmt(med(k), 2)} s = ${fmt(totalMb / med(k)).padStart(5)} MB/s   ${s}   runs ${timings[k]!.map((x) => fmt(x, 2)).join(', ')}`);
+    }
+    console.log('(node: RSYNCHUB_TLS_FRONT=node; /stc: rsync-ssl with RSYNC_SSL_TYPE=stunnel as the client; /agt: the agent\'s native connector as the client;');
+    console.log(' ceiling: openssl s_client alone, as rsync-ssl runs it, into a TLS sink that discards: no rsync on either side)');
+    const ratio = (a: string, b: string, note = '') => kinds.includes(a) && kinds.includes(b) && console.log(`${`${a} / ${b}:`.padEnd(26)} ${fmt(med(b) / med(a), 3)} ${note}`);
+    ratio('native', 'plain', '(throughput ratio; target >= 0.8)');
+    ratio('node', 'plain');
+    ratio('native', 'stunnel', '(target >= 1.0: no slower than stunnel)');
+    ratio('node', 'stunnel');
+    ratio('native/stc', 'plain', '(a client that is not s_client)');
+    ratio('native/stc', 'stunnel/stc', '(same client, native front vs stunnel)');
+    ratio('native/agt', 'plain', '(the agent\'s connector as the client)');
+    ratio('ceiling', 'plain', '(what rsync-ssl\'s client side allows at most)');
     console.log(`load average after: ${os.loadavg().map((l) => fmt(l, 1)).join(' ')}`);
   } finally {
     if (stunnelChild?.pid) {
@@ -143,7 +205,7 @@ export async function benchTls(totalMb = 200, runs = 5): Promise<void> {
         /* gone */
       }
     }
-    await server.stop();
+    for (const s of servers) await s.server.stop();
     fs.rmSync(shm, { recursive: true, force: true });
   }
 }

@@ -154,8 +154,14 @@ describe('rsync over TLS: no daemon that trusts a PROXY line is reachable (F1)',
 
   test('the server and its rsync processes listen on the HTTP, plain rsync and TLS ports only', async () => {
     const ports = listeningPortsOf(server.process.pid!);
-    const rsyncPorts = ports.filter((p) => /rsync/.test(p.command)).map((p) => p.port);
+    const rsyncPorts = ports.filter((p) => /(^|\/)rsync --daemon/.test(p.command)).map((p) => p.port);
     assert.deepEqual([...new Set(rsyncPorts)], [server.rsyncPort], `rsync listens only on the plain port: ${JSON.stringify(ports)}`);
+    // The TLS port belongs to the TLS front: the native one (rsynchub-tls-front) or the server itself (Node front).
+    const front = (await server.admin.get('/api/v1/tls')).body.front.kind;
+    const tlsOwners = [...new Set(ports.filter((p) => p.port === server.rsyncTlsPort).map((p) => p.pid))];
+    assert.equal(tlsOwners.length, 1, JSON.stringify(ports));
+    if (front === 'native') assert.match(commandOf(tlsOwners[0]!), /rsynchub-tls-front /);
+    else assert.equal(tlsOwners[0], server.process.pid);
     const allowed = new Set([server.httpPort, server.rsyncPort, server.rsyncTlsPort]);
     const unexpected = ports.filter((p) => !allowed.has(p.port));
     assert.deepEqual(unexpected, [], 'nothing else of the server listens');

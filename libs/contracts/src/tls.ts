@@ -33,6 +33,11 @@ export interface TlsStatusDto {
   ca: TlsCertificateDto | null;
   /** Connections accepted / refused in the TLS handshake since start. */
   connections: { accepted: number; handshakeFailures: number; active: number };
+  /**
+   * What terminates TLS: `native` (the C front, rsynchub-tls-front) or `node` (the fallback: RSYNCHUB_TLS_FRONT=node,
+   * or the native front not built); `why` says why Node runs; `restarts` counts native fronts that died and came back.
+   */
+  front: { kind: 'native' | 'node'; why: string | null; restarts: number };
 }
 
 export interface UpdateTlsRequest {

@@ -171,6 +171,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       // Never the default 8874: tests run side by side.
       RSYNCHUB_RSYNC_TLS_PORT: String(rsyncTlsPort),
       NO_COLOR: '1',
+      // RSYNCHUB_TLS_FRONT=node npm test: every TLS test against the Node front (default: the native one).
+      ...(process.env.RSYNCHUB_TLS_FRONT ? { RSYNCHUB_TLS_FRONT: process.env.RSYNCHUB_TLS_FRONT } : {}),
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

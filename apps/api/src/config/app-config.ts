@@ -54,6 +54,8 @@ export interface TlsConfig {
   https: boolean;
   /** RSYNCHUB_HTTPS_PORT (default 3443). */
   httpsPort: number;
+  /** RSYNCHUB_TLS_FRONT: `native` (default: the C front when it is built, else Node) or `node` (always the Node front). */
+  front: 'native' | 'node';
   /** With HTTPS on, RSYNCHUB_HTTP_PORT answers with redirects to HTTPS unless RSYNCHUB_HTTP_REDIRECT=0 (then no HTTP listener). */
   httpRedirect: boolean;
 }
@@ -73,7 +75,10 @@ export function tlsConfigFromEnv(env: NodeJS.ProcessEnv, cwd: string): TlsConfig
     throw new Error('RSYNCHUB_TLS_CERT and RSYNCHUB_TLS_KEY must be set together (the certificate chain and its private key)');
   }
   const root = process.getuid?.() === 0;
+  const front = (env.RSYNCHUB_TLS_FRONT ?? '').trim() || 'native';
+  if (front !== 'native' && front !== 'node') throw new Error(`RSYNCHUB_TLS_FRONT must be native or node, got "${env.RSYNCHUB_TLS_FRONT}"`);
   return {
+    front,
     rsyncTlsPort: intFromEnv(env, 'RSYNCHUB_RSYNC_TLS_PORT', root ? 874 : 8874, 1, 65535),
     certFile,
     keyFile,

@@ -5,9 +5,9 @@ import { connectedLoopbackPair, spawnInetdDaemon } from '@rsynchub/rsyncd';
 import { proxyV1Header, unmapIpv4 } from './proxy-header';
 
 /** A TLS handshake that does not finish within this is dropped (a slow-loris on the handshake holds nothing long). */
-const HANDSHAKE_TIMEOUT_MS = 10_000;
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Open TLS connections at most; more are refused at accept (each one holds a daemon process too). */
-const MAX_CONNECTIONS = 1_000;
+export const MAX_CONNECTIONS = 1_000;
 /**
  * Open TLS connections per client address. Each one holds a forked rsync daemon waiting for the client's greeting
  * (the daemon has no time limit there), so without this one host could take all MAX_CONNECTIONS and lock every
@@ -33,8 +33,11 @@ const STOP_GRACE_MS = 5_000;
  * pair, writes the PROXY line with the client's real address on Node's end and copies bytes both ways. No daemon
  * that trusts a PROXY line listens anywhere, so no other local process can name a client address (review F1).
  * Plain rsync keeps its own daemon with no Node in its path.
+ * The fallback front (RSYNCHUB_TLS_FRONT=node, or the native one not built): the default is the native process
+ * supervised by tls-front-native.ts, which does the same per connection without Node in the data path.
  */
 export class TlsFront {
+  readonly kind = 'node' as const;
   private server: tls.Server | null = null;
   private readonly sockets = new Set<net.Socket>();
   /** Open connections (from TCP accept, before the handshake) per client address. */

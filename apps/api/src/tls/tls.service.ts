@@ -8,7 +8,7 @@ import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
 import { CertificateStore } from './certificate-store';
 import { CertificateInfo, compactFingerprint } from './certificates';
 import { verifyInetdConfig } from '@rsynchub/rsyncd';
-import { TlsFront } from './tls-front';
+import { chooseTlsFront, NativeTlsFront, type TlsFrontRunner } from './tls-front-native';
 import { TlsSettingsEntity } from './tls-settings.entity';
 
 export const CERTIFICATE_STORE = Symbol('CERTIFICATE_STORE');
@@ -32,13 +32,15 @@ function certificateDto(info: CertificateInfo | null): TlsCertificateDto | null 
 
 /**
  * The rsync-over-TLS listener as a whole: the console setting, the certificate, and the TLS front that runs one
- * proxy-protocol daemon per connection (inetd mode, see tls-front.ts). Never fails the server's start: a port in use or an unreadable certificate shows in
+ * proxy-protocol daemon per connection (inetd mode; the native front tls-front-native.ts, or the Node one tls-front.ts). Never fails the server's start: a port in use or an unreadable certificate shows in
  * GET /api/v1/tls and the plain daemon keeps serving.
  */
 @Injectable()
 export class TlsService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger(TlsService.name);
-  private readonly front = new TlsFront();
+  private readonly front: TlsFrontRunner;
+  /** Why the Node front runs instead of the native one (null: native). */
+  private readonly frontWhy: string | null;
   private enabled = true;
   private address: string;
   private publicHost = '';
@@ -55,6 +57,9 @@ export class TlsService implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(CERTIFICATE_STORE) readonly store: CertificateStore,
   ) {
     this.address = config.rsyncAddress;
+    const choice = chooseTlsFront(config.tls.front, this.logger);
+    this.front = choice.front;
+    this.frontWhy = choice.why;
   }
 
   /**
@@ -128,16 +133,18 @@ export class TlsService implements OnApplicationBootstrap, OnApplicationShutdown
     const served = this.store.current;
     const listening = this.front.listening;
     const daemonProblem = this.enabled && this.front.lastDaemonError ? `TLS daemon: ${this.front.lastDaemonError}` : null;
+    const frontProblem = this.enabled && this.front instanceof NativeTlsFront ? this.front.lastFrontError : null;
     return {
       enabled: this.enabled,
       port: this.config.tls.rsyncTlsPort,
       address: this.address,
       listening,
-      lastError: this.lastError ?? this.store.lastError ?? daemonProblem,
+      lastError: this.lastError ?? this.store.lastError ?? frontProblem ?? daemonProblem,
       certificateSource: this.store.provided ? 'provided' : 'private-ca',
       certificate: certificateDto(served?.leaf ?? null),
       ca: certificateDto(served?.ca ?? null),
       connections: { accepted: this.front.accepted, handshakeFailures: this.front.handshakeFailures, active: this.front.active },
+      front: { kind: this.front.kind, why: this.frontWhy, restarts: this.front instanceof NativeTlsFront ? this.front.restarts : 0 },
     };
   }
 
@@ -209,7 +216,9 @@ export class TlsService implements OnApplicationBootstrap, OnApplicationShutdown
         daemon: () => ({ rsyncPath: this.config.rsyncBinary, configFile: this.writer.filePaths.tlsConfigFile }),
       });
       this.lastError = null;
-      this.logger.log(`rsync over TLS on ${this.address}:${this.config.tls.rsyncTlsPort} (certificate ${served.leaf.fingerprint256})`);
+      this.logger.log(
+        `rsync over TLS on ${this.address}:${this.config.tls.rsyncTlsPort} (certificate ${served.leaf.fingerprint256}; ${this.front.kind === 'native' ? 'native TLS front' : `Node TLS front: ${this.frontWhy}`})`,
+      );
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
       this.lastError =
