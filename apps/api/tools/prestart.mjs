@@ -74,9 +74,10 @@ function ccWorks() {
   return r.status === 0;
 }
 
-// The agent's native TLS connector (apps/agent/native/rsynchub-tls.c) needs OpenSSL's headers (Debian libssl-dev).
-// Without them the build still succeeds and TLS remotes use the node relay (slower per byte); the tests prove the
-// native one, so they need the headers.
+// The server's native TLS front (apps/api/native/rsynchub-tls-front.c) and the agent's native TLS connector
+// (apps/agent/native/rsynchub-tls.c) need OpenSSL's headers (Debian libssl-dev). Without them the build still succeeds:
+// the server terminates TLS in Node and TLS remotes use the node relay (both slower per byte); the tests prove the
+// native ones, so they need the headers.
 const SSL_PROBE = '#include <openssl/ssl.h>\nint main(void) { return SSL_CTX_new(TLS_client_method()) == 0; }\n';
 function sslDevWorks() {
   if (process.platform !== 'linux') return true;
@@ -97,11 +98,11 @@ if (!hasCc && (forTests || (isRoot && hasApt))) {
 }
 const hasSslDev = !hasCc || sslDevWorks();
 if (!hasSslDev && (forTests || (isRoot && hasApt))) {
-  wanted.push({ pkg: 'libssl-dev', why: 'no OpenSSL headers (openssl/ssl.h): the agent\'s native TLS connector cannot be built' });
+  wanted.push({ pkg: 'libssl-dev', why: 'no OpenSSL headers (openssl/ssl.h): the server\'s native TLS front and the agent\'s native TLS connector cannot be built' });
 } else if (!hasSslDev) {
-  say('no OpenSSL headers: the source agent built here relays TLS with node (slower per byte). To build its native TLS connector: apt-get install libssl-dev');
+  say('no OpenSSL headers: the server built here terminates TLS in Node and the source agent relays TLS with node (both slower per byte). To build the native TLS front and connector: apt-get install libssl-dev');
 }
-if (!hasCc && (forTests || (isRoot && hasApt))) wanted.push({ pkg: 'libssl-dev', why: 'the agent\'s native TLS connector needs OpenSSL\'s headers' });
+if (!hasCc && (forTests || (isRoot && hasApt))) wanted.push({ pkg: 'libssl-dev', why: 'the server\'s native TLS front and the agent\'s native TLS connector need OpenSSL\'s headers' });
 
 if (wanted.length > 0) {
   if (isRoot && hasApt) {
