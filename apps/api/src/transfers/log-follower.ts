@@ -40,7 +40,11 @@ export class LogFollower {
   private readonly logger = new Logger(LogFollower.name);
   private current: OpenFile | null = null;
   private readonly draining: OpenFile[] = [];
-  /** One read buffer for the follower's life: allocating 1 MiB per poll was most of the server's idle CPU (GC). */
+  /**
+   * The read buffer. Lines handed out are views into it (no copy per line), so once a read has returned lines the
+   * next read takes a new buffer; a read that finds nothing new allocates nothing (1 MiB per idle poll was most of
+   * the server's idle CPU).
+   */
   private buf: Buffer | null = null;
 
   constructor(
@@ -95,16 +99,18 @@ export class LogFollower {
       f.splitter = new LogLineSplitter({ startOffset: 0 });
     }
     if (size === f.readPos) return true;
-    const buf = (this.buf ??= Buffer.allocUnsafe(READ_CHUNK));
     let budget = maxBytes;
     while (budget > 0) {
+      const buf = (this.buf ??= Buffer.allocUnsafe(READ_CHUNK));
       const n = fs.readSync(f.fd, buf, 0, Math.min(READ_CHUNK, budget), f.readPos);
       if (n === 0) return true;
       f.readPos += n;
       budget -= n;
       f.lastDataAt = Date.now();
-      // Lines may share memory with `buf`, which the next read overwrites: copy them out.
-      for (const l of f.splitter.push(buf.subarray(0, n))) out.push({ ...l, line: Buffer.from(l.line) });
+      // The lines are views into `buf` (the splitter copies only a partial last line): never reuse it after this.
+      const lines = f.splitter.push(buf.subarray(0, n));
+      if (lines.length > 0) this.buf = null;
+      for (const l of lines) out.push(l);
     }
     return f.readPos >= fs.fstatSync(f.fd).size;
   }
