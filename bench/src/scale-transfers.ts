@@ -93,6 +93,10 @@ export async function scaleTransfers(full: boolean): Promise<ScaleRow[]> {
     await timed(`filter user= (all match) at ${fmt(events, 0)} events`, '/api/v1/transfers?user=alice', 50);
     await timed(`filter ip= at ${fmt(events, 0)} events`, '/api/v1/transfers?ip=10.0.0.7', 50);
     await timed(`filter path= (substring, newest 100k events) at ${fmt(events, 0)} events`, '/api/v1/transfers?path=file-42.dat', 50);
+    // The synthetic log's sessions all start at 2026-11-25T10:00:00Z: a window before it holds none, one from it all.
+    await timed(`filter to= (before all history: no match) at ${fmt(sessions, 0)} sessions`, '/api/v1/transfers?to=2026-11-25T09:00:00Z', 50);
+    await timed(`filter from=&to= (a window holding every session) at ${fmt(sessions, 0)} sessions`, '/api/v1/transfers?from=2026-11-25T09:00:00Z&to=2026-11-25T11:00:00Z', 50);
+    await timed(`filter from= (all match) at ${fmt(sessions, 0)} sessions`, '/api/v1/transfers?from=2026-11-25T09:00:00Z', 50);
   } finally {
     await server.stop();
   }

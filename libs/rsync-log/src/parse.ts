@@ -79,8 +79,19 @@ function decimal(b: Buffer, start: number, end: number): number {
   return n;
 }
 
+/**
+ * The last conversion of one kind of time field. A busy log writes thousands of lines per second, all with the same
+ * time: those lines share one Date (the events document it as read-only) instead of one allocation each.
+ */
+interface DateMemo {
+  key: number;
+  date: Date | null;
+}
+const lineTimeMemo: DateMemo = { key: -1, date: null };
+const modTimeMemo: DateMemo = { key: -1, date: null };
+
 /** `YYYY/MM/DD` + separator + `HH:MM:SS` at i, as UTC; null if malformed or out of range. */
-function dateTime(b: Buffer, i: number, separator: number): Date | null {
+function dateTime(b: Buffer, i: number, separator: number, memo?: DateMemo): Date | null {
   if (b.length < i + 19) return null;
   if (b[i + 4] !== 0x2f || b[i + 7] !== 0x2f || b[i + 10] !== separator || b[i + 13] !== 0x3a || b[i + 16] !== 0x3a) {
     return null;
@@ -93,7 +104,45 @@ function dateTime(b: Buffer, i: number, separator: number): Date | null {
   const second = fixedNumber(b, i + 17, 2);
   if (year < 0 || month < 1 || month > 12 || day < 1 || day > 31 || hour < 0 || hour > 23) return null;
   if (minute < 0 || minute > 59 || second < 0 || second > 60) return null;
-  return new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  if (!memo) return new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  // Unique per valid field: each part below its own bound (second <= 60, so 61 values).
+  const key = ((((year * 13 + month) * 32 + day) * 24 + hour) * 60 + minute) * 61 + second;
+  if (memo.key !== key || memo.date === null) {
+    memo.key = key;
+    memo.date = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  }
+  return memo.date;
+}
+
+/**
+ * The last text decoded for one field of the file lines (IP, host, module, user, itemize): a session's lines repeat
+ * them, so a byte comparison replaces a string allocation per line. Only short fields are kept.
+ */
+interface TextMemo {
+  bytes: Buffer;
+  text: string;
+}
+const MEMO_MAX_BYTES = 64;
+const ipMemo: TextMemo = { bytes: Buffer.alloc(0), text: '' };
+const hostMemo: TextMemo = { bytes: Buffer.alloc(0), text: '' };
+const moduleMemo: TextMemo = { bytes: Buffer.alloc(0), text: '' };
+const userMemo: TextMemo = { bytes: Buffer.alloc(0), text: '' };
+const itemizeMemo: TextMemo = { bytes: Buffer.alloc(0), text: '' };
+
+/** `decode(b, start, end)`, or the memo's text when b[start, end) are the bytes it was made from. */
+function memoText(memo: TextMemo, b: Buffer, start: number, end: number, decode: (b: Buffer, start: number, end: number) => string): string {
+  const length = end - start;
+  if (length > MEMO_MAX_BYTES) return decode(b, start, end);
+  const kept = memo.bytes;
+  if (kept.length === length) {
+    let k = 0;
+    while (k < length && kept[k] === b[start + k]) k++;
+    if (k === length) return memo.text;
+  }
+  const text = decode(b, start, end);
+  memo.bytes = Buffer.from(b.subarray(start, end));
+  memo.text = text;
+  return text;
 }
 
 /** Text for display: UTF-8 with U+FFFD for invalid bytes, escapes kept. */
@@ -154,7 +203,7 @@ function fromHostTail(b: Buffer, start: number, end: number): (HostTail & { from
  */
 export function parseLogLine(line: Buffer | string): LogEvent | null {
   const b = typeof line === 'string' ? Buffer.from(line, 'utf8') : line;
-  const at = dateTime(b, 0, SPACE);
+  const at = dateTime(b, 0, SPACE, lineTimeMemo);
   if (!at || b[19] !== SPACE || b[TIME_PREFIX_LENGTH] !== LBRACKET) return null;
   const close = b.indexOf(RBRACKET, TIME_PREFIX_LENGTH + 1);
   if (close === -1 || close - TIME_PREFIX_LENGTH - 1 > 10 || b[close + 1] !== SPACE) return null;
@@ -228,31 +277,40 @@ function transferOp(b: Buffer, m: number): FileOp | null {
   return null;
 }
 
+const separators = new Float64Array(FILE_FIELD_SEPARATORS);
+
 function parseFileLine(b: Buffer, m: number, end: number, at: Date, pid: number, op: FileOp): LogEvent | null {
-  // Offsets of the 9 separators; the path is everything after the 9th, `|` included.
-  const sep = [m + 4, 0, 0, 0, 0, 0, 0, 0, 0];
+  // Offsets of the 9 separators; the path is everything after the 9th, `|` included. One array for every line
+  // (parsing is synchronous and nothing keeps it).
+  const sep = separators;
+  sep[0] = m + 4;
+  // The fields before the path are short: a byte loop beats a native indexOf call per field.
+  let i = m + 5;
   for (let k = 1; k < FILE_FIELD_SEPARATORS; k++) {
-    const next = b.indexOf(PIPE, sep[k - 1]! + 1);
-    if (next === -1 || next >= end) return null;
-    sep[k] = next;
+    while (i < end && b[i] !== PIPE) i++;
+    if (i >= end) return null;
+    sep[k] = i++;
   }
   const size = decimal(b, sep[4]! + 1, sep[5]!);
   const bytes = decimal(b, sep[5]! + 1, sep[6]!);
   if (Number.isNaN(size) || Number.isNaN(bytes)) return null;
-  const modTime = sep[8]! - sep[7]! === 20 ? dateTime(b, sep[7]! + 1, 0x2d /* - */) : null;
-  const pathBytes = decodeRsyncEscapes(b, sep[8]! + 1, end);
+  const modTime = sep[8]! - sep[7]! === 20 ? dateTime(b, sep[7]! + 1, 0x2d /* - */, modTimeMemo) : null;
+  const pathStart = sep[8]! + 1;
+  const escaped = b.indexOf(BACKSLASH, pathStart);
+  // Without escapes the name's bytes are the line's own: a view, not a copy (the common case, one per file line).
+  const pathBytes = escaped === -1 || escaped >= end ? b.subarray(pathStart, end) : decodeRsyncEscapes(b, pathStart, end);
   return {
     kind: 'file',
     at,
     pid,
     op,
-    ip: rawText(b, sep[0]! + 1, sep[1]!),
-    host: rawText(b, sep[1]! + 1, sep[2]!),
-    module: field(b, sep[2]! + 1, sep[3]!),
-    user: field(b, sep[3]! + 1, sep[4]!),
+    ip: memoText(ipMemo, b, sep[0]! + 1, sep[1]!, rawText),
+    host: memoText(hostMemo, b, sep[1]! + 1, sep[2]!, rawText),
+    module: memoText(moduleMemo, b, sep[2]! + 1, sep[3]!, field),
+    user: memoText(userMemo, b, sep[3]! + 1, sep[4]!, field),
     size,
     bytes,
-    itemize: rawText(b, sep[6]! + 1, sep[7]!),
+    itemize: memoText(itemizeMemo, b, sep[6]! + 1, sep[7]!, rawText),
     modTime,
     path: pathBytes.toString('utf8'),
     pathBytes,

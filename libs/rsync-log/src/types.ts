@@ -5,6 +5,7 @@
  * that ties a connection's lines together; lines of concurrent connections interleave).
  */
 interface LogEventBase {
+  /** Lines of the same second may share one Date object: treat it as read-only. */
   at: Date;
   pid: number;
 }
@@ -64,7 +65,10 @@ export interface FileEvent extends LogEventBase {
   modTime: Date | null;
   /** `%f` relative to the module root, `\#ooo` decoded, then UTF-8 decoded with U+FFFD for invalid bytes: for display. */
   path: string;
-  /** The exact bytes of the name (after `\#ooo` decoding): the identity of the file. */
+  /**
+   * The exact bytes of the name (after `\#ooo` decoding): the identity of the file. Without escapes it is a view
+   * into the line passed to parseLogLine (no copy per line): copy it to keep it beyond that buffer's reuse.
+   */
   pathBytes: Buffer;
 }
 

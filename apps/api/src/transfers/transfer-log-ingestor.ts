@@ -11,7 +11,7 @@ import { daemonPaths } from '../daemon/daemon-paths';
 import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
 import { LiveEventsHub } from '../events/live-events.hub';
 import { FilePosition, LogFollower } from './log-follower';
-import { trackedFileToDto, trackedFromRow, trackedToDto } from './transfer-mappers';
+import { trackedFromRow, trackedToDto } from './transfer-mappers';
 import { IngestStateEntity, TransferSessionEntity } from './transfer.entities';
 
 /** After the log grew, wait this long before reading, so a burst of lines lands in one transaction. */
@@ -25,6 +25,8 @@ const IDLE_POLL_MS = 1_000;
 const VANISHED_QUIET_MS = 2_000;
 /** A rotated log file that has been quiet this long (and has no open session left) is let go. */
 const DRAIN_QUIET_MS = 5 * 60_000;
+/** Lines parsed between two yields to the event loop while a batch is being written (see pass). */
+const PARSE_SLICE_LINES = 2000;
 /** File rows per INSERT (one bound JSON array each). */
 const FILE_ROWS_PER_INSERT = 4000;
 /** Session rows per INSERT or UPDATE (one bound JSON array each). */
@@ -208,12 +210,15 @@ export class TransferLogIngestor implements OnModuleInit, OnApplicationShutdown 
         const fx = emptyEffects();
         const now = Date.now();
         let lastAt: Date | null = null;
-        for (const l of lines) {
-          const event = parseLogLine(l.line);
+        for (let i = 0; i < lines.length; i++) {
+          const event = parseLogLine(lines[i]!.line);
           if (event) {
             this.tracker.apply(event, fx, now);
             lastAt = event.at;
           }
+          // While the previous batch is written, let its statements' completions run now and then: each INSERT is
+          // issued when the one before it is done, so a parse loop that never yields leaves SQLite idle until it ends.
+          if (writing && i % PARSE_SLICE_LINES === PARSE_SLICE_LINES - 1) await new Promise<void>((resolve) => setImmediate(resolve));
         }
         if (caughtUp) this.tracker.closeVanished(pidAlive, now, VANISHED_QUIET_MS, fx);
         if (lines.length > 0 || fx.timeline.length > 0) {
@@ -306,7 +311,9 @@ export class TransferLogIngestor implements OnModuleInit, OnApplicationShutdown 
         const module = t.file.session.module;
         if (module !== filesModule) flushFiles();
         filesModule = module;
-        files.push(trackedFileToDto(t.file, fileIds[k++]!));
+        const f = t.file;
+        // trackedFileToDto's fields, with the time string shared by the file lines of one second.
+        files.push({ id: fileIds[k++]!, sessionId: f.session.id!, at: isoOf(f.at), op: f.op, path: f.path, size: f.size, bytes: f.bytes, itemize: f.itemize });
         continue;
       }
       flushFiles();

@@ -43,7 +43,8 @@ type PrefixColumn = 'module' | 'user';
 /** How one page of a filtered session list is read (see PREFIX_FEW). */
 type PrefixPlan =
   | { kind: 'empty' }
-  | { kind: 'planner'; unindexed: PrefixColumn[] }
+  /** `timeIds`: the ids of every session in the from=/to= window, when it holds fewer than PREFIX_FEW (see timePlan). */
+  | { kind: 'planner'; unindexed: PrefixColumn[]; timeIds?: number[] }
   | { kind: 'values'; column: PrefixColumn; values: string[] };
 
 /** `path=` on the sessions list looks at this many of the newest file events (documented in the README). */
@@ -117,7 +118,7 @@ export class TransfersService {
   async list(q: TransferQuery): Promise<Page<TransferSessionDto>> {
     const limit = parseLimit(q.limit);
     this.filtered(q); // validates the query before any look-up
-    const rows = await this.sessionsPage(q, await this.prefixPlan(q), decodeCursor(q.cursor), limit + 1);
+    const rows = await this.sessionsPage(q, await this.timePlan(q, await this.prefixPlan(q)), decodeCursor(q.cursor), limit + 1);
     const items = rows.slice(0, limit).map(sessionRowToDto);
     return { items, nextCursor: rows.length > limit ? encodeCursor(items[items.length - 1]!.id) : null };
   }
@@ -128,7 +129,7 @@ export class TransfersService {
     // The plan is made once: pages go from newest to oldest, so rows added meanwhile are never part of the export.
     let plan: Promise<PrefixPlan> | null = null;
     return csvStream<TransferSessionDto>(SESSION_CSV_COLUMNS, async (last) => {
-      plan ??= this.prefixPlan(q);
+      plan ??= this.prefixPlan(q).then((p) => this.timePlan(q, p));
       const before = last ? last.id : decodeCursor(q.cursor);
       return (await this.sessionsPage(q, await plan, before, SESSION_CSV_PAGE)).map(sessionRowToDto);
     });
@@ -259,7 +260,11 @@ export class TransfersService {
   /** Up to `n` sessions matching `q` with ids below `before` (all when null), newest first, read the way `plan` says. */
   private async sessionsPage(q: TransferQuery, plan: PrefixPlan, before: number | null, n: number): Promise<TransferSessionEntity[]> {
     if (plan.kind === 'empty') return [];
-    if (plan.kind === 'planner') return this.filtered(q, before, plan.unindexed).select(SESSION_SELECT).limit(n).getRawMany();
+    if (plan.kind === 'planner') {
+      const qb = this.filtered(q, before, plan.unindexed);
+      if (plan.timeIds) qb.andWhere('s.id IN (SELECT value FROM json_each(:timeIds))', { timeIds: JSON.stringify(plan.timeIds) });
+      return qb.select(SESSION_SELECT).limit(n).getRawMany();
+    }
     const { column, values } = plan;
     const others = (['module', 'user'] as const).filter((c) => c !== column);
     // Ids only (from the index), merged; then the page's rows in one look-up.
@@ -279,6 +284,26 @@ export class TransfersService {
       .slice(0, n);
     if (ids.length === 0) return [];
     return this.sessions.createQueryBuilder('s').select(SESSION_SELECT).whereInIds(ids).orderBy('s.id', 'DESC').getRawMany();
+  }
+
+  /**
+   * A from=/to= window left to the planner made it either walk every newer session in id order (`to=` alone: SCAN)
+   * or sort every session of the window (both bounds: the started_at index, then a temp B-tree for ORDER BY id) —
+   * linear in the history. One bounded look-up of the window in idx_sessions_started decides: no session, the answer
+   * is empty; fewer than PREFIX_FEW, the page is read by those ids (a sort of at most PREFIX_FEW rows). A wider window
+   * is left as it was (its matches are many, so an id-order walk finds a page soon when the window is recent).
+   */
+  private async timePlan(q: TransferQuery, plan: PrefixPlan): Promise<PrefixPlan> {
+    if (plan.kind !== 'planner' || (!q.from && !q.to)) return plan;
+    const from = parseTime('from', q.from);
+    const to = parseTime('to', q.to);
+    const where = [from ? 'started_at >= ?' : null, to ? 'started_at < ?' : null].filter((w) => w !== null).join(' AND ');
+    const ids = (await this.sessions.manager.query(`SELECT id FROM transfer_sessions INDEXED BY idx_sessions_started WHERE ${where} LIMIT ${PREFIX_FEW}`, [
+      ...(from ? [from] : []),
+      ...(to ? [to] : []),
+    ])) as { id: number }[];
+    if (ids.length === 0) return { kind: 'empty' };
+    return ids.length < PREFIX_FEW ? { ...plan, timeIds: ids.map((r) => r.id) } : plan;
   }
 
   /** Decides how `sessionsPage` reads the prefix filters of `q` (see PREFIX_FEW), from a few bounded index look-ups. */
