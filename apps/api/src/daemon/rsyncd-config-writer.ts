@@ -1,11 +1,10 @@
 import { BadRequestException, Inject, Injectable, InternalServerErrorException, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource, EntityManager } from 'typeorm';
 import type { DaemonSettingsDto, ModuleFields } from '@rsynchub/contracts';
-import { configToProve, RenderCache, RsyncdConfigError, renderRsyncdConf, renderSecretsFile, splitConfigSections, sweepStaleProofs, verifyConfigWithDaemon, verifyInetdConfig, type RenderInput } from '@rsynchub/rsyncd';
+import { configToProve, RenderCache, RsyncdConfigError, renderRsyncdConf, renderSecretsFile, sweepStaleProofs, verifyConfigWithDaemon, verifyInetdConfig, type ConfigSections, type RenderInput } from '@rsynchub/rsyncd';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ValidationFailed } from '../common/errors';
 import { DbWriteQueue } from '../database/db-write-queue';
@@ -29,6 +28,8 @@ export interface WrittenConfig {
   settings: DaemonSettingsDto;
   warnings: Record<string, string[]>;
   writtenAt: Date;
+  /** `config` and `tlsConfig` as splitConfigSections cuts them, from the render (see RenderResult.parts). */
+  parts?: { config: ConfigSections; tlsConfig: ConfigSections };
 }
 
 type Listener = (written: WrittenConfig, previous: WrittenConfig | null) => void | Promise<void>;
@@ -55,7 +56,10 @@ export class RsyncdConfigWriter {
   private sources: Partial<ConfigSources> = {};
   private last: WrittenConfig | null = null;
   private readonly listeners: Listener[] = [];
-  /** sha256 of what RsyncHub last wrote to each file (mode 0600), to notice changes made outside it. */
+  /**
+   * What RsyncHub last wrote to each file (mode 0600), to notice changes made outside it. The text itself, not a
+   * hash: it is in memory anyway (the last render), and a write then costs no hashing of megabytes of config.
+   */
   private readonly expected = new Map<string, string>();
   /**
    * Inode, size, mtime and ctime of each file when its hash above was last confirmed. While they are unchanged the
@@ -152,7 +156,7 @@ export class RsyncdConfigWriter {
     // Steps 2 and 3 of the class comment: the config this change leads to, proven without holding the write queue.
     const draft = await this.dryRun(mutation);
     // Two rsync processes side by side: the wait is mostly their start-up.
-    await Promise.all([this.prove(draft.config), this.proveTls(draft.tlsConfig)]);
+    await Promise.all([this.prove(draft.parts!.config), this.proveTls(draft.parts!.tlsConfig)]);
     try {
       result = await this.writes.transaction(async (em) => {
         previous = this.last;
@@ -163,8 +167,8 @@ export class RsyncdConfigWriter {
         const secrets = await this.requireSource('secrets')(em);
         const secretsText = this.renderSecretsOrFail(secrets);
         // Something outside config changes wrote what the config is made of between the dry run and now.
-        if (written.config !== draft.config) await this.prove(written.config);
-        if (written.tlsConfig !== draft.tlsConfig) await this.proveTls(written.tlsConfig);
+        if (written.config !== draft.config) await this.prove(written.parts!.config);
+        if (written.tlsConfig !== draft.tlsConfig) await this.proveTls(written.parts!.tlsConfig);
         try {
           fs.mkdirSync(this.paths.lockDir, { recursive: true, mode: 0o700 });
           // Secrets first: a config naming a user the secrets file lacks only denies that user.
@@ -176,7 +180,7 @@ export class RsyncdConfigWriter {
           ];
           swapped = writeFilesAtomically(files);
           for (const f of files) {
-            this.expected.set(f.file, sha256(f.content));
+            this.expected.set(f.file, f.content);
             this.expectedStat.set(f.file, statSignature(f.file));
           }
         } catch (err) {
@@ -196,8 +200,9 @@ export class RsyncdConfigWriter {
       }
       throw err;
     }
-    this.accepted = new Set(splitConfigSections(written.config).sections);
-    this.tlsAccepted = new Set(splitConfigSections(written.tlsConfig).sections);
+    // The render's own section strings: each was hashed when it was first put in a set, not again on every change.
+    this.accepted = new Set(written.parts!.config.sections);
+    this.tlsAccepted = new Set(written.parts!.tlsConfig.sections);
     for (const listener of this.listeners) {
       try {
         await listener(written, previous);
@@ -214,7 +219,7 @@ export class RsyncdConfigWriter {
    */
   checkFiles(): string[] {
     const problems: string[] = [];
-    for (const [file, hash] of this.expected) {
+    for (const [file, content] of this.expected) {
       const name = path.basename(file);
       let st: fs.Stats;
       try {
@@ -231,7 +236,7 @@ export class RsyncdConfigWriter {
       const signature = signatureOf(st);
       if (this.expectedStat.get(file) === signature) continue;
       try {
-        if (sha256(fs.readFileSync(file, 'utf8')) !== hash) problems.push(`${name}: content changed`);
+        if (fs.readFileSync(file, 'utf8') !== content) problems.push(`${name}: content changed`);
         else this.expectedStat.set(file, signature);
       } catch (err) {
         problems.push(`${name}: cannot be read (${(err as Error).message})`);
@@ -248,7 +253,7 @@ export class RsyncdConfigWriter {
   private rememberFilesOnDisk(): void {
     for (const file of this.ownedFiles) {
       try {
-        this.expected.set(file, sha256(fs.readFileSync(file, 'utf8')));
+        this.expected.set(file, fs.readFileSync(file, 'utf8'));
         this.expectedStat.set(file, statSignature(file));
       } catch {
         this.expected.delete(file);
@@ -303,14 +308,14 @@ export class RsyncdConfigWriter {
         bans,
         cache: this.renderCache,
       };
-      const { text, warnings } = renderRsyncdConf(input);
+      const { text, warnings, parts } = renderRsyncdConf(input);
       // Same lock dir and log file: max connections count across both daemons, one log is ingested. A cache of its
       // own: the TLS file's sections differ (tlsOnly modules), and one shared cache would be reset by every switch.
-      if (!withTls) return { config: text, tlsConfig: '', settings, warnings, writtenAt: new Date() };
+      if (!withTls) return { config: text, tlsConfig: '', settings, warnings, writtenAt: new Date(), parts: { config: parts, tlsConfig: { global: '', sections: [] } } };
       const tls = renderRsyncdConf({
         ...input, transport: 'tls', proxyProtocolHosts: ['127.0.0.1'], paths: { ...input.paths, pidFile: this.paths.tlsPidFile }, cache: this.tlsRenderCache,
       });
-      return { config: text, tlsConfig: tls.text, settings, warnings, writtenAt: new Date() };
+      return { config: text, tlsConfig: tls.text, settings, warnings, writtenAt: new Date(), parts: { config: parts, tlsConfig: tls.parts } };
     } catch (err) {
       if (err instanceof RsyncdConfigError) throw new ValidationFailed(err.issues);
       throw err;
@@ -331,7 +336,7 @@ export class RsyncdConfigWriter {
    * inside the transaction: rendering (all sections again after a settings or ban change) does not hold the queue,
    * and it leaves the render cache warm for the real run.
    */
-  private async dryRun(mutation: (em: EntityManager) => Promise<unknown>): Promise<{ config: string; tlsConfig: string }> {
+  private async dryRun(mutation: (em: EntityManager) => Promise<unknown>): Promise<WrittenConfig> {
     let inputs: Awaited<ReturnType<RsyncdConfigWriter['gather']>> | null = null;
     try {
       await this.writes.transaction(async (em) => {
@@ -344,17 +349,16 @@ export class RsyncdConfigWriter {
     }
     // Both files are proven before either is written (the TLS one by an inetd-mode rsync): the TLS render costs one
     // more pass over the sections per change, the price of never writing a TLS config rsync refuses.
-    const { config, tlsConfig } = this.renderFrom(inputs!);
-    return { config, tlsConfig };
+    return this.renderFrom(inputs!);
   }
 
   /**
    * The listing a proof asks for never opens the secrets file (and the config names the live one anyway), so the
    * proof's rsync gets an empty one: no copy of the passwords is written to a temp dir.
    */
-  private async prove(configText: string): Promise<void> {
+  private async prove(config: ConfigSections): Promise<void> {
     const started = performance.now();
-    const part = configToProve(configText, this.accepted);
+    const part = configToProve(config, this.accepted);
     // A generous deadline: the proof holds up only other config changes now, and a false "refused" on a loaded
     // machine (rsync slow to start) would fail an admin's change for nothing.
     const outcome = await verifyConfigWithDaemon(part.text, '', { rsyncPath: this.config.rsyncBinary, timeoutMs: PROOF_TIMEOUT_MS });
@@ -370,8 +374,8 @@ export class RsyncdConfigWriter {
    * given a PROXY line and a module-list request (see verifyInetdConfig). Only its globals and the sections not
    * already accepted, as for the plain file.
    */
-  private async proveTls(configText: string): Promise<void> {
-    const part = configToProve(configText, this.tlsAccepted);
+  private async proveTls(config: ConfigSections): Promise<void> {
+    const part = configToProve(config, this.tlsAccepted);
     const outcome = await verifyInetdConfig(part.text, { rsyncPath: this.config.rsyncBinary, timeoutMs: PROOF_TIMEOUT_MS });
     if (!outcome.ok) {
       this.logger.warn(`generated TLS daemon config refused by rsync: ${outcome.error}`);
@@ -398,6 +402,3 @@ function statSignature(file: string): string {
   }
 }
 
-function sha256(text: string): string {
-  return crypto.createHash('sha256').update(text).digest('hex');
-}
