@@ -156,19 +156,25 @@ export class RsyncdConfigWriter {
     // Steps 2 and 3 of the class comment: the config this change leads to, proven without holding the write queue.
     const draft = await this.dryRun(mutation);
     // Two rsync processes side by side: the wait is mostly their start-up.
-    await Promise.all([this.prove(draft.parts!.config), this.proveTls(draft.parts!.tlsConfig)]);
+    await Promise.all([this.prove(draft.written.parts!.config), this.proveTls(draft.written.parts!.tlsConfig)]);
     try {
       result = await this.writes.transaction(async (em) => {
         previous = this.last;
+        // Nothing at all written to the database since the dry run read its sources: the mutation runs on the same
+        // state, so (being repeatable) it leads to the same files, already rendered and proven. Otherwise (log
+        // ingestion, another process...) the sources are read and rendered again, and proven again if they differ.
+        const unchanged = (await this.databaseStamp(em)) === draft.stamp;
         const value = await mutation(em);
         // The audited request's entry commits with the change (see audit-context.ts).
         await auditInTransaction(em);
-        written = await this.render(em);
-        const secrets = await this.requireSource('secrets')(em);
-        const secretsText = this.renderSecretsOrFail(secrets);
-        // Something outside config changes wrote what the config is made of between the dry run and now.
-        if (written.config !== draft.config) await this.prove(written.parts!.config);
-        if (written.tlsConfig !== draft.tlsConfig) await this.proveTls(written.parts!.tlsConfig);
+        let secretsText = draft.secretsText;
+        if (unchanged) written = { ...draft.written, writtenAt: new Date() };
+        else {
+          written = await this.render(em);
+          secretsText = this.renderSecretsOrFail(await this.requireSource('secrets')(em));
+          if (written.config !== draft.written.config) await this.prove(written.parts!.config);
+          if (written.tlsConfig !== draft.written.tlsConfig) await this.proveTls(written.parts!.tlsConfig);
+        }
         try {
           fs.mkdirSync(this.paths.lockDir, { recursive: true, mode: 0o700 });
           // Secrets first: a config naming a user the secrets file lacks only denies that user.
@@ -178,8 +184,11 @@ export class RsyncdConfigWriter {
             { file: this.paths.configFile, content: written.config },
             { file: this.paths.tlsConfigFile, content: written.tlsConfig },
           ];
-          swapped = writeFilesAtomically(files);
-          for (const f of files) {
+          // Only the files whose content changes (a user create leaves both configs as they are): each write is an
+          // fsync. The previous content of a file RsyncHub wrote and nobody touched since is known, not read back.
+          const changing = files.filter((f) => !this.unchangedOnDisk(f.file, f.content));
+          swapped = writeFilesAtomically(changing, changing.map((f) => this.knownContent(f.file)));
+          for (const f of changing) {
             this.expected.set(f.file, f.content);
             this.expectedStat.set(f.file, statSignature(f.file));
           }
@@ -336,12 +345,17 @@ export class RsyncdConfigWriter {
    * inside the transaction: rendering (all sections again after a settings or ban change) does not hold the queue,
    * and it leaves the render cache warm for the real run.
    */
-  private async dryRun(mutation: (em: EntityManager) => Promise<unknown>): Promise<WrittenConfig> {
+  private async dryRun(mutation: (em: EntityManager) => Promise<unknown>): Promise<{ written: WrittenConfig; secretsText: string; stamp: string }> {
     let inputs: Awaited<ReturnType<RsyncdConfigWriter['gather']>> | null = null;
+    let secrets: { name: string; password: string }[] = [];
+    let stamp = '';
     try {
       await this.writes.transaction(async (em) => {
         await mutation(em);
         inputs = await this.gather(em);
+        secrets = await this.requireSource('secrets')(em);
+        // Last: the count includes the mutation's own changes, which the rollback undoes but does not uncount.
+        stamp = await this.databaseStamp(em);
         throw ROLLBACK;
       });
     } catch (err) {
@@ -349,7 +363,33 @@ export class RsyncdConfigWriter {
     }
     // Both files are proven before either is written (the TLS one by an inetd-mode rsync): the TLS render costs one
     // more pass over the sections per change, the price of never writing a TLS config rsync refuses.
-    return this.renderFrom(inputs!);
+    const written = this.renderFrom(inputs!);
+    return { written, secretsText: this.renderSecretsOrFail(secrets), stamp };
+  }
+
+  /**
+   * Changes when anything is written to the database: rows changed through this process's connection (counted even
+   * when rolled back; RsyncHub has one connection) and commits by any other connection (data_version). Taken at the
+   * end of the dry run and at the start of the real run: equal means no row changed in between except by the dry
+   * run's own rolled-back statements, so the real run starts from the state the dry run started from.
+   */
+  private async databaseStamp(em: EntityManager): Promise<string> {
+    const [changes] = (await em.query('SELECT total_changes() AS n')) as { n: number }[];
+    const [version] = (await em.query('PRAGMA data_version')) as { data_version: number }[];
+    return `${changes?.n}:${version?.data_version}`;
+  }
+
+  /** The file holds `content` already: RsyncHub wrote exactly that and the file has not changed since. */
+  private unchangedOnDisk(file: string, content: string): boolean {
+    return this.expected.get(file) === content && this.knownContent(file) !== undefined;
+  }
+
+  /** What the file holds, when RsyncHub wrote it and its inode, size and times are the same since; else undefined. */
+  private knownContent(file: string): string | undefined {
+    const content = this.expected.get(file);
+    if (content === undefined) return undefined;
+    const signature = this.expectedStat.get(file);
+    return signature !== undefined && signature !== '' && statSignature(file) === signature ? content : undefined;
   }
 
   /**
