@@ -384,12 +384,22 @@ export class RsyncdConfigWriter {
     return this.expected.get(file) === content && this.knownContent(file) !== undefined;
   }
 
-  /** What the file holds, when RsyncHub wrote it and its inode, size and times are the same since; else undefined. */
+  /**
+   * What the file holds, when RsyncHub wrote it, it is still a regular file of mode 0600, and its inode, size and
+   * times are the ones last confirmed; else undefined (then the file is written, and its old content read back).
+   */
   private knownContent(file: string): string | undefined {
     const content = this.expected.get(file);
     if (content === undefined) return undefined;
-    const signature = this.expectedStat.get(file);
-    return signature !== undefined && signature !== '' && statSignature(file) === signature ? content : undefined;
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(file);
+    } catch {
+      return undefined;
+    }
+    // checkFiles confirms a chmod-ed file's content and takes its new times as known: its mode still needs the write.
+    if (!st.isFile() || (st.mode & 0o777) !== 0o600) return undefined;
+    return this.expectedStat.get(file) === signatureOf(st) ? content : undefined;
   }
 
   /**
