@@ -6,7 +6,9 @@
  *   content, same inode: not even rewritten), and leaves nothing of itself in the render cache or the proven
  *   sections: the changes after it write exactly what a fresh process renders from the database (a restart on the
  *   same data dir, whose first render has an empty cache), and rsync accepts those files whole;
- * - a user create rewrites the secrets file but not the two configs.
+ * - a user create rewrites the secrets file but not the two configs;
+ * - a generated password (chosen anew in each run of the change: dry run, then real run) is the one in the secrets
+ *   file: the real run reuses the dry run's configs, never its secrets.
  * The proof is refused through RSYNCHUB_RSYNC_BINARY: a wrapper running the real rsync, except for a proof (its config
  * lives in an `rsynchub-verify-` temp dir) whose config holds a module named `refuseme`, plain or TLS.
  */
@@ -16,7 +18,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { REPO_ROOT, RunningServer, startServer } from './support/server';
+import { makeTree, passwordFile, REPO_ROOT, RunningServer, rsync, startServer } from './support/server';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { verifyConfigWithDaemon } = require(path.join(REPO_ROOT, 'libs/rsyncd/dist')) as {
@@ -131,4 +133,18 @@ test('a user create rewrites the secrets file only; a grant to it then rewrites 
   assert.equal(grant.status, 200, grant.text);
   const granted = snapshot();
   for (const f of ['rsyncd.conf', 'rsyncd-tls.conf']) assert.match(granted[f]!.text, /\[alpha\][^[]*auth users = pusher:rw, newcomer:ro/, f);
+});
+
+test('a user created without a password can push with the generated password the API returned', async () => {
+  const created = await server.admin.post('/api/v1/rsync-users', { name: 'generated' });
+  assert.equal(created.status, 201, created.text);
+  const generated = created.body.generatedPassword as string;
+  assert.ok(generated && generated.length >= 12);
+  // Right after the create, before any other change rewrites the file.
+  const secrets = fs.readFileSync(path.join(server.dataDir, 'rsyncd.secrets'), 'utf8');
+  assert.ok(secrets.split('\n').includes(`generated:${generated}`), 'the secrets file holds the password the API returned');
+  const mod = await server.admin.post('/api/v1/modules', { name: 'gen', path: path.join(server.storageRoot, 'gen'), users: [{ name: 'generated', access: 'rw' }] });
+  assert.equal(mod.status, 201, mod.text);
+  const pushed = await rsync(['-rt', `--password-file=${passwordFile(generated)}`, `${makeTree(2)}/`, 'generated@127.0.0.1::gen', `--port=${server.rsyncPort}`]);
+  assert.equal(pushed.code, 0, pushed.stderr);
 });

@@ -167,14 +167,15 @@ export class RsyncdConfigWriter {
         const value = await mutation(em);
         // The audited request's entry commits with the change (see audit-context.ts).
         await auditInTransaction(em);
-        let secretsText = draft.secretsText;
         if (unchanged) written = { ...draft.written, writtenAt: new Date() };
         else {
           written = await this.render(em);
-          secretsText = this.renderSecretsOrFail(await this.requireSource('secrets')(em));
           if (written.config !== draft.written.config) await this.prove(written.parts!.config);
           if (written.tlsConfig !== draft.written.tlsConfig) await this.proveTls(written.parts!.tlsConfig);
         }
+        // Always read for real: a mutation may choose a password (a generated one) differently in each run. The
+        // configs never hold a password, so the repeatability the reuse above relies on holds for them.
+        const secretsText = this.renderSecretsOrFail(await this.requireSource('secrets')(em));
         try {
           fs.mkdirSync(this.paths.lockDir, { recursive: true, mode: 0o700 });
           // Secrets first: a config naming a user the secrets file lacks only denies that user.
@@ -345,15 +346,13 @@ export class RsyncdConfigWriter {
    * inside the transaction: rendering (all sections again after a settings or ban change) does not hold the queue,
    * and it leaves the render cache warm for the real run.
    */
-  private async dryRun(mutation: (em: EntityManager) => Promise<unknown>): Promise<{ written: WrittenConfig; secretsText: string; stamp: string }> {
+  private async dryRun(mutation: (em: EntityManager) => Promise<unknown>): Promise<{ written: WrittenConfig; stamp: string }> {
     let inputs: Awaited<ReturnType<RsyncdConfigWriter['gather']>> | null = null;
-    let secrets: { name: string; password: string }[] = [];
     let stamp = '';
     try {
       await this.writes.transaction(async (em) => {
         await mutation(em);
         inputs = await this.gather(em);
-        secrets = await this.requireSource('secrets')(em);
         // Last: the count includes the mutation's own changes, which the rollback undoes but does not uncount.
         stamp = await this.databaseStamp(em);
         throw ROLLBACK;
@@ -363,8 +362,7 @@ export class RsyncdConfigWriter {
     }
     // Both files are proven before either is written (the TLS one by an inetd-mode rsync): the TLS render costs one
     // more pass over the sections per change, the price of never writing a TLS config rsync refuses.
-    const written = this.renderFrom(inputs!);
-    return { written, secretsText: this.renderSecretsOrFail(secrets), stamp };
+    return { written: this.renderFrom(inputs!), stamp };
   }
 
   /**
