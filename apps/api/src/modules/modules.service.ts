@@ -305,7 +305,9 @@ export class ModulesService implements OnModuleInit {
 
   /** Every module's name and path, without hydrating entities. */
   async allPaths(em: EntityManager): Promise<{ name: string; path: string }[]> {
-    return em.query(`SELECT name, path FROM rsync_modules`);
+    // One JSON text, not a driver row object per module (see fieldsOfAll): read on every module create and update.
+    const [row] = (await em.query(`SELECT json_group_array(json_array(name, path)) AS j FROM rsync_modules`)) as { j: string | null }[];
+    return (JSON.parse(row?.j ?? '[]') as [string, string][]).map(([name, p]) => ({ name, path: p }));
   }
 
   /** The resolved-path half of overlapIssue, for callers that check many paths against the same modules. */
