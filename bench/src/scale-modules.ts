@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { type ApiClient, passwordFile, rsync, sleep, startServer } from '@rsynchub/testing';
 import { type ScaleRow } from './scale-row';
-import { fmt, median } from './stats';
+import { fmt, median, percentile } from './stats';
 
 const load = () => `load ${os.loadavg()[0]!.toFixed(1)}`;
 
@@ -120,10 +120,13 @@ async function importBatch(api: ApiClient, storage: string, from: number, n: num
   return n;
 }
 
+/** Creates per row (with 20, the p99 is the slowest one). */
+const CREATES = 20;
+
 async function createRow(api: ApiClient, storage: string, count: number, targetMs: number, kind: 'module' | 'user', pid: number): Promise<ScaleRow> {
   const times: number[] = [];
   const cpu = cpuSeconds(pid);
-  for (let i = 0; i < 15; i++) {
+  for (let i = 0; i < CREATES; i++) {
     const name = `${kind === 'module' ? 'x' : 'xu'}${count}-${i}`;
     const t = performance.now();
     if (kind === 'module') must(await api.post('/api/v1/modules', { name, path: path.join(storage, name), users: [{ name: 'lagger', access: 'rw' }] }));
@@ -132,8 +135,8 @@ async function createRow(api: ApiClient, storage: string, count: number, targetM
   }
   const p50 = median(times);
   return {
-    what: `one ${kind === 'module' ? 'module' : 'rsync user'} create at ${fmt(count, 0)} modules (p50 of 15, proof kept)`,
-    measured: `${fmt(p50, 0)} ms (min ${fmt(Math.min(...times), 0)}, max ${fmt(Math.max(...times), 0)}; ${cpuSince(pid, cpu, times.length)}; ${load()})`,
+    what: `one ${kind === 'module' ? 'module' : 'rsync user'} create at ${fmt(count, 0)} modules (p50 of ${CREATES}, proof kept)`,
+    measured: `${fmt(p50, 0)} ms (p99 ${fmt(percentile(times, 99), 0)}, min ${fmt(Math.min(...times), 0)}; ${cpuSince(pid, cpu, times.length)}; ${load()})`,
     target: `< ${targetMs} ms`,
     met: p50 < targetMs,
   };

@@ -81,13 +81,27 @@ interface CachedSection {
   issues: FieldError[];
   lines: string[];
   warnings: string[];
+  /**
+   * The section as `splitConfigSections` cuts it out of the rendered file (its lines and the newline after them),
+   * made once: every render joins these same strings, and a Set of them (the proof's accepted sections) hashes each
+   * only once.
+   */
+  text: string;
+}
+
+interface CacheEntry {
+  /** A deep copy of the module as it was rendered (compared field by field: no JSON key per module per render). */
+  fields: unknown;
+  /** Which of its granted users were known (see renderRsyncdConf). */
+  flags: string;
+  section: CachedSection;
 }
 
 /** See RenderInput.cache. Holds only the sections of the last render, so it never outgrows the config. */
 export class RenderCache {
   private context = '';
-  private entries = new Map<string, CachedSection>();
-  private used = new Map<string, CachedSection>();
+  private entries = new Map<string, CacheEntry>();
+  private used = new Map<string, CacheEntry>();
   hits = 0;
   misses = 0;
 
@@ -102,16 +116,30 @@ export class RenderCache {
     this.misses = 0;
   }
 
-  /** @internal */
-  section(key: string, make: () => CachedSection): CachedSection {
-    let entry = this.used.get(key) ?? this.entries.get(key);
-    if (entry) this.hits++;
-    else {
+  /**
+   * @internal The section of `m` (with `flags`) from the last render if the module is the same in every field,
+   * else made now. Keyed by name: at most one entry per module, and the lookup costs no serialisation.
+   */
+  section(m: ModuleFields, flags: string, make: () => CachedSection): CachedSection {
+    const name = typeof m?.name === 'string' ? m.name : null;
+    if (name === null) {
       this.misses++;
-      entry = make();
+      return make();
     }
-    this.used.set(key, entry);
-    return entry;
+    const entry = this.used.get(name) ?? this.entries.get(name);
+    if (entry && entry.flags === flags && sameValue(entry.fields, m)) {
+      this.hits++;
+      this.used.set(name, entry);
+      return entry.section;
+    }
+    this.misses++;
+    const section = make();
+    // A second module of the same name (a duplicate, refused anyway) does not displace the first one's entry.
+    if (!this.used.has(name)) {
+      const fields = snapshot(m);
+      if (fields !== NOT_CACHEABLE) this.used.set(name, { fields, flags, section });
+    }
+    return section;
   }
 
   /** @internal A render completed: keep what it used. */
@@ -121,8 +149,63 @@ export class RenderCache {
   }
 }
 
+const NOT_CACHEABLE = Symbol('not cacheable');
+
+/** A deep copy of a plain module value, or NOT_CACHEABLE for anything else (a class instance, a function...). */
+function snapshot(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return typeof value === 'function' || typeof value === 'symbol' ? NOT_CACHEABLE : value;
+  if (Array.isArray(value)) {
+    const out: unknown[] = [];
+    for (const v of value) {
+      const c = snapshot(v);
+      if (c === NOT_CACHEABLE) return NOT_CACHEABLE;
+      out.push(c);
+    }
+    return out;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return NOT_CACHEABLE;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(value)) {
+    const c = snapshot((value as Record<string, unknown>)[k]);
+    if (c === NOT_CACHEABLE) return NOT_CACHEABLE;
+    out[k] = c;
+  }
+  return out;
+}
+
+/**
+ * True only when `b` is, field for field, the plain data `a` is (a deep copy made by snapshot). Conservative: any
+ * doubt (a class instance, NaN, a different key order is fine but a different key set is not) is "different", which
+ * only costs a re-render of that section.
+ */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameValue(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const proto = Object.getPrototypeOf(b);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) {
+    if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
+    if (!sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
+}
+
 export interface RenderResult {
   text: string;
+  /**
+   * `text` cut as splitConfigSections cuts it (global part, then each section in file order), without re-splitting:
+   * `text` is `global` followed by the sections, a blank line between each.
+   */
+  parts: { global: string; sections: string[] };
   /** Per module name: why some of what was asked for is not in the file, or is risky. */
   warnings: Record<string, string[]>;
 }
@@ -134,13 +217,6 @@ const HEADER = [
 
 function yesNo(b: boolean): string {
   return b ? 'yes' : 'no';
-}
-
-function compareNames(a: string, b: string): number {
-  const la = a.toLowerCase();
-  const lb = b.toLowerCase();
-  if (la !== lb) return la < lb ? -1 : 1;
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function validateInput(input: RenderInput, enabled: { m: ModuleFields; index: number; section: CachedSection }[]): FieldError[] {
@@ -208,17 +284,17 @@ export function renderRsyncdConf(input: RenderInput): RenderResult {
     JSON.stringify([input.settings, input.paths, input.runningAsRoot, input.postXferExec ?? null, input.roots ?? null, input.knownUsers === undefined, input.bans ?? [], input.transport ?? 'plain']),
   );
   const known = input.knownUsers ? new Set(input.knownUsers) : null;
-  const sectionKey = (m: ModuleFields) => {
-    const json = JSON.stringify(m);
-    if (!known || !Array.isArray(m.users)) return json;
+  const flagsOf = (m: ModuleFields) => {
+    if (!known || !Array.isArray(m?.users)) return '';
     let flags = '';
     for (const u of m.users) flags += known.has(u?.name) ? '1' : '0';
-    return `${json}|${flags}`;
+    return flags;
   };
-  const enabled = input.modules
-    .map((m, index) => ({ m, index }))
-    .filter(({ m }) => m.enabled !== false)
-    .map(({ m, index }) => ({ m, index, section: cache ? cache.section(sectionKey(m), () => checkedSection(m, input)) : checkedSection(m, input) }));
+  const enabled: { m: ModuleFields; index: number; section: CachedSection }[] = [];
+  input.modules.forEach((m, index) => {
+    if (m.enabled === false) return;
+    enabled.push({ m, index, section: cache ? cache.section(m, flagsOf(m), () => checkedSection(m, input)) : checkedSection(m, input) });
+  });
   const issues = validateInput(input, enabled);
   if (issues.length > 0) throw new RsyncdConfigError(issues);
 
@@ -262,14 +338,23 @@ export function renderRsyncdConf(input: RenderInput): RenderResult {
   }
 
   const warnings: Record<string, string[]> = {};
-  const sorted = [...enabled].sort((a, b) => compareNames(a.m.name, b.m.name));
-  for (const { m, section } of sorted) {
-    lines.push('', ...section.lines);
-    if (section.warnings.length > 0) warnings[m.name] = section.warnings;
+  // Sorted by compareNames; each lower-cased name computed once, and no sort at all when the input is in order
+  // already (the database hands modules over by name).
+  const keyed = enabled.map((e) => ({ e, lower: e.m.name.toLowerCase() }));
+  const inOrder = (a: (typeof keyed)[number], b: (typeof keyed)[number]) =>
+    a.lower !== b.lower ? (a.lower < b.lower ? -1 : 1) : a.e.m.name < b.e.m.name ? -1 : a.e.m.name > b.e.m.name ? 1 : 0;
+  let sorted = true;
+  for (let i = 1; i < keyed.length && sorted; i++) sorted = inOrder(keyed[i - 1]!, keyed[i]!) <= 0;
+  if (!sorted) keyed.sort(inOrder);
+  const sections: string[] = [];
+  for (const { e } of keyed) {
+    sections.push(e.section.text);
+    if (e.section.warnings.length > 0) warnings[e.m.name] = e.section.warnings;
   }
   cache?.end();
-  lines.push('');
-  return { text: lines.join('\n'), warnings };
+  const global = lines.join('\n') + '\n';
+  const text = sections.length > 0 ? `${global}\n${sections.join('\n')}` : global;
+  return { text, parts: { global, sections }, warnings };
 }
 
 /** One module's checks and, when it passes them, its `[name]` section (lines without the blank line before it). */
@@ -281,8 +366,9 @@ function checkedSection(m: ModuleFields, input: RenderInput): CachedSection {
     // A top-level directory such as /etc is never a sensible module, even without configured roots.
     issues.push({ field: 'path', message: 'must be below a top-level directory' });
   }
-  if (issues.length > 0) return { issues, lines: [], warnings: [] };
-  return { issues: [], ...renderSection(m, input) };
+  if (issues.length > 0) return { issues, lines: [], warnings: [], text: '' };
+  const { lines, warnings } = renderSection(m, input);
+  return { issues: [], lines, warnings, text: lines.join('\n') + '\n' };
 }
 
 function renderSection(m: ModuleFields, input: RenderInput): { lines: string[]; warnings: string[] } {

@@ -28,10 +28,17 @@ export function splitConfigSections(text: string): ConfigSections {
  * the global part of `next` (always: it is small, and a global change affects every section) and each of its
  * sections that is not, byte for byte, a section of the accepted config. With no accepted config, all of `next`.
  */
-export function configToProve(next: string, accepted: ReadonlySet<string> | null): { text: string; sections: number; skipped: number } {
-  const { global, sections } = splitConfigSections(next);
-  if (accepted === null) return { text: next, sections: sections.length, skipped: 0 };
+export function configToProve(next: string | ConfigSections, accepted: ReadonlySet<string> | null): { text: string; sections: number; skipped: number } {
+  // Already split (a render's parts, see RenderResult.parts): no second pass over megabytes of config.
+  const { global, sections } = typeof next === 'string' ? splitConfigSections(next) : next;
+  if (accepted === null) return { text: typeof next === 'string' ? next : joinConfigSections(next), sections: sections.length, skipped: 0 };
   const fresh = sections.filter((s) => !accepted.has(s));
   const text = [global, ...fresh].join('\n');
   return { text: text.endsWith('\n') ? text : text + '\n', sections: fresh.length, skipped: sections.length - fresh.length };
+}
+
+/** The text `splitConfigSections` cut into `parts` (its inverse). */
+export function joinConfigSections(parts: ConfigSections): string {
+  if (parts.sections.length === 0) return parts.global;
+  return parts.global === '' ? parts.sections.join('\n') : `${parts.global}\n${parts.sections.join('\n')}`;
 }

@@ -63,9 +63,10 @@ const MAX_PREVIOUS_BYTES = 64 * 1024 * 1024;
  * fails, files already renamed are put back, so a failed write leaves the previous set intact.
  * Order matters to the caller: e.g. the secrets file before the config that references it.
  */
-export function writeFilesAtomically(writes: AtomicWrite[]): { restore: () => void } {
-  // Read the old contents first: a target that cannot be read fails the write before anything is created.
-  const previous = writes.map((w) => readIfExists(w.file));
+export function writeFilesAtomically(writes: AtomicWrite[], known: (string | undefined)[] = []): { restore: () => void } {
+  // Read the old contents first: a target that cannot be read fails the write before anything is created. A caller
+  // that knows a file's current content (it wrote it, and nothing changed it since) passes it in `known` instead.
+  const previous = writes.map((w, i) => known[i] ?? readIfExists(w.file));
   const temps: string[] = [];
   try {
     for (const w of writes) temps.push(writeTemp(w.file, w.content));

@@ -1,11 +1,10 @@
 import { BadRequestException, Inject, Injectable, InternalServerErrorException, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource, EntityManager } from 'typeorm';
 import type { DaemonSettingsDto, ModuleFields } from '@rsynchub/contracts';
-import { configToProve, RenderCache, RsyncdConfigError, renderRsyncdConf, renderSecretsFile, splitConfigSections, sweepStaleProofs, verifyConfigWithDaemon, verifyInetdConfig, type RenderInput } from '@rsynchub/rsyncd';
+import { configToProve, RenderCache, RsyncdConfigError, renderRsyncdConf, renderSecretsFile, sweepStaleProofs, verifyConfigWithDaemon, verifyInetdConfig, type ConfigSections, type RenderInput } from '@rsynchub/rsyncd';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ValidationFailed } from '../common/errors';
 import { DbWriteQueue } from '../database/db-write-queue';
@@ -29,6 +28,8 @@ export interface WrittenConfig {
   settings: DaemonSettingsDto;
   warnings: Record<string, string[]>;
   writtenAt: Date;
+  /** `config` and `tlsConfig` as splitConfigSections cuts them, from the render (see RenderResult.parts). */
+  parts?: { config: ConfigSections; tlsConfig: ConfigSections };
 }
 
 type Listener = (written: WrittenConfig, previous: WrittenConfig | null) => void | Promise<void>;
@@ -55,7 +56,10 @@ export class RsyncdConfigWriter {
   private sources: Partial<ConfigSources> = {};
   private last: WrittenConfig | null = null;
   private readonly listeners: Listener[] = [];
-  /** sha256 of what RsyncHub last wrote to each file (mode 0600), to notice changes made outside it. */
+  /**
+   * What RsyncHub last wrote to each file (mode 0600), to notice changes made outside it. The text itself, not a
+   * hash: it is in memory anyway (the last render), and a write then costs no hashing of megabytes of config.
+   */
   private readonly expected = new Map<string, string>();
   /**
    * Inode, size, mtime and ctime of each file when its hash above was last confirmed. While they are unchanged the
@@ -152,19 +156,26 @@ export class RsyncdConfigWriter {
     // Steps 2 and 3 of the class comment: the config this change leads to, proven without holding the write queue.
     const draft = await this.dryRun(mutation);
     // Two rsync processes side by side: the wait is mostly their start-up.
-    await Promise.all([this.prove(draft.config), this.proveTls(draft.tlsConfig)]);
+    await Promise.all([this.prove(draft.written.parts!.config), this.proveTls(draft.written.parts!.tlsConfig)]);
     try {
       result = await this.writes.transaction(async (em) => {
         previous = this.last;
+        // Nothing at all written to the database since the dry run read its sources: the mutation runs on the same
+        // state, so (being repeatable) it leads to the same files, already rendered and proven. Otherwise (log
+        // ingestion, another process...) the sources are read and rendered again, and proven again if they differ.
+        const unchanged = (await this.databaseStamp(em)) === draft.stamp;
         const value = await mutation(em);
         // The audited request's entry commits with the change (see audit-context.ts).
         await auditInTransaction(em);
-        written = await this.render(em);
-        const secrets = await this.requireSource('secrets')(em);
-        const secretsText = this.renderSecretsOrFail(secrets);
-        // Something outside config changes wrote what the config is made of between the dry run and now.
-        if (written.config !== draft.config) await this.prove(written.config);
-        if (written.tlsConfig !== draft.tlsConfig) await this.proveTls(written.tlsConfig);
+        if (unchanged) written = { ...draft.written, writtenAt: new Date() };
+        else {
+          written = await this.render(em);
+          if (written.config !== draft.written.config) await this.prove(written.parts!.config);
+          if (written.tlsConfig !== draft.written.tlsConfig) await this.proveTls(written.parts!.tlsConfig);
+        }
+        // Always read for real: a mutation may choose a password (a generated one) differently in each run. The
+        // configs never hold a password, so the repeatability the reuse above relies on holds for them.
+        const secretsText = this.renderSecretsOrFail(await this.requireSource('secrets')(em));
         try {
           fs.mkdirSync(this.paths.lockDir, { recursive: true, mode: 0o700 });
           // Secrets first: a config naming a user the secrets file lacks only denies that user.
@@ -174,9 +185,12 @@ export class RsyncdConfigWriter {
             { file: this.paths.configFile, content: written.config },
             { file: this.paths.tlsConfigFile, content: written.tlsConfig },
           ];
-          swapped = writeFilesAtomically(files);
-          for (const f of files) {
-            this.expected.set(f.file, sha256(f.content));
+          // Only the files whose content changes (a user create leaves both configs as they are): each write is an
+          // fsync. The previous content of a file RsyncHub wrote and nobody touched since is known, not read back.
+          const changing = files.filter((f) => !this.unchangedOnDisk(f.file, f.content));
+          swapped = writeFilesAtomically(changing, changing.map((f) => this.knownContent(f.file)));
+          for (const f of changing) {
+            this.expected.set(f.file, f.content);
             this.expectedStat.set(f.file, statSignature(f.file));
           }
         } catch (err) {
@@ -196,8 +210,9 @@ export class RsyncdConfigWriter {
       }
       throw err;
     }
-    this.accepted = new Set(splitConfigSections(written.config).sections);
-    this.tlsAccepted = new Set(splitConfigSections(written.tlsConfig).sections);
+    // The render's own section strings: each was hashed when it was first put in a set, not again on every change.
+    this.accepted = new Set(written.parts!.config.sections);
+    this.tlsAccepted = new Set(written.parts!.tlsConfig.sections);
     for (const listener of this.listeners) {
       try {
         await listener(written, previous);
@@ -214,7 +229,7 @@ export class RsyncdConfigWriter {
    */
   checkFiles(): string[] {
     const problems: string[] = [];
-    for (const [file, hash] of this.expected) {
+    for (const [file, content] of this.expected) {
       const name = path.basename(file);
       let st: fs.Stats;
       try {
@@ -231,7 +246,7 @@ export class RsyncdConfigWriter {
       const signature = signatureOf(st);
       if (this.expectedStat.get(file) === signature) continue;
       try {
-        if (sha256(fs.readFileSync(file, 'utf8')) !== hash) problems.push(`${name}: content changed`);
+        if (fs.readFileSync(file, 'utf8') !== content) problems.push(`${name}: content changed`);
         else this.expectedStat.set(file, signature);
       } catch (err) {
         problems.push(`${name}: cannot be read (${(err as Error).message})`);
@@ -248,7 +263,7 @@ export class RsyncdConfigWriter {
   private rememberFilesOnDisk(): void {
     for (const file of this.ownedFiles) {
       try {
-        this.expected.set(file, sha256(fs.readFileSync(file, 'utf8')));
+        this.expected.set(file, fs.readFileSync(file, 'utf8'));
         this.expectedStat.set(file, statSignature(file));
       } catch {
         this.expected.delete(file);
@@ -303,14 +318,14 @@ export class RsyncdConfigWriter {
         bans,
         cache: this.renderCache,
       };
-      const { text, warnings } = renderRsyncdConf(input);
+      const { text, warnings, parts } = renderRsyncdConf(input);
       // Same lock dir and log file: max connections count across both daemons, one log is ingested. A cache of its
       // own: the TLS file's sections differ (tlsOnly modules), and one shared cache would be reset by every switch.
-      if (!withTls) return { config: text, tlsConfig: '', settings, warnings, writtenAt: new Date() };
+      if (!withTls) return { config: text, tlsConfig: '', settings, warnings, writtenAt: new Date(), parts: { config: parts, tlsConfig: { global: '', sections: [] } } };
       const tls = renderRsyncdConf({
         ...input, transport: 'tls', proxyProtocolHosts: ['127.0.0.1'], paths: { ...input.paths, pidFile: this.paths.tlsPidFile }, cache: this.tlsRenderCache,
       });
-      return { config: text, tlsConfig: tls.text, settings, warnings, writtenAt: new Date() };
+      return { config: text, tlsConfig: tls.text, settings, warnings, writtenAt: new Date(), parts: { config: parts, tlsConfig: tls.parts } };
     } catch (err) {
       if (err instanceof RsyncdConfigError) throw new ValidationFailed(err.issues);
       throw err;
@@ -331,12 +346,15 @@ export class RsyncdConfigWriter {
    * inside the transaction: rendering (all sections again after a settings or ban change) does not hold the queue,
    * and it leaves the render cache warm for the real run.
    */
-  private async dryRun(mutation: (em: EntityManager) => Promise<unknown>): Promise<{ config: string; tlsConfig: string }> {
+  private async dryRun(mutation: (em: EntityManager) => Promise<unknown>): Promise<{ written: WrittenConfig; stamp: string }> {
     let inputs: Awaited<ReturnType<RsyncdConfigWriter['gather']>> | null = null;
+    let stamp = '';
     try {
       await this.writes.transaction(async (em) => {
         await mutation(em);
         inputs = await this.gather(em);
+        // Last: the count includes the mutation's own changes, which the rollback undoes but does not uncount.
+        stamp = await this.databaseStamp(em);
         throw ROLLBACK;
       });
     } catch (err) {
@@ -344,17 +362,51 @@ export class RsyncdConfigWriter {
     }
     // Both files are proven before either is written (the TLS one by an inetd-mode rsync): the TLS render costs one
     // more pass over the sections per change, the price of never writing a TLS config rsync refuses.
-    const { config, tlsConfig } = this.renderFrom(inputs!);
-    return { config, tlsConfig };
+    return { written: this.renderFrom(inputs!), stamp };
+  }
+
+  /**
+   * Changes when anything is written to the database: rows changed through this process's connection (counted even
+   * when rolled back; RsyncHub has one connection) and commits by any other connection (data_version). Taken at the
+   * end of the dry run and at the start of the real run: equal means no row changed in between except by the dry
+   * run's own rolled-back statements, so the real run starts from the state the dry run started from.
+   */
+  private async databaseStamp(em: EntityManager): Promise<string> {
+    const [changes] = (await em.query('SELECT total_changes() AS n')) as { n: number }[];
+    const [version] = (await em.query('PRAGMA data_version')) as { data_version: number }[];
+    return `${changes?.n}:${version?.data_version}`;
+  }
+
+  /** The file holds `content` already: RsyncHub wrote exactly that and the file has not changed since. */
+  private unchangedOnDisk(file: string, content: string): boolean {
+    return this.expected.get(file) === content && this.knownContent(file) !== undefined;
+  }
+
+  /**
+   * What the file holds, when RsyncHub wrote it, it is still a regular file of mode 0600, and its inode, size and
+   * times are the ones last confirmed; else undefined (then the file is written, and its old content read back).
+   */
+  private knownContent(file: string): string | undefined {
+    const content = this.expected.get(file);
+    if (content === undefined) return undefined;
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(file);
+    } catch {
+      return undefined;
+    }
+    // checkFiles confirms a chmod-ed file's content and takes its new times as known: its mode still needs the write.
+    if (!st.isFile() || (st.mode & 0o777) !== 0o600) return undefined;
+    return this.expectedStat.get(file) === signatureOf(st) ? content : undefined;
   }
 
   /**
    * The listing a proof asks for never opens the secrets file (and the config names the live one anyway), so the
    * proof's rsync gets an empty one: no copy of the passwords is written to a temp dir.
    */
-  private async prove(configText: string): Promise<void> {
+  private async prove(config: ConfigSections): Promise<void> {
     const started = performance.now();
-    const part = configToProve(configText, this.accepted);
+    const part = configToProve(config, this.accepted);
     // A generous deadline: the proof holds up only other config changes now, and a false "refused" on a loaded
     // machine (rsync slow to start) would fail an admin's change for nothing.
     const outcome = await verifyConfigWithDaemon(part.text, '', { rsyncPath: this.config.rsyncBinary, timeoutMs: PROOF_TIMEOUT_MS });
@@ -370,8 +422,8 @@ export class RsyncdConfigWriter {
    * given a PROXY line and a module-list request (see verifyInetdConfig). Only its globals and the sections not
    * already accepted, as for the plain file.
    */
-  private async proveTls(configText: string): Promise<void> {
-    const part = configToProve(configText, this.tlsAccepted);
+  private async proveTls(config: ConfigSections): Promise<void> {
+    const part = configToProve(config, this.tlsAccepted);
     const outcome = await verifyInetdConfig(part.text, { rsyncPath: this.config.rsyncBinary, timeoutMs: PROOF_TIMEOUT_MS });
     if (!outcome.ok) {
       this.logger.warn(`generated TLS daemon config refused by rsync: ${outcome.error}`);
@@ -398,6 +450,3 @@ function statSignature(file: string): string {
   }
 }
 
-function sha256(text: string): string {
-  return crypto.createHash('sha256').update(text).digest('hex');
-}

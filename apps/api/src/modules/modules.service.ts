@@ -305,7 +305,9 @@ export class ModulesService implements OnModuleInit {
 
   /** Every module's name and path, without hydrating entities. */
   async allPaths(em: EntityManager): Promise<{ name: string; path: string }[]> {
-    return em.query(`SELECT name, path FROM rsync_modules`);
+    // One JSON text, not a driver row object per module (see fieldsOfAll): read on every module create and update.
+    const [row] = (await em.query(`SELECT json_group_array(json_array(name, path)) AS j FROM rsync_modules`)) as { j: string | null }[];
+    return (JSON.parse(row?.j ?? '[]') as [string, string][]).map(([name, p]) => ({ name, path: p }));
   }
 
   /** The resolved-path half of overlapIssue, for callers that check many paths against the same modules. */
@@ -403,10 +405,15 @@ export class ModulesService implements OnModuleInit {
    * modules entity hydration alone took longer than the rest of the change).
    */
   private async fieldsOfAll(em: EntityManager): Promise<ModuleFields[]> {
-    const [rows, grants] = await Promise.all([
-      em.query(`SELECT * FROM rsync_modules ORDER BY name`) as Promise<Record<string, unknown>[]>,
+    // One JSON text for all rows: the driver's row objects (23 columns each) took ~3x longer than JSON.parse of the
+    // same data at 10,000 modules. The columns below are the ones read from `r` (and nothing else).
+    const columns = ['name', 'path', 'comment', 'read_only', 'write_only', 'list', 'ignore_errors', 'max_connections', 'timeout', 'hosts_allow', 'hosts_deny',
+      'anonymous', 'refuse_options', 'excludes', 'enabled', 'uid', 'gid', 'use_chroot', 'allow_root_ids', 'tls_only'];
+    const [result, grants] = await Promise.all([
+      em.query(`SELECT json_group_array(json_array(${columns.join(', ')}) ORDER BY name) AS j FROM rsync_modules`) as Promise<{ j: string | null }[]>,
       this.users.grantsByModule(em),
     ]);
+    const rows = (JSON.parse(result[0]?.j ?? '[]') as unknown[][]).map((values) => Object.fromEntries(columns.map((c, i) => [c, values[i]])) as Record<string, unknown>);
     const list = (v: unknown) => (typeof v === 'string' && v !== '' ? (JSON.parse(v) as string[]) : []);
     return rows.map((r) => {
       const name = r['name'] as string;

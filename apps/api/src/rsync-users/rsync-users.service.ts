@@ -222,14 +222,19 @@ export class RsyncUsersService implements OnModuleInit {
 
   /** Grants of every module, keyed by lower-cased module name, in the admin's order. */
   async grantsByModule(em: EntityManager): Promise<Map<string, ModuleUserGrant[]>> {
-    const rows: { module_name: string; name: string; access: 'rw' | 'ro' }[] = await em.query(
-      `SELECT g.module_name, u.name, g.access FROM module_grants g JOIN rsync_users u ON u.id = g.user_id ORDER BY g.module_name, g.position`,
-    );
+    // One JSON text instead of a row object per grant: the driver's row objects cost ~3x more than JSON.parse, and
+    // every config change reads every grant (twice before the dry-run reuse).
+    const [row] = (await em.query(
+      `SELECT json_group_array(json_array(g.module_name, u.name, g.access) ORDER BY g.module_name, g.position) AS j
+         FROM module_grants g JOIN rsync_users u ON u.id = g.user_id`,
+    )) as { j: string | null }[];
+    const rows = JSON.parse(row?.j ?? '[]') as [moduleName: string, name: string, access: 'rw' | 'ro'][];
     const map = new Map<string, ModuleUserGrant[]>();
-    for (const r of rows) {
-      const key = r.module_name.toLowerCase();
-      if (!map.has(key)) map.set(key, []);
-      map.get(key)!.push({ name: r.name, access: r.access });
+    for (const [moduleName, name, access] of rows) {
+      const key = moduleName.toLowerCase();
+      let list = map.get(key);
+      if (!list) map.set(key, (list = []));
+      list.push({ name, access });
     }
     return map;
   }
@@ -259,12 +264,14 @@ export class RsyncUsersService implements OnModuleInit {
    * sealed value (the cache keeps only the current ones), not once per user per change.
    */
   private async secretsForConfig(em: EntityManager): Promise<{ name: string; password: string }[]> {
-    const rows: { name: string; sealed: string }[] = await em.query(`SELECT name, password_encrypted AS sealed FROM rsync_users ORDER BY name`);
+    // One JSON text rather than a row object per user (see grantsByModule).
+    const [row] = (await em.query(`SELECT json_group_array(json_array(name, password_encrypted) ORDER BY name) AS j FROM rsync_users`)) as { j: string | null }[];
+    const rows = JSON.parse(row?.j ?? '[]') as [name: string, sealed: string][];
     const next = new Map<string, string>();
-    const out = rows.map((u) => {
-      const password = next.get(u.sealed) ?? this.decrypted.get(u.sealed) ?? this.box.decrypt(u.sealed);
-      next.set(u.sealed, password);
-      return { name: u.name, password };
+    const out = rows.map(([name, sealed]) => {
+      const password = next.get(sealed) ?? this.decrypted.get(sealed) ?? this.box.decrypt(sealed);
+      next.set(sealed, password);
+      return { name, password };
     });
     this.decrypted = next;
     return out;

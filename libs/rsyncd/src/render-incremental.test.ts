@@ -1,0 +1,144 @@
+/**
+ * The cached (incremental) render against a render from scratch (issue 10, module/user create at scale): after every
+ * step of random sequences of creates, updates, deletes, renames, grants of known and unknown users, disabled and
+ * invalid modules, settings, bans and transport changes, the render through a long-lived RenderCache must be the
+ * same, byte for byte (text, parts and warnings, or the same refusal), as a render without any cache. The cache is
+ * keyed by module name and compares fields, so the sequences also rename modules, reuse names with other fields,
+ * change only the case of a name, hand the modules over in any order, and mutate objects the cache has seen.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { DaemonSettingsDto, ModuleFields } from '@rsynchub/contracts';
+import { RenderCache, renderRsyncdConf, RsyncdConfigError, type RenderInput, type RenderResult } from './render';
+import { configToProve, joinConfigSections, splitConfigSections } from './sections';
+import { baseModule } from './testing';
+
+const settings: DaemonSettingsDto = { port: 873, address: '127.0.0.1', motd: '', maxConnections: 0, timeout: 0, reverseLookup: false, hostsAllow: [], hostsDeny: [] };
+const paths = { secretsFile: '/var/lib/rh/rsyncd.secrets', pidFile: '/run/rh/rsyncd.pid', lockDir: '/run/rh/locks', logFile: '/var/log/rh/rsyncd.log' };
+
+/** mulberry32: a small seeded generator, so a failing sequence can be replayed from its seed. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+type Outcome = { ok: true; result: RenderResult } | { ok: false; issues: unknown };
+
+function outcome(input: RenderInput): Outcome {
+  try {
+    return { ok: true, result: renderRsyncdConf(input) };
+  } catch (err) {
+    if (!(err instanceof RsyncdConfigError)) throw err;
+    return { ok: false, issues: err.issues };
+  }
+}
+
+describe('cached render equals a render from scratch', () => {
+  for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+    test(`random sequence ${seed}: every step byte-identical, parts consistent with the text`, () => {
+      const rnd = random(seed);
+      const pick = <T>(list: readonly T[]): T => list[Math.floor(rnd() * list.length)]!;
+      const users = ['alice', 'bob', 'carol', 'dave'];
+      let known = [...users];
+      let modules: ModuleFields[] = [];
+      let next = 0;
+      let context: Partial<RenderInput> = {};
+      const plain = new RenderCache();
+      const tls = new RenderCache();
+      const fresh = (): ModuleFields => {
+        const name = `${pick(['m', 'M', 'data', 'Data'])}${next++}`;
+        const granted = rnd() < 0.7 ? [{ name: pick(users), access: pick(['rw', 'ro'] as const) }] : [];
+        return baseModule({ name, path: `/data/modules/${name.toLowerCase()}`, users: granted, readOnly: granted.some((g) => g.access === 'ro') || rnd() < 0.3 });
+      };
+      for (let step = 0; step < 120; step++) {
+        const r = rnd();
+        if (r < 0.3 || modules.length === 0) modules.push(fresh());
+        else if (r < 0.45) modules.splice(Math.floor(rnd() * modules.length), 1);
+        else if (r < 0.6) {
+          // Update: a new object, or the same object changed in place (a caller reusing what it passed before).
+          const i = Math.floor(rnd() * modules.length);
+          const change: Partial<ModuleFields> = pick<Partial<ModuleFields>>([
+            { comment: `c${step}` },
+            { hostsAllow: ['10.0.0.0/8'] },
+            { hostsDeny: ['192.0.2.1'] },
+            { maxConnections: 3 },
+            { timeout: 60 },
+            { excludes: ['*.tmp'] },
+            { refuseOptions: ['delete'] },
+            { tlsOnly: true },
+            { enabled: false },
+            { enabled: true },
+            { list: false },
+          ]);
+          if (rnd() < 0.5) modules[i] = { ...modules[i]!, ...change };
+          else Object.assign(modules[i]!, change);
+        } else if (r < 0.68) {
+          // Rename: the same fields under another name, or a case-only change of the same name.
+          const i = Math.floor(rnd() * modules.length);
+          const m = modules[i]!;
+          modules[i] = { ...m, name: rnd() < 0.5 ? m.name.toUpperCase() : `r${next++}` };
+        } else if (r < 0.72) {
+          // A name reused by another module with other fields (delete + create of the same name).
+          const i = Math.floor(rnd() * modules.length);
+          modules[i] = { ...fresh(), name: modules[i]!.name };
+        } else if (r < 0.75) {
+          // Grants in place: a user added to the same array object the cache saw.
+          const m = modules[Math.floor(rnd() * modules.length)]!;
+          if (m.users.length > 0) m.users.push({ name: pick([...users, 'ghost']), access: 'ro' });
+        } else if (r < 0.78) {
+          modules.push({ ...fresh(), path: 'relative/path' }); // invalid: refused with its index, cached or not
+        } else if (r < 0.8) {
+          modules = modules.filter((m) => m.path !== 'relative/path');
+        } else if (r < 0.84) known = rnd() < 0.5 ? [...users, 'ghost'] : [...users];
+        else if (r < 0.88) context = { ...context, bans: rnd() < 0.5 ? ['10.1.2.3'] : [] };
+        else if (r < 0.91) context = { ...context, settings: { ...settings, maxConnections: rnd() < 0.5 ? 2 : 0, hostsAllow: rnd() < 0.5 ? ['10.0.0.0/8'] : [] } };
+        else if (r < 0.93) context = { ...context, runningAsRoot: rnd() < 0.5 };
+        else if (r < 0.96) {
+          // Any order: the database hands them over sorted, other callers may not.
+          modules = [...modules].sort(() => rnd() - 0.5);
+        }
+        const base: RenderInput = { settings, paths, runningAsRoot: false, modules, roots: ['/data/modules'], knownUsers: known, ...context };
+        const tlsInput: RenderInput = { ...base, transport: 'tls', proxyProtocolHosts: ['127.0.0.1'] };
+        // From scratch first: a deep copy, so nothing the cached render keeps can be shared with it.
+        const expectPlain = outcome(structuredClone(base));
+        const expectTls = outcome(structuredClone(tlsInput));
+        const gotPlain = outcome({ ...base, cache: plain });
+        const gotTls = outcome({ ...tlsInput, cache: tls });
+        assert.deepEqual(gotPlain, expectPlain, `seed ${seed} step ${step} (plain)`);
+        assert.deepEqual(gotTls, expectTls, `seed ${seed} step ${step} (tls)`);
+        for (const got of [gotPlain, gotTls]) {
+          if (!got.ok) continue;
+          const { text, parts } = got.result;
+          assert.deepEqual(parts, splitConfigSections(text), `seed ${seed} step ${step}: parts are the text's sections`);
+          assert.equal(joinConfigSections(parts), text);
+          assert.deepEqual(configToProve(parts, new Set(parts.sections.slice(1))), configToProve(text, new Set(parts.sections.slice(1))));
+        }
+      }
+    });
+  }
+
+  test('a render that is refused leaves the cache as it was: the next render still equals one from scratch', () => {
+    const cache = new RenderCache();
+    const modules = Array.from({ length: 20 }, (_, i) => baseModule({ name: `m${i}`, path: `/data/modules/m${i}` }));
+    const input = (list: ModuleFields[]): RenderInput => ({ settings, paths, runningAsRoot: false, modules: list, roots: ['/data/modules'] });
+    renderRsyncdConf({ ...input(modules), cache });
+    // A refused change (a bad path): nothing of it may be served later as a valid section.
+    const bad = modules.map((m, i) => (i === 5 ? { ...m, path: '/elsewhere/m5' } : m));
+    assert.throws(() => renderRsyncdConf({ ...input(bad), cache }), RsyncdConfigError);
+    assert.deepEqual(renderRsyncdConf({ ...input(modules), cache }), renderRsyncdConf(input(modules)));
+    assert.throws(() => renderRsyncdConf({ ...input(bad), cache }), RsyncdConfigError);
+    assert.equal(cache.misses, 1, 'only the changed module was checked again');
+  });
+
+  test('joinConfigSections is the inverse of splitConfigSections', () => {
+    for (const text of ['# g\nport = 873\n', '# g\n\n[a]\n    path = /x\n\n[b]\n    path = /y\n', '[a]\n    path = /x\n\n[b]\n    path = /y\n', '']) {
+      assert.equal(joinConfigSections(splitConfigSections(text)), text);
+    }
+  });
+});
