@@ -16,6 +16,7 @@ import type { TransferQuery } from '@rsynchub/contracts';
 import { DataSource } from 'typeorm';
 import { createApp } from '../create-app';
 import { RetentionService } from './retention.service';
+import { csvIds, listAll } from './session-pages.testing';
 import { PREFIX_FEW, TransfersService } from './transfers.service';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-filters-'));
@@ -138,30 +139,6 @@ after(async () => {
   await app?.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
-
-async function listAll(service: TransfersService, q: TransferQuery, limit: number): Promise<number[]> {
-  const ids: number[] = [];
-  let cursor: string | undefined;
-  for (let pages = 0; pages < 10_000; pages++) {
-    const page = await service.list({ ...q, limit, cursor });
-    assert.ok(page.items.length <= limit);
-    ids.push(...page.items.map((s) => s.id));
-    if (!page.nextCursor) return ids;
-    assert.equal(page.items.length, limit, 'only the last page is short');
-    cursor = page.nextCursor;
-  }
-  throw new Error('the cursor never ended');
-}
-
-async function csvIds(service: TransfersService, q: TransferQuery): Promise<number[]> {
-  let text = '';
-  for await (const chunk of service.csv(q)) text += chunk.toString();
-  return text
-    .split('\r\n')
-    .slice(1)
-    .filter(Boolean)
-    .map((line) => Number(line.split(',')[0]));
-}
 
 test('prefix filters (user=, module=) and their combinations list exactly what a full scan finds, page by page and as CSV', async () => {
   const service = app.get(TransfersService);

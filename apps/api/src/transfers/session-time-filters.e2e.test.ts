@@ -16,6 +16,7 @@ import type { TransferQuery } from '@rsynchub/contracts';
 import { DataSource } from 'typeorm';
 import { createApp } from '../create-app';
 import { RetentionService } from './retention.service';
+import { csvIds, listAll } from './session-pages.testing';
 import { PREFIX_FEW, TransfersService } from './transfers.service';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-time-filters-'));
@@ -97,29 +98,6 @@ function oracle(q: TransferQuery): number[] {
     .filter((r) => !q.status || r.status === q.status)
     .map((r) => r.id)
     .sort((a, b) => b - a);
-}
-
-async function listAll(service: TransfersService, q: TransferQuery, limit: number): Promise<number[]> {
-  const ids: number[] = [];
-  let cursor: string | undefined;
-  for (let pages = 0; pages < 10_000; pages++) {
-    const page = await service.list({ ...q, limit, cursor });
-    ids.push(...page.items.map((s) => s.id));
-    if (!page.nextCursor) return ids;
-    assert.equal(page.items.length, limit, 'only the last page is short');
-    cursor = page.nextCursor;
-  }
-  throw new Error('the cursor never ended');
-}
-
-async function csvIds(service: TransfersService, q: TransferQuery): Promise<number[]> {
-  let text = '';
-  for await (const chunk of service.csv(q)) text += chunk.toString();
-  return text
-    .split('\r\n')
-    .slice(1)
-    .filter(Boolean)
-    .map((line) => Number(line.split(',')[0]));
 }
 
 test('from= and to= list exactly what a full scan finds, page by page and as CSV, also with start times out of id order', async () => {
