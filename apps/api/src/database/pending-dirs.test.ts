@@ -51,3 +51,13 @@ test('a symbolic link in place of a recorded directory is not followed or remove
   assert.deepEqual(pending.cleanup(() => false), []);
   assert.ok(fs.lstatSync(link).isSymbolicLink() && fs.existsSync(target));
 });
+
+test('a crash in the middle of mkdir -p (the chain made only partly) still removes what was made', () => {
+  const { root, pending } = setup();
+  const leaf = path.join(root, 'half', 'way', 'data');
+  pending.record(leaf);
+  // mkdir -p makes the chain top down: a kill -9 after the first mkdir leaves only the top (seen in crash-audit.e2e).
+  fs.mkdirSync(path.join(root, 'half'));
+  assert.deepEqual(pending.cleanup(() => false), [path.join(root, 'half')]);
+  assert.ok(!fs.existsSync(path.join(root, 'half')));
+});

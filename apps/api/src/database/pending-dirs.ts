@@ -62,7 +62,10 @@ export class PendingDirs {
       for (let d = leaf; d === top || d.startsWith(top + '/'); d = path.dirname(d)) {
         if (inUse(d)) break;
         try {
-          if (!fs.lstatSync(d).isDirectory()) break;
+          const st = fs.lstatSync(d, { throwIfNoEntry: false });
+          // Never made: the crash came in the middle of `mkdir -p`, which makes the chain top down; its parent may exist.
+          if (st === undefined) continue;
+          if (!st.isDirectory()) break;
           fs.rmdirSync(d); // fails on a non-empty directory: then it holds data, and it stays
           removed.push(d);
         } catch {
