@@ -48,6 +48,10 @@ test('Encryption page and the TLS-first connect panel', async () => {
     assert.equal((await page.textContent(byTestId('tls-port')))?.trim(), `127.0.0.1:${server.rsyncTlsPort}`);
     assert.equal((await page.textContent(byTestId('tls-ca-fingerprint')))?.trim(), status.ca.fingerprint256);
     assert.equal((await page.textContent(byTestId('tls-fingerprint')))?.trim(), status.certificate.fingerprint);
+    // What terminates TLS: the native front by default (RSYNCHUB_TLS_FRONT=node npm test runs the fallback, with its reason).
+    const front = (await page.textContent(byTestId('tls-front')))?.trim() ?? '';
+    if (status.front.kind === 'native') assert.match(front, /^native \(rsynchub-tls-front\)/);
+    else assert.equal(front, `Node.js fallback — ${status.front.why}`);
     // The download link serves the CA itself (with the browser's session cookie).
     const href = await page.getAttribute(byTestId('tls-ca-download'), 'href');
     const download = await page.request.get(new URL(href!, server.baseUrl).toString());

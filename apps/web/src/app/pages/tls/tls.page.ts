@@ -11,6 +11,7 @@ import { refetchOnReconnect } from '../../core/refetch-on-reconnect';
 import { ErrorBannerComponent } from '../../shared/error-banner.component';
 import { CopyBlockComponent } from '../../shared/copy-block.component';
 import { DEFAULT_CA_FILE, caFileCommand } from '../modules/tls-snippets';
+import { tlsFrontText } from './tls-front';
 
 /**
  * Encryption: the rsync-over-TLS listener (on/off), the certificate it presents, and the private CA sources trust
@@ -30,6 +31,7 @@ export class TlsPage implements OnInit {
   readonly busy = signal(false);
   readonly error = signal<ApiError | null>(null);
   readonly fmtTime = formatTime;
+  readonly frontText = tlsFrontText;
   readonly caDownloadUrl = this.api.url('tls/ca.pem');
   readonly caFile = DEFAULT_CA_FILE;
   readonly caCommand = computed(() => (this.caPem() ? caFileCommand(this.caPem()!) : ''));
