@@ -6,6 +6,7 @@ import { Subject } from 'rxjs';
 import type { DaemonState, DaemonStatusDto } from '@rsynchub/contracts';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { daemonPaths, DaemonPaths } from './daemon-paths';
+import { processListensOn } from './listening-sockets';
 import { probeRsync } from './rsync-version';
 
 const READY_TIMEOUT_MS = 10_000;
@@ -211,7 +212,9 @@ export class DaemonSupervisor implements OnApplicationShutdown {
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while (Date.now() < deadline) {
       if (this.child !== child) return; // it exited while starting; onExit recorded why
-      if (await canConnect(probeHost(this.address), this.port)) {
+      // From /proc, not by connecting: a probe connection would be logged by the daemon as a failed session.
+      const listening = processListensOn(child.pid ?? -1, this.port) ?? (await canConnect(probeHost(this.address), this.port));
+      if (listening) {
         this.lastError = null;
         this.logger.log(`rsync daemon ${this.version} running (pid ${child.pid}) on ${this.address}:${this.port}`);
         this.setState('running');
