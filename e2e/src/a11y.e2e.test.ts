@@ -133,7 +133,7 @@ for (const [viewportName, viewport] of Object.entries(VIEWPORTS)) {
       test(`${role}: every route has zero serious or critical violations`, async () => {
         const ctx = await browser.newContext({ viewport });
         const page = await ctx.newPage();
-        page.setDefaultTimeout(15_000);
+        page.setDefaultTimeout(30_000);
         const log = watchPage(page);
         try {
           await withBrowserLog(log, async () => {
@@ -173,7 +173,7 @@ describe('landmarks and aids', () => {
   before(async () => {
     ctx = await browser.newContext({ viewport: DESKTOP_WIDE });
     page = await ctx.newPage();
-    page.setDefaultTimeout(15_000);
+    page.setDefaultTimeout(30_000);
     log = watchPage(page);
     await login(page, 'admin', server.adminPassword);
   });

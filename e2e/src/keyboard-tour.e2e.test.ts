@@ -25,7 +25,7 @@ before(async () => {
   browser = await launchChromium();
   const ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
   page = await ctx.newPage();
-  page.setDefaultTimeout(15_000);
+  page.setDefaultTimeout(30_000);
   log = watchPage(page);
 });
 

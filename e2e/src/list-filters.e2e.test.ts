@@ -90,7 +90,7 @@ describe('transfers and audit filters in the browser', () => {
   before(async () => {
     ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     page = await ctx.newPage();
-    page.setDefaultTimeout(15_000);
+    page.setDefaultTimeout(30_000);
     log = watchPage(page);
     await page.goto(server.baseUrl + '/login');
     await page.fill('[data-testid="login-username"]', 'admin');

@@ -30,7 +30,7 @@ before(async () => {
   server = await startServer({ env: { RSYNCHUB_SOURCE_STALE_SECONDS: String(STALE_SECONDS) } });
   browser = await launchChromium();
   page = await (await browser.newContext({ viewport: DESKTOP })).newPage();
-  page.setDefaultTimeout(15_000);
+  page.setDefaultTimeout(30_000);
   pageLog = watchPage(page);
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-sources-web-'));
 });
