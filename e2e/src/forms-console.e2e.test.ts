@@ -36,6 +36,13 @@ async function login(p: Page, username: string, password: string): Promise<void>
 
 /** The data-testid of the focused element (or its tag when it has none): never BODY after a refused submit. */
 const focused = (p: Page) => p.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName ?? null);
+/** Focus moves after Angular's next render (afterNextRender), which can come after the error text shows: poll for it. */
+async function expectFocus(p: Page, testId: string, message = `focus on ${testId}`): Promise<void> {
+  let last: string | null = null;
+  await waitFor(message, async () => (last = await focused(p)) === testId).catch((err: Error) => {
+    throw new Error(`${err.message} (focused: ${last})`);
+  });
+}
 
 async function openNewModuleForm(): Promise<void> {
   await page.goto(url('/modules/new'));
@@ -51,7 +58,7 @@ before(async () => {
   browser = await launchChromium();
   context = await browser.newContext({ viewport: DESKTOP });
   page = await context.newPage();
-  page.setDefaultTimeout(15_000);
+  page.setDefaultTimeout(30_000);
   pageLog = watchPage(page);
   await login(page, 'admin', server.adminPassword);
   await page.waitForSelector(byTestId('daemon-card'));
@@ -73,7 +80,7 @@ describe('errors on the field they concern', () => {
       assert.equal(await page.$(byTestId('error-banner')), null, 'no banner repeating it');
       const text = await page.innerText('body');
       assert.doesNotMatch(text, /is already the path|name: is already|already taken.*already taken/s);
-      assert.equal(await focused(page), 'module-name');
+      await expectFocus(page, 'module-name');
       assert.equal(await page.getAttribute(byTestId('module-name'), 'aria-invalid'), 'true');
       await screenshot(page, 'forms-module-name-taken');
     }));
@@ -85,7 +92,7 @@ describe('errors on the field they concern', () => {
       await page.click(byTestId('module-save'));
       const banner = await page.waitForSelector(byTestId('error-banner'));
       assert.match(await banner.innerText(), /Fix the highlighted fields first/);
-      assert.equal(await focused(page), 'module-name', 'focus on the first invalid field');
+      await expectFocus(page, 'module-name', 'focus on the first invalid field');
       await page.fill(byTestId('module-name'), 'hosts1');
       await page.waitForSelector(byTestId('error-banner'), { state: 'detached' });
 
@@ -95,7 +102,7 @@ describe('errors on the field they concern', () => {
       assert.equal((await error.innerText()).trim(), 'Line 3 must be a valid IPv4 address (each of 4 parts 0-255).');
       assert.doesNotMatch(await page.innerText('body'), /hostsAllow|\[2\]/);
       assert.equal(await page.$(byTestId('error-banner')), null);
-      assert.equal(await focused(page), 'module-hosts-allow');
+      await expectFocus(page, 'module-hosts-allow');
       await screenshot(page, 'forms-hosts-line');
       // Fixing the line clears it, and the module is created.
       await page.fill(byTestId('module-hosts-allow'), '10.0.0.1\n10.0.0.2\n10.0.0.3');
@@ -123,7 +130,7 @@ describe('password forms', () => {
       assert.equal((await server.admin.post('/api/v1/admins', { username: 'newadmin', password: temporary, role: 'auditor' })).status, 201);
       const ctx = await browser.newContext({ viewport: PHONE });
       const p = await ctx.newPage();
-      p.setDefaultTimeout(15_000);
+      p.setDefaultTimeout(30_000);
       const log = watchPage(p);
       await withBrowserLog(log, async () => {
         await login(p, 'newadmin', temporary);
@@ -147,7 +154,7 @@ describe('password forms', () => {
         const err = await p.waitForSelector(byTestId('current-password-error'));
         assert.equal((await err.innerText()).trim(), 'Current password is wrong.');
         assert.equal(await p.$(byTestId('error-banner')), null);
-        assert.equal(await focused(p), 'current-password');
+        await expectFocus(p, 'current-password');
         assert.doesNotMatch(await p.innerText('body'), /currentPassword/);
         await screenshot(p, 'forms-password-wrong-phone');
 
@@ -197,6 +204,8 @@ describe('unsaved changes', () => {
       };
       page.on('dialog', onDialog);
       await page.reload({ timeout: 3_000 }).catch(() => undefined); // dismissed: the reload is cancelled
+      // On a loaded machine the question can come after those 3 s: wait for it rather than read the list at once.
+      await waitFor('the beforeunload question', () => dialogs.length > 0);
       page.off('dialog', onDialog);
       assert.deepEqual(dialogs, ['beforeunload']);
       assert.equal(await page.inputValue(byTestId('module-comment')), 'typed, not saved', 'still there after staying');
