@@ -110,7 +110,8 @@ describe('safe by default, in the console', () => {
       await screenshot(page, 'module-delete-typed');
       // Unticking the option (keep the data) needs no typing.
       await page.click(`${byTestId('confirm-option')} input`);
-      assert.equal(await page.$(byTestId('confirm-type')), null);
+      // The click returns before Angular re-renders: wait for the field to go rather than look once.
+      await page.waitForSelector(byTestId('confirm-type'), { state: 'detached' });
       await page.click(`${byTestId('confirm-option')} input`);
       await page.fill(byTestId('confirm-type'), 'publicdrop');
       await page.click(byTestId('confirm-ok'));
