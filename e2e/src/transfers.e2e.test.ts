@@ -217,8 +217,9 @@ describe('concurrency, rotation and restart', () => {
     const slowDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-slow-'));
     for (let f = 0; f < 6; f++) fs.writeFileSync(path.join(slowDir, `slow-f${f}.dat`), Buffer.alloc(40_000, f));
     pushed.push({ module: 'one', files: filesOf(slowDir) });
-    const slow = push(slowDir, 'one', ['--bwlimit=100']);
-    await sleep(500);
+    const slow = push(slowDir, 'one', ['--bwlimit=50']);
+    // Rotate once the slow push is logging (not after a fixed 500 ms, which a loaded machine can spend starting rsync).
+    await waitFor('the slow push to be under way', () => fs.readFileSync(path.join(server.dataDir, 'rsyncd.log'), 'latin1').includes('slow-f'));
     fs.renameSync(path.join(server.dataDir, 'rsyncd.log'), path.join(server.dataDir, 'rsyncd.log.1'));
     await pushTree('b1', 'two');
     assert.equal((await slow).code, 0);
