@@ -44,6 +44,16 @@ async function expectFocus(p: Page, testId: string, message = `focus on ${testId
   });
 }
 
+/**
+ * Types a module name and waits for the path the form suggests from it. The storage roots that suggestion needs come
+ * on their own request: a save clicked before they arrived went out with an empty path and stayed on the form.
+ */
+async function fillModuleName(name: string): Promise<void> {
+  await page.fill(byTestId('module-name'), name);
+  const suggested = path.join(server.storageRoot, name);
+  await waitFor(`the path suggested for ${name}`, async () => (await page.inputValue(byTestId('module-path'))) === suggested);
+}
+
 async function openNewModuleForm(): Promise<void> {
   await page.goto(url('/modules/new'));
   await page.waitForSelector(byTestId('module-form'));
@@ -73,7 +83,7 @@ describe('errors on the field they concern', () => {
   test('a taken module name is said once, on Name, in words; focus goes there', () =>
     step(async () => {
       await openNewModuleForm();
-      await page.fill(byTestId('module-name'), 'myhub1'); // its suggested path overlaps myhub1's too: the name is the problem
+      await fillModuleName('myhub1'); // its suggested path overlaps myhub1's too: the name is the problem
       await page.click(byTestId('module-save'));
       const error = await page.waitForSelector(byTestId('module-name-error'));
       assert.equal((await error.innerText()).trim(), 'Name is already taken by another module.');
@@ -93,7 +103,7 @@ describe('errors on the field they concern', () => {
       const banner = await page.waitForSelector(byTestId('error-banner'));
       assert.match(await banner.innerText(), /Fix the highlighted fields first/);
       await expectFocus(page, 'module-name', 'focus on the first invalid field');
-      await page.fill(byTestId('module-name'), 'hosts1');
+      await fillModuleName('hosts1');
       await page.waitForSelector(byTestId('error-banner'), { state: 'detached' });
 
       await page.fill(byTestId('module-hosts-allow'), '10.0.0.1\n10.0.0.2\n10.0.0.300');
@@ -219,7 +229,7 @@ describe('unsaved changes', () => {
       await page.click(byTestId('nav-Modules'));
       await page.waitForURL(/\/modules$/);
       await openNewModuleForm();
-      await page.fill(byTestId('module-name'), 'saved1');
+      await fillModuleName('saved1');
       await page.click(byTestId('module-save'));
       await page.waitForURL(/\/modules\/saved1$/);
       assert.equal(await page.$(byTestId('confirm-message')), null);
