@@ -63,6 +63,8 @@ describe('safe by default, in the console', () => {
 
       // A password-protected module, as pre-filled.
       await page.fill(byTestId('module-name'), 'guarded');
+      // The suggested path needs the storage roots, which come on their own request: save once it is there.
+      await waitFor('the suggested path', async () => (await page.inputValue(byTestId('module-path'))) === path.join(server.storageRoot, 'guarded'));
       await page.click(byTestId('module-save'));
       await page.waitForURL(/\/modules\/guarded$/);
       assert.equal(await page.$(byTestId('module-detail-anon')), null);
@@ -71,6 +73,7 @@ describe('safe by default, in the console', () => {
       await page.goto(url('/modules/new'));
       await waitFor('the users to load', async () => (await page.inputValue(byTestId('grant-user-0')).catch(() => '')) === USER);
       await page.fill(byTestId('module-name'), 'publicdrop');
+      await waitFor('the suggested path', async () => (await page.inputValue(byTestId('module-path'))) === path.join(server.storageRoot, 'publicdrop'));
       await page.click('[aria-label="Remove user 1"]');
       await page.waitForSelector(byTestId('module-no-users'));
       assert.equal(await page.inputValue(byTestId('module-anonymous')), 'none', 'nobody without a password unless chosen');
