@@ -37,11 +37,11 @@ for a in "$@"; do
   case "$a" in
     --config=*rsynchub-verify-*)
       conf="\${a#--config=}"
-      # Held until the test says so (at most 15 s, within the server's 20 s proof deadline): a fixed 3 s window
+      # Held until the test says so (at most 18 s, within the server's 20 s proof deadline): a fixed 3 s window
       # was not always enough on a loaded machine for the push and its ingestion the test makes meanwhile.
       if grep -q '^\\[slowproof\\]' "$conf"; then
         touch "${wrapperDir}/slow-started"
-        i=0; while [ ! -e "${wrapperDir}/slow-release" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done
+        i=0; while [ ! -e "${wrapperDir}/slow-release" ] && [ $i -lt 180 ]; do sleep 0.1; i=$((i+1)); done
       fi
       if grep -q '^\\[refuseme\\]' "$conf"; then echo "Failed to parse config file: $conf" >&2; exit 5; fi
       ;;
@@ -208,12 +208,12 @@ describe('the proof of a config change runs outside the write transaction', () =
       .post('/api/v1/modules', { name: 'slowproof', path: path.join(server.storageRoot, 'slowproof'), users: [{ name: 'pusher', access: 'rw' }] })
       .finally(() => (slowDone = true));
     // The slow change is in its proof once its dry run is over; the wrapper holds it there until slow-release
-    // (at most 15 s: a push queued behind the proof would be ingested only after that, past the 12 s below).
+    // (at most 18 s: a push queued behind the proof would be ingested only after that, past the 10 s below).
     try {
       await waitFor('the slow proof to start', () => fs.existsSync(path.join(wrapperDir, 'slow-started')));
       const pushed = await rsync(['-rt', `--password-file=${passwordFile(PUSHER_PW)}`, `${makeTree(2)}/`, `pusher@127.0.0.1::pushhere`, `--port=${server.rsyncPort}`]);
       assert.equal(pushed.code, 0, pushed.stderr);
-      await waitFor('the push to be ingested', async () => (await sessions()) > before, 12_000);
+      await waitFor('the push to be ingested', async () => (await sessions()) > before, 10_000);
       assert.equal(slowDone, false, 'the push was ingested while the proof still ran (not queued behind it)');
       const list = await server.admin.get('/api/v1/modules?limit=5&q=pushhere');
       assert.equal(list.status, 200);
