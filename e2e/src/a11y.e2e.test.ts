@@ -133,7 +133,7 @@ for (const [viewportName, viewport] of Object.entries(VIEWPORTS)) {
       test(`${role}: every route has zero serious or critical violations`, async () => {
         const ctx = await browser.newContext({ viewport });
         const page = await ctx.newPage();
-        page.setDefaultTimeout(15_000);
+        page.setDefaultTimeout(30_000);
         const log = watchPage(page);
         try {
           await withBrowserLog(log, async () => {
@@ -152,6 +152,8 @@ for (const [viewportName, viewport] of Object.entries(VIEWPORTS)) {
               await settle(page, '[data-testid="daemon-card"] .rh-kv');
               await page.click('[data-testid="nav-menu-button"]');
               await page.waitForSelector('.mat-mdc-menu-panel');
+              // The menu opens with an animation: measured mid-way, its text would be half-transparent.
+              await finishAnimations(page);
               const found = await axeViolations(page);
               if (found.length) problems.push(describeFindings(`${role} ${viewportName} navigation menu`, found));
               await page.keyboard.press('Escape');
@@ -173,7 +175,7 @@ describe('landmarks and aids', () => {
   before(async () => {
     ctx = await browser.newContext({ viewport: DESKTOP_WIDE });
     page = await ctx.newPage();
-    page.setDefaultTimeout(15_000);
+    page.setDefaultTimeout(30_000);
     log = watchPage(page);
     await login(page, 'admin', server.adminPassword);
   });
@@ -240,8 +242,12 @@ describe('landmarks and aids', () => {
         const table = await page.$eval('[data-testid="throughput-table"]', (t) => ({ tag: t.tagName, caption: t.querySelector('caption')?.textContent ?? '' }));
         assert.equal(table.tag, 'TABLE');
         assert.match(table.caption, /throughput/i);
-        const indicator = (await page.$eval('[data-testid="live-state"]', (el) => (el as HTMLElement).innerText)).replace(/\s+/g, ' ').trim();
-        assert.match(indicator, /(^|: )Live$/, `${name}: the indicator says "Live" in text, got "${indicator}"`);
+        // The page was just loaded: its stream may still be connecting. Wait for the indicator to say so in text.
+        let indicator = '';
+        await waitFor(`${name}: the indicator to say "Live" in text`, async () => {
+          indicator = (await page.$eval('[data-testid="live-state"]', (el) => (el as HTMLElement).innerText)).replace(/\s+/g, ' ').trim();
+          return /(^|: )Live$/.test(indicator);
+        }).catch((err: Error) => assert.fail(`${err.message}; got "${indicator}"`));
       }
       await page.setViewportSize(DESKTOP_WIDE);
     }));

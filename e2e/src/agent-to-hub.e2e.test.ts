@@ -86,7 +86,7 @@ test('the agent mirrors a watched tree into a RsyncHub module, and the server se
     const src0 = (await server.admin.get('/api/v1/sources')).body.find((s: any) => s.name === 'edge-1');
     return src0?.targets[0]?.queueLength === 0 ? src0 : undefined;
   };
-  const source = await waitFor('a heartbeat with the queue empty', caughtUp, 10_000);
+  const source = await waitFor('a heartbeat with the queue empty', caughtUp);
   assert.equal(source.targets[0].module, 'mirror');
   assert.equal(source.targets[0].paused, false, 'the heartbeat says whether the agent paused the target');
   assert.equal(source.targets[0].pauseReason, null);

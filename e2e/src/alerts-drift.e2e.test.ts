@@ -42,11 +42,11 @@ after(async () => {
 test('a secrets file made world-readable: restored, and one alert says it was changed outside RsyncHub', async () => {
   assert.equal(await firing(), undefined, 'no drift alert on a fresh server');
   fs.chmodSync(secrets(), 0o644);
-  await waitFor('the drift alert', async () => (await firing()) !== undefined, 15_000);
-  await waitFor('the secrets file back to 0600', () => (fs.statSync(secrets()).mode & 0o777) === 0o600, 10_000);
-  await waitFor('the webhook', () => hooks('firing').length === 1, 10_000);
+  await waitFor('the drift alert', async () => (await firing()) !== undefined);
+  await waitFor('the secrets file back to 0600', () => (fs.statSync(secrets()).mode & 0o777) === 0o600);
+  await waitFor('the webhook', () => hooks('firing').length === 1);
   // After the repair the alert stays (held for driftHoldMinutes), now as a warning that the files were restored.
-  await waitFor('the alert to say restored', async () => (await firing())?.severity === 'warning', 10_000);
+  await waitFor('the alert to say restored', async () => (await firing())?.severity === 'warning');
   const alert = await firing();
   assert.equal(alert.rule, 'daemon');
   assert.match(alert.title, /changed outside RsyncHub and restored/);
@@ -61,16 +61,16 @@ test('a secrets file made world-readable: restored, and one alert says it was ch
 test('driftHoldMinutes 0: the repaired drift resolves; an edit of rsyncd.conf fires a new alert naming it', async () => {
   const put = await server.admin.put('/api/v1/alerts/rules/daemon', { driftHoldMinutes: 0 });
   assert.equal(put.status, 200, put.text);
-  await waitFor('the drift alert to resolve', async () => (await firing()) === undefined, 10_000);
-  await waitFor('the resolved webhook', () => hooks('resolved').length === 1, 10_000);
+  await waitFor('the drift alert to resolve', async () => (await firing()) === undefined);
+  await waitFor('the resolved webhook', () => hooks('resolved').length === 1);
 
   // Back to holding repaired drifts; a hand edit of rsyncd.conf (an added module) is a new episode, a new alert.
   assert.equal((await server.admin.put('/api/v1/alerts/rules/daemon', { driftHoldMinutes: 60 })).status, 200);
   const original = fs.readFileSync(conf(), 'utf8');
   fs.appendFileSync(conf(), '\n[evil]\n    path = /\n    read only = no\n');
-  await waitFor('a new drift alert', async () => /rsyncd\.conf: content changed/.test((await firing())?.message ?? ''), 15_000);
-  await waitFor('rsyncd.conf restored', () => fs.readFileSync(conf(), 'utf8') === original, 10_000);
-  await waitFor('a second firing webhook', () => hooks('firing').length === 2, 10_000);
+  await waitFor('a new drift alert', async () => /rsyncd\.conf: content changed/.test((await firing())?.message ?? ''));
+  await waitFor('rsyncd.conf restored', () => fs.readFileSync(conf(), 'utf8') === original);
+  await waitFor('a second firing webhook', () => hooks('firing').length === 2);
   const audit = await server.admin.get('/api/v1/audit?action=daemon.config.repair&limit=50');
   assert.ok(audit.body.items.length >= 2, 'both repairs audited');
 });

@@ -113,7 +113,7 @@ test('the delete guard pauses a target: an error alert fires once with the reaso
     assert.equal(alert.severity, 'error');
     assert.equal(alert.rule, 'source');
     assert.match(alert.message, /paused pushing to 127\.0\.0\.1:\d+\/guarded/);
-    await waitFor('the firing webhook', () => hooksFor(key, 'firing').length === 1, 10_000);
+    await waitFor('the firing webhook', () => hooksFor(key, 'firing').length === 1);
     // Nothing was deleted on the target.
     assert.equal(fs.readdirSync(modulePath).filter((f) => f.startsWith('keep-')).length, 30);
     // Several evaluations later it is still one message (deduplicated).
@@ -124,7 +124,7 @@ test('the delete guard pauses a target: an error alert fires once with the reaso
     // The admin looks, accepts the root as it is: the agent resumes, the next heartbeat says so, the alert resolves.
     execFileSync(process.execPath, [AGENT, 'resume', '--target', MODULE, '--state-dir', stateDir]);
     await waitFor('the paused alert to resolve', async () => (await firing(key)) === undefined, 30_000);
-    await waitFor('the resolved webhook', () => hooksFor(key, 'resolved').length === 1, 10_000);
+    await waitFor('the resolved webhook', () => hooksFor(key, 'resolved').length === 1);
   } catch (err) {
     (err as Error).message += `\n--- agent output ---\n${agentOutput.slice(-3000)}`;
     throw err;
@@ -133,21 +133,21 @@ test('the delete guard pauses a target: an error alert fires once with the reaso
 
 test('a stopped agent: the source goes stale and a warning fires once; it resolves when the agent returns', async () => {
   try {
-    await waitFor('the source online', async () => (await server.admin.get('/api/v1/sources')).body.some((s: any) => s.name === SOURCE && s.state === 'online'), 20_000);
+    await waitFor('the source online', async () => (await server.admin.get('/api/v1/sources')).body.some((s: any) => s.name === SOURCE && s.state === 'online'));
     assert.equal(await firing(stateKey), undefined, 'no state alert while the agent runs');
     await stopAgent();
-    await waitFor('a stale-source alert', async () => (await firing(stateKey)) !== undefined, 20_000);
+    await waitFor('a stale-source alert', async () => (await firing(stateKey)) !== undefined);
     const alert = await firing(stateKey);
     assert.equal(alert.severity, 'warning');
     assert.match(alert.title, /edge-alerting is stale/);
-    await waitFor('the firing webhook', () => hooksFor(stateKey, 'firing').length === 1, 10_000);
+    await waitFor('the firing webhook', () => hooksFor(stateKey, 'firing').length === 1);
     const seen = Date.now();
     await waitFor('a few evaluations', async () => Date.now() - seen > 1500, 5_000);
     assert.equal(hooksFor(stateKey, 'firing').length, 1, 'deduplicated while the source stays stale');
 
     startAgent();
     await waitFor('the stale alert to resolve', async () => (await firing(stateKey)) === undefined, 30_000);
-    await waitFor('the resolved webhook', () => hooksFor(stateKey, 'resolved').length === 1, 10_000);
+    await waitFor('the resolved webhook', () => hooksFor(stateKey, 'resolved').length === 1);
     const history = (await server.admin.get('/api/v1/alerts?rule=source&state=resolved&limit=50')).body.items;
     assert.ok(history.some((a: any) => a.key === stateKey), 'listed in the history as resolved');
   } catch (err) {

@@ -28,7 +28,7 @@ before(async () => {
   browser = await launchChromium();
   const context = await browser.newContext({ viewport: DESKTOP });
   page = await context.newPage();
-  page.setDefaultTimeout(15_000);
+  page.setDefaultTimeout(30_000);
   pageLog = watchPage(page);
 });
 

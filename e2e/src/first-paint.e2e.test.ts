@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as zlib from 'node:zlib';
 import type { Browser, Page, Route } from 'playwright-core';
-import { RunningServer, startServer } from './support/server';
+import { RunningServer, startServer, waitFor } from './support/server';
 import { launchChromium, screenshot, watchPage, withBrowserLog } from './support/browser';
 
 const LOGIN_JS_BUDGET = 250 * 1024;
@@ -85,14 +85,15 @@ describe('first paint', () => {
         await page.waitForFunction(() => document.querySelector('app-root')?.textContent?.includes('Loading RsyncHub'));
         // The console's own script is running and waiting for the server: its notice is what shows.
         await page.waitForSelector('[data-testid="app-loading"]');
-        assert.ok(me.held() >= 1, '/auth/me was asked and is held');
+        // The paused request reaches this process by its own route (CDP event), not in step with the page's DOM.
+        await waitFor('/auth/me to be asked and held', () => me.held() >= 1);
         assert.match(await page.innerText('body'), /Loading RsyncHub/);
         const status = await page.getAttribute('[data-testid="app-loading"]', 'role');
         assert.equal(status, 'status', 'the notice is announced');
         await screenshot(page, 'first-paint-auth-me');
         me.release();
         await page.waitForSelector('[data-testid="login-form"]');
-        assert.equal(await page.$('[data-testid="app-loading"]'), null, 'the notice goes once the page is there');
+        await page.waitForSelector('[data-testid="app-loading"]', { state: 'detached' }); // the notice goes once the page is there
       });
     } finally {
       await page.close();
@@ -113,7 +114,7 @@ describe('first paint', () => {
         await page.click('[data-testid="login-submit"]');
         await page.waitForSelector('[data-testid="live-skeleton"]');
         await page.waitForSelector('[data-testid="chart-skeleton"]');
-        assert.ok(transfers.held() >= 1 && stats.held() >= 1, 'the data is being fetched');
+        await waitFor('the data to be fetched (and held)', () => transfers.held() >= 1 && stats.held() >= 1);
         assert.equal(await page.$('[data-testid="live-empty"]'), null, 'no "No sessions yet" before the history answered');
         assert.equal(await page.$('[data-testid="chart-empty"]'), null, 'no "No transfers in the last hour" before the figures');
         assert.equal(await page.getAttribute('[data-testid="live-feed-list"]', 'aria-busy'), 'true');

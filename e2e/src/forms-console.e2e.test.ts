@@ -36,6 +36,23 @@ async function login(p: Page, username: string, password: string): Promise<void>
 
 /** The data-testid of the focused element (or its tag when it has none): never BODY after a refused submit. */
 const focused = (p: Page) => p.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName ?? null);
+/** Focus moves after Angular's next render (afterNextRender), which can come after the error text shows: poll for it. */
+async function expectFocus(p: Page, testId: string, message = `focus on ${testId}`): Promise<void> {
+  let last: string | null = null;
+  await waitFor(message, async () => (last = await focused(p)) === testId).catch((err: Error) => {
+    throw new Error(`${err.message} (focused: ${last})`);
+  });
+}
+
+/**
+ * Types a module name and waits for the path the form suggests from it. The storage roots that suggestion needs come
+ * on their own request: a save clicked before they arrived went out with an empty path and stayed on the form.
+ */
+async function fillModuleName(name: string): Promise<void> {
+  await page.fill(byTestId('module-name'), name);
+  const suggested = path.join(server.storageRoot, name);
+  await waitFor(`the path suggested for ${name}`, async () => (await page.inputValue(byTestId('module-path'))) === suggested);
+}
 
 async function openNewModuleForm(): Promise<void> {
   await page.goto(url('/modules/new'));
@@ -51,7 +68,7 @@ before(async () => {
   browser = await launchChromium();
   context = await browser.newContext({ viewport: DESKTOP });
   page = await context.newPage();
-  page.setDefaultTimeout(15_000);
+  page.setDefaultTimeout(30_000);
   pageLog = watchPage(page);
   await login(page, 'admin', server.adminPassword);
   await page.waitForSelector(byTestId('daemon-card'));
@@ -66,14 +83,14 @@ describe('errors on the field they concern', () => {
   test('a taken module name is said once, on Name, in words; focus goes there', () =>
     step(async () => {
       await openNewModuleForm();
-      await page.fill(byTestId('module-name'), 'myhub1'); // its suggested path overlaps myhub1's too: the name is the problem
+      await fillModuleName('myhub1'); // its suggested path overlaps myhub1's too: the name is the problem
       await page.click(byTestId('module-save'));
       const error = await page.waitForSelector(byTestId('module-name-error'));
       assert.equal((await error.innerText()).trim(), 'Name is already taken by another module.');
       assert.equal(await page.$(byTestId('error-banner')), null, 'no banner repeating it');
       const text = await page.innerText('body');
       assert.doesNotMatch(text, /is already the path|name: is already|already taken.*already taken/s);
-      assert.equal(await focused(page), 'module-name');
+      await expectFocus(page, 'module-name');
       assert.equal(await page.getAttribute(byTestId('module-name'), 'aria-invalid'), 'true');
       await screenshot(page, 'forms-module-name-taken');
     }));
@@ -85,8 +102,8 @@ describe('errors on the field they concern', () => {
       await page.click(byTestId('module-save'));
       const banner = await page.waitForSelector(byTestId('error-banner'));
       assert.match(await banner.innerText(), /Fix the highlighted fields first/);
-      assert.equal(await focused(page), 'module-name', 'focus on the first invalid field');
-      await page.fill(byTestId('module-name'), 'hosts1');
+      await expectFocus(page, 'module-name', 'focus on the first invalid field');
+      await fillModuleName('hosts1');
       await page.waitForSelector(byTestId('error-banner'), { state: 'detached' });
 
       await page.fill(byTestId('module-hosts-allow'), '10.0.0.1\n10.0.0.2\n10.0.0.300');
@@ -95,7 +112,7 @@ describe('errors on the field they concern', () => {
       assert.equal((await error.innerText()).trim(), 'Line 3 must be a valid IPv4 address (each of 4 parts 0-255).');
       assert.doesNotMatch(await page.innerText('body'), /hostsAllow|\[2\]/);
       assert.equal(await page.$(byTestId('error-banner')), null);
-      assert.equal(await focused(page), 'module-hosts-allow');
+      await expectFocus(page, 'module-hosts-allow');
       await screenshot(page, 'forms-hosts-line');
       // Fixing the line clears it, and the module is created.
       await page.fill(byTestId('module-hosts-allow'), '10.0.0.1\n10.0.0.2\n10.0.0.3');
@@ -123,7 +140,7 @@ describe('password forms', () => {
       assert.equal((await server.admin.post('/api/v1/admins', { username: 'newadmin', password: temporary, role: 'auditor' })).status, 201);
       const ctx = await browser.newContext({ viewport: PHONE });
       const p = await ctx.newPage();
-      p.setDefaultTimeout(15_000);
+      p.setDefaultTimeout(30_000);
       const log = watchPage(p);
       await withBrowserLog(log, async () => {
         await login(p, 'newadmin', temporary);
@@ -147,7 +164,7 @@ describe('password forms', () => {
         const err = await p.waitForSelector(byTestId('current-password-error'));
         assert.equal((await err.innerText()).trim(), 'Current password is wrong.');
         assert.equal(await p.$(byTestId('error-banner')), null);
-        assert.equal(await focused(p), 'current-password');
+        await expectFocus(p, 'current-password');
         assert.doesNotMatch(await p.innerText('body'), /currentPassword/);
         await screenshot(p, 'forms-password-wrong-phone');
 
@@ -197,6 +214,8 @@ describe('unsaved changes', () => {
       };
       page.on('dialog', onDialog);
       await page.reload({ timeout: 3_000 }).catch(() => undefined); // dismissed: the reload is cancelled
+      // On a loaded machine the question can come after those 3 s: wait for it rather than read the list at once.
+      await waitFor('the beforeunload question', () => dialogs.length > 0);
       page.off('dialog', onDialog);
       assert.deepEqual(dialogs, ['beforeunload']);
       assert.equal(await page.inputValue(byTestId('module-comment')), 'typed, not saved', 'still there after staying');
@@ -210,7 +229,7 @@ describe('unsaved changes', () => {
       await page.click(byTestId('nav-Modules'));
       await page.waitForURL(/\/modules$/);
       await openNewModuleForm();
-      await page.fill(byTestId('module-name'), 'saved1');
+      await fillModuleName('saved1');
       await page.click(byTestId('module-save'));
       await page.waitForURL(/\/modules\/saved1$/);
       assert.equal(await page.$(byTestId('confirm-message')), null);

@@ -90,7 +90,7 @@ describe('transfers and audit filters in the browser', () => {
   before(async () => {
     ctx = await browser.newContext({ viewport: { width: 1440, height: 900 } });
     page = await ctx.newPage();
-    page.setDefaultTimeout(15_000);
+    page.setDefaultTimeout(30_000);
     log = watchPage(page);
     await page.goto(server.baseUrl + '/login');
     await page.fill('[data-testid="login-username"]', 'admin');
@@ -148,7 +148,8 @@ describe('transfers and audit filters in the browser', () => {
       await page.fill('[data-testid="filter-module"]', 'webs');
       await page.click('[data-testid="transfers-apply"]');
       await page.waitForURL((u) => u.searchParams.get('module') === 'webs');
-      assert.match((await page.getAttribute('[data-testid="transfers-csv"]', 'href')) ?? '', /module=webs/);
+      // The URL changes before Angular re-renders the link: poll for the href rather than read it once.
+      await waitFor('the CSV link to follow the filters', async () => /module=webs/.test((await page.getAttribute('[data-testid="transfers-csv"]', 'href')) ?? ''));
     }));
 
   test('new sessions appear in the list live, only when they match the filters', () =>
@@ -195,14 +196,16 @@ describe('transfers and audit filters in the browser', () => {
           await page.goto(`${server.baseUrl}${route}?${route === '/transfers' ? 'module=web&status=success' : 'action=module.create'}`);
           await page.waitForSelector(`[data-testid="${table}"]`);
           const toggle = page.locator('[data-testid="filters-toggle"]');
-          assert.ok(await toggle.isVisible(), `${route}: a Filters button`);
-          assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+          const panel = page.locator('[data-testid="filters-panel"]');
+          // isVisible() does not wait: a locator wait, then the folded state as the page settles on it.
+          await toggle.waitFor({ state: 'visible' });
+          await waitFor(`${route}: the filters folded behind the button`, async () => (await toggle.getAttribute('aria-expanded')) === 'false' && !(await panel.isVisible()));
           assert.match(await toggle.innerText(), route === '/transfers' ? /2 set/ : /1 set/, 'the button says how many filters are set');
-          assert.ok(!(await page.locator('[data-testid="filters-panel"]').isVisible()), `${route}: the filters are folded`);
           await screenshot(page, `filters-phone-${route.slice(1)}-folded`);
           await toggle.click();
-          assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
-          assert.ok(await page.locator('[data-testid="filters-panel"]').isVisible(), `${route}: the filters unfold`);
+          // The click returns before Angular re-renders.
+          await waitFor(`${route}: the filters to unfold`, async () => (await toggle.getAttribute('aria-expanded')) === 'true');
+          await panel.waitFor({ state: 'visible' });
           await screenshot(page, `filters-phone-${route.slice(1)}-open`);
         }
         // The status of every transfer is on screen without scrolling sideways.

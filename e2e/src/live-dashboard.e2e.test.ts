@@ -85,8 +85,10 @@ const notReloaded = async () => assert.equal(await page.evaluate(() => (window a
 describe('dashboard, live', () => {
   test('two running pushes: active sessions, bytes and rate so far, then the same file count as history', () =>
     step(async () => {
-      const a = push(tree(8, 256 * 1024), 'slowa', ['--bwlimit=512']); // ~4 s each
-      const b = push(tree(8, 256 * 1024), 'slowb', ['--bwlimit=512']);
+      // ~8 s each: both must be seen running at once, with bytes so far, and the tile must say 2 before either ends.
+      // (4 s was a fixed window a loaded machine could miss between starting the two clients and rendering.)
+      const a = push(tree(8, 256 * 1024), 'slowa', ['--bwlimit=256']);
+      const b = push(tree(8, 256 * 1024), 'slowb', ['--bwlimit=256']);
       await waitFor('the server to count 2 active sessions', async () => (await server.admin.get('/api/v1/stats')).body.activeSessions === 2, 15_000);
       await waitFor('the active-sessions tile to say 2', async () => (await text(byTestId('count-active'))) === '2', 10_000);
       // Bytes so far of a running session, not "0 B" until it ends.

@@ -109,7 +109,7 @@ describe('live numbers', () => {
   test('a running push shows its bytes and files so far, live and in the API', async () => {
     const live = await LiveClient.connect(server.baseUrl, headers());
     const src = bigTree(8, 256 * 1024);
-    const running = push(src, 'slow', ['--bwlimit=512']); // 2 MiB at 512 KiB/s: ~4 s
+    const running = push(src, 'slow', ['--bwlimit=256']); // 2 MiB at 256 KiB/s: ~8 s, a window a loaded machine does not miss
     const progress = await waitFor(
       'a live snapshot of the running session with bytes so far',
       () => live.messages.find((m) => m.type === 'session.progress' && m.data.module === 'slow' && m.data.status === 'active' && m.data.bytesReceived > 0),
@@ -132,7 +132,7 @@ describe('live numbers', () => {
     const hello = await waitFor('the hello message', () => first.messages[0]);
     assert.equal(hello.type, 'hello');
     const src = bigTree(10, 200 * 1024);
-    const running = push(src, 'resume', ['--bwlimit=500']); // ~4 s
+    const running = push(src, 'resume', ['--bwlimit=250']); // ~8 s: time to see a first file and disconnect mid-push under load
     const started = await waitFor('the push to start', () => first.messages.find((m) => m.type === 'session.started' && m.data.module === 'resume'), 20_000);
     const id = started.data.id;
     await waitFor('a first file of the push', () => first.messages.find((m) => m.type === 'session.file' && m.data.some((f: any) => f.sessionId === id)), 20_000);

@@ -37,7 +37,12 @@ for a in "$@"; do
   case "$a" in
     --config=*rsynchub-verify-*)
       conf="\${a#--config=}"
-      if grep -q '^\\[slowproof\\]' "$conf"; then touch "${wrapperDir}/slow-started"; sleep 3; fi
+      # Held until the test says so (at most 18 s, within the server's 20 s proof deadline): a fixed 3 s window
+      # was not always enough on a loaded machine for the push and its ingestion the test makes meanwhile.
+      if grep -q '^\\[slowproof\\]' "$conf"; then
+        touch "${wrapperDir}/slow-started"
+        i=0; while [ ! -e "${wrapperDir}/slow-release" ] && [ $i -lt 180 ]; do sleep 0.1; i=$((i+1)); done
+      fi
       if grep -q '^\\[refuseme\\]' "$conf"; then echo "Failed to parse config file: $conf" >&2; exit 5; fi
       ;;
   esac
@@ -202,15 +207,20 @@ describe('the proof of a config change runs outside the write transaction', () =
     const slow = server.admin
       .post('/api/v1/modules', { name: 'slowproof', path: path.join(server.storageRoot, 'slowproof'), users: [{ name: 'pusher', access: 'rw' }] })
       .finally(() => (slowDone = true));
-    // The slow change is in its proof once its dry run is over; the wrapper sleeps there for 3 s.
-    await waitFor('the slow proof to start', () => fs.existsSync(path.join(wrapperDir, 'slow-started')), 10_000);
-    const pushed = await rsync(['-rt', `--password-file=${passwordFile(PUSHER_PW)}`, `${makeTree(2)}/`, `pusher@127.0.0.1::pushhere`, `--port=${server.rsyncPort}`]);
-    assert.equal(pushed.code, 0, pushed.stderr);
-    await waitFor('the push to be ingested', async () => (await sessions()) > before, 10_000);
-    assert.equal(slowDone, false, 'the push was ingested while the proof still ran (not queued behind it)');
-    const list = await server.admin.get('/api/v1/modules?limit=5&q=pushhere');
-    assert.equal(list.status, 200);
-    assert.equal(slowDone, false, 'reads answer while the proof runs');
+    // The slow change is in its proof once its dry run is over; the wrapper holds it there until slow-release
+    // (at most 18 s: a push queued behind the proof would be ingested only after that, past the 10 s below).
+    try {
+      await waitFor('the slow proof to start', () => fs.existsSync(path.join(wrapperDir, 'slow-started')));
+      const pushed = await rsync(['-rt', `--password-file=${passwordFile(PUSHER_PW)}`, `${makeTree(2)}/`, `pusher@127.0.0.1::pushhere`, `--port=${server.rsyncPort}`]);
+      assert.equal(pushed.code, 0, pushed.stderr);
+      await waitFor('the push to be ingested', async () => (await sessions()) > before, 10_000);
+      assert.equal(slowDone, false, 'the push was ingested while the proof still ran (not queued behind it)');
+      const list = await server.admin.get('/api/v1/modules?limit=5&q=pushhere');
+      assert.equal(list.status, 200);
+      assert.equal(slowDone, false, 'reads answer while the proof runs');
+    } finally {
+      fs.writeFileSync(path.join(wrapperDir, 'slow-release'), '');
+    }
     const res = await slow;
     assert.equal(res.status, 201, res.text);
   });

@@ -28,7 +28,7 @@ before(async () => {
   browser = await launchChromium();
   const context = await browser.newContext({ viewport: DESKTOP });
   page = await context.newPage();
-  page.setDefaultTimeout(15_000);
+  page.setDefaultTimeout(30_000);
   pageLog = watchPage(page);
   await page.goto(url('/login'));
   await page.fill(byTestId('login-username'), 'admin');
@@ -63,6 +63,8 @@ describe('safe by default, in the console', () => {
 
       // A password-protected module, as pre-filled.
       await page.fill(byTestId('module-name'), 'guarded');
+      // The suggested path needs the storage roots, which come on their own request: save once it is there.
+      await waitFor('the suggested path', async () => (await page.inputValue(byTestId('module-path'))) === path.join(server.storageRoot, 'guarded'));
       await page.click(byTestId('module-save'));
       await page.waitForURL(/\/modules\/guarded$/);
       assert.equal(await page.$(byTestId('module-detail-anon')), null);
@@ -71,6 +73,7 @@ describe('safe by default, in the console', () => {
       await page.goto(url('/modules/new'));
       await waitFor('the users to load', async () => (await page.inputValue(byTestId('grant-user-0')).catch(() => '')) === USER);
       await page.fill(byTestId('module-name'), 'publicdrop');
+      await waitFor('the suggested path', async () => (await page.inputValue(byTestId('module-path'))) === path.join(server.storageRoot, 'publicdrop'));
       await page.click('[aria-label="Remove user 1"]');
       await page.waitForSelector(byTestId('module-no-users'));
       assert.equal(await page.inputValue(byTestId('module-anonymous')), 'none', 'nobody without a password unless chosen');
@@ -110,7 +113,8 @@ describe('safe by default, in the console', () => {
       await screenshot(page, 'module-delete-typed');
       // Unticking the option (keep the data) needs no typing.
       await page.click(`${byTestId('confirm-option')} input`);
-      assert.equal(await page.$(byTestId('confirm-type')), null);
+      // The click returns before Angular re-renders: wait for the field to go rather than look once.
+      await page.waitForSelector(byTestId('confirm-type'), { state: 'detached' });
       await page.click(`${byTestId('confirm-option')} input`);
       await page.fill(byTestId('confirm-type'), 'publicdrop');
       await page.click(byTestId('confirm-ok'));

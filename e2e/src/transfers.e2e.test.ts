@@ -217,8 +217,9 @@ describe('concurrency, rotation and restart', () => {
     const slowDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-slow-'));
     for (let f = 0; f < 6; f++) fs.writeFileSync(path.join(slowDir, `slow-f${f}.dat`), Buffer.alloc(40_000, f));
     pushed.push({ module: 'one', files: filesOf(slowDir) });
-    const slow = push(slowDir, 'one', ['--bwlimit=100']);
-    await sleep(500);
+    const slow = push(slowDir, 'one', ['--bwlimit=50']);
+    // Rotate once the slow push is logging (not after a fixed 500 ms, which a loaded machine can spend starting rsync).
+    await waitFor('the slow push to be under way', () => fs.readFileSync(path.join(server.dataDir, 'rsyncd.log'), 'latin1').includes('slow-f'));
     fs.renameSync(path.join(server.dataDir, 'rsyncd.log'), path.join(server.dataDir, 'rsyncd.log.1'));
     await pushTree('b1', 'two');
     assert.equal((await slow).code, 0);
@@ -233,10 +234,21 @@ describe('concurrency, rotation and restart', () => {
     await pushTree('d1', 'two');
 
     const fresh = await waitFor('every pushed session ingested', async () => {
-      const l = (await sessions()).filter((s) => !before.has(s.id));
+      // Only the pushes' modules: the restarted server's own readiness probe of its daemon is now and then logged by
+      // rsync as a failed connection without a module (a product issue, see the flake-audit report), not a push.
+      const l = (await sessions()).filter((s) => !before.has(s.id) && (s.module === 'one' || s.module === 'two'));
       return l.length >= pushed.length && l.every((s) => s.status !== 'active') ? l : null;
     }, 30_000);
-    assert.equal(fresh.length, pushed.length, 'one session per push, none duplicated');
+    const described = async () =>
+      JSON.stringify(
+        await Promise.all(
+          fresh.map(async (s) => {
+            const files = (await allFiles(s.id)).filter((f) => f.itemize[1] === 'f').map((f) => f.path);
+            return { id: s.id, pid: s.daemonPid, module: s.module, status: s.status, error: s.error, startedAt: s.startedAt, endedAt: s.endedAt, files: files.length, first: files[0] ?? null };
+          }),
+        ),
+      );
+    assert.equal(fresh.length, pushed.length, `one session per push, none duplicated: ${fresh.length === pushed.length ? '' : await described()}`);
     const seen = new Map<string, number>();
     for (const s of fresh) {
       const files = (await allFiles(s.id)).filter((f) => f.itemize[1] === 'f').map((f) => f.path);

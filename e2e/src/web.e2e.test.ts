@@ -38,7 +38,7 @@ before(async () => {
   browser = await launchChromium();
   context = await browser.newContext({ viewport: DESKTOP });
   page = await context.newPage();
-  page.setDefaultTimeout(15_000);
+  page.setDefaultTimeout(30_000);
   pageLog = watchPage(page);
 });
 
@@ -91,7 +91,7 @@ describe('web console', () => {
       await page.fill(byTestId('rsync-user-name'), USER);
       await page.fill(byTestId('rsync-user-comment'), 'made in the browser');
       await page.click(byTestId('rsync-user-create'));
-      generatedPassword = (await page.innerText(byTestId('generated-password'), { timeout: 10_000 })).trim();
+      generatedPassword = (await page.innerText(byTestId('generated-password'))).trim();
       assert.ok(generatedPassword.length >= 20, `a strong generated password is shown, got "${generatedPassword}"`);
       await page.waitForSelector(byTestId(`rsync-user-row-${USER}`));
       await screenshot(page, 'rsync-users');
@@ -116,13 +116,14 @@ describe('web console', () => {
       await page.fill(byTestId('module-name'), MODULE);
       await page.fill(byTestId('module-path'), '/etc/not-a-module-root');
       // Safe by default: the form starts with a grant for an existing user, never with an anonymous module.
-      assert.equal(await page.inputValue(byTestId('grant-user-0')), USER);
+      // (The users list loads on its own request: wait for the grant row to be filled rather than read it once.)
+      await waitFor('the grant row to offer the user', async () => (await page.inputValue(byTestId('grant-user-0')).catch(() => '')) === USER);
       await page.selectOption(byTestId('grant-user-0'), USER);
       await page.selectOption(byTestId('grant-access-0'), 'rw');
       await page.click(byTestId('module-save'));
-      // Said once, on the field (issue 13): no banner repeating it in API wording.
-      await page.waitForSelector(byTestId('module-path-error'));
-      assert.match(await page.innerText(byTestId('module-path-error')), /module root/);
+      // Said once, on the field (issue 13): no banner repeating it in API wording. The server's answer comes after
+      // the click returns: wait for its words (the element itself may still be the client's "absolute" error).
+      await waitFor('the server refusal under Path', async () => /module root/.test(await page.innerText(byTestId('module-path-error'))));
       assert.equal(await page.$(byTestId('error-banner')), null);
       await screenshot(page, 'module-form');
 
@@ -218,15 +219,12 @@ describe('web console', () => {
       assert.equal(res.code, 0, res.stderr);
     }));
 
-  test('a push with the real rsync client appears live on the dashboard without a reload', async (t) =>
+  test('a push with the real rsync client appears live on the dashboard without a reload', () =>
     step(async () => {
       await page.goto(url('/'));
       await page.waitForSelector(byTestId('live-feed'));
-      const live = await waitFor('the live connection', async () => (await page.innerText(byTestId('feed-state'))).trim() === 'live', 10_000).catch(() => false);
-      if (!live) {
-        t.skip('the server has no working /api/v1/events WebSocket yet');
-        return;
-      }
+      // The stream exists now: a connection slower than a few seconds on a loaded machine is not a reason to skip.
+      await waitFor('the live connection', async () => (await page.innerText(byTestId('feed-state'))).trim() === 'live');
       await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
       const src = makeTree(6);
       const res = await push(src, MODULE, passwordFile(generatedPassword));

@@ -168,7 +168,7 @@ export function diffTrees(a: string, b: string, opts: { includeRootMtime?: boole
 }
 
 /** Polls until fn returns true or the deadline passes; then throws with the last detail. */
-export async function waitUntil(fn: () => boolean | string[] | Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+export async function waitUntil(fn: () => boolean | string[] | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

@@ -19,8 +19,11 @@ export class LiveClient {
     });
   }
 
-  /** Resolves on the first message from now on that matches (event-driven: no polling delay, for latency measurements). */
-  next(match: (m: LiveMessage<any>) => boolean, timeoutMs = 5000): Promise<LiveMessage<any>> {
+  /**
+   * Resolves on the first message from now on that matches (event-driven: no polling delay, for latency measurements).
+   * The default deadline is that of `waitFor`: on a loaded CI machine an event can take well over 5 s to arrive.
+   */
+  next(match: (m: LiveMessage<any>) => boolean, timeoutMs = 30_000): Promise<LiveMessage<any>> {
     return new Promise((resolve, reject) => {
       const onMessage = (raw: WebSocket.RawData) => {
         const m = JSON.parse(raw.toString()) as LiveMessage<any>;

@@ -21,8 +21,12 @@ export function freePort(): Promise<number> {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `check` until it returns a truthy value or the deadline passes (then throws with `what`). */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 15_000): Promise<T> {
+/**
+ * Polls `check` until it returns a truthy value or the deadline passes (then throws with `what`). The default
+ * deadline is generous on purpose: CI machines are loaded (ingestion, a daemon, rsync or Chromium can lag well past
+ * 15 s there), and a deadline only bounds how long a failure takes to show, never what passes.
+ */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {

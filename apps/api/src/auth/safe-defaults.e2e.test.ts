@@ -149,7 +149,7 @@ class TestServer {
 const strong = () => `Pw-${randomBytes(12).toString('hex')}`;
 
 /** Polls until `check` returns a truthy value (deadline, not a fixed sleep). */
-async function waitFor<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 10_000): Promise<T> {
+async function waitFor<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

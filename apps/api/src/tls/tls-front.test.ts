@@ -17,7 +17,7 @@ function freePort(): Promise<number> {
   });
 }
 
-async function waitFor(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+async function waitFor(what: string, check: () => boolean, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
