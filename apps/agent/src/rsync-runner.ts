@@ -10,6 +10,7 @@ import { type RunHandlers, startProcess, startWithNode } from './rsync-launcher'
 import { type ConnectSettings, parseConnectorLine } from './tls-options';
 import { chooseTlsRelay, nativeRunEnv, translateNativeStderr } from './tls-native';
 import { connectorLine, openTlsRelay, relayUrl } from './tls-relay';
+import type { TakenStandby } from './warm-standby';
 
 export interface RsyncTarget {
   root: string;
@@ -205,6 +206,8 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** A TLS remote: the run goes through the agent's relay (throughTlsRelay). */
   tls?: TlsTransport;
+  /** A warm standby started with exactly these arguments (warm-standby.ts): released instead of starting a process. */
+  standby?: TakenStandby;
 }
 
 function ioCounter(pid: number | undefined): number | null {
@@ -307,10 +310,11 @@ function spawnRsync(args: readonly string[], opts: RunOptions, onSpawn?: (pid: n
       // The launcher died mid-run and its rsync was killed: the same run again, with node's spawn (no change lost).
       onLost: () => {
         if (timer) clearInterval(timer);
-        void spawnRsync(args, opts, onSpawn, 'node').then((r) => resolve({ ...r, durationMs: Date.now() - started }));
+        void spawnRsync(args, { ...opts, standby: undefined }, onSpawn, 'node').then((r) => resolve({ ...r, durationMs: Date.now() - started }));
       },
     };
-    const child = way === 'node' ? startWithNode(req, handlers) : startProcess(req, handlers, onSpawn !== undefined);
+    const child = opts.standby && !opts.tls ? opts.standby.release(req.stdin, handlers)
+      : way === 'node' ? startWithNode(req, handlers) : startProcess(req, handlers, onSpawn !== undefined);
     if (opts.stallKillMs && opts.stallKillMs > 0) {
       const limit = opts.stallKillMs;
       timer = setInterval(() => {
