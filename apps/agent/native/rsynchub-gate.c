@@ -11,8 +11,8 @@
  *   EOF/else: the agent discarded the standby (or died): exit 1 without connecting; rsync then ends on its own.
  * A connect failure is printed the way rsync prints its own ("rsync: failed to connect to ...: Connection refused
  * (111)"), so the agent classifies it as before (a retryable connection error).
- * The name is resolved before the wait (off the critical path) and again after it if that failed. Once released, the
- * process renames itself (comm) "rsynchub-relay".
+ * The name is resolved after the go (as a cold rsync resolves at each run; for an address literal that costs nothing).
+ * Once released, the process renames itself (comm) "rsynchub-relay".
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -47,6 +47,7 @@ static void failed_to_connect(const char *why, int err) {
 }
 
 static struct addrinfo *resolve(int must) {
+  /* must: fail as rsync would (the caller needs an address) */
   struct addrinfo hints = {0}, *res = NULL;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_ADDRCONFIG;
@@ -147,7 +148,6 @@ int main(void) {
   signal(SIGPIPE, SIG_IGN);
   int gate = atoi(fd_s);
   long timeout_ms = to_s ? atol(to_s) : 0;
-  struct addrinfo *res = resolve(0);
 
   char c = 0;
   ssize_t n;
@@ -157,7 +157,8 @@ int main(void) {
   /* Released: the process name tells a run in flight from a standby still waiting (the bench's idle check reads it). */
   prctl(PR_SET_NAME, "rsynchub-relay", 0, 0, 0);
 
-  if (!res) res = resolve(1);
+  /* Resolved now, not while waiting: a standby may wait for hours, and a cold rsync resolves at each run too. */
+  struct addrinfo *res = resolve(1);
   int s = connect_tcp(res, timeout_ms);
   freeaddrinfo(res);
 

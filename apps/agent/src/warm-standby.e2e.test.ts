@@ -81,7 +81,7 @@ async function readyStandby(r: Run, not?: number): Promise<{ pid: number; readyA
   return got!;
 }
 
-function runLines(): { warm: boolean; standbyStartedAt?: string; code: number | null }[] {
+function runLines(): { warm: boolean; standbyStartedAt?: string; code: number | null; paths?: number }[] {
   return output.split('\n').filter((l) => l.includes('"msg":"rsync run"')).map((l) => JSON.parse(l));
 }
 
@@ -168,11 +168,17 @@ test('a single edit is delivered by the standby started before the edit; an idle
   // The daemon saw exactly the run's connection, and a new standby waits (without connecting) for the next edit.
   const next = await readyStandby(r, sb.pid);
   assert.ok(!alive(sb.pid), 'the used standby is gone');
-  assert.equal(daemonConnects(), connects + 1, 'one connection: the run');
+  assert.equal(daemonConnects(), connects + runLines().length, 'one connection per run, none from a waiting standby');
+  // The second edit, once the agent is idle again (a run may still be carrying the first edit's close event).
+  await waitUntil(() => target(r)?.queueLength === 0 && target(r)?.inFlight === false && (target(r)?.warmStandby?.pid ?? null) !== null, 'idle with a standby');
+  const before = runLines().length;
+  const edit2At = Date.now();
   fs.writeFileSync(path.join(r.src, 'two.txt'), 'two\n');
   await waitConverged(r.src, [daemon.moduleDir], 'the second edit');
-  await waitUntil(() => runLines().filter((l) => l.code === 0).length >= 2, 'the second run logged');
-  assert.equal(runLines().filter((l) => l.code === 0)[1].standbyStartedAt, new Date(next.readyAt).toISOString(), 'the second edit took the next standby');
+  await waitUntil(() => runLines().length > before, 'the second edit\'s run logged');
+  const second = runLines()[before];
+  assert.equal(second.warm, true, `the second edit went through a standby: ${JSON.stringify(second)}`);
+  assert.ok(Date.parse(second.standbyStartedAt!) >= next.readyAt && Date.parse(second.standbyStartedAt!) < edit2At, 'one started after the first run, before the edit');
 });
 
 test('a standby killed while it waits is replaced, and the next edit still arrives through a standby', async () => {
@@ -213,7 +219,7 @@ test('a password file changed while a standby waits: the run starts as before, t
   assert.equal(runLines().find((l) => l.code === 0)!.warm, false, 'not through the stale standby');
   await readyStandby(r, sb.pid);
   await waitUntil(() => (target(r)?.warmStandby?.discarded ?? 0) >= 1 && !alive(sb.pid), 'the stale standby discarded');
-  assert.equal(daemonConnects(), connects + 1, 'only the run connected; the stale standby never did');
+  assert.equal(daemonConnects(), connects + runLines().length, 'one connection per run; the stale standby never connected');
 });
 
 test('the daemon down while a standby waits: the run fails as a connection error, is retried, and delivers once it is back', async () => {
@@ -256,4 +262,48 @@ test('--no-warm-standby: no standby, each run started when due (as before)', asy
   await waitConverged(r.src, [daemon.moduleDir], 'the edit');
   await waitUntil(() => runLines().some((l) => l.code === 0), 'the run logged');
   assert.equal(runLines().find((l) => l.code === 0)!.warm, false);
+});
+
+test('pause while a standby waits: it is discarded unconnected; resume starts a new one and an edit goes through it', async () => {
+  const r = setup();
+  startAgent(r);
+  const sb = await readyStandby(r);
+  const connects = daemonConnects();
+  const id = target(r)!.id;
+  const cli = (args: string[]) => new Promise<number | null>((resolve) => {
+    spawn(process.execPath, [MAIN, ...args, '--target', id, '--state-dir', r.stateDir], { stdio: 'ignore' }).once('exit', resolve);
+  });
+  assert.equal(await cli(['pause']), 0);
+  await waitUntil(() => target(r)?.paused === true && !alive(sb.pid) && target(r)?.warmStandby?.pid === null, 'paused, standby gone');
+  assert.ok((target(r)?.warmStandby?.discarded ?? 0) >= 1);
+  assert.equal(daemonConnects(), connects, 'the discarded standby never connected');
+  assert.equal(await cli(['resume']), 0);
+  const next = await readyStandby(r, sb.pid);
+  fs.writeFileSync(path.join(r.src, 'resumed.txt'), 'r\n');
+  await waitConverged(r.src, [daemon.moduleDir], 'the edit after resume');
+  await waitUntil(() => runLines().some((l) => l.code === 0), 'the run logged');
+  assert.equal(runLines().find((l) => l.code === 0)!.standbyStartedAt, new Date(next.readyAt).toISOString());
+});
+
+test('10,000 paths in one flat run through the standby (rsyncParams -a: no compression, so any size matches it)', async () => {
+  const r = setup();
+  // rsyncParams belongs to the watch: rewrite the config with it.
+  // One batch for the whole burst (batchDelayMs), and no full sync verifying it (afterBurstEvents 0): one flat run.
+  fs.writeFileSync(r.configFile, fs.readFileSync(r.configFile, 'utf8').replace('    remotes:', '    rsyncParams: -a\n    remotes:')
+    .replace('batchDelayMs: 0', 'batchDelayMs: 1500\nmaxBatchDelayMs: 20000\nfullSync: { afterBurstEvents: 0 }'));
+  startAgent(r);
+  await readyStandby(r);
+  // Written outside the tree, then moved in one by one: 10,000 events on existing-directory paths (flat runs).
+  const stage = path.join(path.dirname(r.src), 'stage');
+  fs.mkdirSync(stage);
+  for (let i = 0; i < 10_000; i++) fs.writeFileSync(path.join(stage, `f${i}.txt`), `file ${i}\n`);
+  for (let i = 0; i < 10_000; i++) fs.renameSync(path.join(stage, `f${i}.txt`), path.join(r.src, `f${i}.txt`));
+  await waitConverged(r.src, [daemon.moduleDir], '10,000 files on the target', 120_000);
+  // The target is complete a moment before the run has ended and been logged.
+  await waitUntil(() => runLines().filter((l) => l.code === 0).reduce((a, l) => a + (l.paths ?? 0), 0) >= 10_000, 'the runs logged', 30_000);
+  const runs = runLines().filter((l) => l.code === 0);
+  const warmPaths = runs.filter((l) => l.warm).reduce((a, l) => a + (l.paths ?? 0), 0);
+  assert.ok(runs.some((l) => l.warm && (l.paths ?? 0) >= 5000), `a run of 5,000+ paths went through a standby: ${JSON.stringify(runs.map((l) => [l.warm, l.paths]))}`);
+  assert.ok(warmPaths >= 10_000, `every path went through standbys (${warmPaths})`);
+  assert.doesNotMatch(output, /full sync (queued|done)/, 'no full sync carried them');
 });

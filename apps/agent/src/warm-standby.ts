@@ -12,7 +12,8 @@
  *
  * Rules:
  * - a standby is used only when the due run's arguments, rsync, cwd and environment are exactly those it was started
- *   with (and the password file is the same file, unchanged); otherwise the run starts as before;
+ *   with (and the password file, the working directory and files named in option values are the same, unchanged);
+ *   otherwise the run starts as before;
  * - a standby whose key no longer matches what the next ordinary run would use (config, password file, environment)
  *   is discarded: SIGKILL to its process group, before it ever connected, so nothing reaches the daemon;
  * - a standby that died while idle (OOM, killed) is counted, logged and replaced; its run starts as before;
@@ -81,7 +82,34 @@ export function chooseWarmStandby(configOn: boolean, env: NodeJS.ProcessEnv = pr
 }
 
 function passwordFileStamp(file: string | undefined): string {
-  if (!file) return '';
+  return file ? fileStamp(file) : '';
+}
+
+/**
+ * What rsync read at its start besides its arguments: the working directory it is in (a watched root replaced since, by
+ * a new directory of the same name, must not be pushed from the old one) and files named by absolute path in option
+ * values (`--exclude-from=/etc/x`, `--filter=merge /etc/y`), read while rsync parses its options.
+ */
+function startStamps(s: StandbySpec): string[] {
+  const out = [dirIdentity(s.cwd)]; // not its mtime: every edit in the root changes that
+  for (const a of s.args) {
+    const value = a.startsWith('--') && a.includes('=') ? a.slice(a.indexOf('=') + 1) : '';
+    const file = value.split(/[\s,]+/).find((w) => w.startsWith('/'));
+    if (file) out.push(`${file}=${fileStamp(file)}`);
+  }
+  return out;
+}
+
+function dirIdentity(dir: string): string {
+  try {
+    const st = fs.statSync(dir);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+function fileStamp(file: string): string {
   try {
     const st = fs.statSync(file);
     return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.mode}`;
@@ -92,7 +120,7 @@ function passwordFileStamp(file: string | undefined): string {
 
 /** The identity of a spec: two specs with the same key start the same rsync the same way. */
 export function standbyKey(s: StandbySpec): string {
-  return JSON.stringify([s.exe, s.args, s.cwd, s.host, s.port, s.connectTimeoutMs, passwordFileStamp(s.passwordFile),
+  return JSON.stringify([s.exe, s.args, s.cwd, startStamps(s), s.host, s.port, s.connectTimeoutMs, passwordFileStamp(s.passwordFile),
     Object.entries(s.env).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
 }
 
