@@ -11,7 +11,9 @@
  * modules live; default the OS temp dir), BENCH_AGENT_MAIN (path of the agent's dist/main.js), BENCH_AGENT_KEEP=1 (keep
  * that directory, with each contender's log), BENCH_AGENT_EXTRA / BENCH_AGENT_WATCH_EXTRA (JSON merged into the agent's
  * config / its watch, e.g. '{"timeoutSec":0}' to see what one setting costs), BENCH_AGENT_VARIANT_ENV (JSON: adds the
- * contender `agent(variant)`, the agent with these environment variables, e.g. '{"RSYNCHUB_AGENT_SPAWN":"node"}').
+ * contender `agent(variant)`, the agent with these environment variables, e.g. '{"RSYNCHUB_AGENT_SPAWN":"node"}' or
+ * '{"RSYNCHUB_AGENT_WARM_STANDBY":"0"}'), BENCH_AGENT_LARGE_MB (256; 0 skips it) / BENCH_AGENT_LARGE_ROUNDS (3): one
+ * large file pushed by a single run, `agent` and `agent(variant)` alternating.
  * Contenders: `agent` (rsync started by its native launcher), `agent(node spawn)` (RSYNCHUB_AGENT_SPAWN=node: node's
  * child_process.spawn, as before the launcher), `agent(rsyncParams -a)` (burst only), lsyncd twice.
  * On a busy machine, run it as `chrt -f 50 node bench/dist/index.js agent` (root): the bench, the daemon and every
@@ -641,7 +643,8 @@ export async function benchAgent(
 
     if (largeMb > 0) {
       header(`one large file (${largeMb} MiB) pushed by a single run`);
-      console.log('rsyncParams -a (no compression: with -z a large run does not match the warm standby\'s --no-compress and starts cold);' +
+      console.log('rsyncParams -a; a push this large starts when due (the warm standby carries small pushes only: its relay would cost' +
+        ' ~20 % of a large push\'s speed), so both should match;' +
         ' the file is written outside the watched tree, then renamed into it; timed from the rename until the target holds it (size polled every 5 ms, content compared after)');
       const blob = path.join(work, 'large.bin');
       writeLargeFile(blob, largeMb);

@@ -136,6 +136,7 @@ export function tlsRunEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.Process
   delete env.RSYNC_CONNECT_PROG;
   delete env.RSYNC_SHELL;
   delete env.RSYNC_PROXY;
+  delete env.RSYNCHUB_GATE_FD; // only a warm standby's connector holds for a go (warm-standby.ts)
   return env;
 }
 
@@ -206,7 +207,10 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** A TLS remote: the run goes through the agent's relay (throughTlsRelay). */
   tls?: TlsTransport;
-  /** A warm standby started with exactly these arguments (warm-standby.ts): released instead of starting a process. */
+  /**
+   * A warm standby started with exactly these arguments (warm-standby.ts): released instead of starting a process.
+   * Never with the node TLS relay (its arguments name a relay port opened per run).
+   */
   standby?: TakenStandby;
 }
 
@@ -313,7 +317,8 @@ function spawnRsync(args: readonly string[], opts: RunOptions, onSpawn?: (pid: n
         void spawnRsync(args, { ...opts, standby: undefined }, onSpawn, 'node').then((r) => resolve({ ...r, durationMs: Date.now() - started }));
       },
     };
-    const child = opts.standby && !opts.tls ? opts.standby.release(req.stdin, handlers)
+    // A standby (plain, or a TLS remote's native connector: the same arguments and environment) replaces the start.
+    const child = opts.standby ? opts.standby.release(req.stdin, handlers)
       : way === 'node' ? startWithNode(req, handlers) : startProcess(req, handlers, onSpawn !== undefined);
     if (opts.stallKillMs && opts.stallKillMs > 0) {
       const limit = opts.stallKillMs;

@@ -38,6 +38,11 @@ export interface StandbySpec {
   connectTimeoutMs: number;
   /** The remote's password file: a different or changed file makes the standby stale. */
   passwordFile?: string;
+  /**
+   * The environment already names the connect program (a TLS remote's native connector, which holds on
+   * RSYNCHUB_GATE_FD itself): only the go fd is added. Otherwise the gate is set as RSYNC_CONNECT_PROG.
+   */
+  ownConnector?: boolean;
 }
 
 /** Counters of one target's standby (status and tests read them). */
@@ -78,7 +83,7 @@ export function chooseWarmStandby(configOn: boolean, env: NodeJS.ProcessEnv = pr
   } catch {
     return { on: false, why: `the gate helper ${gate} is not built` };
   }
-  return { on: true, why: 'plain targets keep the next single-edit rsync started, held before it connects' };
+  return { on: true, why: 'each target keeps the next single-edit rsync started, held before it connects' };
 }
 
 function passwordFileStamp(file: string | undefined): string {
@@ -120,7 +125,7 @@ function fileStamp(file: string): string {
 
 /** The identity of a spec: two specs with the same key start the same rsync the same way. */
 export function standbyKey(s: StandbySpec): string {
-  return JSON.stringify([s.exe, s.args, s.cwd, startStamps(s), s.host, s.port, s.connectTimeoutMs, passwordFileStamp(s.passwordFile),
+  return JSON.stringify([s.exe, s.args, s.cwd, startStamps(s), s.host, s.port, s.connectTimeoutMs, passwordFileStamp(s.passwordFile), s.ownConnector === true,
     Object.entries(s.env).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
 }
 
@@ -212,7 +217,7 @@ export class WarmStandby {
   }
 
   private start(spec: StandbySpec, key: string): void {
-    const env: NodeJS.ProcessEnv = {
+    const env: NodeJS.ProcessEnv = spec.ownConnector ? { ...spec.env, RSYNCHUB_GATE_FD: '3' } : {
       ...spec.env,
       // `exec`: the shell rsync runs it with leaves no process of its own. The path is quoted for that shell (and %
       // doubled: rsync expands %H in it).
