@@ -643,8 +643,8 @@ export async function benchAgent(
 
     if (largeMb > 0) {
       header(`one large file (${largeMb} MiB) pushed by a single run`);
-      console.log('rsyncParams -a; a push this large starts when due (the warm standby carries small pushes only: its relay would cost' +
-        ' ~20 % of a large push\'s speed), so both should match;' +
+      console.log('rsyncParams -a; a push this large starts when due (the warm standby carries small pushes only: its relay is one' +
+        ' more hop per byte), so both should match;' +
         ' the file is written outside the watched tree, then renamed into it; timed from the rename until the target holds it (size polled every 5 ms, content compared after)');
       const blob = path.join(work, 'large.bin');
       writeLargeFile(blob, largeMb);

@@ -85,7 +85,7 @@ export interface AgentState {
   rsyncSpawn?: 'launcher' | 'node';
   /** The launcher's pid while it runs (tests kill it). */
   rsyncLauncherPid?: number;
-  /** Whether plain targets keep a warm standby rsync client (warm-standby.ts), and why (not). */
+  /** Whether targets keep a warm standby rsync client (warm-standby.ts), and why (not). */
   warmStandby?: { on: boolean; why: string };
   /** With a tls remote: which relay carries it, 'native' (the OpenSSL connector) or 'node' (the in-process relay). */
   tlsRelay?: 'native' | 'node';
@@ -227,7 +227,7 @@ export class Agent {
   private readonly verifyAbort = new AbortController();
   private readonly verifyStats = new Map<string, VerifyStats>();
 
-  /** Warm standby clients for plain targets: on (with the gate's path) or off, and why. */
+  /** Warm standby clients (plain targets, and TLS ones with the native connector): on (with the gate's path) or off, and why. */
   private readonly warm: { on: boolean; why: string; gate: string };
 
   constructor(private readonly config: AgentConfig, private readonly o: AgentOptions) {

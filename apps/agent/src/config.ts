@@ -96,9 +96,9 @@ export interface AgentConfig {
    */
   stallKillSec: number;
   /**
-   * Keep a warm standby rsync client per plain (non-TLS) target: the next single-edit run, started ahead and held before
-   * it connects (see warm-standby.ts and the README). Default true; RSYNCHUB_AGENT_WARM_STANDBY=0 or --no-warm-standby
-   * turn it off.
+   * Keep a warm standby rsync client per target (plain, or TLS with the native connector): the next single-edit run,
+   * started ahead and held before it connects (see warm-standby.ts and the README). Default true;
+   * RSYNCHUB_AGENT_WARM_STANDBY=0 or --no-warm-standby turn it off.
    */
   warmStandby: boolean;
   /** Never let a vanished, unmounted, emptied or replaced source wipe a target (see README "Delete guard"). */
