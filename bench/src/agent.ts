@@ -11,7 +11,9 @@
  * modules live; default the OS temp dir), BENCH_AGENT_MAIN (path of the agent's dist/main.js), BENCH_AGENT_KEEP=1 (keep
  * that directory, with each contender's log), BENCH_AGENT_EXTRA / BENCH_AGENT_WATCH_EXTRA (JSON merged into the agent's
  * config / its watch, e.g. '{"timeoutSec":0}' to see what one setting costs), BENCH_AGENT_VARIANT_ENV (JSON: adds the
- * contender `agent(variant)`, the agent with these environment variables, e.g. '{"RSYNCHUB_AGENT_SPAWN":"node"}').
+ * contender `agent(variant)`, the agent with these environment variables, e.g. '{"RSYNCHUB_AGENT_SPAWN":"node"}' or
+ * '{"RSYNCHUB_AGENT_WARM_STANDBY":"0"}'), BENCH_AGENT_LARGE_MB (256; 0 skips it) / BENCH_AGENT_LARGE_ROUNDS (3): one
+ * large file pushed by a single run, `agent` and `agent(variant)` alternating.
  * Contenders: `agent` (rsync started by its native launcher), `agent(node spawn)` (RSYNCHUB_AGENT_SPAWN=node: node's
  * child_process.spawn, as before the launcher), `agent(rsyncParams -a)` (burst only), lsyncd twice.
  * On a busy machine, run it as `chrt -f 50 node bench/dist/index.js agent` (root): the bench, the daemon and every
@@ -34,6 +36,76 @@ import {
   startBareDaemon, stopGroup, writeBurstInWorker,
 } from './agent-support';
 import { fmt, header, median, percentile } from './stats';
+
+/**
+ * The agent's rsync children, without its warm standby while that waits (see apps/agent/src/warm-standby.ts): a
+ * standby is an rsync started ahead of the next edit and held before it connects, so it is not a run. It is told apart
+ * by RSYNCHUB_GATE_FD in its environment, and it is a run once its gate (a grandchild) has renamed itself
+ * "rsynchub-relay" on release. Standbys never released are not counted as processes spawned either.
+ */
+class AgentRsyncTracker extends RsyncChildTracker {
+  private readonly standbys = new Set<string>();
+  private readonly released = new Set<string>();
+
+  constructor(private readonly agentPid: number) {
+    super(agentPid);
+  }
+
+  override get total(): number {
+    return super.total - [...this.standbys].filter((k) => !this.released.has(k)).length;
+  }
+
+  override poll(): void {
+    const before = this.lastActiveAt;
+    super.poll();
+    if (this.active === 0) return;
+    let waiting = 0;
+    for (const pid of childPids(this.agentPid)) {
+      let stat: string;
+      try {
+        stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'rsync') continue;
+        if (!`\0${fs.readFileSync(`/proc/${pid}/environ`, 'latin1')}`.includes('\0RSYNCHUB_GATE_FD=')) continue;
+      } catch {
+        continue;
+      }
+      const key = `${pid}:${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}`;
+      this.standbys.add(key);
+      const relaying = childPids(pid).some((f) => childPids(f).some((g) => comm(g) === 'rsynchub-relay'));
+      if (relaying) this.released.add(key);
+      else if (!this.released.has(key)) waiting++;
+    }
+    if (waiting === 0) return;
+    this.active = Math.max(0, this.active - waiting);
+    if (this.active === 0) this.lastActiveAt = before;
+  }
+}
+
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  let tasks: string[];
+  try {
+    tasks = fs.readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const t of tasks) {
+    try {
+      for (const c of fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').split(' ')) if (c) out.push(Number(c));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+function comm(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
 
 const AGENT_MAIN = process.env.BENCH_AGENT_MAIN ?? path.resolve(__dirname, '../../apps/agent/dist/main.js');
 /** lsyncd's default.rsync waits this long (its `delay`) before it pushes anything. */
@@ -176,7 +248,7 @@ async function startAgent(work: string, daemon: BareDaemon, module: string, labe
   const stateFile = path.join(stateDir, 'state.json');
   type State = { rsyncSpawns: number; rsyncLauncherPid?: number; watches: { watching: boolean }[]; targets: { queueLength: number; inFlight: boolean }[] };
   await awaitReady(child, 'agent watching', () => readJson<State>(stateFile)?.watches.every((w) => w.watching), 'log', log);
-  const tracker = new RsyncChildTracker(child.pid!).start();
+  const tracker = new AgentRsyncTracker(child.pid!).start();
   return {
     label,
     pid: child.pid!,
@@ -305,6 +377,50 @@ async function measureLatency(c: Contender, edits: number, gapMs: number, cursor
     cursor.lastWrite = lastWrite;
   }
   return { samples };
+}
+
+/** A file of `mb` MiB of pseudo-random bytes (incompressible, like most large files worth pushing). */
+function writeLargeFile(file: string, mb: number): void {
+  const chunk = Buffer.alloc(1 << 20);
+  let x = 0x9e3779b9;
+  const fd = fs.openSync(file, 'w');
+  try {
+    for (let i = 0; i < mb; i++) {
+      for (let j = 0; j < chunk.length; j += 4) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        chunk.writeUInt32LE(x >>> 0, j);
+      }
+      fs.writeSync(fd, chunk);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Copies the large file next to the contender's tree, renames it in (one event), and times its arrival. */
+async function measureLargePush(c: Contender, blob: string, name: string): Promise<number> {
+  await c.tracker.waitIdle(c.quietMs, 60_000, `${c.label} before the large file`);
+  const size = fs.statSync(blob).size;
+  const staged = path.join(path.dirname(c.src), `.${path.basename(c.src)}-${name}`);
+  fs.copyFileSync(blob, staged);
+  execFileSync('sync');
+  const target = path.join(c.target, name);
+  const t0 = performance.now();
+  fs.renameSync(staged, path.join(c.src, name));
+  for (;;) {
+    try {
+      if (fs.statSync(target).size === size) break;
+    } catch {
+      // not there yet
+    }
+    if (performance.now() - t0 > 300_000) throw new Error(`${c.label}: the large file is not on the target after 300 s`);
+    await sleep(5);
+  }
+  const sec = (performance.now() - t0) / 1000;
+  if (!fs.readFileSync(target).equals(fs.readFileSync(blob))) throw new Error(`${c.label}: the large file on the target differs`);
+  return sec;
 }
 
 /** The edit series for all latency contenders at once, in blocks taking turns (see EDIT_BLOCK). */
@@ -462,6 +578,9 @@ export async function benchAgent(
   if (variantEnv) burstPlans.splice(1, 0, { label: AGENT_VARIANT, module: 'agentvariant', start: (d, m) => startAgent(work, d, m, AGENT_VARIANT, undefined, variantEnv), timeoutMs: 120_000 });
   const only = (process.env.BENCH_AGENT_ONLY ?? '').split(',').map((l) => l.trim()).filter(Boolean);
   if (only.length) burstPlans.splice(0, burstPlans.length, ...burstPlans.filter((p) => only.includes(p.label)));
+  const largeMb = Number(process.env.BENCH_AGENT_LARGE_MB ?? 256);
+  const largeRounds = Number(process.env.BENCH_AGENT_LARGE_ROUNDS ?? 3);
+  let largeSummary = '';
   const latencyPlans = edits > 0 ? burstPlans.filter((p) => p.label !== lsyncdDefault && p.label !== AGENT_PLAIN) : [];
 
   const runContender = async (start: () => Promise<Contender>, label: string, body: (c: Contender) => Promise<void>) => {
@@ -484,6 +603,7 @@ export async function benchAgent(
 
   try {
     const modules = latencyPlans.map((p) => `${p.module}-edits`);
+    for (let r = 1; r <= largeRounds; r++) modules.push(`large-${r}`, `largev-${r}`);
     for (let r = 1; r <= rounds; r++) modules.push(`baseline-${r}`, `baselinend-${r}`, ...burstPlans.map((p) => `${p.module}-${r}`));
     daemon = await startBareDaemon(path.join(work, 'daemon'), await freePort(), modules);
     const d = daemon;
@@ -519,6 +639,30 @@ export async function benchAgent(
           contenders.splice(contenders.indexOf(c), 1);
         }
       }
+    }
+
+    if (largeMb > 0) {
+      header(`one large file (${largeMb} MiB) pushed by a single run`);
+      console.log('rsyncParams -a; a push this large starts when due (the warm standby carries small pushes only: its relay is one' +
+        ' more hop per byte), so both should match;' +
+        ' the file is written outside the watched tree, then renamed into it; timed from the rename until the target holds it (size polled every 5 ms, content compared after)');
+      const blob = path.join(work, 'large.bin');
+      writeLargeFile(blob, largeMb);
+      const plans = [{ label: 'agent', env: undefined as NodeJS.ProcessEnv | undefined }, ...(variantEnv ? [{ label: AGENT_VARIANT, env: variantEnv }] : [])]
+        .filter((p) => !only.length || only.includes(p.label));
+      const times = new Map<string, number[]>();
+      for (let r = 1; r <= largeRounds; r++) {
+        for (const p of r % 2 ? plans : [...plans].reverse()) {
+          await runContender(() => startAgent(work, d, `large${p.label === 'agent' ? '' : 'v'}-${r}`, p.label, '-a', p.env), p.label, async (c) => {
+            const sec = await measureLargePush(c, blob, `${r}-${p.label === 'agent' ? 'a' : 'v'}.bin`);
+            times.set(p.label, [...(times.get(p.label) ?? []), sec]);
+            console.log(`   round ${r} ${p.label.padEnd(16)} ${fmt(sec, 2)} s (${fmt(largeMb / sec, 0)} MiB/s)${c.describeRuns ? `; runs: ${c.describeRuns(Date.now() - sec * 1000 - 50)}` : ''}`);
+          });
+        }
+      }
+      largeSummary = plans.map((p) => `${p.label} ${fmt(median(times.get(p.label) ?? [NaN]), 2)} s (${fmt(largeMb / median(times.get(p.label) ?? [NaN]), 0)} MiB/s)`).join(' | ');
+      console.log(`large file, median of ${largeRounds}: ${largeSummary}`);
+      fs.rmSync(blob, { force: true });
     }
 
     header(`burst of ${burstFiles.toLocaleString('en-US')} files`);
@@ -570,6 +714,7 @@ export async function benchAgent(
 
     header('summary');
     console.log(`(${loadText()} at the end)`);
+    if (largeSummary) console.log(`one large file (${largeMb} MiB, rsyncParams -a), medians: ${largeSummary}`);
     const lat = (label: string, key: string) => `${label} ${latencyText(latency.get(`${label}|${key}`))}`;
     for (const series of latencyPlans.length ? EDIT_SERIES : []) {
       console.log(`single edit latency   ${latencyPlans.map((p) => lat(p.label, series.key)).join(' | ')}   [${series.text}]`);

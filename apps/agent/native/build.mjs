@@ -3,7 +3,8 @@
 // - rsynchub-inotify.c (the inotify watcher): without a C compiler (or off Linux) the agent uses @parcel/watcher;
 // - rsynchub-spawn.c (the rsync launcher): without it the agent starts rsync with node's spawn;
 // - rsynchub-tls.c (the TLS connector of `tls: true` remotes, needs OpenSSL's headers: Debian `libssl-dev`): without
-//   it the agent relays TLS in-process with node (tls-relay.ts), slower per byte, with the same guarantees.
+//   it the agent relays TLS in-process with node (tls-relay.ts), slower per byte, with the same guarantees;
+// - rsynchub-gate.c (the warm standby client's RSYNC_CONNECT_PROG, warm-standby.ts): without it every run starts cold.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -38,4 +39,5 @@ function build(name, libs, fallback, { dropStale = false } = {}) {
 
 build('rsynchub-inotify', [], 'the agent will fall back to @parcel/watcher, which cannot report overflows or non-UTF-8 names');
 build('rsynchub-spawn', [], 'the agent will start rsync with node\'s spawn, which blocks its event loop several ms per run', { dropStale: true });
+build('rsynchub-gate', [], 'the agent will start every rsync run when it is due (no warm standby client)', { dropStale: true });
 build('rsynchub-tls', ['-lssl', '-lcrypto'], 'tls: true remotes will use the node relay (slower per byte; install libssl-dev and rebuild for the native one)', { dropStale: true });

@@ -18,6 +18,7 @@ import type { Logger } from './log';
 import { type Progress, renderProgressBar, spawnCounter, tlsTransport } from './rsync-runner';
 import { chooseTlsRelay, type TlsRelayChoice } from './tls-native';
 import { launcherPid, prepareRsyncSpawn } from './rsync-launcher';
+import { chooseWarmStandby, gatePath } from './warm-standby';
 import { TargetQueue, type TargetStats } from './target-queue';
 import { inotifyWatchUsage, RootWatcher } from './watcher';
 import { sersyncExcludeMatchers } from './regex-excludes';
@@ -84,6 +85,8 @@ export interface AgentState {
   rsyncSpawn?: 'launcher' | 'node';
   /** The launcher's pid while it runs (tests kill it). */
   rsyncLauncherPid?: number;
+  /** Whether targets keep a warm standby rsync client (warm-standby.ts), and why (not). */
+  warmStandby?: { on: boolean; why: string };
   /** With a tls remote: which relay carries it, 'native' (the OpenSSL connector) or 'node' (the in-process relay). */
   tlsRelay?: 'native' | 'node';
   watches: {
@@ -224,7 +227,11 @@ export class Agent {
   private readonly verifyAbort = new AbortController();
   private readonly verifyStats = new Map<string, VerifyStats>();
 
+  /** Warm standby clients (plain targets, and TLS ones with the native connector): on (with the gate's path) or off, and why. */
+  private readonly warm: { on: boolean; why: string; gate: string };
+
   constructor(private readonly config: AgentConfig, private readonly o: AgentOptions) {
+    this.warm = { ...chooseWarmStandby(config.warmStandby !== false), gate: gatePath() };
     const auto = defaultAfterBurstEvents();
     this.afterBurst = { events: config.fullSync.afterBurstEvents ?? auto.events, queue: auto.queue };
     this.useHelper = process.env.RSYNCHUB_AGENT_WATCHER !== 'parcel' && inotifyHelperAvailable();
@@ -302,6 +309,7 @@ export class Agent {
           fullSyncExcludes: w.fullSyncExcludes,
           log: this.o.log,
           rsyncBin: this.o.rsyncBin,
+          warmStandbyGate: this.warm.on ? this.warm.gate : null,
           onChange: () => this.markDirty(),
           onProgress: (tid, p) => this.onProgress(tid, p),
         }));
@@ -320,6 +328,7 @@ export class Agent {
       : { backend: 'parcel', warning: 'the agent\'s inotify helper is not available (not Linux, not built, or RSYNCHUB_AGENT_WATCHER=parcel): @parcel/watcher misses a path created and deleted between deliveries, cannot report overflows and mangles non-UTF-8 names; verification catches what it misses' });
     // Once per process: how rsync runs are started (the native launcher, or node's spawn and why), launcher started now.
     prepareRsyncSpawn((level, msg, fields) => this.o.log[level](msg, fields));
+    this.o.log.info('warm standby rsync', { on: this.warm.on, why: this.warm.why });
     if (this.useHelper) {
       // Overflows are reported by the kernel through the helper: no need to guess them from burst sizes.
     } else if (this.afterBurst.events > 0) {
@@ -673,6 +682,7 @@ export class Agent {
       rsyncSpawns: spawnCounter.count,
       rsyncSpawn: prepareRsyncSpawn().way,
       ...(launcherPid() ? { rsyncLauncherPid: launcherPid() } : {}),
+      warmStandby: { on: this.warm.on, why: this.warm.why },
       ...(this.config.watches.some((w) => w.remotes.some((r) => r.tls)) ? { tlsRelay: this.tlsRelay.connector ? 'native' as const : 'node' as const } : {}),
       watches: this.roots.map((r) => ({
         path: r.path, watching: r.watching, lastEventAt: r.lastEventAt, watcher: this.useHelper ? 'inotify' : 'parcel',

@@ -37,6 +37,7 @@ Run options:
   --log-level LEVEL     debug | info | warn | error
   --hub-url URL         report heartbeat and lag to a RsyncHub server
   --hub-token-file F    API token for --hub-url (or RSYNCHUB_TOKEN in the environment)
+  --no-warm-standby     start each rsync run when it is due (no warm standby client; same as warmStandby: false)
 
 --tls: push over TLS to the server's TLS port (--port, default 874), trusting the pinned certificate fingerprint
 (--tls-fingerprint, from the console's Encryption page) or the CA in --tls-ca-file (host name verified); either implies --tls.
@@ -58,6 +59,8 @@ export interface CliArgs {
   params?: string;
   excludes: string[];
   delayMs?: number;
+  /** --no-warm-standby: config warmStandby false. */
+  noWarmStandby?: boolean;
   fullSync: boolean;
   daemon: boolean;
   stateDir?: string;
@@ -114,6 +117,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
       target: { type: 'string' },
       reason: { type: 'string' },
       'keep-update': { type: 'boolean' },
+      'no-warm-standby': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'V' },
     },
@@ -156,6 +160,7 @@ export function parseCli(argv: readonly string[]): CliArgs {
   if (values.params) args.params = values.params;
   const delay = num(values.delay, 'delay');
   if (delay !== undefined) args.delayMs = delay;
+  if (values['no-warm-standby']) args.noWarmStandby = true;
   if (values['state-dir']) args.stateDir = values['state-dir'];
   if (values['log-file']) args.logFile = values['log-file'];
   if (logLevel) args.logLevel = logLevel as LogLevel;
@@ -224,6 +229,7 @@ export function loadConfig(a: CliArgs, env: NodeJS.ProcessEnv = process.env): { 
   }
   if (raw && typeof raw === 'object') {
     if (a.delayMs !== undefined) raw.batchDelayMs = a.delayMs;
+    if (a.noWarmStandby) raw.warmStandby = false;
     if (a.hubUrl) {
       const hb: Record<string, unknown> = { url: a.hubUrl };
       if (a.hubTokenFile) hb.tokenFile = a.hubTokenFile;

@@ -95,6 +95,12 @@ export interface AgentConfig {
    * --timeout does not fire (e.g. blocked before its protocol starts). 0 = derived: timeoutSec + connectTimeoutSec + 30.
    */
   stallKillSec: number;
+  /**
+   * Keep a warm standby rsync client per target (plain, or TLS with the native connector): the next single-edit run,
+   * started ahead and held before it connects (see warm-standby.ts and the README). Default true;
+   * RSYNCHUB_AGENT_WARM_STANDBY=0 or --no-warm-standby turn it off.
+   */
+  warmStandby: boolean;
   /** Never let a vanished, unmounted, emptied or replaced source wipe a target (see README "Delete guard"). */
   deleteGuard: DeleteGuardConfig;
   fullSync: {
@@ -202,7 +208,7 @@ export function validateConfig(raw: unknown): AgentConfig {
 
   const known = new Set([
     'name', 'watches', 'batchDelayMs', 'maxBatchDelayMs', 'retry', 'timeoutSec', 'connectTimeoutSec', 'fullSync', 'recoverWithFullSync',
-    'maxPathsPerRun', 'stallKillSec', 'deleteGuard', 'stateDir', 'logLevel', 'heartbeat', 'verify',
+    'maxPathsPerRun', 'stallKillSec', 'warmStandby', 'deleteGuard', 'stateDir', 'logLevel', 'heartbeat', 'verify',
   ]);
   for (const k of Object.keys(raw)) if (!known.has(k)) problems.push(`${k}: unknown setting`);
 
@@ -402,6 +408,7 @@ export function validateConfig(raw: unknown): AgentConfig {
     timeoutSec: num(raw.timeoutSec, 'timeoutSec', DEFAULTS.timeoutSec, 0),
     connectTimeoutSec: num(raw.connectTimeoutSec, 'connectTimeoutSec', DEFAULTS.connectTimeoutSec, 0),
     stallKillSec: num(raw.stallKillSec, 'stallKillSec', 0, 0),
+    warmStandby: bool(raw.warmStandby, 'warmStandby', true),
     deleteGuard,
     fullSync: {
       onStart: bool(fsRaw.onStart, 'fullSync.onStart', false),

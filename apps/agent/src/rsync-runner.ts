@@ -10,6 +10,7 @@ import { type RunHandlers, startProcess, startWithNode } from './rsync-launcher'
 import { type ConnectSettings, parseConnectorLine } from './tls-options';
 import { chooseTlsRelay, nativeRunEnv, translateNativeStderr } from './tls-native';
 import { connectorLine, openTlsRelay, relayUrl } from './tls-relay';
+import type { TakenStandby } from './warm-standby';
 
 export interface RsyncTarget {
   root: string;
@@ -135,6 +136,7 @@ export function tlsRunEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.Process
   delete env.RSYNC_CONNECT_PROG;
   delete env.RSYNC_SHELL;
   delete env.RSYNC_PROXY;
+  delete env.RSYNCHUB_GATE_FD; // only a warm standby's connector holds for a go (warm-standby.ts)
   return env;
 }
 
@@ -205,6 +207,11 @@ export interface RunOptions {
   env?: NodeJS.ProcessEnv;
   /** A TLS remote: the run goes through the agent's relay (throughTlsRelay). */
   tls?: TlsTransport;
+  /**
+   * A warm standby started with exactly these arguments (warm-standby.ts): released instead of starting a process.
+   * Never with the node TLS relay (its arguments name a relay port opened per run).
+   */
+  standby?: TakenStandby;
 }
 
 function ioCounter(pid: number | undefined): number | null {
@@ -307,10 +314,12 @@ function spawnRsync(args: readonly string[], opts: RunOptions, onSpawn?: (pid: n
       // The launcher died mid-run and its rsync was killed: the same run again, with node's spawn (no change lost).
       onLost: () => {
         if (timer) clearInterval(timer);
-        void spawnRsync(args, opts, onSpawn, 'node').then((r) => resolve({ ...r, durationMs: Date.now() - started }));
+        void spawnRsync(args, { ...opts, standby: undefined }, onSpawn, 'node').then((r) => resolve({ ...r, durationMs: Date.now() - started }));
       },
     };
-    const child = way === 'node' ? startWithNode(req, handlers) : startProcess(req, handlers, onSpawn !== undefined);
+    // A standby (plain, or a TLS remote's native connector: the same arguments and environment) replaces the start.
+    const child = opts.standby ? opts.standby.release(req.stdin, handlers)
+      : way === 'node' ? startWithNode(req, handlers) : startProcess(req, handlers, onSpawn !== undefined);
     if (opts.stallKillMs && opts.stallKillMs > 0) {
       const limit = opts.stallKillMs;
       timer = setInterval(() => {

@@ -1,0 +1,327 @@
+/**
+ * A warm standby rsync client per plain target: the process of the NEXT ordinary run (a flat, small push: the shape
+ * single edits take), started ahead of the edit with that run's exact arguments, so the ~10 ms rsync spends on exec,
+ * dynamic linking and option parsing before it connects is no longer on the edit's critical path.
+ *
+ * How it is held: rsync runs with RSYNC_CONNECT_PROG = native/rsynchub-gate.c, which rsync starts (in place of its TCP
+ * connect) once its start-up is done. The gate waits for a byte on an inherited pipe (fd 3 of the rsync process, passed
+ * down to it) and only then connects to the daemon and relays with splice(). So an idle standby holds NO connection:
+ * it takes no `max connections` slot, shows in no session list, and no daemon `timeout` runs. rsync reads
+ * `--files-from=-` only after its protocol start (checked: the gate runs while rsync's stdin is still empty), so the
+ * path list is written to its stdin when the run is due, together with the gate's 'g'.
+ *
+ * Rules:
+ * - a standby is used only when the due run's arguments, rsync, cwd and environment are exactly those it was started
+ *   with (and the password file, the working directory and files named in option values are the same, unchanged);
+ *   otherwise the run starts as before;
+ * - a standby whose key no longer matches what the next ordinary run would use (config, password file, environment)
+ *   is discarded: SIGKILL to its process group, before it ever connected, so nothing reaches the daemon;
+ * - a standby that died while idle (OOM, killed) is counted, logged and replaced; its run starts as before;
+ * - the agent's death closes the gate's pipe: the gate exits without connecting and rsync ends (no stray processes).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import * as path from 'node:path';
+import type { Logger } from './log';
+import type { RunHandle, RunHandlers } from './rsync-launcher';
+
+/** What a standby runs: the due run must match all of it. */
+export interface StandbySpec {
+  exe: string;
+  args: readonly string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** Where the gate connects (the remote's host and port) and within how long (connectTimeoutSec; 0 = no limit). */
+  host: string;
+  port: number;
+  connectTimeoutMs: number;
+  /** The remote's password file: a different or changed file makes the standby stale. */
+  passwordFile?: string;
+  /**
+   * The environment already names the connect program (a TLS remote's native connector, which holds on
+   * RSYNCHUB_GATE_FD itself): only the go fd is added. Otherwise the gate is set as RSYNC_CONNECT_PROG.
+   */
+  ownConnector?: boolean;
+}
+
+/** Counters of one target's standby (status and tests read them). */
+export interface StandbyStats {
+  /** Standby processes started. */
+  started: number;
+  /** Runs that went through a standby. */
+  used: number;
+  /** Standbys killed unused because what they would run changed (or the target paused or stopped). */
+  discarded: number;
+  /** Standbys found dead before use (killed, OOM). */
+  died: number;
+  /** When the standby waiting now was started (ISO), or null. */
+  readyAt: string | null;
+  /** The waiting standby's rsync pid (its process group), or null. */
+  pid: number | null;
+}
+
+/** Where the agent build puts the gate (next to this file in dist/). RSYNCHUB_AGENT_GATE_HELPER overrides it. */
+export function gatePath(env: NodeJS.ProcessEnv = process.env): string {
+  return env.RSYNCHUB_AGENT_GATE_HELPER || path.join(__dirname, 'rsynchub-gate');
+}
+
+/**
+ * Whether standbys are used, and why not. Off when the config or --no-warm-standby says so, when
+ * RSYNCHUB_AGENT_WARM_STANDBY=0, when the gate is not built, and when the agent's own environment sets
+ * RSYNC_CONNECT_PROG, RSYNC_PROXY or RSYNC_SHELL (the user's transport must be kept: the gate would bypass it).
+ */
+export function chooseWarmStandby(configOn: boolean, env: NodeJS.ProcessEnv = process.env, gate = gatePath(env)): { on: boolean; why: string } {
+  if (!configOn) return { on: false, why: 'warmStandby: false (or --no-warm-standby)' };
+  const e = env.RSYNCHUB_AGENT_WARM_STANDBY;
+  if (e !== undefined && /^(0|false|off|no)$/i.test(e)) return { on: false, why: `RSYNCHUB_AGENT_WARM_STANDBY=${e}` };
+  for (const k of ['RSYNC_CONNECT_PROG', 'RSYNC_PROXY', 'RSYNC_SHELL']) {
+    if (env[k]) return { on: false, why: `${k} is set in the agent's environment` };
+  }
+  try {
+    fs.accessSync(gate, fs.constants.X_OK);
+  } catch {
+    return { on: false, why: `the gate helper ${gate} is not built` };
+  }
+  return { on: true, why: 'each target keeps the next single-edit rsync started, held before it connects' };
+}
+
+function passwordFileStamp(file: string | undefined): string {
+  return file ? fileStamp(file) : '';
+}
+
+/**
+ * What rsync read at its start besides its arguments: the working directory it is in (a watched root replaced since, by
+ * a new directory of the same name, must not be pushed from the old one) and files named by absolute path in option
+ * values (`--exclude-from=/etc/x`, `--filter=merge /etc/y`), read while rsync parses its options.
+ */
+function startStamps(s: StandbySpec): string[] {
+  const out = [dirIdentity(s.cwd)]; // not its mtime: every edit in the root changes that
+  for (const a of s.args) {
+    const value = a.startsWith('--') && a.includes('=') ? a.slice(a.indexOf('=') + 1) : '';
+    const file = value.split(/[\s,]+/).find((w) => w.startsWith('/'));
+    if (file) out.push(`${file}=${fileStamp(file)}`);
+  }
+  return out;
+}
+
+function dirIdentity(dir: string): string {
+  try {
+    const st = fs.statSync(dir);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+function fileStamp(file: string): string {
+  try {
+    const st = fs.statSync(file);
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.mode}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+/** The identity of a spec: two specs with the same key start the same rsync the same way. */
+export function standbyKey(s: StandbySpec): string {
+  return JSON.stringify([s.exe, s.args, s.cwd, startStamps(s), s.host, s.port, s.connectTimeoutMs, passwordFileStamp(s.passwordFile), s.ownConnector === true,
+    Object.entries(s.env).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))]);
+}
+
+interface Waiting {
+  child: ChildProcess;
+  key: string;
+  startedAt: number;
+  exited: boolean;
+  /** 'close' came (exited and its output ended). */
+  closed: boolean;
+  spec: StandbySpec;
+  /** Stops collecting early output (release hands the streams to the run). */
+  detach?: () => void;
+  /** Output before release (an early error message), handed to the run's handlers. */
+  early: { stream: 'out' | 'err'; data: Buffer }[];
+}
+
+/** A standby handed out for one run: release() starts the run with its path list. */
+export interface TakenStandby {
+  readonly startedAt: number;
+  release(stdin: Buffer | null, h: RunHandlers): RunHandle;
+}
+
+export class WarmStandby {
+  private waiting: Waiting | null = null;
+  private closed = false;
+  readonly stats: StandbyStats = { started: 0, used: 0, discarded: 0, died: 0, readyAt: null, pid: null };
+
+  /** onChange: the stats changed (the agent writes its state file). */
+  constructor(private readonly o: { gate: string; log: Logger; target: string; onChange?: () => void }) {}
+
+  /** Makes sure a standby for `spec` is waiting: a stale one is discarded, a dead one replaced. */
+  prepare(spec: StandbySpec): void {
+    if (this.closed) return;
+    const key = standbyKey(spec);
+    const w = this.waiting;
+    if (w && !w.exited && w.key === key) return;
+    if (w) this.drop(w.exited ? 'died' : 'stale');
+    this.start(spec, key);
+  }
+
+  /** The standby, when it runs exactly `spec`; it is then the caller's (taken out). Otherwise null (start as before). */
+  take(spec: StandbySpec): TakenStandby | null {
+    const w = this.waiting;
+    if (!w) return null;
+    if (w.exited) {
+      this.drop('died');
+      return null;
+    }
+    if (w.key !== standbyKey(spec)) return null; // another run shape; the standby stays for the next ordinary one
+    this.waiting = null;
+    this.stats.readyAt = null;
+    this.stats.pid = null;
+    this.stats.used++;
+    this.o.onChange?.();
+    return { startedAt: w.startedAt, release: (stdin, h) => this.release(w, stdin, h) };
+  }
+
+  /** Kills the waiting standby (target paused or stopped, or turned off). prepare() may start one again unless closed. */
+  discard(reason: string, close = false): void {
+    if (close) this.closed = true;
+    if (this.waiting) {
+      this.o.log.debug('warm standby discarded', { target: this.o.target, reason });
+      this.drop(this.waiting.exited ? 'died' : 'stale');
+    }
+  }
+
+  /** The waiting standby's pid (tests). */
+  get pid(): number | undefined {
+    return this.waiting && !this.waiting.exited ? this.waiting.child.pid : undefined;
+  }
+
+  private drop(why: 'died' | 'stale'): void {
+    const w = this.waiting;
+    if (!w) return;
+    this.waiting = null;
+    this.stats.readyAt = null;
+    this.stats.pid = null;
+    if (why === 'died') {
+      this.stats.died++;
+      this.o.log.warn('warm standby rsync died while waiting; replaced', { target: this.o.target, code: w.child.exitCode, signal: w.child.signalCode });
+    } else {
+      this.stats.discarded++;
+    }
+    this.o.onChange?.();
+    killGroup(w.child);
+    w.child.stdin?.destroy();
+    (w.child.stdio[3] as Writable | null)?.destroy();
+  }
+
+  private start(spec: StandbySpec, key: string): void {
+    const env: NodeJS.ProcessEnv = spec.ownConnector ? { ...spec.env, RSYNCHUB_GATE_FD: '3' } : {
+      ...spec.env,
+      // `exec`: the shell rsync runs it with leaves no process of its own. The path is quoted for that shell (and %
+      // doubled: rsync expands %H in it).
+      RSYNC_CONNECT_PROG: `exec '${this.o.gate.replace(/'/g, `'\\''`).replace(/%/g, '%%')}'`,
+      RSYNCHUB_GATE_HOST: spec.host,
+      RSYNCHUB_GATE_PORT: String(spec.port),
+      RSYNCHUB_GATE_TIMEOUT_MS: String(Math.max(0, Math.round(spec.connectTimeoutMs))),
+      RSYNCHUB_GATE_FD: '3',
+    };
+    let child: ChildProcess;
+    try {
+      // detached: a session of its own (no terminal for a "Password:" prompt, as for every run), and a process group
+      // the discard can kill whole (rsync, its connect fork, the gate).
+      child = spawn(spec.exe, spec.args, { cwd: spec.cwd, env, detached: true, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+    } catch (e) {
+      this.o.log.warn('cannot start a warm standby rsync; runs start when due', { target: this.o.target, error: (e as Error).message });
+      return;
+    }
+    const w: Waiting = { child, key, spec, startedAt: Date.now(), exited: false, closed: false, early: [] };
+    this.stats.started++;
+    this.stats.readyAt = new Date(w.startedAt).toISOString();
+    this.stats.pid = child.pid ?? null;
+    this.waiting = w;
+    this.o.onChange?.();
+    // An idle standby must not keep the agent's event loop alive.
+    child.unref();
+    for (const s of [child.stdin, child.stdout, child.stderr, child.stdio[3]] as (Readable | Writable | null)[]) {
+      (s as unknown as { unref?: () => void } | null)?.unref?.();
+    }
+    child.stdin!.on('error', () => undefined);
+    (child.stdio[3] as Writable).on('error', () => undefined);
+    const onOut = (d: Buffer) => w.early.push({ stream: 'out', data: d });
+    const onErr = (d: Buffer) => w.early.push({ stream: 'err', data: d });
+    child.stdout!.on('data', onOut);
+    child.stderr!.on('data', onErr);
+    child.on('error', () => {
+      w.exited = true;
+    });
+    child.on('exit', () => {
+      w.exited = true;
+      if (this.waiting !== w) return;
+      // Died while waiting (OOM, killed): replaced now, unless it died young (then rsync itself refuses these
+      // arguments, and the next run, started as before, says why; a new standby follows that run).
+      const lived = Date.now() - w.startedAt;
+      setImmediate(() => {
+        if (this.waiting !== w) return;
+        this.drop('died');
+        if (lived >= 1000 && !this.closed) this.start(w.spec, w.key);
+      });
+    });
+    child.on('close', () => {
+      w.closed = true;
+    });
+    w.detach = () => {
+      child.stdout!.off('data', onOut);
+      child.stderr!.off('data', onErr);
+    };
+  }
+
+  private release(w: Waiting, stdin: Buffer | null, h: RunHandlers): RunHandle {
+    const child = w.child;
+    w.detach?.();
+    child.ref();
+    for (const s of [child.stdin, child.stdout, child.stderr, child.stdio[3]] as (Readable | Writable | null)[]) {
+      (s as unknown as { ref?: () => void } | null)?.ref?.();
+    }
+    if (child.pid) h.onPid?.(child.pid);
+    for (const e of w.early) (e.stream === 'out' ? h.onStdout : h.onStderr)(e.data);
+    child.stdout!.on('data', h.onStdout);
+    child.stderr!.on('data', h.onStderr);
+    if (w.closed) {
+      // Ended between take() and now: a failed run, retried as any other.
+      queueMicrotask(() => h.onClose(child.exitCode, child.signalCode));
+    } else {
+      child.on('close', (code, signal) => h.onClose(code, signal));
+    }
+    // The list first, then the go: rsync reads it only after its protocol start, the gate connects on 'g'.
+    child.stdin!.end(stdin ?? Buffer.alloc(0));
+    const gate = child.stdio[3] as Writable;
+    gate.end(Buffer.from('g'));
+    return {
+      get pid() {
+        return child.pid;
+      },
+      kill: (signal) => {
+        try {
+          child.kill(signal);
+        } catch {
+          // gone
+        }
+      },
+    };
+  }
+}
+
+function killGroup(child: ChildProcess): void {
+  if (!child.pid) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
