@@ -193,7 +193,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         const res = await fetch(`${baseUrl}/api/v1/health`).catch(() => null);
         return res && (opts.waitForDaemon === false ? res.status > 0 : res.status === 200);
       },
-      60_000, // a loaded CI machine (argon2 for the first admin, two daemons) can take more than 30 s
+      120_000, // a loaded machine (argon2 for the first admin, two daemons) took over 60 s; only a failure waits this long
     );
   } catch (err) {
     child.kill('SIGKILL');
