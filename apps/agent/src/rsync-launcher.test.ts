@@ -226,15 +226,18 @@ test('runRsync: a launcher killed mid-run loses nothing (the run is run again wi
   assert.equal(prepareRsyncSpawn().way, 'launcher');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-launch-'));
   try {
-    // A stand-in for rsync that takes its time, then keeps its whole stdin and counts its starts.
+    // A stand-in for rsync that counts its starts, waits for the test's go, then keeps its whole stdin. (It slept 0.5 s
+    // before: a test process held up that long saw the run end normally before the launcher was killed; CI saw it once.)
     const fake = path.join(dir, 'fake-rsync');
-    fs.writeFileSync(fake, `#!/bin/sh\necho start >> "${dir}/starts"\nsleep 0.5\ncat > "${dir}/stdin"\necho done >&2\nexit 0\n`, { mode: 0o755 });
+    fs.writeFileSync(fake, `#!/bin/sh\necho start >> "${dir}/starts"\nwhile [ ! -e "${dir}/go" ]; do sleep 0.05; done\ncat > "${dir}/stdin"\necho done >&2\nexit 0\n`, { mode: 0o755 });
     const paths = Array.from({ length: 2000 }, (_, i) => `dir ${i}/f\n${i}\u00e9`);
     const pending = runRsync(['--files-from=-'], { cwd: dir, paths, rsyncBin: fake, stallKillMs: 10_000 });
     await waitFor('the first start', () => fs.existsSync(path.join(dir, 'starts')));
     const pid = launcherPid();
     assert.ok(pid, 'runs go through the launcher');
     process.kill(pid, 'SIGKILL');
+    // Only now may a run end: the first one cannot have finished (and been reported) before its launcher died.
+    fs.writeFileSync(path.join(dir, 'go'), '');
     const r = await pending;
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stderr, 'done');
