@@ -155,7 +155,7 @@ export async function throughTlsRelay<R extends { stderr: string }>(
     // The native connector: rsync runs it instead of opening a socket; its failure line becomes the connector line.
     // rsync talks to it over a loopback TCP socket pair, where --sockopts=TCP_NODELAY matters as on any TCP connection
     // (~60 ms per small push without it); the connector enforces connectTimeoutSec on the real connection.
-    const res = await spawnRun([...args], nativeRunEnv(t.connector, t.settings, tlsRunEnv()), () => undefined);
+    const res = await spawnRun([...args], nativeConnectorRunEnv(t.connector, t), () => undefined);
     res.stderr = translateNativeStderr(res.stderr, t.settings);
     return res;
   }
@@ -252,6 +252,19 @@ export function rsyncExecutable(): string {
   return defaultRsyncBin;
 }
 
+/**
+ * The executable a run starts (what a warm standby must have started too): `rsyncBin`, or the default. The launcher's
+ * posix_spawn does not search PATH (node's spawn does): a bare name is looked up in the run's own PATH.
+ */
+export function runExecutable(rsyncBin: string | undefined, env: NodeJS.ProcessEnv): string {
+  return resolveRsyncBin(rsyncBin ?? rsyncExecutable(), env.PATH ?? '');
+}
+
+/** The environment of a TLS remote's run through its native connector (what a warm standby must have too). */
+export function nativeConnectorRunEnv(connector: string, t: TlsTransport): NodeJS.ProcessEnv {
+  return nativeRunEnv(connector, t.settings, tlsRunEnv());
+}
+
 /** Counts every rsync process this agent spawned (the 10,000-files test reads it from the state file). */
 export const spawnCounter = { count: 0 };
 
@@ -268,10 +281,8 @@ function spawnRsync(args: readonly string[], opts: RunOptions, onSpawn?: (pid: n
   const started = Date.now();
   return new Promise((resolve) => {
     spawnCounter.count++;
-    let exe = opts.rsyncBin ?? rsyncExecutable();
     const env = opts.env ?? process.env;
-    // The launcher's posix_spawn does not search PATH (node's spawn does): a bare name given in rsyncBin is looked up.
-    if (!exe.includes('/')) exe = resolveRsyncBin(exe, env.PATH ?? '');
+    const exe = runExecutable(opts.rsyncBin, env);
     let stderr = '';
     let stdout = '';
     let outBuf = '';

@@ -8,8 +8,7 @@ import * as path from 'node:path';
 import type { RetryPolicy } from './config';
 import { type Change, mergeChanges, planPush, type PathState } from './change-set';
 import { Journal, type JournalEntry } from './journal';
-import { buildRsyncArgs, classifyExit, compressionEnabled, SMALL_PUSH_BYTES, type Progress, resolveRsyncBin, type RsyncTarget, rsyncExecutable, runRsync, remoteUrl, stallKillMs, type TlsTransport, tlsRunEnv, tlsTransport } from './rsync-runner';
-import { nativeRunEnv } from './tls-native';
+import { buildRsyncArgs, classifyExit, compressionEnabled, nativeConnectorRunEnv, SMALL_PUSH_BYTES, type Progress, type RsyncTarget, runExecutable, runRsync, remoteUrl, stallKillMs, type TlsTransport, tlsTransport } from './rsync-runner';
 import { type StandbySpec, type StandbyStats, type TakenStandby, WarmStandby } from './warm-standby';
 import type { DeleteGuardConfig } from './config';
 import { collectRegexExcludes, exactRsyncPattern } from './regex-excludes';
@@ -222,18 +221,13 @@ export class TargetQueue {
   /** How a run with these arguments would be started (spawnRsync's executable, cwd and environment). */
   private standbySpec(args: readonly string[]): StandbySpec {
     const t = this.o.target;
-    let exe = this.o.rsyncBin ?? rsyncExecutable();
-    if (!exe.includes('/')) exe = resolveRsyncBin(exe, process.env.PATH ?? '');
-    const spec: StandbySpec = {
-      exe, args, cwd: t.root, env: process.env, host: t.remote.host, port: t.remote.port,
-      connectTimeoutMs: t.connectTimeoutSec * 1000, passwordFile: t.remote.passwordFile,
+    // What throughTlsRelay runs for a native connector: the same arguments, with the connector's environment.
+    const connector = this.tls?.connector ?? null;
+    const env = connector ? nativeConnectorRunEnv(connector, this.tls!) : process.env;
+    return {
+      exe: runExecutable(this.o.rsyncBin, env), args, cwd: t.root, env, host: t.remote.host, port: t.remote.port,
+      connectTimeoutMs: t.connectTimeoutSec * 1000, passwordFile: t.remote.passwordFile, ...(connector ? { ownConnector: true } : {}),
     };
-    if (this.tls?.connector) {
-      // What throughTlsRelay runs: the same arguments, with the connector's environment.
-      spec.env = nativeRunEnv(this.tls.connector, this.tls.settings, tlsRunEnv());
-      spec.ownConnector = true;
-    }
-    return spec;
   }
 
   /** A standby waits for the next ordinary run (unless off, stopped or paused); a stale one is replaced. */
