@@ -30,3 +30,35 @@ test('ordinary edits, creations and deletions are never held', () => {
   assert.equal(th.heldCount, 0, 'the deletion supersedes the held update');
   th.flushAll();
 });
+
+test('busy files written together whose backoff steps began a few ms apart share their releases', () => {
+  // Three files appended every 100 ms for 6 s; each tick's write of c.bin is seen 5 ms after a.bin's and b.bin's
+  // (a batch later), as under load. Before co-release each step cost two releases, one for a+b and one for c.
+  let now = 0;
+  const released: Change[][] = [];
+  const th = new BusyPathThrottle((c) => released.push(c), () => now);
+  const tick = (th as unknown as { tick(): void }).tick.bind(th);
+  // The fake clock does not fire timers: run the release check by hand every 5 ms, as the timer would.
+  const advanceTo = (until: number): void => {
+    while (now + 5 <= until) {
+      now += 5;
+      tick();
+    }
+    now = until;
+  };
+  for (let i = 0; i < 60; i++) {
+    advanceTo(i * 100);
+    th.filter([{ path: 'a.bin', kind: 'update' }, { path: 'b.bin', kind: 'update' }]);
+    advanceTo(i * 100 + 5);
+    th.filter([{ path: 'c.bin', kind: 'update' }]);
+  }
+  advanceTo(6000 + QUIET_MS + 50);
+  const releases = released.length;
+  assert.ok(
+    released.every((batch) => batch.length === 3),
+    `each release carries all three files: ${JSON.stringify(released.map((b) => b.map((c) => c.path)))}`,
+  );
+  assert.ok(releases <= 4, `${releases} releases (backoff steps at ~1 s, 2 s, 4 s, then quiet)`);
+  assert.equal(th.heldCount, 0);
+  th.flushAll();
+});

@@ -7,6 +7,9 @@
  * quiet for QUIET_MS, so the final content is never late by more than that. Deletions and creations are never held;
  * a path counts as busy only above BUSY_AFTER updates within BUSY_WINDOW_MS (2.5 a second), so autosaves and
  * back-to-back edits are not.
+ * Several busy files written together (a copy of a tree, parallel downloads) share their runs: whenever anything goes
+ * out, held paths whose backoff ends within CO_RELEASE_FRACTION of their delay ride along, so paths whose steps began
+ * a few ms apart (one write of a tick seen a batch later) fall into step instead of costing a run each.
  * Held updates live in memory like the coalescing window: an unclean stop is recovered by the full sync at restart.
  */
 import type { Change } from './change-set';
@@ -16,6 +19,7 @@ export const BUSY_WINDOW_MS = 2_000;
 export const FIRST_DELAY_MS = 1_000;
 export const MAX_DELAY_MS = 30_000;
 export const QUIET_MS = 1_000;
+export const CO_RELEASE_FRACTION = 0.25;
 
 interface PathState {
   recent: number[];
@@ -58,6 +62,7 @@ export class BusyPathThrottle {
         st.held = true;
       }
     }
+    if (out.length > 0) this.releaseDue(now, out, true);
     this.schedule();
     return out;
   }
@@ -96,19 +101,29 @@ export class BusyPathThrottle {
     this.timer = undefined;
     const now = this.now();
     const out: Change[] = [];
-    for (const [p, st] of this.paths) {
-      const quiet = now - st.lastEventAt >= QUIET_MS;
-      if (st.held && (quiet || now >= st.nextAllowedAt)) {
-        out.push({ path: p, kind: 'update' });
-        st.held = false;
-        if (!quiet) {
-          st.delay = Math.min(MAX_DELAY_MS, st.delay * 2);
-          st.nextAllowedAt = now + st.delay;
-        }
-      }
-      if (!st.held && now - st.lastEventAt >= BUSY_WINDOW_MS) this.paths.delete(p);
-    }
+    this.releaseDue(now, out, false);
+    if (out.length > 0) this.releaseDue(now, out, true);
+    for (const [p, st] of this.paths) if (!st.held && now - st.lastEventAt >= BUSY_WINDOW_MS) this.paths.delete(p);
     if (out.length > 0) this.release(out);
     this.schedule();
+  }
+
+  /**
+   * Moves held paths whose time has come into `out`: quiet ones, and those at the end of their backoff step (or, when
+   * riding along with a push that goes out anyway, within CO_RELEASE_FRACTION of it).
+   */
+  private releaseDue(now: number, out: Change[], ridingAlong: boolean): void {
+    for (const [p, st] of this.paths) {
+      if (!st.held) continue;
+      const quiet = now - st.lastEventAt >= QUIET_MS;
+      const slack = ridingAlong ? st.delay * CO_RELEASE_FRACTION : 0;
+      if (!quiet && now < st.nextAllowedAt - slack) continue;
+      out.push({ path: p, kind: 'update' });
+      st.held = false;
+      if (!quiet) {
+        st.delay = Math.min(MAX_DELAY_MS, st.delay * 2);
+        st.nextAllowedAt = now + st.delay;
+      }
+    }
   }
 }
