@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -82,6 +82,14 @@ describe('the native TLS front in the server', { skip: process.env.RSYNCHUB_TLS_
     assert.deepEqual(status.front, { kind: 'native', why: null, restarts: 0 });
     assert.match(server.output(), /rsync over TLS on .*native TLS front/);
     assert.equal(frontsOf(server).length, 1);
+  });
+
+  test('the front picks AES-128-GCM (its preference) even when the client, like s_client, lists AES-256-GCM first', () => {
+    const r = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${server.rsyncTlsPort}`, '-servername', 'localhost', '-CAfile', caFile,
+      '-ciphersuites', 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256', '-verify_return_error', '-brief'], { input: '', encoding: 'utf8', timeout: 30_000 });
+    const out = `${r.stdout}${r.stderr}`;
+    assert.match(out, /Verification: OK/, out);
+    assert.match(out, /Ciphersuite: TLS_AES_128_GCM_SHA256/, out);
   });
 
   test('a push and a pull of several MB through rsync-ssl arrive identical; the session is recorded', async () => {

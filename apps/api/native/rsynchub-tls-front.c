@@ -66,7 +66,10 @@ static const char *CIPHERS =
     "DHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-SHA256:DHE-RSA-AES128-SHA256:ECDHE-RSA-AES256-SHA384:"
     "DHE-RSA-AES256-SHA384:ECDHE-RSA-AES256-SHA256:DHE-RSA-AES256-SHA256:HIGH:!aNULL:!eNULL:!EXPORT:!DES:!RC4:!MD5:!PSK:"
     "!SRP:!CAMELLIA";
-static const char *CIPHERSUITES = "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
+/* TLS 1.3 suites in Mozilla's "intermediate" order, applied as the server's preference: AES-128-GCM first. It is ~1.5x
+ * faster than AES-256-GCM with AES-NI (openssl speed here: 4.05 vs 2.72 GB/s), and on a small target the client and
+ * this front share the CPUs with rsync on both ends. */
+static const char *CIPHERSUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 
 static const char *opt_host = "0.0.0.0", *opt_port = NULL, *opt_rsync = "rsync", *opt_config = NULL;
 static long opt_max = 1000, opt_per_address = 32, opt_handshake_ms = 10000;
