@@ -53,6 +53,15 @@ function frontsOf(server: RunningServer): number[] {
   });
 }
 
+/** A TLS 1.3 client that lists AES-256-GCM first (as s_client, rsync-ssl's default, does) gets AES-128-GCM. */
+function assertPrefersAes128(port: number, caFile: string): void {
+  const r = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', 'localhost', '-CAfile', caFile,
+    '-ciphersuites', 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256', '-verify_return_error', '-brief'], { input: '', encoding: 'utf8', timeout: 30_000 });
+  const out = `${r.stdout}${r.stderr}`;
+  assert.match(out, /Verification: OK/, out);
+  assert.match(out, /Ciphersuite: TLS_AES_128_GCM_SHA256/, out);
+}
+
 const nativeBuilt = fs.existsSync(path.join(__dirname, '../../apps/api/dist/rsynchub-tls-front'));
 
 describe('the native TLS front in the server', { skip: process.env.RSYNCHUB_TLS_FRONT === 'node' || !nativeBuilt ? 'native front not in use' : false }, () => {
@@ -85,11 +94,7 @@ describe('the native TLS front in the server', { skip: process.env.RSYNCHUB_TLS_
   });
 
   test('the front picks AES-128-GCM (its preference) even when the client, like s_client, lists AES-256-GCM first', () => {
-    const r = spawnSync('openssl', ['s_client', '-connect', `127.0.0.1:${server.rsyncTlsPort}`, '-servername', 'localhost', '-CAfile', caFile,
-      '-ciphersuites', 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256', '-verify_return_error', '-brief'], { input: '', encoding: 'utf8', timeout: 30_000 });
-    const out = `${r.stdout}${r.stderr}`;
-    assert.match(out, /Verification: OK/, out);
-    assert.match(out, /Ciphersuite: TLS_AES_128_GCM_SHA256/, out);
+    assertPrefersAes128(server.rsyncTlsPort, caFile);
   });
 
   test('a push and a pull of several MB through rsync-ssl arrive identical; the session is recorded', async () => {
@@ -177,5 +182,11 @@ describe('RSYNCHUB_TLS_FRONT=node', () => {
     });
     assert.deepEqual(status.front, { kind: 'node', why: 'RSYNCHUB_TLS_FRONT=node', restarts: 0 });
     assert.match(server.output(), /Node TLS front: RSYNCHUB_TLS_FRONT=node/);
+  });
+
+  test('the Node front makes the same cipher choice as the native one', async () => {
+    const caFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rh-node-front-')), 'ca.pem');
+    fs.writeFileSync(caFile, (await server.admin.get('/api/v1/tls/ca.pem')).text);
+    assertPrefersAes128(server.rsyncTlsPort, caFile);
   });
 });
