@@ -296,6 +296,7 @@ export class WarmStandby {
     this.stats.pid = proc.pid ?? null;
     this.stats.via = w.via;
     this.waiting = w;
+    this.o.log.debug('warm standby started', { target: this.o.target, via: w.via, startMs: ms });
     this.o.onChange?.();
   }
 
