@@ -3,7 +3,8 @@
  * the real agent process, a real rsync daemon and the real rsync client and gate: the standby's parent is the launcher
  * (the agent's event loop does not fork the agent for it); kill -9 of the launcher while a standby waits leaves no
  * standby or gate behind, never connects, and the next edit goes through a standby of a new launcher; with
- * RSYNCHUB_AGENT_SPAWN=node standbys are started with node's spawn as before.
+ * RSYNCHUB_AGENT_SPAWN=node standbys are started with node's spawn as before; a standby whose gate is stopped (SIGSTOP)
+ * is killed whole by the stall watchdog once released, and the edit is retried and arrives.
  */
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
@@ -25,7 +26,7 @@ let n = 0;
 
 interface Run { src: string; stateDir: string; configFile: string }
 
-function setup(): Run {
+function setup(extra: string[] = []): Run {
   const dir = path.join(work, `run${++n}`);
   const src = path.join(dir, 'src');
   fs.mkdirSync(src, { recursive: true });
@@ -39,6 +40,7 @@ function setup(): Run {
     'logLevel: debug',
     'verify: { intervalSec: 0 }',
     'retry: { initialDelayMs: 200, maxDelayMs: 1000 }',
+    ...extra,
     '',
   ].join('\n'));
   fs.rmSync(daemon.moduleDir, { recursive: true, force: true });
@@ -206,4 +208,21 @@ test('RSYNCHUB_AGENT_SPAWN=node: standbys are started with node\'s spawn (the ag
   assert.equal(parentOf(sb.pid), agent.pid);
   assert.equal(target(r)!.warmStandby!.viaLauncher, 0);
   await editThroughStandby(r, 'node.txt', sb);
+});
+
+test('a standby whose gate is stopped (SIGSTOP): the released run stalls, the watchdog kills its whole group (the stopped gate too), the edit arrives on retry', { skip }, async () => {
+  const r = setup(['stallKillSec: 2']);
+  startAgent(r);
+  const sb = await readyStandby(r);
+  await waitUntil(() => groupMembers(sb.pid).length >= 3, 'rsync, its connect fork and the gate waiting');
+  const gate = groupMembers(sb.pid).find((p) => { try { return fs.readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'rsynchub-gate'; } catch { return false; } });
+  assert.ok(gate, `the gate among ${groupMembers(sb.pid).join(',')}`);
+  process.kill(gate, 'SIGSTOP');
+  const members = groupMembers(sb.pid);
+  fs.writeFileSync(path.join(r.src, 'stopped-gate.txt'), 'x\n');
+  await waitConverged(r.src, [daemon.moduleDir], 'the edit after the stalled run', 30_000);
+  await waitUntil(() => members.every((p) => !alive(p)), `every process of the stalled standby gone, the stopped gate too (${members.join(',')})`);
+  const lines = runLines();
+  assert.ok(lines.some((l) => l.warm && l.code !== 0), `the run through the stopped gate failed: ${JSON.stringify(lines)}`);
+  assert.match(output, /"msg":"push failed; will retry"[^\n]*rsync stalled/, 'the failure was the stall watchdog\'s');
 });

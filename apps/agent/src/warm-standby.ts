@@ -183,6 +183,8 @@ interface StandbyProcess {
   /** Kills its process group before it ever connected (no go). */
   cancel(): void;
   kill(signal: NodeJS.Signals): void;
+  /** The signal to its process group (it is the group's leader: a session of its own). */
+  killGroup(signal: NodeJS.Signals): void;
   /** Released: it keeps the agent alive like any run. */
   ref(): void;
 }
@@ -383,7 +385,9 @@ export class WarmStandby {
       get pid() {
         return w.proc.pid;
       },
-      kill: (signal) => w.proc.kill(signal),
+      // The whole group (rsync, its connect fork, the gate): a gate that hangs (stopped) keeps rsync's stderr open, and
+      // the run's end waits for that; the stall watchdog's kill must end it too.
+      kill: (signal) => (w.closed ? undefined : w.proc.killGroup(signal)),
     };
   }
 }
@@ -410,6 +414,16 @@ function launcherProcess(hd: StandbyHandle): StandbyProcess {
       }
     },
     kill: (signal) => hd.kill(signal),
+    // Until the run's end was reported (the caller checks), the launcher has not reaped the pid: the group is still ours.
+    killGroup: (signal) => {
+      const pid = hd.pid;
+      try {
+        if (pid) process.kill(-pid, signal);
+        else hd.kill(signal);
+      } catch {
+        hd.kill(signal);
+      }
+    },
     ref: () => undefined, // the launcher's socket is referenced while a released run is in flight
   };
 }
@@ -459,6 +473,14 @@ function nodeProcess(spec: StandbySpec, env: NodeJS.ProcessEnv, ev: RunHandlers 
     kill: (signal) => {
       try {
         child.kill(signal);
+      } catch {
+        // gone
+      }
+    },
+    killGroup: (signal) => {
+      try {
+        if (child.pid && child.exitCode === null && child.signalCode === null) process.kill(-child.pid, signal);
+        else child.kill(signal);
       } catch {
         // gone
       }
