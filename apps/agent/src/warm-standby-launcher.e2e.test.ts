@@ -226,3 +226,20 @@ test('a standby whose gate is stopped (SIGSTOP): the released run stalls, the wa
   assert.ok(lines.some((l) => l.warm && l.code !== 0), `the run through the stopped gate failed: ${JSON.stringify(lines)}`);
   assert.match(output, /"msg":"push failed; will retry"[^\n]*rsync stalled/, 'the failure was the stall watchdog\'s');
 });
+
+test('SIGTERM of the agent with a standby waiting: the agent exits, and neither the standby (nor its gate) nor the launcher is left', { skip }, async () => {
+  const r = setup();
+  const agent = startAgent(r);
+  const sb = await readyStandby(r);
+  await waitUntil(() => state(r)?.rsyncLauncherPid !== undefined, 'the launcher\'s pid in the state');
+  const launcher = state(r)!.rsyncLauncherPid!;
+  await waitUntil(() => groupMembers(sb.pid).length >= 2, 'rsync and its gate waiting');
+  const members = groupMembers(sb.pid);
+  const connects = daemonConnects();
+  const exited = new Promise<number | null>((resolve) => agent.once('exit', (code) => resolve(code)));
+  agent.kill('SIGTERM');
+  assert.equal(await exited, 0);
+  proc = null;
+  await waitUntil(() => [...members, launcher].every((p) => !alive(p)), `no standby process (${members.join(',')}) and no launcher (${launcher}) left`);
+  assert.equal(daemonConnects(), connects, 'the standby never connected');
+});
