@@ -141,11 +141,14 @@ test('launcher standby: holds before the go (stdin open, fd 3 a pipe, nothing re
     for (const f of [encodeRelease(777, Buffer.from('x')), encodeDiscard(777), encodeKill(777, 9), encodeGo(777), encodeAck(777)]) raw.send(f);
     await raw.serves(100);
     assert.equal(procState(pid), 'S', 'the standby is untouched by requests naming other ids');
+    // A 'W' alone: written into the pipe, the stdin stays open for more (drained is not done).
+    raw.send(encodeRelease(1, Buffer.from('early\0')).subarray(0, -9));
+    await raw.serves(102); // the 'W' has been handled (requests are handled in order) and written
     // The release, then a second release and more bytes: one 'g' only, and only the list sent before the first 'R'.
     raw.send(Buffer.concat([encodeRelease(1, Buffer.from('a/b\0c d\0')), encodeRelease(1, Buffer.from('late\0'))]));
     const x = await raw.reply(1, 'X');
     assert.equal(x.a, 0, `exit ${x.a}, output ${raw.out(1).toString()}`);
-    assert.equal(raw.out(1).toString(), 'go=[g]\na/b\0c d\0');
+    assert.equal(raw.out(1).toString(), 'go=[g]\nearly\0a/b\0c d\0');
     raw.send(encodeAck(1));
     await raw.serves(101);
   } finally {
