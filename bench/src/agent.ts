@@ -9,7 +9,8 @@
  * Env: BENCH_AGENT_EDITS (50; 0 skips the edits), BENCH_AGENT_BURST (10000), BENCH_AGENT_ROUNDS (3 burst rounds),
  * BENCH_AGENT_ONLY (comma-separated contender labels, e.g. `agent`; default all), BENCH_AGENT_DIR (where sources and
  * modules live; default the OS temp dir), BENCH_AGENT_MAIN (path of the agent's dist/main.js), BENCH_AGENT_KEEP=1 (keep
- * that directory, with each contender's log), BENCH_AGENT_EXTRA / BENCH_AGENT_WATCH_EXTRA (JSON merged into the agent's
+ * that directory, with each contender's log), BENCH_AGENT_CHAINED=1 (a third edit series: each edit as soon as the
+ * last is on the target, not waiting for the contender to be idle), BENCH_AGENT_EXTRA / BENCH_AGENT_WATCH_EXTRA (JSON merged into the agent's
  * config / its watch, e.g. '{"timeoutSec":0}' to see what one setting costs), BENCH_AGENT_VARIANT_ENV (JSON: adds the
  * contender `agent(variant)`, the agent with these environment variables, e.g. '{"RSYNCHUB_AGENT_SPAWN":"node"}',
  * '{"RSYNCHUB_AGENT_STANDBY_SPAWN":"node"}' (standbys with node's spawn, runs through the launcher: the A/B of how the
@@ -127,10 +128,14 @@ const EDIT_FILES = 5;
  * Two spacings of single edits. @parcel/watcher (the agent's watcher) reports an event at once when the previous one
  * is more than 500 ms old, and otherwise debounces for 50 ms; so isolated edits and edits in quick succession differ.
  */
-const EDIT_SERIES = [
+const EDIT_SERIES: readonly { key: string; gapMs: number; text: string }[] = [
   { key: 'isolated', gapMs: 1000, text: 'isolated edits (1 s apart)' },
   { key: 'back-to-back', gapMs: 0, text: 'back-to-back edits (next one as soon as the contender is idle)' },
-] as const;
+  // BENCH_AGENT_CHAINED=1: the next edit as soon as the previous one is on the target, without waiting for the contender
+  // to be idle (250 ms without rsync): it then lands while the agent ends that run and starts its next warm standby,
+  // where a start that holds the event loop shows.
+  ...(process.env.BENCH_AGENT_CHAINED === '1' ? [{ key: 'chained', gapMs: -1, text: 'chained edits (next one as soon as the last is on the target)' }] : []),
+];
 
 interface Contender {
   label: string;
@@ -353,7 +358,7 @@ async function measureLatency(c: Contender, edits: number, gapMs: number, cursor
   try {
     for (let n = 0; n < edits + uncounted; n++) {
       const i = cursor.next++;
-      await c.tracker.waitIdle(c.quietMs, 60_000, `${c.label} before edit ${i}`);
+      if (gapMs >= 0) await c.tracker.waitIdle(c.quietMs, 60_000, `${c.label} before edit ${i}`);
       const wait = lastWrite + gapMs - performance.now();
       if (wait > 0) await sleep(wait);
       const rel = `edit-${i % EDIT_FILES}.txt`;
