@@ -9,9 +9,12 @@
  * Env: BENCH_AGENT_EDITS (50; 0 skips the edits), BENCH_AGENT_BURST (10000), BENCH_AGENT_ROUNDS (3 burst rounds),
  * BENCH_AGENT_ONLY (comma-separated contender labels, e.g. `agent`; default all), BENCH_AGENT_DIR (where sources and
  * modules live; default the OS temp dir), BENCH_AGENT_MAIN (path of the agent's dist/main.js), BENCH_AGENT_KEEP=1 (keep
- * that directory, with each contender's log), BENCH_AGENT_EXTRA / BENCH_AGENT_WATCH_EXTRA (JSON merged into the agent's
+ * that directory, with each contender's log), BENCH_AGENT_CHAINED=1 (a third edit series: each edit as soon as the
+ * last is on the target, not waiting for the contender to be idle), BENCH_AGENT_EXTRA / BENCH_AGENT_WATCH_EXTRA (JSON merged into the agent's
  * config / its watch, e.g. '{"timeoutSec":0}' to see what one setting costs), BENCH_AGENT_VARIANT_ENV (JSON: adds the
- * contender `agent(variant)`, the agent with these environment variables, e.g. '{"RSYNCHUB_AGENT_SPAWN":"node"}' or
+ * contender `agent(variant)`, the agent with these environment variables, e.g. '{"RSYNCHUB_AGENT_SPAWN":"node"}',
+ * '{"RSYNCHUB_AGENT_STANDBY_SPAWN":"node"}' (standbys with node's spawn, runs through the launcher: the A/B of how the
+ * standby is started; each agent contender also prints how long its standby starts held its event loop) or
  * '{"RSYNCHUB_AGENT_WARM_STANDBY":"0"}'), BENCH_AGENT_LARGE_MB (256; 0 skips it) / BENCH_AGENT_LARGE_ROUNDS (3): one
  * large file pushed by a single run, `agent` and `agent(variant)` alternating.
  * Contenders: `agent` (rsync started by its native launcher), `agent(node spawn)` (RSYNCHUB_AGENT_SPAWN=node: node's
@@ -41,7 +44,8 @@ import { fmt, header, median, percentile } from './stats';
  * The agent's rsync children, without its warm standby while that waits (see apps/agent/src/warm-standby.ts): a
  * standby is an rsync started ahead of the next edit and held before it connects, so it is not a run. It is told apart
  * by RSYNCHUB_GATE_FD in its environment, and it is a run once its gate (a grandchild) has renamed itself
- * "rsynchub-relay" on release. Standbys never released are not counted as processes spawned either.
+ * "rsynchub-relay" on release. Standbys never released are not counted as processes spawned either. A standby is a
+ * child of the agent's rsync launcher (or of the agent, with node's spawn).
  */
 class AgentRsyncTracker extends RsyncChildTracker {
   private readonly standbys = new Set<string>();
@@ -60,7 +64,9 @@ class AgentRsyncTracker extends RsyncChildTracker {
     super.poll();
     if (this.active === 0) return;
     let waiting = 0;
-    for (const pid of childPids(this.agentPid)) {
+    // Standbys are started by the agent's rsync launcher (rsynchub-spawn), or by the agent itself with node's spawn.
+    const direct = childPids(this.agentPid);
+    for (const pid of [...direct, ...direct.filter((c) => comm(c) === 'rsynchub-spawn').flatMap(childPids)]) {
       let stat: string;
       try {
         stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -122,10 +128,14 @@ const EDIT_FILES = 5;
  * Two spacings of single edits. @parcel/watcher (the agent's watcher) reports an event at once when the previous one
  * is more than 500 ms old, and otherwise debounces for 50 ms; so isolated edits and edits in quick succession differ.
  */
-const EDIT_SERIES = [
+const EDIT_SERIES: readonly { key: string; gapMs: number; text: string }[] = [
   { key: 'isolated', gapMs: 1000, text: 'isolated edits (1 s apart)' },
   { key: 'back-to-back', gapMs: 0, text: 'back-to-back edits (next one as soon as the contender is idle)' },
-] as const;
+  // BENCH_AGENT_CHAINED=1: the next edit as soon as the previous one is on the target, without waiting for the contender
+  // to be idle (250 ms without rsync): it then lands while the agent ends that run and starts its next warm standby,
+  // where a start that holds the event loop shows.
+  ...(process.env.BENCH_AGENT_CHAINED === '1' ? [{ key: 'chained', gapMs: -1, text: 'chained edits (next one as soon as the last is on the target)' }] : []),
+];
 
 interface Contender {
   label: string;
@@ -143,6 +153,11 @@ interface Contender {
   selfReportedSpawns?: () => number | undefined;
   /** The agent's rsync launcher: it reaps the rsync clients, so their CPU time is its children's. */
   launcherPid?: () => number | undefined;
+  /**
+   * The agent's warm standby starts so far (its debug log): how each was started and how long the start call held the
+   * agent's event loop (ms).
+   */
+  standbyStarts?: () => { via: string; startMs: number }[];
   stop(): Promise<void>;
 }
 
@@ -271,6 +286,8 @@ async function startAgent(work: string, daemon: BareDaemon, module: string, labe
       return runs.join('; ');
     },
     launcherPid: () => readJson<State>(stateFile)?.rsyncLauncherPid,
+    standbyStarts: () => fs.readFileSync(log, 'utf8').split('\n').filter((l) => l.includes('"warm standby started"'))
+      .map((l) => JSON.parse(l) as { via: string; startMs: number }),
     selfReportedSpawns: () => {
       const s = readJson<State>(stateFile);
       return s && s.targets.every((t) => t.queueLength === 0 && !t.inFlight) ? s.rsyncSpawns : undefined;
@@ -341,7 +358,7 @@ async function measureLatency(c: Contender, edits: number, gapMs: number, cursor
   try {
     for (let n = 0; n < edits + uncounted; n++) {
       const i = cursor.next++;
-      await c.tracker.waitIdle(c.quietMs, 60_000, `${c.label} before edit ${i}`);
+      if (gapMs >= 0) await c.tracker.waitIdle(c.quietMs, 60_000, `${c.label} before edit ${i}`);
       const wait = lastWrite + gapMs - performance.now();
       if (wait > 0) await sleep(wait);
       const rel = `edit-${i % EDIT_FILES}.txt`;
@@ -632,6 +649,14 @@ export async function benchAgent(
             const s = lat.samples;
             console.log(`${c.label.padEnd(16)} ${series.text}: ${latencyText(lat)}  min ${fmt(Math.min(...s))} mean ${fmt(s.reduce((a, b) => a + b, 0) / (s.length || 1))} max ${fmt(Math.max(...s))} ms (${s.length} edits)`);
           }
+        }
+        // What starting the next standby after each run cost the agent's event loop (the synchronous start call).
+        for (const c of started) {
+          const starts = c.standbyStarts?.();
+          if (!starts?.length) continue;
+          const ms = starts.map((x) => x.startMs);
+          const via = [...new Set(starts.map((x) => x.via))].join('+');
+          console.log(`${c.label.padEnd(16)} warm standby starts: ${starts.length} via ${via}; event loop held per start p50 ${fmt(percentile(ms, 50), 3)} p99 ${fmt(percentile(ms, 99), 3)} max ${fmt(Math.max(...ms), 3)} ms`);
         }
       } finally {
         for (const c of started) {

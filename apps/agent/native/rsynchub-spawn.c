@@ -11,11 +11,24 @@
  * Requests (agent -> launcher), integers u32 little-endian, a string = u32 length + bytes (no NUL inside):
  *   'S' id flags exe cwd argc arg... envc env... stdinLen stdinBytes   start a run; flags: 1 = stdin is a pipe fed with
  *        stdinBytes, then closed (else /dev/null); 2 = gate: report the pid, but exec only after 'G' (the TLS relay
- *        must know the pid before rsync can connect)
+ *        must know the pid before rsync can connect); 4 = stdin held: a pipe fed with stdinBytes and then with 'W'
+ *        bytes, kept OPEN until 'R'; 8 = go pipe: the child gets the read end of a pipe as fd 3, whose write end only
+ *        this launcher holds ('R' writes 'g' to it and closes it). 4 and 8 are a warm standby (src/warm-standby.ts:
+ *        rsync started ahead of its run, its connect program rsynchub-gate / the TLS connector waiting on fd 3 for 'g');
+ *        they cannot be combined with 2 (refused with 'F')
  *   'K' id signal     send a signal to the run's process (if it has not exited)
  *   'G' id            let a gated run exec
+ *   'W' id bytes      append bytes to a held stdin (ignored unless the run's stdin is still held)
+ *   'R' id            release a standby, in this order: its held stdin is closed once all bytes written so far have
+ *                     been written (never blocking: the poll loop writes them as rsync reads), and 'g' is written to
+ *                     its go pipe, which is closed. Sent together with the 'W's of the path list, the whole release is
+ *                     one write of the agent's. A second 'R', or an 'R' after the run ended, changes nothing
+ *   'D' id            discard a standby: its held stdin and go pipe are closed WITHOUT 'g' (the gate exits without
+ *                     connecting) and its process group is sent SIGKILL (it is still ours: the pid is not reaped yet)
  *   'A' id            the agent has read the run's 'X' (or 'F'): its process may be reaped now
- *   'C'               close: start nothing more; exit once every run has ended and been acknowledged
+ *   'C'               close: start nothing more; standbys not released yet are discarded as by 'D' (their go pipes
+ *                     close: they end without connecting); exit once every run has ended and been acknowledged
+ * Requests naming an unknown id (never started, or already acknowledged) are ignored.
  * A request longer than MAX_REQUEST is refused (the launcher exits with a message; the agent sends larger runs
  * through node's spawn), so a corrupt length cannot make it allocate gigabytes.
  * Replies (launcher -> agent):
@@ -29,7 +42,9 @@
  * its exec cannot freeze the launcher and the other runs.
  * Like node's spawn with detached: true, each rsync gets a session of its own (no controlling terminal, so no password
  * prompt can hang it), default signal dispositions and an empty signal mask. When the agent goes away (EOF on fd 3)
- * the launcher exits; runs still going keep running, as they did with node's spawn.
+ * the launcher exits; runs still going keep running, as they did with node's spawn. A standby's go pipe and held stdin
+ * are held by this process only (close-on-exec: no other run inherits them), so when the launcher ends (the agent died,
+ * or the launcher was killed) every standby still waiting sees EOF on fd 3 and ends without connecting.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -58,9 +73,11 @@ struct run {
   uint32_t id;
   pid_t pid;
   int in, out, err, gate; /* -1 when closed */
+  int go;                 /* standbys (flag 8): write end of the child's fd 3 pipe, until 'R' ('g') or 'D' */
+  int held;               /* flag 4: stdin stays open when drained, until 'R' */
   int ef;                 /* gated runs: error pipe (errno of a failed chdir/exec; EOF once exec succeeded) */
   char *data;             /* stdin bytes still to write */
-  size_t len, off;
+  size_t len, off, cap;
   int exited, code, sig, failed; /* exited: seen by waitid(WNOWAIT), not reaped yet; code -1 = killed by sig */
   int reported, acked;            /* 'X' (or 'F') sent; the agent's 'A' received: then it is reaped and freed */
 };
@@ -121,6 +138,7 @@ static void free_run(size_t i) {
   close_fd(&r->out);
   close_fd(&r->err);
   close_fd(&r->gate);
+  close_fd(&r->go);
   close_fd(&r->ef);
   free(r->data);
   free(r);
@@ -213,13 +231,15 @@ static void start_run(const unsigned char *p, size_t n) {
   if (!rd.bad) envp = rdlist(&rd, &has_nul);
   uint32_t inlen = rd.bad ? 0 : rd32(&rd);
   if (!rd.bad && (size_t)(rd.end - rd.p) != inlen) rd.bad = 1;
-  int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 }, gate[2] = { -1, -1 }, ef[2] = { -1, -1 };
+  int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 }, gate[2] = { -1, -1 }, ef[2] = { -1, -1 }, go[2] = { -1, -1 };
   if (rd.bad || has_nul) {
     fail_run(id, EINVAL, rd.bad ? "malformed request" : "an argument, the environment or the cwd holds a NUL byte");
     goto done;
   }
-  if (flags & 1 ? set_cloexec_pipe(in) < 0 : (in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) { fail_run(id, errno, "stdin"); goto done; }
+  if ((flags & 2) && (flags & 12)) { fail_run(id, EINVAL, "a gated run cannot be a standby (flags 2 with 4 or 8)"); goto done; }
+  if (flags & 5 ? set_cloexec_pipe(in) < 0 : (in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) { fail_run(id, errno, "stdin"); goto done; }
   if (set_cloexec_pipe(out) < 0 || set_cloexec_pipe(err) < 0) { fail_run(id, errno, "pipe"); goto done; }
+  if ((flags & 8) && set_cloexec_pipe(go) < 0) { fail_run(id, errno, "pipe"); goto done; }
   pid_t pid = -1;
   if (flags & 2) {
     if (set_cloexec_pipe(gate) < 0 || pipe2(ef, O_CLOEXEC | O_NONBLOCK) < 0) { fail_run(id, errno, "pipe"); goto done; }
@@ -240,6 +260,7 @@ static void start_run(const unsigned char *p, size_t n) {
     posix_spawn_file_actions_adddup2(&fa, in[0], 0);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+    if (go[0] >= 0) posix_spawn_file_actions_adddup2(&fa, go[0], 3); /* dup2 clears close-on-exec: the child keeps it */
     if (cwd[0]) posix_spawn_file_actions_addchdir_np(&fa, cwd);
     int e = posix_spawn(&pid, exe, &fa, &at, argv, envp);
     posix_spawn_file_actions_destroy(&fa);
@@ -251,8 +272,12 @@ static void start_run(const unsigned char *p, size_t n) {
   r->gate = r->ef = -1;
   r->id = id;
   r->pid = pid;
-  r->in = (flags & 1) ? in[1] : -1;
+  r->in = (flags & 5) ? in[1] : -1;
   in[1] = -1;
+  r->held = (flags & 4) != 0;
+  r->go = go[1];
+  go[1] = -1;
+  if (r->go >= 0) fcntl(r->go, F_SETFL, O_NONBLOCK);
   r->out = out[0];
   r->err = err[0];
   out[0] = err[0] = -1;
@@ -264,8 +289,8 @@ static void start_run(const unsigned char *p, size_t n) {
     fcntl(r->in, F_SETFL, O_NONBLOCK);
     r->data = xrealloc(NULL, inlen);
     memcpy(r->data, rd.p, inlen);
-    r->len = inlen;
-    if (!inlen) close_fd(&r->in);
+    r->len = r->cap = inlen;
+    if (!inlen && !r->held) close_fd(&r->in);
   }
   if (nruns == capruns) runs = xrealloc(runs, sizeof *runs * (capruns = capruns ? capruns * 2 : 16));
   runs[nruns++] = r;
@@ -273,7 +298,7 @@ static void start_run(const unsigned char *p, size_t n) {
   reply('P', id, &upid, 1, NULL, 0);
 done:
   close_fd(&in[0]); close_fd(&in[1]); close_fd(&out[0]); close_fd(&out[1]); close_fd(&err[0]); close_fd(&err[1]);
-  close_fd(&gate[0]); close_fd(&gate[1]); close_fd(&ef[0]); close_fd(&ef[1]);
+  close_fd(&gate[0]); close_fd(&gate[1]); close_fd(&ef[0]); close_fd(&ef[1]); close_fd(&go[0]); close_fd(&go[1]);
   free(exe);
   free(cwd);
   free_list(argv);
@@ -306,11 +331,54 @@ static void go_run(struct run *r) {
   check_exec(r); /* usually not yet: the poll loop watches the pipe until the exec happened (or failed) */
 }
 
+/* 'W': more bytes for a held stdin (written by the poll loop as rsync reads them). */
+static void append_stdin(struct run *r, const unsigned char *p, size_t n) {
+  if (!r->held || r->in < 0 || !n) return;
+  if (r->off == r->len) r->off = r->len = 0;
+  if (r->len + n > r->cap) r->data = xrealloc(r->data, r->cap = (r->len + n) * 2);
+  memcpy(r->data + r->len, p, n);
+  r->len += n;
+}
+
+/* 'R': the held stdin closes once drained (at once when it is), then the go. */
+static void release_run(struct run *r) {
+  if (r->held) {
+    r->held = 0;
+    if (r->in >= 0 && r->off == r->len) {
+      close_fd(&r->in);
+      free(r->data);
+      r->data = NULL;
+      r->len = r->off = r->cap = 0;
+    }
+  }
+  if (r->go >= 0) {
+    char g = 'g';
+    (void)!write(r->go, &g, 1); /* an empty pipe: never blocks; EPIPE when the child is gone, then nothing to release */
+    close_fd(&r->go);
+  }
+}
+
+/* 'D' (and 'C' for standbys not released): no 'g', no more stdin; the group is killed (the pid is still ours). */
+static void discard_run(struct run *r) {
+  if (!r->held && r->go < 0) return; /* released (or never a standby): a run like any other now */
+  r->held = 0;
+  close_fd(&r->go);
+  close_fd(&r->in);
+  free(r->data);
+  r->data = NULL;
+  r->len = r->off = r->cap = 0;
+  kill(-r->pid, SIGKILL);
+}
+
 static void handle_request(const unsigned char *p, size_t n) {
   if (n < 1) return;
   char type = (char)p[0];
   p++, n--;
-  if (type == 'C') { closing = 1; return; }
+  if (type == 'C') {
+    closing = 1;
+    for (size_t i = 0; i < nruns; i++) discard_run(runs[i]);
+    return;
+  }
   if (type == 'S') {
     if (closing) {
       if (n >= 4) fail_run(get32(p), ESHUTDOWN, "the launcher is closing");
@@ -326,6 +394,12 @@ static void handle_request(const unsigned char *p, size_t n) {
     if (!r->exited) kill(r->pid, (int)get32(p + 4));
   } else if (type == 'G') {
     go_run(r);
+  } else if (type == 'W') {
+    append_stdin(r, p + 4, n - 4);
+  } else if (type == 'R') {
+    release_run(r);
+  } else if (type == 'D') {
+    discard_run(r);
   } else if (type == 'A') {
     r->acked = 1;
   }
@@ -351,9 +425,11 @@ static void pump_input(struct run *r) {
     }
     r->off += (size_t)w;
   }
+  if (r->held && r->off == r->len) return; /* drained; more may come ('W') until 'R' */
   close_fd(&r->in);
   free(r->data);
   r->data = NULL;
+  r->len = r->off = r->cap = 0;
 }
 
 /* Notes runs whose process has exited, without reaping it (WNOWAIT): the pid stays taken until the agent's 'A'. */
@@ -368,6 +444,8 @@ static void notice_exits(void) {
     if (si.si_code == CLD_EXITED) { r->code = si.si_status; r->sig = 0; }
     else { r->code = -1; r->sig = si.si_status; }
     close_fd(&r->gate);
+    close_fd(&r->go);
+    r->held = 0;
     check_exec(r); /* died before or at its exec (its write, if any, is in the pipe) */
     close_fd(&r->ef);
     close_fd(&r->in);
@@ -439,7 +517,8 @@ int main(void) {
       struct run *r = runs[i];
       if (r->out >= 0) { owner[np] = r; what[np] = 1; pfd[np++] = (struct pollfd){ r->out, POLLIN, 0 }; }
       if (r->err >= 0) { owner[np] = r; what[np] = 2; pfd[np++] = (struct pollfd){ r->err, POLLIN, 0 }; }
-      if (r->in >= 0) { owner[np] = r; what[np] = 0; pfd[np++] = (struct pollfd){ r->in, POLLOUT, 0 }; }
+      /* a held stdin with nothing to write is not polled (it would be writable at once, again and again) */
+      if (r->in >= 0 && (r->off < r->len || !r->held)) { owner[np] = r; what[np] = 0; pfd[np++] = (struct pollfd){ r->in, POLLOUT, 0 }; }
       if (r->ef >= 0 && r->gate < 0) { owner[np] = r; what[np] = 3; pfd[np++] = (struct pollfd){ r->ef, POLLIN, 0 }; }
     }
     if (poll(pfd, np, -1) < 0) {

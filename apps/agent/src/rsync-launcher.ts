@@ -66,10 +66,17 @@ export function envList(env: NodeJS.ProcessEnv): string[] {
   return Object.entries(env).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${v}`);
 }
 
-/** An 'S' frame. flags: 1 = stdin is a pipe fed with req.stdin; 2 = gated (exec after 'G'). */
-export function encodeSpawn(id: number, req: LaunchRequest, gated: boolean): Buffer {
+/** Flags of a standby's 'S' (a warm standby, warm-standby.ts): stdin held open until 'R', and a go pipe as fd 3. */
+export const STANDBY_FLAGS = 4 | 8;
+
+/**
+ * An 'S' frame. flags: 1 = stdin is a pipe fed with req.stdin; 2 = gated (exec after 'G'); standby: 4 | 8 (stdin held
+ * open until 'R', go pipe as the child's fd 3).
+ */
+export function encodeSpawn(id: number, req: LaunchRequest, gated: boolean, standby = false): Buffer {
   const env = envList(req.env);
-  const parts: Buffer[] = [Buffer.from('S'), u32(id), u32((req.stdin ? 1 : 0) | (gated ? 2 : 0)), ...str(req.exe), ...str(req.cwd),
+  const flags = standby ? STANDBY_FLAGS : (req.stdin ? 1 : 0) | (gated ? 2 : 0);
+  const parts: Buffer[] = [Buffer.from('S'), u32(id), u32(flags), ...str(req.exe), ...str(req.cwd),
     u32(req.args.length + 1), ...str(req.exe), ...req.args.flatMap(str), u32(env.length), ...env.flatMap(str),
     u32(req.stdin?.length ?? 0), ...(req.stdin ? [req.stdin] : [])];
   const body = Buffer.concat(parts);
@@ -82,6 +89,29 @@ export function encodeKill(id: number, signal: number): Buffer {
 
 export function encodeGo(id: number): Buffer {
   return Buffer.concat([u32(5), Buffer.from('G'), u32(id)]);
+}
+
+/** Bytes of a held stdin go in 'W' frames of at most this many (a path list of any size stays under MAX_REQUEST). */
+export const WRITE_CHUNK_BYTES = 1024 * 1024;
+
+/**
+ * A standby's release: its path list ('W' frames), then 'R' (stdin closed once written, 'g' on the go pipe), as one
+ * buffer, so the agent writes the whole release at once.
+ */
+export function encodeRelease(id: number, stdin: Buffer | null): Buffer {
+  const parts: Buffer[] = [];
+  const data = stdin ?? Buffer.alloc(0);
+  for (let off = 0; off < data.length; off += WRITE_CHUNK_BYTES) {
+    const chunk = data.subarray(off, off + WRITE_CHUNK_BYTES);
+    parts.push(u32(5 + chunk.length), Buffer.from('W'), u32(id), chunk);
+  }
+  parts.push(u32(5), Buffer.from('R'), u32(id));
+  return Buffer.concat(parts);
+}
+
+/** 'D': a standby is discarded (no 'g'; its go pipe and stdin close; its process group is killed). */
+export function encodeDiscard(id: number): Buffer {
+  return Buffer.concat([u32(5), Buffer.from('D'), u32(id)]);
 }
 
 /** 'A': the run's 'X' or 'F' was read; the launcher may reap its process now (the pid stays taken until then). */
@@ -165,8 +195,18 @@ function runAlive(pid: number): boolean {
 interface Entry {
   handlers: RunHandlers;
   gated: boolean;
+  /** A standby not released yet: it must not keep the agent alive (the socket is referenced for other runs only). */
+  held: boolean;
   pid?: number;
   done: boolean;
+}
+
+/** A standby started through the launcher (warm-standby.ts): held until release(), or discarded. */
+export interface StandbyHandle extends RunHandle {
+  /** Writes the path list to its stdin, closes it, and sends the go; false when the launcher is gone (onLost follows). */
+  release(stdin: Buffer | null): boolean;
+  /** No go: its go pipe and stdin close, its process group is killed. */
+  discard(): void;
 }
 
 /** One running launcher process and the runs it holds. */
@@ -206,13 +246,55 @@ export class Launcher {
 
   /** Starts a run; null when this launcher cannot take it (closing, or a request over MAX_REQUEST_BYTES). */
   start(req: LaunchRequest, h: RunHandlers, gated: boolean): RunHandle | null {
+    return this.begin(req, h, gated, false);
+  }
+
+  /**
+   * Starts a warm standby: the process runs now with its stdin held open and a go pipe as fd 3 (its connect program
+   * waits on it); release() feeds the path list and sends the go. Until then it does not keep the agent alive. null
+   * when this launcher cannot take it (closing, dead). req.stdin is ignored (the list comes with release()).
+   */
+  startStandby(req: LaunchRequest, h: RunHandlers): StandbyHandle | null {
+    const base = this.begin({ ...req, stdin: null }, h, false, true);
+    if (!base) return null;
+    const id = this.nextId - 1;
+    const e = this.runs.get(id)!;
+    return {
+      get pid() {
+        return base.pid;
+      },
+      kill: base.kill,
+      release: (stdin) => {
+        if (this.dead) return false;
+        if (e.done) return true; // ended meanwhile: its 'X' (or 'F') was delivered
+        e.held = false;
+        this.refresh();
+        this.sock.write(encodeRelease(id, stdin));
+        return true;
+      },
+      discard: () => {
+        if (e.done || this.dead) return;
+        this.sock.write(encodeDiscard(id));
+      },
+    };
+  }
+
+  /** The socket keeps the agent alive while a run (not a held standby) is in flight. */
+  private refresh(): void {
+    let busy = false;
+    for (const e of this.runs.values()) if (!e.held) busy = true;
+    if (busy) this.sock.ref();
+    else this.sock.unref();
+  }
+
+  private begin(req: LaunchRequest, h: RunHandlers, gated: boolean, standby: boolean): RunHandle | null {
     if (this.closing || this.dead) return null;
     const id = this.nextId++;
-    const frame = encodeSpawn(id, req, gated);
+    const frame = encodeSpawn(id, req, gated, standby);
     if (frame.length - 4 > this.maxRequestBytes) return null;
-    const e: Entry = { handlers: h, gated, done: false };
+    const e: Entry = { handlers: h, gated, held: standby, done: false };
     this.runs.set(id, e);
-    this.sock.ref();
+    this.refresh();
     this.sock.write(frame);
     return {
       get pid() {
@@ -242,7 +324,7 @@ export class Launcher {
     if (!e) return undefined;
     e.done = true;
     this.runs.delete(id);
-    if (this.runs.size === 0) this.sock.unref();
+    this.refresh();
     return e;
   }
 
@@ -396,6 +478,20 @@ export function launcherPid(): number | undefined {
 export function closeRsyncSpawn(): void {
   state.launcher?.close();
   state.launcher = undefined;
+}
+
+/**
+ * Starts a warm standby through the launcher (see Launcher.startStandby), or null when rsync processes are started with
+ * node's spawn (RSYNCHUB_AGENT_SPAWN=node, launcher not built, or given up after it died too often), when
+ * RSYNCHUB_AGENT_STANDBY_SPAWN=node, or when the launcher cannot take it: the caller then uses node's spawn.
+ */
+export function startStandbyProcess(req: LaunchRequest, h: RunHandlers): StandbyHandle | null {
+  if (process.env.RSYNCHUB_AGENT_STANDBY_SPAWN === 'node') return null;
+  if (!state.way) prepareRsyncSpawn();
+  const l = currentLauncher();
+  if (!l) return null;
+  if ([req.exe, req.cwd, ...req.args, ...envList(req.env)].some((s) => s.includes('\0'))) return null; // node's spawn says why
+  return l.startStandby({ ...req, cwd: path.resolve(req.cwd) }, h);
 }
 
 /** Node's spawn, with the same handlers. */
