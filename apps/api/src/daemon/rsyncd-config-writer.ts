@@ -1,16 +1,17 @@
-import { BadRequestException, Inject, Injectable, InternalServerErrorException, Logger } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, InternalServerErrorException, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource, EntityManager } from 'typeorm';
 import type { DaemonSettingsDto, ModuleFields } from '@rsynchub/contracts';
-import { configToProve, RenderCache, RsyncdConfigError, renderRsyncdConf, renderSecretsFile, sweepStaleProofs, verifyConfigWithDaemon, verifyInetdConfig, type ConfigSections, type RenderInput } from '@rsynchub/rsyncd';
+import { configToProve, RenderCache, RsyncdConfigError, renderRsyncdConf, renderSecretsFile, sweepStaleProofs, type ConfigSections, type RenderInput } from '@rsynchub/rsyncd';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ValidationFailed } from '../common/errors';
 import { DbWriteQueue } from '../database/db-write-queue';
 import { auditInTransaction, currentRequestAudit, forgetRolledBackAudit } from '../audit/audit-context';
 import { removeLeftoverTemps, writeFilesAtomically } from './atomic-file';
 import { daemonPaths, DaemonPaths } from './daemon-paths';
+import { ProofRunner } from './proof-runner';
 
 /** What each domain contributes to the rendered files, read inside the same transaction as the change. */
 export interface ConfigSources {
@@ -50,7 +51,7 @@ type Listener = (written: WrittenConfig, previous: WrittenConfig | null) => void
  * The running daemon re-reads rsyncd.conf on every connection, so no restart is needed for module or user changes.
  */
 @Injectable()
-export class RsyncdConfigWriter {
+export class RsyncdConfigWriter implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(RsyncdConfigWriter.name);
   private readonly paths: DaemonPaths;
   private sources: Partial<ConfigSources> = {};
@@ -82,6 +83,11 @@ export class RsyncdConfigWriter {
   private tlsAccepted: Set<string> | null = null;
   /** What the last proof covered (for the benchmark and logs). */
   lastProof: { sections: number; skipped: number; ms: number } | null = null;
+  /**
+   * Runs the proofs' rsync processes from a small helper process: forking rsync from this (big) process cost the
+   * event loop ~20-30 ms of CPU per proof. See proof-runner.ts for what happens when the helper dies or hangs.
+   */
+  private readonly proofs = new ProofRunner();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -89,6 +95,14 @@ export class RsyncdConfigWriter {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.paths = daemonPaths(config.dataDir);
+  }
+
+  onModuleInit(): void {
+    this.proofs.warmUp();
+  }
+
+  onModuleDestroy(): void {
+    this.proofs.stop();
   }
 
   get filePaths(): DaemonPaths {
@@ -409,7 +423,7 @@ export class RsyncdConfigWriter {
     const part = configToProve(config, this.accepted);
     // A generous deadline: the proof holds up only other config changes now, and a false "refused" on a loaded
     // machine (rsync slow to start) would fail an admin's change for nothing.
-    const outcome = await verifyConfigWithDaemon(part.text, '', { rsyncPath: this.config.rsyncBinary, timeoutMs: PROOF_TIMEOUT_MS });
+    const outcome = await this.proofs.prove('daemon', part.text, this.config.rsyncBinary, PROOF_TIMEOUT_MS);
     this.lastProof = { sections: part.sections, skipped: part.skipped, ms: performance.now() - started };
     if (!outcome.ok) {
       this.logger.warn(`generated config refused by rsync: ${outcome.error}`);
@@ -424,7 +438,7 @@ export class RsyncdConfigWriter {
    */
   private async proveTls(config: ConfigSections): Promise<void> {
     const part = configToProve(config, this.tlsAccepted);
-    const outcome = await verifyInetdConfig(part.text, { rsyncPath: this.config.rsyncBinary, timeoutMs: PROOF_TIMEOUT_MS });
+    const outcome = await this.proofs.prove('inetd', part.text, this.config.rsyncBinary, PROOF_TIMEOUT_MS);
     if (!outcome.ok) {
       this.logger.warn(`generated TLS daemon config refused by rsync: ${outcome.error}`);
       throw new BadRequestException(`the rsync daemon refused the generated configuration for the TLS listener (rsyncd-tls.conf): ${outcome.error}`);
