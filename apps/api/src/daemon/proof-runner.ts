@@ -2,7 +2,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { configDigest, type ProofAnswer, type ProofRequest } from './proof-protocol';
 
-export type ProofOutcome = { ok: true; modules: string[] } | { ok: false; error: string };
+/** `unproven`: the helper failed (not rsync refusing the config): nothing was proven either way. */
+export type ProofOutcome = { ok: true; modules: string[] } | { ok: false; error: string; unproven?: true };
 
 export interface ProofRunnerOptions {
   /** The helper's script (default: proof-helper.js next to this file). Tests point it at misbehaving helpers. */
@@ -62,7 +63,7 @@ export class ProofRunner {
       try {
         child = this.helper();
       } catch (err) {
-        resolve({ ok: false, error: `cannot start the proof helper: ${(err as Error).message}` });
+        resolve({ ok: false, error: `cannot start the proof helper: ${(err as Error).message}`, unproven: true });
         return;
       }
       const id = this.nextId++;
@@ -144,6 +145,6 @@ export class ProofRunner {
     } catch {
       /* gone already */
     }
-    for (const id of [...this.pending.keys()]) this.settle(id, { ok: false, error });
+    for (const id of [...this.pending.keys()]) this.settle(id, { ok: false, error, unproven: true });
   }
 }

@@ -1,4 +1,4 @@
-import { BadRequestException, Inject, Injectable, InternalServerErrorException, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, InternalServerErrorException, Logger, OnModuleDestroy, OnModuleInit, ServiceUnavailableException } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -414,6 +414,12 @@ export class RsyncdConfigWriter implements OnModuleInit, OnModuleDestroy {
     return this.expectedStat.get(file) === signatureOf(st) ? content : undefined;
   }
 
+  /** The proof could not run (its helper died, hung or answered nonsense): the change is refused, unwritten. */
+  private unproven(error: string): ServiceUnavailableException {
+    this.logger.error(`config proof could not run: ${error}`);
+    return new ServiceUnavailableException(`the configuration change was not written: its proof by rsync could not run (${error}); try again`);
+  }
+
   /**
    * The listing a proof asks for never opens the secrets file (and the config names the live one anyway), so the
    * proof's rsync gets an empty one: no copy of the passwords is written to a temp dir.
@@ -425,6 +431,7 @@ export class RsyncdConfigWriter implements OnModuleInit, OnModuleDestroy {
     // machine (rsync slow to start) would fail an admin's change for nothing.
     const outcome = await this.proofs.prove('daemon', part.text, this.config.rsyncBinary, PROOF_TIMEOUT_MS);
     this.lastProof = { sections: part.sections, skipped: part.skipped, ms: performance.now() - started };
+    if (!outcome.ok && outcome.unproven) throw this.unproven(outcome.error);
     if (!outcome.ok) {
       this.logger.warn(`generated config refused by rsync: ${outcome.error}`);
       throw new BadRequestException(`the rsync daemon refused the generated configuration: ${outcome.error}`);
@@ -439,6 +446,7 @@ export class RsyncdConfigWriter implements OnModuleInit, OnModuleDestroy {
   private async proveTls(config: ConfigSections): Promise<void> {
     const part = configToProve(config, this.tlsAccepted);
     const outcome = await this.proofs.prove('inetd', part.text, this.config.rsyncBinary, PROOF_TIMEOUT_MS);
+    if (!outcome.ok && outcome.unproven) throw this.unproven(outcome.error);
     if (!outcome.ok) {
       this.logger.warn(`generated TLS daemon config refused by rsync: ${outcome.error}`);
       throw new BadRequestException(`the rsync daemon refused the generated configuration for the TLS listener (rsyncd-tls.conf): ${outcome.error}`);
@@ -447,6 +455,7 @@ export class RsyncdConfigWriter implements OnModuleInit, OnModuleDestroy {
 }
 
 const PROOF_TIMEOUT_MS = 20_000;
+
 
 /** Thrown inside a dry run's transaction to roll it back. */
 const ROLLBACK = Symbol('dry run');

@@ -16,6 +16,9 @@ import { chownForDaemon, describeFsError, ensureModuleDirectory, isInsideRoots, 
 import { RsyncModuleEntity } from './rsync-module.entity';
 
 
+/** A parent directory holding at least this many module paths is listed once instead of an lstat per path. */
+const LIST_PARENT_FROM = 16;
+
 export interface ModuleChange {
   before: ModuleDto | null;
   after: ModuleDto | null;
@@ -300,7 +303,7 @@ export class ModulesService implements OnModuleInit {
     if (lexical) return lexical;
     const real = this.resolved(modulePath);
     if (real === null) return null; // unresolvable: creating the directory reports why
-    return this.resolvedOverlap(real, others, this.resolver());
+    return this.resolvedOverlap(real, others, this.resolver(others.map((o) => o.path)));
   }
 
   /** Every module's name and path, without hydrating entities. */
@@ -325,11 +328,32 @@ export class ModulesService implements OnModuleInit {
   /**
    * resolveDeepest for many module paths at once (the same results): a path that is not itself a symbolic link
    * resolves to its parent's real location plus its own name, and module paths share few parents. Unresolvable
-   * paths stand for themselves, as before.
+   * paths stand for themselves, as before. Given the paths to come (`paths`), a parent that holds many of them is
+   * listed once (one readdir with file types) instead of an lstat per path: at 10,000 modules in one storage root the
+   * lstats took ~130 ms of every module create. The listing tells the same thing, per entry: a symbolic link, or not,
+   * or missing.
    */
-  resolver(): (p: string) => string {
+  resolver(paths: readonly string[] = []): (p: string) => string {
     const parents = new Map<string, string | null>();
     const memo = new Map<string, string>();
+    const perParent = new Map<string, number>();
+    for (const p of paths) perParent.set(path.dirname(p), (perParent.get(path.dirname(p)) ?? 0) + 1);
+    /** Per listed parent: which entries are symbolic links (absent: missing). null: not listed, lstat each path. */
+    const listings = new Map<string, Map<string, boolean> | null>();
+    const listing = (parent: string): Map<string, boolean> | null => {
+      let known = listings.get(parent);
+      if (known !== undefined) return known;
+      known = null;
+      if ((perParent.get(parent) ?? 0) >= LIST_PARENT_FROM) {
+        try {
+          known = new Map(fs.readdirSync(parent, { withFileTypes: true }).map((d) => [d.name, d.isSymbolicLink()]));
+        } catch {
+          known = null; // unreadable (EACCES...): each path is looked at on its own, as before
+        }
+      }
+      listings.set(parent, known);
+      return known;
+    };
     return (p) => {
       const known = memo.get(p);
       if (known !== undefined) return known;
@@ -341,12 +365,18 @@ export class ModulesService implements OnModuleInit {
       }
       let viaParent = false;
       if (realParent !== null) {
-        try {
+        const entries = listing(parent);
+        const name = path.basename(p);
+        if (entries !== null && name !== '' && path.join(parent, name) === p) {
           // Missing (resolved through its deepest existing ancestor, the parent's resolution) or not a link.
-          const st = fs.lstatSync(p, { throwIfNoEntry: false });
-          viaParent = st === undefined || !st.isSymbolicLink();
-        } catch {
-          viaParent = false; // ENOTDIR, EACCES...: resolveDeepest decides, as before
+          viaParent = entries.get(name) !== true;
+        } else {
+          try {
+            const st = fs.lstatSync(p, { throwIfNoEntry: false });
+            viaParent = st === undefined || !st.isSymbolicLink();
+          } catch {
+            viaParent = false; // ENOTDIR, EACCES...: resolveDeepest decides, as before
+          }
         }
       }
       const out = viaParent ? path.join(realParent!, path.basename(p)) : (this.resolved(p) ?? p);
