@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource, EntityManager } from 'typeorm';
 import type { DaemonSettingsDto, ModuleFields } from '@rsynchub/contracts';
-import { configToProve, RenderCache, RsyncdConfigError, renderRsyncdConf, renderSecretsFile, sweepStaleProofs, type ConfigSections, type RenderInput } from '@rsynchub/rsyncd';
+import { configToProve, deepFrozen, RenderCache, RsyncdConfigError, renderRsyncdConf, renderSecretsFile, sweepStaleProofs, type ConfigSections, type RenderInput } from '@rsynchub/rsyncd';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ValidationFailed } from '../common/errors';
 import { DbWriteQueue } from '../database/db-write-queue';
@@ -70,6 +70,8 @@ export class RsyncdConfigWriter implements OnModuleInit, OnModuleDestroy {
    */
   private readonly expectedStat = new Map<string, string>();
   private tempsChecked = false;
+  /** The last secrets list rendered and its file text (see secretsText). */
+  private lastSecrets: { list: readonly { name: string; password: string }[]; text: string } | null = null;
   /** Extra global lines owned by other domains (e.g. transfer logging); set before the first write. */
   private transferLogFormat: string | undefined;
   /** Serialises config changes (see the class comment) without holding the database queue during a proof. */
@@ -189,7 +191,7 @@ export class RsyncdConfigWriter implements OnModuleInit, OnModuleDestroy {
         }
         // Always read for real: a mutation may choose a password (a generated one) differently in each run. The
         // configs never hold a password, so the repeatability the reuse above relies on holds for them.
-        const secretsText = this.renderSecretsOrFail(await this.requireSource('secrets')(em));
+        const secretsText = this.secretsText(await this.requireSource('secrets')(em));
         try {
           fs.mkdirSync(this.paths.lockDir, { recursive: true, mode: 0o700 });
           // Secrets first: a config naming a user the secrets file lacks only denies that user.
@@ -344,6 +346,18 @@ export class RsyncdConfigWriter implements OnModuleInit, OnModuleDestroy {
       if (err instanceof RsyncdConfigError) throw new ValidationFailed(err.issues);
       throw err;
     }
+  }
+
+  /**
+   * The secrets file for `secrets`. The same frozen list as last time (the users source hands out the same one while
+   * its rows are unchanged) is the same file: not rendered again.
+   */
+  private secretsText(secrets: { name: string; password: string }[]): string {
+    if (this.lastSecrets?.list === secrets) return this.lastSecrets.text;
+    const text = this.renderSecretsOrFail(secrets);
+    // Only a list that can never change is remembered by identity (checked once, here).
+    this.lastSecrets = deepFrozen(secrets) ? { list: secrets, text } : null;
+    return text;
   }
 
   private renderSecretsOrFail(secrets: { name: string; password: string }[]): string {
