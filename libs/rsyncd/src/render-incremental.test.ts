@@ -9,7 +9,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DaemonSettingsDto, ModuleFields } from '@rsynchub/contracts';
-import { RenderCache, renderRsyncdConf, RsyncdConfigError, type RenderInput, type RenderResult } from './render';
+import { deepFrozen, RenderCache, renderRsyncdConf, RsyncdConfigError, type RenderInput, type RenderResult } from './render';
 import { configToProve, joinConfigSections, splitConfigSections } from './sections';
 import { baseModule } from './testing';
 
@@ -39,9 +39,20 @@ function outcome(input: RenderInput): Outcome {
   }
 }
 
+/** A deep-frozen copy of plain data (what the API's module mirror hands to the render). */
+function frozenCopy<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  const copy = (Array.isArray(value) ? value.map(frozenCopy) : Object.fromEntries(Object.entries(value).map(([k, v]) => [k, frozenCopy(v)]))) as T;
+  return Object.freeze(copy);
+}
+
 describe('cached render equals a render from scratch', () => {
+  // frozen: the modules are handed over as deep-frozen objects, the same object again while a module is unchanged
+  // (sometimes a new, equal one), as the API's mirror does: the cache's identity shortcut must not change a byte.
+  for (const frozen of [false, true])
   for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
-    test(`random sequence ${seed}: every step byte-identical, parts consistent with the text`, () => {
+    test(`random sequence ${seed}${frozen ? ' (frozen modules, same object while unchanged)' : ''}: every step byte-identical, parts consistent with the text`, () => {
+      const mirror = new Map<string, { json: string; frozen: ModuleFields }>();
       const rnd = random(seed);
       const pick = <T>(list: readonly T[]): T => list[Math.floor(rnd() * list.length)]!;
       const users = ['alice', 'bob', 'carol', 'dave'];
@@ -103,7 +114,19 @@ describe('cached render equals a render from scratch', () => {
           // Any order: the database hands them over sorted, other callers may not.
           modules = [...modules].sort(() => rnd() - 0.5);
         }
-        const base: RenderInput = { settings, paths, runningAsRoot: false, modules, roots: ['/data/modules'], knownUsers: known, ...context };
+        let list = modules;
+        if (frozen) {
+          list = modules.map((m) => {
+            const json = JSON.stringify(m);
+            const kept = mirror.get(m.name);
+            if (kept && kept.json === json && rnd() < 0.9) return kept.frozen;
+            const copy = frozenCopy(m);
+            mirror.set(m.name, { json, frozen: copy });
+            return copy;
+          });
+          assert.ok(list.every((m) => deepFrozen(m)));
+        }
+        const base: RenderInput = { settings, paths, runningAsRoot: false, modules: list, roots: ['/data/modules'], knownUsers: known, ...context };
         const tlsInput: RenderInput = { ...base, transport: 'tls', proxyProtocolHosts: ['127.0.0.1'] };
         // From scratch first: a deep copy, so nothing the cached render keeps can be shared with it.
         const expectPlain = outcome(structuredClone(base));
@@ -134,6 +157,38 @@ describe('cached render equals a render from scratch', () => {
     assert.deepEqual(renderRsyncdConf({ ...input(modules), cache }), renderRsyncdConf(input(modules)));
     assert.throws(() => renderRsyncdConf({ ...input(bad), cache }), RsyncdConfigError);
     assert.equal(cache.misses, 1, 'only the changed module was checked again');
+  });
+
+  test('deepFrozen: only plain data that can never change counts', () => {
+    const withGetter = Object.freeze(Object.defineProperty({}, 'name', { get: () => String(Math.random()), enumerable: true }));
+    class Box {
+      constructor(readonly v: number) {}
+    }
+    const cases: [string, unknown, boolean][] = [
+      ['primitive', 'x', true],
+      ['frozen object of primitives', Object.freeze({ a: 1, b: 'x', c: null }), true],
+      ['frozen object holding a frozen array of frozen objects', Object.freeze({ users: Object.freeze([Object.freeze({ name: 'a' })]) }), true],
+      ['not frozen', { a: 1 }, false],
+      ['frozen, but holding an array that is not', Object.freeze({ users: [] }), false],
+      ['frozen, but a nested object is not', Object.freeze({ users: Object.freeze([{ name: 'a' }]) }), false],
+      ['a getter (could answer differently each time)', withGetter, false],
+      ['a frozen class instance', Object.freeze(new Box(1)), false],
+      ['a function', Object.freeze(() => 1), false],
+    ];
+    for (const [what, value, expected] of cases) assert.equal(deepFrozen(value), expected, what);
+  });
+
+  test('the same frozen module object again is a hit without comparing; a new object with other fields is not', () => {
+    const cache = new RenderCache();
+    const a = frozenCopy(baseModule({ name: 'a', path: '/data/modules/a' }));
+    const input = (list: ModuleFields[]): RenderInput => ({ settings, paths, runningAsRoot: false, modules: list, roots: ['/data/modules'], cache });
+    renderRsyncdConf(input([a]));
+    renderRsyncdConf(input([a]));
+    assert.deepEqual([cache.hits, cache.misses], [1, 0]);
+    const changed = frozenCopy({ ...a, comment: 'changed' });
+    const out = renderRsyncdConf(input([changed]));
+    assert.deepEqual([cache.hits, cache.misses], [0, 1]);
+    assert.match(out.text, /comment = changed/);
   });
 
   test('joinConfigSections is the inverse of splitConfigSections', () => {

@@ -92,6 +92,13 @@ interface CachedSection {
 interface CacheEntry {
   /** A deep copy of the module as it was rendered (compared field by field: no JSON key per module per render). */
   fields: unknown;
+  /**
+   * The module object itself when it is deeply frozen plain data (see deepFrozen): it cannot have changed since, so
+   * the same object again is a hit without the field-by-field comparison. A caller that keeps its unchanged modules
+   * as the same frozen objects (the API's module mirror) makes a render of thousands of modules a pass of identity
+   * checks.
+   */
+  source?: object;
   /** Which of its granted users were known (see renderRsyncdConf). */
   flags: string;
   section: CachedSection;
@@ -127,8 +134,9 @@ export class RenderCache {
       return make();
     }
     const entry = this.used.get(name) ?? this.entries.get(name);
-    if (entry && entry.flags === flags && sameValue(entry.fields, m)) {
+    if (entry && entry.flags === flags && (entry.source === m || sameValue(entry.fields, m))) {
       this.hits++;
+      if (entry.source !== m && deepFrozen(m)) entry.source = m;
       this.used.set(name, entry);
       return entry.section;
     }
@@ -136,8 +144,12 @@ export class RenderCache {
     const section = make();
     // A second module of the same name (a duplicate, refused anyway) does not displace the first one's entry.
     if (!this.used.has(name)) {
-      const fields = snapshot(m);
-      if (fields !== NOT_CACHEABLE) this.used.set(name, { fields, flags, section });
+      // Immutable already: no copy needed, and the object itself is the quick check next time.
+      if (deepFrozen(m)) this.used.set(name, { fields: m, flags, section, source: m });
+      else {
+        const fields = snapshot(m);
+        if (fields !== NOT_CACHEABLE) this.used.set(name, { fields, flags, section });
+      }
     }
     return section;
   }
@@ -150,6 +162,23 @@ export class RenderCache {
 }
 
 const NOT_CACHEABLE = Symbol('not cacheable');
+
+/**
+ * True when `value` can never change: a primitive, or a frozen plain object or array whose own properties are all
+ * data properties (no getter that could answer differently) holding such values.
+ */
+export function deepFrozen(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return typeof value !== 'function';
+  if (!Object.isFrozen(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  if (!Array.isArray(value) && proto !== Object.prototype && proto !== null) return false;
+  for (const key of Reflect.ownKeys(value)) {
+    const d = Object.getOwnPropertyDescriptor(value, key);
+    if (!d || !('value' in d)) return false;
+    if (!deepFrozen(d.value)) return false;
+  }
+  return true;
+}
 
 /** A deep copy of a plain module value, or NOT_CACHEABLE for anything else (a class instance, a function...). */
 function snapshot(value: unknown): unknown {

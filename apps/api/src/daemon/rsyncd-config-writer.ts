@@ -1,16 +1,17 @@
-import { BadRequestException, Inject, Injectable, InternalServerErrorException, Logger } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, InternalServerErrorException, Logger, OnModuleDestroy, OnModuleInit, ServiceUnavailableException } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { DataSource, EntityManager } from 'typeorm';
 import type { DaemonSettingsDto, ModuleFields } from '@rsynchub/contracts';
-import { configToProve, RenderCache, RsyncdConfigError, renderRsyncdConf, renderSecretsFile, sweepStaleProofs, verifyConfigWithDaemon, verifyInetdConfig, type ConfigSections, type RenderInput } from '@rsynchub/rsyncd';
+import { configToProve, deepFrozen, RenderCache, RsyncdConfigError, renderRsyncdConf, renderSecretsFile, sweepStaleProofs, type ConfigSections, type RenderInput } from '@rsynchub/rsyncd';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ValidationFailed } from '../common/errors';
 import { DbWriteQueue } from '../database/db-write-queue';
 import { auditInTransaction, currentRequestAudit, forgetRolledBackAudit } from '../audit/audit-context';
 import { removeLeftoverTemps, writeFilesAtomically } from './atomic-file';
 import { daemonPaths, DaemonPaths } from './daemon-paths';
+import { ProofRunner } from './proof-runner';
 
 /** What each domain contributes to the rendered files, read inside the same transaction as the change. */
 export interface ConfigSources {
@@ -50,7 +51,7 @@ type Listener = (written: WrittenConfig, previous: WrittenConfig | null) => void
  * The running daemon re-reads rsyncd.conf on every connection, so no restart is needed for module or user changes.
  */
 @Injectable()
-export class RsyncdConfigWriter {
+export class RsyncdConfigWriter implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(RsyncdConfigWriter.name);
   private readonly paths: DaemonPaths;
   private sources: Partial<ConfigSources> = {};
@@ -69,6 +70,8 @@ export class RsyncdConfigWriter {
    */
   private readonly expectedStat = new Map<string, string>();
   private tempsChecked = false;
+  /** The last secrets list rendered and its file text (see secretsText). */
+  private lastSecrets: { list: readonly { name: string; password: string }[]; text: string } | null = null;
   /** Extra global lines owned by other domains (e.g. transfer logging); set before the first write. */
   private transferLogFormat: string | undefined;
   /** Serialises config changes (see the class comment) without holding the database queue during a proof. */
@@ -82,6 +85,11 @@ export class RsyncdConfigWriter {
   private tlsAccepted: Set<string> | null = null;
   /** What the last proof covered (for the benchmark and logs). */
   lastProof: { sections: number; skipped: number; ms: number } | null = null;
+  /**
+   * Runs the proofs' rsync processes from a small helper process: forking rsync from this (big) process cost the
+   * event loop ~20-30 ms of CPU per proof. See proof-runner.ts for what happens when the helper dies or hangs.
+   */
+  private readonly proofs = new ProofRunner();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -89,6 +97,14 @@ export class RsyncdConfigWriter {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.paths = daemonPaths(config.dataDir);
+  }
+
+  onModuleInit(): void {
+    this.proofs.warmUp();
+  }
+
+  onModuleDestroy(): void {
+    this.proofs.stop();
   }
 
   get filePaths(): DaemonPaths {
@@ -175,7 +191,7 @@ export class RsyncdConfigWriter {
         }
         // Always read for real: a mutation may choose a password (a generated one) differently in each run. The
         // configs never hold a password, so the repeatability the reuse above relies on holds for them.
-        const secretsText = this.renderSecretsOrFail(await this.requireSource('secrets')(em));
+        const secretsText = this.secretsText(await this.requireSource('secrets')(em));
         try {
           fs.mkdirSync(this.paths.lockDir, { recursive: true, mode: 0o700 });
           // Secrets first: a config naming a user the secrets file lacks only denies that user.
@@ -332,6 +348,18 @@ export class RsyncdConfigWriter {
     }
   }
 
+  /**
+   * The secrets file for `secrets`. The same frozen list as last time (the users source hands out the same one while
+   * its rows are unchanged) is the same file: not rendered again.
+   */
+  private secretsText(secrets: { name: string; password: string }[]): string {
+    if (this.lastSecrets?.list === secrets) return this.lastSecrets.text;
+    const text = this.renderSecretsOrFail(secrets);
+    // Only a list that can never change is remembered by identity (checked once, here).
+    this.lastSecrets = deepFrozen(secrets) ? { list: secrets, text } : null;
+    return text;
+  }
+
   private renderSecretsOrFail(secrets: { name: string; password: string }[]): string {
     try {
       return renderSecretsFile(secrets);
@@ -400,6 +428,12 @@ export class RsyncdConfigWriter {
     return this.expectedStat.get(file) === signatureOf(st) ? content : undefined;
   }
 
+  /** The proof could not run (its helper died, hung or answered nonsense): the change is refused, unwritten. */
+  private unproven(error: string): ServiceUnavailableException {
+    this.logger.error(`config proof could not run: ${error}`);
+    return new ServiceUnavailableException(`the configuration change was not written: its proof by rsync could not run (${error}); try again`);
+  }
+
   /**
    * The listing a proof asks for never opens the secrets file (and the config names the live one anyway), so the
    * proof's rsync gets an empty one: no copy of the passwords is written to a temp dir.
@@ -409,8 +443,9 @@ export class RsyncdConfigWriter {
     const part = configToProve(config, this.accepted);
     // A generous deadline: the proof holds up only other config changes now, and a false "refused" on a loaded
     // machine (rsync slow to start) would fail an admin's change for nothing.
-    const outcome = await verifyConfigWithDaemon(part.text, '', { rsyncPath: this.config.rsyncBinary, timeoutMs: PROOF_TIMEOUT_MS });
+    const outcome = await this.proofs.prove('daemon', part.text, this.config.rsyncBinary, PROOF_TIMEOUT_MS);
     this.lastProof = { sections: part.sections, skipped: part.skipped, ms: performance.now() - started };
+    if (!outcome.ok && outcome.unproven) throw this.unproven(outcome.error);
     if (!outcome.ok) {
       this.logger.warn(`generated config refused by rsync: ${outcome.error}`);
       throw new BadRequestException(`the rsync daemon refused the generated configuration: ${outcome.error}`);
@@ -424,7 +459,8 @@ export class RsyncdConfigWriter {
    */
   private async proveTls(config: ConfigSections): Promise<void> {
     const part = configToProve(config, this.tlsAccepted);
-    const outcome = await verifyInetdConfig(part.text, { rsyncPath: this.config.rsyncBinary, timeoutMs: PROOF_TIMEOUT_MS });
+    const outcome = await this.proofs.prove('inetd', part.text, this.config.rsyncBinary, PROOF_TIMEOUT_MS);
+    if (!outcome.ok && outcome.unproven) throw this.unproven(outcome.error);
     if (!outcome.ok) {
       this.logger.warn(`generated TLS daemon config refused by rsync: ${outcome.error}`);
       throw new BadRequestException(`the rsync daemon refused the generated configuration for the TLS listener (rsyncd-tls.conf): ${outcome.error}`);
@@ -433,6 +469,7 @@ export class RsyncdConfigWriter {
 }
 
 const PROOF_TIMEOUT_MS = 20_000;
+
 
 /** Thrown inside a dry run's transaction to roll it back. */
 const ROLLBACK = Symbol('dry run');

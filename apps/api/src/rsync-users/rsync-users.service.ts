@@ -37,6 +37,8 @@ export interface RsyncUserChange {
 export class RsyncUsersService implements OnModuleInit {
   /** Sealed password -> password, for the secrets file (see secretsForConfig). */
   private decrypted = new Map<string, string>();
+  /** secretsForConfig's last read: its database text and the frozen list made from it (handed out again if equal). */
+  private lastSecrets: { text: string; list: readonly { name: string; password: string }[] } | null = null;
 
   constructor(
     @InjectRepository(RsyncUserEntity) private readonly users: Repository<RsyncUserEntity>,
@@ -266,14 +268,19 @@ export class RsyncUsersService implements OnModuleInit {
   private async secretsForConfig(em: EntityManager): Promise<{ name: string; password: string }[]> {
     // One JSON text rather than a row object per user (see grantsByModule).
     const [row] = (await em.query(`SELECT json_group_array(json_array(name, password_encrypted) ORDER BY name) AS j FROM rsync_users`)) as { j: string | null }[];
-    const rows = JSON.parse(row?.j ?? '[]') as [name: string, sealed: string][];
+    const text = row?.j ?? '[]';
+    // Unchanged since the last read (e.g. any module change): the same frozen list, which the config writer
+    // recognises and does not render again (10,000 users: ~40 ms of parsing and rendering per change).
+    if (this.lastSecrets?.text === text) return this.lastSecrets.list as { name: string; password: string }[];
+    const rows = JSON.parse(text) as [name: string, sealed: string][];
     const next = new Map<string, string>();
     const out = rows.map(([name, sealed]) => {
       const password = next.get(sealed) ?? this.decrypted.get(sealed) ?? this.box.decrypt(sealed);
       next.set(sealed, password);
-      return { name, password };
+      return Object.freeze({ name, password });
     });
     this.decrypted = next;
+    this.lastSecrets = { text, list: Object.freeze(out) };
     return out;
   }
 
