@@ -10,6 +10,10 @@ import { TransfersService } from '../transfers/transfers.service';
 import { AlertInputs, DaemonInput, RecentSession, SourceInput } from './rules';
 import { isLow, StorageThresholds } from './rules/storage-low.rule';
 
+// The callback API: about half the CPU of fs.promises per call, which counts at two calls per module every evaluation.
+const statOf = (p: string) => new Promise<fs.Stats>((resolve, reject) => fs.stat(p, (err, st) => (err ? reject(err) : resolve(st))));
+const statfsOf = (p: string) => new Promise<fs.StatsFs>((resolve, reject) => fs.statfs(p, (err, st) => (err ? reject(err) : resolve(st))));
+
 /** At most this many sessions are read per evaluation (newest first): the rules need recent ones only. */
 const MAX_SESSIONS = 5_000;
 const PAGE = 500;
@@ -148,7 +152,7 @@ export class AlertInputsCollector {
     return Promise.all(
       targets.map(async (t): Promise<StorageUsageEntry> => {
         try {
-          const [st, sf] = await Promise.all([fs.promises.stat(t.path), fs.promises.statfs(t.path)]);
+          const [st, sf] = await Promise.all([statOf(t.path), statfsOf(t.path)]);
           const totalBytes = sf.blocks * sf.bsize;
           const freeBytes = sf.bavail * sf.bsize; // what an unprivileged writer (the daemon as nobody) can still use
           const freePercent = totalBytes > 0 ? (freeBytes / totalBytes) * 100 : 0;
