@@ -58,6 +58,7 @@ export class AlertsService implements OnApplicationBootstrap, OnApplicationShutd
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  /** performance.now() (monotonic: a clock step must not hold triggered evaluations back) of the last start and end. */
   private lastStart = 0;
   private lastEnd = 0;
   /** The next evaluation samples free space afresh (the periodic one, or one asked for with evaluateNow). */
@@ -173,7 +174,9 @@ export class AlertsService implements OnApplicationBootstrap, OnApplicationShutd
 
   private soon(): void {
     if (this.stopped || this.debounce) return;
-    const wait = Math.max(DEBOUNCE_MS, nextTriggeredStart(this.lastStart, this.lastEnd, MIN_GAP_MS, MAX_BUSY_SHARE) - Date.now());
+    // Never later than the periodic evaluation would come anyway.
+    const paced = nextTriggeredStart(this.lastStart, this.lastEnd, MIN_GAP_MS, MAX_BUSY_SHARE) - performance.now();
+    const wait = Math.max(DEBOUNCE_MS, Math.min(paced, this.config.intervalMs));
     this.debounce = setTimeout(() => {
       this.debounce = null;
       this.kick();
@@ -187,12 +190,12 @@ export class AlertsService implements OnApplicationBootstrap, OnApplicationShutd
       this.again = true;
       return;
     }
-    this.lastStart = Date.now();
+    this.lastStart = performance.now();
     this.running = this.evaluate()
       .catch((err: unknown) => this.logger.error(`alert evaluation failed: ${(err as Error).message}`))
       .finally(() => {
         this.running = null;
-        this.lastEnd = Date.now();
+        this.lastEnd = performance.now();
         if (this.again) {
           this.again = false;
           // Paced like an event-triggered one: asked for back to back, slow evaluations would otherwise fill a core.
