@@ -10,6 +10,10 @@ import { TransfersService } from '../transfers/transfers.service';
 import { AlertInputs, DaemonInput, RecentSession, SourceInput } from './rules';
 import { isLow, StorageThresholds } from './rules/storage-low.rule';
 
+// The callback API: about half the CPU of fs.promises per call, which counts at two calls per module every evaluation.
+const statOf = (p: string) => new Promise<fs.Stats>((resolve, reject) => fs.stat(p, (err, st) => (err ? reject(err) : resolve(st))));
+const statfsOf = (p: string) => new Promise<fs.StatsFs>((resolve, reject) => fs.statfs(p, (err, st) => (err ? reject(err) : resolve(st))));
+
 /** At most this many sessions are read per evaluation (newest first): the rules need recent ones only. */
 const MAX_SESSIONS = 5_000;
 const PAGE = 500;
@@ -23,6 +27,8 @@ export class AlertInputsCollector {
   private notRunningSince: number | null = null;
   private lastRestarts: number | null = null;
   private restartTimes: number[] = [];
+  /** The last free-space sample: which roots/modules it covers (names and paths), when, and what it found. */
+  private storageSample: { targets: string; at: number; entries: StorageUsageEntry[] } | null = null;
 
   constructor(
     private readonly daemon: DaemonService,
@@ -47,7 +53,12 @@ export class AlertInputsCollector {
     this.restartTimes = this.restartTimes.filter((t) => now - t <= 24 * 3600_000).slice(-1000);
   }
 
-  async collect(lookbackSeconds: number, thresholds: StorageThresholds): Promise<AlertInputs> {
+  /**
+   * `storageMaxAgeMs`: free space sampled at most this long ago is used again while the roots and modules are the same
+   * ones (0: sample now). Sampling stats every module path (two syscalls each): at thousands of modules it is most of
+   * an evaluation's cost, and event-triggered evaluations do not need it fresher than the periodic check.
+   */
+  async collect(lookbackSeconds: number, thresholds: StorageThresholds, storageMaxAgeMs = 0): Promise<AlertInputs> {
     const now = Date.now();
     const [sessions, modules, sources] = await Promise.all([
       this.recentSessions(now, lookbackSeconds).catch(() => null),
@@ -59,7 +70,7 @@ export class AlertInputsCollector {
       daemon: this.daemonInput(now),
       sessions,
       modules: modules ? modules.map((m) => m.name) : null,
-      storage: modules ? await this.storage(modules.map((m) => ({ name: m.name, path: m.path })), thresholds) : null,
+      storage: modules ? await this.storage(modules.map((m) => ({ name: m.name, path: m.path })), thresholds, storageMaxAgeMs) : null,
       sources,
     };
   }
@@ -120,15 +131,28 @@ export class AlertInputsCollector {
   }
 
   /** Free space of every storage root and module path (statfs), with the device that tells filesystems apart. */
-  async storage(modules: { name: string; path: string }[], thresholds: StorageThresholds): Promise<StorageUsageEntry[]> {
+  async storage(modules: { name: string; path: string }[], thresholds: StorageThresholds, maxAgeMs = 0): Promise<StorageUsageEntry[]> {
     const targets = [
       ...this.config.storageRoots.map((p) => ({ kind: 'root' as const, name: p, path: p })),
       ...modules.map((m) => ({ kind: 'module' as const, name: m.name, path: m.path })),
     ];
+    const key = targets.map((t) => `${t.kind}\0${t.name}\0${t.path}`).join('\0\0');
+    const now = Date.now();
+    const last = this.storageSample;
+    if (last && maxAgeMs > 0 && last.targets === key && now - last.at < maxAgeMs) {
+      // Same figures, today's thresholds.
+      return last.entries.map((e) => ({ ...e, low: isLow(e, thresholds) }));
+    }
+    const entries = await this.sampleStorage(targets, thresholds);
+    this.storageSample = { targets: key, at: now, entries };
+    return entries.map((e) => ({ ...e }));
+  }
+
+  private sampleStorage(targets: { kind: 'root' | 'module'; name: string; path: string }[], thresholds: StorageThresholds): Promise<StorageUsageEntry[]> {
     return Promise.all(
       targets.map(async (t): Promise<StorageUsageEntry> => {
         try {
-          const [st, sf] = await Promise.all([fs.promises.stat(t.path), fs.promises.statfs(t.path)]);
+          const [st, sf] = await Promise.all([statOf(t.path), statfsOf(t.path)]);
           const totalBytes = sf.blocks * sf.bsize;
           const freeBytes = sf.bavail * sf.bsize; // what an unprivileged writer (the daemon as nobody) can still use
           const freePercent = totalBytes > 0 ? (freeBytes / totalBytes) * 100 : 0;

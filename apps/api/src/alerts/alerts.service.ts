@@ -12,6 +12,7 @@ import { AlertInputsCollector } from './alert-inputs.service';
 import { AlertNotifier } from './alert-notifier.service';
 import { AlertRuleSettingsEntity } from './alert-rule-settings.entity';
 import { ALERTS_CONFIG, AlertsConfig } from './alerts-config';
+import { nextTriggeredStart } from './evaluation-pacing';
 import { ALERT_RULES, AlertCondition, AlertRule, checkRuleSettings, effectiveSettings, OpenAlert, reconcile } from './rules';
 
 /** Events after which an evaluation runs at once (debounced), instead of waiting for the next tick. */
@@ -19,6 +20,8 @@ const TRIGGERS = new Set(['daemon.status', 'session.ended', 'auth.failed', 'sour
 const DEBOUNCE_MS = 200;
 /** Event-triggered evaluations start at most this often, so a busy ingest (a session ending every few ms) stays cheap. */
 const MIN_GAP_MS = 1_000;
+/** Event-triggered evaluations (and ones asked for while one runs) keep evaluating to at most this share of the time. */
+const MAX_BUSY_SHARE = 0.2;
 /** A rule naming more conditions than this in one evaluation is cut (a flood of distinct keys is itself a problem). */
 const MAX_CONDITIONS_PER_RULE = 100;
 
@@ -55,7 +58,13 @@ export class AlertsService implements OnApplicationBootstrap, OnApplicationShutd
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  /** performance.now() (monotonic: a clock step must not hold triggered evaluations back) of the last start and end. */
   private lastStart = 0;
+  private lastEnd = 0;
+  /** The next evaluation samples free space afresh (the periodic one, or one asked for with evaluateNow). */
+  private storageDue = true;
+  /** evaluateNow() is waiting: the evaluation after the running one starts at once, unpaced. */
+  private urgent = false;
 
   constructor(
     @InjectRepository(AlertEntity) private readonly alerts: Repository<AlertEntity>,
@@ -72,7 +81,10 @@ export class AlertsService implements OnApplicationBootstrap, OnApplicationShutd
       if (e.type === 'daemon.status') this.inputs.observeDaemon(e.data as DaemonStatusDto);
       if (TRIGGERS.has(e.type)) this.soon();
     });
-    this.timer = setInterval(() => this.kick(), this.config.intervalMs);
+    this.timer = setInterval(() => {
+      this.storageDue = true;
+      this.kick();
+    }, this.config.intervalMs);
     this.timer.unref();
     this.soon();
   }
@@ -87,6 +99,8 @@ export class AlertsService implements OnApplicationBootstrap, OnApplicationShutd
 
   /** Runs an evaluation now (or right after the one in progress) and waits for it. */
   async evaluateNow(): Promise<void> {
+    this.storageDue = true;
+    this.urgent = true;
     this.kick();
     while (this.running) await this.running;
   }
@@ -160,7 +174,9 @@ export class AlertsService implements OnApplicationBootstrap, OnApplicationShutd
 
   private soon(): void {
     if (this.stopped || this.debounce) return;
-    const wait = Math.max(DEBOUNCE_MS, this.lastStart + MIN_GAP_MS - Date.now());
+    // Never later than the periodic evaluation would come anyway.
+    const paced = nextTriggeredStart(this.lastStart, this.lastEnd, MIN_GAP_MS, MAX_BUSY_SHARE) - performance.now();
+    const wait = Math.max(DEBOUNCE_MS, Math.min(paced, this.config.intervalMs));
     this.debounce = setTimeout(() => {
       this.debounce = null;
       this.kick();
@@ -174,14 +190,17 @@ export class AlertsService implements OnApplicationBootstrap, OnApplicationShutd
       this.again = true;
       return;
     }
-    this.lastStart = Date.now();
+    this.lastStart = performance.now();
     this.running = this.evaluate()
       .catch((err: unknown) => this.logger.error(`alert evaluation failed: ${(err as Error).message}`))
       .finally(() => {
         this.running = null;
+        this.lastEnd = performance.now();
         if (this.again) {
           this.again = false;
-          this.kick();
+          // Paced like an event-triggered one: asked for back to back, slow evaluations would otherwise fill a core.
+          if (this.urgent) this.kick();
+          else this.soon();
         }
       });
   }
@@ -200,11 +219,14 @@ export class AlertsService implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private async evaluate(): Promise<void> {
+    const storageMaxAgeMs = this.storageDue ? 0 : this.config.intervalMs;
+    this.storageDue = false;
+    this.urgent = false;
     const stored = await this.storedSettings();
     const active = ALERT_RULES.map((rule) => ({ rule, settings: effectiveSettings(rule, stored.get(rule.id)) }));
     const lookback = Math.max(0, ...active.filter((a) => a.settings.enabled).map((a) => a.rule.lookbackSeconds?.(a.settings) ?? 0));
     const storage = active.find((a) => a.rule.id === 'storage-low')!.settings;
-    const inputs = await this.inputs.collect(lookback, { minFreePercent: Number(storage.minFreePercent), minFreeBytes: Number(storage.minFreeBytes) });
+    const inputs = await this.inputs.collect(lookback, { minFreePercent: Number(storage.minFreePercent), minFreeBytes: Number(storage.minFreeBytes) }, storageMaxAgeMs);
     const open = await this.alerts.findBy({ state: 'firing' });
     const nowIso = new Date(inputs.now).toISOString();
     for (const { rule, settings } of active) {
