@@ -196,3 +196,40 @@ export async function waitConverged(src: string, targets: string[], what: string
     timeoutMs,
   );
 }
+
+/** A process's /proc/PID/stat fields after the command name (state ppid pgrp session ...), or null when gone. */
+export function procStat(pid: number): string[] | null {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return st.slice(st.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null;
+  }
+}
+
+/** The process state letter of pid ('R', 'S', 'T', 'Z', ...), or null when there is no such process. */
+export function procState(pid: number): string | null {
+  return procStat(pid)?.[0] ?? null;
+}
+
+/** The process exists and has not ended (a zombie or a dead task is not alive). */
+export function alive(pid: number): boolean {
+  const state = procState(pid);
+  return state !== null && state !== 'Z' && state !== 'X';
+}
+
+export function parentOf(pid: number): number | null {
+  const f = procStat(pid);
+  return f ? Number(f[1]) : null;
+}
+
+/** Live processes in process group `pgid` (a standby's rsync, its connect fork and the gate share it). */
+export function groupMembers(pgid: number): number[] {
+  const out: number[] = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    const f = procStat(Number(d));
+    if (f && f[0] !== 'Z' && f[0] !== 'X' && Number(f[2]) === pgid) out.push(Number(d));
+  }
+  return out;
+}

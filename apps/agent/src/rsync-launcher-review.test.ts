@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import { Launcher, launcherPath, type LaunchRequest, MAX_REQUEST_BYTES } from './rsync-launcher';
+import { procState } from './e2e-support';
 
 const helper = launcherPath();
 const skip = fs.existsSync(helper) ? false : `launcher not built (${helper})`;
@@ -52,16 +53,6 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): 
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-/** The process state letter of pid ('R', 'S', 'T', 'Z', ...), or null when there is no such process. */
-function procState(pid: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return null;
   }
 }
 

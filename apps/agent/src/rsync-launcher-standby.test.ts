@@ -17,6 +17,7 @@ import {
   encodeAck, encodeDiscard, encodeGo, encodeKill, encodeRelease, encodeSpawn, Launcher, launcherPath, type LaunchRequest, type Reply, ReplyDecoder,
   type StandbyHandle, WRITE_CHUNK_BYTES,
 } from './rsync-launcher';
+import { groupMembers, procState } from './e2e-support';
 
 const helper = launcherPath();
 const skip = fs.existsSync(helper) ? false : `launcher not built (${helper})`;
@@ -30,31 +31,6 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
-}
-
-function procState(pid: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-  } catch {
-    return null;
-  }
-}
-
-/** Live (not zombie) processes whose process group is pgid. */
-function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const st = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
-      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      if (f[0] !== 'Z' && f[0] !== 'X' && Number(f[2]) === pgid) out.push(Number(d));
-    } catch {
-      // gone
-    }
-  }
-  return out;
 }
 
 /** The raw helper: frames in, replies out. */

@@ -11,6 +11,7 @@ import * as path from 'node:path';
 import { test } from 'node:test';
 import { encodeSpawn, Launcher, launcherPath, type LaunchRequest, launcherPid, prepareRsyncSpawn, ReplyDecoder } from './rsync-launcher';
 import { runRsync } from './rsync-runner';
+import { alive } from './e2e-support';
 
 const helper = launcherPath();
 const built = fs.existsSync(helper);
@@ -63,14 +64,6 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): 
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    return !/^\S+ \(.*\) [ZX]/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
   }
 }
 

@@ -132,34 +132,3 @@ export class StandbyHarness {
     }
   }
 }
-
-/** A process's /proc/PID/stat fields after the command name (state ppid pgrp session ...), or null when gone. */
-export function procStat(pid: number): string[] | null {
-  try {
-    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return st.slice(st.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return null;
-  }
-}
-
-export function alive(pid: number): boolean {
-  const f = procStat(pid);
-  return f !== null && f[0] !== 'Z' && f[0] !== 'X';
-}
-
-export function parentOf(pid: number): number | null {
-  const f = procStat(pid);
-  return f ? Number(f[1]) : null;
-}
-
-/** Processes in process group `pgid` (a standby's rsync, its connect fork and the gate share it). */
-export function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const d of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    const f = procStat(Number(d));
-    if (f && f[0] !== 'Z' && Number(f[2]) === pgid) out.push(Number(d));
-  }
-  return out;
-}

@@ -10,8 +10,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { waitConverged, waitUntil } from './e2e-support';
-import { StandbyHarness, type StandbyRun, alive, groupMembers, parentOf } from './standby-e2e-support';
+import { alive, groupMembers, parentOf, waitConverged, waitUntil } from './e2e-support';
+import { StandbyHarness, type StandbyRun } from './standby-e2e-support';
 
 const built = fs.existsSync(path.join(__dirname, 'rsynchub-spawn')) && fs.existsSync(path.join(__dirname, 'rsynchub-gate'));
 const skip = built ? false : 'the launcher or the gate is not built';

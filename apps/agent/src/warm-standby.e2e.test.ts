@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
-import { waitConverged, waitUntil } from './e2e-support';
-import { AGENT_MAIN, StandbyHarness, alive, groupMembers } from './standby-e2e-support';
+import { alive, groupMembers, waitConverged, waitUntil } from './e2e-support';
+import { AGENT_MAIN, StandbyHarness } from './standby-e2e-support';
 
 const h = new StandbyHarness('warm', 'warm-standby-pw');
 
