@@ -222,10 +222,7 @@ export class WarmStandby {
       return null;
     }
     if (w.key !== standbyKey(spec)) return null; // another run shape; the standby stays for the next ordinary one
-    this.waiting = null;
-    this.stats.readyAt = null;
-    this.stats.pid = null;
-    this.stats.via = null;
+    this.clearWaiting();
     this.stats.used++;
     this.o.onChange?.();
     return { startedAt: w.startedAt, release: (stdin, h) => this.release(w, stdin, h) };
@@ -245,14 +242,19 @@ export class WarmStandby {
     return this.waiting && !this.waiting.exited ? this.waiting.proc.pid : undefined;
   }
 
-  private drop(why: 'died' | 'stale'): void {
-    const w = this.waiting;
-    if (!w) return;
+  /** No standby waits any more (taken or dropped): the stats say so. */
+  private clearWaiting(): void {
     this.waiting = null;
-    w.dropped = true;
     this.stats.readyAt = null;
     this.stats.pid = null;
     this.stats.via = null;
+  }
+
+  private drop(why: 'died' | 'stale'): void {
+    const w = this.waiting;
+    if (!w) return;
+    this.clearWaiting();
+    w.dropped = true;
     if (why === 'died') {
       this.stats.died++;
       this.o.log.warn('warm standby rsync died while waiting; replaced', { target: this.o.target, code: w.code, signal: w.signal, via: w.via, ...(w.lost ? { lost: w.lost } : {}) });

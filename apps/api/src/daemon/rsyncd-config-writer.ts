@@ -470,7 +470,6 @@ export class RsyncdConfigWriter implements OnModuleInit, OnModuleDestroy {
 
 const PROOF_TIMEOUT_MS = 20_000;
 
-
 /** Thrown inside a dry run's transaction to roll it back. */
 const ROLLBACK = Symbol('dry run');
 
