@@ -19,6 +19,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeTree, passwordFile, REPO_ROOT, RunningServer, rsync, startServer } from './support/server';
+import { refuseModule, writeProofWrapper } from './support/proof-wrapper';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { verifyConfigWithDaemon } = require(path.join(REPO_ROOT, 'libs/rsyncd/dist')) as {
@@ -31,23 +32,7 @@ const FILES = ['rsyncd.conf', 'rsyncd-tls.conf', 'rsyncd.secrets'];
 
 function wrapper(): string {
   wrapperDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-rsync-refuse-'));
-  const file = path.join(wrapperDir, 'rsync');
-  fs.writeFileSync(
-    file,
-    `#!/bin/sh
-for a in "$@"; do
-  case "$a" in
-    --config=*rsynchub-verify-*)
-      conf="\${a#--config=}"
-      if grep -q '^\\[refuseme\\]' "$conf"; then echo "Failed to parse config file: $conf" >&2; exit 5; fi
-      ;;
-  esac
-done
-exec rsync "$@"
-`,
-    { mode: 0o755 },
-  );
-  return file;
+  return writeProofWrapper(path.join(wrapperDir, 'rsync'), refuseModule('refuseme'));
 }
 
 function snapshot(): Record<string, { text: string; ino: number; mode: number }> {

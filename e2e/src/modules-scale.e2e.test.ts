@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeTree, passwordFile, REPO_ROOT, RunningServer, rsync, startServer, waitFor } from './support/server';
+import { refuseModule, writeProofWrapper } from './support/proof-wrapper';
 
 // The e2e project does not build against libs/rsyncd; its compiled proof is what the server itself runs.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -28,30 +29,14 @@ const PUSHER_PW = crypto.randomBytes(12).toString('hex');
 
 function wrapper(): string {
   wrapperDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-rsync-wrapper-'));
-  const file = path.join(wrapperDir, 'rsync');
-  fs.writeFileSync(
-    file,
-    `#!/bin/sh
-# A throwaway proof daemon: --config=<its temp dir>/rsyncd.conf
-for a in "$@"; do
-  case "$a" in
-    --config=*rsynchub-verify-*)
-      conf="\${a#--config=}"
-      # Held until the test says so (at most 18 s, within the server's 20 s proof deadline): a fixed 3 s window
-      # was not always enough on a loaded machine for the push and its ingestion the test makes meanwhile.
-      if grep -q '^\\[slowproof\\]' "$conf"; then
-        touch "${wrapperDir}/slow-started"
-        i=0; while [ ! -e "${wrapperDir}/slow-release" ] && [ $i -lt 180 ]; do sleep 0.1; i=$((i+1)); done
-      fi
-      if grep -q '^\\[refuseme\\]' "$conf"; then echo "Failed to parse config file: $conf" >&2; exit 5; fi
-      ;;
-  esac
-done
-exec rsync "$@"
-`,
-    { mode: 0o755 },
-  );
-  return file;
+  // Held until the test says so (at most 18 s, within the server's 20 s proof deadline): a fixed 3 s window was not
+  // always enough on a loaded machine for the push and its ingestion the test makes meanwhile.
+  return writeProofWrapper(path.join(wrapperDir, 'rsync'), `
+    if grep -q '^\\[slowproof\\]' "$conf"; then
+      touch "${wrapperDir}/slow-started"
+      i=0; while [ ! -e "${wrapperDir}/slow-release" ] && [ $i -lt 180 ]; do sleep 0.1; i=$((i+1)); done
+    fi
+    ${refuseModule('refuseme')}`);
 }
 
 const names = (list: { name: string }[]) => list.map((m) => m.name);

@@ -16,6 +16,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { RunningServer, startServer, waitFor } from './support/server';
+import { writeProofWrapper } from './support/proof-wrapper';
 
 let server: RunningServer;
 let wrapperDir = '';
@@ -23,25 +24,11 @@ const grant = [{ name: 'owner', access: 'rw' }];
 
 function wrapper(): string {
   wrapperDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-helper-wrapper-'));
-  const file = path.join(wrapperDir, 'rsync');
-  fs.writeFileSync(
-    file,
-    `#!/bin/sh
-for a in "$@"; do
-  case "$a" in
-    --config=*rsynchub-verify-*)
-      if grep -q '^\\[slowproof\\]' "\${a#--config=}"; then
-        touch "${wrapperDir}/slow-started"
-        i=0; while [ ! -e "${wrapperDir}/slow-release" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done
-      fi
-      ;;
-  esac
-done
-exec rsync "$@"
-`,
-    { mode: 0o755 },
-  );
-  return file;
+  return writeProofWrapper(path.join(wrapperDir, 'rsync'), `
+    if grep -q '^\\[slowproof\\]' "$conf"; then
+      touch "${wrapperDir}/slow-started"
+      i=0; while [ ! -e "${wrapperDir}/slow-release" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done
+    fi`);
 }
 
 /** The server's proof helper processes (children of the server running proof-helper.js). */

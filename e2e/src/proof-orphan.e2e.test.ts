@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { freePort, RunningServer, rsync, startServer, waitFor } from './support/server';
+import { writeProofWrapper } from './support/proof-wrapper';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 after(async () => {
@@ -63,22 +64,8 @@ function privateTmp(): string {
 }
 
 function slowProofWrapper(dir: string): { file: string; started: string } {
-  const file = path.join(dir, 'rsync-wrapper');
   const started = path.join(dir, 'slow-started');
-  fs.writeFileSync(
-    file,
-    `#!/bin/sh
-for a in "$@"; do
-  case "$a" in
-    --config=*rsynchub-verify-*)
-      if grep -q '^\\[slowproof\\]' "\${a#--config=}"; then touch "${started}"; sleep 2; fi
-      ;;
-  esac
-done
-exec rsync "$@"
-`,
-    { mode: 0o755 },
-  );
+  const file = writeProofWrapper(path.join(dir, 'rsync-wrapper'), `if grep -q '^\\[slowproof\\]' "$conf"; then touch "${started}"; sleep 2; fi`);
   return { file, started };
 }
 
