@@ -120,6 +120,12 @@ export class StandbyHarness {
     return got!;
   }
 
+  /** The agent's rsync launcher, once its state names it. */
+  async launcherPid(r: StandbyRun): Promise<number> {
+    await waitUntil(() => this.state(r)?.rsyncLauncherPid !== undefined, 'the launcher\'s pid in the state');
+    return this.state(r)!.rsyncLauncherPid!;
+  }
+
   runLines(): RunLine[] {
     return this.output.split('\n').filter((l) => l.includes('"msg":"rsync run"')).map((l) => JSON.parse(l) as RunLine);
   }

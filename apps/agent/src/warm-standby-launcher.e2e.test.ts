@@ -33,8 +33,7 @@ test('a standby is started by the rsync launcher (its parent is the launcher, no
   const r = h.setup();
   const agent = h.startAgent(r);
   const sb = await h.readyStandby(r);
-  await waitUntil(() => h.state(r)?.rsyncLauncherPid !== undefined, 'the launcher\'s pid in the state');
-  const launcher = h.state(r)!.rsyncLauncherPid!;
+  const launcher = await h.launcherPid(r);
   assert.equal(sb.via, 'launcher');
   assert.equal(parentOf(sb.pid), launcher, `the standby's parent is the launcher (${launcher}), not the agent (${agent.pid})`);
   assert.equal(parentOf(launcher), agent.pid);
@@ -50,8 +49,7 @@ test('kill -9 of the launcher while a standby waits: standby and gate end unconn
   const r = h.setup();
   h.startAgent(r);
   const sb = await h.readyStandby(r);
-  await waitUntil(() => h.state(r)?.rsyncLauncherPid !== undefined, 'the launcher\'s pid in the state');
-  const launcher = h.state(r)!.rsyncLauncherPid!;
+  const launcher = await h.launcherPid(r);
   await waitUntil(() => groupMembers(sb.pid).length >= 2, 'rsync and its gate waiting');
   const members = groupMembers(sb.pid);
   const connects = h.daemonConnects();
@@ -98,8 +96,7 @@ test('SIGTERM of the agent with a standby waiting: the agent exits, and neither 
   const r = h.setup();
   const agent = h.startAgent(r);
   const sb = await h.readyStandby(r);
-  await waitUntil(() => h.state(r)?.rsyncLauncherPid !== undefined, 'the launcher\'s pid in the state');
-  const launcher = h.state(r)!.rsyncLauncherPid!;
+  const launcher = await h.launcherPid(r);
   await waitUntil(() => groupMembers(sb.pid).length >= 2, 'rsync and its gate waiting');
   const members = groupMembers(sb.pid);
   const connects = h.daemonConnects();
