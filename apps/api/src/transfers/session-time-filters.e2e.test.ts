@@ -4,7 +4,8 @@
  * time in proportion to the whole history. A window holding fewer than PREFIX_FEW sessions is now read by its ids,
  * found in idx_sessions_started. Against the real app and SQLite file: every page (JSON with a cursor, and CSV) must
  * equal a full scan, also when start times are not in id order; and the statements that ran for a narrow window
- * must not scan the sessions table (EXPLAIN QUERY PLAN).
+ * must not scan the sessions table (EXPLAIN QUERY PLAN). A wide window with few sessions newer than it is read in
+ * id order: its page must not be sorted out of the time index.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,7 +18,7 @@ import { DataSource } from 'typeorm';
 import { createApp } from '../create-app';
 import { RetentionService } from './retention.service';
 import { csvIds, listAll } from './session-pages.testing';
-import { PREFIX_FEW, TransfersService } from './transfers.service';
+import { PREFIX_FEW, TIME_WALK_MAX, TransfersService } from './transfers.service';
 
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-time-filters-'));
 process.env.RSYNCHUB_DATA_DIR = dataDir;
@@ -36,9 +37,9 @@ interface Row {
 const T0 = Date.UTC(2026, 0, 1);
 const minute = (k: number) => new Date(T0 + k * 60_000).toISOString();
 
-/** 12,000 sessions a minute apart in id order, except every 97th, which carries a start time from long before. */
+/** 24,000 sessions a minute apart in id order, except every 97th, which carries a start time from long before. */
 function seed(): Omit<Row, 'id'>[] {
-  return Array.from({ length: 12_000 }, (_, i) => ({
+  return Array.from({ length: 24_000 }, (_, i) => ({
     module: `m${i % 7}`,
     user: `u${i % 5}`,
     status: i % 3 === 0 ? 'error' : 'success',
@@ -51,8 +52,11 @@ const QUERIES: TransferQuery[] = [
   { to: minute(1_500) }, // old only: fewer than PREFIX_FEW, some of them late ids
   { to: minute(3_000) }, // old only: more than PREFIX_FEW
   { from: minute(500), to: minute(600) }, // narrow window, with late ids (sessions written long after)
-  { from: minute(2_000), to: minute(9_000) }, // wide window
-  { from: minute(20_000) }, // none
+  { from: minute(1_000), to: minute(3_500) }, // wide window, many newer sessions: left to the planner
+  { from: minute(2_000), to: minute(9_000) }, // wide window, fewer newer sessions than TIME_WALK_MAX: read in id order
+  { from: minute(8_000), to: minute(21_000) }, // wide window, few newer sessions: read in id order
+  { from: minute(1_000), to: minute(23_990) }, // wide window holding nearly all, late ids before it
+  { from: minute(30_000) }, // none
   { from: minute(600), to: minute(601) }, // one minute: an on-time session and late ones
   { from: minute(5_000), to: minute(5_500), module: 'm3' },
   { from: minute(5_000), to: minute(5_500), user: 'u1', status: 'error' },
@@ -110,11 +114,14 @@ test('from= and to= list exactly what a full scan finds, page by page and as CSV
   // the seed covers what it claims
   assert.ok(oracle({ to: minute(1_500) }).length < PREFIX_FEW && oracle({ to: minute(3_000) }).length >= PREFIX_FEW);
   assert.ok(oracle({ from: minute(500), to: minute(600) }).some((id) => id > 1_000), 'a late id inside a narrow window');
-  assert.equal(oracle({ from: minute(20_000) }).length, 0);
+  assert.equal(oracle({ from: minute(30_000) }).length, 0);
+  const newer = (to: number) => all.filter((r) => r.startedAt >= minute(to)).length;
+  assert.ok(newer(3_500) >= TIME_WALK_MAX && newer(9_000) < TIME_WALK_MAX, 'both kinds of wide window are covered');
   await assert.rejects(service.list({ from: 'yesterday' }), /from: must be an ISO 8601 time/);
 });
 
-test('a narrow from=/to= window is read by its ids (EXPLAIN QUERY PLAN of the statements that ran): no scan of the sessions table', async () => {
+/** The plans (EXPLAIN QUERY PLAN) of the SELECTs on transfer_sessions that one `list(q)` ran. */
+async function plansOf(q: TransferQuery): Promise<{ sql: string; plan: string }[]> {
   const service = app.get(TransfersService);
   const db = app.get(DataSource);
   const conn = (db.driver as unknown as { databaseConnection: NodeJS.EventEmitter }).databaseConnection;
@@ -122,22 +129,34 @@ test('a narrow from=/to= window is read by its ids (EXPLAIN QUERY PLAN of the st
   const trace = (sql: string) => ran.push(sql);
   conn.on('trace', trace);
   try {
-    for (const q of [{ to: minute(1_500) }, { from: minute(500), to: minute(600) }, { from: minute(20_000) }, { to: minute(1_500), module: 'm1' }] as TransferQuery[]) {
-      ran.length = 0;
-      await service.list({ ...q, limit: 50 });
-      await db.query(`SELECT 'trace-marker'`);
-      for (const deadline = Date.now() + 10_000; !ran.some((s) => s.includes('trace-marker')); ) {
-        assert.ok(Date.now() < deadline, 'the trace reports arrive');
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      const statements = ran.filter((s) => /^\s*(SELECT|WITH)\b/i.test(s) && /transfer_sessions/.test(s) && !s.includes('trace-marker'));
-      assert.ok(statements.length > 0, `statements seen for ${JSON.stringify(q)}`);
-      for (const sql of statements) {
-        const plan = ((await db.query(`EXPLAIN QUERY PLAN ${sql}`)) as { detail: string }[]).map((p) => p.detail).join(' | ');
-        assert.doesNotMatch(plan, /\bSCAN s\b|\bSCAN transfer_sessions\b/, `${JSON.stringify(q)}: no scan of all sessions:\n${sql}\n${plan}`);
-      }
+    await service.list({ ...q, limit: 50 });
+    await db.query(`SELECT 'trace-marker'`);
+    for (const deadline = Date.now() + 10_000; !ran.some((s) => s.includes('trace-marker')); ) {
+      assert.ok(Date.now() < deadline, 'the trace reports arrive');
+      await new Promise((r) => setTimeout(r, 5));
     }
   } finally {
-    conn.off('trace', trace);
+    conn.removeListener('trace', trace); // not off(): node-sqlite3 only turns tracing off (a toggle) in its own removeListener
+  }
+  const statements = ran.filter((s) => /^\s*(SELECT|WITH)\b/i.test(s) && /transfer_sessions/.test(s) && !s.includes('trace-marker'));
+  assert.ok(statements.length > 0, `statements seen for ${JSON.stringify(q)}`);
+  return Promise.all(
+    statements.map(async (sql) => ({ sql, plan: ((await db.query(`EXPLAIN QUERY PLAN ${sql}`)) as { detail: string }[]).map((p) => p.detail).join(' | ') })),
+  );
+}
+
+test('a narrow from=/to= window is read by its ids (EXPLAIN QUERY PLAN of the statements that ran): no scan of the sessions table', async () => {
+  for (const q of [{ to: minute(1_500) }, { from: minute(500), to: minute(600) }, { from: minute(30_000) }, { to: minute(1_500), module: 'm1' }] as TransferQuery[]) {
+    for (const { sql, plan } of await plansOf(q)) {
+      assert.doesNotMatch(plan, /\bSCAN s\b|\bSCAN transfer_sessions\b/, `${JSON.stringify(q)}: no scan of all sessions:\n${sql}\n${plan}`);
+    }
+  }
+});
+
+test('a wide from=/to= window with few newer sessions is read in id order: the page is not sorted out of the time index', async () => {
+  for (const q of [{ from: minute(8_000), to: minute(21_000) }, { from: minute(1_000) }] as TransferQuery[]) {
+    const pages = (await plansOf(q)).filter((p) => /ORDER BY/i.test(p.sql));
+    assert.equal(pages.length, 1, `one page query for ${JSON.stringify(q)}`);
+    assert.doesNotMatch(pages[0]!.plan, /TEMP B-TREE|idx_sessions_started/, `${JSON.stringify(q)}: an id-order walk:\n${pages[0]!.sql}\n${pages[0]!.plan}`);
   }
 });

@@ -43,12 +43,17 @@ type PrefixColumn = 'module' | 'user';
 /** How one page of a filtered session list is read (see PREFIX_FEW). */
 type PrefixPlan =
   | { kind: 'empty' }
-  /** `timeIds`: the ids of every session in the from=/to= window, when it holds fewer than PREFIX_FEW (see timePlan). */
-  | { kind: 'planner'; unindexed: PrefixColumn[]; timeIds?: number[] }
+  /**
+   * `timeIds`: the ids of every session in the from=/to= window, when it holds fewer than PREFIX_FEW; `timeWalk`: the
+   * window is wide and few sessions are newer than it, so the page is found walking ids, not the time index (see timePlan).
+   */
+  | { kind: 'planner'; unindexed: PrefixColumn[]; timeIds?: number[]; timeWalk?: boolean }
   | { kind: 'values'; column: PrefixColumn; values: string[] };
 
 /** `path=` on the sessions list looks at this many of the newest file events (documented in the README). */
 export const PATH_SEARCH_WINDOW = 100_000;
+/** A wide from=/to= window is read in id order when at most this many sessions are newer than it (see timePlan). */
+export const TIME_WALK_MAX = 20_000;
 /** Small pages: each is rendered in one go on the event loop, so other requests wait at most one page. */
 const FILE_CSV_PAGE = 1_000;
 
@@ -261,7 +266,7 @@ export class TransfersService {
   private async sessionsPage(q: TransferQuery, plan: PrefixPlan, before: number | null, n: number): Promise<TransferSessionEntity[]> {
     if (plan.kind === 'empty') return [];
     if (plan.kind === 'planner') {
-      const qb = this.filtered(q, before, plan.unindexed);
+      const qb = this.filtered(q, before, plan.unindexed, plan.timeWalk);
       if (plan.timeIds) qb.andWhere('s.id IN (SELECT value FROM json_each(:timeIds))', { timeIds: JSON.stringify(plan.timeIds) });
       return qb.select(SESSION_SELECT).limit(n).getRawMany();
     }
@@ -291,19 +296,28 @@ export class TransfersService {
    * or sort every session of the window (both bounds: the started_at index, then a temp B-tree for ORDER BY id) —
    * linear in the history. One bounded look-up of the window in idx_sessions_started decides: no session, the answer
    * is empty; fewer than PREFIX_FEW, the page is read by those ids (a sort of at most PREFIX_FEW rows). A wider window
-   * is left as it was (its matches are many, so an id-order walk finds a page soon when the window is recent).
+   * is read in id order (the time index kept out of it) when a second bounded look-up finds fewer than TIME_WALK_MAX
+   * sessions newer than the window: the walk then passes at most those before the window's matches, which are many.
+   * A wide window far back in a long history is left to the planner (its sort is linear in the window).
    */
   private async timePlan(q: TransferQuery, plan: PrefixPlan): Promise<PrefixPlan> {
     if (plan.kind !== 'planner' || (!q.from && !q.to)) return plan;
     const from = parseTime('from', q.from);
     const to = parseTime('to', q.to);
     const where = [from ? 'started_at >= ?' : null, to ? 'started_at < ?' : null].filter((w) => w !== null).join(' AND ');
-    const ids = (await this.sessions.manager.query(`SELECT id FROM transfer_sessions INDEXED BY idx_sessions_started WHERE ${where} LIMIT ${PREFIX_FEW}`, [
+    const em = this.sessions.manager;
+    const ids = (await em.query(`SELECT id FROM transfer_sessions INDEXED BY idx_sessions_started WHERE ${where} LIMIT ${PREFIX_FEW}`, [
       ...(from ? [from] : []),
       ...(to ? [to] : []),
     ])) as { id: number }[];
     if (ids.length === 0) return { kind: 'empty' };
-    return ids.length < PREFIX_FEW ? { ...plan, timeIds: ids.map((r) => r.id) } : plan;
+    if (ids.length < PREFIX_FEW) return { ...plan, timeIds: ids.map((r) => r.id) };
+    if (!to) return { ...plan, timeWalk: true };
+    const [{ n }] = await em.query(
+      `SELECT COUNT(*) AS n FROM (SELECT 1 FROM transfer_sessions INDEXED BY idx_sessions_started WHERE started_at >= ? LIMIT ${TIME_WALK_MAX})`,
+      [to],
+    );
+    return n < TIME_WALK_MAX ? { ...plan, timeWalk: true } : plan;
   }
 
   /** Decides how `sessionsPage` reads the prefix filters of `q` (see PREFIX_FEW), from a few bounded index look-ups. */
@@ -349,9 +363,15 @@ export class TransfersService {
 
   /**
    * The filters of `q` as a query, newest first, ids below `before`. Prefix filters named in `unindexed` are
-   * written so SQLite cannot drive the query from their index (`+column`), see PREFIX_FEW.
+   * written so SQLite cannot drive the query from their index (`+column`), see PREFIX_FEW; so is the time window
+   * when `timeWalk` (see timePlan).
    */
-  private filtered(q: TransferQuery, before: number | null = decodeCursor(q.cursor), unindexed: readonly PrefixColumn[] = []): SelectQueryBuilder<TransferSessionEntity> {
+  private filtered(
+    q: TransferQuery,
+    before: number | null = decodeCursor(q.cursor),
+    unindexed: readonly PrefixColumn[] = [],
+    timeWalk = false,
+  ): SelectQueryBuilder<TransferSessionEntity> {
     const qb = this.sessions.createQueryBuilder('s').orderBy('s.id', 'DESC');
     if (before !== null) qb.andWhere('s.id < :cursor', { cursor: before });
     const col = (c: PrefixColumn) => (unindexed.includes(c) ? `+s.${c}` : `s.${c}`);
@@ -365,8 +385,9 @@ export class TransfersService {
     }
     const from = parseTime('from', q.from);
     const to = parseTime('to', q.to);
-    if (from) qb.andWhere('s.started_at >= :from', { from });
-    if (to) qb.andWhere('s.started_at < :to', { to });
+    const startedAt = timeWalk ? '+s.started_at' : 's.started_at';
+    if (from) qb.andWhere(`${startedAt} >= :from`, { from });
+    if (to) qb.andWhere(`${startedAt} < :to`, { to });
     if (q.path) {
       // Substring search cannot use an index: it is bounded to the newest PATH_SEARCH_WINDOW file events (a rowid
       // range), so its cost stays flat however long the history grows.
