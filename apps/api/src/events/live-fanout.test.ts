@@ -14,6 +14,7 @@ import { LiveEventsHub } from './live-events.hub';
 import { filterFromSubscribe, LiveFanout } from './live-fanout';
 import { slowReader } from '@rsynchub/testing';
 import { LIVE_STALL_LIMITS } from './stall-rule';
+import { DEFLATE_MIN_BYTES, LIVE_PER_MESSAGE_DEFLATE, trackLiveWires } from './shared-frame';
 
 let server: http.Server;
 let wss: WebSocketServer;
@@ -33,7 +34,9 @@ before(async () => {
   hub.events.subscribe((e) => fanout.dispatch(e));
   ticker = setInterval(() => manualTicks || fanout.tick(), 100);
   server = http.createServer();
-  wss = new WebSocketServer({ server });
+  // As the gateway: ws clients (which offer permessage-deflate) get shared deflated frames, raw ones plain frames.
+  wss = new WebSocketServer({ server, perMessageDeflate: LIVE_PER_MESSAGE_DEFLATE });
+  const wireOf = trackLiveWires(wss);
   wss.on('connection', (ws, req) => {
     const raw = new URL(req.url ?? '/', 'http://x').searchParams.get('lastEventId');
     // The fan-out it joined, even after a test swapped in another one.
@@ -44,7 +47,7 @@ before(async () => {
       joined.subscribe(ws, filterFromSubscribe(msg), msg.lastEventId);
       subscribed++;
     });
-    joined.add(ws, raw === null ? undefined : Number(raw));
+    joined.add(ws, raw === null ? undefined : Number(raw), wireOf(req));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
