@@ -122,6 +122,11 @@ async function round(server: RunningServer, clients: number, n: number, src: str
     const closed = reports.reduce((n, r) => n + r.closesDuringRun, 0);
     const drops = closed + incomplete + outOfOrder;
     const messages = reports.reduce((n, r) => n + r.messages, 0) / clients;
+    // what each client took off the wire: deflated once by the server for the clients that agreed (scale-live-clients.ts)
+    const deflateClients = reports.reduce((n, r) => n + r.deflateClients, 0);
+    const wireBytes = reports[0]!.fullReaderWireBytes;
+    const jsonBytes = reports[0]!.fullReaderJsonBytes;
+    const wire = `${deflateClients}/${clients} clients deflate, per client ${fmt(wireBytes / 1e6, 2)} MB on the wire for ${fmt(jsonBytes / 1e6, 2)} MB of JSON (${fmt(jsonBytes / Math.max(1, wireBytes), 1)}x)`;
     const p50 = percentile(latencies, 50);
     const p99 = percentile(latencies, 99);
     // where the time goes (see scale-live-clients.ts): the server's part, then the delivery to the clients
@@ -137,16 +142,16 @@ async function round(server: RunningServer, clients: number, n: number, src: str
     const loopDelay = `the pools' event loop delay p50 ${reports.map((r) => fmt(r.loopDelayP50, 0)).join('/')} ms, p99 ${reports.map((r) => fmt(r.loopDelayP99, 0)).join('/')} ms`;
     console.log(
       `  ${clients} clients: push ${fmt(pushSeconds, 1)} s, all delivered after ${fmt(totalSeconds, 1)} s, ${probes} probes x ${clients} clients = ${latencies.length} samples, ` +
-        `file events per client ${most} (${incomplete} clients short, ${outOfOrder} frames out of order) in ${fmt(messages, 0)} messages, closed ${closed}, ` +
+        `file events per client ${most} (${incomplete} clients short, ${outOfOrder} frames out of order) in ${fmt(messages, 0)} messages, ${wire}, closed ${closed}, ` +
         `server CPU ${fmt(cpu, 1)} s (user ${fmt(user, 1)} s, system ${fmt(cpu - user, 1)} s${perClient}), ` +
         `the clients' CPU ${fmt(clientCpu, 1)} s (waiting for a CPU while runnable ${fmt(clientWait, 1)} s; ${loopDelay}), max ${fmt(latencies.reduce((m, x) => Math.max(m, x), 0), 0)} ms, ${split}, load ${fmt(load, 1)}`,
     );
     if (clients === 1) {
-      return { what: 'live: event latency, 1 client (the floor), 10k-file push', measured: `p50 ${fmt(p50, 0)} ms, p99 ${fmt(p99, 0)} ms, drops ${drops}, server CPU ${fmt(cpu, 1)} s (load ${fmt(load, 1)})`, target: '-' };
+      return { what: 'live: event latency, 1 client (the floor), 10k-file push', measured: `p50 ${fmt(p50, 0)} ms, p99 ${fmt(p99, 0)} ms, drops ${drops}, server CPU ${fmt(cpu, 1)} s, ${deflateClients > 0 ? 'deflate' : 'plain'} (load ${fmt(load, 1)})`, target: '-' };
     }
     return {
       what: `live: event latency, ${clients} clients, ${FILES / 1000}k-file push`,
-      measured: `p50 ${fmt(p50, 0)} ms, p99 ${fmt(p99, 0)} ms, drops ${drops}, server CPU ${fmt(cpu, 1)} s (load ${fmt(load, 1)})`,
+      measured: `p50 ${fmt(p50, 0)} ms, p99 ${fmt(p99, 0)} ms, drops ${drops}, server CPU ${fmt(cpu, 1)} s, ${deflateClients === clients ? 'deflate' : `${deflateClients}/${clients} deflate`} (load ${fmt(load, 1)})`,
       target: `p99 < ${target === 250 ? '250 ms' : '1 s'}, no drops`,
       met: p99 < target && drops === 0 && latencies.length > 0 && most >= FILES,
     };
