@@ -31,6 +31,7 @@ export async function scaleLive(full: boolean): Promise<ScaleRow[]> {
   }
   const storage = path.join(shm, 'storage');
   fs.mkdirSync(storage);
+  pusherEnv = pusherScheduling(shm);
   const server = await startServer({ env: { RSYNCHUB_STORAGE_ROOTS: storage } });
   const password = crypto.randomBytes(12).toString('hex');
   const pw = passwordFile(password);
@@ -50,6 +51,42 @@ export async function scaleLive(full: boolean): Promise<ScaleRow[]> {
 function must<T extends { status: number; body: any }>(res: T, what: string): T {
   if (res.status >= 300) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
   return res;
+}
+
+/** The pushing rsync client's environment (see pusherScheduling). */
+let pusherEnv: Record<string, string> = {};
+
+/**
+ * Under `chrt -f` (the quiet-machine recipe), the pushing rsync client takes the client pools' scheduling:
+ * SCHED_RR at priority 1, below the real-time server and daemon (see belowServer in scale-live-clients.ts).
+ * - It stands for the source machine, as the pools stand for the browsers. Both are other machines in real use.
+ * - Left at the bench's FIFO 50, the push held a core for all its 0.8-1 s. With the daemon's receiver and the server,
+ *   three real-time processes shared 2 cores, and the pools could not run until the push ended. Even one client then
+ *   measured a delivery p99 of ~400 ms (about the push's length): the bench measured its own starved clients.
+ * - The push takes as long either way (printed per round).
+ * It goes through a `rsync` wrapper first on the push's PATH. The server's daemon is started from the normal PATH, so
+ * it stays real-time. Returns {} when not real-time.
+ */
+function pusherScheduling(dir: string): Record<string, string> {
+  const policy = Number(fs.readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[38]);
+  if (policy !== 1 && policy !== 2) return {};
+  const searchPath = process.env.PATH ?? '/usr/bin:/bin';
+  const real = searchPath
+    .split(':')
+    .map((d) => path.join(d, 'rsync'))
+    .find((f) => {
+      try {
+        fs.accessSync(f, fs.constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  if (!real) return {};
+  const bin = path.join(dir, 'pusher-bin');
+  fs.mkdirSync(bin);
+  fs.writeFileSync(path.join(bin, 'rsync'), `#!/bin/sh\nexec chrt --rr 1 '${real}' "$@"\n`, { mode: 0o755 });
+  return { PATH: `${bin}:${searchPath}` };
 }
 
 /** Server CPU of the 1-client round, the floor the other rounds are compared with (null before it ran). */
@@ -74,7 +111,7 @@ async function round(server: RunningServer, clients: number, n: number, src: str
     fs.appendFileSync(logFile, `${stamp()} [${pid}] rsync to probe/ from probe@probe (10.9.0.1)\n`);
 
     const t0 = performance.now();
-    const push = rsync(['-rt', `--password-file=${pw}`, `${src}/`, `livebench@127.0.0.1::livebench/round-${clients}/`, `--port=${server.rsyncPort}`]);
+    const push = rsync(['-rt', `--password-file=${pw}`, `${src}/`, `livebench@127.0.0.1::livebench/round-${clients}/`, `--port=${server.rsyncPort}`], pusherEnv);
     // Probes go on until the push is ingested: its 10k lines can take longer to ingest than rsync takes to send them.
     let probes = 0;
     const probeTimer = setInterval(() => {
