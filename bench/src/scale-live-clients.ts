@@ -1,15 +1,22 @@
 /**
  * A pool of live-stream clients in its own process (forked by scale-live.ts), so the clients' reading does not run on
  * the bench's event loop that writes the probes. Each client is a real WebSocket connection subscribed to everything,
- * like the dashboard, but read as raw frames over a plain TCP socket: per frame it reads the header and the first
- * bytes of the payload (the message's `"id":`), records (id, arrival time, size) and skips the rest. No message
- * assembly, no UTF-8 validation, no JSON: per client and frame O(1), so what 1,000 clients cost this machine is mostly
- * the kernel's copy of the bytes, not JavaScript.
+ * like the dashboard, but read as raw frames over a plain TCP socket. Like a browser, it offers permessage-deflate
+ * (Chromium's offer: `permessage-deflate; client_max_window_bits`), unless BENCH_LIVE_DEFLATE=0.
  *
- * One client per pool (the first) reads every payload in full: it finds the probes (their file names carry the time
- * they were written), the server's send time (a `session.file` batch's top-level `at`) and counts `"path":`. The
- * others are checked against it: every client subscribes to the same filter, so the server sends all of them the
- * same frames; a client whose frames from the first probe on differ in number or bytes missed something.
+ * Per frame, a client reads the header and the first bytes of the payload, records (id or fingerprint, arrival time,
+ * size) and skips the rest. No message assembly, no UTF-8 validation, no JSON, no inflating: per client and frame
+ * O(1), so what 1,000 clients cost this machine is mostly the kernel's copy of the bytes, not JavaScript.
+ * - A plain frame's first bytes hold the message's `"id":`.
+ * - A compressed frame (RSV1) is recorded by its fingerprint: its size and a CRC-32 of its first compressed bytes. The
+ *   server deflates each message once for every client, so every client gets the same bytes; the full reader maps a
+ *   fingerprint to the message id.
+ *
+ * One client per pool (the first) is the "full reader". It reads every payload in full and inflates the compressed ones
+ * on its own, as a browser does. It finds the probes (their file names carry the time they were written), the server's
+ * send time (a `session.file` batch's top-level `at`) and counts `"path":`. The others are checked against it: every
+ * client subscribes to the same filter, so the server sends all of them the same frames; a client whose frames from
+ * the first probe on differ in number or bytes missed something.
  *
  * IPC: { cmd: 'connect', url, authorization, count } -> { ready }; { cmd: 'start' } (reset counters) -> { started };
  * { cmd: 'status' } -> { status: { sawEnd, open } }; { cmd: 'report' } -> { report }; { cmd: 'close' } -> exits.
@@ -19,6 +26,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import * as zlib from 'node:zlib';
 
 /**
  * Under `chrt -f` (the quiet-machine recipe) the pools must not stay SCHED_FIFO at the server's priority: with more
@@ -49,6 +57,11 @@ export interface PoolReport {
   incomplete: number;
   /** Frames whose id was not above the one before (the stream's ids only increase). */
   outOfOrder: number;
+  /** Clients whose handshake agreed to permessage-deflate. */
+  deflateClients: number;
+  /** What the full reader got while running: payload bytes on the wire, and the JSON they carried. */
+  fullReaderWireBytes: number;
+  fullReaderJsonBytes: number;
   messages: number;
   sawEnd: number;
   open: number;
@@ -61,16 +74,42 @@ export interface PoolReport {
 const PATH_KEY = Buffer.from('"path":');
 const AT_KEY = Buffer.from('"at":"');
 const ID_KEY = Buffer.from('"id":');
-/** How much of each payload a client keeps: enough for `{"type":"session.progress","id":<16 digits>`. */
-const HEAD_BYTES = 64;
+/**
+ * How much of each payload a client keeps: enough for `{"type":"session.progress","id":<16 digits>` in a plain frame,
+ * and, in a compressed one, for a fingerprint that covers the deflate block's header and the message's id.
+ */
+const HEAD_BYTES = 256;
+/** The bytes a compressed message's payload lacks (RFC 7692 7.2.2), put back before inflating. */
+const DEFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+/** Offered as Chromium does, unless BENCH_LIVE_DEFLATE=0 (then every frame comes plain, as before deflate). */
+const OFFER_DEFLATE = process.env.BENCH_LIVE_DEFLATE !== '0';
+/** In FrameLog.ids: a compressed frame, whose id the full reader knows by the frame's fingerprint (FrameLog.keys). */
+const BY_KEY = -2;
 
-/** The frames one client got while running: id, arrival (ms since the epoch), payload size; grown by doubling. */
+/** A compressed frame's fingerprint: its size and a CRC-32 of its first bytes, one number. */
+function fingerprint(size: number, head: Buffer, headLen: number): number {
+  return zlib.crc32(head.subarray(0, headLen)) * 1_048_576 + (size % 1_048_576);
+}
+
+/** Message ids by compressed frames' fingerprints, from the full readers. */
+const idByKey = new Map<number, number>();
+
+/**
+ * The frames one client got while running: id (or BY_KEY and the fingerprint), arrival (ms since the epoch), payload
+ * size; grown by doubling.
+ */
 class FrameLog {
   ids = new Float64Array(1024);
+  keys = new Float64Array(1024);
   times = new Float64Array(1024);
   sizes = new Float64Array(1024);
   length = 0;
-  push(id: number, time: number, size: number): void {
+  /** The message id of frame k (-1: none known). */
+  id(k: number): number {
+    const id = this.ids[k]!;
+    return id === BY_KEY ? (idByKey.get(this.keys[k]!) ?? -1) : id;
+  }
+  push(id: number, key: number, time: number, size: number): void {
     if (this.length === this.ids.length) {
       const grow = (a: Float64Array) => {
         const b = new Float64Array(a.length * 2);
@@ -78,10 +117,12 @@ class FrameLog {
         return b;
       };
       this.ids = grow(this.ids);
+      this.keys = grow(this.keys);
       this.times = grow(this.times);
       this.sizes = grow(this.sizes);
     }
     this.ids[this.length] = id;
+    this.keys[this.length] = key;
     this.times[this.length] = time;
     this.sizes[this.length] = size;
     this.length++;
@@ -91,9 +132,9 @@ class FrameLog {
 interface Client {
   socket: net.Socket;
   full: boolean;
+  /** The handshake agreed to permessage-deflate. */
+  deflate: boolean;
   frames: FrameLog;
-  lastId: number;
-  outOfOrder: number;
   closed: boolean;
   // frame parser state
   header: Buffer;
@@ -102,6 +143,7 @@ interface Client {
   remaining: number;
   payloadSize: number;
   opcode: number;
+  rsv1: boolean;
   head: Buffer;
   headLen: number;
   /** The full reader's payload parts of the current frame. */
@@ -112,6 +154,9 @@ interface Client {
 const probesById = new Map<number, number[]>();
 const sentAtById = new Map<number, number>();
 let fullReaderPaths = 0;
+/** The full readers' bytes while running: on the wire, and inflated. */
+let fullReaderWireBytes = 0;
+let fullReaderJsonBytes = 0;
 const clients: Client[] = [];
 let closesDuringRun = 0;
 let running = false;
@@ -156,18 +201,25 @@ function frameDone(c: Client, now: number): void {
     return;
   }
   if (c.opcode !== 0x1 && c.opcode !== 0x2) return; // ping/pong/continuation: the server sends none of them
-  const id = idOf(c.head, c.headLen);
+  const key = c.rsv1 ? fingerprint(c.payloadSize, c.head, c.headLen) : 0;
+  let id = c.rsv1 ? BY_KEY : idOf(c.head, c.headLen);
   if (c.full) {
-    const payload = c.parts.length === 1 ? c.parts[0]! : Buffer.concat(c.parts);
+    const wire = c.parts.length === 1 ? c.parts[0]! : Buffer.concat(c.parts);
     c.parts = [];
-    if (running) readFully(id, payload);
+    // as a browser does: each compressed message inflated (the server compresses each on its own)
+    const payload = c.rsv1 ? zlib.inflateRawSync(Buffer.concat([wire, DEFLATE_TAIL]), { finishFlush: zlib.constants.Z_SYNC_FLUSH }) : wire;
+    if (c.rsv1) {
+      id = idOf(payload, Math.min(payload.length, HEAD_BYTES));
+      idByKey.set(key, id);
+    }
+    if (running) {
+      readFully(id, payload);
+      fullReaderWireBytes += wire.length;
+      fullReaderJsonBytes += payload.length;
+    }
   }
   if (!running) return;
-  if (id >= 0) {
-    if (id <= c.lastId) c.outOfOrder++;
-    c.lastId = id;
-  }
-  c.frames.push(id, now, c.payloadSize);
+  c.frames.push(id, key, now, c.payloadSize);
 }
 
 /** Feeds socket bytes through the frame parser: headers are gathered, payloads skipped but for their first bytes. */
@@ -183,6 +235,7 @@ function onData(c: Client, chunk: Buffer): void {
       const need = 2 + (len7 === 126 ? 2 : len7 === 127 ? 8 : 0);
       if (c.headerLen < need) continue;
       c.opcode = c.header[0]! & 0x0f;
+      c.rsv1 = (c.header[0]! & 0x40) !== 0;
       c.payloadSize = len7 === 126 ? c.header.readUInt16BE(2) : len7 === 127 ? Number(c.header.readBigUInt64BE(2)) : len7;
       c.remaining = c.payloadSize;
       c.headerLen = 0;
@@ -216,15 +269,15 @@ function connectOne(url: string, authorization: string, full: boolean): Promise<
     const c: Client = {
       socket,
       full,
+      deflate: false,
       frames: new FrameLog(),
-      lastId: -1,
-      outOfOrder: 0,
       closed: false,
       header: Buffer.alloc(14),
       headerLen: 0,
       remaining: -1,
       payloadSize: 0,
       opcode: 0,
+      rsv1: false,
       head: Buffer.alloc(HEAD_BYTES),
       headLen: 0,
       parts: [],
@@ -234,7 +287,9 @@ function connectOne(url: string, authorization: string, full: boolean): Promise<
     socket.on('connect', () =>
       socket.write(
         `GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nAuthorization: ${authorization}\r\n\r\n`,
+          `Sec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\nAuthorization: ${authorization}\r\n` +
+          (OFFER_DEFLATE ? 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n' : '') +
+          '\r\n',
       ),
     );
     socket.on('data', (chunk: Buffer) => {
@@ -243,6 +298,7 @@ function connectOne(url: string, authorization: string, full: boolean): Promise<
       const end = handshake.indexOf('\r\n\r\n');
       if (end === -1) return;
       const status = handshake.toString('latin1', 0, handshake.indexOf('\r\n'));
+      const response = handshake.toString('latin1', 0, end);
       const rest = handshake.subarray(end + 4);
       handshake = null;
       if (!status.startsWith('HTTP/1.1 101')) {
@@ -250,6 +306,7 @@ function connectOne(url: string, authorization: string, full: boolean): Promise<
         reject(new Error(`upgrade refused: ${status}`));
         return;
       }
+      c.deflate = /^sec-websocket-extensions: *permessage-deflate/im.test(response);
       clients.push(c);
       resolve();
       if (rest.length > 0) onData(c, rest);
@@ -268,8 +325,28 @@ function connectOne(url: string, authorization: string, full: boolean): Promise<
 function sawEnd(c: Client): boolean {
   if (endIds.size === 0) return false;
   const first = Math.min(...endIds);
-  for (let k = c.frames.length - 1; k >= 0 && c.frames.ids[k]! >= first; k--) if (endIds.has(c.frames.ids[k]!)) return true;
+  for (let k = c.frames.length - 1; k >= 0; k--) {
+    const id = c.frames.id(k);
+    if (endIds.has(id)) return true;
+    if (id !== -1 && id < first) return false; // -1: a compressed frame the full reader has not read yet
+  }
   return false;
+}
+
+/**
+ * Frames whose id was not above the one before (the stream's ids only increase), or that have no id (a compressed
+ * frame no full reader got, so none this client should have got).
+ */
+function outOfOrder(c: Client): number {
+  let n = 0;
+  let last = -1;
+  for (let k = 0; k < c.frames.length; k++) {
+    const id = c.frames.id(k);
+    if (id === -1 && c.frames.ids[k] !== BY_KEY) continue; // a plain message without an id
+    if (id <= last) n++;
+    last = Math.max(last, id);
+  }
+  return n;
 }
 
 function report(): PoolReport {
@@ -280,7 +357,7 @@ function report(): PoolReport {
     let frames = 0;
     let bytes = 0;
     for (let k = 0; k < c.frames.length; k++) {
-      if (c.frames.ids[k]! >= firstProbeId) {
+      if (c.frames.id(k) >= firstProbeId) {
         frames++;
         bytes += c.frames.sizes[k]!;
       }
@@ -294,7 +371,7 @@ function report(): PoolReport {
   const serverSendToClient: number[] = [];
   for (const c of clients) {
     for (let k = 0; k < c.frames.length; k++) {
-      const id = c.frames.ids[k]!;
+      const id = c.frames.id(k);
       const probes = probesById.get(id);
       if (!probes) continue;
       const got = c.frames.times[k]!;
@@ -314,7 +391,10 @@ function report(): PoolReport {
     serverSendToClient,
     fullReaderPaths,
     incomplete: clients.filter((c) => !c.closed && from(c) !== expected).length,
-    outOfOrder: clients.reduce((n, c) => n + c.outOfOrder, 0),
+    outOfOrder: clients.reduce((n, c) => n + outOfOrder(c), 0),
+    deflateClients: clients.filter((c) => c.deflate).length,
+    fullReaderWireBytes,
+    fullReaderJsonBytes,
     messages: clients.reduce((n, c) => n + c.frames.length, 0),
     sawEnd: clients.filter(sawEnd).length,
     open: clients.filter((c) => !c.closed).length,
@@ -337,11 +417,10 @@ process.on('message', (msg: { cmd: string; url?: string; authorization?: string;
       }
       process.send!({ ready: clients.length });
     } else if (msg.cmd === 'start') {
-      for (const c of clients) {
-        c.frames = new FrameLog();
-        c.outOfOrder = 0;
-      }
+      for (const c of clients) c.frames = new FrameLog();
       probesById.clear();
+      fullReaderWireBytes = 0;
+      fullReaderJsonBytes = 0;
       sentAtById.clear();
       endIds.clear();
       fullReaderPaths = 0;

@@ -9,6 +9,7 @@ import { isOriginAllowed } from '../auth/secrets';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { LiveEventsHub } from './live-events.hub';
 import { filterFromSubscribe, LiveFanout } from './live-fanout';
+import { LIVE_PER_MESSAGE_DEFLATE, LiveWire, trackLiveWires } from './shared-frame';
 
 /**
  * The widest batch window: file events and progress wait at most this long (under load; a quiet stream sends at
@@ -41,7 +42,9 @@ export function lastEventIdFromUrl(url: string | undefined): number | undefined 
  * cookie or bearer token as REST (refused with 401 before any frame otherwise), and checked against the Origin.
  */
 // Clients only send subscribe messages; a bigger one is refused (ws closes the socket with 1009) before it is parsed.
-@WebSocketGateway({ path: '/api/v1/events', maxPayload: MAX_CLIENT_MESSAGE_BYTES })
+// permessage-deflate is negotiated with every client that offers it (browsers do): stream batches are compressed once
+// for all of them (shared-frame.ts). Nest's WsAdapter hands these options to ws's WebSocketServer as they are.
+@WebSocketGateway({ path: '/api/v1/events', maxPayload: MAX_CLIENT_MESSAGE_BYTES, perMessageDeflate: LIVE_PER_MESSAGE_DEFLATE })
 export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGatewayConnection<WebSocket>, OnModuleDestroy {
   private readonly logger = new Logger(LiveEventsGateway.name);
   /**
@@ -54,6 +57,8 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
   private revocations: Subscription | null = null;
   private flushTimer: NodeJS.Timeout | null = null;
   private recheckTimer: NodeJS.Timeout | null = null;
+  /** A connection's socket and whether it agreed to shared deflate, from its upgrade request (set in afterInit). */
+  private wireOf: ((req: IncomingMessage) => LiveWire) | null = null;
 
   constructor(
     private readonly hub: LiveEventsHub,
@@ -71,6 +76,7 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
   }
 
   afterInit(server: WebSocketServer): void {
+    this.wireOf = trackLiveWires(server);
     // ws reads verifyClient at every upgrade, so setting it here refuses before the handshake completes.
     (server.options as { verifyClient?: unknown }).verifyClient = (
       info: { origin: string; req: IncomingMessage },
@@ -112,7 +118,7 @@ export class LiveEventsGateway implements OnGatewayInit<WebSocketServer>, OnGate
     };
     client.on('close', gone);
     client.on('error', gone);
-    this.fanout.add(client, lastEventIdFromUrl(req.url));
+    this.fanout.add(client, lastEventIdFromUrl(req.url), this.wireOf!(req));
   }
 
   /**

@@ -14,6 +14,8 @@ import { LiveEventsHub } from './live-events.hub';
 import { filterFromSubscribe, LiveFanout } from './live-fanout';
 import { slowReader } from '@rsynchub/testing';
 import { LIVE_STALL_LIMITS } from './stall-rule';
+import { DEFLATE_MIN_BYTES, LIVE_PER_MESSAGE_DEFLATE, trackLiveWires } from './shared-frame';
+import { RawLiveClient, rawLiveClient, textOf, textsWithContextTakeover } from './raw-live-client';
 
 let server: http.Server;
 let wss: WebSocketServer;
@@ -33,7 +35,9 @@ before(async () => {
   hub.events.subscribe((e) => fanout.dispatch(e));
   ticker = setInterval(() => manualTicks || fanout.tick(), 100);
   server = http.createServer();
-  wss = new WebSocketServer({ server });
+  // As the gateway: ws clients (which offer permessage-deflate) get shared deflated frames, raw ones plain frames.
+  wss = new WebSocketServer({ server, perMessageDeflate: LIVE_PER_MESSAGE_DEFLATE });
+  const wireOf = trackLiveWires(wss);
   wss.on('connection', (ws, req) => {
     const raw = new URL(req.url ?? '/', 'http://x').searchParams.get('lastEventId');
     // The fan-out it joined, even after a test swapped in another one.
@@ -44,7 +48,7 @@ before(async () => {
       joined.subscribe(ws, filterFromSubscribe(msg), msg.lastEventId);
       subscribed++;
     });
-    joined.add(ws, raw === null ? undefined : Number(raw));
+    joined.add(ws, raw === null ? undefined : Number(raw), wireOf(req));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   port = (server.address() as AddressInfo).port;
@@ -138,6 +142,52 @@ test('clients with the same filter get the same bytes; narrower filters get only
   assert.ok(parsed(onlyA).some((m) => m.type === 'audit.entry'), 'events without a module still reach a module filter');
   assert.deepEqual(parsed(onlyAudit).map((m) => m.type), ['hello', 'audit.entry', 'session.ended'], 'event filter');
   for (const r of [...all, onlyA, onlyAudit]) r.close();
+});
+
+test('clients that negotiated deflate and clients that did not get the same event sequence; each shared message is deflated once however many clients get it', async () => {
+  const wsClients = await Promise.all(Array.from({ length: 6 }, () => connect()));
+  // no offer; Chromium's offer (context takeover allowed: it keeps one inflater for the connection); a smaller window
+  const plain = await rawLiveClient(port, '/');
+  const takeover = await rawLiveClient(port, '/', 'permessage-deflate; client_max_window_bits');
+  const smallWindow = await rawLiveClient(port, '/', 'permessage-deflate; server_max_window_bits=10');
+  await waitFor('every client to be registered', () => fanout.size === 9);
+  for (const r of wsClients) assert.equal(r.ws.extensions, 'permessage-deflate', 'the ws clients negotiated deflate');
+  assert.doesNotMatch(plain.response, /sec-websocket-extensions/i);
+  assert.match(takeover.response, /sec-websocket-extensions: permessage-deflate; server_no_context_takeover/i);
+  assert.match(smallWindow.response, /server_max_window_bits=10/);
+
+  const deflatesBefore = fanout.frameStats.deflates;
+  hub.publish('session.started', session('z', 7), 'z');
+  for (let pass = 0; pass < 5; pass++) {
+    for (let k = 0; k < 6; k++) hub.publish('session.file', Array.from({ length: 20 }, (_, i) => file(`z-${pass}-${k}-${i}`)) as any, 'z');
+    hub.publish('session.progress', { ...session('z', 7), fileCount: (pass + 1) * 120 }, 'z');
+    await new Promise((r) => setTimeout(r, 120)); // longer than the widest window: each pass its own batch
+  }
+  hub.publish('audit.entry', { action: 'x' } as any);
+  hub.publish('session.file', [file('z-last')] as any, 'z');
+  hub.publish('session.ended', session('z', 7), 'z');
+  const ENDED = '"type":"session.ended"';
+  const rawTexts = (c: RawLiveClient) => c.frames.filter((f) => f.opcode === 0x1).map(textOf);
+  await waitFor('every client to see the end', () => wsClients.every((r) => r.texts.some((t) => t.includes(ENDED))) && [plain, takeover, smallWindow].every((c) => rawTexts(c).some((t) => t.includes(ENDED))));
+
+  const reference = wsClients[0]!.texts.slice(1); // after hello (its time differs per connection)
+  assert.equal(reference.filter((t) => t.includes('"path":')).length >= 5, true, 'several file batches');
+  for (const r of wsClients) assert.deepEqual(r.texts.slice(1), reference, 'every ws client: the same messages');
+  assert.deepEqual(rawTexts(plain).slice(1), reference, 'the client without deflate: the same messages');
+  assert.deepEqual(rawTexts(smallWindow).slice(1), reference, 'the client that asked for a smaller window: the same messages');
+  assert.deepEqual(rawTexts(takeover).slice(1), reference, 'the deflate client, each message inflated on its own');
+  assert.deepEqual((await textsWithContextTakeover(takeover.frames)).slice(1), reference, 'the deflate client, with one inflater for the connection');
+
+  const compressed = takeover.frames.filter((f) => f.rsv1);
+  assert.ok(compressed.length >= 5, `the file batches came compressed (RSV1 set on ${compressed.length} frames)`);
+  for (const f of takeover.frames.slice(1)) assert.equal(f.rsv1, f.opcode === 0x1 && f.payload.length > 0 && textOf(f).length >= DEFLATE_MIN_BYTES, `RSV1 on every shared message of ${DEFLATE_MIN_BYTES} bytes or more only: ${textOf(f).slice(0, 60)}`);
+  assert.ok(textOf(takeover.frames[0]!).includes('"type":"hello"') && !takeover.frames[0]!.rsv1, 'hello (for one client) goes plain');
+  for (const c of [plain, smallWindow]) assert.ok(c.frames.every((f) => !f.rsv1), 'nothing compressed for clients that did not agree');
+  // seven clients agreed to deflate (six ws, one raw): one deflate per compressed message, not seven
+  assert.equal(fanout.frameStats.deflates - deflatesBefore, compressed.length, 'one deflate per message');
+  for (const r of wsClients) r.close();
+  for (const c of [plain, takeover, smallWindow]) c.close();
+  await waitFor('the clients to be gone', () => fanout.size === 0);
 });
 
 /**

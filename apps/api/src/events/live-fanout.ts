@@ -1,7 +1,8 @@
 /**
  * The live stream's fan-out: which client gets which event, in which frame. Clients with the same filter form a group;
  * each event is serialized once (once per group for a batch of files) and the same bytes are handed to every member,
- * so the work per client and per event batch is a filter lookup and a socket write — no per-client JSON. Knows
+ * so the work per client and per event batch is a filter lookup and a socket write — no per-client JSON, and for
+ * clients that negotiated permessage-deflate, no per-client compression (shared-frame.ts). Knows
  * nothing of Nest or auth: the gateway hands it sockets that passed the upgrade checks.
  */
 import { WebSocket } from 'ws';
@@ -9,6 +10,7 @@ import { LIVE_EVENT_TYPES, LiveEventType, LiveHello, LiveMessage, LiveResync } f
 import type { LiveEvent } from './live-events.hub';
 import { fileBatchFrame, fileFragment, messageFrame } from './live-frames';
 import type { ReplayAnswer } from './replay-buffer';
+import { FrameStats, LiveWire, SharedFrame } from './shared-frame';
 import { LIVE_STALL_LIMITS, StallLimits, stallVerdict } from './stall-rule';
 
 /** What the fan-out needs of the hub. */
@@ -64,6 +66,8 @@ type Pending = { kind: 'files'; fragments: string[]; id: number } | { kind: 'pro
 
 interface Member {
   group: Group;
+  /** Where its shared frames are written, plain or deflated (see shared-frame.ts). */
+  wire: LiveWire;
   /** Since when the client's unsent data has been above the limit (null: it is not). */
   overLimitSince: number | null;
   /** The id of the newest event this client was sent (or did not want): where a catch-up replay starts. */
@@ -143,7 +147,9 @@ export class LiveFanout {
    * The frames of events sent since the last tick, so each is built once whichever groups send it. Emptied at every
    * tick (which leaves nothing waiting), so it never holds more than one batch window's events.
    */
-  private readonly frames = new Map<LiveEvent, Buffer>();
+  private readonly frames = new Map<LiveEvent, SharedFrame>();
+  /** Deflates done for shared frames: one per message however many clients get it. */
+  readonly frameStats: FrameStats = { deflates: 0, bytesIn: 0, bytesOut: 0 };
   /** The next send of gathered batches, when one is planned. */
   private flushTimer: { cancel(): void } | null = null;
   /** When gathered batches last went out (performance.now()), and what sending them took (ms). */
@@ -165,14 +171,14 @@ export class LiveFanout {
    * A new connection: `hello`, then (when it resumes) what it missed, then the live stream. One synchronous step, so
    * no event can fall between the replay and the stream or come twice.
    */
-  add(client: WebSocket, resumeFrom: number | undefined): void {
+  add(client: WebSocket, resumeFrom: number | undefined, wire: LiveWire): void {
     const hello: LiveHello = { events: LIVE_EVENT_TYPES, lastEventId: this.source.lastEventId };
     this.sendOne(client, { type: 'hello', at: new Date(this.opts.now()).toISOString(), data: hello });
     const group = this.groupFor({ events: null, modules: null });
     // Files gathered before this client connected are not its own: they go to the others first.
     this.flush(group);
     if (resumeFrom !== undefined) this.replay(client, group, resumeFrom);
-    this.join(client, group);
+    this.join(client, group, wire);
   }
 
   /** A subscribe message: a new filter, and with `lastEventId` a replay of what that filter wants after it. */
@@ -188,14 +194,14 @@ export class LiveFanout {
       this.flush(member.group);
       this.leave(client, member);
       this.flush(next);
-      this.join(client, next);
+      this.join(client, next, member.wire);
       return;
     }
     // Whatever is waiting in the batch is in the replay too (if wanted): leave it behind rather than send it twice.
     this.leave(client, member);
     this.flush(next);
     this.replay(client, next, typeof lastEventId === 'number' ? lastEventId : Number.NaN);
-    this.join(client, next);
+    this.join(client, next, member.wire);
   }
 
   remove(client: WebSocket): void {
@@ -220,7 +226,7 @@ export class LiveFanout {
       }
       return;
     }
-    let frame: Buffer | undefined;
+    let frame: SharedFrame | undefined;
     for (const group of this.groups.values()) {
       if (!wants(group, e, module)) continue;
       // Waiting files go out first: ids on the wire only ever increase, so "the last id I saw" is a true resume point.
@@ -313,10 +319,10 @@ export class LiveFanout {
     this.flushTimer = null;
   }
 
-  private eventFrame(e: LiveEvent): Buffer {
+  private eventFrame(e: LiveEvent): SharedFrame {
     let frame = this.frames.get(e);
     if (!frame) {
-      frame = messageFrame({ type: e.type, id: e.id, at: e.at, data: e.data });
+      frame = new SharedFrame(messageFrame({ type: e.type, id: e.id, at: e.at, data: e.data }), this.frameStats);
       this.frames.set(e, frame);
     }
     return frame;
@@ -347,12 +353,12 @@ export class LiveFanout {
     return group;
   }
 
-  private join(client: WebSocket, group: Group): void {
+  private join(client: WebSocket, group: Group, wire: LiveWire): void {
     // The group may have been let go when its last member left a moment ago (a resume onto the same filter).
     if (!this.groups.has(group.key)) this.groups.set(group.key, group);
     group.members.add(client);
     // Whatever was published up to now was sent to it (replay, or the group's batch flushed before it joined).
-    this.members.set(client, { group, overLimitSince: null, lastSentId: this.source.lastEventId, behind: false });
+    this.members.set(client, { group, wire, overLimitSince: null, lastSentId: this.source.lastEventId, behind: false });
   }
 
   private leave(client: WebSocket, member: Member): void {
@@ -382,35 +388,36 @@ export class LiveFanout {
     if (group.members.size === 0) return false;
     const at = new Date(this.opts.now()).toISOString();
     for (const item of pending) {
-      const frame = item.kind === 'files' ? fileBatchFrame(item.id, at, item.fragments) : this.eventFrame(item.event);
+      const frame = item.kind === 'files' ? new SharedFrame(fileBatchFrame(item.id, at, item.fragments), this.frameStats) : this.eventFrame(item.event);
       const id = item.kind === 'files' ? item.id : item.event.id;
       for (const client of group.members) this.sendFrame(client, frame, id);
     }
     return true;
   }
 
-  /** A message for one client only (hello, replay, resync, error). */
+  /** A message for one client only (hello, replay, resync, error): sent by ws, uncompressed. */
   sendOne(client: WebSocket, msg: LiveMessage): void {
-    this.sendFrame(client, messageFrame(msg), null);
+    if (client.readyState !== WebSocket.OPEN) return;
+    if (this.stalled(client)) return;
+    // compress: false keeps ws's sender idle, which shared frames written to the socket rely on (shared-frame.ts)
+    client.send(messageFrame(msg), { binary: false, compress: false });
   }
 
   /**
-   * `id`: the stream event the frame carries (null: a message for this client alone, always queued). A stream frame
-   * is not queued for a client whose backlog is over the limit: it is marked behind and caught up later (tick).
+   * A stream frame (`id`: the event it carries) for a member: not queued for a client whose backlog is over the limit
+   * (it is marked behind and caught up later, see tick); otherwise written, deflated or plain as the client agreed.
    */
-  private sendFrame(client: WebSocket, frame: Buffer, id: number | null): void {
+  private sendFrame(client: WebSocket, frame: SharedFrame, id: number): void {
     if (client.readyState !== WebSocket.OPEN) return;
     if (this.stalled(client)) return;
     const member = this.members.get(client);
-    if (member && id !== null) {
-      if (member.behind) return;
-      if (client.bufferedAmount > this.opts.limits.maxBufferedBytes) {
-        member.behind = true;
-        return;
-      }
-      member.lastSentId = id;
+    if (!member || member.behind || !member.wire.socket.writable) return;
+    if (client.bufferedAmount > this.opts.limits.maxBufferedBytes) {
+      member.behind = true;
+      return;
     }
-    client.send(frame, { binary: false });
+    member.lastSentId = id;
+    frame.writeTo(member.wire);
   }
 
   /** True (and the client dropped) when it has not taken its data for too long; ingestion and others never wait. */
