@@ -39,8 +39,9 @@ export class ModulePathCatalogue {
   /** Parent directory -> module directory name -> module name. */
   private byParent = new Map<string, Map<string, string>>();
   private readonly listings = new Map<string, { signature: string; links: Set<string>; settled: boolean }>();
-  /** For tests: how the last sync went. */
+  /** For tests: how the last sync went, and how many directory listings were read. */
   lastSync: 'same' | 'applied' | 'rebuilt' = 'rebuilt';
+  listed = 0;
 
   constructor(private readonly resolve: (p: string) => string | null) {}
 
@@ -135,6 +136,7 @@ export class ModulePathCatalogue {
       const known = this.listings.get(parent);
       if (known && known.settled && known.signature === signature) return known.links;
       const startedNs = BigInt(Date.now()) * 1_000_000n;
+      this.listed++;
       const links = new Set<string>();
       for (const d of fs.readdirSync(parent, { withFileTypes: true })) if (d.isSymbolicLink()) links.add(d.name);
       const after = signatureOf(fs.statSync(parent, { bigint: true }));
