@@ -177,3 +177,32 @@ test('random creates, updates, deletes, refused writes and changes behind its ba
   await restart();
   assert.deepEqual(files(), written, 'at the end: what was written equals what a fresh process renders');
 });
+
+test('the change log is pruned once thousands of lines are behind every state, and a prune in a dry run does not stick', async () => {
+  let config = '';
+  let secrets = '';
+  for (let i = 0; i < 2100; i++) {
+    config += `[bulk${i}]\npath = ${server.storageRoot}/bulk${i}\nauth users = bulku${i}\nread only = no\n`;
+    secrets += `bulku${i}:${password()}\n`;
+  }
+  const imported = await server.admin.post('/api/v1/import', { config, secrets });
+  assert.equal(imported.status, 200, imported.text);
+  const lines = () =>
+    new Promise<{ first: number; last: number }>((resolve, reject) => {
+      const db = new sqlite3.Database(path.join(server.dataDir, 'rsynchub.sqlite'), sqlite3.OPEN_READONLY);
+      db.get(`SELECT min(seq) AS first, max(seq) AS last FROM config_changes`, (err, row) => {
+        db.close();
+        if (err) reject(err);
+        else resolve(row as { first: number; last: number });
+      });
+    });
+  const afterImport = await lines();
+  assert.ok(afterImport.last - afterImport.first > 6000, `an import of 2,100 modules and users logs a line per row: ${JSON.stringify(afterImport)}`);
+  // Two changes: the first's states are the import's; by the second, the import's lines are behind every state.
+  for (const name of ['prune1', 'prune2', 'prune3']) assert.equal((await server.admin.post('/api/v1/rsync-users', { name, password: password() })).status, 201);
+  const pruned = await lines();
+  assert.ok(pruned.first > afterImport.last - 10, `pruned up to the last few lines: ${JSON.stringify({ afterImport, pruned })}`);
+  const written = files();
+  await restart();
+  assert.deepEqual(files(), written, 'what was written equals what a fresh process renders');
+});

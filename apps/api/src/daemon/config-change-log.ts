@@ -92,7 +92,6 @@ export class ChangeLogMirror<S> {
  */
 export class ChangeLogMirrors {
   private readonly members: ChangeLogMirror<unknown>[] = [];
-  private prunedBelow = 0;
 
   add<S>(source: MirrorSource<S>): ChangeLogMirror<S> {
     const mirror = new ChangeLogMirror(source, this);
@@ -103,9 +102,11 @@ export class ChangeLogMirrors {
   async prune(em: EntityManager): Promise<void> {
     let below = Infinity;
     for (const m of this.members) below = Math.min(below, m.oldestKept ?? 0);
-    if (!(below - this.prunedBelow > PRUNE_EVERY)) return;
+    if (!Number.isFinite(below) || below <= PRUNE_EVERY) return;
+    // Asked of the table itself (its first rowid: one index step), not remembered: a prune in a dry run is rolled back.
+    const [first] = (await em.query(`SELECT min(seq) AS seq FROM config_changes`)) as { seq: number | null }[];
+    if (first?.seq === null || first?.seq === undefined || below - first.seq <= PRUNE_EVERY) return;
     await em.query(`DELETE FROM config_changes WHERE seq < ?`, [below]);
-    this.prunedBelow = below;
   }
 }
 
