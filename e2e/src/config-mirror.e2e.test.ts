@@ -101,6 +101,11 @@ test('rows changed behind the server\'s back are in the next write, and the over
   const secrets = files()['rsyncd.secrets']!.split('\n');
   const pw = (user: string) => secrets.find((l) => l.startsWith(`${user}:`))?.slice(user.length + 1);
   assert.equal(pw('pusher'), pw('bystander'), 'pusher has the password set behind the back');
+  // The unpaged list (served from the in-memory modules) says what each module's own GET says (read from its row).
+  const all = await server.admin.get('/api/v1/modules');
+  assert.equal(all.status, 200, all.text);
+  assert.deepEqual(all.body.map((m: { name: string }) => m.name), ['alpha', 'beta2', 'ghost']);
+  for (const m of all.body as { name: string }[]) assert.deepEqual(m, (await server.admin.get(`/api/v1/modules/${m.name}`)).body, m.name);
   const written = files();
   await restart();
   assert.deepEqual(files(), written, 'what was written equals what a fresh process renders');

@@ -59,7 +59,32 @@ export class ModulesService implements OnModuleInit {
     this.pendingDirs.cleanup((dir) => !isInsideRoots(dir, this.config.storageRoots) || paths.some((p) => p === dir || p.startsWith(dir + '/')));
   }
 
+  /**
+   * Every module, by name. The fields come from the in-memory list the config is rendered from (brought up to date
+   * from the change log), the two timestamps from one JSON text: at 10,000 modules hydrating every entity and reading
+   * every grant blocked the event loop for ~0.5-1 s, and the alert engine asks for this list on every evaluation.
+   */
   async list(): Promise<ModuleDto[]> {
+    const em = this.modules.manager;
+    const { list } = await this.all.read(em);
+    const [row] = (await em.query(`SELECT json_group_object(lower(name), json_array(created_at, updated_at)) AS j FROM rsync_modules`)) as { j: string | null }[];
+    const stamps = new Map(Object.entries(JSON.parse(row?.j ?? '{}') as Record<string, [unknown, unknown]>));
+    // Stored as TypeORM stores them: hydrated by its own driver, as for an entity.
+    const column = (property: string) => this.modules.metadata.findColumnWithPropertyName(property)!;
+    const created = column('createdAt');
+    const updated = column('updatedAt');
+    const driver = this.modules.manager.connection.driver;
+    const out: ModuleDto[] = [];
+    for (const f of list) {
+      const stamp = stamps.get(f.name.toLowerCase());
+      // Created or deleted between the two reads: the entities themselves, as before.
+      if (!stamp || stamps.size !== list.length) return this.listFromRows();
+      out.push(this.toDto(f, { createdAt: driver.prepareHydratedValue(stamp[0], created) as Date, updatedAt: driver.prepareHydratedValue(stamp[1], updated) as Date } as RsyncModuleEntity));
+    }
+    return out;
+  }
+
+  private async listFromRows(): Promise<ModuleDto[]> {
     const em = this.modules.manager;
     const [entities, grants] = await Promise.all([em.getRepository(RsyncModuleEntity).find({ order: { name: 'ASC' } }), this.users.grantsByModule(em)]);
     return entities.map((e) => this.toDto(this.toFields(e, grants.get(e.name.toLowerCase()) ?? []), e));
