@@ -26,6 +26,13 @@ export class PathOverlapIndex {
     this.sorted.splice(this.lowerBound(p), 0, p);
   }
 
+  /** Forgets the module at `p` (kept up to date by a caller that mirrors the modules; see ModulePathCatalogue). */
+  remove(p: string): void {
+    if (!this.byPath.delete(p)) return;
+    const i = this.lowerBound(p);
+    if (this.sorted[i] === p) this.sorted.splice(i, 1);
+  }
+
   /** Why `p` may not be a module path next to the indexed ones (same words as checkModulePathOverlap), or null. */
   check(p: string): string | null {
     const hit = this.find(p);

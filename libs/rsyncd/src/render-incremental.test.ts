@@ -146,6 +146,102 @@ describe('cached render equals a render from scratch', () => {
     });
   }
 
+  // The API's way (no known users; the modules in render order, deep-frozen, the same object while unchanged): most
+  // renders take the quick path (RenderCache.quick). It must not change a byte either, whatever the step.
+  for (const seed of [11, 12, 13, 14, 15, 16]) {
+    test(`quick path, random sequence ${seed}: creates, updates, deletes, refusals, disabled modules, new equal objects, settings: byte-identical`, () => {
+      const rnd = random(seed);
+      const pick = <T>(list: readonly T[]): T => list[Math.floor(rnd() * list.length)]!;
+      const plain = new RenderCache();
+      const tls = new RenderCache();
+      let next = 0;
+      let context: Partial<RenderInput> = {};
+      /** By lower-cased name: the module as frozen data. */
+      let byName = new Map<string, ModuleFields>();
+      const fresh = (): ModuleFields => {
+        const name = `${pick(['m', 'M', 'data', 'Data', 'x_', 'X-'])}${next++}`;
+        const granted = rnd() < 0.7 ? [{ name: pick(['alice', 'bob']), access: pick(['rw', 'ro'] as const) }] : [];
+        return frozenCopy(baseModule({ name, path: `/data/modules/${name.toLowerCase()}`, users: granted, anonymous: granted.length > 0 ? 'none' : 'read', readOnly: granted.length === 0 || granted.every((g) => g.access === 'ro') }));
+      };
+      for (let i = 0; i < 30; i++) {
+        const m = fresh();
+        byName.set(m.name.toLowerCase(), m);
+      }
+      let quick = 0;
+      for (let step = 0; step < 150; step++) {
+        const r = rnd();
+        const names = [...byName.keys()];
+        let bad: ModuleFields | null = null;
+        if (r < 0.3 || names.length === 0) {
+          const m = fresh();
+          byName.set(m.name.toLowerCase(), m);
+        } else if (r < 0.45) byName.delete(pick(names));
+        else if (r < 0.65) {
+          const key = pick(names);
+          const change = pick<Partial<ModuleFields>>([{ comment: `c${step}` }, { enabled: false }, { enabled: true }, { tlsOnly: true }, { hostsDeny: ['192.0.2.1'] }, { maxConnections: 2 }]);
+          byName.set(key, frozenCopy({ ...byName.get(key)!, ...change }));
+        } else if (r < 0.7) {
+          // The same fields as a new object (a row read again): equal, not the same object.
+          const key = pick(names);
+          byName.set(key, frozenCopy({ ...byName.get(key)! }));
+        } else if (r < 0.74) {
+          // A change the render refuses (a path outside the roots): the cache must stay as it was.
+          const key = pick(names);
+          bad = frozenCopy({ ...byName.get(key)!, path: '/elsewhere/x' });
+        } else if (r < 0.77) {
+          // A duplicate of another module's name in another case: refused as a duplicate.
+          const m = byName.get(pick(names))!;
+          bad = frozenCopy({ ...m, name: m.name === m.name.toUpperCase() ? m.name.toLowerCase() : m.name.toUpperCase(), path: `${m.path}-dup` });
+        } else if (r < 0.8) {
+          // Many at once (an import): more than the quick path takes.
+          for (let i = 0; i < 80; i++) {
+            const m = fresh();
+            byName.set(m.name.toLowerCase(), m);
+          }
+        } else if (r < 0.84) byName = new Map([...byName].filter(() => rnd() < 0.7));
+        else if (r < 0.88) context = { ...context, bans: rnd() < 0.5 ? ['10.1.2.3'] : [] };
+        else if (r < 0.9) context = { ...context, transferLogFormat: rnd() < 0.5 ? '%o %f' : undefined };
+        else if (r < 0.92) context = { ...context, settings: { ...settings, maxConnections: rnd() < 0.5 ? 2 : 0 } };
+        const sorted = [...byName.keys()].sort().map((k) => byName.get(k)!);
+        let list = sorted;
+        if (bad) {
+          const lower = bad.name.toLowerCase();
+          list = [...sorted.filter((m) => m.name.toLowerCase() !== lower || bad!.path.endsWith('-dup')), bad].sort((x, y) => (x.name.toLowerCase() < y.name.toLowerCase() ? -1 : 1));
+        }
+        const base: RenderInput = { settings, paths, runningAsRoot: false, modules: list, roots: ['/data/modules'], ...context };
+        const tlsInput: RenderInput = { ...base, transport: 'tls', proxyProtocolHosts: ['127.0.0.1'] };
+        const expectPlain = outcome(structuredClone(base));
+        const expectTls = outcome(structuredClone(tlsInput));
+        const before = plain.quickRenders;
+        const gotPlain = outcome({ ...base, cache: plain });
+        const gotTls = outcome({ ...tlsInput, cache: tls });
+        if (plain.quickRenders > before) quick++;
+        assert.deepEqual(gotPlain, expectPlain, `seed ${seed} step ${step} (plain)`);
+        assert.deepEqual(gotTls, expectTls, `seed ${seed} step ${step} (tls)`);
+        if (bad) assert.equal(gotPlain.ok, false, `seed ${seed} step ${step}: refused`);
+        else assert.equal(gotPlain.ok, true, `seed ${seed} step ${step}: rendered (${gotPlain.ok ? '' : JSON.stringify(gotPlain.issues)})`);
+      }
+      assert.ok(quick > 60, `most renders took the quick path (${quick} of 150)`);
+    });
+  }
+
+  test('the quick path renders only the module that changed among many', () => {
+    const cache = new RenderCache();
+    const modules = Array.from({ length: 500 }, (_, i) => frozenCopy(baseModule({ name: `m${String(i).padStart(3, '0')}`, path: `/data/modules/m${i}` })));
+    const input = (list: ModuleFields[]): RenderInput => ({ settings, paths, runningAsRoot: false, modules: list, roots: ['/data/modules'], cache });
+    renderRsyncdConf(input(modules));
+    assert.equal(cache.quickRenders, 0, 'the first render is a full one');
+    const added = frozenCopy(baseModule({ name: 'm2500', path: '/data/modules/m2500' }));
+    const next = [...modules.slice(0, 251), added, ...modules.slice(251)];
+    const out = renderRsyncdConf(input(next));
+    assert.deepEqual([cache.quickRenders, cache.misses, cache.hits], [1, 1, 500]);
+    assert.deepEqual(out, renderRsyncdConf({ ...input(next), cache: undefined }));
+    // Out of order: the full render decides (and sorts), with the same result.
+    const shuffled = [added, ...modules];
+    assert.deepEqual(renderRsyncdConf(input(shuffled)), renderRsyncdConf({ ...input(shuffled), cache: undefined }));
+    assert.equal(cache.quickRenders, 1);
+  });
+
   test('a render that is refused leaves the cache as it was: the next render still equals one from scratch', () => {
     const cache = new RenderCache();
     const modules = Array.from({ length: 20 }, (_, i) => baseModule({ name: `m${i}`, path: `/data/modules/m${i}` }));

@@ -104,23 +104,177 @@ interface CacheEntry {
   section: CachedSection;
 }
 
+/** One enabled module of a render, with its lower-cased name (the sort key) and its checked section. */
+interface Keyed {
+  m: ModuleFields;
+  lower: string;
+  section: CachedSection;
+}
+
+/**
+ * The last successful render's input, element by element (see RenderCache.quick): the module object when it is deeply
+ * frozen (else null: never the same again), its lower-cased name, and its rendered entry (null: disabled).
+ */
+interface LastInput {
+  objects: (ModuleFields | null)[];
+  lowers: string[];
+  keyed: (Keyed | null)[];
+}
+
+/** A quick render's outcome before it is kept: the sorted sections, and what the cache becomes once it succeeds. */
+interface QuickPlan {
+  sorted: Keyed[];
+  /** Every module is the same object as last time, in the same place: the same sections as the last render. */
+  same: boolean;
+  commit(): void;
+}
+
+/** At most this many modules differing from the last render take the quick path (see RenderCache.quick). */
+const QUICK_MAX_CHANGES = 64;
+
 /** See RenderInput.cache. Holds only the sections of the last render, so it never outgrows the config. */
 export class RenderCache {
   private context = '';
   private entries = new Map<string, CacheEntry>();
   private used = new Map<string, CacheEntry>();
+  /** The last successful render's input, when it was in render order (strictly ascending lower-cased names). */
+  private last: LastInput | null = null;
+  /** The last successful render's output (see renderRsyncdConf: an unchanged render hands out the same text). */
+  lastResult: RenderResult | null = null;
   hits = 0;
   misses = 0;
+  /** Renders served by the quick path (a few modules differing from the last render), for tests and benchmarks. */
+  quickRenders = 0;
 
   /** @internal Starts a render in `context`; everything cached under another context is forgotten. */
   begin(context: string): void {
     if (context !== this.context) {
       this.entries.clear();
+      this.last = null;
+      this.lastResult = null;
       this.context = context;
     }
     this.used = new Map();
     this.hits = 0;
     this.misses = 0;
+  }
+
+  /**
+   * @internal The sorted sections of `modules` worked out from the last render's when they differ from it in a few
+   * modules only (no known-users flags; see renderRsyncdConf): both lists in render order, the unchanged modules the
+   * same deeply frozen objects. The walk over both lists costs one identity check per module, so a create among
+   * 10,000 modules checks and renders one section instead of passing over 10,000. Anything else (a list out of order,
+   * a duplicate name, a module with issues, many changes) is null: the full render decides, and reports, as before.
+   * Nothing changes in the cache until the plan's commit (after the render succeeded).
+   */
+  quick(modules: readonly ModuleFields[], make: (m: ModuleFields) => CachedSection): QuickPlan | null {
+    const last = this.last;
+    if (last === null) return null;
+    const objects: (ModuleFields | null)[] = [];
+    const lowers: string[] = [];
+    const keyedAll: (Keyed | null)[] = [];
+    const sorted: Keyed[] = [];
+    const gone: string[] = [];
+    const added: [string, CacheEntry][] = [];
+    let changes = 0;
+    let hits = 0;
+    let misses = 0;
+    let previous: string | null = null;
+    let i = 0;
+    const drop = (k: number) => {
+      const old = last.keyed[k];
+      if (old) gone.push(old.m.name);
+    };
+    for (const m of modules) {
+      const same = last.objects[i];
+      if (same !== null && same !== undefined && same === m) {
+        const lower = last.lowers[i]!;
+        if (previous !== null && !(previous < lower)) return null;
+        const keyed = last.keyed[i]!;
+        objects.push(m);
+        lowers.push(lower);
+        keyedAll.push(keyed);
+        if (keyed) {
+          sorted.push(keyed);
+          hits++;
+        }
+        previous = lower;
+        i++;
+        continue;
+      }
+      if (typeof m?.name !== 'string' || ++changes > QUICK_MAX_CHANGES) return null;
+      const lower = m.name.toLowerCase();
+      if (previous !== null && !(previous < lower)) return null;
+      // Modules of the last render sorting before this one are gone; one of the same name is replaced.
+      while (i < last.lowers.length && last.lowers[i]! < lower) {
+        if (++changes > QUICK_MAX_CHANGES) return null;
+        drop(i++);
+      }
+      if (i < last.lowers.length && last.lowers[i] === lower) drop(i++);
+      let keyed: Keyed | null = null;
+      if (m.enabled !== false) {
+        const entry = this.entries.get(m.name);
+        let section: CachedSection;
+        if (entry && entry.flags === '' && (entry.source === m || sameValue(entry.fields, m))) {
+          section = entry.section;
+          hits++;
+          added.push([m.name, entry.source === m || !deepFrozen(m) ? entry : { ...entry, source: m }]);
+        } else {
+          section = make(m);
+          misses++;
+          if (section.issues.length > 0) return null; // the full render reports it, with the module's index
+          if (deepFrozen(m)) added.push([m.name, { fields: m, flags: '', section, source: m }]);
+          else {
+            const fields = snapshot(m);
+            if (fields !== NOT_CACHEABLE) added.push([m.name, { fields, flags: '', section }]);
+          }
+        }
+        keyed = { m, lower, section };
+        sorted.push(keyed);
+      }
+      objects.push(deepFrozen(m) ? m : null);
+      lowers.push(lower);
+      keyedAll.push(keyed);
+      previous = lower;
+    }
+    if (changes + (last.lowers.length - i) > QUICK_MAX_CHANGES) return null;
+    while (i < last.lowers.length) drop(i++);
+    return {
+      sorted,
+      same: changes === 0 && gone.length === 0 && added.length === 0 && modules.length === last.lowers.length,
+      commit: () => {
+        for (const name of gone) this.entries.delete(name);
+        for (const [name, entry] of added) this.entries.set(name, entry);
+        this.used = new Map();
+        this.last = { objects, lowers, keyed: keyedAll };
+        this.hits = hits;
+        this.misses = misses;
+        this.quickRenders++;
+      },
+    };
+  }
+
+  /** @internal A full render completed with `modules` (its input) and their sections (`keyed`, by input index). */
+  remember(modules: readonly ModuleFields[], keyed: (Keyed | null)[]): void {
+    const lowers: string[] = [];
+    for (let i = 0; i < modules.length; i++) {
+      const name = modules[i]?.name;
+      if (typeof name !== 'string') {
+        this.last = null;
+        return;
+      }
+      const lower = name.toLowerCase();
+      // Only a list in render order can be walked against the next one.
+      if (i > 0 && !(lowers[i - 1]! < lower)) {
+        this.last = null;
+        return;
+      }
+      lowers.push(lower);
+    }
+    // An object is recognised next time only when it can never change: the cache's own check for an enabled one
+    // (its entry's source), deepFrozen for a disabled one.
+    const objects = modules.map((m, i) => ((keyed[i] ? this.entries.get(m.name)?.source === m : deepFrozen(m)) ? m : null));
+    this.last = { objects, lowers, keyed };
   }
 
   /**
@@ -158,6 +312,7 @@ export class RenderCache {
   end(): void {
     this.entries = this.used;
     this.used = new Map();
+    this.last = null; // until remember() says what this render's input was
   }
 }
 
@@ -319,13 +474,40 @@ export function renderRsyncdConf(input: RenderInput): RenderResult {
     for (const u of m.users) flags += known.has(u?.name) ? '1' : '0';
     return flags;
   };
-  const enabled: { m: ModuleFields; index: number; section: CachedSection }[] = [];
-  input.modules.forEach((m, index) => {
-    if (m.enabled === false) return;
-    enabled.push({ m, index, section: cache ? cache.section(m, flagsOf(m), () => checkedSection(m, input)) : checkedSection(m, input) });
-  });
-  const issues = validateInput(input, enabled);
-  if (issues.length > 0) throw new RsyncdConfigError(issues);
+  // A few modules changed since the last render (the API's creates and updates): only their sections are made.
+  const quick = cache && input.knownUsers === undefined ? cache.quick(input.modules, (m) => checkedSection(m, input)) : null;
+  let sortedModules: Keyed[];
+  if (quick) {
+    // Every section is free of issues and the names strictly ascend (no duplicates): only the globals to check.
+    const issues = validateInput(input, []);
+    if (issues.length > 0) throw new RsyncdConfigError(issues);
+    sortedModules = quick.sorted;
+  } else {
+    const enabled: { m: ModuleFields; index: number; section: CachedSection }[] = [];
+    input.modules.forEach((m, index) => {
+      if (m.enabled === false) return;
+      enabled.push({ m, index, section: cache ? cache.section(m, flagsOf(m), () => checkedSection(m, input)) : checkedSection(m, input) });
+    });
+    const issues = validateInput(input, enabled);
+    if (issues.length > 0) throw new RsyncdConfigError(issues);
+    // Sorted by compareNames; each lower-cased name computed once, and no sort at all when the input is in order
+    // already (the database hands modules over by name).
+    const keyed = enabled.map((e) => ({ m: e.m, lower: e.m.name.toLowerCase(), section: e.section, index: e.index }));
+    const inOrder = (a: (typeof keyed)[number], b: (typeof keyed)[number]) =>
+      a.lower !== b.lower ? (a.lower < b.lower ? -1 : 1) : a.m.name < b.m.name ? -1 : a.m.name > b.m.name ? 1 : 0;
+    let sorted = true;
+    for (let i = 1; i < keyed.length && sorted; i++) sorted = inOrder(keyed[i - 1]!, keyed[i]!) <= 0;
+    if (!sorted) keyed.sort(inOrder);
+    sortedModules = keyed;
+    if (cache) {
+      cache.end();
+      if (input.knownUsers === undefined) {
+        const byIndex: (Keyed | null)[] = new Array<Keyed | null>(input.modules.length).fill(null);
+        for (const k of keyed) byIndex[k.index] = { m: k.m, lower: k.lower, section: k.section };
+        cache.remember(input.modules, byIndex);
+      }
+    }
+  }
 
   const { settings, paths, runningAsRoot } = input;
   const lines: string[] = [...HEADER, ''];
@@ -366,23 +548,24 @@ export function renderRsyncdConf(input: RenderInput): RenderResult {
     g('proxy protocol hosts', (input.proxyProtocolHosts ?? []).join(' '));
   }
 
+  const global = lines.join('\n') + '\n';
+  const previous = cache?.lastResult;
+  if (quick?.same && previous && previous.parts.global === global) {
+    // Nothing changed (e.g. an rsync-user create): the same text object as last time, not megabytes joined again
+    // (and the writer's comparison with what it wrote last is then an identity check).
+    quick.commit();
+    cache!.lastResult = previous;
+    return { text: previous.text, parts: { global, sections: [...previous.parts.sections] }, warnings: { ...previous.warnings } };
+  }
   const warnings: Record<string, string[]> = {};
-  // Sorted by compareNames; each lower-cased name computed once, and no sort at all when the input is in order
-  // already (the database hands modules over by name).
-  const keyed = enabled.map((e) => ({ e, lower: e.m.name.toLowerCase() }));
-  const inOrder = (a: (typeof keyed)[number], b: (typeof keyed)[number]) =>
-    a.lower !== b.lower ? (a.lower < b.lower ? -1 : 1) : a.e.m.name < b.e.m.name ? -1 : a.e.m.name > b.e.m.name ? 1 : 0;
-  let sorted = true;
-  for (let i = 1; i < keyed.length && sorted; i++) sorted = inOrder(keyed[i - 1]!, keyed[i]!) <= 0;
-  if (!sorted) keyed.sort(inOrder);
   const sections: string[] = [];
-  for (const { e } of keyed) {
+  for (const e of sortedModules) {
     sections.push(e.section.text);
     if (e.section.warnings.length > 0) warnings[e.m.name] = e.section.warnings;
   }
-  cache?.end();
-  const global = lines.join('\n') + '\n';
+  quick?.commit();
   const text = sections.length > 0 ? `${global}\n${sections.join('\n')}` : global;
+  if (cache) cache.lastResult = { text, parts: { global, sections: [...sections] }, warnings: { ...warnings } };
   return { text, parts: { global, sections }, warnings };
 }
 

@@ -12,6 +12,7 @@ import { auditInTransaction, currentRequestAudit, forgetRolledBackAudit } from '
 import { removeLeftoverTemps, writeFilesAtomically } from './atomic-file';
 import { daemonPaths, DaemonPaths } from './daemon-paths';
 import { ProofRunner } from './proof-runner';
+import { ChangeLogMirrors } from './config-change-log';
 
 /** What each domain contributes to the rendered files, read inside the same transaction as the change. */
 export interface ConfigSources {
@@ -90,6 +91,11 @@ export class RsyncdConfigWriter implements OnModuleInit, OnModuleDestroy {
    * event loop ~20-30 ms of CPU per proof. See proof-runner.ts for what happens when the helper dies or hangs.
    */
   private readonly proofs = new ProofRunner();
+  /**
+   * The in-memory states of the config's rows (modules, users) that the sources keep up to date from the config change
+   * log (see config-change-log.ts), registered here: one per server, so log lines are pruned only once none needs them.
+   */
+  readonly changeLog = new ChangeLogMirrors();
 
   constructor(
     @InjectDataSource() private readonly dataSource: DataSource,
@@ -183,8 +189,12 @@ export class RsyncdConfigWriter implements OnModuleInit, OnModuleDestroy {
         const value = await mutation(em);
         // The audited request's entry commits with the change (see audit-context.ts).
         await auditInTransaction(em);
-        if (unchanged) written = { ...draft.written, writtenAt: new Date() };
-        else {
+        if (unchanged) {
+          written = { ...draft.written, writtenAt: new Date() };
+          // Not rendered again, but read: the modules source brings its in-memory state up to this transaction's rows
+          // (a few rows, from the change log), so the next change starts from here and not from ever further back.
+          await this.requireSource('modules')(em);
+        } else {
           written = await this.render(em);
           if (written.config !== draft.written.config) await this.prove(written.parts!.config);
           if (written.tlsConfig !== draft.written.tlsConfig) await this.proveTls(written.parts!.tlsConfig);

@@ -12,6 +12,7 @@ import { checkConfigValue, checkRsyncPassword, checkRsyncUserName } from '@rsync
 import { assertValid, conflict, FieldConflict, notFound } from '../common/errors';
 import { insertRows, sqliteDatetime } from '../database/bulk-insert';
 import { RsyncdConfigWriter } from '../daemon/rsyncd-config-writer';
+import { ChangeLogMirror, ConfigChange } from '../daemon/config-change-log';
 import { ModuleGrantEntity, RsyncUserEntity } from './rsync-user.entity';
 import { generateRsyncPassword, SecretBox } from './secret-box';
 import { rsyncPasswordWeakness } from './password-rule';
@@ -26,6 +27,9 @@ export interface PlannedRsyncUser {
   generatedPassword?: string;
 }
 
+/** One line of the secrets file. */
+type Secret = { name: string; password: string };
+
 /** What a change did, for the audit log: never carries a password. */
 export interface RsyncUserChange {
   before: RsyncUserDto | null;
@@ -37,14 +41,18 @@ export interface RsyncUserChange {
 export class RsyncUsersService implements OnModuleInit {
   /** Sealed password -> password, for the secrets file (see secretsForConfig). */
   private decrypted = new Map<string, string>();
-  /** secretsForConfig's last read: its database text and the frozen list made from it (handed out again if equal). */
+  /** readAllSecrets's last read: its database text and the frozen list made from it (handed out again if equal). */
   private lastSecrets: { text: string; list: readonly { name: string; password: string }[] } | null = null;
+  /** Every user's name and password, kept up to date from the config change log (see secretsForConfig). */
+  private readonly secrets: ChangeLogMirror<readonly Secret[]>;
 
   constructor(
     @InjectRepository(RsyncUserEntity) private readonly users: Repository<RsyncUserEntity>,
     private readonly box: SecretBox,
     private readonly writer: RsyncdConfigWriter,
-  ) {}
+  ) {
+    this.secrets = writer.changeLog.add<readonly Secret[]>({ full: (em) => this.readAllSecrets(em), apply: (em, base, changes) => this.applySecretChanges(em, base, changes) });
+  }
 
   onModuleInit(): void {
     this.writer.registerSource('secrets', (em) => this.secretsForConfig(em));
@@ -266,6 +274,34 @@ export class RsyncUsersService implements OnModuleInit {
    * sealed value (the cache keeps only the current ones), not once per user per change.
    */
   private async secretsForConfig(em: EntityManager): Promise<{ name: string; password: string }[]> {
+    // The same frozen list while no user changed (e.g. any module change): the writer does not render it again.
+    return (await this.secrets.read(em)) as Secret[];
+  }
+
+  /** The users named in `changes` read again on top of `base` (null: read every user instead). */
+  private async applySecretChanges(em: EntityManager, base: readonly Secret[], changes: ConfigChange[]): Promise<readonly Secret[] | null> {
+    const names = new Set<string>();
+    for (const c of changes) if (c.kind === 'u' && c.key !== null) names.add(c.key.toLowerCase());
+    if (names.size === 0) return base;
+    if (names.size > 200) return null;
+    const list = [...names];
+    const rows = (await em.query(
+      `SELECT name, password_encrypted AS sealed FROM rsync_users WHERE name IN (${list.map(() => '?').join(', ')})`,
+      list,
+    )) as { name: string; sealed: string }[];
+    const out = base.filter((s) => !names.has(s.name.toLowerCase()));
+    for (const r of rows) {
+      const password = this.decrypted.get(r.sealed) ?? this.box.decrypt(r.sealed);
+      this.decrypted.set(r.sealed, password);
+      out.push(Object.freeze({ name: r.name, password }));
+    }
+    // The full read's order (names case-insensitively); the file itself is sorted by renderSecretsFile.
+    out.sort((a, b) => (a.name.toLowerCase() < b.name.toLowerCase() ? -1 : a.name.toLowerCase() > b.name.toLowerCase() ? 1 : 0));
+    return Object.freeze(out);
+  }
+
+  /** Every user's password (the first read, and whenever the change log cannot say what changed). */
+  private async readAllSecrets(em: EntityManager): Promise<readonly Secret[]> {
     // One JSON text rather than a row object per user (see grantsByModule).
     const [row] = (await em.query(`SELECT json_group_array(json_array(name, password_encrypted) ORDER BY name) AS j FROM rsync_users`)) as { j: string | null }[];
     const text = row?.j ?? '[]';
@@ -281,7 +317,7 @@ export class RsyncUsersService implements OnModuleInit {
     });
     this.decrypted = next;
     this.lastSecrets = { text, list: Object.freeze(out) };
-    return out;
+    return this.lastSecrets.list;
   }
 
   private checkComment(comment: string | undefined, issues: FieldError[]): void {
