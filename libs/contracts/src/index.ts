@@ -222,6 +222,11 @@ export interface ModuleFields {
    * daemon's config refuses every address for it. Default false (absent means false).
    */
   tlsOnly?: boolean;
+  /**
+   * Accept this module only from TLS connections that present a client certificate issued by this server's console
+   * and not revoked (`/api/v1/tls/client-certs`). Implies `tlsOnly`. Default false (absent means false).
+   */
+  tlsClientCert?: boolean;
 }
 
 export type CreateModuleRequest = Pick<ModuleFields, 'name' | 'path'> & Partial<Omit<ModuleFields, 'name' | 'path'>>;

@@ -43,3 +43,48 @@ export interface TlsStatusDto {
 export interface UpdateTlsRequest {
   enabled: boolean;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Client certificates: issued by the console from the private CA, one per source; a module may require one
+// (`tlsClientCert`). rsync-ssl presents one with RSYNC_SSL_CERT / RSYNC_SSL_KEY, the agent with a remote's
+// `clientCert` / `clientKey`.
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface TlsClientCertDto {
+  id: number;
+  /** Who the certificate is for (a source's name, e.g. its host name); also the certificate's subject CN. */
+  name: string;
+  /** `sha256:abcd...` of the certificate (DER). */
+  fingerprint: string;
+  /** Hex serial number. */
+  serial: string;
+  notBefore: string;
+  notAfter: string;
+  createdAt: string;
+  /** The admin who issued it. */
+  createdBy: string;
+  /** Set when revoked: the TLS listener refuses it from then on. */
+  revokedAt: string | null;
+}
+
+export interface CreateTlsClientCertRequest {
+  /** 1-64 characters: letters, digits, `.`, `_`, `-`; unique among certificates not revoked. */
+  name: string;
+  /**
+   * A PKCS#10 certificate request (PEM) made on the source, so its private key never leaves it (recommended:
+   * `openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout client.key -subj /CN=web01`).
+   * Without one the server makes the key pair and returns the key once, in this response only.
+   */
+  csr?: string;
+  /** Validity in days, 1-3650; default 825. */
+  days?: number;
+}
+
+export interface CreatedTlsClientCertDto extends TlsClientCertDto {
+  /** The issued certificate (PEM): RSYNC_SSL_CERT / a remote's `clientCert`. */
+  certificate: string;
+  /** The CA that issued it, which is also the CA sources trust for the server (PEM). */
+  caCertificate: string;
+  /** Only when no `csr` was sent: the private key (PEM, PKCS#8). Shown once, never stored. */
+  privateKey?: string;
+}
