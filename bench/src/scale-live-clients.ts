@@ -27,6 +27,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as zlib from 'node:zlib';
+import { inflateMessage } from '@rsynchub/testing';
 
 /**
  * Under `chrt -f` (the quiet-machine recipe) the pools must not stay SCHED_FIFO at the server's priority: with more
@@ -79,8 +80,6 @@ const ID_KEY = Buffer.from('"id":');
  * and, in a compressed one, for a fingerprint that covers the deflate block's header and the message's id.
  */
 const HEAD_BYTES = 256;
-/** The bytes a compressed message's payload lacks (RFC 7692 7.2.2), put back before inflating. */
-const DEFLATE_TAIL = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 /** Offered as Chromium does, unless BENCH_LIVE_DEFLATE=0 (then every frame comes plain, as before deflate). */
 const OFFER_DEFLATE = process.env.BENCH_LIVE_DEFLATE !== '0';
 /** In FrameLog.ids: a compressed frame, whose id the full reader knows by the frame's fingerprint (FrameLog.keys). */
@@ -207,7 +206,7 @@ function frameDone(c: Client, now: number): void {
     const wire = c.parts.length === 1 ? c.parts[0]! : Buffer.concat(c.parts);
     c.parts = [];
     // as a browser does: each compressed message inflated (the server compresses each on its own)
-    const payload = c.rsv1 ? zlib.inflateRawSync(Buffer.concat([wire, DEFLATE_TAIL]), { finishFlush: zlib.constants.Z_SYNC_FLUSH }) : wire;
+    const payload = c.rsv1 ? inflateMessage(wire) : wire;
     if (c.rsv1) {
       id = idOf(payload, Math.min(payload.length, HEAD_BYTES));
       idByKey.set(key, id);

@@ -12,10 +12,9 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { AppConfig } from '../config/app-config';
 import { LiveEventsHub } from './live-events.hub';
 import { filterFromSubscribe, LiveFanout } from './live-fanout';
-import { slowReader } from '@rsynchub/testing';
 import { LIVE_STALL_LIMITS } from './stall-rule';
 import { DEFLATE_MIN_BYTES, LIVE_PER_MESSAGE_DEFLATE, trackLiveWires } from './shared-frame';
-import { RawLiveClient, rawLiveClient, textOf, textsWithContextTakeover } from './raw-live-client';
+import { RawLiveClient, rawLiveClient, slowReader, textOf, textsWithContextTakeover } from '@rsynchub/testing';
 
 let server: http.Server;
 let wss: WebSocketServer;

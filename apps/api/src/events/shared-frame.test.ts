@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { DEFLATE_TAIL, inflateMessage, rawLiveClient, textOf } from './raw-live-client';
+import { DEFLATE_TAIL, inflateMessage, rawLiveClient, textOf } from '@rsynchub/testing';
 import { agreesToSharedDeflate, DEFLATE_MIN_BYTES, FrameStats, LIVE_PER_MESSAGE_DEFLATE, SharedFrame, trackLiveWires } from './shared-frame';
 
 const newStats = (): FrameStats => ({ deflates: 0, bytesIn: 0, bytesOut: 0 });

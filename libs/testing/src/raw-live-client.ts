@@ -1,5 +1,5 @@
 /**
- * Test support (not used by the server): a WebSocket client over a plain TCP socket that keeps every server frame as
+ * Test support: a WebSocket client over a plain TCP socket that keeps every server frame as
  * it came: RSV1 bit, opcode, payload. A ws client hides those bits. This one shows whether a frame was compressed,
  * and its bytes can go through any inflater a test chooses.
  */
