@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { preflight } from './agent';
@@ -171,4 +171,23 @@ test('withClientCertHint: access denied / Unknown module on a tls remote without
   assert.equal(withClientCertHint('@ERROR: auth failed on module m\n', s), '@ERROR: auth failed on module m\n');
   const tlsLine = 'rsynchub-agent tls verify: x\n@ERROR: access denied';
   assert.equal(withClientCertHint(tlsLine, s), tlsLine);
+});
+
+test('CLI: the one-line form refuses to start with a 0644 client key, naming the file and chmod 600; nothing is pushed', async () => {
+  const dir = tmpDir('ccert-cli');
+  try {
+    fs.mkdirSync(path.join(dir, 'src'));
+    const c = await makeClientCert(await makeCa(), 'web01');
+    const crt = path.join(dir, 'web01.crt');
+    const key = path.join(dir, 'web01.key');
+    fs.writeFileSync(crt, c.certPem);
+    fs.writeFileSync(key, c.keyPem);
+    fs.chmodSync(key, 0o644);
+    const r = spawnSync(process.execPath, [path.join(__dirname, 'main.js'), '--watch', path.join(dir, 'src'), '--to', 'u@127.0.0.1::m', '--tls-fingerprint', 'ab'.repeat(32),
+      '--tls-client-cert', crt, '--tls-client-key', key, '--state-dir', path.join(dir, 'state'), '--no-warm-standby'], { encoding: 'utf8', timeout: 15_000 });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`refusing to start[\\s\\S]*clientKey ${key.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} has mode 0644; a private key must not be readable by group or others \\(chmod 600 `));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -25,6 +25,7 @@ const SECRET = 'client-cert-marker-41c2';
 
 interface Setup {
   work: string;
+  clientCa: TestCa;
   src: string;
   daemon: RsyncDaemon;
   relay: TlsRelay;
@@ -76,7 +77,7 @@ async function withClientCertAgent(
   try {
     await agent.start();
     assert.ok(logs.some((l) => l.includes('"msg":"TLS relay"') && l.includes(`"backend":"${opts.backend}"`)), `the agent relays TLS with ${opts.backend}`);
-    await body({ work, src, daemon, relay, agent, logs });
+    await body({ work, clientCa, src, daemon, relay, agent, logs });
   } finally {
     await agent.stop();
     await relay.stop();
@@ -201,6 +202,33 @@ for (const backend of BACKENDS) test(`client certificate: a tls remote without o
     assert.match(t.lastError!, /this tls remote presents no client certificate; if the module requires one \(tlsClientCert\), issue one on the console's Encryption page/);
     assert.equal(t.lastErrorKind, 'module');
     assert.ok(relay.upstreamConnections > 0, 'the daemon answered');
+    assertAllEncrypted(relay);
+  });
+});
+
+for (const backend of BACKENDS) test(`client certificate: the files are read per run (a warm standby's too): a replaced one is used from the next push on [${backend}]`, async () => {
+  await withClientCertAgent({ backend, client: 'issued' }, async ({ work, clientCa, src, daemon, relay, agent }) => {
+    const put = (c: { certPem: string; keyPem: string }) => {
+      // Replaced as a renewal tool would: new files renamed over the old ones.
+      fs.writeFileSync(path.join(work, 'next.crt'), c.certPem);
+      fs.writeFileSync(path.join(work, 'next.key'), c.keyPem, { mode: 0o600 });
+      fs.renameSync(path.join(work, 'next.crt'), path.join(work, 'web01.crt'));
+      fs.renameSync(path.join(work, 'next.key'), path.join(work, 'web01.key'));
+    };
+    fs.writeFileSync(path.join(src, 'first.txt'), `${SECRET} 1\n`);
+    await waitConverged(src, [daemon.moduleDir], 'the first push', 30_000);
+    // The native connector's standby (started before the files change) reads them only when released.
+    if (backend === 'native') await waitUntil(() => agent.targets()[0]!.warmStandby?.pid != null, 'a warm standby waiting', 20_000);
+    const usedBefore = agent.targets()[0]!.warmStandby?.used ?? 0;
+    put(await makeClientCert(await makeCa('some other RsyncHub'), 'web01'));
+    fs.writeFileSync(path.join(src, 'second.txt'), `${SECRET} 2\n`);
+    await waitUntil(() => /closed the connection right after the TLS handshake.*refused the client certificate/.test(agent.targets()[0]!.lastError ?? ''), 'the push with the replaced (foreign) certificate refused');
+    assert.ok(!fs.existsSync(path.join(daemon.moduleDir, 'second.txt')));
+    // The refused run was the standby started before the files changed: it read them when released.
+    if (backend === 'native') assert.ok((agent.targets()[0]!.warmStandby?.used ?? 0) > usedBefore, 'the refused run went through the warm standby');
+    put(await makeClientCert(clientCa, 'web01')); // renewed by the right CA
+    await waitConverged(src, [daemon.moduleDir], 'the push with the renewed certificate', 30_000);
+    await waitUntil(() => agent.targets()[0]!.lastError === null, 'the error cleared');
     assertAllEncrypted(relay);
   });
 });

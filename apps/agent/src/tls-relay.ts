@@ -115,6 +115,8 @@ export async function openTlsRelay(s: ConnectSettings): Promise<TlsRelayLease> {
   let local: net.Socket | null = null;
   let verified = false;
   let received = false;
+  /** rsync closed its side first (it ended or was killed): an end without a byte from the server is then no refusal. */
+  let rsyncEnded = false;
   let closed = false;
   let remote: tls.TLSSocket | null = null;
   let timer: NodeJS.Timeout | undefined;
@@ -137,6 +139,7 @@ export async function openTlsRelay(s: ConnectSettings): Promise<TlsRelayLease> {
     r.pipe(l);
     // The daemon speaks first: an end before any byte from the server is a refusal after the handshake (below).
     r.once('data', () => (received = true));
+    l.once('end', () => (rsyncEnded = true));
     l.resume();
   };
 
@@ -220,7 +223,7 @@ export async function openTlsRelay(s: ConnectSettings): Promise<TlsRelayLease> {
     // The server ended the connection after the handshake without sending a byte (and without a client-certificate
     // alert, which the error handler above reports): see closedAfterHandshake.
     r.once('close', () => {
-      if (verified && !received && !closed) fail(closedAfterHandshake(s));
+      if (verified && !received && !rsyncEnded && !closed) fail(closedAfterHandshake(s));
     });
     r.once('secureConnect', () => {
       if (timer) clearTimeout(timer);
