@@ -166,8 +166,10 @@ test('withClientCertHint: access denied / Unknown module on a tls remote without
   assert.equal(out.kind, 'module');
   assert.match(out.message, /@ERROR: access denied to m .*this tls remote presents no client certificate; if the module requires one \(tlsClientCert\), issue one on the console's Encryption page/);
   assert.match(withClientCertHint("@ERROR: Unknown module 'x'\n", s), /presents no client certificate/);
-  // Not when a certificate is set, not for other errors, not over a TLS failure line.
-  assert.equal(withClientCertHint(denied, withCert), denied);
+  // With a certificate: it may be the one refused.
+  assert.match(classifyExit({ code: 5, signal: null, stderr: withClientCertHint(denied, withCert) }).message, /presents the client certificate \/etc\/web01\.crt; if the module requires one \(tlsClientCert\), it may have been refused \(revoked, expired, or issued by another server\)/);
+  // Not for other errors, not over a TLS failure line.
+  assert.equal(withClientCertHint('@ERROR: auth failed on module m\n', withCert), '@ERROR: auth failed on module m\n');
   assert.equal(withClientCertHint('@ERROR: auth failed on module m\n', s), '@ERROR: auth failed on module m\n');
   const tlsLine = 'rsynchub-agent tls verify: x\n@ERROR: access denied';
   assert.equal(withClientCertHint(tlsLine, s), tlsLine);

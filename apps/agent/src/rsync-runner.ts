@@ -182,14 +182,21 @@ export async function throughTlsRelay<R extends { stderr: string }>(
 /** The line added after a TLS run's `@ERROR` when the remote presents no client certificate (see withClientCertHint). */
 export const CLIENT_CERT_HINT = `rsynchub-agent: this tls remote presents no client certificate; if the module requires one (tlsClientCert), ${CLIENT_CERT_FIX}`;
 
+/** The same for a remote that presents one: the server may accept the connection and the module refuse that certificate. */
+export function presentedCertHint(clientCert: string): string {
+  return `rsynchub-agent: this tls remote presents the client certificate ${clientCert}; if the module requires one (tlsClientCert), ` +
+    `it may have been refused (revoked, expired, or issued by another server): check it on the console's Encryption page ("Client certificates") and issue a new one if needed`;
+}
+
 /**
- * A TLS run refused by the daemon (`@ERROR: access denied`, `Unknown module`) from a remote without a client
- * certificate: a module that requires one answers exactly so, so the likely fix is named, as a possibility (the module
- * may as well be missing or deny this host). The hint goes last: classifyExit's message ends with the last lines.
+ * A TLS run refused by the daemon (`@ERROR: access denied`, `Unknown module`): a module that requires a client
+ * certificate answers exactly so when the connection has none (or one the server does not accept), so the likely fix
+ * is named, as a possibility (the module may as well be missing or deny this host). The hint goes last: classifyExit's
+ * message ends with the last lines.
  */
 export function withClientCertHint(stderr: string, s: ConnectSettings): string {
-  if (s.clientCert || parseConnectorLine(stderr) || !/@ERROR: (access denied|Unknown module)/.test(stderr)) return stderr;
-  return `${stderr}${stderr.endsWith('\n') || stderr === '' ? '' : '\n'}${CLIENT_CERT_HINT}\n`;
+  if (parseConnectorLine(stderr) || !/@ERROR: (access denied|Unknown module)/.test(stderr)) return stderr;
+  return `${stderr}${stderr.endsWith('\n') || stderr === '' ? '' : '\n'}${s.clientCert ? presentedCertHint(s.clientCert) : CLIENT_CERT_HINT}\n`;
 }
 
 export interface RsyncResult {

@@ -19,6 +19,7 @@
  * in plaintext. There is no plaintext path: rsync's only destination is this relay, and the relay speaks only TLS.
  */
 import * as fs from 'node:fs';
+import { MAX_PEM_BYTES } from './client-cert';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { closedAfterHandshake, CONNECTOR_PREFIX, type ConnectSettings, explainTlsError, isClientCertAlert, pinMismatchMessage, type TlsFailure } from './tls-options';
@@ -155,10 +156,15 @@ export async function openTlsRelay(s: ConnectSettings): Promise<TlsRelayLease> {
   let clientCert: { cert: Buffer; key: Buffer } | undefined;
   if (!failure && s.clientCert && s.clientKey) {
     let file = s.clientCert;
+    // Bounded: the start check allowed 1 MiB, and a file replaced since must not make each run read something huge.
+    const read = (f: string) => {
+      if (fs.statSync(f).size > MAX_PEM_BYTES) throw Object.assign(new Error(`larger than ${MAX_PEM_BYTES} bytes`), { code: 'EFBIG' });
+      return fs.readFileSync(f);
+    };
     try {
-      const cert = fs.readFileSync(file);
+      const cert = read(file);
       file = s.clientKey;
-      clientCert = { cert, key: fs.readFileSync(file) };
+      clientCert = { cert, key: read(file) };
     } catch (e) {
       failure = { kind: 'verify', message: `cannot read ${file === s.clientCert ? 'clientCert' : 'clientKey'} ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); not retried in plaintext` };
     }
