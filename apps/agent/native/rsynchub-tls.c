@@ -17,7 +17,10 @@
  *
  * Settings come from the environment (the agent sets them for that one rsync run):
  *   RSYNCHUB_TLS_HOST, RSYNCHUB_TLS_PORT, RSYNCHUB_TLS_FINGERPRINT (canonical AB:CD:..., optional),
- *   RSYNCHUB_TLS_CA_FILE (optional), RSYNCHUB_TLS_TIMEOUT_MS (connect + handshake; 0 = none).
+ *   RSYNCHUB_TLS_CA_FILE (optional), RSYNCHUB_TLS_TIMEOUT_MS (connect + handshake; 0 = none),
+ *   RSYNCHUB_TLS_CERT_FILE + RSYNCHUB_TLS_KEY_FILE (optional: the client certificate, PEM, and its unencrypted key).
+ * A server that refuses the client certificate (or wants one and gets none) says so with a TLS alert, with TLS 1.3 only
+ * after the handshake: that alert, in the handshake or on the first read, is a failure line too, never a silent end.
  * `rsynchub-tls --version` prints the OpenSSL version and exits 0 (the agent's probe that the binary runs).
  */
 #define _GNU_SOURCE
@@ -50,7 +53,7 @@
 
 #define BUF (256 * 1024)
 
-static const char *host, *port_s, *pin, *ca_file;
+static const char *host, *port_s, *pin, *ca_file, *cert_file, *key_file;
 static long timeout_ms;
 static struct timespec t_start;
 
@@ -59,6 +62,8 @@ static int verify_err = 0;
 /* "verify" when the certificate was refused (never retried as is), so the agent cannot take it for a network error. */
 static const char *kind_hint;
 static char alt_names[2048];
+/* The server asked for a client certificate and none was set (OpenSSL calls the client-cert callback only then). */
+static int cert_requested = 0;
 static char valid_to[64];
 
 /* Copies s into the failure line without tabs or line breaks (they separate fields and lines). */
@@ -75,6 +80,7 @@ static void fail(const char *code, const char *message, const char *got) {
   if (got) put_field("got", got);
   if (alt_names[0]) put_field("alt", alt_names);
   if (valid_to[0]) put_field("validto", valid_to);
+  if (cert_requested) put_field("certrequested", "1");
   fputc('\n', stderr);
   fflush(stderr);
   exit(1);
@@ -242,6 +248,55 @@ static void wait_for(int s, int ssl_err) {
 
 static void relay(SSL *ssl, int s);
 
+/* Whether OpenSSL's last error is the server's alert refusing our client certificate (or its absence). */
+static int client_cert_alert(void) {
+  unsigned long e = ERR_peek_last_error();
+  if (!e || ERR_GET_LIB(e) != ERR_LIB_SSL) return 0;
+  switch (ERR_GET_REASON(e)) {
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+    case SSL_R_TLSV1_ALERT_ACCESS_DENIED: return 1;
+    default: return 0;
+  }
+}
+
+static int on_cert_request(SSL *ssl, X509 **x509, EVP_PKEY **pkey) {
+  (void)ssl; (void)x509; (void)pkey;
+  cert_requested = 1;
+  return 0; /* none: the handshake goes on without one, and the server decides */
+}
+
+/* OpenSSL's default for an encrypted key is to prompt on the terminal: give no passphrase instead (loading fails). */
+static int no_passphrase(char *buf, int size, int rwflag, void *u) {
+  (void)buf; (void)size; (void)rwflag; (void)u;
+  return 0;
+}
+
+/* The client certificate and key (RSYNCHUB_TLS_CERT_FILE / _KEY_FILE), read at connect time (after a standby's go, so
+ * a renewed file is used). The agent checked both at start; a failure here means they changed since. */
+static void load_client_cert(SSL_CTX *ctx) {
+  if (!cert_file && !key_file) return;
+  char msg[1200];
+  if (!cert_file || !key_file) fail("ECLIENTCERT", "RSYNCHUB_TLS_CERT_FILE and RSYNCHUB_TLS_KEY_FILE go together", NULL);
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
+    snprintf(msg, sizeof msg, "cannot use clientCert %s (%s)", cert_file, ERR_reason_error_string(ERR_peek_last_error()) ? ERR_reason_error_string(ERR_peek_last_error()) : "no PEM certificate");
+    fail("ECLIENTCERT", msg, NULL);
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1) {
+    snprintf(msg, sizeof msg, "cannot use clientKey %s (%s)", key_file, ERR_reason_error_string(ERR_peek_last_error()) ? ERR_reason_error_string(ERR_peek_last_error()) : "no PEM private key");
+    fail("ECLIENTCERT", msg, NULL);
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    snprintf(msg, sizeof msg, "clientKey %s is not the private key of clientCert %s", key_file, cert_file);
+    fail("ECLIENTCERT", msg, NULL);
+  }
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "--version") == 0) {
     printf("rsynchub-tls %s\n", OpenSSL_version(OPENSSL_VERSION));
@@ -253,6 +308,10 @@ int main(int argc, char **argv) {
   port_s = getenv("RSYNCHUB_TLS_PORT");
   pin = getenv("RSYNCHUB_TLS_FINGERPRINT");
   ca_file = getenv("RSYNCHUB_TLS_CA_FILE");
+  cert_file = getenv("RSYNCHUB_TLS_CERT_FILE");
+  key_file = getenv("RSYNCHUB_TLS_KEY_FILE");
+  if (cert_file && !*cert_file) cert_file = NULL;
+  if (key_file && !*key_file) key_file = NULL;
   const char *t = getenv("RSYNCHUB_TLS_TIMEOUT_MS");
   if (pin && !*pin) pin = NULL;
   if (ca_file && !*ca_file) ca_file = NULL;
@@ -303,6 +362,10 @@ int main(int argc, char **argv) {
     prctl(PR_SET_NAME, "rsynchub-relay", 0, 0, 0);
     clock_gettime(CLOCK_MONOTONIC, &t_start);
   }
+  /* An encrypted key would make OpenSSL prompt on the terminal: never (the agent refuses such keys at start anyway). */
+  SSL_CTX_set_default_passwd_cb(ctx, no_passphrase);
+  load_client_cert(ctx);
+  if (!cert_file) SSL_CTX_set_client_cert_cb(ctx, on_cert_request);
   int s = connect_tcp();
   SSL *ssl = SSL_new(ctx);
   SSL_set_fd(ssl, s);
@@ -356,6 +419,9 @@ int main(int argc, char **argv) {
 static void relay(SSL *ssl, int s) {
   static unsigned char up[BUF], down[BUF];
   size_t up_len = 0, up_off = 0, down_len = 0, down_off = 0;
+  /* Bytes the server sent: the rsync daemon speaks first, so an end before any means the server refused us after the
+   * handshake (a TLS front that checks client certificates then and closes without an alert). */
+  unsigned long long down_total = 0;
   int in_eof = 0, tls_eof = 0;
   /* rsync closed its end while we were not reading it (blocked on a server that stopped reading): from then on only
    * a short grace to flush what is pending, then we leave; else a stalled server would keep us (and rsync's stderr,
@@ -394,6 +460,8 @@ static void relay(SSL *ssl, int s) {
       int e = SSL_get_error(ssl, r);
       if (e == SSL_ERROR_WANT_WRITE) want_s |= POLLOUT;
       else if (e == SSL_ERROR_WANT_READ) want_s |= POLLIN;
+      else if (e == SSL_ERROR_SSL && client_cert_alert()) { kind_hint = "verify"; fail_ssl("TLS", 0); }
+      else if (down_total == 0) fail("ECLOSED_AFTER_HANDSHAKE", "the server closed the connection before the rsync greeting", NULL);
       else return; /* the server went away */
       break;
     }
@@ -406,10 +474,12 @@ static void relay(SSL *ssl, int s) {
     while (!tls_eof && down_len < BUF) {
       ERR_clear_error();
       int r = SSL_read(ssl, down + down_len, (int)(BUF - down_len));
-      if (r > 0) { down_len += (size_t)r; progress = 1; continue; }
+      if (r > 0) { down_len += (size_t)r; down_total += (unsigned long long)r; progress = 1; continue; }
       int e = SSL_get_error(ssl, r);
       if (e == SSL_ERROR_WANT_READ) want_s |= POLLIN;
       else if (e == SSL_ERROR_WANT_WRITE) want_s |= POLLOUT;
+      else if (e == SSL_ERROR_SSL && client_cert_alert()) { kind_hint = "verify"; fail_ssl("TLS", 0); }
+      else if (down_total == 0) fail("ECLOSED_AFTER_HANDSHAKE", "the server closed the connection before the rsync greeting", NULL);
       else tls_eof = 1; /* close_notify, or the connection ended */
       break;
     }

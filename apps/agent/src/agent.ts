@@ -17,6 +17,7 @@ import { makeStateDir } from './state-dir';
 import type { Logger } from './log';
 import { type Progress, renderProgressBar, spawnCounter, tlsTransport } from './rsync-runner';
 import { chooseTlsRelay, type TlsRelayChoice } from './tls-native';
+import { clientCertProblems } from './client-cert';
 import { launcherPid, prepareRsyncSpawn } from './rsync-launcher';
 import { chooseWarmStandby, gatePath } from './warm-standby';
 import { TargetQueue, type TargetStats } from './target-queue';
@@ -158,6 +159,7 @@ export function preflight(config: AgentConfig): string[] {
         const p = caFileProblem(r.caFile);
         if (p) problems.push(p);
       }
+      if (r.clientCert && r.clientKey) problems.push(...clientCertProblems(r.clientCert, r.clientKey));
       if (!r.passwordFile) continue;
       try {
         const st = fs.statSync(r.passwordFile);

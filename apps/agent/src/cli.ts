@@ -23,6 +23,7 @@ Usage:
   rsynchub-agent [run] --watch DIR --to user@host::module [--to ...] [--port N] [--password-file F]
                        [--params "-artz"] [--exclude PATTERN]... [--delay MS]
                        [--tls (--tls-fingerprint SHA256 | --tls-ca-file CA.pem)]
+                       [--tls-client-cert CLIENT.crt --tls-client-key CLIENT.key]
   rsynchub-agent status [--state-dir DIR] [--json]
   rsynchub-agent pause --target TARGET [--reason TEXT] [--state-dir DIR]
   rsynchub-agent resume --target TARGET [--state-dir DIR]
@@ -41,6 +42,8 @@ Run options:
 
 --tls: push over TLS to the server's TLS port (--port, default 874), trusting the pinned certificate fingerprint
 (--tls-fingerprint, from the console's Encryption page) or the CA in --tls-ca-file (host name verified); either implies --tls.
+--tls-client-cert/--tls-client-key: the client certificate (issued on the console's Encryption page) and its key
+(mode 0600), presented to the server; a module may require one. Both together, and only with --tls.
 pause/resume: TARGET is a target id, its URL, host::module, or a module name that names one target (see status).
 import-sersync --keep-update keeps -u in sersync's commonParams (dropped by default: it stops rollbacks).
 `;
@@ -74,6 +77,8 @@ export interface CliArgs {
   tls: boolean;
   tlsFingerprint?: string;
   tlsCaFile?: string;
+  tlsClientCert?: string;
+  tlsClientKey?: string;
   positional: string[];
 }
 
@@ -114,6 +119,8 @@ export function parseCli(argv: readonly string[]): CliArgs {
       tls: { type: 'boolean' },
       'tls-fingerprint': { type: 'string' },
       'tls-ca-file': { type: 'string' },
+      'tls-client-cert': { type: 'string' },
+      'tls-client-key': { type: 'string' },
       target: { type: 'string' },
       reason: { type: 'string' },
       'keep-update': { type: 'boolean' },
@@ -169,6 +176,8 @@ export function parseCli(argv: readonly string[]): CliArgs {
   if (values['hub-token-file']) args.hubTokenFile = values['hub-token-file'];
   if (values['tls-fingerprint'] !== undefined) args.tlsFingerprint = values['tls-fingerprint'];
   if (values['tls-ca-file'] !== undefined) args.tlsCaFile = path.resolve(values['tls-ca-file']);
+  if (values['tls-client-cert'] !== undefined) args.tlsClientCert = path.resolve(values['tls-client-cert']);
+  if (values['tls-client-key'] !== undefined) args.tlsClientKey = path.resolve(values['tls-client-key']);
   if (values.target) args.target = values.target;
   // Shown in status, logs and the console: one line, bounded.
   if (values.reason) args.reason = values.reason.replace(/[\x00-\x1f\x7f]+/g, ' ').trim().slice(0, 200);
@@ -183,6 +192,11 @@ export function parseCli(argv: readonly string[]): CliArgs {
 /** The one-line form as a raw config. */
 export function oneLineConfig(a: CliArgs): Record<string, unknown> {
   if (!a.watch || a.to.length === 0) throw new ConfigError(['one-line form needs --watch DIR and at least one --to user@host::module']);
+  // A client certificate authenticates this source; it says nothing about whom the agent trusts, so it does not turn
+  // TLS on by itself (--tls-fingerprint and --tls-ca-file do): without --tls it is refused rather than ignored.
+  if ((a.tlsClientCert !== undefined || a.tlsClientKey !== undefined) && !a.tls) {
+    throw new ConfigError(['--tls-client-cert and --tls-client-key need --tls (with --tls-fingerprint or --tls-ca-file): without it the push goes in plaintext and the certificate is not used']);
+  }
   const remotes = a.to.map((spec) => {
     const r = parseRemoteSpec(spec, a.port ?? (a.tls ? DEFAULT_TLS_PORT : 873));
     const rc: Record<string, unknown> = { ...r };
@@ -192,6 +206,9 @@ export function oneLineConfig(a: CliArgs): Record<string, unknown> {
       rc.tls = true;
       if (a.tlsFingerprint !== undefined) rc.fingerprint = a.tlsFingerprint;
       if (a.tlsCaFile !== undefined) rc.caFile = a.tlsCaFile;
+      // validateConfig refuses one without the other, like a config file's clientCert / clientKey.
+      if (a.tlsClientCert !== undefined) rc.clientCert = a.tlsClientCert;
+      if (a.tlsClientKey !== undefined) rc.clientKey = a.tlsClientKey;
     }
     if (a.passwordFile && r.user) rc.passwordFile = a.passwordFile; // an anonymous module among them needs none
     return rc;
@@ -215,6 +232,9 @@ export function loadConfig(a: CliArgs, env: NodeJS.ProcessEnv = process.env): { 
   if (sources > 1) throw new ConfigError(['give only one of --config, --from-sersync and --watch']);
   // Ignoring them would push in plaintext while the command line says TLS.
   if (a.tls && !a.watch) throw new ConfigError(['--tls, --tls-fingerprint and --tls-ca-file belong to the one-line form (--watch ... --to ...); in a config file set tls: true with fingerprint or caFile on each remote']);
+  if ((a.tlsClientCert !== undefined || a.tlsClientKey !== undefined) && !a.watch) {
+    throw new ConfigError(['--tls-client-cert and --tls-client-key belong to the one-line form (--watch ... --to ...); in a config file set clientCert and clientKey on each tls remote']);
+  }
   let raw: Record<string, unknown>;
   let warnings: string[] = [];
   if (a.config) {

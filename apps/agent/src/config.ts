@@ -23,6 +23,13 @@ export interface RemoteConfig {
   fingerprint?: string;
   /** PEM file of the CA that signs the server certificate (the host name is verified too). */
   caFile?: string;
+  /**
+   * Client certificate (PEM, absolute path) the agent presents to the server, issued by the console per source; a
+   * module may require one (tlsClientCert). Always together with clientKey, only with tls: true.
+   */
+  clientCert?: string;
+  /** Private key of clientCert (PEM, unencrypted, absolute path); must not be readable by group or others (checked at start). */
+  clientKey?: string;
 }
 
 export interface RetryPolicy {
@@ -262,7 +269,7 @@ export function validateConfig(raw: unknown): AgentConfig {
       if (path !== undefined && !path.startsWith('/')) problems.push(`${f}.path: must be an absolute path`);
       const remotes: RemoteConfig[] = [];
       if (!Array.isArray(w.remotes) || w.remotes.length === 0) {
-        problems.push(`${f}.remotes: must be a non-empty list of { host, module, port?, user?, passwordFile?, tls?, fingerprint?, caFile? }`);
+        problems.push(`${f}.remotes: must be a non-empty list of { host, module, port?, user?, passwordFile?, tls?, fingerprint?, caFile?, clientCert?, clientKey? }`);
       } else {
         w.remotes.forEach((r: unknown, j: number) => {
           const rf = `${f}.remotes[${j}]`;
@@ -289,7 +296,7 @@ export function validateConfig(raw: unknown): AgentConfig {
           if (passwordFile !== undefined && !user) problems.push(`${rf}.passwordFile: given without user`);
           const tlsOptions = validateRemoteTls(r, rf, tls, problems);
           for (const k of Object.keys(r)) {
-            if (!['host', 'port', 'module', 'user', 'passwordFile', 'tls', 'fingerprint', 'caFile'].includes(k)) problems.push(`${rf}.${k}: unknown setting`);
+            if (!['host', 'port', 'module', 'user', 'passwordFile', 'tls', 'fingerprint', 'caFile', 'clientCert', 'clientKey'].includes(k)) problems.push(`${rf}.${k}: unknown setting`);
           }
           if (host && module) {
             const rc: RemoteConfig = { host, port, module };
@@ -431,11 +438,12 @@ export function validateConfig(raw: unknown): AgentConfig {
 }
 
 /**
- * The TLS settings of one remote (`tls`, `fingerprint`, `caFile`); problems are added to the list. A fingerprint or CA
- * file without `tls: true` is refused rather than ignored: the push would go in plaintext while the config looks safe.
+ * The TLS settings of one remote (`tls`, `fingerprint`, `caFile`, `clientCert`, `clientKey`); problems are added to the
+ * list. A fingerprint, CA file or client certificate without `tls: true` is refused rather than ignored: the push would
+ * go in plaintext while the config looks safe. (Whether the files exist, parse and match is checked at start: agent.ts.)
  */
-function validateRemoteTls(r: Record<string, unknown>, rf: string, tls: boolean, problems: string[]): { fingerprint?: string; caFile?: string } {
-  const out: { fingerprint?: string; caFile?: string } = {};
+function validateRemoteTls(r: Record<string, unknown>, rf: string, tls: boolean, problems: string[]): { fingerprint?: string; caFile?: string; clientCert?: string; clientKey?: string } {
+  const out: { fingerprint?: string; caFile?: string; clientCert?: string; clientKey?: string } = {};
   if (r.fingerprint !== undefined) {
     if (typeof r.fingerprint !== 'string') problems.push(`${rf}.fingerprint: must be a string (sha256:<64 hex digits>)`);
     else {
@@ -449,8 +457,20 @@ function validateRemoteTls(r: Record<string, unknown>, rf: string, tls: boolean,
     else if (!r.caFile.startsWith('/')) problems.push(`${rf}.caFile: must be an absolute path`);
     else out.caFile = r.caFile;
   }
+  for (const k of ['clientCert', 'clientKey'] as const) {
+    const v = r[k];
+    if (v === undefined) continue;
+    const what = k === 'clientCert' ? 'the client certificate, PEM' : "the client certificate's private key, PEM";
+    if (typeof v !== 'string' || v.trim() === '') problems.push(`${rf}.${k}: must be a non-empty string (${what})`);
+    else if (!v.startsWith('/')) problems.push(`${rf}.${k}: must be an absolute path`);
+    else out[k] = v;
+  }
+  // One without the other cannot be used: a certificate proves nothing without its key.
+  if ((r.clientCert === undefined) !== (r.clientKey === undefined)) {
+    problems.push(r.clientCert === undefined ? `${rf}.clientKey: given without clientCert (set both, or neither)` : `${rf}.clientCert: given without clientKey (set both, or neither)`);
+  }
   if (!tls && (r.tls === undefined || r.tls === false)) {
-    for (const k of ['fingerprint', 'caFile'] as const) {
+    for (const k of ['fingerprint', 'caFile', 'clientCert', 'clientKey'] as const) {
       if (r[k] !== undefined) problems.push(`${rf}.${k}: needs tls: true (without it the push goes in plaintext and ${k} is not used)`);
     }
   }

@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import type { RemoteConfig } from './config';
 import { filesFromBuffer } from './change-set';
 import { type RunHandlers, startProcess, startWithNode } from './rsync-launcher';
-import { type ConnectSettings, parseConnectorLine } from './tls-options';
+import { CLIENT_CERT_FIX, type ConnectSettings, parseConnectorLine } from './tls-options';
 import { chooseTlsRelay, nativeRunEnv, translateNativeStderr } from './tls-native';
 import { connectorLine, openTlsRelay, relayUrl } from './tls-relay';
 import type { TakenStandby } from './warm-standby';
@@ -124,6 +124,7 @@ export function tlsTransport(r: RemoteConfig, connectTimeoutSec: number, connect
   const settings: ConnectSettings = { host: r.host, port: r.port, timeoutMs: Math.max(0, connectTimeoutSec) * 1000 };
   if (r.fingerprint) settings.fingerprint = r.fingerprint;
   if (r.caFile) settings.caFile = r.caFile;
+  if (r.clientCert && r.clientKey) Object.assign(settings, { clientCert: r.clientCert, clientKey: r.clientKey });
   return { url: remoteUrl(r), localUrl: (port) => relayUrl(r, port), settings, connector };
 }
 
@@ -156,7 +157,7 @@ export async function throughTlsRelay<R extends { stderr: string }>(
     // rsync talks to it over a loopback TCP socket pair, where --sockopts=TCP_NODELAY matters as on any TCP connection
     // (~60 ms per small push without it); the connector enforces connectTimeoutSec on the real connection.
     const res = await spawnRun([...args], nativeConnectorRunEnv(t.connector, t), () => undefined);
-    res.stderr = translateNativeStderr(res.stderr, t.settings);
+    res.stderr = withClientCertHint(translateNativeStderr(res.stderr, t.settings), t.settings);
     return res;
   }
   let lease;
@@ -174,7 +175,28 @@ export async function throughTlsRelay<R extends { stderr: string }>(
   }
   const f = lease.failure;
   if (f) res.stderr = `${res.stderr}${res.stderr ? '\n' : ''}${connectorLine(f)}`;
+  res.stderr = withClientCertHint(res.stderr, t.settings);
   return res;
+}
+
+/** The line added after a TLS run's `@ERROR` when the remote presents no client certificate (see withClientCertHint). */
+export const CLIENT_CERT_HINT = `rsynchub-agent: this tls remote presents no client certificate; if the module requires one (tlsClientCert), ${CLIENT_CERT_FIX}`;
+
+/** The same for a remote that presents one: the server may accept the connection and the module refuse that certificate. */
+export function presentedCertHint(clientCert: string): string {
+  return `rsynchub-agent: this tls remote presents the client certificate ${clientCert}; if the module requires one (tlsClientCert), ` +
+    `it may have been refused (revoked, expired, or issued by another server): check it on the console's Encryption page ("Client certificates") and issue a new one if needed`;
+}
+
+/**
+ * A TLS run refused by the daemon (`@ERROR: access denied`, `Unknown module`): a module that requires a client
+ * certificate answers exactly so when the connection has none (or one the server does not accept), so the likely fix
+ * is named, as a possibility (the module may as well be missing or deny this host). The hint goes last: classifyExit's
+ * message ends with the last lines.
+ */
+export function withClientCertHint(stderr: string, s: ConnectSettings): string {
+  if (parseConnectorLine(stderr) || !/@ERROR: (access denied|Unknown module)/.test(stderr)) return stderr;
+  return `${stderr}${stderr.endsWith('\n') || stderr === '' ? '' : '\n'}${s.clientCert ? presentedCertHint(s.clientCert) : CLIENT_CERT_HINT}\n`;
 }
 
 export interface RsyncResult {

@@ -11,7 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { type ConnectSettings, explainTlsError, pinMismatchMessage, type TlsFailure } from './tls-options';
+import { clientCertRefused, closedAfterHandshake, type ConnectSettings, explainTlsError, pinMismatchMessage, type TlsFailure } from './tls-options';
 import { connectorLine } from './tls-relay';
 
 /** Where the build puts the connector: next to the compiled agent. */
@@ -75,8 +75,14 @@ export function nativeRunEnv(connector: string, s: ConnectSettings, base: NodeJS
   };
   delete env.RSYNCHUB_TLS_FINGERPRINT;
   delete env.RSYNCHUB_TLS_CA_FILE;
+  delete env.RSYNCHUB_TLS_CERT_FILE;
+  delete env.RSYNCHUB_TLS_KEY_FILE;
   if (s.fingerprint) env.RSYNCHUB_TLS_FINGERPRINT = s.fingerprint;
   if (s.caFile) env.RSYNCHUB_TLS_CA_FILE = s.caFile;
+  if (s.clientCert && s.clientKey) {
+    env.RSYNCHUB_TLS_CERT_FILE = s.clientCert;
+    env.RSYNCHUB_TLS_KEY_FILE = s.clientKey;
+  }
   return env;
 }
 
@@ -88,6 +94,11 @@ export function nativeFailure(fields: Record<string, string>, s: ConnectSettings
   if (code === 'PIN_MISMATCH') return { kind: 'verify', message: pinMismatchMessage(where, fields.got ?? '(none)', s.fingerprint ?? '(none)') };
   if (code === 'TIMEOUT') return { kind: 'connect', message: `no TLS connection to ${where} within ${Math.round(s.timeoutMs / 1000)}s (connectTimeoutSec)` };
   if (code === 'ECAFILE') return { kind: 'verify', message: `${message}; not retried in plaintext` };
+  // The client certificate or key could not be loaded (the agent checked them at start: changed since).
+  if (code === 'ECLIENTCERT') return { kind: 'verify', message: `${message}; not retried in plaintext` };
+  if (code === 'ECLOSED_AFTER_HANDSHAKE') return closedAfterHandshake(s);
+  // TLS 1.2: the server asked for a client certificate, none was set, and the handshake failed: that is why.
+  if (code === 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE' && fields.certrequested === '1' && !s.clientCert) return clientCertRefused(code, s);
   const peer = fields.alt !== undefined || fields.validto !== undefined ? { altNames: fields.alt, validTo: fields.validto } : undefined;
   const f = explainTlsError({ code, message }, s, peer);
   // The connector says when the certificate was refused: such a failure is never taken for a network error.

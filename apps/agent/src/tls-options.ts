@@ -19,6 +19,9 @@ export interface ConnectSettings {
   fingerprint?: string;
   /** PEM file of the CA(s) that must have signed the server certificate; the host name is verified too. */
   caFile?: string;
+  /** Client certificate (PEM file) presented to the server, with its key (clientKey); a module may require one. */
+  clientCert?: string;
+  clientKey?: string;
   /** Give up on the TCP connect + TLS handshake after this long (the relay's side; rsync's --contimeout only covers its local connection). */
   timeoutMs: number;
 }
@@ -57,10 +60,57 @@ export interface TlsFailure {
   message: string;
 }
 
+/** Where a client certificate is issued, and the settings that present one (named in the messages about it). */
+export const CLIENT_CERT_FIX = `issue one on the console's Encryption page ("Client certificates") and set the remote's clientCert and clientKey (--tls-client-cert / --tls-client-key)`;
+
+/**
+ * The TLS alerts a server sends when it refuses the client's certificate (or its lack of one), in node's form
+ * (`ERR_SSL_` + OpenSSL's reason): with TLS 1.3 they arrive after the handshake, on the first read.
+ */
+const CLIENT_CERT_ALERT = /^ERR_SSL_(TLSV13_ALERT_CERTIFICATE_REQUIRED|SSLV3_ALERT_BAD_CERTIFICATE|SSLV3_ALERT_CERTIFICATE_REVOKED|SSLV3_ALERT_CERTIFICATE_EXPIRED|SSLV3_ALERT_CERTIFICATE_UNKNOWN|SSLV3_ALERT_UNSUPPORTED_CERTIFICATE|TLSV1_ALERT_UNKNOWN_CA|TLSV1_ALERT_ACCESS_DENIED)$/;
+
+/** Whether a TLS error code is the server refusing the client certificate (see CLIENT_CERT_ALERT). */
+export function isClientCertAlert(code: string | undefined): boolean {
+  return CLIENT_CERT_ALERT.test(code ?? '');
+}
+
+/**
+ * The message for a server that refused this client's certificate, or wanted one and got none (also: a TLS 1.2
+ * handshake failure after the server asked for a certificate, which the native connector can tell).
+ */
+export function clientCertRefused(code: string, s: Pick<ConnectSettings, 'host' | 'port' | 'clientCert'>): TlsFailure {
+  const where = `${s.host}:${s.port}`;
+  const why = code.replace(/^ERR_SSL_(TLSV13_|SSLV3_|TLSV1_)ALERT_/, '').toLowerCase().replace(/_/g, ' ') + (/HANDSHAKE_FAILURE/.test(code) ? ' after the server asked for one' : '');
+  if (!s.clientCert) {
+    return { kind: 'verify', message: `the server ${where} requires a client certificate and this remote presents none (${code}: ${why}): ${CLIENT_CERT_FIX}; not retried in plaintext` };
+  }
+  const reason = /UNKNOWN_CA/.test(code) ? 'it was not issued by the CA this server trusts (a certificate from another RsyncHub?)'
+    : /REVOKED/.test(code) ? 'it has been revoked'
+      : /EXPIRED/.test(code) ? 'it has expired'
+        : `the server refused it (${why})`;
+  return { kind: 'verify', message: `the server ${where} refused the client certificate ${s.clientCert}: ${reason} (${code}): issue a new one on the console's Encryption page ("Client certificates") of this server and put it in clientCert / clientKey; not retried in plaintext` };
+}
+
+/**
+ * The server ended the connection right after the TLS handshake, before the rsync daemon's greeting (its first bytes):
+ * a TLS front that checks the client certificate after the handshake and closes without an alert (node's, for one)
+ * does this, and so does a front whose daemon is down. Both causes are named, neither claimed; retried like a
+ * connection error (over TLS only), since the daemon may come back.
+ */
+export function closedAfterHandshake(s: Pick<ConnectSettings, 'host' | 'port' | 'clientCert'>): TlsFailure {
+  const where = `${s.host}:${s.port}`;
+  const cert = s.clientCert
+    ? `it refused the client certificate ${s.clientCert} (revoked, expired, or not issued by the CA this server trusts: issue a new one on the console's Encryption page ("Client certificates") of this server and put it in clientCert / clientKey)`
+    : `it requires a client certificate and this remote presents none (${CLIENT_CERT_FIX})`;
+  return { kind: 'connect', message: `the server ${where} closed the connection right after the TLS handshake, before the rsync greeting: either ${cert}, or its rsync daemon is down; never retried in plaintext` };
+}
+
 /** What a tls.connect error means for `host:port`, in words naming the fix. */
-export function explainTlsError(err: { code?: string; message: string; reason?: string }, s: Pick<ConnectSettings, 'host' | 'port' | 'caFile' | 'fingerprint'>, peer?: { altNames?: string; validTo?: string }): TlsFailure {
+export function explainTlsError(err: { code?: string; message: string; reason?: string }, s: Pick<ConnectSettings, 'host' | 'port' | 'caFile' | 'fingerprint' | 'clientCert'>, peer?: { altNames?: string; validTo?: string }): TlsFailure {
   const where = `${s.host}:${s.port}`;
   const code = err.code ?? '';
+  // Before the certificate branch below: these codes name certificates too, but the refused one is ours.
+  if (isClientCertAlert(code)) return clientCertRefused(code, s);
   const trust = s.caFile ? `the CA in caFile ${s.caFile}` : s.fingerprint ? 'the pinned fingerprint' : "the system's trusted CAs";
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     return {
@@ -82,10 +132,13 @@ export function explainTlsError(err: { code?: string; message: string; reason?: 
     return { kind: 'verify', message: `server certificate of ${where} is not trusted by ${trust} (${code}: ${err.message}): ${fix}; not retried in plaintext` };
   }
   if (/^ERR_SSL_|^ERR_TLS_|EPROTO/.test(code) || /wrong version number|packet length too long|unknown protocol|handshake/i.test(err.message)) {
+    // TLS 1.2: a server requiring a client certificate aborts the handshake with this generic alert when none comes.
+    const maybeCert = code === 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE' && !s.clientCert
+      ? ` the server may require a client certificate (this remote presents none): if so, ${CLIENT_CERT_FIX}; otherwise:` : '';
     return {
       kind: 'handshake',
       // node's `reason` is OpenSSL's phrase ("wrong version number") without the library's error-stack noise.
-      message: `TLS handshake with ${where} failed (${code || 'error'}: ${err.reason ?? err.message}): is ${s.port} the server's TLS port? RsyncHub listens for TLS on RSYNCHUB_RSYNC_TLS_PORT (8874 by default), rsync-ssl setups on 874; a plain rsync port (873) cannot be used with tls: true; not retried in plaintext`,
+      message: `TLS handshake with ${where} failed (${code || 'error'}: ${err.reason ?? err.message}):${maybeCert} is ${s.port} the server's TLS port? RsyncHub listens for TLS on RSYNCHUB_RSYNC_TLS_PORT (8874 by default), rsync-ssl setups on 874; a plain rsync port (873) cannot be used with tls: true; not retried in plaintext`,
     };
   }
   return { kind: 'connect', message: `cannot connect to ${where} (${code || 'error'}: ${err.message})` };

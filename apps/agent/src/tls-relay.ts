@@ -19,9 +19,10 @@
  * in plaintext. There is no plaintext path: rsync's only destination is this relay, and the relay speaks only TLS.
  */
 import * as fs from 'node:fs';
+import { MAX_PEM_BYTES } from './client-cert';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { CONNECTOR_PREFIX, type ConnectSettings, explainTlsError, pinMismatchMessage, type TlsFailure } from './tls-options';
+import { closedAfterHandshake, CONNECTOR_PREFIX, type ConnectSettings, explainTlsError, isClientCertAlert, pinMismatchMessage, type TlsFailure } from './tls-options';
 
 /** The line added to a run's stderr for a TLS failure (the old connector's format); classifyExit (parseConnectorLine) reads it. */
 export function connectorLine(f: TlsFailure): string {
@@ -114,6 +115,9 @@ export async function openTlsRelay(s: ConnectSettings): Promise<TlsRelayLease> {
   let expectedPid: number | undefined;
   let local: net.Socket | null = null;
   let verified = false;
+  let received = false;
+  /** rsync closed its side first (it ended or was killed): an end without a byte from the server is then no refusal. */
+  let rsyncEnded = false;
   let closed = false;
   let remote: tls.TLSSocket | null = null;
   let timer: NodeJS.Timeout | undefined;
@@ -134,6 +138,9 @@ export async function openTlsRelay(s: ConnectSettings): Promise<TlsRelayLease> {
     r.on('error', () => l.destroy());
     l.pipe(r);
     r.pipe(l);
+    // The daemon speaks first: an end before any byte from the server is a refusal after the handshake (below).
+    r.once('data', () => (received = true));
+    l.once('end', () => (rsyncEnded = true));
     l.resume();
   };
 
@@ -143,6 +150,30 @@ export async function openTlsRelay(s: ConnectSettings): Promise<TlsRelayLease> {
       ca = fs.readFileSync(s.caFile);
     } catch (e) {
       failure = { kind: 'verify', message: `cannot read caFile ${s.caFile} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); not retried in plaintext` };
+    }
+  }
+  // The client certificate, read per run (a renewed file is used from the next push on; checked at start: agent.ts).
+  let clientCert: { cert: Buffer; key: Buffer } | undefined;
+  if (!failure && s.clientCert && s.clientKey) {
+    let file = s.clientCert;
+    // Bounded: the start check allowed 1 MiB, and a file replaced since must not make each run read something huge.
+    const read = (f: string) => {
+      if (fs.statSync(f).size > MAX_PEM_BYTES) throw Object.assign(new Error(`larger than ${MAX_PEM_BYTES} bytes`), { code: 'EFBIG' });
+      return fs.readFileSync(f);
+    };
+    try {
+      const cert = read(file);
+      file = s.clientKey;
+      clientCert = { cert, key: read(file) };
+    } catch (e) {
+      failure = { kind: 'verify', message: `cannot read ${file === s.clientCert ? 'clientCert' : 'clientKey'} ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); not retried in plaintext` };
+    }
+    // A key that does not fit its certificate (files changed since the start check) would make tls.connect throw.
+    try {
+      if (clientCert) tls.createSecureContext(clientCert);
+    } catch (e) {
+      clientCert = undefined;
+      failure = { kind: 'verify', message: `clientCert ${s.clientCert} / clientKey ${s.clientKey} cannot be used (${(e as Error).message}); not retried in plaintext` };
     }
   }
 
@@ -179,6 +210,7 @@ export async function openTlsRelay(s: ConnectSettings): Promise<TlsRelayLease> {
       // SNI and the name check take a host name; an IP address is checked against the certificate's IP names.
       ...(net.isIP(s.host) ? {} : { servername: s.host }),
       ...(ca ? { ca } : {}),
+      ...(clientCert ?? {}),
       // A pin is the trust anchor on its own (the certificate may be self-signed, for any name): checked below, before
       // any byte is relayed. Otherwise the chain and the host name are verified by node (CA file, or the system CAs).
       ...(pinOnly ? { rejectUnauthorized: false, checkServerIdentity: () => undefined } : { rejectUnauthorized: true, checkServerIdentity: checkSanIdentity }),
@@ -188,9 +220,16 @@ export async function openTlsRelay(s: ConnectSettings): Promise<TlsRelayLease> {
       timer = setTimeout(() => fail({ kind: 'connect', message: `no TLS connection to ${where} within ${Math.round(s.timeoutMs / 1000)}s (connectTimeoutSec)` }), s.timeoutMs);
     }
     r.on('error', (e: Error & { code?: string; reason?: string; cert?: tls.PeerCertificate }) => {
-      if (verified) return; // relaying: the pipe's own handler ends the local side
+      // Relaying: the pipe's own handler ends the local side. Except a refused client certificate: with TLS 1.3 the
+      // server says so only after the handshake, on the first read; that is a refusal to report, not a network loss.
+      if (verified && !isClientCertAlert(e.code)) return;
       const cert = e.cert ?? (r.getPeerCertificate?.() as tls.PeerCertificate | undefined);
       fail(explainTlsError(e, s, cert && cert.subjectaltname !== undefined ? { altNames: cert.subjectaltname, validTo: cert.valid_to } : cert?.valid_to ? { validTo: cert.valid_to } : undefined));
+    });
+    // The server ended the connection after the handshake without sending a byte (and without a client-certificate
+    // alert, which the error handler above reports): see closedAfterHandshake.
+    r.once('close', () => {
+      if (verified && !received && !rsyncEnded && !closed) fail(closedAfterHandshake(s));
     });
     r.once('secureConnect', () => {
       if (timer) clearTimeout(timer);

@@ -12,7 +12,11 @@
 import 'reflect-metadata'; // @peculiar/x509 resolves its algorithm providers with tsyringe, which needs it
 import * as x509 from '@peculiar/x509';
 import { webcrypto } from 'node:crypto';
+import { type ChildProcess, spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import * as tls from 'node:tls';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -62,6 +66,43 @@ export async function makeServerCert(ca: TestCa, names: string[], opts: { expire
   return { certPem: cert.toString('pem'), keyPem, fingerprint };
 }
 
+export interface TestClientCert {
+  certPem: string;
+  /** PKCS#8 PEM, unencrypted. */
+  keyPem: string;
+}
+
+/** A client certificate signed by `ca` for the subject CN `name` (what the console issues per source). */
+export async function makeClientCert(ca: TestCa, name: string): Promise<TestClientCert> {
+  const keys = await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify']) as webcrypto.CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: String(Date.now() % 1e9), subject: `CN=${name}`, issuer: ca.cert.subject,
+    notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + 30 * DAY), signingKey: ca.keys.privateKey, publicKey: keys.publicKey, signingAlgorithm: ALG,
+    extensions: [
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+    ],
+  });
+  const keyPem = x509.PemConverter.encode(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey), 'PRIVATE KEY');
+  return { certPem: cert.toString('pem'), keyPem };
+}
+
+export interface TlsRelayOptions {
+  /**
+   * Require a client certificate signed by this CA (PEM): `requestCert` + `rejectUnauthorized`, as a TLS front in
+   * front of a module that requires one. A client without one, or with one from another CA, fails the handshake.
+   */
+  clientCa?: string;
+  /** 'TLSv1.2': the refusal then comes in the handshake; with TLS 1.3 (the default) only after it, on the first read. */
+  maxVersion?: 'TLSv1.2';
+  /**
+   * Who terminates TLS: node's tls.Server (default; it checks a client certificate after the handshake and closes the
+   * connection without an alert), or Debian's stunnel4 (`verify = 2` + `CAfile`: OpenSSL refuses in the handshake
+   * with an alert: `certificate required`, `unknown ca`).
+   */
+  terminator?: 'node' | 'stunnel';
+}
+
 /** TLS terminator + wire capture in front of a daemon's plain port (see the file comment). */
 export class TlsRelay {
   /** Port the agent connects to (the capture front). */
@@ -77,10 +118,80 @@ export class TlsRelay {
   private terminator!: tls.Server;
   private readonly sockets = new Set<net.Socket>();
 
-  constructor(private readonly daemonPort: number, private readonly cert: TestServerCert) {}
+  /** Client certificates the terminator accepted (their subject CN), one per connection that got through. */
+  readonly clientNames: string[] = [];
+  /** Handshakes the terminator refused (a missing or untrusted client certificate, among others). */
+  handshakeFailures = 0;
+
+  constructor(private readonly daemonPort: number, private readonly cert: TestServerCert, private readonly opts: TlsRelayOptions = {}) {}
+
+  private stunnel?: ChildProcess;
+  private stunnelDir?: string;
+  private counter?: net.Server;
+
+  /** stunnel4 in front of a connection-counting proxy to the daemon; resolves with stunnel's port. */
+  private async startStunnel(): Promise<number> {
+    this.counter = net.createServer((c) => {
+      this.upstreamConnections++;
+      const up = net.connect(this.daemonPort, '127.0.0.1');
+      for (const s of [c, up]) {
+        this.sockets.add(s);
+        s.once('close', () => this.sockets.delete(s));
+      }
+      c.pipe(up);
+      up.pipe(c);
+      c.on('error', () => up.destroy());
+      up.on('error', () => c.destroy());
+    });
+    await new Promise<void>((r) => this.counter!.listen(0, '127.0.0.1', () => r()));
+    const dir = this.stunnelDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rsynchub-stunnel-'));
+    fs.writeFileSync(path.join(dir, 'server.crt'), this.cert.certPem);
+    fs.writeFileSync(path.join(dir, 'server.key'), this.cert.keyPem, { mode: 0o600 });
+    const port = await new Promise<number>((resolve, reject) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      }).on('error', reject);
+    });
+    const conf = [
+      'foreground = yes', 'pid =', 'syslog = no', 'debug = 4', '[rsync]', `accept = 127.0.0.1:${port}`,
+      `connect = 127.0.0.1:${(this.counter.address() as net.AddressInfo).port}`,
+      `cert = ${path.join(dir, 'server.crt')}`, `key = ${path.join(dir, 'server.key')}`,
+    ];
+    if (this.opts.clientCa) {
+      fs.writeFileSync(path.join(dir, 'client-ca.pem'), this.opts.clientCa);
+      conf.push(`CAfile = ${path.join(dir, 'client-ca.pem')}`, 'verify = 2');
+    }
+    if (this.opts.maxVersion) conf.push('sslVersionMax = TLSv1.2');
+    fs.writeFileSync(path.join(dir, 'stunnel.conf'), conf.join('\n') + '\n');
+    const child = this.stunnel = spawn('/usr/bin/stunnel4', [path.join(dir, 'stunnel.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+      // stunnel logs each refused handshake ("peer did not return a certificate", "certificate verify failed"); not
+      // the readiness probe below ("Peer suddenly disconnected").
+      this.handshakeFailures += (d.toString().match(/SSL_accept: .*(certificate|verify)/g) ?? []).length;
+    });
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const up = await new Promise<boolean>((resolve) => {
+        const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+        s.on('error', () => resolve(false));
+      });
+      if (up) return port;
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`stunnel4 did not start: ${err}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 
   async start(): Promise<this> {
-    this.terminator = tls.createServer({ cert: this.cert.certPem, key: this.cert.keyPem }, (clear) => {
+    if (this.opts.terminator === 'stunnel') return this.startFront(await this.startStunnel());
+    const clientAuth = {
+      ...(this.opts.clientCa ? { requestCert: true, rejectUnauthorized: true, ca: this.opts.clientCa } : {}),
+      ...(this.opts.maxVersion ? { maxVersion: this.opts.maxVersion } : {}),
+    };
+    this.terminator = tls.createServer({ cert: this.cert.certPem, key: this.cert.keyPem, ...clientAuth }, (clear) => {
+      if (this.opts.clientCa) this.clientNames.push(String(clear.getPeerCertificate().subject?.CN ?? ''));
       this.sockets.add(clear);
       clear.once('close', () => this.sockets.delete(clear));
       clear.once('data', (first) => {
@@ -100,9 +211,13 @@ export class TlsRelay {
       });
       clear.on('error', () => clear.destroy());
     });
-    this.terminator.on('tlsClientError', () => undefined); // a refused handshake is what some tests are about
+    this.terminator.on('tlsClientError', () => this.handshakeFailures++); // a refused handshake is what some tests are about
     await new Promise<void>((r) => this.terminator.listen(0, '127.0.0.1', () => r()));
-    const innerPort = (this.terminator.address() as net.AddressInfo).port;
+    return this.startFront((this.terminator.address() as net.AddressInfo).port);
+  }
+
+  /** The capture front: raw TCP to the terminator at innerPort, keeping every byte clients send. */
+  private async startFront(innerPort: number): Promise<this> {
     this.front = net.createServer((client) => {
       this.connections++;
       this.sockets.add(client);
@@ -135,7 +250,14 @@ export class TlsRelay {
     for (const s of this.sockets) s.destroy();
     await Promise.all([
       new Promise<void>((r) => this.front?.close(() => r())),
-      new Promise<void>((r) => this.terminator?.close(() => r())),
+      new Promise<void>((r) => (this.terminator ? this.terminator.close(() => r()) : r())),
+      new Promise<void>((r) => (this.counter ? this.counter.close(() => r()) : r())),
     ]);
+    if (this.stunnel && this.stunnel.exitCode === null) {
+      const gone = new Promise<void>((r) => this.stunnel!.once('exit', () => r()));
+      this.stunnel.kill();
+      await gone;
+    }
+    if (this.stunnelDir) fs.rmSync(this.stunnelDir, { recursive: true, force: true });
   }
 }

@@ -41,6 +41,7 @@ import {
 import type { ModulePage } from '@rsynchub/contracts';
 import type { ResetAdminPasswordRequest, ResetAdminPasswordResponse, TestConnectionRequest, TestConnectionResult } from '@rsynchub/contracts';
 import type { TlsStatusDto, UpdateTlsRequest } from '@rsynchub/contracts';
+import type { CreatedTlsClientCertDto, CreateTlsClientCertRequest, TlsClientCertDto } from '@rsynchub/contracts';
 import { toApiError } from './api-error';
 import { queryString } from './format';
 
@@ -199,6 +200,16 @@ export class ApiService {
   }
   updateTls(body: UpdateTlsRequest) {
     return this.call<TlsStatusDto>('PUT', 'tls', body);
+  }
+  /** Client certificates issued per source (issue 11, optional item); revoked ones stay listed. */
+  tlsClientCerts() {
+    return this.call<TlsClientCertDto[]>('GET', 'tls/client-certs');
+  }
+  createTlsClientCert(body: CreateTlsClientCertRequest) {
+    return this.call<CreatedTlsClientCertDto>('POST', 'tls/client-certs', body);
+  }
+  revokeTlsClientCert(id: number) {
+    return this.call<unknown>('DELETE', `tls/client-certs/${encodeURIComponent(String(id))}`);
   }
   /** The private CA certificate as text (also downloadable at the same URL). */
   async tlsCaPem(): Promise<string> {

@@ -89,7 +89,7 @@ export class ModuleDetailPage implements OnInit {
   readonly tlsTarget = computed<TlsTarget | null>(() => {
     const s = this.tls();
     if (!s || !s.listening) return null;
-    return { port: s.port, fingerprint: s.certificate?.fingerprint ?? null, privateCa: s.ca !== null };
+    return { port: s.port, fingerprint: s.certificate?.fingerprint ?? null, privateCa: s.ca !== null, clientCert: this.module()?.tlsClientCert === true };
   });
   readonly sslCommand = computed(() => {
     const t = this.target();

@@ -118,6 +118,8 @@ export class ModuleFormPage implements OnInit, HasUnsavedChanges {
     list: [false],
     ignoreErrors: [false],
     tlsOnly: [false],
+    /** Only sources with a client certificate issued on the Encryption page (issue 11); implies tlsOnly. */
+    tlsClientCert: [false],
     enabled: [true],
     refuseOptions: [''],
     excludes: [''],
@@ -125,6 +127,7 @@ export class ModuleFormPage implements OnInit, HasUnsavedChanges {
 
   constructor() {
     this.form.controls.name.valueChanges.pipe(takeUntilDestroyed()).subscribe(() => this.suggestPath());
+    this.form.controls.tlsClientCert.valueChanges.pipe(takeUntilDestroyed()).subscribe((on) => this.applyClientCertImplies(on));
     // "Fix the highlighted fields first." goes as soon as they are fixed, not at the next submit.
     this.form.statusChanges.pipe(takeUntilDestroyed()).subscribe(() => {
       if (this.error()?.kind === 'client' && this.form.valid) this.error.set(null);
@@ -169,7 +172,11 @@ export class ModuleFormPage implements OnInit, HasUnsavedChanges {
     if (!this.auth.canEdit()) this.form.disable();
   }
 
+  /** The module being edited required a client certificate (so turning it off must be sent). */
+  private hadClientCert = false;
+
   private fill(m: ModuleDto): void {
+    this.hadClientCert = m.tlsClientCert === true;
     this.form.patchValue({
       name: m.name,
       path: m.path,
@@ -181,7 +188,8 @@ export class ModuleFormPage implements OnInit, HasUnsavedChanges {
       timeout: m.timeout,
       list: m.list,
       ignoreErrors: m.ignoreErrors,
-      tlsOnly: m.tlsOnly ?? false,
+      tlsOnly: (m.tlsOnly ?? false) || (m.tlsClientCert ?? false),
+      tlsClientCert: m.tlsClientCert ?? false,
       enabled: m.enabled,
       refuseOptions: m.refuseOptions.join(' '),
       excludes: m.excludes.join('\n'),
@@ -191,6 +199,20 @@ export class ModuleFormPage implements OnInit, HasUnsavedChanges {
     this.grants.clear();
     for (const u of m.users) this.addGrant(u.name, u.access);
     this.warnings.set(m.warnings);
+  }
+
+  /**
+   * A client certificate comes only over TLS: while required, "TLS only" is checked and cannot be unchecked (the
+   * server implies it too). Unchecking it gives the box back, still checked: turning TLS off is a choice of its own.
+   */
+  private applyClientCertImplies(on: boolean): void {
+    const tlsOnly = this.form.controls.tlsOnly;
+    if (on) {
+      if (!tlsOnly.value) tlsOnly.setValue(true);
+      tlsOnly.disable({ emitEvent: false });
+    } else if (this.auth.canEdit()) {
+      tlsOnly.enable({ emitEvent: false });
+    }
   }
 
   /** Called on the user's own input into the path field; clearing it hands the path back to the suggestion. */
@@ -243,7 +265,9 @@ export class ModuleFormPage implements OnInit, HasUnsavedChanges {
       timeout: Number(v.timeout),
       list: v.list,
       ignoreErrors: v.ignoreErrors,
-      tlsOnly: v.tlsOnly,
+      tlsOnly: v.tlsOnly || v.tlsClientCert,
+      // Sent when on, or to turn it off: a server without client certificates never sees the field.
+      ...(v.tlsClientCert || this.hadClientCert ? { tlsClientCert: v.tlsClientCert } : {}),
       enabled: v.enabled,
       refuseOptions: (v.refuseOptions ?? '').split(/[\s,]+/).filter(Boolean),
       excludes: splitList(v.excludes),

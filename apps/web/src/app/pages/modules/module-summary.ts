@@ -30,6 +30,7 @@ export function moduleSettings(m: ModuleDto): ModuleSetting[] {
     { key: 'gid', label: 'Transfer as group (gid)', value: m.gid ?? 'daemon default' },
     { key: 'useChroot', label: 'chroot', value: m.useChroot === null ? 'daemon default' : yesNo(m.useChroot) },
     { key: 'allowRootIds', label: 'Root uid/gid allowed', value: yesNo(m.allowRootIds) },
+    ...(m.tlsClientCert ? [{ key: 'tlsClientCert' as const, label: 'Client certificate', value: 'required (TLS only)' }] : []),
   ];
 }
 

@@ -11,7 +11,12 @@ export interface TlsTarget {
   fingerprint: string | null;
   /** Whether a private CA exists to download (false with an admin-provided certificate: trust its public CA). */
   privateCa: boolean;
+  /** The module requires a client certificate (tlsClientCert): the snippets present one. */
+  clientCert?: boolean;
 }
+
+/** Where the snippets put the client certificate and key: rsync-ssl runs from the current directory, the agent needs absolute paths. */
+export const CLIENT_CERT_FILES = { rsyncSsl: { cert: 'client.crt', key: 'client.key' }, agent: { cert: '/etc/rsynchub/client.crt', key: '/etc/rsynchub/client.key' } } as const;
 
 export const DEFAULT_CA_FILE = '/etc/rsynchub-ca.pem';
 /** rsync-ssl's own default port; RSYNC_SSL_PORT is only needed for another. */
@@ -32,6 +37,7 @@ function rsyncSslEnv(tls: TlsTarget, caFile: string): string {
   const env: string[] = [];
   if (tls.privateCa) env.push(`RSYNC_SSL_CA_CERT=${shellQuote(caFile)}`);
   if (tls.port !== RSYNC_SSL_DEFAULT_PORT) env.push(`RSYNC_SSL_PORT=${tls.port}`);
+  if (tls.clientCert) env.push(`RSYNC_SSL_CERT=${CLIENT_CERT_FILES.rsyncSsl.cert}`, `RSYNC_SSL_KEY=${CLIENT_CERT_FILES.rsyncSsl.key}`);
   return env.length > 0 ? `${env.join(' ')} ` : '';
 }
 
@@ -61,7 +67,10 @@ export function agentTlsConfig(t: ConnectTarget, tls: TlsTarget, caFile = DEFAUL
   for (const w of cfg.watches) {
     w.remotes = w.remotes.map((r) => {
       const { host, port, module, ...rest } = r;
-      return { host, port, module, ...rest, tls: true, ...(tls.fingerprint ? { fingerprint: tls.fingerprint } : { caFile }) };
+      return {
+        host, port, module, ...rest, tls: true, ...(tls.fingerprint ? { fingerprint: tls.fingerprint } : { caFile }),
+        ...(tls.clientCert ? { clientCert: CLIENT_CERT_FILES.agent.cert, clientKey: CLIENT_CERT_FILES.agent.key } : {}),
+      };
     });
   }
   return JSON.stringify(cfg, null, 2);

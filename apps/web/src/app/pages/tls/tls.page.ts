@@ -12,6 +12,7 @@ import { ErrorBannerComponent } from '../../shared/error-banner.component';
 import { CopyBlockComponent } from '../../shared/copy-block.component';
 import { DEFAULT_CA_FILE, caFileCommand } from '../modules/tls-snippets';
 import { tlsFrontText } from './tls-front';
+import { ClientCertsSectionComponent } from './client-certs-section.component';
 
 /**
  * Encryption: the rsync-over-TLS listener (on/off), the certificate it presents, and the private CA sources trust
@@ -19,7 +20,7 @@ import { tlsFrontText } from './tls-front';
  */
 @Component({
   selector: 'rh-tls-page',
-  imports: [MatButtonModule, MatSlideToggleModule, MatProgressBarModule, ErrorBannerComponent, CopyBlockComponent],
+  imports: [MatButtonModule, MatSlideToggleModule, MatProgressBarModule, ErrorBannerComponent, CopyBlockComponent, ClientCertsSectionComponent],
   templateUrl: './tls.page.html',
 })
 export class TlsPage implements OnInit {
