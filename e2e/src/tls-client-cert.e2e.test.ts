@@ -1,0 +1,196 @@
+/**
+ * Issue 11, optional item: client certificates issued by the console per source, required per module
+ * (`tlsClientCert`). Real parts only: the real server, its daemons and TLS front (native, and the Node one with
+ * RSYNCHUB_TLS_FRONT=node), the stock `rsync-ssl` script with RSYNC_SSL_CERT / RSYNC_SSL_KEY (openssl s_client),
+ * certificate requests made with `openssl req`.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { makeTree, passwordFile, rsync, rsyncSsl as rsyncSslClient, treeDigest, type RsyncResult } from './support/rsync';
+import { REPO_ROOT, RunningServer, startServer, waitFor } from './support/server';
+
+const USER = 'ccpusher';
+const PASSWORD = crypto.randomBytes(12).toString('hex');
+
+interface PemPair {
+  certPem: string;
+  keyPem: string;
+}
+/** The API's own certificate helpers (compiled): a foreign CA, and certificates with chosen dates from the real CA key. */
+const certificates = require(path.join(REPO_ROOT, 'apps/api/dist/tls/certificates.js')) as {
+  createCa(o: { commonName: string }): Promise<PemPair>;
+};
+const clientCertificates = require(path.join(REPO_ROOT, 'apps/api/dist/tls/client-certificates.js')) as {
+  issueClientCertificate(o: { ca: PemPair; name: string; notBefore?: Date; notAfter?: Date }): Promise<{ certificate: string; privateKey: string; fingerprint: string }>;
+};
+
+function tmpDir(): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), 'rh-ccert-'));
+}
+
+function tmpFile(name: string, content: string): string {
+  const file = path.join(tmpDir(), name);
+  fs.writeFileSync(file, content, { mode: 0o600 });
+  return file;
+}
+
+/** `openssl req` on the "source": a P-256 key that never leaves it, and the request the console signs. */
+function opensslCsr(cn: string, keyArgs = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']): { keyFile: string; csr: string } {
+  const dir = tmpDir();
+  const keyFile = path.join(dir, 'client.key');
+  const csrFile = path.join(dir, 'client.csr');
+  const r = spawnSync('openssl', ['req', '-new', ...keyArgs, '-nodes', '-keyout', keyFile, '-subj', `/CN=${cn}`, '-out', csrFile], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  return { keyFile, csr: fs.readFileSync(csrFile, 'utf8') };
+}
+
+function fingerprintHex(certPem: string): string {
+  return new crypto.X509Certificate(certPem).fingerprint256.replace(/:/g, '').toLowerCase();
+}
+
+for (const front of ['native', 'node'] as const) {
+  describe(`client certificates required per module (${front} TLS front)`, () => {
+    let server: RunningServer;
+    let caFile = '';
+    let allowedFile = '';
+    /** The certificate issued from an `openssl req` CSR (key made on the "source"), kept for the revocation case. */
+    let fromCsr: { id: number; certFile: string; keyFile: string };
+
+    const sslEnv = (extra: Record<string, string> = {}) => ({
+      RSYNC_PASSWORD: PASSWORD,
+      RSYNC_SSL_CA_CERT: caFile,
+      RSYNC_SSL_PORT: String(server.rsyncTlsPort),
+      ...extra,
+    });
+    const withCert = (certFile: string, keyFile: string) => sslEnv({ RSYNC_SSL_CERT: certFile, RSYNC_SSL_KEY: keyFile });
+    const push = (src: string, dest: string, env: Record<string, string>): Promise<RsyncResult> => rsyncSslClient(['-a', `${src}/`, `${USER}@localhost::${dest}`], env);
+
+    before(async () => {
+      server = await startServer({ env: { RSYNCHUB_TLS_FRONT: front } });
+      assert.equal((await server.admin.post('/api/v1/rsync-users', { name: USER, password: PASSWORD })).status, 201);
+      const grant = { users: [{ name: USER, access: 'rw' }] };
+      for (const body of [
+        { name: 'certonly', tlsClientCert: true, ...grant },
+        { name: 'tlsnocert', tlsOnly: true, ...grant },
+      ]) {
+        const res = await server.admin.post('/api/v1/modules', { path: path.join(server.storageRoot, body.name), ...body });
+        assert.equal(res.status, 201, res.text);
+      }
+      const status = await waitFor('the TLS listener', async () => {
+        const res = await server.admin.get('/api/v1/tls');
+        return res.body.listening ? res.body : null;
+      });
+      assert.equal(status.front.kind, front);
+      caFile = tmpFile('ca.pem', (await server.admin.get('/api/v1/tls/ca.pem')).text);
+      allowedFile = path.join(server.dataDir, 'tls', 'client-certs.allowed');
+    });
+
+    after(async () => {
+      await server?.stop();
+    });
+
+    test('a certificate issued from an openssl CSR pushes into a tlsClientCert module; the files arrive identical', async () => {
+      const { keyFile, csr } = opensslCsr('ignored-subject');
+      const res = await server.admin.post('/api/v1/tls/client-certs', { name: 'web01', csr, days: 30 });
+      assert.equal(res.status, 201, res.text);
+      assert.equal(res.body.privateKey, undefined, 'no key is made (or returned) for a CSR');
+      assert.equal(res.body.name, 'web01');
+      assert.equal(res.body.caCertificate.trim(), fs.readFileSync(caFile, 'utf8').trim());
+      const cert = new crypto.X509Certificate(res.body.certificate);
+      assert.match(cert.subject, /CN=web01/, 'CN is the name, not the CSR subject');
+      assert.ok(cert.checkIssued(new crypto.X509Certificate(fs.readFileSync(caFile))));
+      assert.ok(cert.checkPrivateKey(crypto.createPrivateKey(fs.readFileSync(keyFile))), 'the certificate carries the CSR key');
+      assert.equal(res.body.fingerprint, `sha256:${fingerprintHex(res.body.certificate)}`);
+      const ekuText = spawnSync('openssl', ['x509', '-noout', '-ext', 'extendedKeyUsage'], { input: res.body.certificate, encoding: 'utf8' }).stdout;
+      assert.match(ekuText, /TLS Web Client Authentication/);
+      assert.doesNotMatch(ekuText, /Server Authentication/);
+      fromCsr = { id: res.body.id, certFile: tmpFile('web01.pem', res.body.certificate), keyFile };
+      const src = makeTree(6);
+      const pushed = await push(src, 'certonly/web01', withCert(fromCsr.certFile, fromCsr.keyFile));
+      assert.equal(pushed.code, 0, pushed.stderr);
+      assert.deepEqual(treeDigest(path.join(server.storageRoot, 'certonly', 'web01')), treeDigest(src));
+    });
+
+    test('a certificate with a server-made key (returned once) pushes too', async () => {
+      const res = await server.admin.post('/api/v1/tls/client-certs', { name: 'web02' });
+      assert.equal(res.status, 201, res.text);
+      assert.match(res.body.privateKey, /^-----BEGIN PRIVATE KEY-----/);
+      const key = crypto.createPrivateKey(res.body.privateKey);
+      assert.equal(key.asymmetricKeyType, 'ec');
+      assert.equal(key.asymmetricKeyDetails?.namedCurve, 'prime256v1');
+      const src = makeTree(4);
+      const pushed = await push(src, 'certonly/web02', withCert(tmpFile('c.pem', res.body.certificate), tmpFile('c.key', res.body.privateKey)));
+      assert.equal(pushed.code, 0, pushed.stderr);
+      assert.deepEqual(treeDigest(path.join(server.storageRoot, 'certonly', 'web02')), treeDigest(src));
+    });
+
+    test('without a client certificate the tlsClientCert module refuses; a module without the setting accepts rsync-ssl', async () => {
+      const src = makeTree(2);
+      const refused = await push(src, 'certonly/nocert', sslEnv());
+      assert.notEqual(refused.code, 0, 'push without a client certificate');
+      assert.match(refused.stderr, /access denied/i);
+      assert.equal(fs.existsSync(path.join(server.storageRoot, 'certonly', 'nocert')), false);
+      const other = await push(src, 'tlsnocert/nocert', sslEnv());
+      assert.equal(other.code, 0, other.stderr);
+      assert.deepEqual(treeDigest(path.join(server.storageRoot, 'tlsnocert', 'nocert')), treeDigest(src));
+    });
+
+    test('a plaintext push into the tlsClientCert module is refused', async () => {
+      const src = makeTree(2);
+      const plain = await rsync(['-a', `--password-file=${passwordFile(PASSWORD)}`, `${src}/`, `${USER}@127.0.0.1::certonly/plain`, `--port=${server.rsyncPort}`]);
+      assert.notEqual(plain.code, 0);
+      assert.match(plain.stderr, /access denied/i);
+      assert.equal(fs.existsSync(path.join(server.storageRoot, 'certonly', 'plain')), false);
+    });
+
+    test('a certificate from another CA is refused, even with its fingerprint in the allowed file', async () => {
+      const otherCa = await certificates.createCa({ commonName: 'Somebody else' });
+      const foreign = await clientCertificates.issueClientCertificate({ ca: otherCa, name: 'web01' });
+      // Listed by fingerprint: what refuses it is the chain check, not the list.
+      fs.appendFileSync(allowedFile, `${fingerprintHex(foreign.certificate)}\n`);
+      const src = makeTree(2);
+      const res = await push(src, 'certonly/foreign', withCert(tmpFile('f.pem', foreign.certificate), tmpFile('f.key', foreign.privateKey)));
+      assert.notEqual(res.code, 0, 'push with a certificate from another CA');
+      assert.match(res.stderr, /access denied/i);
+      assert.equal(fs.existsSync(path.join(server.storageRoot, 'certonly', 'foreign')), false);
+    });
+
+    test('an expired certificate from the real CA is refused, even with its fingerprint in the allowed file', async () => {
+      const ca = { certPem: fs.readFileSync(path.join(server.dataDir, 'tls', 'ca.pem'), 'utf8'), keyPem: fs.readFileSync(path.join(server.dataDir, 'tls', 'ca.key'), 'utf8') };
+      const day = 86_400_000;
+      const expired = await clientCertificates.issueClientCertificate({ ca, name: 'web01', notBefore: new Date(Date.now() - 10 * day), notAfter: new Date(Date.now() - day) });
+      fs.appendFileSync(allowedFile, `${fingerprintHex(expired.certificate)}\n`);
+      const src = makeTree(2);
+      const res = await push(src, 'certonly/expired', withCert(tmpFile('e.pem', expired.certificate), tmpFile('e.key', expired.privateKey)));
+      assert.notEqual(res.code, 0, 'push with an expired client certificate');
+      assert.equal(fs.existsSync(path.join(server.storageRoot, 'certonly', 'expired')), false);
+      // The same CA, valid dates, listed: passes (so the refusal above is the expiry, not the hand-made certificate).
+      const fresh = await clientCertificates.issueClientCertificate({ ca, name: 'web01' });
+      fs.appendFileSync(allowedFile, `${fingerprintHex(fresh.certificate)}\n`);
+      const ok = await push(src, 'certonly/handmade', withCert(tmpFile('h.pem', fresh.certificate), tmpFile('h.key', fresh.privateKey)));
+      assert.equal(ok.code, 0, ok.stderr);
+    });
+
+    test('after revocation the same certificate is refused on the next connection, without a restart', async () => {
+      const src = makeTree(2);
+      const before = await push(src, 'certonly/beforerevoke', withCert(fromCsr.certFile, fromCsr.keyFile));
+      assert.equal(before.code, 0, before.stderr);
+      const pid = server.process.pid;
+      const revoked = await server.admin.delete(`/api/v1/tls/client-certs/${fromCsr.id}`);
+      assert.equal(revoked.status, 200, revoked.text);
+      assert.ok(revoked.body.revokedAt);
+      const res = await push(src, 'certonly/afterrevoke', withCert(fromCsr.certFile, fromCsr.keyFile));
+      assert.notEqual(res.code, 0, 'push with a revoked certificate');
+      assert.match(res.stderr, /access denied/i);
+      assert.equal(fs.existsSync(path.join(server.storageRoot, 'certonly', 'afterrevoke')), false);
+      assert.equal(server.process.pid, pid);
+      const listed = (await server.admin.get('/api/v1/tls/client-certs')).body.find((c: { id: number }) => c.id === fromCsr.id);
+      assert.equal(listed.revokedAt, revoked.body.revokedAt);
+    });
+  });
+}
