@@ -24,6 +24,7 @@ interface PemPair {
 /** The API's own certificate helpers (compiled): a foreign CA, and certificates with chosen dates from the real CA key. */
 const certificates = require(path.join(REPO_ROOT, 'apps/api/dist/tls/certificates.js')) as {
   createCa(o: { commonName: string }): Promise<PemPair>;
+  issueServerCertificate(o: { ca: PemPair; names: string[] }): Promise<PemPair>;
 };
 const clientCertificates = require(path.join(REPO_ROOT, 'apps/api/dist/tls/client-certificates.js')) as {
   issueClientCertificate(o: { ca: PemPair; name: string; notBefore?: Date; notAfter?: Date }): Promise<{ certificate: string; privateKey: string; fingerprint: string }>;
@@ -176,6 +177,44 @@ for (const front of ['native', 'node'] as const) {
       assert.equal(ok.code, 0, ok.stderr);
     });
 
+    test('the allowed file replaced by a symbolic link (to the same content) lets no certificate through', async () => {
+      const res = await server.admin.post('/api/v1/tls/client-certs', { name: 'linktest' });
+      assert.equal(res.status, 201, res.text);
+      const env = withCert(tmpFile('l.pem', res.body.certificate), tmpFile('l.key', res.body.privateKey));
+      const copy = path.join(server.dataDir, 'tls', 'copy-of-allowed');
+      fs.copyFileSync(allowedFile, copy);
+      fs.renameSync(allowedFile, `${allowedFile}.real`);
+      fs.symlinkSync(copy, allowedFile);
+      const src = makeTree(1);
+      try {
+        const viaLink = await push(src, 'certonly/vialink', env);
+        assert.notEqual(viaLink.code, 0, 'a symbolic link is not followed');
+        assert.match(viaLink.stderr, /access denied/i);
+      } finally {
+        fs.rmSync(allowedFile);
+        fs.renameSync(`${allowedFile}.real`, allowedFile);
+      }
+      const back = await push(src, 'certonly/backfromlink', env);
+      assert.equal(back.code, 0, back.stderr);
+    });
+
+    test('a revocation during an open transfer lets that transfer finish; the next connection is refused', async () => {
+      const res = await server.admin.post('/api/v1/tls/client-certs', { name: 'longpush' });
+      const env = withCert(tmpFile('s.pem', res.body.certificate), tmpFile('s.key', res.body.privateKey));
+      const big = tmpDir();
+      fs.writeFileSync(path.join(big, 'big.bin'), crypto.randomBytes(2 * 1024 * 1024));
+      const dest = path.join(server.storageRoot, 'certonly', 'slow');
+      // --bwlimit: the transfer takes a few seconds, so the revocation surely lands while it runs.
+      const slow = rsyncSslClient(['-a', '--bwlimit=800', `${big}/`, `${USER}@localhost::certonly/slow`], env, 120_000);
+      await waitFor('the transfer to be under way', () => fs.existsSync(dest) && fs.readdirSync(dest).length > 0);
+      assert.equal((await server.admin.delete(`/api/v1/tls/client-certs/${res.body.id}`)).status, 200);
+      const next = await push(makeTree(1), 'certonly/nextconn', env);
+      assert.notEqual(next.code, 0, 'a new connection with the revoked certificate');
+      const finished = await slow;
+      assert.equal(finished.code, 0, finished.stderr);
+      assert.deepEqual(treeDigest(dest), treeDigest(big));
+    });
+
     test('after revocation the same certificate is refused on the next connection, without a restart', async () => {
       const src = makeTree(2);
       const before = await push(src, 'certonly/beforerevoke', withCert(fromCsr.certFile, fromCsr.keyFile));
@@ -194,3 +233,47 @@ for (const front of ['native', 'node'] as const) {
     });
   });
 }
+
+describe('client certificates with an admin-provided server certificate (RSYNCHUB_TLS_CERT)', () => {
+  let server: RunningServer;
+  let serverCaFile = '';
+
+  before(async () => {
+    // The server's own certificate from a CA of the admin's; client certificates must still come from the private CA.
+    const adminCa = await certificates.createCa({ commonName: 'Admin CA' });
+    serverCaFile = tmpFile('admin-ca.pem', adminCa.certPem);
+    const pair = await certificates.issueServerCertificate({ ca: adminCa, names: ['localhost'] });
+    const certFile = tmpFile('fullchain.pem', pair.certPem);
+    const keyFile = tmpFile('privkey.pem', pair.keyPem);
+    server = await startServer({ env: { RSYNCHUB_TLS_CERT: certFile, RSYNCHUB_TLS_KEY: keyFile, RSYNCHUB_HTTPS: '0' } });
+    assert.equal((await server.admin.post('/api/v1/rsync-users', { name: USER, password: PASSWORD })).status, 201);
+    const res = await server.admin.post('/api/v1/modules', { name: 'certonly', path: path.join(server.storageRoot, 'certonly'), tlsClientCert: true, users: [{ name: USER, access: 'rw' }] });
+    assert.equal(res.status, 201, res.text);
+    await waitFor('the TLS listener', async () => (await server.admin.get('/api/v1/tls')).body.listening);
+  });
+
+  after(async () => {
+    await server?.stop();
+  });
+
+  test('the private CA is made for client certificates and a certificate it issued pushes; none is refused', async () => {
+    assert.equal((await server.admin.get('/api/v1/tls')).body.certificateSource, 'provided');
+    const res = await server.admin.post('/api/v1/tls/client-certs', { name: 'web09' });
+    assert.equal(res.status, 201, res.text);
+    const privateCa = fs.readFileSync(path.join(server.dataDir, 'tls', 'ca.pem'), 'utf8');
+    assert.equal(res.body.caCertificate.trim(), privateCa.trim());
+    assert.ok(new crypto.X509Certificate(res.body.certificate).checkIssued(new crypto.X509Certificate(privateCa)));
+    const env = { RSYNC_PASSWORD: PASSWORD, RSYNC_SSL_CA_CERT: serverCaFile, RSYNC_SSL_PORT: String(server.rsyncTlsPort) };
+    const src = makeTree(3);
+    const pushed = await rsyncSslClient(['-a', `${src}/`, `${USER}@localhost::certonly/web09`], {
+      ...env,
+      RSYNC_SSL_CERT: tmpFile('c.pem', res.body.certificate),
+      RSYNC_SSL_KEY: tmpFile('c.key', res.body.privateKey),
+    });
+    assert.equal(pushed.code, 0, pushed.stderr);
+    assert.deepEqual(treeDigest(path.join(server.storageRoot, 'certonly', 'web09')), treeDigest(src));
+    const refused = await rsyncSslClient(['-a', `${src}/`, `${USER}@localhost::certonly/none`], env);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /access denied/i);
+  });
+});

@@ -182,9 +182,12 @@ export class RsyncdConfigWriter implements OnModuleInit, OnModuleDestroy {
     }
     // Steps 2 and 3 of the class comment: the config this change leads to, proven without holding the write queue.
     const draft = await this.dryRun(mutation);
-    // Two rsync processes side by side: the wait is mostly their start-up.
-    await Promise.all([this.prove(draft.written.parts!.config), this.proveTls(draft.written.parts!.tlsConfig)]);
-    await this.proveTlsCert(draft.written.parts!.tlsCertConfig, draft.written.parts!.tlsConfig);
+    // The rsync processes side by side (two; a third only for a new tlsClientCert section): the wait is mostly their start-up.
+    await Promise.all([
+      this.prove(draft.written.parts!.config),
+      this.proveTls(draft.written.parts!.tlsConfig),
+      this.proveTlsCert(draft.written.parts!.tlsCertConfig, draft.written.parts!.tlsConfig),
+    ]);
     try {
       result = await this.writes.transaction(async (em) => {
         previous = this.last;
