@@ -6,7 +6,7 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -48,6 +48,28 @@ function opensslCsr(cn: string, keyArgs = ['-newkey', 'ec', '-pkeyopt', 'ec_para
   const r = spawnSync('openssl', ['req', '-new', ...keyArgs, '-nodes', '-keyout', keyFile, '-subj', `/CN=${cn}`, '-out', csrFile], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return { keyFile, csr: fs.readFileSync(csrFile, 'utf8') };
+}
+
+/** Process ids whose command line matches (from /proc). */
+function pidsMatching(pattern: RegExp): number[] {
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (pattern.test(fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' '))) pids.push(Number(entry));
+    } catch {
+      /* gone */
+    }
+  }
+  return pids;
+}
+
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
 }
 
 function fingerprintHex(certPem: string): string {
@@ -213,6 +235,53 @@ for (const front of ['native', 'node'] as const) {
       const finished = await slow;
       assert.equal(finished.code, 0, finished.stderr);
       assert.deepEqual(treeDigest(dest), treeDigest(big));
+    });
+
+    test('the native front killed with SIGKILL during a certificate push: its daemon (on rsyncd-tls-cert.conf) goes; the front comes back with the client CA', { skip: front !== 'native' }, async () => {
+      const res = await server.admin.post('/api/v1/tls/client-certs', { name: 'killtest' });
+      const certFile = tmpFile('k.pem', res.body.certificate);
+      const keyFile = tmpFile('k.key', res.body.privateKey);
+      const big = tmpDir();
+      fs.writeFileSync(path.join(big, 'big.bin'), crypto.randomBytes(4 * 1024 * 1024));
+      // The accepting process is the server's child (connection children are the front's, with the same command line).
+      const fronts = pidsMatching(new RegExp(`rsynchub-tls-front .*--port ${server.rsyncTlsPort} `)).filter((pid) => {
+        try {
+          const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+          return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(server.process.pid);
+        } catch {
+          return false; // a connection child that just ended
+        }
+      });
+      assert.equal(fronts.length, 1, 'the front runs');
+      const client = spawn('rsync-ssl', ['-a', '--bwlimit=256', `${big}/`, `${USER}@localhost::certonly/killed`], {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...withCert(certFile, keyFile) },
+        stdio: 'ignore',
+      });
+      const exit = new Promise<number | null>((r) => client.once('exit', (code) => r(code)));
+      const certConf = path.join(server.dataDir, 'rsyncd-tls-cert.conf');
+      try {
+        // The connection's daemon runs on the client-certificate config: the front chose it from the certificate.
+        const daemons = await waitFor('the push to be under way on rsyncd-tls-cert.conf', () => {
+          const pids = pidsMatching(new RegExp(`--daemon --config=${certConf}`));
+          const dest = path.join(server.storageRoot, 'certonly', 'killed');
+          return pids.length > 0 && fs.existsSync(dest) && fs.readdirSync(dest).length > 0 ? pids : null;
+        });
+        process.kill(fronts[0]!, 'SIGKILL');
+        assert.notEqual(await exit, 0, 'the cut push fails');
+        await waitFor('its daemons to exit', () => daemons.every((pid) => !alive(pid)), 20_000);
+      } finally {
+        client.kill('SIGKILL');
+      }
+      await waitFor('the front to be back', async () => {
+        const s = (await server.admin.get('/api/v1/tls')).body;
+        return s.listening && s.front.restarts >= 1 ? s : null;
+      });
+      const src = makeTree(2);
+      const again = await push(src, 'certonly/afterkill', withCert(certFile, keyFile));
+      assert.equal(again.code, 0, again.stderr);
+      assert.deepEqual(treeDigest(path.join(server.storageRoot, 'certonly', 'afterkill')), treeDigest(src));
+      const none = await push(src, 'certonly/afterkillnone', sslEnv());
+      assert.notEqual(none.code, 0);
     });
 
     test('after revocation the same certificate is refused on the next connection, without a restart', async () => {
