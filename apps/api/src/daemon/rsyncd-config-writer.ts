@@ -366,8 +366,10 @@ export class RsyncdConfigWriter implements OnModuleInit, OnModuleDestroy {
       };
       const tls = renderRsyncdConf(tlsInput);
       // A third file, for TLS connections with a verified client certificate: the front chooses per connection. Its
-      // own cache again; with no tlsClientCert module it is the same text as rsyncd-tls.conf.
-      const tlsCert = renderRsyncdConf({ ...tlsInput, clientCertVerified: true, cache: this.tlsCertRenderCache });
+      // own cache again. With no (enabled) tlsClientCert module it is the same text as rsyncd-tls.conf, so it is not
+      // rendered at all: most servers pay one scan of the list (a render pass at 10,000 modules is ~15 ms).
+      const needsCertRender = modules.some((m) => m.tlsClientCert === true && m.enabled !== false);
+      const tlsCert = needsCertRender ? renderRsyncdConf({ ...tlsInput, clientCertVerified: true, cache: this.tlsCertRenderCache }) : tls;
       return {
         config: text,
         tlsConfig: tls.text,
