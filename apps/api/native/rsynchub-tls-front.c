@@ -22,10 +22,18 @@
  * the per-connection children never interleave).
  *   in:  `cert <n>\n` + n bytes: PEM certificate chain (leaf first) and private key. The first one is needed before
  *        the port is opened; later ones replace it for new handshakes (running connections keep theirs: forked).
+ *        `client-ca <n>\n` + n bytes: the private CA (PEM) client certificates must chain to; from then on every
+ *        client is asked for a certificate (optional: one without still connects; see client_cert_passes).
  *        EOF on stdin (the API stopped it or died): stop.
  *   out: `listening` | `listen-error <ERRNO> <text>` | `cert-ok` | `cert-error <text>` | `open <pid>` (handshake done,
  *        daemon started) | `closed <pid>` | `handshake-failure` | `refused-per-address <address>` | `refused-max` |
- *        `daemon-error <text>`
+ *        `daemon-error <text>` | `client-ca-ok` | `client-ca-error <text>`
+ *
+ * Client certificates (with --cert-config and --client-allowed, after a `client-ca`): a connection whose certificate
+ * verified against the CA (chain, validity, clientAuth purpose) and whose SHA-256 fingerprint is a line of the
+ * allowed file (read per connection: a revocation holds for the next one) gets a daemon on --cert-config instead of
+ * --config. Any other connection (no certificate, another CA, expired, revoked) is served like one without a
+ * certificate: --config, where the modules that need one refuse it.
  * Lifetime: the front dies with the API (PR_SET_PDEATHSIG), each connection child dies with the front, each rsync
  * dies with its connection child. SIGTERM or stdin EOF: close the port, SIGTERM every connection's process group,
  * SIGKILL after 5 s.
@@ -53,6 +61,8 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <sys/stat.h>
 
 #define BUF (256 * 1024)
 #define STOP_GRACE_MS 5000
@@ -72,10 +82,13 @@ static const char *CIPHERS =
 static const char *CIPHERSUITES = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256";
 
 static const char *opt_host = "0.0.0.0", *opt_port = NULL, *opt_rsync = "rsync", *opt_config = NULL;
+static const char *opt_cert_config = NULL, *opt_client_allowed = NULL;
 static long opt_max = 1000, opt_per_address = 32, opt_handshake_ms = 10000;
 static pid_t opt_parent = 0;
 
 static SSL_CTX *ctx = NULL;
+/* The CA client certificates must chain to (from a `client-ca` command); NULL: no client certificate is asked for. */
+static STACK_OF(X509) *client_ca = NULL;
 
 /* ---------- events to the API ---------- */
 
@@ -110,6 +123,39 @@ static long now_ms(void) {
 static void set_nonblock(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
 /* ---------- certificate ---------- */
+
+/* Every client certificate is let through the handshake; the result is read after it (client_cert_passes). */
+static int verify_any(int ok, X509_STORE_CTX *store) {
+  (void)ok;
+  (void)store;
+  return 1;
+}
+
+/* Ask for client certificates chained to client_ca (when set): a new store with just that CA, and its names. */
+static int apply_client_ca(SSL_CTX *c) {
+  if (!client_ca) return 1;
+  X509_STORE *store = X509_STORE_new();
+  STACK_OF(X509_NAME) *names = sk_X509_NAME_new_null();
+  if (!store || !names) goto fail;
+  for (int i = 0; i < sk_X509_num(client_ca); i++) {
+    X509 *ca = sk_X509_value(client_ca, i);
+    if (X509_STORE_add_cert(store, ca) != 1) goto fail;
+    X509_NAME *n = X509_NAME_dup(X509_get_subject_name(ca));
+    if (!n || !sk_X509_NAME_push(names, n)) {
+      X509_NAME_free(n);
+      goto fail;
+    }
+  }
+  SSL_CTX_set_cert_store(c, store); /* takes it */
+  SSL_CTX_set_client_CA_list(c, names); /* takes it */
+  SSL_CTX_set_verify(c, SSL_VERIFY_PEER, verify_any);
+  SSL_CTX_set_verify_depth(c, 2);
+  return 1;
+fail:
+  if (store) X509_STORE_free(store);
+  if (names) sk_X509_NAME_pop_free(names, X509_NAME_free);
+  return 0;
+}
 
 /* A context for new handshakes from a PEM chain (leaf first) and key; NULL (and the reason in `why`) if unusable. */
 static SSL_CTX *context_from_pem(const char *pem, size_t len, char *why, size_t why_size) {
@@ -146,6 +192,7 @@ static SSL_CTX *context_from_pem(const char *pem, size_t len, char *why, size_t 
   bio = BIO_new_mem_buf(pem, (int)len);
   key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
   if (!key || SSL_CTX_use_PrivateKey(c, key) != 1 || SSL_CTX_check_private_key(c) != 1) goto fail;
+  if (!apply_client_ca(c)) goto fail;
   X509_free(leaf);
   EVP_PKEY_free(key);
   BIO_free(bio);
@@ -185,6 +232,30 @@ static int run_commands(void) {
         event("cert-error %s", why);
       }
       OPENSSL_cleanse(cmd + head, n);
+      head += n;
+    } else if (sscanf(cmd, "client-ca %lu", &n) == 1) {
+      if (cmd_len < head + n) return installed;
+      BIO *bio = BIO_new_mem_buf(cmd + head, (int)n);
+      STACK_OF(X509) *list = sk_X509_new_null();
+      X509 *x;
+      while (bio && list && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) sk_X509_push(list, x);
+      ERR_clear_error();
+      if (bio) BIO_free(bio);
+      if (!list || sk_X509_num(list) == 0) {
+        if (list) sk_X509_free(list);
+        event("client-ca-error no certificate in the client CA");
+      } else {
+        STACK_OF(X509) *old = client_ca;
+        client_ca = list;
+        if (ctx && !apply_client_ca(ctx)) {
+          client_ca = old;
+          sk_X509_pop_free(list, X509_free);
+          event("client-ca-error cannot install the client CA");
+        } else {
+          if (old) sk_X509_pop_free(old, X509_free);
+          event("client-ca-ok");
+        }
+      }
       head += n;
     }
     memmove(cmd, cmd + head, cmd_len - head);
@@ -283,7 +354,7 @@ static int address_text(const struct sockaddr_storage *ss, char *out, size_t siz
   return -1;
 }
 
-static pid_t start_daemon(int theirs, int err_w) {
+static pid_t start_daemon(int theirs, int err_w, const char *config_file) {
   pid_t pid = fork();
   if (pid != 0) return pid;
   /* The daemon dies with its connection child (and so with the front and the API). */
@@ -299,7 +370,7 @@ static pid_t start_daemon(int theirs, int err_w) {
   dup2(err_w, 2);
   for (int fd = 3; fd < 1024; fd++) close(fd);
   char config[4200];
-  snprintf(config, sizeof config, "--config=%s", opt_config);
+  snprintf(config, sizeof config, "--config=%s", config_file);
   char *argv[] = {(char *)opt_rsync, "--daemon", config, NULL};
   /* The daemon expands %VAR% in its config: nothing of ours may leak into it (the same as DAEMON_ENV in inetd.ts). */
   char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "TZ=UTC", "LANG=C.UTF-8", NULL};
@@ -452,6 +523,57 @@ static void relay(SSL *ssl, int c, int d, int err_r) {
 
 static pid_t handshake_daemon = 0;
 
+/* The allowed file is tiny (65 bytes a certificate); anything much bigger is not ours: no certificate passes. */
+#define MAX_ALLOWED_BYTES (4 * 1024 * 1024)
+
+/*
+ * 1 when the client presented a certificate that verified against the client CA in the handshake and whose SHA-256
+ * fingerprint is a line of --client-allowed, read now. The file is opened without following a symbolic link and
+ * must be a regular file; anything unexpected (missing, unreadable, too big) lets no certificate pass.
+ */
+static int client_cert_passes(SSL *ssl) {
+  if (!client_ca || !opt_cert_config || !opt_client_allowed) return 0;
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+  X509 *peer = SSL_get1_peer_certificate(ssl);
+#else
+  X509 *peer = SSL_get_peer_certificate(ssl);
+#endif
+  if (!peer) return 0;
+  long verified = SSL_get_verify_result(ssl);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int mdlen = 0;
+  int digested = X509_digest(peer, EVP_sha256(), md, &mdlen);
+  X509_free(peer);
+  if (verified != X509_V_OK || !digested || mdlen != 32) return 0;
+  char hex[65];
+  for (unsigned int i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+  int fd = open(opt_client_allowed, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return 0;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_ALLOWED_BYTES) {
+    close(fd);
+    return 0;
+  }
+  char *text = malloc((size_t)st.st_size + 1);
+  size_t len = 0;
+  if (text) {
+    ssize_t r;
+    while (len < (size_t)st.st_size && (r = read(fd, text + len, (size_t)st.st_size - len)) > 0) len += (size_t)r;
+    text[len] = 0;
+  }
+  close(fd);
+  if (!text) return 0;
+  int found = 0;
+  for (char *line = text; line && *line && !found;) {
+    char *nl = strchr(line, '\n');
+    size_t n = nl ? (size_t)(nl - line) : strlen(line);
+    if (n == 64 && memcmp(line, hex, 64) == 0) found = 1;
+    line = nl ? nl + 1 : NULL;
+  }
+  free(text);
+  return found;
+}
+
 /* The handshake took too long: the daemon started for it goes first (killed, it logs nothing), then this process dies
  * of SIGALRM, which the front counts as a handshake failure. */
 static void on_handshake_timeout(int sig) {
@@ -474,7 +596,7 @@ static void handle_connection(int c, const struct sockaddr_storage *peer) {
     event("daemon-error cannot start rsync for a TLS connection: %s", strerror(errno));
     _exit(1);
   }
-  pid_t daemon = start_daemon(theirs, errp[1]);
+  pid_t daemon = start_daemon(theirs, errp[1], opt_config);
   close(theirs);
   close(errp[1]);
   if (daemon < 0) {
@@ -494,6 +616,25 @@ static void handle_connection(int c, const struct sockaddr_storage *peer) {
   alarm(0);
   signal(SIGALRM, SIG_DFL);
   handshake_daemon = 0;
+  if (client_cert_passes(ssl)) {
+    /* The daemon started during the handshake has the config for connections without a certificate and has read
+     * nothing yet (no PROXY line): it goes (killed, it logs nothing) and one on the other config takes its place. */
+    kill(daemon, SIGKILL);
+    waitpid(daemon, NULL, 0);
+    close(ours);
+    close(errp[0]);
+    if (loopback_pair(&ours, &theirs) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
+      event("daemon-error cannot connect a daemon for a TLS connection: %s", strerror(errno));
+      _exit(1);
+    }
+    daemon = start_daemon(theirs, errp[1], opt_cert_config);
+    close(theirs);
+    close(errp[1]);
+    if (daemon < 0) {
+      event("daemon-error cannot start rsync for a TLS connection: %s", strerror(errno));
+      _exit(1);
+    }
+  }
   struct sockaddr_storage local;
   socklen_t llen = sizeof local;
   char src[INET6_ADDRSTRLEN] = "", dst[INET6_ADDRSTRLEN] = "";
@@ -675,7 +816,8 @@ static void stop_all(int l) {
 static void usage(void) {
   fprintf(stderr,
           "usage: rsynchub-tls-front --port N --config FILE [--host ADDR] [--rsync PATH] [--max-connections N]\n"
-          "       [--max-per-address N] [--handshake-timeout-ms N] [--parent-pid PID]; certificate on stdin (cert <n>)\n");
+          "       [--max-per-address N] [--handshake-timeout-ms N] [--parent-pid PID] [--cert-config FILE --client-allowed FILE];\n"
+          "       certificate on stdin (cert <n>), client CA (client-ca <n>)\n");
   exit(2);
 }
 
@@ -691,6 +833,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--port")) opt_port = v;
     else if (!strcmp(a, "--rsync")) opt_rsync = v;
     else if (!strcmp(a, "--config")) opt_config = v;
+    else if (!strcmp(a, "--cert-config")) opt_cert_config = v;
+    else if (!strcmp(a, "--client-allowed")) opt_client_allowed = v;
     else if (!strcmp(a, "--max-connections")) opt_max = strtol(v, NULL, 10);
     else if (!strcmp(a, "--max-per-address")) opt_per_address = strtol(v, NULL, 10);
     else if (!strcmp(a, "--handshake-timeout-ms")) opt_handshake_ms = strtol(v, NULL, 10);

@@ -79,6 +79,42 @@ describe('renderRsyncdConf: the TLS daemon and tlsOnly modules', () => {
       module: { 'auth users': 'deploy:rw', 'hosts allow': undefined, 'hosts deny': undefined, list: 'yes', 'read only': 'no' },
     },
     {
+      name: 'plain daemon, tlsClientCert module: closed to every address (it implies tlsOnly)',
+      input: { modules: [baseModule({ ...grant, tlsClientCert: true })] },
+      globals: { 'proxy protocol': undefined },
+      module: { 'hosts allow': '', 'hosts deny': '*', 'read only': 'yes', 'auth users': undefined },
+    },
+    {
+      name: 'TLS daemon without a verified client certificate, tlsClientCert module: closed to every address',
+      input: { transport: 'tls', proxyProtocolHosts: ['127.0.0.1'], modules: [baseModule({ ...grant, tlsClientCert: true })] },
+      globals: { 'proxy protocol': 'yes' },
+      module: { 'hosts allow': '', 'hosts deny': '*', 'read only': 'yes', 'auth users': undefined, list: 'yes' },
+    },
+    {
+      name: 'TLS daemon without a verified client certificate, tlsClientCert + tlsOnly module: still closed',
+      input: { transport: 'tls', proxyProtocolHosts: ['127.0.0.1'], modules: [baseModule({ ...grant, tlsOnly: true, tlsClientCert: true, list: false })] },
+      globals: {},
+      module: { 'hosts allow': '', 'hosts deny': '*', list: 'no', 'auth users': undefined },
+    },
+    {
+      name: 'TLS daemon for verified client certificates, tlsClientCert module: open as configured',
+      input: { transport: 'tls', proxyProtocolHosts: ['127.0.0.1'], clientCertVerified: true, modules: [baseModule({ ...grant, tlsClientCert: true })] },
+      globals: { 'proxy protocol': 'yes', 'proxy protocol hosts': '127.0.0.1' },
+      module: { 'auth users': 'deploy:rw', 'hosts allow': undefined, 'hosts deny': undefined, 'read only': 'no' },
+    },
+    {
+      name: 'TLS daemon for verified client certificates, ordinary and tlsOnly modules: open as configured',
+      input: { transport: 'tls', proxyProtocolHosts: ['127.0.0.1'], clientCertVerified: true, modules: [baseModule({ ...grant, tlsOnly: true })] },
+      globals: {},
+      module: { 'auth users': 'deploy:rw', 'hosts deny': undefined },
+    },
+    {
+      name: 'plain daemon told clientCertVerified (a caller mistake): tlsClientCert module still closed',
+      input: { clientCertVerified: true, modules: [baseModule({ ...grant, tlsClientCert: true })] },
+      globals: { 'proxy protocol': undefined },
+      module: { 'hosts allow': '', 'hosts deny': '*', 'auth users': undefined },
+    },
+    {
       name: 'TLS daemon with bans: the bans apply there too (the real client address arrives in the PROXY header)',
       input: { transport: 'tls', proxyProtocolHosts: ['127.0.0.1'], bans: ['203.0.113.9'] },
       globals: {},
@@ -110,6 +146,12 @@ describe('renderRsyncdConf: the TLS daemon and tlsOnly modules', () => {
       );
     });
   }
+
+  test('tlsClientCert must be a boolean when given', () => {
+    const errors = validateModule({ ...baseModule(grant), tlsClientCert: 1 as unknown as boolean }, { roots: ['/data/modules'] });
+    assert.deepEqual(errors.map((e) => e.field), ['tlsClientCert']);
+    assert.deepEqual(validateModule({ ...baseModule(grant), tlsClientCert: true }, { roots: ['/data/modules'] }), []);
+  });
 
   test('tlsOnly must be a boolean when given', () => {
     const errors = validateModule({ ...baseModule(grant), tlsOnly: 'yes' as unknown as boolean }, { roots: ['/data/modules'] });

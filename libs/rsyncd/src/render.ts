@@ -69,6 +69,12 @@ export interface RenderInput {
   /** transport 'tls': the peers allowed to send the PROXY header (the TLS listener's own loopback address). */
   proxyProtocolHosts?: string[];
   /**
+   * transport 'tls' only: the file is for connections whose client certificate the TLS front verified (issued by the
+   * private CA, valid, not revoked): `tlsClientCert` modules are open in it. In every other file they are closed to
+   * every address, like a `tlsOnly` module in the plain daemon's file.
+   */
+  clientCertVerified?: boolean;
+  /**
    * Optional memory of earlier renders: a module whose fields and surroundings (settings, paths, bans...) are the
    * same as last time reuses its checked, rendered section instead of checking and rendering it again. With
    * thousands of modules that is most of a render's time; the output is the same with or without it.
@@ -465,7 +471,7 @@ export function renderRsyncdConf(input: RenderInput): RenderResult {
   cache?.begin(
     // Not the known users: they matter to a section only through its own grants, so that part is in the section's
     // key (below). With them here, every rsync-user create or delete re-checked and re-rendered every module.
-    JSON.stringify([input.settings, input.paths, input.runningAsRoot, input.postXferExec ?? null, input.roots ?? null, input.knownUsers === undefined, input.bans ?? [], input.transport ?? 'plain']),
+    JSON.stringify([input.settings, input.paths, input.runningAsRoot, input.postXferExec ?? null, input.roots ?? null, input.knownUsers === undefined, input.bans ?? [], input.transport ?? 'plain', input.clientCertVerified === true]),
   );
   const known = input.knownUsers ? new Set(input.knownUsers) : null;
   const flagsOf = (m: ModuleFields) => {
@@ -588,11 +594,19 @@ function renderSection(m: ModuleFields, input: RenderInput): { lines: string[]; 
   const w: string[] = [];
   const lines: string[] = [`[${m.name}]`];
   const p = (name: string, value: string | number) => lines.push(`    ${name} = ${value}`);
-  if (m.tlsOnly === true && input.transport !== 'tls') {
+  const closedBecause =
+    (m.tlsOnly === true || m.tlsClientCert === true) && input.transport !== 'tls'
+      ? m.tlsClientCert === true
+        ? 'tlsClientCert: reachable only through the TLS listener, with a client certificate'
+        : 'tlsOnly: reachable only through the TLS listener'
+      : m.tlsClientCert === true && !(input.transport === 'tls' && input.clientCertVerified === true)
+        ? 'tlsClientCert: reachable only with a client certificate issued by this server and not revoked'
+        : null;
+  if (closedBecause !== null) {
     // Present but closed to every address: the empty allow list overrides a global one, and rsync checks hosts
-    // before it asks for a password. A listed module tells a plaintext client "access denied"; an unlisted one
-    // stays hidden ("Unknown module"), as the module asked.
-    lines.push('    # tlsOnly: reachable only through the TLS listener');
+    // before it asks for a password. A listed module tells a plaintext client (or a TLS client without a valid
+    // client certificate) "access denied"; an unlisted one stays hidden ("Unknown module"), as the module asked.
+    lines.push(`    # ${closedBecause}`);
     p('path', m.path);
     p('read only', 'yes');
     p('list', yesNo(m.list));

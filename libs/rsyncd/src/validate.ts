@@ -417,6 +417,7 @@ export function validateModule(m: ModuleFields, ctx: ModuleValidationContext): F
   if (m.gid !== null) pushIf(errors, 'gid', checkUnixId(m.gid));
   checkBoolean(errors, 'allowRootIds', m.allowRootIds);
   if (m.tlsOnly !== undefined) checkBoolean(errors, 'tlsOnly', m.tlsOnly);
+  if (m.tlsClientCert !== undefined) checkBoolean(errors, 'tlsClientCert', m.tlsClientCert);
   if (m.allowRootIds !== true) {
     for (const f of ['uid', 'gid'] as const) {
       if (isRootId(m[f])) {

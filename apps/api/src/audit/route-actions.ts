@@ -34,6 +34,8 @@ export const ROUTE_ACTIONS: Record<string, string | ((body: Record<string, unkno
   'POST /api/v1/sources/heartbeat': 'source.heartbeat',
   'DELETE /api/v1/bans/:address': 'ban.lift',
   'PUT /api/v1/tls': 'tls.settings.update',
+  'POST /api/v1/tls/client-certs': 'tls.client-cert.issue',
+  'DELETE /api/v1/tls/client-certs/:id': 'tls.client-cert.revoke',
 };
 
 /** Routes whose calls are too frequent and too harmless to audit one by one (a heartbeat every few seconds). */

@@ -10,6 +10,11 @@ export interface DaemonPaths {
   logFile: string;
   /** The per-connection daemons' behind the TLS listener (same modules, users and log file; see apps/api/src/tls). */
   tlsConfigFile: string;
+  /**
+   * The same for TLS connections that presented a valid, not revoked client certificate (the front picks it per
+   * connection): `tlsClientCert` modules are open only in this one.
+   */
+  tlsCertConfigFile: string;
   /** Written only by the listening TLS daemon of earlier versions (inetd mode writes none): to stop a leftover. */
   tlsPidFile: string;
 }
@@ -23,6 +28,7 @@ export function daemonPaths(dataDir: string): DaemonPaths {
     lockDir: path.join(dataDir, 'locks'),
     logFile: path.join(dataDir, 'rsyncd.log'),
     tlsConfigFile: path.join(dataDir, 'rsyncd-tls.conf'),
+    tlsCertConfigFile: path.join(dataDir, 'rsyncd-tls-cert.conf'),
     tlsPidFile: path.join(dataDir, 'rsyncd-tls.pid'),
   };
 }

@@ -43,6 +43,8 @@ class ModuleOptionsBody {
   @IsOptional() @IsBoolean() allowRootIds?: boolean;
   @ApiPropertyOptional({ default: false, description: 'accept this module only through the TLS listener (rsync-ssl, agent with tls: true)' })
   @IsOptional() @IsBoolean() tlsOnly?: boolean;
+  @ApiPropertyOptional({ description: 'serve only TLS connections with a client certificate issued by this server and not revoked (implies tlsOnly)' })
+  @IsOptional() @IsBoolean() tlsClientCert?: boolean;
 }
 
 export class CreateModuleBody extends ModuleOptionsBody implements CreateModuleRequest {

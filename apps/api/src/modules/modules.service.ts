@@ -20,7 +20,7 @@ import { ModuleList, ModulePathCatalogue } from './path-catalogue';
 
 /** The columns fieldsOfAll reads (and nothing else is read from a row): every field the render needs. */
 const MIRROR_COLUMNS = ['name', 'path', 'comment', 'read_only', 'write_only', 'list', 'ignore_errors', 'max_connections', 'timeout', 'hosts_allow', 'hosts_deny',
-  'anonymous', 'refuse_options', 'excludes', 'enabled', 'uid', 'gid', 'use_chroot', 'allow_root_ids', 'tls_only'];
+  'anonymous', 'refuse_options', 'excludes', 'enabled', 'uid', 'gid', 'use_chroot', 'allow_root_ids', 'tls_only', 'tls_client_cert'];
 
 /** A parent directory holding at least this many module paths is listed once instead of an lstat per path. */
 const LIST_PARENT_FROM = 16;
@@ -606,6 +606,7 @@ export class ModulesService implements OnModuleInit {
       // Every column the render needs: a field left out here is silently its default in rsyncd.conf (tlsOnly would
       // open a TLS-only module to plaintext clients).
       tlsOnly: !!r['tls_only'],
+      tlsClientCert: !!r['tls_client_cert'],
     } as RsyncModuleEntity;
     const users = Object.freeze(grants.map(([name, access]) => Object.freeze({ name, access }))) as ModuleFields['users'];
     return Object.freeze(this.toFields(e, users));
@@ -639,6 +640,7 @@ export class ModulesService implements OnModuleInit {
       useChroot: e.useChroot,
       allowRootIds: e.allowRootIds,
       tlsOnly: e.tlsOnly,
+      tlsClientCert: e.tlsClientCert,
     };
   }
 
@@ -665,6 +667,7 @@ export class ModulesService implements OnModuleInit {
       useChroot: f.useChroot,
       allowRootIds: f.allowRootIds,
       tlsOnly: f.tlsOnly ?? false,
+      tlsClientCert: f.tlsClientCert ?? false,
       createdAt: stored.createdAt.toISOString(),
       updatedAt: stored.updatedAt.toISOString(),
       warnings: this.writer.lastWritten?.warnings[f.name] ?? [],

@@ -28,6 +28,7 @@ export class RsyncModuleEntity {
   @Column('text') anonymous!: ModuleAnonymousAccess;
   @Column('boolean', { name: 'allow_root_ids' }) allowRootIds!: boolean;
   @Column('boolean', { name: 'tls_only', default: false }) tlsOnly!: boolean;
+  @Column('boolean', { name: 'tls_client_cert', default: false }) tlsClientCert!: boolean;
   @Column('datetime', { name: 'created_at' }) createdAt!: Date;
   @Column('datetime', { name: 'updated_at' }) updatedAt!: Date;
 }

@@ -25,7 +25,46 @@ const POLL_MS = 5_000;
 /** Where the private CA and the server certificate it issued live: `<data dir>/tls`, keys 0600. */
 export function tlsDir(dataDir: string) {
   const dir = path.join(dataDir, 'tls');
-  return { dir, caCert: path.join(dir, 'ca.pem'), caKey: path.join(dir, 'ca.key'), serverCert: path.join(dir, 'server.pem'), serverKey: path.join(dir, 'server.key') };
+  return {
+    dir,
+    caCert: path.join(dir, 'ca.pem'),
+    caKey: path.join(dir, 'ca.key'),
+    serverCert: path.join(dir, 'server.pem'),
+    serverKey: path.join(dir, 'server.key'),
+    /** Fingerprints of the client certificates not revoked (see client-certificates.ts), read by the TLS fronts. */
+    clientAllowed: path.join(dir, 'client-certs.allowed'),
+  };
+}
+
+/** One CA creation at a time per data dir: the server certificate and client certificates must share one CA. */
+const caLoads = new Map<string, Promise<unknown>>();
+
+/**
+ * The private CA of `dataDir`, made on first use (keys 0600). Also with an admin-provided server certificate:
+ * client certificates always come from this CA. Throws when the files are there but do not make a pair.
+ */
+export function loadOrCreateCa(dataDir: string, log: (m: string) => void = () => undefined): Promise<{ certPem: string; keyPem: string }> {
+  const run = (caLoads.get(dataDir) ?? Promise.resolve()).then(async () => {
+    const files = tlsDir(dataDir);
+    fs.mkdirSync(files.dir, { recursive: true, mode: 0o700 });
+    const ca = readPair(files.caCert, files.caKey);
+    if (ca) {
+      const problem = pairProblem(ca.certPem, ca.keyPem);
+      if (problem) {
+        throw new Error(`the private CA in ${files.dir} is damaged (${problem}); move ca.pem and ca.key away to make a new one (sources must then trust the new CA, client certificates be issued again)`);
+      }
+      return ca;
+    }
+    const made = await createCa({ commonName: `RsyncHub CA ${os.hostname()}`.slice(0, 64) });
+    writeFilesAtomically([
+      { file: files.caKey, content: made.keyPem },
+      { file: files.caCert, content: made.certPem },
+    ]);
+    log(`made a private CA in ${files.dir} (${describeCertificate(made.certPem).fingerprint256})`);
+    return made;
+  });
+  caLoads.set(dataDir, run.catch(() => undefined));
+  return run;
 }
 
 function readPair(certFile: string, keyFile: string): { certPem: string; keyPem: string } | null {
@@ -93,6 +132,16 @@ export class CertificateStore {
 
   get provided(): boolean {
     return this.config.certFile !== undefined;
+  }
+
+  /** The CA that issues client certificates and that the TLS fronts verify them with (the private CA, always). */
+  clientCa(): Promise<{ certPem: string; keyPem: string }> {
+    return loadOrCreateCa(this.dataDir, (m) => this.log.log(m));
+  }
+
+  /** Where the allowed client-certificate fingerprints are written (see ClientCertsService). */
+  get clientAllowedFile(): string {
+    return tlsDir(this.dataDir).clientAllowed;
   }
 
   onChange(listener: CertificateListener): void {
@@ -172,19 +221,7 @@ export class CertificateStore {
 
   private async ensurePrivateCa(): Promise<void> {
     const files = tlsDir(this.dataDir);
-    fs.mkdirSync(files.dir, { recursive: true, mode: 0o700 });
-    let ca = readPair(files.caCert, files.caKey);
-    if (ca && pairProblem(ca.certPem, ca.keyPem)) {
-      throw new Error(`the private CA in ${files.dir} is damaged (${pairProblem(ca.certPem, ca.keyPem)}); move ca.pem and ca.key away to make a new one (sources must then trust the new CA)`);
-    }
-    if (!ca) {
-      ca = await createCa({ commonName: `RsyncHub CA ${os.hostname()}`.slice(0, 64) });
-      writeFilesAtomically([
-        { file: files.caKey, content: ca.keyPem },
-        { file: files.caCert, content: ca.certPem },
-      ]);
-      this.log.log(`made a private CA in ${files.dir} (${describeCertificate(ca.certPem).fingerprint256})`);
-    }
+    const ca = await loadOrCreateCa(this.dataDir, (m) => this.log.log(m));
     const names = serverNames(this.publicHost, os.hostname(), os.networkInterfaces());
     let server = readPair(files.serverCert, files.serverKey);
     let why: string | null = server ? null : 'none yet';

@@ -176,6 +176,7 @@ export class NativeTlsFront implements TlsFrontRunner {
       '--max-per-address', String(MAX_CONNECTIONS_PER_ADDRESS),
       '--handshake-timeout-ms', String(HANDSHAKE_TIMEOUT_MS),
       '--parent-pid', String(process.pid),
+      ...(opts.clientCa && daemon.certConfigFile && daemon.allowedFile ? ['--cert-config', daemon.certConfigFile, '--client-allowed', daemon.allowedFile] : []),
     ];
     const child = spawn(this.file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
@@ -207,6 +208,10 @@ export class NativeTlsFront implements TlsFrontRunner {
             settle(new FrontStartError(rest.slice(code.length + 1), code));
             break;
           }
+          case 'client-ca-error':
+            this.lastFrontError = `the native TLS front refused the client CA (no client certificate passes): ${rest}`;
+            this.logger.error(this.lastFrontError);
+            break;
           case 'cert-ok':
             if (this.up) this.lastFrontError = null;
             break;
@@ -255,6 +260,12 @@ export class NativeTlsFront implements TlsFrontRunner {
         this.logger.error(`${why}; starting it again`);
         this.scheduleRestart();
       });
+      // The client CA first: the certificate's context is built with it (clients are asked for a certificate).
+      if (opts.clientCa) {
+        const ca = Buffer.from(`${opts.clientCa.trim()}\n`, 'utf8');
+        child.stdin!.write(`client-ca ${ca.length}\n`);
+        child.stdin!.write(ca);
+      }
       this.sendCertificate(child);
     });
   }

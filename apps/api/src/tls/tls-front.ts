@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { connectedLoopbackPair, spawnInetdDaemon } from '@rsynchub/rsyncd';
@@ -31,8 +32,52 @@ export interface TlsFrontOptions {
   port: number;
   cert: string;
   key: string;
+  /**
+   * The private CA (PEM) client certificates must chain to. Given: every client is asked for a certificate
+   * (optional: a client without one still connects).
+   */
+  clientCa?: string;
   /** The daemon to run for a connection (null: none to run now, the connection is closed). */
-  daemon: () => { rsyncPath: string; configFile: string } | null;
+  daemon: () => DaemonFiles | null;
+}
+
+export interface DaemonFiles {
+  rsyncPath: string;
+  /** rsyncd-tls.conf: connections without a verified client certificate. */
+  configFile: string;
+  /** rsyncd-tls-cert.conf: connections whose certificate chains to clientCa, is valid now and is listed in allowedFile. */
+  certConfigFile?: string;
+  /** One lower-case SHA-256 hex fingerprint per line (client-certs.allowed), read per connection. */
+  allowedFile?: string;
+}
+
+/** The allowed file is tiny (65 bytes a certificate); anything much bigger is not ours, and no certificate passes. */
+const MAX_ALLOWED_FILE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Whether a presented client certificate passes: verified against the CA by the handshake (`authorized`: chains to
+ * the CA, valid now, clientAuth), and its fingerprint in the allowed file, read now (a revocation holds for the next
+ * connection). A certificate that does not pass is the same as none: the connection gets rsyncd-tls.conf, where
+ * tlsClientCert modules refuse it ("access denied") and every other module works as for any TLS client. The file
+ * is opened without following a symbolic link and must be a regular file: otherwise nothing passes.
+ */
+export async function clientCertPasses(client: tls.TLSSocket, allowedFile: string): Promise<boolean> {
+  if (!client.authorized) return false;
+  const peer = client.getPeerCertificate();
+  if (!peer || !peer.fingerprint256) return false;
+  const hex = peer.fingerprint256.replace(/:/g, '').toLowerCase();
+  let handle: fs.promises.FileHandle | null = null;
+  try {
+    handle = await fs.promises.open(allowedFile, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+    const st = await handle.stat();
+    if (!st.isFile() || st.size > MAX_ALLOWED_FILE_BYTES) return false;
+    const text = await handle.readFile('utf8');
+    return text.split('\n').some((line) => line.trim() === hex);
+  } catch {
+    return false;
+  } finally {
+    await handle?.close();
+  }
 }
 
 /** A per-connection daemon still running this long after a stop was asked for is killed. */
@@ -76,9 +121,11 @@ export class TlsFront {
 
   async start(opts: TlsFrontOptions): Promise<void> {
     await this.stop();
+    this.clientCa = opts.clientCa;
     const server = tls.createServer({
       cert: opts.cert,
       key: opts.key,
+      ...this.clientAuthSettings(),
       ...TLS_SETTINGS,
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       // rsync sends its greeting only after ours: no client data is expected before the daemon speaks.
@@ -105,7 +152,17 @@ export class TlsFront {
 
   /** A renewed or re-issued certificate: new handshakes use it, open connections keep theirs. */
   setCertificate(cert: string, key: string): void {
-    this.server?.setSecureContext({ cert, key, ...TLS_SETTINGS });
+    this.server?.setSecureContext({ cert, key, ...(this.clientCa ? { ca: this.clientCa } : {}), ...TLS_SETTINGS });
+  }
+
+  private clientCa: string | undefined;
+
+  /**
+   * Ask every client for a certificate chained to the private CA, but let one without (or with a bad one) in:
+   * `authorized` then says whether it verified, and the connection's daemon config is chosen from that.
+   */
+  private clientAuthSettings(): Partial<tls.TlsOptions> {
+    return this.clientCa ? { requestCert: true, rejectUnauthorized: false, ca: this.clientCa } : {};
   }
 
   async stop(): Promise<void> {
@@ -163,8 +220,9 @@ export class TlsFront {
     client.on('error', () => client.destroy());
     client.on('close', () => this.sockets.delete(client));
     // The client's first bytes wait in the TLS socket (nothing reads it before the pipe below).
-    connectedLoopbackPair().then(
-      (pair) => this.startDaemon(client, pair, daemon),
+    const withCert = daemon.certConfigFile && daemon.allowedFile ? clientCertPasses(client, daemon.allowedFile) : Promise.resolve(false);
+    Promise.all([connectedLoopbackPair(), withCert]).then(
+      ([pair, passed]) => this.startDaemon(client, pair, { rsyncPath: daemon.rsyncPath, configFile: passed ? daemon.certConfigFile! : daemon.configFile }),
       (err: Error) => {
         this.lastDaemonError = `cannot connect a daemon for a TLS connection: ${err.message}`;
         client.destroy();

@@ -4,15 +4,19 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { DaemonModule } from '../daemon/daemon.module';
 import { CertificateStore } from './certificate-store';
+import { ClientCertsController } from './client-certs.controller';
+import { ClientCertsService } from './client-certs.service';
+import { TlsClientCertEntity } from './tls-client-cert.entity';
 import { TlsController } from './tls.controller';
 import { TlsSettingsEntity } from './tls-settings.entity';
 import { CERTIFICATE_STORE, TlsService } from './tls.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([TlsSettingsEntity]), DaemonModule],
-  controllers: [TlsController],
+  imports: [TypeOrmModule.forFeature([TlsSettingsEntity, TlsClientCertEntity]), DaemonModule],
+  controllers: [TlsController, ClientCertsController],
   providers: [
     TlsService,
+    ClientCertsService,
     {
       provide: CERTIFICATE_STORE,
       inject: [APP_CONFIG],

@@ -172,9 +172,25 @@ export class TlsService implements OnApplicationBootstrap, OnApplicationShutdown
       this.lastError = `no TLS daemon configuration at ${configFile}: ${(err as Error).message}`;
       return;
     }
-    const proof = await verifyInetdConfig(text, { rsyncPath: this.config.rsyncBinary, timeoutMs: 20_000 });
+    const certConfigFile = this.writer.filePaths.tlsCertConfigFile;
+    let certText: string;
+    try {
+      certText = fs.readFileSync(certConfigFile, 'utf8');
+    } catch (err) {
+      this.lastError = `no TLS daemon configuration for client certificates at ${certConfigFile}: ${(err as Error).message}`;
+      return;
+    }
+    const [proof, certProof] = await Promise.all([
+      verifyInetdConfig(text, { rsyncPath: this.config.rsyncBinary, timeoutMs: 20_000 }),
+      certText === text ? null : verifyInetdConfig(certText, { rsyncPath: this.config.rsyncBinary, timeoutMs: 20_000 }),
+    ]);
     if (!proof.ok) {
       this.lastError = `TLS daemon configuration refused by rsync: ${proof.error}`;
+      this.logger.error(`TLS listener off: ${this.lastError}`);
+      return;
+    }
+    if (certProof && !certProof.ok) {
+      this.lastError = `TLS daemon configuration for client certificates (rsyncd-tls-cert.conf) refused by rsync: ${certProof.error}`;
       this.logger.error(`TLS listener off: ${this.lastError}`);
       return;
     }
@@ -207,13 +223,27 @@ export class TlsService implements OnApplicationBootstrap, OnApplicationShutdown
   private async restartFront(): Promise<void> {
     const served = this.store.current;
     if (!served) return;
+    let clientCa: string | undefined;
+    try {
+      // Client certificates come from the private CA even when the server presents an admin-provided certificate.
+      clientCa = (await this.store.clientCa()).certPem;
+    } catch (err) {
+      // The listener still serves every module that needs no client certificate; those that do stay closed.
+      this.logger.error(`TLS client certificates off: ${(err as Error).message}`);
+    }
     try {
       await this.front.start({
         host: this.address,
         port: this.config.tls.rsyncTlsPort,
         cert: served.certPem,
         key: served.keyPem,
-        daemon: () => ({ rsyncPath: this.config.rsyncBinary, configFile: this.writer.filePaths.tlsConfigFile }),
+        clientCa,
+        daemon: () => ({
+          rsyncPath: this.config.rsyncBinary,
+          configFile: this.writer.filePaths.tlsConfigFile,
+          certConfigFile: this.writer.filePaths.tlsCertConfigFile,
+          allowedFile: this.store.clientAllowedFile,
+        }),
       });
       this.lastError = null;
       this.logger.log(
