@@ -1,45 +1,38 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { toCsv } from '../common/csv';
-import { CSV_CHUNK_CHARS, csvStream, type CsvColumn } from './csv-stream';
+import { csvCell } from '../common/csv';
+import { CSV_CHUNK_CHARS, csvStream, type CsvLine } from './csv-stream';
 
-interface Row {
-  id: number;
-  text: string;
+/** `pages` pages of `perPage` lines of `width` characters. */
+function lines(pages: number, perPage: number, width: number): CsvLine[] {
+  return Array.from({ length: pages * perPage }, (_, i) => ({ id: (i + 1) * 3, line: `${(i + 1) * 3},`.padEnd(width, String(i % 10)) }));
 }
 
-const COLUMNS: CsvColumn<Row>[] = [
-  { header: 'id', value: (r) => r.id },
-  { header: 'text', value: (r) => r.text },
-];
-
-/** `pages` pages of `perPage` rows with `width`-character texts, some needing quotes or a formula guard. */
-function rows(pages: number, perPage: number, width: number): Row[] {
-  return Array.from({ length: pages * perPage }, (_, i) => ({ id: i + 1, text: (i % 3 === 0 ? '=x,"' : 'y').padEnd(width, String(i % 10)) }));
-}
-
-async function chunksOf(all: Row[], perPage: number): Promise<string[]> {
-  const stream = csvStream(COLUMNS, async (last) => {
-    const from = last ? last.id : 0;
+async function exportOf(all: CsvLine[], perPage: number): Promise<{ chunks: string[]; asked: (number | null)[] }> {
+  const asked: (number | null)[] = [];
+  const stream = csvStream([{ header: 'id', sql: 'x.id' }, { header: 'te,xt', sql: 'x.text' }], async (lastId) => {
+    asked.push(lastId);
+    const from = lastId === null ? 0 : all.findIndex((l) => l.id === lastId) + 1;
     return all.slice(from, from + perPage);
   });
-  const out: string[] = [];
-  for await (const chunk of stream) out.push(chunk.toString('utf8'));
-  return out;
+  const chunks: string[] = [];
+  for await (const chunk of stream) chunks.push(chunk.toString('utf8'));
+  return { chunks, asked };
 }
 
 for (const [name, pages, perPage, width] of [
   ['no rows', 0, 10, 10],
   ['one small page', 1, 3, 10],
   ['pages far larger than a chunk', 5, 1000, 200],
-  ['rows longer than a chunk', 2, 3, CSV_CHUNK_CHARS + 10],
+  ['lines longer than a chunk', 2, 3, CSV_CHUNK_CHARS + 10],
 ] as const) {
-  test(`csvStream: ${name}: the same bytes as toCsv over every row, in pieces no larger than a chunk plus one row`, async () => {
-    const all = rows(pages, perPage, width);
-    const chunks = await chunksOf(all, perPage);
-    assert.equal(chunks.join(''), toCsv(all, COLUMNS));
-    const longestRow = Math.max(0, ...toCsv(all, COLUMNS).split('\r\n').map((l) => l.length + 2));
-    for (const c of chunks) assert.ok(c.length < CSV_CHUNK_CHARS + longestRow, `a piece of ${c.length} characters`);
-    if (pages * perPage * width > 4 * CSV_CHUNK_CHARS) assert.ok(chunks.length > pages, 'a page is split into pieces');
+  test(`csvStream: ${name}: the header, then every line with CRLF, in pieces no larger than a chunk plus one line`, async () => {
+    const all = lines(pages, perPage, width);
+    const { chunks, asked } = await exportOf(all, perPage);
+    assert.equal(chunks.join(''), `id,${csvCell('te,xt')}\r\n` + all.map((l) => l.line + '\r\n').join(''));
+    for (const c of chunks) assert.ok(c.length < CSV_CHUNK_CHARS + width + 2, `a piece of ${c.length} characters`);
+    if (pages * perPage * width > 4 * CSV_CHUNK_CHARS) assert.ok(chunks.length > pages + 1, 'a page is split into pieces');
+    // each page after the last id of the one before, until an empty page
+    assert.deepEqual(asked, [null, ...Array.from({ length: pages }, (_, p) => all[(p + 1) * perPage - 1]!.id)]);
   });
 }

@@ -15,7 +15,7 @@ import {
 import { BadRequestException } from '@nestjs/common';
 import { entryKindSql } from '@rsynchub/rsync-log';
 import { Readable } from 'node:stream';
-import { csvStream, type CsvColumn } from './csv-stream';
+import { csvLineSelect, csvStream, type CsvColumn, type CsvLine } from './csv-stream';
 import { likePrefix } from '../common/like';
 import { activeSecondsByMinute } from './active-seconds';
 import { decodeCursor, encodeCursor, parseLimit, parseTime } from '../common/pagination';
@@ -57,25 +57,26 @@ export const TIME_WALK_MAX = 20_000;
 /** Small pages: each is rendered in one go on the event loop, so other requests wait at most one page. */
 const FILE_CSV_PAGE = 1_000;
 
-const SESSION_CSV_COLUMNS: CsvColumn<TransferSessionDto>[] = [
-  { header: 'id', value: (r) => r.id },
-  { header: 'started_at', value: (r) => r.startedAt },
-  { header: 'ended_at', value: (r) => r.endedAt },
-  { header: 'module', value: (r) => r.module },
-  { header: 'user', value: (r) => r.user },
-  { header: 'client_ip', value: (r) => r.clientIp },
-  { header: 'client_host', value: (r) => r.clientHost },
-  { header: 'direction', value: (r) => r.direction },
-  { header: 'status', value: (r) => r.status },
-  { header: 'exit_code', value: (r) => r.exitCode },
-  { header: 'error', value: (r) => r.error },
-  { header: 'bytes_received', value: (r) => r.bytesReceived },
-  { header: 'bytes_sent', value: (r) => r.bytesSent },
-  { header: 'total_size', value: (r) => r.totalSize },
-  { header: 'files', value: (r) => r.fileCount },
-  { header: 'directories', value: (r) => r.dirCount },
-  { header: 'deleted', value: (r) => r.deletedCount },
+const SESSION_CSV_COLUMNS: CsvColumn[] = [
+  { header: 'id', sql: 's.id' },
+  { header: 'started_at', sql: 's.started_at' },
+  { header: 'ended_at', sql: 's.ended_at' },
+  { header: 'module', sql: 's.module' },
+  { header: 'user', sql: 's.user' },
+  { header: 'client_ip', sql: 's.client_ip' },
+  { header: 'client_host', sql: 's.client_host' },
+  { header: 'direction', sql: 's.direction' },
+  { header: 'status', sql: 's.status' },
+  { header: 'exit_code', sql: 's.exit_code' },
+  { header: 'error', sql: 's.error' },
+  { header: 'bytes_received', sql: 's.bytes_received' },
+  { header: 'bytes_sent', sql: 's.bytes_sent' },
+  { header: 'total_size', sql: 's.total_size' },
+  { header: 'files', sql: 's.file_count' },
+  { header: 'directories', sql: 's.dir_count' },
+  { header: 'deleted', sql: 's.deleted_count' },
 ];
+const SESSION_CSV_SELECT = csvLineSelect('s.id', SESSION_CSV_COLUMNS);
 
 /**
  * A session row read raw under its entity's property names: pages are read without TypeORM's entity hydration, which
@@ -102,15 +103,16 @@ const SESSION_SELECT = [
   's.error AS error',
 ];
 
-const FILE_CSV_COLUMNS: CsvColumn<FileEventDto>[] = [
-  { header: 'id', value: (r) => r.id },
-  { header: 'at', value: (r) => r.at },
-  { header: 'op', value: (r) => r.op },
-  { header: 'path', value: (r) => r.path },
-  { header: 'size', value: (r) => r.size },
-  { header: 'bytes', value: (r) => r.bytes },
-  { header: 'itemize', value: (r) => r.itemize },
+const FILE_CSV_COLUMNS: CsvColumn[] = [
+  { header: 'id', sql: 'f.id' },
+  { header: 'at', sql: 'f.at' },
+  { header: 'op', sql: 'f.op' },
+  { header: 'path', sql: 'f.path' },
+  { header: 'size', sql: 'f.size' },
+  { header: 'bytes', sql: 'f.bytes' },
+  { header: 'itemize', sql: 'f.itemize' },
 ];
+const FILE_CSV_SELECT = csvLineSelect('f.id', FILE_CSV_COLUMNS);
 
 @Injectable()
 export class TransfersService {
@@ -133,10 +135,10 @@ export class TransfersService {
     this.filtered(q); // validates the query now, so a bad filter is a 400 before any byte is sent
     // The plan is made once: pages go from newest to oldest, so rows added meanwhile are never part of the export.
     let plan: Promise<PrefixPlan> | null = null;
-    return csvStream<TransferSessionDto>(SESSION_CSV_COLUMNS, async (last) => {
+    return csvStream(SESSION_CSV_COLUMNS, async (lastId) => {
       plan ??= this.prefixPlan(q).then((p) => this.timePlan(q, p));
-      const before = last ? last.id : decodeCursor(q.cursor);
-      return (await this.sessionsPage(q, await plan, before, SESSION_CSV_PAGE)).map(sessionRowToDto);
+      const before = lastId ?? decodeCursor(q.cursor);
+      return this.sessionsPage<CsvLine>(q, await plan, before, SESSION_CSV_PAGE, SESSION_CSV_SELECT);
     });
   }
 
@@ -175,14 +177,10 @@ export class TransfersService {
   async filesCsv(id: number, q: FileEventQuery): Promise<Readable> {
     await this.get(id);
     this.filesFiltered(id, q); // validates the query before any byte is sent
-    return csvStream<FileEventDto>(FILE_CSV_COLUMNS, async (last) => {
+    return csvStream(FILE_CSV_COLUMNS, async (lastId) => {
       const qb = this.filesFiltered(id, q);
-      if (last) qb.andWhere('f.id > :csvAfter', { csvAfter: last.id });
-      const rows: FileEventDto[] = await qb
-        .select(['f.id AS id', 'f.session_id AS sessionId', 'f.at AS at', 'f.op AS op', 'f.path AS path', 'f.size AS size', 'f.bytes AS bytes', 'f.itemize AS itemize'])
-        .limit(FILE_CSV_PAGE)
-        .getRawMany();
-      return rows;
+      if (lastId !== null) qb.andWhere('f.id > :csvAfter', { csvAfter: lastId });
+      return qb.select(FILE_CSV_SELECT).limit(FILE_CSV_PAGE).getRawMany<CsvLine>();
     });
   }
 
@@ -263,12 +261,12 @@ export class TransfersService {
   }
 
   /** Up to `n` sessions matching `q` with ids below `before` (all when null), newest first, read the way `plan` says. */
-  private async sessionsPage(q: TransferQuery, plan: PrefixPlan, before: number | null, n: number): Promise<TransferSessionEntity[]> {
+  private async sessionsPage<Row = TransferSessionEntity>(q: TransferQuery, plan: PrefixPlan, before: number | null, n: number, select: string[] = SESSION_SELECT): Promise<Row[]> {
     if (plan.kind === 'empty') return [];
     if (plan.kind === 'planner') {
       const qb = this.filtered(q, before, plan.unindexed, plan.timeWalk);
       if (plan.timeIds) qb.andWhere('s.id IN (SELECT value FROM json_each(:timeIds))', { timeIds: JSON.stringify(plan.timeIds) });
-      return qb.select(SESSION_SELECT).limit(n).getRawMany();
+      return qb.select(select).limit(n).getRawMany<Row>();
     }
     const { column, values } = plan;
     const others = (['module', 'user'] as const).filter((c) => c !== column);
@@ -288,7 +286,7 @@ export class TransfersService {
       .sort((a, b) => b - a)
       .slice(0, n);
     if (ids.length === 0) return [];
-    return this.sessions.createQueryBuilder('s').select(SESSION_SELECT).whereInIds(ids).orderBy('s.id', 'DESC').getRawMany();
+    return this.sessions.createQueryBuilder('s').select(select).whereInIds(ids).orderBy('s.id', 'DESC').getRawMany<Row>();
   }
 
   /**
