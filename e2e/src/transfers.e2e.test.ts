@@ -289,6 +289,8 @@ describe('audit', () => {
       ['POST /api/v1/admins/{id}/password', async () => server.admin.post(`/api/v1/admins/${await adminId('temp')}/password`, {}), 'admin.password.reset'],
       ['DELETE /api/v1/admins/{id}', async () => server.admin.delete(`/api/v1/admins/${await adminId('temp')}`), 'admin.delete'],
       ['PUT /api/v1/tls', () => server.admin.put('/api/v1/tls', { enabled: true }), 'tls.settings.update'],
+      ['POST /api/v1/tls/client-certs', () => server.admin.post('/api/v1/tls/client-certs', { name: 'audited-source' }), 'tls.client-cert.issue'],
+      ['DELETE /api/v1/tls/client-certs/{id}', async () => server.admin.delete(`/api/v1/tls/client-certs/${(await server.admin.get('/api/v1/tls/client-certs')).body.find((c: any) => c.name === 'audited-source').id}`), 'tls.client-cert.revoke'],
       ['POST /api/v1/tokens', () => server.admin.post('/api/v1/tokens', { name: 'ci' }), 'token.create'],
       ['DELETE /api/v1/tokens/{id}', async () => server.admin.delete(`/api/v1/tokens/${(await server.admin.get('/api/v1/tokens')).body[0].id}`), 'token.revoke'],
       ['POST /api/v1/auth/login', () => server.client().login('admin', server.adminPassword), 'auth.login'],
