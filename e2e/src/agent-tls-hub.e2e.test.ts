@@ -2,7 +2,8 @@
  * Issue 11 end to end: the source agent pushes into a `tlsOnly` module of the real RsyncHub server through the server's
  * own TLS listener, trusting it by the fingerprint the API shows (what the connect panel fills in), or by the CA file
  * the console offers for download. A wrong fingerprint stops the target with an error that names the fix, and the
- * plain daemon never sees the agent (nothing is retried in plaintext).
+ * plain daemon never sees the agent (nothing is retried in plaintext). A module that demands a client certificate takes
+ * the agent's push when the agent presents one the console issued, and refuses it, with the fix hinted, when not.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,6 +28,11 @@ before(async () => {
   // `wrongpin` is its own module so a late session of another test's agent cannot be counted as the refused agent's.
   for (const name of ['sealed', 'sealed2', 'wrongpin']) {
     const res = await server.admin.post('/api/v1/modules', { name, path: path.join(server.storageRoot, name), tlsOnly: true, users: [{ name: USER, access: 'rw' }] });
+    assert.equal(res.status, 201, res.text);
+  }
+  // modules that also demand a client certificate the console issued (one per test, so sessions are not mixed up)
+  for (const name of ['certonly', 'nocert']) {
+    const res = await server.admin.post('/api/v1/modules', { name, path: path.join(server.storageRoot, name), tlsClientCert: true, users: [{ name: USER, access: 'rw' }] });
     assert.equal(res.status, 201, res.text);
   }
   await waitFor('the TLS listener', async () => ((await server.admin.get('/api/v1/tls')).body.listening ? true : null), 60_000);
@@ -138,4 +144,41 @@ test('a wrong fingerprint stops the target with the fix named, and nothing reach
   assert.match(target.lastError, /console's Encryption page/, 'the message says where to get the right fingerprint');
   assert.ok(!fs.existsSync(path.join(server.storageRoot, 'wrongpin', 'never.txt')));
   assert.deepEqual(await plainSessions('wrongpin'), [], 'no session, not even a refused one: neither daemon saw the agent');
+});
+
+/** The target's last error in the agent's state file, once it matches `pattern`. */
+async function refusal(agent: { stateDir: string; output: () => string }, pattern: RegExp): Promise<string> {
+  return waitFor('the refusal in the agent state', () => {
+    try {
+      const t = JSON.parse(fs.readFileSync(path.join(agent.stateDir, 'state.json'), 'utf8')).targets?.[0];
+      return t?.lastError && pattern.test(t.lastError) ? (t.lastError as string) : null;
+    } catch {
+      return null;
+    }
+  }, 60_000).catch((e) => {
+    throw new Error(`${(e as Error).message}\n--- agent output ---\n${agent.output()}`);
+  });
+}
+
+test('an agent presenting a client certificate the console issued replicates into a tlsClientCert module; without one it is refused with the fix hinted', async () => {
+  const issued = await server.admin.post('/api/v1/tls/client-certs', { name: 'agent-source' });
+  assert.equal(issued.status, 201, issued.text);
+  const clientCert = path.join(work, 'client.pem');
+  const clientKey = path.join(work, 'client.key');
+  fs.writeFileSync(clientCert, issued.body.certificate);
+  fs.writeFileSync(clientKey, issued.body.privateKey, { mode: 0o600 });
+  const fingerprint = (await server.admin.get('/api/v1/tls')).body.certificate.fingerprint;
+
+  const withCert = await startAgent('withcert', 'certonly', { fingerprint, clientCert, clientKey });
+  fs.mkdirSync(path.join(withCert.src, 'sub'));
+  for (let i = 0; i < 5; i++) fs.writeFileSync(path.join(withCert.src, 'sub', `c${i}.bin`), crypto.randomBytes(300));
+  await waitFor('the tree on the target', () => mirrored(withCert.src, path.join(server.storageRoot, 'certonly')), 60_000).catch((e) => {
+    throw new Error(`${(e as Error).message}\n--- agent output ---\n${withCert.output()}`);
+  });
+
+  const noCert = await startAgent('nocert', 'nocert', { fingerprint });
+  fs.writeFileSync(path.join(noCert.src, 'never.txt'), 'must not arrive\n');
+  const error = await refusal(noCert, /access denied/i);
+  assert.match(error, /client certificate/i, `the likely fix is named: ${error}`);
+  assert.ok(!fs.existsSync(path.join(server.storageRoot, 'nocert', 'never.txt')));
 });
