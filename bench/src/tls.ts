@@ -129,7 +129,10 @@ export async function benchTls(totalMb = 200, runs = 5): Promise<void> {
       await waitFor('stunnel', () => portOpen(stunnelPort), 30_000);
     }
 
-    const kinds = ['plain', 'native', 'node', ...(stunnel ? ['stunnel', 'native/stc', 'stunnel/stc'] : []), ...(connector ? ['native/agt'] : []), 'ceiling'];
+    const all = ['plain', 'native', 'node', ...(stunnel ? ['stunnel', 'native/stc', 'stunnel/stc'] : []), ...(connector ? ['native/agt'] : []), 'ceiling'];
+    // BENCH_TLS_ONLY=plain,native/agt: only these kinds (a quicker look at one ratio; the full run is the record).
+    const only = (process.env.BENCH_TLS_ONLY ?? '').split(',').map((k) => k.trim()).filter(Boolean);
+    const kinds = only.length ? all.filter((k) => only.includes(k)) : all;
     const timings: Record<string, number[]> = Object.fromEntries(kinds.map((k) => [k, [] as number[]]));
     const setup: Record<string, number[]> = Object.fromEntries(kinds.filter((k) => k !== 'ceiling').map((k) => [k, [] as number[]]));
     const push = async (kind: string, from: string): Promise<RsyncResult> => {
