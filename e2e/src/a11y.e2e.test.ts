@@ -12,7 +12,7 @@ import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { makeTree, passwordFile, rsync } from './support/rsync';
-import { RunningServer, startServer, waitFor } from './support/server';
+import { readyAuditor, RunningServer, startServer, waitFor } from './support/server';
 import { PHONE, launchChromium, screenshot, watchPage, withBrowserLog } from './support/browser';
 import { axeViolations, describeFindings } from './support/axe';
 
@@ -26,8 +26,6 @@ let server: RunningServer;
 let browser: Browser;
 let sessionId = 0;
 let auditorPassword = '';
-
-const strongPassword = () => `${crypto.randomBytes(12).toString('hex')}-Kx!`;
 
 before(async () => {
   server = await startServer();
@@ -43,13 +41,7 @@ before(async () => {
     return res.body.items[0]?.id as number | undefined;
   });
   // An auditor who already changed the password an admin gave it (else every page is the account page).
-  const temporary = strongPassword();
-  auditorPassword = strongPassword();
-  assert.equal((await server.admin.post('/api/v1/admins', { username: AUDITOR, password: temporary, role: 'auditor' })).status, 201);
-  const auditor = server.client();
-  await auditor.login(AUDITOR, temporary);
-  const changed = await auditor.post('/api/v1/auth/password', { currentPassword: temporary, newPassword: auditorPassword });
-  assert.equal(changed.status, 204, changed.text);
+  auditorPassword = (await readyAuditor(server, AUDITOR)).password;
 });
 
 after(async () => {

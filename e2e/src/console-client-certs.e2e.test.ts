@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { RunningServer, startServer, waitFor } from './support/server';
+import { readyAuditor, RunningServer, startServer, waitFor } from './support/server';
 import { DESKTOP, launchChromium, screenshot, watchPage, withBrowserLog } from './support/browser';
 
 let server: RunningServer;
@@ -24,7 +24,6 @@ let pageLog: () => string = () => '';
 const byTestId = (id: string) => `[data-testid="${id}"]`;
 const MODULE = 'certvault';
 const AUDITOR = 'certauditor';
-const strongPassword = () => `${randomBytes(12).toString('hex')}-Kx!`;
 let auditorPassword = '';
 
 before(async () => {
@@ -37,13 +36,7 @@ before(async () => {
   const res = await server.admin.post('/api/v1/modules', { name: MODULE, path: path.join(server.storageRoot, MODULE), users: [{ name: 'certedge', access: 'rw' }] });
   assert.equal(res.status, 201, res.text);
   await waitFor('the TLS listener', async () => (await server.admin.get('/api/v1/tls')).body.listening, 60_000);
-  const temporary = strongPassword();
-  auditorPassword = strongPassword();
-  assert.equal((await server.admin.post('/api/v1/admins', { username: AUDITOR, password: temporary, role: 'auditor' })).status, 201);
-  const auditor = server.client();
-  await auditor.login(AUDITOR, temporary);
-  const changed = await auditor.post('/api/v1/auth/password', { currentPassword: temporary, newPassword: auditorPassword });
-  assert.equal(changed.status, 204, changed.text);
+  auditorPassword = (await readyAuditor(server, AUDITOR)).password;
 });
 
 after(async () => {

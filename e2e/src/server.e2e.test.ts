@@ -8,7 +8,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeTree, passwordFile, rsync, treeDigest } from './support/rsync';
-import { freePort, RunningServer, startServer, waitFor } from './support/server';
+import { freePort, readyAuditor, RunningServer, startServer, waitFor } from './support/server';
 
 let server: RunningServer;
 
@@ -349,11 +349,7 @@ describe('every route needs auth, and auditors cannot mutate', () => {
   });
 
   test('an auditor gets 403 on every mutating route (except its own logout/password) and can read', async () => {
-    assert.equal((await server.admin.post('/api/v1/admins', { username: 'auditor1', password: 'auditor-password-1', role: 'auditor' })).status, 201);
-    const auditor = server.client();
-    await auditor.login('auditor1', 'auditor-password-1');
-    // A password set by another admin is temporary: nothing else is allowed until the account changes it.
-    assert.equal((await auditor.post('/api/v1/auth/password', { currentPassword: 'auditor-password-1', newPassword: 'auditor1-chosen-password-2' })).status, 204);
+    const auditor = (await readyAuditor(server, 'auditor1')).client;
     for (const r of await routes()) {
       if (r.method === 'GET' || r.path.startsWith('/api/v1/auth/')) continue;
       // Auditors may create `read` tokens (and only those): any other scope is a 403, below.

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
-import { ApiClient, LiveClient, RunningServer, startServer, waitFor } from '@rsynchub/testing';
+import { ApiClient, LiveClient, readyAuditor, RunningServer, startServer, waitFor } from '@rsynchub/testing';
 
 const STALE_SECONDS = 1;
 let server: RunningServer;
@@ -118,13 +118,7 @@ describe('scoped API tokens', () => {
   });
 
   it('auditors may create read tokens only', async () => {
-    const auditorPw = `Aud-${pw()}-x!`;
-    assert.equal((await server.admin.post('/api/v1/admins', { username: 'auditor1', password: auditorPw, role: 'auditor' })).status, 201);
-    const auditor = server.client();
-    await auditor.login('auditor1', auditorPw);
-    // A password another admin set is temporary: the server allows nothing else until it is changed.
-    const chosenPw = `Aud-${pw()}-chosen!`;
-    assert.equal((await auditor.post('/api/v1/auth/password', { currentPassword: auditorPw, newPassword: chosenPw })).status, 204);
+    const auditor = (await readyAuditor(server, 'auditor1')).client;
     const read = await tokenClient('read', {}, auditor);
     assert.equal((await read.get('/api/v1/modules')).status, 200);
     for (const scope of ['admin', 'source', undefined]) {

@@ -11,7 +11,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { ApiClient, RunningServer, startServer, waitFor } from './support/server';
+import { ApiClient, readyAuditor, RunningServer, startServer, waitFor } from './support/server';
 
 function csrWith(keyArgs: string[], cn = 'src'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-ccapi-'));
@@ -49,12 +49,7 @@ describe('client certificate routes', () => {
 
   before(async () => {
     server = await startServer();
-    const temporary = `${crypto.randomBytes(18).toString('base64')}aA1!`;
-    const password = `${crypto.randomBytes(18).toString('base64')}bB2?`;
-    assert.equal((await server.admin.post('/api/v1/admins', { username: 'ccauditor', password: temporary, role: 'auditor' })).status, 201);
-    auditor = server.client();
-    await auditor.login('ccauditor', temporary);
-    assert.equal((await auditor.post('/api/v1/auth/password', { currentPassword: temporary, newPassword: password })).status, 204);
+    auditor = (await readyAuditor(server, 'ccauditor')).client;
   });
 
   after(async () => {

@@ -9,11 +9,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { LiveClient } from './support/live';
 import { makeTree, passwordFile, rsync } from './support/rsync';
-import { RunningServer, sleep, startServer, waitFor } from './support/server';
+import { readyAuditor, RunningServer, sleep, startServer, waitFor } from './support/server';
 
 const PASSWORD = 'transfer-password-1';
 let server: RunningServer;
 let pw: string;
+/** The password the 'watcher' auditor chose (the audit tests log in as it again). */
+let watcherPassword = '';
 
 /** Relative paths of the regular files under `root`. */
 function filesOf(root: string, rel = ''): string[] {
@@ -168,11 +170,9 @@ describe('live stream', () => {
   });
 
   test('an auditor may watch the stream (read-only)', async () => {
-    assert.equal((await server.admin.post('/api/v1/admins', { username: 'watcher', password: 'watcher-password-1', role: 'auditor' })).status, 201);
-    const auditor = server.client();
-    await auditor.login('watcher', 'watcher-password-1');
-    // A password set by another admin is temporary: nothing else is allowed until the account changes it.
-    assert.equal((await auditor.post('/api/v1/auth/password', { currentPassword: 'watcher-password-1', newPassword: 'watcher-chosen-password-2' })).status, 204);
+    const watcher = await readyAuditor(server, 'watcher');
+    const auditor = watcher.client;
+    watcherPassword = watcher.password;
     const live = await LiveClient.connect(server.baseUrl, { authorization: `Bearer ${auditor.token}` });
     await waitFor('hello', () => live.messages.find((m) => m.type === 'hello'));
     live.close();
@@ -336,7 +336,7 @@ describe('audit', () => {
     assert.equal(entry.actor, 'admin');
     assert.equal(entry.actorType, 'anonymous');
     const auditor = server.client();
-    await auditor.login('watcher', 'watcher-chosen-password-2');
+    await auditor.login('watcher', watcherPassword);
     const refused = await auditor.post('/api/v1/modules', { name: 'nope', path: `${server.storageRoot}/nope` });
     assert.equal(refused.status, 403);
     const denied = (await auditor.get('/api/v1/audit?action=module.create&outcome=failure')).body.items[0];

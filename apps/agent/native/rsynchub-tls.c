@@ -138,7 +138,6 @@ static int connect_tcp(void) {
     while ((r = poll(p, 2, left_ms())) < 0 && errno == EINTR) {}
     check_rsync_gone(&p[1]);
     if (r == 0 || !(p[0].revents & (POLLOUT | POLLERR | POLLHUP))) { close(s); left_ms(); fail("TIMEOUT", "connect took longer than connectTimeoutSec", NULL); }
-    if (0) { close(s); left_ms(); fail("TIMEOUT", "connect took longer than connectTimeoutSec", NULL); }
     int soerr = 0;
     socklen_t len = sizeof soerr;
     getsockopt(s, SOL_SOCKET, SO_ERROR, &soerr, &len);

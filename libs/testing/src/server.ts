@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -228,4 +229,26 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       }
     },
   };
+}
+
+/** A password every policy of the server takes (long, mixed, random). */
+export function strongTestPassword(): string {
+  return `${randomBytes(12).toString('hex')}-Kx!`;
+}
+
+/**
+ * A read-only auditor ready to use: created by the first admin, logged in, and past the first-login password change
+ * (a password another admin set is temporary: the server allows nothing else until the account changes it).
+ * Returns its logged-in client and the password it chose (for a browser login).
+ */
+export async function readyAuditor(server: RunningServer, username: string): Promise<{ client: ApiClient; password: string }> {
+  const temporary = strongTestPassword();
+  const password = strongTestPassword();
+  const made = await server.admin.post('/api/v1/admins', { username, password: temporary, role: 'auditor' });
+  if (made.status !== 201) throw new Error(`creating auditor ${username}: ${made.status} ${made.text}`);
+  const client = server.client();
+  await client.login(username, temporary);
+  const changed = await client.post('/api/v1/auth/password', { currentPassword: temporary, newPassword: password });
+  if (changed.status !== 204) throw new Error(`auditor ${username} changing its password: ${changed.status} ${changed.text}`);
+  return { client, password };
 }
