@@ -191,14 +191,17 @@ export async function benchTls(totalMb = 200, runs = 5): Promise<void> {
     console.log('(node: RSYNCHUB_TLS_FRONT=node; /stc: rsync-ssl with RSYNC_SSL_TYPE=stunnel as the client; /agt: the agent\'s native connector as the client;');
     console.log(' ceiling: openssl s_client alone, as rsync-ssl runs it, into a TLS sink that discards: no rsync on either side)');
     const ratio = (a: string, b: string, note = '') => kinds.includes(a) && kinds.includes(b) && console.log(`${`${a} / ${b}:`.padEnd(26)} ${fmt(med(b) / med(a), 3)} ${note}`);
-    ratio('native', 'plain', '(throughput ratio; target >= 0.8)');
+    // Issue 11's two targets. TLS >= 0.8x plaintext is RsyncHub's own TLS path end to end: the agent's connector into
+    // the native front. The stock rsync-ssl client cannot reach it on any front: openssl s_client alone (the ceiling
+    // row) moves less than that, so its rows say how close the front gets, not whether the target is met.
+    ratio('native/agt', 'plain', '(the agent\'s connector -> native front: target >= 0.8)');
+    ratio('native', 'stunnel', '(rsync-ssl into the native front vs into stunnel4: target >= 1.0, no slower than stunnel)');
+    ratio('native/stc', 'stunnel/stc', '(same client, native front vs stunnel: target >= 1.0)');
+    ratio('node', 'stunnel', '(the Node front, the fallback without a C compiler)');
+    ratio('native', 'plain', '(stock rsync-ssl -> native front; bounded by the ceiling below)');
     ratio('node', 'plain');
-    ratio('native', 'stunnel', '(target >= 1.0: no slower than stunnel)');
-    ratio('node', 'stunnel');
     ratio('native/stc', 'plain', '(a client that is not s_client)');
-    ratio('native/stc', 'stunnel/stc', '(same client, native front vs stunnel)');
-    ratio('native/agt', 'plain', '(the agent\'s connector as the client)');
-    ratio('ceiling', 'plain', '(what rsync-ssl\'s client side allows at most)');
+    ratio('ceiling', 'plain', '(openssl s_client alone: what rsync-ssl\'s client side allows at most)');
     console.log(`load average after: ${os.loadavg().map((l) => fmt(l, 1)).join(' ')}`);
   } finally {
     if (stunnelChild?.pid) {

@@ -53,6 +53,31 @@ test('CLI refuses a password file readable by others, saying so (like rsync)', (
   }
 });
 
+test('CLI check-config also runs the start checks, as warnings: a 0644 password file and a missing watch path are named, the config still prints', () => {
+  const dir = tmpDir('cli');
+  try {
+    fs.mkdirSync(path.join(dir, 'src'));
+    const pass = path.join(dir, 'rsync.pas');
+    fs.writeFileSync(pass, 'pw\n');
+    fs.chmodSync(pass, 0o644);
+    const f = path.join(dir, 'agent.json');
+    const remote = { host: '127.0.0.1', module: 'm', user: 'u', passwordFile: pass };
+    fs.writeFileSync(f, JSON.stringify({ watches: [{ path: path.join(dir, 'src'), remotes: [remote] }, { path: path.join(dir, 'gone'), remotes: [remote] }] }));
+    const r = spawnSync(process.execPath, [MAIN, 'check-config', '--config', f], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(JSON.parse(r.stdout).watches.length, 2);
+    assert.match(r.stderr, /warning: on this machine the agent would refuse to start: .*rsync\.pas has mode 0644/);
+    assert.match(r.stderr, /warning: on this machine the agent would refuse to start: watch path .*gone does not exist/);
+    fs.chmodSync(pass, 0o600);
+    fs.mkdirSync(path.join(dir, 'gone'));
+    const clean = spawnSync(process.execPath, [MAIN, 'check-config', '--config', f], { encoding: 'utf8', timeout: 10_000 });
+    assert.equal(clean.status, 0, clean.stderr);
+    assert.doesNotMatch(clean.stderr, /would refuse to start/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('CLI: invalid config file gives every problem', () => {
   const dir = tmpDir('cli');
   try {

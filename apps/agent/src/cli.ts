@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import * as YAML from 'yaml';
 import { makeStateDir } from './state-dir';
-import { Agent, type AgentState, defaultStateDir, pidAlive, readState, AGENT_VERSION } from './agent';
+import { Agent, type AgentState, defaultStateDir, pidAlive, preflight, readState, AGENT_VERSION } from './agent';
 import { type AgentConfig, ConfigError, parseConfigText, parseRemoteSpec, validateConfig } from './config';
 import { createLogger, type LogLevel } from './log';
 import { importSersyncXml } from './sersync-import';
@@ -439,6 +439,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   if (a.command === 'check-config') {
     for (const w of warnings) process.stderr.write(`warning: ${w}\n`);
+    // The start checks too (files, modes, certificates), as warnings: a config is often written, or copied from the
+    // console, on another machine than the source it is for, so a path missing here is not an error of the config.
+    for (const p of preflight(config)) process.stderr.write(`warning: on this machine the agent would refuse to start: ${p}\n`);
     process.stdout.write(JSON.stringify(config, null, 2) + '\n');
     return 0;
   }
