@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { readyAuditor, RunningServer, startServer, waitFor } from './support/server';
-import { DESKTOP, launchChromium, screenshot, watchPage, withBrowserLog } from './support/browser';
+import { desktopPage, launchChromium, screenshot, withBrowserLog } from './support/browser';
 
 let server: RunningServer;
 let browser: Browser;
@@ -29,9 +29,7 @@ let auditorPassword = '';
 before(async () => {
   server = await startServer();
   browser = await launchChromium();
-  page = await (await browser.newContext({ viewport: DESKTOP })).newPage();
-  page.setDefaultTimeout(20_000);
-  pageLog = watchPage(page);
+  ({ page, log: pageLog } = await desktopPage(browser));
   assert.equal((await server.admin.post('/api/v1/rsync-users', { name: 'certedge', password: randomBytes(12).toString('hex') })).status, 201);
   const res = await server.admin.post('/api/v1/modules', { name: MODULE, path: path.join(server.storageRoot, MODULE), users: [{ name: 'certedge', access: 'rw' }] });
   assert.equal(res.status, 201, res.text);

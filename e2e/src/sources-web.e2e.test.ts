@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { passwordFile } from './support/rsync';
 import { REPO_ROOT, RunningServer, startServer, waitFor } from './support/server';
-import { DESKTOP, launchChromium, screenshot, watchPage } from './support/browser';
+import { desktopPage, launchChromium, screenshot } from './support/browser';
 
 const STALE_SECONDS = 3;
 const AGENT = path.join(REPO_ROOT, 'apps/agent/dist/main.js');
@@ -29,9 +29,7 @@ let work = '';
 before(async () => {
   server = await startServer({ env: { RSYNCHUB_SOURCE_STALE_SECONDS: String(STALE_SECONDS) } });
   browser = await launchChromium();
-  page = await (await browser.newContext({ viewport: DESKTOP })).newPage();
-  page.setDefaultTimeout(30_000);
-  pageLog = watchPage(page);
+  ({ page, log: pageLog } = await desktopPage(browser, 30_000));
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'rh-sources-web-'));
 });
 

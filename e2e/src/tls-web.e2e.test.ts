@@ -9,7 +9,7 @@ import { randomBytes, X509Certificate } from 'node:crypto';
 import * as path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { RunningServer, startServer, waitFor } from './support/server';
-import { DESKTOP, launchChromium, screenshot, watchPage, withBrowserLog } from './support/browser';
+import { desktopPage, launchChromium, screenshot, withBrowserLog } from './support/browser';
 
 let server: RunningServer;
 let browser: Browser;
@@ -20,9 +20,7 @@ const byTestId = (id: string) => `[data-testid="${id}"]`;
 before(async () => {
   server = await startServer();
   browser = await launchChromium();
-  page = await (await browser.newContext({ viewport: DESKTOP })).newPage();
-  page.setDefaultTimeout(20_000);
-  pageLog = watchPage(page);
+  ({ page, log: pageLog } = await desktopPage(browser));
   assert.equal((await server.admin.post('/api/v1/rsync-users', { name: 'edge', password: randomBytes(12).toString('hex') })).status, 201);
   const res = await server.admin.post('/api/v1/modules', { name: 'vault', path: path.join(server.storageRoot, 'vault'), users: [{ name: 'edge', access: 'rw' }] });
   assert.equal(res.status, 201, res.text);

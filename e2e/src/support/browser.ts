@@ -37,6 +37,13 @@ export function watchPage(page: Page): () => string {
   return () => lines.join('\n');
 }
 
+/** A page of its own context at the desktop size, with a default time limit per action and watchPage's log. */
+export async function desktopPage(browser: Browser, timeoutMs = 20_000): Promise<{ page: Page; log: () => string }> {
+  const page = await (await browser.newContext({ viewport: DESKTOP })).newPage();
+  page.setDefaultTimeout(timeoutMs);
+  return { page, log: watchPage(page) };
+}
+
 /** Runs one step of a browser test; a failure carries what the browser said (see watchPage). */
 export async function withBrowserLog<T>(log: () => string, fn: () => Promise<T>): Promise<T> {
   try {
