@@ -37,13 +37,19 @@ test('loadConfig: exactly one source of configuration', () => {
   assert.throws(() => loadConfig(parseCli(['--config', '/nonexistent/agent.yaml']), {}), /cannot read \(ENOENT\)/);
 });
 
-test('CLI refuses a password file readable by others, saying so (like rsync)', () => {
+/** A temp dir with an empty `src` and a password file `rsync.pas` of mode 0644 (readable by others). */
+function sourceWithLoosePasswordFile(): { dir: string; pass: string } {
   const dir = tmpDir('cli');
+  fs.mkdirSync(path.join(dir, 'src'));
+  const pass = path.join(dir, 'rsync.pas');
+  fs.writeFileSync(pass, 'pw\n');
+  fs.chmodSync(pass, 0o644);
+  return { dir, pass };
+}
+
+test('CLI refuses a password file readable by others, saying so (like rsync)', () => {
+  const { dir, pass } = sourceWithLoosePasswordFile();
   try {
-    fs.mkdirSync(path.join(dir, 'src'));
-    const pass = path.join(dir, 'rsync.pas');
-    fs.writeFileSync(pass, 'pw\n');
-    fs.chmodSync(pass, 0o644);
     const r = spawnSync(process.execPath, [MAIN, '--watch', path.join(dir, 'src'), '--to', 'u@127.0.0.1::m', '--password-file', pass,
       '--state-dir', path.join(dir, 'state')], { encoding: 'utf8', timeout: 10_000 });
     assert.equal(r.status, 1);
@@ -54,12 +60,8 @@ test('CLI refuses a password file readable by others, saying so (like rsync)', (
 });
 
 test('CLI check-config also runs the start checks, as warnings: a 0644 password file and a missing watch path are named, the config still prints', () => {
-  const dir = tmpDir('cli');
+  const { dir, pass } = sourceWithLoosePasswordFile();
   try {
-    fs.mkdirSync(path.join(dir, 'src'));
-    const pass = path.join(dir, 'rsync.pas');
-    fs.writeFileSync(pass, 'pw\n');
-    fs.chmodSync(pass, 0o644);
     const f = path.join(dir, 'agent.json');
     const remote = { host: '127.0.0.1', module: 'm', user: 'u', passwordFile: pass };
     fs.writeFileSync(f, JSON.stringify({ watches: [{ path: path.join(dir, 'src'), remotes: [remote] }, { path: path.join(dir, 'gone'), remotes: [remote] }] }));
