@@ -16,12 +16,14 @@ import { Agent } from './agent';
 import { validateConfig } from './config';
 import { createLogger } from './log';
 import { RsyncDaemon, tmpDir, waitConverged, waitUntil } from './e2e-support';
-import { makeCa, makeClientCert, makeServerCert, type TestCa, TlsRelay, type TlsRelayOptions } from './tls-test-support';
+import { assertAllEncrypted, daemonConnections, makeCa, makeClientCert, makeServerCert, type TestCa, TlsRelay, type TlsRelayOptions, withTlsRelayChoice, writeSecretTree } from './tls-test-support';
 
 const USER = 'certpusher';
 const BACKENDS = ['native', 'node'] as const;
 type Backend = (typeof BACKENDS)[number];
 const SECRET = 'client-cert-marker-41c2';
+/** What the rsync protocol would send in the clear: the user name, file contents, a directory name. */
+const NEVER_IN_CLEAR = [USER, SECRET, 'dir/sub'];
 
 interface Setup {
   work: string;
@@ -69,11 +71,7 @@ async function withClientCertAgent(
     retry: { initialDelayMs: 50, maxDelayMs: 3000, factor: 1, jitter: 0 },
   });
   const logs: string[] = [];
-  const saved = process.env.RSYNCHUB_AGENT_TLS_RELAY;
-  process.env.RSYNCHUB_AGENT_TLS_RELAY = opts.backend === 'node' ? 'node' : '';
-  const agent = new Agent(config, { stateDir: path.join(work, 'state'), log: createLogger('debug', (l) => logs.push(l)) });
-  if (saved === undefined) delete process.env.RSYNCHUB_AGENT_TLS_RELAY;
-  else process.env.RSYNCHUB_AGENT_TLS_RELAY = saved;
+  const agent = withTlsRelayChoice(opts.backend, () => new Agent(config, { stateDir: path.join(work, 'state'), log: createLogger('debug', (l) => logs.push(l)) }));
   try {
     await agent.start();
     assert.ok(logs.some((l) => l.includes('"msg":"TLS relay"') && l.includes(`"backend":"${opts.backend}"`)), `the agent relays TLS with ${opts.backend}`);
@@ -86,29 +84,8 @@ async function withClientCertAgent(
   }
 }
 
-function writeTree(src: string): void {
-  fs.mkdirSync(path.join(src, 'dir/sub'), { recursive: true });
-  fs.writeFileSync(path.join(src, 'a.txt'), `${SECRET} a\n`);
-  fs.writeFileSync(path.join(src, 'dir/sub/b.txt'), `${SECRET} b\n`.repeat(1000));
-  fs.writeFileSync(path.join(src, 'dir/c.bin'), crypto.randomBytes(200_000));
-}
 
-function assertAllEncrypted(relay: TlsRelay): void {
-  assert.ok(relay.connections > 0, 'the agent connected to the TLS port');
-  assert.deepEqual(relay.firstBytes.filter((b) => b !== 0x16), [], 'every connection starts with a TLS handshake record (0x16)');
-  const wire = relay.wire();
-  for (const clear of ['@RSYNCD', USER, SECRET, 'dir/sub']) assert.equal(wire.indexOf(clear), -1, `"${clear}" crossed the wire in the clear`);
-}
 
-function daemonConnections(daemon: RsyncDaemon): number {
-  let log = '';
-  try {
-    log = fs.readFileSync(path.join(daemon.dir, 'rsyncd.log'), 'utf8');
-  } catch {
-    // no connection yet
-  }
-  return (log.match(/connect from/g) ?? []).length;
-}
 
 /** What the agent says when the server closed right after the handshake (closedAfterHandshake), per client state. */
 const CLOSED = {
@@ -125,7 +102,7 @@ const CLOSED = {
  * the alert discards it (the kernel drops what was not read). Then the agent sees only the close.
  */
 async function assertRefused(s: Setup, alert: RegExp | null, closed: RegExp | null): Promise<void> {
-  writeTree(s.src);
+  writeSecretTree(s.src, SECRET);
   await waitUntil(() => s.agent.targets()[0]!.lastError !== null, 'the push refused');
   const t = s.agent.targets()[0]!;
   const kind = alert?.test(t.lastError!) ? 'tls' : closed?.test(t.lastError!) ? 'connection' : null;
@@ -136,7 +113,7 @@ async function assertRefused(s: Setup, alert: RegExp | null, closed: RegExp | nu
   assert.equal(s.relay.upstreamConnections, 0, 'the terminator never forwarded anything to the daemon');
   assert.equal(daemonConnections(s.daemon), 1, 'the daemon saw no connection but the readiness probe');
   assert.deepEqual(fs.readdirSync(s.daemon.moduleDir), [], 'nothing arrived');
-  assertAllEncrypted(s.relay);
+  assertAllEncrypted(s.relay, NEVER_IN_CLEAR);
   assert.ok(s.agent.targets()[0]!.queueLength > 0, 'the changes stay queued');
 }
 
@@ -145,12 +122,12 @@ const TERMINATORS = ['node', 'stunnel'] as const;
 for (const backend of BACKENDS) for (const terminator of TERMINATORS) {
   test(`client certificate: a server requiring one gets the issued certificate and the tree arrives identical, nothing in plaintext [${backend}, ${terminator} server]`, async () => {
     await withClientCertAgent({ backend, client: 'issued', relay: { terminator } }, async ({ src, daemon, relay, agent }) => {
-      writeTree(src);
+      writeSecretTree(src, SECRET);
       await waitConverged(src, [daemon.moduleDir], 'tree over TLS with a client certificate', 30_000);
       fs.renameSync(path.join(src, 'dir/sub'), path.join(src, 'dir/moved'));
       fs.rmSync(path.join(src, 'a.txt'));
       await waitConverged(src, [daemon.moduleDir], 'rename and delete over TLS with a client certificate', 30_000);
-      assertAllEncrypted(relay);
+      assertAllEncrypted(relay, NEVER_IN_CLEAR);
       if (terminator === 'node') assert.ok(relay.clientNames.length > 0 && relay.clientNames.every((n) => n === 'web01'), `the terminator saw the client certificate: ${relay.clientNames}`);
       assert.ok(relay.upstreamConnections > 0);
       assert.equal(relay.handshakeFailures, 0);
@@ -195,14 +172,14 @@ for (const backend of BACKENDS) test(`client certificate: a tls remote without o
   // The server's TLS front lets the connection through and the daemon refuses the module: what RsyncHub's daemon
   // answers for a module that requires a client certificate the connection did not present.
   await withClientCertAgent({ backend, client: 'none', require: false, module: 'needscert' }, async ({ src, agent, relay }) => {
-    writeTree(src);
+    writeSecretTree(src, SECRET);
     await waitUntil(() => agent.targets()[0]!.lastError !== null, 'the push refused by the daemon');
     const t = agent.targets()[0]!;
     assert.match(t.lastError!, /@ERROR: Unknown module 'needscert'/);
     assert.match(t.lastError!, /this tls remote presents no client certificate; if the module requires one \(tlsClientCert\), issue one on the console's Encryption page/);
     assert.equal(t.lastErrorKind, 'module');
     assert.ok(relay.upstreamConnections > 0, 'the daemon answered');
-    assertAllEncrypted(relay);
+    assertAllEncrypted(relay, NEVER_IN_CLEAR);
   });
 });
 
@@ -229,6 +206,6 @@ for (const backend of BACKENDS) test(`client certificate: the files are read per
     put(await makeClientCert(clientCa, 'web01')); // renewed by the right CA
     await waitConverged(src, [daemon.moduleDir], 'the push with the renewed certificate', 30_000);
     await waitUntil(() => agent.targets()[0]!.lastError === null, 'the error cleared');
-    assertAllEncrypted(relay);
+    assertAllEncrypted(relay, NEVER_IN_CLEAR);
   });
 });

@@ -11,13 +11,16 @@
  */
 import 'reflect-metadata'; // @peculiar/x509 resolves its algorithm providers with tsyringe, which needs it
 import * as x509 from '@peculiar/x509';
-import { webcrypto } from 'node:crypto';
+import assert from 'node:assert/strict';
+import { randomBytes, webcrypto } from 'node:crypto';
 import { type ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
+import type { Agent } from './agent';
+import type { RsyncDaemon } from './e2e-support';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -259,5 +262,47 @@ export class TlsRelay {
       await gone;
     }
     if (this.stunnelDir) fs.rmSync(this.stunnelDir, { recursive: true, force: true });
+  }
+}
+
+/** Connections in a test daemon's own log (`connect from ...`), the readiness probe included. */
+export function daemonConnections(daemon: RsyncDaemon): number {
+  let log = '';
+  try {
+    log = fs.readFileSync(path.join(daemon.dir, 'rsyncd.log'), 'utf8');
+  } catch {
+    // no connection ever: the daemon writes its log on the first one
+  }
+  return (log.match(/connect from/g) ?? []).length;
+}
+
+/** A small tree (two directories, text that holds `secret`, 200 KB of random bytes) to find or miss on the wire. */
+export function writeSecretTree(src: string, secret: string): void {
+  fs.mkdirSync(path.join(src, 'dir/sub'), { recursive: true });
+  fs.writeFileSync(path.join(src, 'a.txt'), `${secret} a\n`);
+  fs.writeFileSync(path.join(src, 'dir/sub/b.txt'), `${secret} b\n`.repeat(1000));
+  fs.writeFileSync(path.join(src, 'dir/c.bin'), randomBytes(200_000));
+}
+
+/** Nothing crossed the TLS port in the clear: handshakes only, no rsync greeting, and none of `clear` (user, contents). */
+export function assertAllEncrypted(relay: TlsRelay, clear: string[]): void {
+  assert.ok(relay.connections > 0, 'the agent connected to the TLS port');
+  assert.deepEqual(relay.firstBytes.filter((b) => b !== 0x16), [], 'every connection starts with a TLS handshake record (0x16)');
+  const wire = relay.wire();
+  for (const c of ['@RSYNCD', ...clear]) assert.equal(wire.indexOf(c), -1, `"${c}" crossed the wire in the clear`);
+}
+
+/**
+ * An agent made by `make` with one of its two TLS relays: the relay is chosen when the agent builds its queues
+ * (tls-native.ts chooseTlsRelay, native unless RSYNCHUB_AGENT_TLS_RELAY=node), so the variable is set for that only.
+ */
+export function withTlsRelayChoice(backend: 'native' | 'node', make: () => Agent): Agent {
+  const saved = process.env.RSYNCHUB_AGENT_TLS_RELAY;
+  process.env.RSYNCHUB_AGENT_TLS_RELAY = backend === 'node' ? 'node' : '';
+  try {
+    return make();
+  } finally {
+    if (saved === undefined) delete process.env.RSYNCHUB_AGENT_TLS_RELAY;
+    else process.env.RSYNCHUB_AGENT_TLS_RELAY = saved;
   }
 }

@@ -16,7 +16,7 @@ import { validateConfig } from './config';
 import { createLogger } from './log';
 import { formatStatus } from './cli';
 import { RsyncDaemon, tmpDir, waitConverged, waitUntil, sleep } from './e2e-support';
-import { makeCa, makeServerCert, type TestServerCert, TlsRelay } from './tls-test-support';
+import { assertAllEncrypted, daemonConnections, makeCa, makeServerCert, type TestServerCert, TlsRelay, withTlsRelayChoice, writeSecretTree } from './tls-test-support';
 import { showFingerprint } from './tls-options';
 
 const USER = 'tlspusher';
@@ -28,6 +28,8 @@ const BACKENDS = ['native', 'node'] as const;
 type Backend = (typeof BACKENDS)[number];
 /** Marker in every file's contents: must never appear on the wire. */
 const SECRET = 'plaintext-marker-7f3a9c';
+/** What the rsync protocol would send in the clear: the user name, file contents, a directory name. */
+const NEVER_IN_CLEAR = [USER, SECRET, 'dir/sub'];
 
 interface Setup {
   work: string;
@@ -74,12 +76,7 @@ async function withTlsAgent(
     heartbeat: { url: `http://127.0.0.1:${(hub.address() as { port: number }).port}`, token: 't', intervalSec: 1 },
     ...(opts.retry ? { retry: opts.retry } : {}),
   });
-  // The relay is chosen when the agent builds its queues (tls-native.ts chooseTlsRelay): native unless told otherwise.
-  const saved = process.env.RSYNCHUB_AGENT_TLS_RELAY;
-  process.env.RSYNCHUB_AGENT_TLS_RELAY = opts.backend === 'node' ? 'node' : '';
-  const agent = new Agent(config, { stateDir: path.join(work, 'state'), log: createLogger('debug', (l) => logs.push(l)) });
-  if (saved === undefined) delete process.env.RSYNCHUB_AGENT_TLS_RELAY;
-  else process.env.RSYNCHUB_AGENT_TLS_RELAY = saved;
+  const agent = withTlsRelayChoice(opts.backend, () => new Agent(config, { stateDir: path.join(work, 'state'), log: createLogger('debug', (l) => logs.push(l)) }));
   try {
     await agent.start();
     assert.ok(logs.some((l) => l.includes('"msg":"TLS relay"') && l.includes(`"backend":"${opts.backend}"`)), `the agent says it relays TLS with ${opts.backend}: ${logs.filter((l) => l.includes('TLS relay')).join(' ')}`);
@@ -93,31 +90,8 @@ async function withTlsAgent(
   }
 }
 
-function writeTree(src: string): void {
-  fs.mkdirSync(path.join(src, 'dir/sub'), { recursive: true });
-  fs.writeFileSync(path.join(src, 'a.txt'), `${SECRET} a\n`);
-  fs.writeFileSync(path.join(src, 'dir/sub/b.txt'), `${SECRET} b\n`.repeat(1000));
-  fs.writeFileSync(path.join(src, 'dir/c.bin'), crypto.randomBytes(200_000));
-}
 
-/** Nothing crossed the TLS port in the clear: handshakes only, no rsync greeting, user name or contents. */
-function assertAllEncrypted(relay: TlsRelay): void {
-  assert.ok(relay.connections > 0, 'the agent connected to the TLS port');
-  assert.deepEqual(relay.firstBytes.filter((b) => b !== 0x16), [], 'every connection starts with a TLS handshake record (0x16)');
-  const wire = relay.wire();
-  for (const clear of ['@RSYNCD', USER, SECRET, 'dir/sub']) assert.equal(wire.indexOf(clear), -1, `"${clear}" crossed the wire in the clear`);
-}
 
-/** Connections in the daemon's own log (`connect from ...`), the readiness probe included. */
-function daemonConnections(daemon: RsyncDaemon): number {
-  let log = '';
-  try {
-    log = fs.readFileSync(path.join(daemon.dir, 'rsyncd.log'), 'utf8');
-  } catch {
-    // no connection ever: the daemon writes its log on the first one
-  }
-  return (log.match(/connect from/g) ?? []).length;
-}
 
 for (const backend of BACKENDS) test(`tls with a pinned fingerprint: the tree converges over TLS (verification too), nothing in plaintext [${backend}]`, async () => {
   // The pin is the whole trust: the certificate names some other host and is signed by a CA the agent never sees.
@@ -127,7 +101,7 @@ for (const backend of BACKENDS) test(`tls with a pinned fingerprint: the tree co
     serverNames: ['dns:elsewhere.example'], verifySec: 1,
     remote: ({ cert }) => ({ host: '127.0.0.1', fingerprint: cert.fingerprint.replace(/:/g, '').toLowerCase() }),
   }, async ({ src, daemon, relay, agent }) => {
-    writeTree(src);
+    writeSecretTree(src, SECRET);
     await waitConverged(src, [daemon.moduleDir], 'tree over TLS (pinned fingerprint)', 30_000);
     fs.renameSync(path.join(src, 'dir/sub'), path.join(src, 'dir/moved'));
     fs.rmSync(path.join(src, 'a.txt'));
@@ -136,7 +110,7 @@ for (const backend of BACKENDS) test(`tls with a pinned fingerprint: the tree co
     // connection starting with '@' otherwise) and find nothing to do.
     await waitUntil(() => (Object.values(agent.verification())[0]?.runs ?? 0) >= 1, 'a verification run over TLS', 20_000);
     await waitUntil(() => Object.values(agent.verification())[0]!.lastResult === '0 differences', 'a clean verification over TLS', 20_000);
-    assertAllEncrypted(relay);
+    assertAllEncrypted(relay, NEVER_IN_CLEAR);
     assert.ok(relay.upstreamConnections > 0);
     const t = agent.targets()[0]!;
     assert.equal(t.tls, true);
@@ -154,9 +128,9 @@ for (const backend of BACKENDS) test(`tls with caFile and the right host name: t
     serverNames: ['dns:localhost', 'ip:127.0.0.1'],
     remote: ({ caFile }) => ({ host: 'localhost', caFile }),
   }, async ({ src, daemon, relay, agent }) => {
-    writeTree(src);
+    writeSecretTree(src, SECRET);
     await waitConverged(src, [daemon.moduleDir], 'tree over TLS (caFile, host name localhost)', 30_000);
-    assertAllEncrypted(relay);
+    assertAllEncrypted(relay, NEVER_IN_CLEAR);
     assert.equal(agent.targets()[0]!.lastError, null);
   });
 });
@@ -174,7 +148,7 @@ for (const backend of BACKENDS) test(`tls with a wrong pinned fingerprint: a lou
     // A retryable failure would come back every 50 ms; a certificate refusal must wait retry.maxDelayMs.
     retry: { initialDelayMs: 50, maxDelayMs: 3000, factor: 1, jitter: 0 },
   }, async ({ src, daemon, relay, agent, logs, heartbeats }) => {
-    writeTree(src);
+    writeSecretTree(src, SECRET);
     await waitUntil(() => agent.targets()[0]!.lastError !== null, 'the push refused');
     const t = agent.targets()[0]!;
     const real = showFingerprint(cert!.fingerprint);
@@ -193,7 +167,7 @@ for (const backend of BACKENDS) test(`tls with a wrong pinned fingerprint: a lou
     await sleep(4500);
     assert.ok(relay.connections - before <= 2, `${relay.connections - before} attempts in 4.5 s`);
     assert.ok(agent.targets()[0]!.queueLength > 0, 'the changes stay queued');
-    assertAllEncrypted(relay);
+    assertAllEncrypted(relay, NEVER_IN_CLEAR);
     assert.equal(relay.upstreamConnections, 0, 'the terminator never forwarded anything to the daemon');
     assert.equal(daemonConnections(daemon), 1, 'the daemon saw no connection but the readiness probe');
     assert.deepEqual(fs.readdirSync(daemon.moduleDir), [], 'nothing arrived');
@@ -206,12 +180,12 @@ for (const backend of BACKENDS) test(`tls with caFile and a certificate for anot
     serverNames: ['dns:other.example'],
     remote: ({ caFile }) => ({ host: '127.0.0.1', caFile }),
   }, async ({ src, daemon, relay, agent }) => {
-    writeTree(src);
+    writeSecretTree(src, SECRET);
     await waitUntil(() => agent.targets()[0]!.lastError !== null, 'the push refused');
     const t = agent.targets()[0]!;
     assert.match(t.lastError!, /^TLS: server certificate of 127\.0\.0\.1:\d+ is not valid for the name "127\.0\.0\.1" \(it names DNS:other\.example\).*not retried in plaintext/);
     assert.equal(t.lastErrorKind, 'tls');
-    assertAllEncrypted(relay);
+    assertAllEncrypted(relay, NEVER_IN_CLEAR);
     assert.equal(relay.upstreamConnections, 0);
     assert.equal(daemonConnections(daemon), 1, 'the daemon saw no connection but the readiness probe');
   });
@@ -227,10 +201,10 @@ for (const backend of BACKENDS) test(`tls with caFile: a certificate from anothe
       return { host: '127.0.0.1', caFile };
     },
   }, async ({ src, daemon, relay, agent }) => {
-    writeTree(src);
+    writeSecretTree(src, SECRET);
     await waitUntil(() => agent.targets()[0]!.lastError !== null, 'the push refused');
     assert.match(agent.targets()[0]!.lastError!, /is not trusted by the CA in caFile .*ca\.pem.*console's Encryption page/);
-    assertAllEncrypted(relay);
+    assertAllEncrypted(relay, NEVER_IN_CLEAR);
     assert.equal(daemonConnections(daemon), 1, 'the daemon saw no connection but the readiness probe');
   });
   await withTlsAgent({
@@ -238,10 +212,10 @@ for (const backend of BACKENDS) test(`tls with caFile: a certificate from anothe
     serverNames: ['ip:127.0.0.1'], expired: true,
     remote: ({ caFile }) => ({ host: '127.0.0.1', caFile }),
   }, async ({ src, daemon, relay, agent }) => {
-    writeTree(src);
+    writeSecretTree(src, SECRET);
     await waitUntil(() => agent.targets()[0]!.lastError !== null, 'the push refused');
     assert.match(agent.targets()[0]!.lastError!, /has expired.*renew it on the server/);
-    assertAllEncrypted(relay);
+    assertAllEncrypted(relay, NEVER_IN_CLEAR);
     assert.equal(daemonConnections(daemon), 1, 'the daemon saw no connection but the readiness probe');
   });
 });
