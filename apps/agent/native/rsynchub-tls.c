@@ -540,9 +540,13 @@ static void relay(SSL *ssl, int s) {
     if (want_out) p[np++] = (struct pollfd){1, POLLOUT, 0};
     if (want_s) p[np++] = (struct pollfd){s, want_s, 0};
     if (np == 0) continue;
+    /* rsync's end is closed: seen while not reading it (rsync_closed), or read to its end with the last records still
+     * in the record buffer (in_eof: the buffer took them once the socket was full). Either way only a grace of 5 s
+     * without progress: a server that takes nothing more must not keep us here. */
+    int grace = rsync_closed || in_eof;
     int r;
-    while ((r = poll(p, np, rsync_closed ? 5000 : -1)) < 0 && errno == EINTR) {}
-    if (r == 0 && rsync_closed) return; /* rsync is gone and the server takes nothing: give up */
+    while ((r = poll(p, np, grace ? 5000 : -1)) < 0 && errno == EINTR) {}
+    if (r == 0 && grace) return; /* rsync is gone and the server takes nothing: give up */
     if (watch >= 0 && (p[watch].revents & (POLLRDHUP | POLLHUP | POLLERR))) rsync_closed = 1;
   }
 }

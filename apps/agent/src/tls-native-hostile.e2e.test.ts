@@ -283,3 +283,50 @@ test('tls native: an upload of odd-sized writes arrives byte for byte, the last 
     await srv.close();
   }
 });
+
+test('tls native hostile: when rsync goes away after the connector took all it wrote (the tail still in its record buffer, the server no longer reading), the connector exits instead of holding rsync\'s stderr forever', async () => {
+  // The 256 KiB record buffer takes rsync's last writes once the socket is full: the connector has read rsync's end to
+  // its close, and only the buffer is left. A server that never reads again must not keep it (poll without end) there.
+  const ca = await makeCa();
+  const cert = await makeServerCert(ca, ['ip:127.0.0.1']);
+  const srv = await tlsServer(cert, (s) => s.pause());
+  try {
+    const run = runConnector({ RSYNCHUB_TLS_HOST: '127.0.0.1', RSYNCHUB_TLS_PORT: String(srv.port), RSYNCHUB_TLS_FINGERPRINT: cert.fingerprint, RSYNCHUB_TLS_TIMEOUT_MS: '10000' }, 120_000);
+    // The connector's own counters: rchar = bytes it read (rsync's, once connected), wchar = bytes it wrote (the socket's).
+    const io = (): { r: number; w: number } => {
+      const t = fs.readFileSync(`/proc/${run.child.pid}/io`, 'utf8');
+      return { r: Number(/rchar: (\d+)/.exec(t)![1]), w: Number(/wchar: (\d+)/.exec(t)![1]) };
+    };
+    run.child.stdin!.write('@RSYNCD: 31.0\n');
+    await waitUntil(() => srv.secureConnections() > 0 && io().r > 0, 'the handshake is done', 15_000);
+    await new Promise((r) => setTimeout(r, 200));
+    const base = io();
+    let written = 0;
+    // 16 KiB at a time, each taken before the next, until the socket is full and the connector holds a tail of its own
+    // (it read more than it sent by 64 KiB) or stops taking (the old way: rsync's end stays unread).
+    for (let i = 0; ; i++) {
+      assert.ok(i < 4096, 'the socket never filled');
+      run.child.stdin!.write(Buffer.alloc(16_384, 0x61));
+      written += 16_384;
+      let last = -1;
+      let still = 0;
+      for (let j = 0; j < 50 && still < 5; j++) {
+        await new Promise((r) => setTimeout(r, 10));
+        const now = io().r;
+        still = now === last ? still + 1 : 0;
+        last = now;
+      }
+      const now = io();
+      if (now.r - base.r < written || now.r - base.r - (now.w - base.w) > 65_536) break;
+    }
+    assert.equal(run.child.exitCode, null, 'still running while rsync is there');
+    // rsync goes away (killed, or its own timeout): its end closes.
+    run.child.stdin!.destroy();
+    run.child.stdout!.destroy();
+    const code = await Promise.race([run.exit, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 20_000).unref())]);
+    run.child.kill('SIGKILL');
+    assert.notEqual(code, 'hung', 'the connector exited within 20 s of rsync going away');
+  } finally {
+    await srv.close();
+  }
+});
