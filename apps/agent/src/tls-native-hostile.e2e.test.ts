@@ -330,3 +330,61 @@ test('tls native hostile: when rsync goes away after the connector took all it w
     await srv.close();
   }
 });
+
+test('tls native hostile: TLS 1.3 KeyUpdates from the server during an upload into a full socket are answered and the upload arrives whole (openssl s_server)', async (t) => {
+  // The connector's answer to a KeyUpdate goes through OpenSSL's own handshake buffer, pushed on the record buffer;
+  // with the socket full its flush must read as "retry", not as a broken connection. s_server is the one server here
+  // that sends KeyUpdates on request ('k', 'K' on its stdin); it prints what it reads on its stdout, which is drained
+  // 5 ms in every 50 so its socket (and the connector's) stays full.
+  const ca = await makeCa();
+  const cert = await makeServerCert(ca, ['ip:127.0.0.1']);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-hostile-'));
+  fs.writeFileSync(path.join(dir, 'cert.pem'), cert.certPem);
+  fs.writeFileSync(path.join(dir, 'key.pem'), cert.keyPem);
+  const port = await new Promise<number>((r) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => r(p)); }); });
+  const sv = spawn('openssl', ['s_server', '-tls1_3', '-accept', `127.0.0.1:${port}`, '-cert', path.join(dir, 'cert.pem'), '-key', path.join(dir, 'key.pem'), '-naccept', '1'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const spawned = await new Promise<boolean>((r) => { sv.once('error', () => r(false)); sv.once('spawn', () => r(true)); });
+  if (!spawned) { t.skip('no openssl command'); return; }
+  let svOut = '';
+  sv.stderr!.on('data', (d: Buffer) => { svOut += d.toString(); });
+  // The upload is bytes 0x07 only (no other output of s_server has one): counting them in its output is the check.
+  let got = 0;
+  let head = '';
+  sv.stdout!.on('data', (d: Buffer) => {
+    if (head.length < 4096) head += d.toString('latin1');
+    for (const b of d) if (b === 7) got++;
+  });
+  const throttle = setInterval(() => { sv.stdout!.resume(); setTimeout(() => sv.stdout!.pause(), 5); }, 50);
+  try {
+    await waitUntil(() => /ACCEPT/.test(head), `s_server listens (${svOut})`, 10_000);
+    const run = runConnector({ RSYNCHUB_TLS_HOST: '127.0.0.1', RSYNCHUB_TLS_PORT: String(port), RSYNCHUB_TLS_FINGERPRINT: cert.fingerprint, RSYNCHUB_TLS_TIMEOUT_MS: '10000' }, 60_000);
+    let total = 0;
+    let writing = true;
+    const writer = (async () => {
+      const chunk = Buffer.alloc(100_000, 7);
+      while (writing && run.child.exitCode === null) {
+        total += chunk.length;
+        // A connector that died never drains: its exit ends the wait too.
+        if (!run.child.stdin!.write(chunk)) await Promise.race([new Promise((r) => run.child.stdin!.once('drain', r)), run.exit]);
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 500));
+    for (let i = 0; i < 80 && run.child.exitCode === null; i++) {
+      sv.stdin!.write(i % 2 ? 'K\n' : 'k\n'); // K: the server asks for the connector's KeyUpdate in return
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    writing = false;
+    await writer;
+    assert.equal(run.child.exitCode, null, `the connector still relays after the KeyUpdates: ${run.stderr()}`);
+    clearInterval(throttle);
+    sv.stdout!.resume();
+    run.child.stdin!.end();
+    assert.equal(await run.exit, 0, run.stderr());
+    await waitUntil(() => got >= total, `every byte arrived (${got} of ${total})`, 20_000);
+    assert.equal(got, total);
+  } finally {
+    clearInterval(throttle);
+    sv.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
