@@ -420,6 +420,15 @@ static int flush_records(BIO *wbio, short *want_s, int *progress, unsigned long 
   return 1;
 }
 
+/* Whether an SSL_write / SSL_read that failed only waits for room on the socket. A KeyUpdate (TLS 1.3) or a
+ * renegotiation (TLS 1.2) is written through OpenSSL's own handshake buffer BIO, pushed on top of the record buffer;
+ * OpenSSL 3.0's buffer BIO does not pass on the retry of a flush it forwards while empty, so a full socket then reads
+ * as SSL_ERROR_SYSCALL (no error queued, errno EAGAIN) although the record buffer below says "retry write". */
+static int want_write(SSL *ssl, int e, BIO *wbio) {
+  if (e == SSL_ERROR_WANT_WRITE) return 1;
+  return e == SSL_ERROR_SYSCALL && SSL_want_write(ssl) && ERR_peek_error() == 0 && BIO_should_write(wbio) && BIO_should_retry(wbio);
+}
+
 /* The last records (close_notify among them) before leaving: waits for the socket at most 5 s in all. */
 static void flush_at_end(BIO *wbio, int s) {
   for (int waited = 0; BIO_wpending(wbio) > 0 && waited < 50; waited++) {
@@ -491,7 +500,7 @@ static void relay(SSL *ssl, int s) {
       int r = SSL_write(ssl, up + up_off, (int)(up_len - up_off));
       if (r > 0) { up_off += (size_t)r; progress = 1; continue; }
       int e = SSL_get_error(ssl, r);
-      if (e == SSL_ERROR_WANT_WRITE) want_s |= POLLOUT;
+      if (want_write(ssl, e, wbio)) want_s |= POLLOUT;
       else if (e == SSL_ERROR_WANT_READ) want_s |= POLLIN;
       else if (e == SSL_ERROR_SSL && client_cert_alert()) { kind_hint = "verify"; fail_ssl("TLS", 0); }
       else if (down_total == 0) fail("ECLOSED_AFTER_HANDSHAKE", "the server closed the connection before the rsync greeting", NULL);
@@ -512,7 +521,7 @@ static void relay(SSL *ssl, int s) {
       if (r > 0) { down_len += (size_t)r; down_total += (unsigned long long)r; progress = 1; continue; }
       int e = SSL_get_error(ssl, r);
       if (e == SSL_ERROR_WANT_READ) want_s |= POLLIN;
-      else if (e == SSL_ERROR_WANT_WRITE) want_s |= POLLOUT;
+      else if (want_write(ssl, e, wbio)) want_s |= POLLOUT;
       else if (e == SSL_ERROR_SSL && client_cert_alert()) { kind_hint = "verify"; fail_ssl("TLS", 0); }
       else if (down_total == 0) fail("ECLOSED_AFTER_HANDSHAKE", "the server closed the connection before the rsync greeting", NULL);
       else tls_eof = 1; /* close_notify, or the connection ended */
@@ -540,9 +549,13 @@ static void relay(SSL *ssl, int s) {
     if (want_out) p[np++] = (struct pollfd){1, POLLOUT, 0};
     if (want_s) p[np++] = (struct pollfd){s, want_s, 0};
     if (np == 0) continue;
+    /* rsync's end is closed: seen while not reading it (rsync_closed), or read to its end with the last records still
+     * in the record buffer (in_eof: the buffer took them once the socket was full). Either way only a grace of 5 s
+     * without progress: a server that takes nothing more must not keep us here. */
+    int grace = rsync_closed || in_eof;
     int r;
-    while ((r = poll(p, np, rsync_closed ? 5000 : -1)) < 0 && errno == EINTR) {}
-    if (r == 0 && rsync_closed) return; /* rsync is gone and the server takes nothing: give up */
+    while ((r = poll(p, np, grace ? 5000 : -1)) < 0 && errno == EINTR) {}
+    if (r == 0 && grace) return; /* rsync is gone and the server takes nothing: give up */
     if (watch >= 0 && (p[watch].revents & (POLLRDHUP | POLLHUP | POLLERR))) rsync_closed = 1;
   }
 }

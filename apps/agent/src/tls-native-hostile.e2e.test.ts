@@ -283,3 +283,108 @@ test('tls native: an upload of odd-sized writes arrives byte for byte, the last 
     await srv.close();
   }
 });
+
+test('tls native hostile: when rsync goes away after the connector took all it wrote (the tail still in its record buffer, the server no longer reading), the connector exits instead of holding rsync\'s stderr forever', async () => {
+  // The 256 KiB record buffer takes rsync's last writes once the socket is full: the connector has read rsync's end to
+  // its close, and only the buffer is left. A server that never reads again must not keep it (poll without end) there.
+  const ca = await makeCa();
+  const cert = await makeServerCert(ca, ['ip:127.0.0.1']);
+  const srv = await tlsServer(cert, (s) => s.pause());
+  try {
+    const run = runConnector({ RSYNCHUB_TLS_HOST: '127.0.0.1', RSYNCHUB_TLS_PORT: String(srv.port), RSYNCHUB_TLS_FINGERPRINT: cert.fingerprint, RSYNCHUB_TLS_TIMEOUT_MS: '10000' }, 120_000);
+    // The connector's own counters: rchar = bytes it read (rsync's, once connected), wchar = bytes it wrote (the socket's).
+    const io = (): { r: number; w: number } => {
+      const t = fs.readFileSync(`/proc/${run.child.pid}/io`, 'utf8');
+      return { r: Number(/rchar: (\d+)/.exec(t)![1]), w: Number(/wchar: (\d+)/.exec(t)![1]) };
+    };
+    run.child.stdin!.write('@RSYNCD: 31.0\n');
+    await waitUntil(() => srv.secureConnections() > 0 && io().r > 0, 'the handshake is done', 15_000);
+    await new Promise((r) => setTimeout(r, 200));
+    const base = io();
+    let written = 0;
+    // 16 KiB at a time, each taken before the next, until the socket is full and the connector holds a tail of its own
+    // (it read more than it sent by 64 KiB) or stops taking (the old way: rsync's end stays unread).
+    for (let i = 0; ; i++) {
+      assert.ok(i < 4096, 'the socket never filled');
+      run.child.stdin!.write(Buffer.alloc(16_384, 0x61));
+      written += 16_384;
+      let last = -1;
+      let still = 0;
+      for (let j = 0; j < 50 && still < 5; j++) {
+        await new Promise((r) => setTimeout(r, 10));
+        const now = io().r;
+        still = now === last ? still + 1 : 0;
+        last = now;
+      }
+      const now = io();
+      if (now.r - base.r < written || now.r - base.r - (now.w - base.w) > 65_536) break;
+    }
+    assert.equal(run.child.exitCode, null, 'still running while rsync is there');
+    // rsync goes away (killed, or its own timeout): its end closes.
+    run.child.stdin!.destroy();
+    run.child.stdout!.destroy();
+    const code = await Promise.race([run.exit, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 20_000).unref())]);
+    run.child.kill('SIGKILL');
+    assert.notEqual(code, 'hung', 'the connector exited within 20 s of rsync going away');
+  } finally {
+    await srv.close();
+  }
+});
+
+test('tls native hostile: TLS 1.3 KeyUpdates from the server during an upload into a full socket are answered and the upload arrives whole (openssl s_server)', async (t) => {
+  // The connector's answer to a KeyUpdate goes through OpenSSL's own handshake buffer, pushed on the record buffer;
+  // with the socket full its flush must read as "retry", not as a broken connection. s_server is the one server here
+  // that sends KeyUpdates on request ('k', 'K' on its stdin); it prints what it reads on its stdout, which is drained
+  // 5 ms in every 50 so its socket (and the connector's) stays full.
+  const ca = await makeCa();
+  const cert = await makeServerCert(ca, ['ip:127.0.0.1']);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tls-hostile-'));
+  fs.writeFileSync(path.join(dir, 'cert.pem'), cert.certPem);
+  fs.writeFileSync(path.join(dir, 'key.pem'), cert.keyPem);
+  const port = await new Promise<number>((r) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => r(p)); }); });
+  const sv = spawn('openssl', ['s_server', '-tls1_3', '-accept', `127.0.0.1:${port}`, '-cert', path.join(dir, 'cert.pem'), '-key', path.join(dir, 'key.pem'), '-naccept', '1'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const spawned = await new Promise<boolean>((r) => { sv.once('error', () => r(false)); sv.once('spawn', () => r(true)); });
+  if (!spawned) { t.skip('no openssl command'); return; }
+  let svOut = '';
+  sv.stderr!.on('data', (d: Buffer) => { svOut += d.toString(); });
+  // The upload is bytes 0x07 only (no other output of s_server has one): counting them in its output is the check.
+  let got = 0;
+  let head = '';
+  sv.stdout!.on('data', (d: Buffer) => {
+    if (head.length < 4096) head += d.toString('latin1');
+    for (const b of d) if (b === 7) got++;
+  });
+  const throttle = setInterval(() => { sv.stdout!.resume(); setTimeout(() => sv.stdout!.pause(), 5); }, 50);
+  try {
+    await waitUntil(() => /ACCEPT/.test(head), `s_server listens (${svOut})`, 10_000);
+    const run = runConnector({ RSYNCHUB_TLS_HOST: '127.0.0.1', RSYNCHUB_TLS_PORT: String(port), RSYNCHUB_TLS_FINGERPRINT: cert.fingerprint, RSYNCHUB_TLS_TIMEOUT_MS: '10000' }, 60_000);
+    let total = 0;
+    let writing = true;
+    const writer = (async () => {
+      const chunk = Buffer.alloc(100_000, 7);
+      while (writing && run.child.exitCode === null) {
+        total += chunk.length;
+        // A connector that died never drains: its exit ends the wait too.
+        if (!run.child.stdin!.write(chunk)) await Promise.race([new Promise((r) => run.child.stdin!.once('drain', r)), run.exit]);
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 500));
+    for (let i = 0; i < 80 && run.child.exitCode === null; i++) {
+      sv.stdin!.write(i % 2 ? 'K\n' : 'k\n'); // K: the server asks for the connector's KeyUpdate in return
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    writing = false;
+    await writer;
+    assert.equal(run.child.exitCode, null, `the connector still relays after the KeyUpdates: ${run.stderr()}`);
+    clearInterval(throttle);
+    sv.stdout!.resume();
+    run.child.stdin!.end();
+    assert.equal(await run.exit, 0, run.stderr());
+    await waitUntil(() => got >= total, `every byte arrived (${got} of ${total})`, 20_000);
+    assert.equal(got, total);
+  } finally {
+    clearInterval(throttle);
+    sv.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
