@@ -410,12 +410,18 @@ int main(int argc, char **argv) {
   return 0;
 }
 
+/* The connection ended before the server sent a byte: the rsync daemon speaks first, so the server refused us after
+ * the handshake (a TLS front that checks client certificates then and closes without an alert). */
+static void fail_before_greeting(void) {
+  fail("ECLOSED_AFTER_HANDSHAKE", "the server closed the connection before the rsync greeting", NULL);
+}
+
 /* Sends what the record buffer holds. 0: the connection is broken (a failure line first when the server never spoke). */
 static int flush_records(BIO *wbio, short *want_s, int *progress, unsigned long long down_total) {
   if (BIO_wpending(wbio) <= 0) return 1;
   if (BIO_flush(wbio) == 1) *progress = 1;
   else if (BIO_should_retry(wbio)) *want_s |= POLLOUT;
-  else if (down_total == 0) fail("ECLOSED_AFTER_HANDSHAKE", "the server closed the connection before the rsync greeting", NULL);
+  else if (down_total == 0) fail_before_greeting();
   else return 0;
   return 1;
 }
@@ -503,7 +509,7 @@ static void relay(SSL *ssl, int s) {
       if (want_write(ssl, e, wbio)) want_s |= POLLOUT;
       else if (e == SSL_ERROR_WANT_READ) want_s |= POLLIN;
       else if (e == SSL_ERROR_SSL && client_cert_alert()) { kind_hint = "verify"; fail_ssl("TLS", 0); }
-      else if (down_total == 0) fail("ECLOSED_AFTER_HANDSHAKE", "the server closed the connection before the rsync greeting", NULL);
+      else if (down_total == 0) fail_before_greeting();
       else return; /* the server went away */
       break;
     }
@@ -523,7 +529,7 @@ static void relay(SSL *ssl, int s) {
       if (e == SSL_ERROR_WANT_READ) want_s |= POLLIN;
       else if (want_write(ssl, e, wbio)) want_s |= POLLOUT;
       else if (e == SSL_ERROR_SSL && client_cert_alert()) { kind_hint = "verify"; fail_ssl("TLS", 0); }
-      else if (down_total == 0) fail("ECLOSED_AFTER_HANDSHAKE", "the server closed the connection before the rsync greeting", NULL);
+      else if (down_total == 0) fail_before_greeting();
       else tls_eof = 1; /* close_notify, or the connection ended */
       break;
     }

@@ -64,6 +64,11 @@ async function tlsServer(cert: { certPem: string; keyPem: string }, onSecure?: (
   };
 }
 
+/** The connector's settings for a server on 127.0.0.1 trusted by a pinned fingerprint, connect + handshake within 10 s. */
+function pinnedTo(port: number, fingerprint: string): Record<string, string> {
+  return { RSYNCHUB_TLS_HOST: '127.0.0.1', RSYNCHUB_TLS_PORT: String(port), RSYNCHUB_TLS_FINGERPRINT: fingerprint, RSYNCHUB_TLS_TIMEOUT_MS: '10000' };
+}
+
 function runConnector(env: Record<string, string>, hangMs = 20_000): { child: ChildProcess; stderr: () => string; exit: Promise<number | null | 'hung'> } {
   const child = spawn(NATIVE_TLS_CONNECTOR, [], { env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';
@@ -123,12 +128,12 @@ test('tls native hostile: an IP host with a certificate naming that address only
     assert.match(run.stderr(), /code=ERR_TLS_CERT_ALTNAME_INVALID/);
     // A pin that differs in its last digit, in lower case: refused, nothing forwarded.
     const wrong = cert.fingerprint.slice(0, -1) + (cert.fingerprint.endsWith('0') ? '1' : '0');
-    const pinRun = runConnector({ RSYNCHUB_TLS_HOST: '127.0.0.1', RSYNCHUB_TLS_PORT: String(srv.port), RSYNCHUB_TLS_FINGERPRINT: wrong.toLowerCase(), RSYNCHUB_TLS_TIMEOUT_MS: '10000' });
+    const pinRun = runConnector(pinnedTo(srv.port, wrong.toLowerCase()));
     pinRun.child.stdin!.write('@RSYNCD: 31.0\n');
     assert.equal(await pinRun.exit, 1, pinRun.stderr());
     assert.match(pinRun.stderr(), /code=PIN_MISMATCH/);
     // A pin that is only a prefix of the right one: refused.
-    const prefixRun = runConnector({ RSYNCHUB_TLS_HOST: '127.0.0.1', RSYNCHUB_TLS_PORT: String(srv.port), RSYNCHUB_TLS_FINGERPRINT: cert.fingerprint.slice(0, 30), RSYNCHUB_TLS_TIMEOUT_MS: '10000' });
+    const prefixRun = runConnector(pinnedTo(srv.port, cert.fingerprint.slice(0, 30)));
     assert.equal(await prefixRun.exit, 1, prefixRun.stderr());
     assert.equal(srv.received(), 0, 'nothing forwarded');
   } finally {
@@ -143,7 +148,7 @@ test('tls native hostile: when rsync goes away while the server has stopped read
   // The server completes the handshake, then never reads again: the connector's writes back up.
   const srv = await tlsServer(cert, (s) => s.pause());
   try {
-    const run = runConnector({ RSYNCHUB_TLS_HOST: '127.0.0.1', RSYNCHUB_TLS_PORT: String(srv.port), RSYNCHUB_TLS_FINGERPRINT: cert.fingerprint, RSYNCHUB_TLS_TIMEOUT_MS: '10000' }, 120_000);
+    const run = runConnector(pinnedTo(srv.port, cert.fingerprint), 120_000);
     const chunk = Buffer.alloc(1 << 20, 0x61);
     for (let i = 0; i < 64; i++) run.child.stdin!.write(chunk);
     // Stuck: the connector stops taking bytes from its stdin (a full TLS send buffer) and stays so.
@@ -229,7 +234,7 @@ test('tls native hostile: a TLS 1.1 server, a server that sends garbage, and one
   for (const c of cases) {
     const srv = await c.listen();
     try {
-      const run = runConnector({ RSYNCHUB_TLS_HOST: '127.0.0.1', RSYNCHUB_TLS_PORT: String(srv.port), RSYNCHUB_TLS_FINGERPRINT: cert.fingerprint, RSYNCHUB_TLS_TIMEOUT_MS: '10000' });
+      const run = runConnector(pinnedTo(srv.port, cert.fingerprint));
       run.child.stdin!.write('@RSYNCD: 31.0\n');
       assert.equal(await run.exit, 1, `${c.label}: ${run.stderr()}`);
       assert.match(run.stderr(), /^rsynchub-agent tls-native:/m, c.label);
@@ -264,7 +269,7 @@ test('tls native: an upload of odd-sized writes arrives byte for byte, the last 
     s.on('end', () => ended());
   });
   try {
-    const run = runConnector({ RSYNCHUB_TLS_HOST: '127.0.0.1', RSYNCHUB_TLS_PORT: String(srv.port), RSYNCHUB_TLS_FINGERPRINT: cert.fingerprint, RSYNCHUB_TLS_TIMEOUT_MS: '10000' }, 120_000);
+    const run = runConnector(pinnedTo(srv.port, cert.fingerprint), 120_000);
     const sent = createHash('sha256');
     let total = 0;
     // Sizes from 1 byte to ~300 KiB (a record, less than one, more than the buffer), 24 MiB or so in all.
@@ -291,7 +296,7 @@ test('tls native hostile: when rsync goes away after the connector took all it w
   const cert = await makeServerCert(ca, ['ip:127.0.0.1']);
   const srv = await tlsServer(cert, (s) => s.pause());
   try {
-    const run = runConnector({ RSYNCHUB_TLS_HOST: '127.0.0.1', RSYNCHUB_TLS_PORT: String(srv.port), RSYNCHUB_TLS_FINGERPRINT: cert.fingerprint, RSYNCHUB_TLS_TIMEOUT_MS: '10000' }, 120_000);
+    const run = runConnector(pinnedTo(srv.port, cert.fingerprint), 120_000);
     // The connector's own counters: rchar = bytes it read (rsync's, once connected), wchar = bytes it wrote (the socket's).
     const io = (): { r: number; w: number } => {
       const t = fs.readFileSync(`/proc/${run.child.pid}/io`, 'utf8');
@@ -357,7 +362,7 @@ test('tls native hostile: TLS 1.3 KeyUpdates from the server during an upload in
   const throttle = setInterval(() => { sv.stdout!.resume(); setTimeout(() => sv.stdout!.pause(), 5); }, 50);
   try {
     await waitUntil(() => /ACCEPT/.test(head), `s_server listens (${svOut})`, 10_000);
-    const run = runConnector({ RSYNCHUB_TLS_HOST: '127.0.0.1', RSYNCHUB_TLS_PORT: String(port), RSYNCHUB_TLS_FINGERPRINT: cert.fingerprint, RSYNCHUB_TLS_TIMEOUT_MS: '10000' }, 60_000);
+    const run = runConnector(pinnedTo(port, cert.fingerprint), 60_000);
     let total = 0;
     let writing = true;
     const writer = (async () => {
