@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Brings a fresh clone to the point where `npm start` / `npm test` can run: checks Node, installs the npm
 // dependencies when they are missing or stale, and makes sure the system packages exist (rsync >= 3.5.0; a C
-// compiler for the agent's inotify helper, gcc + libc6-dev; for tests also Debian's chromium). As root on Debian it installs them with apt-get; otherwise it says exactly what
+// compiler for the agent's inotify helper, gcc + libc6-dev; for tests also Debian's chromium and stunnel4). As root on Debian it installs them with apt-get; otherwise it says exactly what
 // to install and stops. Plain Node with no dependencies: it runs before `npm ci`.
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -89,6 +89,7 @@ const wanted = [];
 const v = rsyncVersion();
 if (!v || cmp(v, MIN_RSYNC) < 0) wanted.push({ pkg: 'rsync', why: v ? `rsync ${v.join('.')} is older than 3.5.0` : 'rsync is not installed' });
 if (forTests && !fs.existsSync('/usr/bin/chromium')) wanted.push({ pkg: 'chromium', why: 'the browser tests need Debian\'s chromium at /usr/bin/chromium' });
+if (forTests && !fs.existsSync('/usr/bin/stunnel4')) wanted.push({ pkg: 'stunnel4', why: 'the agent\'s client-certificate tests put Debian\'s stunnel4 (/usr/bin/stunnel4) in front of a daemon as the TLS terminator' });
 const hasCc = ccWorks();
 if (!hasCc && (forTests || (isRoot && hasApt))) {
   wanted.push({ pkg: 'gcc', why: 'no working C compiler (cc): the agent\'s inotify helper cannot be built' });
